@@ -1,0 +1,187 @@
+"""Time scales and time grids.
+
+Skyfield provides the time scales (UTC, TT, UT1) and Earth-orientation data, always offline:
+the data kernels come from the project's ``kernels/`` folder when present (or the directory in
+``ORBITSHARE_KERNELS_DIR``), else from the ``skyfield-data`` package. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+FINALS_FILE = "finals2000A.all"
+EPHEMERIS_FILE = "de421.bsp"
+ASEC2RAD = np.pi / (180.0 * 3600.0)
+
+
+def data_kernel_path(name: str) -> Path:
+    """Path of a data kernel (``finals2000A.all``, ``de421.bsp``).
+
+    Search order: ``$ORBITSHARE_KERNELS_DIR``, the repository's ``kernels/`` folder (for a source
+    checkout), then the ``skyfield-data`` package. Raises DataError when none has it.
+    """
+    candidates = []
+    env = os.environ.get("ORBITSHARE_KERNELS_DIR")
+    if env:
+        candidates.append(Path(env) / name)
+    candidates.append(Path(__file__).resolve().parents[2] / "kernels" / name)
+    try:
+        import skyfield_data  # its own path helper warns about expiry; info() reports that instead
+
+        candidates.append(Path(skyfield_data.__file__).resolve().parent / "data" / name)
+    except ImportError:  # pragma: no cover - skyfield-data is a dependency
+        pass
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DataError(
+        f"data kernel {name!r} not found; looked in: {', '.join(str(c.parent) for c in candidates)}. "
+        "Install skyfield-data or set ORBITSHARE_KERNELS_DIR."
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _timescale_cached(finals_path: str):
+    from skyfield.data import iers
+    from skyfield.timelib import Timescale
+
+    with open(finals_path, "rb") as f:
+        finals = iers.parse_x_y_dut1_from_finals_all(f)
+    if len(finals) == 0:
+        raise DataError(f"{finals_path}: no Earth-orientation rows could be parsed")
+    daily_tt, daily_delta_t, leap_dates, leap_offsets = iers.build_timescale_arrays(
+        finals["utc_mjd"], finals["dut1"]
+    )
+    ts = Timescale((daily_tt, daily_delta_t), leap_dates, leap_offsets)
+    iers.install_polar_motion_table(ts, finals)
+    return ts
+
+
+def timescale():
+    """Skyfield ``Timescale`` with UT1 and polar motion from the offline ``finals2000A.all``.
+
+    Cached: every call returns the same object.
+    """
+    return _timescale_cached(str(data_kernel_path(FINALS_FILE)))
+
+
+def _to_datetime(value, what: str) -> _dt.datetime:
+    if isinstance(value, np.datetime64):
+        ns = value.astype("datetime64[ns]").astype(np.int64)
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=ns // 1000)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{what}: expected an ISO 8601 datetime with timezone, got {value!r}") from None
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"{what}: expected a datetime, numpy.datetime64 or ISO string, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what}: datetime {value.isoformat()} has no timezone; add one (e.g. 'Z' or +00:00)")
+    return value.astimezone(_dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Time steps with everything the kernels need, per step.
+
+    ``jd``, ``fr``: UTC Julian date split as sgp4 and Skyfield expect (days).
+    ``ut1_jd``, ``ut1_fr``: UT1 Julian date split (days), for GMST.
+    ``xp``, ``yp``: polar motion (rad); ``sprime``: TIO locator s' (rad).
+    ``time``: datetime64[ns] UTC labels.
+    """
+
+    time: np.ndarray
+    jd: np.ndarray
+    fr: np.ndarray
+    ut1_jd: np.ndarray
+    ut1_fr: np.ndarray
+    xp: np.ndarray
+    yp: np.ndarray
+    sprime: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.jd)
+
+    def __getitem__(self, index) -> "TimeGrid":
+        if isinstance(index, (int, np.integer)):
+            index = slice(index, index + 1 if index != -1 else None)
+        return TimeGrid(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
+
+    def chunks(self, chunk_steps: int):
+        """Yield consecutive TimeGrid slices of at most ``chunk_steps`` steps."""
+        if chunk_steps < 1:
+            raise ValueError(f"chunk_steps: expected an integer >= 1, got {chunk_steps}")
+        for i in range(0, len(self), chunk_steps):
+            yield self[i : i + chunk_steps]
+
+    def skyfield_time(self):
+        """These steps as a Skyfield ``Time`` (from the same offline timescale)."""
+        return timescale().utc(*_utc_components(self.time))
+
+
+def _utc_components(time: np.ndarray):
+    t = np.asarray(time, dtype="datetime64[ns]")
+    days = t.astype("datetime64[D]")
+    sec = (t - days).astype(np.int64) / 1e9
+    ymd = days.astype(object)
+    year = np.array([d.year for d in ymd])
+    month = np.array([d.month for d in ymd])
+    day = np.array([d.day for d in ymd])
+    return year, month, day, 0, 0, sec
+
+
+def time_grid_from_times(times) -> TimeGrid:
+    """TimeGrid for arbitrary UTC instants (datetime64 array or list of aware datetimes)."""
+    arr = np.asarray(times)
+    if arr.dtype.kind != "M":
+        arr = np.array(
+            [np.datetime64(_to_datetime(t, "times").replace(tzinfo=None), "ns") for t in np.atleast_1d(times)]
+        )
+    arr = np.atleast_1d(arr).astype("datetime64[ns]")
+    ts = timescale()
+    t = ts.utc(*_utc_components(arr))
+    jd = np.atleast_1d(np.asarray(t.whole, dtype=np.float64))
+    fr = np.atleast_1d(np.asarray(t.tai_fraction - t._leap_seconds() / 86400.0, dtype=np.float64))
+    ut1_fr = np.atleast_1d(np.asarray(t.ut1_fraction, dtype=np.float64))
+    sprime, x, y = t.polar_motion_angles()
+    n = len(arr)
+    return TimeGrid(
+        time=arr,
+        jd=np.ascontiguousarray(jd * np.ones(n)),
+        fr=np.ascontiguousarray(fr * np.ones(n)),
+        ut1_jd=np.ascontiguousarray(jd * np.ones(n)),
+        ut1_fr=np.ascontiguousarray(ut1_fr * np.ones(n)),
+        xp=np.ascontiguousarray(np.asarray(x, dtype=np.float64) * ASEC2RAD * np.ones(n)),
+        yp=np.ascontiguousarray(np.asarray(y, dtype=np.float64) * ASEC2RAD * np.ones(n)),
+        sprime=np.ascontiguousarray(np.asarray(sprime, dtype=np.float64) * ASEC2RAD * np.ones(n)),
+    )
+
+
+def time_grid(start, stop, step_s: float) -> TimeGrid:
+    """Steps ``start, start + step_s, ...`` in [start, stop) (stop excluded, like ``numpy.arange``).
+
+    ``start``/``stop``: timezone-aware datetimes, ISO strings with a zone, or datetime64 (UTC).
+    ``step_s``: step in seconds (> 0; whole nanoseconds).
+    """
+    t0 = _to_datetime(start, "start")
+    t1 = _to_datetime(stop, "stop")
+    if not (isinstance(step_s, (int, float, np.integer, np.floating)) and step_s > 0 and np.isfinite(step_s)):
+        raise ValueError(f"step_s: expected a positive number of seconds, got {step_s!r}")
+    if t1 <= t0:
+        raise ValueError(f"stop ({t1.isoformat()}) must be after start ({t0.isoformat()})")
+    step_ns = int(round(step_s * 1e9))
+    a = np.datetime64(t0.replace(tzinfo=None), "ns")
+    b = np.datetime64(t1.replace(tzinfo=None), "ns")
+    n = int(-(-int((b - a).astype(np.int64)) // step_ns))
+    times = a + np.arange(n, dtype=np.int64) * np.timedelta64(step_ns, "ns")
+    return time_grid_from_times(times)
