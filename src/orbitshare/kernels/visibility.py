@@ -1,0 +1,735 @@
+"""Visibility kernel: how many satellites each grid cell sees above its elevation mask, per step.
+
+Units: km, rad. Positions are ITRS (Earth-fixed). No xarray here; :class:`orbitshare.grid.Grid`
+provides the per-row geometry (``Grid.row_geometry()``, ``cos_lon``, ``sin_lon``, ``lon_rad``).
+
+The exact per-cell test
+-----------------------
+A cell centre ``p`` on the WGS84 surface with unit geodetic up-normal ``n`` sees a satellite at
+``s`` when its elevation exceeds the mask ``m``, i.e. ``n·d > sin(m)·|d|`` with ``d = s − p``.
+Without square roots (``S2 = sin² m``):
+
+* ``m ≥ 0``:  visible ⇔ ``n·d > 0  and  (n·d)² > S2·|d|²``
+* ``m < 0``:  visible ⇔ ``n·d > 0  or   (n·d)² < S2·|d|²``
+
+:func:`cell_visible_exact` evaluates exactly this, in a fixed operation order, and
+:func:`brute_force_counts` (the NumPy reference) evaluates the same expressions elementwise, so the
+two agree bit for bit.
+
+The per-row closed form (DESIGN.md, kernel rule 7)
+--------------------------------------------------
+For a row (geodetic latitude φ) the cell at longitude λ is ``p = (pxy cos λ, pxy sin λ, pz)`` with
+normal ``n = (nxy cos λ, nxy sin λ, nz)``. For a satellite ``(x, y, z)`` with ``ρ = √(x² + y²)``,
+``λs = atan2(y, x)`` and ``c = cos(λ − λs)``::
+
+    n·d  = A c + B,   A = nxy ρ ≥ 0,   B = nz z − (nxy pxy + nz pz)
+    |d|² = D − E c,   D = r² + pxy² + pz² − 2 pz z,   E = 2 pxy ρ ≥ 0
+
+Write ``u = n·d`` (so ``c = (u − B)/A`` when A > 0). Then ``|d|² = (K − E u)/A`` with
+``K = A D + B E = A·|d|²(u = 0)``, and ``g = (n·d)² − S2 |d|²`` becomes, multiplied by A > 0,
+
+    h(u) = A u² + S2 E u − S2 K.
+
+Sign analysis. ``D − E c = |d|²`` is ≥ 0 for every c in [−1, 1], and ``D − E ≥ 0`` means
+``D/E ≥ 1``. If ``K ≤ 0`` then ``c0 = −B/A ≥ D/E ≥ 1`` (n·d > 0 needs c > c0 > 1): no cell of
+the row is visible, whatever the mask. If ``K > 0``, h(0) = −S2 K ≤ 0, so h has real roots
+``u₋ ≤ 0 ≤ u₊``:
+
+* ``m ≥ 0``: visible ⇔ u > 0 and h(u) > 0 ⇔ u > u₊ = 2 S2 K / (S2 E + √(S2² E² + 4 A S2 K))
+  (the cancellation-free form; u₊ = 0 when S2 = 0, i.e. mask 0 gives n·d > 0).
+* ``m < 0``: visible ⇔ u > 0 or h(u) < 0 ⇔ u > u₋ = −(S2 E + √(S2² E² + 4 A S2 K)) / (2A).
+
+Either way visible ⇔ ``c > c* = (u* − B)/A`` — one longitude interval ``|λ − λs| < acos c*``
+per row: the whole row when ``c* ≤ −1``, none when ``c* ≥ 1``.
+
+Degenerate rows. ``A = 0`` (satellite on the polar axis) makes every cell of the row equivalent;
+and when ``A·Δλ²`` is tiny compared with the rounding of n·d the floating-point per-cell test need
+not be monotone along the row. Such rows (``A·Δλ² ≤ 1e-9·(|s| + |p|)``, only satellites within a
+few km of the polar axis) are tested cell by cell.
+
+Exactness. The closed form only *predicts* the interval. The kernel maps it to a cell index range
+(wrapping across ±180°), then re-tests the two edge cells with :func:`cell_visible_exact` and moves
+each edge outwards while the next cell outside is visible, or inwards while the edge cell is not.
+An empty prediction re-tests the cell under the satellite (and its nearer neighbour); a whole-row
+prediction re-tests the cell farthest from it (and its nearer neighbour). The visible set is
+therefore the one the per-cell test gives, bit for bit, as long as that test is monotone in
+|λ − λs| along the row — true except for cells whose elevation is within ~1e-12 rad of the mask
+*and* not adjacent to the interval edge, which requires the degenerate rows handled above.
+
+Latitude band. Rows are visited outwards from the row containing the satellite's geodetic
+(nadir) latitude, north and south, until a row has no visible cell (the row next to the nadir row
+on each side is always visited). Rows with a visible cell form a contiguous band around the nadir:
+the cell of each row nearest the satellite lies at the same longitude offset δ ≤ Δλ/2, and along
+that offset meridian the elevation falls monotonically on either side of its maximum, which lies
+within δ-sized distances of the nadir latitude (exact on a sphere; the ellipsoid's flattening only
+perturbs it slightly). The tests check this against the brute force, including footprints smaller
+than a cell, near the poles and on row edges. A satellite at or below the surface (height ≤ 0)
+visits every row.
+
+Accumulation. Each visible interval adds +1/−1 to a per-(system, row) difference array (a
+whole row increments a per-row counter); one prefix sum per row and step gives the step's counts,
+which update the per-cell statistics:
+
+* ``sum_visible``   int64: satellites visible, summed over steps
+* ``steps_covered`` int32: steps with count ≥ ``min_visible[system]``
+* gap runs (a "gap" step has count < min_visible): ``lead_run`` (gap steps at the start of the
+  chunk), ``trail_run`` (at its end), ``max_inner_run`` (longest gap touching neither end) and
+  ``all_gap`` (every step a gap; then lead_run = trail_run = nsteps, max_inner_run = 0).
+  :func:`merge_chunk_states` combines consecutive chunks exactly; :func:`longest_gap` finishes.
+
+Parallelism. ``prange`` over contiguous blocks of time steps; each block has its own scratch and
+accumulators, and blocks are merged in time order with the same exact merge. All statistics are
+integers, so results do not depend on the number of blocks or threads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import numba
+import numpy as np
+from numba import prange
+
+from .._jit import njit, pjit
+
+__all__ = [
+    "ChunkState",
+    "accumulate_chunk",
+    "brute_force_counts",
+    "cell_visible_exact",
+    "cells_visible_exact",
+    "empty_chunk_state",
+    "longest_gap",
+    "merge_chunk_states",
+    "merge_gap_scalar",
+    "merge_gap_states",
+    "row_cos_threshold",
+]
+
+_WGS84_A = 6378.137
+_WGS84_F = 1.0 / 298.257223563
+_WGS84_B = _WGS84_A * (1.0 - _WGS84_F)
+_WGS84_E2 = _WGS84_F * (2.0 - _WGS84_F)
+_WGS84_EP2 = _WGS84_E2 / (1.0 - _WGS84_E2)
+_TWOPI = 2.0 * math.pi
+_INT16_MAX = 32767
+
+
+# --------------------------------------------------------------------------- scalar helpers (math only)
+@njit
+def cell_visible_exact(x, y, z, px, py, pz, nx, ny, nz, sin_mask):
+    """Exact visibility of a satellite at (x, y, z) km from a cell at (px, py, pz) km with unit
+    up-normal (nx, ny, nz), for an elevation mask with sine ``sin_mask``. Returns bool.
+
+    m ≥ 0: n·d > 0 and (n·d)² > sin²m·|d|²;  m < 0: n·d > 0 or (n·d)² < sin²m·|d|²  (d = s − p).
+    """
+    dx = x - px
+    dy = y - py
+    dz = z - pz
+    nd = nx * dx + ny * dy + nz * dz
+    d2 = dx * dx + dy * dy + dz * dz
+    s2 = sin_mask * sin_mask
+    if sin_mask >= 0.0:
+        return nd > 0.0 and nd * nd > s2 * d2
+    return nd > 0.0 or nd * nd < s2 * d2
+
+
+#: Alias of :func:`cell_visible_exact`.
+cells_visible_exact = cell_visible_exact
+
+
+@njit
+def _cell_visible(x, y, z, sin_mask, pxy_i, pz_i, nxy_i, nz_i, cl, sl):
+    """The exact test for the cell with row geometry (pxy_i, pz_i, nxy_i, nz_i) and cos/sin lon."""
+    return cell_visible_exact(x, y, z, pxy_i * cl, pxy_i * sl, pz_i, nxy_i * cl, nxy_i * sl, nz_i, sin_mask)
+
+
+@njit
+def row_cos_threshold(rho, z, r2, rnorm, sin_mask, pxy_i, pz_i, nxy_i, nz_i, dlon):
+    """Threshold c* on c = cos(λ − λs) for one row: visible ⇔ c > c* (see the module docstring).
+
+    rho, z : satellite distance from the polar axis and z, km; r2 = |s|², rnorm = |s|
+    sin_mask : sine of the elevation mask; pxy_i, pz_i, nxy_i, nz_i : the row's geometry
+    dlon : column width, rad. Returns c* (≥ 1: none, ≤ −1: whole row) or NaN for a degenerate row
+    that must be tested cell by cell.
+    """
+    a = nxy_i * rho
+    if a * dlon * dlon <= 1e-9 * (rnorm + pxy_i + abs(pz_i)):
+        return math.nan
+    b = nz_i * z - (nxy_i * pxy_i + nz_i * pz_i)
+    d = r2 + pxy_i * pxy_i + pz_i * pz_i - 2.0 * pz_i * z
+    e = 2.0 * pxy_i * rho
+    k = a * d + b * e
+    if k <= 0.0:
+        return 2.0
+    s2 = sin_mask * sin_mask
+    q = s2 * e
+    sq = math.sqrt(q * q + 4.0 * a * s2 * k)
+    if sin_mask >= 0.0:
+        den = q + sq
+        u = 2.0 * s2 * k / den if den > 0.0 else 0.0
+    else:
+        u = -(q + sq) / (2.0 * a)
+    return (u - b) / a
+
+
+@njit
+def _wrap(j, n):
+    if j < 0:
+        j += n
+        if j < 0:
+            j = j % n
+    elif j >= n:
+        j -= n
+        if j >= n:
+            j = j % n
+    return j
+
+
+@njit
+def _geodetic_lat_height(rho, z):
+    """Geodetic latitude (rad) and height (km) of (rho, z), Bowring's method with one update."""
+    th = math.atan2(z * _WGS84_A, rho * _WGS84_B)
+    st = math.sin(th)
+    ct = math.cos(th)
+    phi = math.atan2(z + _WGS84_EP2 * _WGS84_B * st * st * st, rho - _WGS84_E2 * _WGS84_A * ct * ct * ct)
+    sp = math.sin(phi)
+    h = rho * math.cos(phi) + z * sp - _WGS84_A * math.sqrt(1.0 - _WGS84_E2 * sp * sp)
+    return phi, h
+
+
+@njit
+def merge_gap_scalar(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
+    """Merge the gap-run state of a chunk with that of the chunk that follows it (exact).
+
+    Returns (lead, trail, inner, all_gap)."""
+    if all1 and all2:
+        return lead1 + lead2, trail1 + trail2, 0, True
+    if all1:
+        return lead1 + lead2, trail2, inner2, False
+    if all2:
+        return lead1, trail1 + trail2, inner1, False
+    inner = inner1
+    if inner2 > inner:
+        inner = inner2
+    m = trail1 + lead2
+    if m > inner:
+        inner = m
+    return lead1, trail2, inner, False
+
+
+# --------------------------------------------------------------------------- one row of one satellite
+@njit
+def _add_interval(diff, s, i, jw, je, nlon):
+    a = _wrap(jw, nlon)
+    n = je - jw + 1
+    if a + n <= nlon:
+        diff[s, i, a] += 1
+        diff[s, i, a + n] -= 1
+    else:
+        diff[s, i, a] += 1
+        diff[s, i, nlon] -= 1
+        diff[s, i, 0] += 1
+        diff[s, i, a + n - nlon] -= 1
+
+
+@njit(inline="always")
+def _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, diff, s, i):
+    """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` (int32[.., .., nlon + 1]).
+
+    Returns 0 (no visible cell), 1 (whole row: the caller counts it) or 2 (interval added)."""
+    nlon = cos_lon.shape[0]
+    cstar = row_cos_threshold(rho, z, r2, rn, sm, pxy_i, pz_i, nxy_i, nz_i, dlon)
+    if cstar != cstar:  # degenerate row: every cell exactly
+        nvis = 0
+        for j in range(nlon):
+            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
+                nvis += 1
+        if nvis == 0:
+            return 0
+        if nvis == nlon:
+            return 1
+        for j in range(nlon):
+            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
+                diff[s, i, j] += 1
+                diff[s, i, j + 1] -= 1
+        return 2
+
+    jc = int(math.floor(t))
+    if jc >= nlon:
+        jc = nlon - 1
+    whole = False
+    if cstar >= 1.0:
+        jw = 1
+        je = 0
+    elif cstar <= -1.0:
+        whole = True
+        jw = 0
+        je = nlon - 1
+    else:
+        hw = math.acos(cstar) / dlon  # half-width in columns
+        je = int(math.ceil(t - 0.5 + hw)) - 1
+        jw = int(math.floor(t - 0.5 - hw)) + 1
+        if je - jw + 1 >= nlon:
+            whole = True
+
+    if whole:
+        # the farthest cell from the satellite (it contains the antipodal longitude) and its nearer
+        # neighbour; if both are visible, the whole row is.
+        ta = t + 0.5 * nlon
+        ja = int(math.floor(ta))
+        jn = ja + 1 if ta - ja > 0.5 else ja - 1
+        ka = _wrap(ja, nlon)
+        kn = _wrap(jn, nlon)
+        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[ka], sin_lon[ka]) and _cell_visible(
+            x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[kn], sin_lon[kn]
+        ):
+            return 1
+        je = ja - 1
+        jw = ja - nlon + 1
+        while je >= jw:
+            k = _wrap(je, nlon)
+            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                break
+            je -= 1
+        while jw <= je:
+            k = _wrap(jw, nlon)
+            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                break
+            jw += 1
+        if je < jw:
+            return 0
+        _add_interval(diff, s, i, jw, je, nlon)
+        return 2
+
+    if je < jw:
+        # predicted empty: the cell under the satellite and its nearer neighbour decide
+        jn = jc + 1 if t - jc > 0.5 else jc - 1
+        kn = _wrap(jn, nlon)
+        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[jc], sin_lon[jc]):
+            jw = jc
+            je = jc
+        elif _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[kn], sin_lon[kn]):
+            jw = jn
+            je = jn
+        else:
+            return 0
+        while je - jw + 1 < nlon:
+            k = _wrap(je + 1, nlon)
+            if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                break
+            je += 1
+        while je - jw + 1 < nlon:
+            k = _wrap(jw - 1, nlon)
+            if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                break
+            jw -= 1
+    else:
+        # east edge
+        k = _wrap(je, nlon)
+        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            while je - jw + 1 < nlon:
+                k = _wrap(je + 1, nlon)
+                if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                    break
+                je += 1
+        else:
+            je -= 1
+            while je >= jw:
+                k = _wrap(je, nlon)
+                if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                    break
+                je -= 1
+            if je < jw:
+                return 0
+        # west edge
+        k = _wrap(jw, nlon)
+        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            while je - jw + 1 < nlon:
+                k = _wrap(jw - 1, nlon)
+                if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                    break
+                jw -= 1
+        else:
+            jw += 1
+            while jw <= je:
+                k = _wrap(jw, nlon)
+                if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                    break
+                jw += 1
+            if je < jw:
+                return 0
+    if je - jw + 1 >= nlon:
+        return 1
+    _add_interval(diff, s, i, jw, je, nlon)
+    return 2
+
+
+@njit
+def _footprint_into(x, y, z, sm, s, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, diff, full, touched):
+    """Add one satellite's visible cells (one step) into diff[s], full[s]; mark touched rows."""
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    rho = math.sqrt(x * x + y * y)
+    r2 = x * x + y * y + z * z
+    rn = math.sqrt(r2)
+    t = (math.atan2(y, x) - lon0) / dlon
+    if t < 0.0:
+        t += nlon
+    elif t >= nlon:
+        t -= nlon
+    if not (t >= 0.0 and t < nlon):
+        t = 0.0
+    phi, h = _geodetic_lat_height(rho, z)
+    # Walk north from the nadir row i0, then south from i0 − 1, stopping at the first row without a
+    # visible cell (north: not before i0 + 1). At or below the surface (h ≤ 0): visit every row.
+    walk_all = not (h > 0.0)
+    if walk_all:
+        i0 = 0
+    else:
+        i0 = int(math.floor((phi + 0.5 * math.pi) / dlat))
+        if i0 < 0:
+            i0 = 0
+        elif i0 >= nlat:
+            i0 = nlat - 1
+    i = i0
+    step = 1
+    while True:
+        if i >= nlat:
+            step = -1
+            i = i0 - 1
+        if i < 0:
+            break
+        kind = _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy[i], pz[i], nxy[i], nz[i],
+                            cos_lon, sin_lon, diff, s, i)
+        if kind != 0:
+            touched[s, i] = True
+            if kind == 1:
+                full[s, i] += 1
+        elif not walk_all and (step < 0 or i > i0):
+            if step < 0:
+                break
+            step = -1
+            i = i0
+        i += step
+
+
+# --------------------------------------------------------------------------- the chunk kernel
+@pjit
+def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
+                       lon0, nblocks, keep_counts):
+    nsat = r.shape[0]
+    nt = r.shape[1]
+    nsys = min_visible.shape[0]
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    dlon = _TWOPI / nlon
+    dlat = math.pi / nlat
+    nkeep = nt if keep_counts else 0
+
+    sums = np.zeros((nblocks, nsys, nlat, nlon), np.int64)
+    cov = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
+    lead = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
+    trail = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
+    inner = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
+    counts = np.zeros((nsys, nkeep, nlat, nlon), np.int16)
+
+    for b in prange(nblocks):
+        k0 = (b * nt) // nblocks
+        k1 = ((b + 1) * nt) // nblocks
+        diff = np.zeros((nsys, nlat, nlon + 1), np.int32)
+        full = np.zeros((nsys, nlat), np.int32)
+        touched = np.zeros((nsys, nlat), np.bool_)
+        # last covered step (block-relative), −1 while none: trail = steps since then
+        last = np.full((nsys, nlat, nlon), -1, np.int32)
+        for k in range(k0, k1):
+            kk = k - k0
+            for isat in range(nsat):
+                if err[isat, k] != 0:
+                    continue
+                x = r[isat, k, 0]
+                y = r[isat, k, 1]
+                z = r[isat, k, 2]
+                if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+                    continue
+                _footprint_into(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, cos_lon, sin_lon,
+                                lon0, dlon, dlat, diff, full, touched)
+            # prefix sums → this step's counts → statistics
+            for s in range(nsys):
+                mv = min_visible[s]
+                for i in range(nlat):
+                    if not touched[s, i] and mv > 0:
+                        continue  # every count is 0: a gap everywhere in the row, nothing to add
+                    touched[s, i] = False
+                    run = full[s, i]
+                    full[s, i] = 0
+                    drow = diff[s, i]
+                    for j in range(nlon):
+                        run += drow[j]
+                        drow[j] = 0
+                        if run != 0:
+                            sums[b, s, i, j] += run
+                            if keep_counts:
+                                counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
+                        if run >= mv:
+                            cov[b, s, i, j] += 1
+                            lc = last[s, i, j]
+                            if lc < 0:
+                                lead[b, s, i, j] = kk
+                            else:
+                                g = kk - lc - 1
+                                if g > inner[b, s, i, j]:
+                                    inner[b, s, i, j] = g
+                            last[s, i, j] = kk
+                    drow[nlon] = 0
+        nb = k1 - k0
+        for s in range(nsys):
+            for i in range(nlat):
+                for j in range(nlon):
+                    lc = last[s, i, j]
+                    if lc < 0:
+                        lead[b, s, i, j] = nb
+                        trail[b, s, i, j] = nb
+                    else:
+                        trail[b, s, i, j] = nb - 1 - lc
+
+    # merge the blocks in time order (exact; integer arithmetic)
+    out_sum = np.zeros((nsys, nlat, nlon), np.int64)
+    out_cov = np.zeros((nsys, nlat, nlon), np.int32)
+    out_lead = np.zeros((nsys, nlat, nlon), np.int32)
+    out_trail = np.zeros((nsys, nlat, nlon), np.int32)
+    out_inner = np.zeros((nsys, nlat, nlon), np.int32)
+    out_all = np.zeros((nsys, nlat, nlon), np.bool_)
+    for si in prange(nsys * nlat):
+        s = si // nlat
+        i = si - s * nlat
+        for j in range(nlon):
+            sm_ = np.int64(0)
+            cv = 0
+            ld = 0
+            tr = 0
+            inn = 0
+            al = True
+            for b in range(nblocks):
+                sm_ += sums[b, s, i, j]
+                cv += cov[b, s, i, j]
+                ab = cov[b, s, i, j] == 0
+                ld, tr, inn, al = merge_gap_scalar(ld, tr, inn, al, lead[b, s, i, j], trail[b, s, i, j],
+                                                   inner[b, s, i, j], ab)
+            out_sum[s, i, j] = sm_
+            out_cov[s, i, j] = cv
+            out_lead[s, i, j] = ld
+            out_trail[s, i, j] = tr
+            out_inner[s, i, j] = inn
+            out_all[s, i, j] = al
+    return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts
+
+
+@pjit
+def _merge_gap_arrays(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
+    n = lead1.shape[0]
+    lead = np.empty(n, np.int32)
+    trail = np.empty(n, np.int32)
+    inner = np.empty(n, np.int32)
+    allg = np.empty(n, np.bool_)
+    for q in prange(n):
+        a, b, c, d = merge_gap_scalar(lead1[q], trail1[q], inner1[q], all1[q], lead2[q], trail2[q],
+                                      inner2[q], all2[q])
+        lead[q] = a
+        trail[q] = b
+        inner[q] = c
+        allg[q] = d
+    return lead, trail, inner, allg
+
+
+# --------------------------------------------------------------------------- Python API
+class ChunkState(NamedTuple):
+    """Per-cell statistics of one chunk of consecutive time steps (arrays [nsys, nlat, nlon]).
+
+    nsteps : int                 steps in the chunk
+    sum_visible : int64          satellites visible, summed over steps
+    steps_covered : int32        steps with count ≥ min_visible[system]
+    lead_run : int32             gap steps at the start of the chunk (nsteps when all_gap)
+    trail_run : int32            gap steps at the end of the chunk (nsteps when all_gap)
+    max_inner_run : int32        longest gap run touching neither end of the chunk (0 if none)
+    all_gap : bool               every step was a gap
+    counts : int16[nsys, nsteps, nlat, nlon] or None   per-step counts (saturate at 32767)
+    """
+
+    nsteps: int
+    sum_visible: np.ndarray
+    steps_covered: np.ndarray
+    lead_run: np.ndarray
+    trail_run: np.ndarray
+    max_inner_run: np.ndarray
+    all_gap: np.ndarray
+    counts: Optional[np.ndarray] = None
+
+
+def empty_chunk_state(nsys: int, nlat: int, nlon: int, keep_counts: bool = False) -> ChunkState:
+    """The state of zero steps: the identity of :func:`merge_chunk_states`."""
+    shape = (nsys, nlat, nlon)
+    return ChunkState(
+        0, np.zeros(shape, np.int64), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
+        np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.ones(shape, np.bool_),
+        np.zeros((nsys, 0, nlat, nlon), np.int16) if keep_counts else None,
+    )
+
+
+def merge_gap_states(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
+    """Elementwise exact merge of two consecutive chunks' gap-run states (any equal shapes).
+
+    Returns (lead_run int32, trail_run int32, max_inner_run int32, all_gap bool), same shape."""
+    shape = np.shape(lead1)
+    flat = [np.ascontiguousarray(np.asarray(a).reshape(-1), dtype=dt) for a, dt in (
+        (lead1, np.int32), (trail1, np.int32), (inner1, np.int32), (all1, np.bool_),
+        (lead2, np.int32), (trail2, np.int32), (inner2, np.int32), (all2, np.bool_))]
+    out = _merge_gap_arrays(*flat)
+    return tuple(o.reshape(shape) for o in out)
+
+
+def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
+    """State of chunk ``a`` followed by chunk ``b`` (exact; ``counts`` kept only if both have them)."""
+    lead, trail, inner, allg = merge_gap_states(a.lead_run, a.trail_run, a.max_inner_run, a.all_gap,
+                                                b.lead_run, b.trail_run, b.max_inner_run, b.all_gap)
+    counts = None
+    if a.counts is not None and b.counts is not None:
+        counts = np.concatenate([a.counts, b.counts], axis=1)
+    return ChunkState(a.nsteps + b.nsteps, a.sum_visible + b.sum_visible, a.steps_covered + b.steps_covered,
+                      lead, trail, inner, allg, counts)
+
+
+def longest_gap(state: ChunkState) -> np.ndarray:
+    """Longest run of consecutive gap steps per cell, int32[nsys, nlat, nlon] (finaliser)."""
+    return np.maximum(np.maximum(state.lead_run, state.trail_run), state.max_inner_run).astype(np.int32)
+
+
+def _f64(a):
+    return np.require(a, dtype=np.float64, requirements=["C", "W"])
+
+
+def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
+                     sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None) -> ChunkState:
+    """Visibility statistics of one chunk of time steps.
+
+    r : float64[nsat, ntime, 3]  satellite positions, km, ITRS; rows with NaN are never visible
+    system : int[nsat]           system index 0..nsys−1 of each satellite
+    mask_rad : float64[nsys]     elevation mask of each system, rad (any sign, |mask| < π/2)
+    min_visible : int[nsys]      a step is covered where count ≥ min_visible[system]
+    pxy, pz, nxy, nz : float64[nlat]  row geometry (``Grid.row_geometry()``)
+    lon_rad : float64[nlon]      cell-centre longitudes, rad, regular, ascending from ≈ −π
+    cos_lon, sin_lon : float64[nlon], optional  exact cos/sin of lon_rad (default np.cos/np.sin)
+    err : uint8[nsat, ntime], optional  SGP4 error codes; nonzero steps are skipped
+    sat_mask_rad : float64[nsat], optional  per-satellite masks, overriding ``mask_rad``
+    keep_counts : bool           also return per-step counts int16[nsys, ntime, nlat, nlon]
+    nblocks : int, optional      time blocks run in parallel (default: numba threads, at most
+                                 ntime); results do not depend on it. A one-step chunk runs on one
+                                 thread: give chunks at least as many steps as threads.
+    Returns a :class:`ChunkState`.
+
+    Memory: about (28·nblocks + 21) bytes per cell and system (+ 2·ntime with keep_counts), e.g.
+    ~125 MB for one system at 0.1° with two blocks. Time: O(visible rows per satellite-step) plus
+    one prefix sum per touched row and step; never O(nsat × ncells).
+    """
+    r = _f64(r)
+    if r.ndim != 3 or r.shape[2] != 3:
+        raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
+    nsat, nt = r.shape[0], r.shape[1]
+    min_visible = np.require(np.atleast_1d(min_visible), dtype=np.int32, requirements=["C", "W"])
+    nsys = min_visible.shape[0]
+    mask_rad = _f64(np.atleast_1d(mask_rad))
+    if mask_rad.shape != (nsys,):
+        raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
+    system = np.require(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32,
+                        requirements=["C", "W"])
+    if system.shape != (nsat,):
+        raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
+    if nsat and (system.min() < 0 or system.max() >= nsys):
+        raise ValueError(f"system: indices must lie in [0, {nsys - 1}]")
+    if sat_mask_rad is None:
+        sin_mask = np.sin(mask_rad)[system] if nsat else np.zeros(0)
+    else:
+        sat_mask_rad = _f64(np.atleast_1d(sat_mask_rad))
+        if sat_mask_rad.shape != (nsat,):
+            raise ValueError(f"sat_mask_rad: expected one mask per satellite ({nsat}), got {sat_mask_rad.shape}")
+        sin_mask = np.sin(sat_mask_rad)
+    sin_mask = _f64(sin_mask)
+    if not np.all(np.abs(sin_mask) < 1.0):
+        raise ValueError("mask_rad: elevation masks must lie strictly between -90° and 90°")
+    pxy, pz, nxy, nz = (_f64(a) for a in (pxy, pz, nxy, nz))
+    lon_rad = _f64(lon_rad)
+    cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
+    sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
+    nlat, nlon = pxy.shape[0], lon_rad.shape[0]
+    for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
+                       ("sin_lon", sin_lon, nlon)):
+        if a.shape != (n,):
+            raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
+    dlon = 2.0 * math.pi / nlon
+    lon0 = float(lon_rad[0]) - 0.5 * dlon
+    if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
+        raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
+    if err is None:
+        err = np.zeros((nsat, nt), np.uint8)
+    else:
+        err = np.require(err, dtype=np.uint8, requirements=["C", "W"])
+        if err.shape != (nsat, nt):
+            raise ValueError(f"err: expected shape ({nsat}, {nt}), got {err.shape}")
+    if nblocks is None:
+        nblocks = numba.get_num_threads()
+    nblocks = int(max(1, min(int(nblocks), nt)))
+    if nt == 0:
+        return empty_chunk_state(nsys, nlat, nlon, keep_counts)
+    out = _accumulate_kernel(r, err, system, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
+                             lon0, nblocks, bool(keep_counts))
+    s, c, ld, tr, inn, al, counts = out
+    return ChunkState(nt, s, c, ld, tr, inn, al, counts if keep_counts else None)
+
+
+# --------------------------------------------------------------------------- NumPy reference
+def brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, err=None,
+                       sat_chunk=64):
+    """Reference: per-step counts int32[nsys, ntime, nlat, nlon] by testing every satellite against
+    every cell with the exact test (same float64 expressions as :func:`cell_visible_exact`).
+
+    sin_mask : float64[nsat], the sine of each satellite's mask. Slow: O(nsat·ntime·ncells).
+    """
+    r = np.asarray(r, dtype=np.float64)
+    system = np.asarray(system)
+    sin_mask = np.asarray(sin_mask, dtype=np.float64)
+    nsat, nt = r.shape[:2]
+    nlat, nlon = len(pxy), len(cos_lon)
+    pxy = np.asarray(pxy, np.float64)[:, None]
+    nxy = np.asarray(nxy, np.float64)[:, None]
+    px = pxy * np.asarray(cos_lon, np.float64)[None, :]
+    py = pxy * np.asarray(sin_lon, np.float64)[None, :]
+    nx = nxy * np.asarray(cos_lon, np.float64)[None, :]
+    ny = nxy * np.asarray(sin_lon, np.float64)[None, :]
+    pzz = np.broadcast_to(np.asarray(pz, np.float64)[:, None], (nlat, nlon))
+    nzz = np.broadcast_to(np.asarray(nz, np.float64)[:, None], (nlat, nlon))
+    out = np.zeros((nsys, nt, nlat, nlon), np.int32)
+    ok_all = np.isfinite(r).all(axis=2)
+    if err is not None:
+        ok_all &= np.asarray(err) == 0
+    for k in range(nt):
+        for i0 in range(0, nsat, sat_chunk):
+            idx = np.arange(i0, min(nsat, i0 + sat_chunk))
+            idx = idx[ok_all[idx, k]]
+            if idx.size == 0:
+                continue
+            x = r[idx, k, 0][:, None, None]
+            y = r[idx, k, 1][:, None, None]
+            z = r[idx, k, 2][:, None, None]
+            sm = sin_mask[idx][:, None, None]
+            dx = x - px
+            dy = y - py
+            dz = z - pzz
+            nd = nx * dx + ny * dy + nzz * dz
+            d2 = dx * dx + dy * dy + dz * dz
+            s2 = sm * sm
+            vis = np.where(sm >= 0.0, (nd > 0.0) & (nd * nd > s2 * d2), (nd > 0.0) | (nd * nd < s2 * d2))
+            sy = system[idx]
+            for s in np.unique(sy):
+                out[s, k] += vis[sy == s].sum(axis=0, dtype=np.int32)
+    return out
