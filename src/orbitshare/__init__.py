@@ -1,3 +1,38 @@
-"""orbitshare: how equitably the world shares orbit and spectrum."""
+"""orbitshare: how equitably the world shares orbit and spectrum.
+
+Public API (so far): element sets (``load_elements``, ``ElementSet``, ``walker``), the Numba SGP4/SDP4
+propagator (``propagate``, ``iter_propagate``), and offline time scales (``timescale``,
+``time_grid``). Compute kernels live in ``orbitshare.kernels``.
+"""
 
 __version__ = "0.1.0"
+
+from . import constants, errors  # noqa: E402
+from .elements import ElementSet, load_elements  # noqa: E402
+from .errors import BackendError, ConfigError, DataError, ElementSetError, OrbitshareError  # noqa: E402
+from .propagation import iter_propagate, propagate  # noqa: E402
+from .timegrid import TimeGrid, time_grid, timescale  # noqa: E402
+from .walker import walker  # noqa: E402
+from .grid import Grid  # noqa: E402
+from .geography import geography  # noqa: E402  (shadows the module name; import submodule names directly)
+
+__all__ = [
+    "__version__",
+    "constants",
+    "errors",
+    "ElementSet",
+    "load_elements",
+    "walker",
+    "Grid",
+    "geography",
+    "propagate",
+    "iter_propagate",
+    "TimeGrid",
+    "time_grid",
+    "timescale",
+    "OrbitshareError",
+    "ConfigError",
+    "ElementSetError",
+    "DataError",
+    "BackendError",
+]

@@ -1,0 +1,168 @@
+"""Gridded population counts: read a raster (ESRI ASCII grid or netCDF) and regrid it conserving totals.
+
+:func:`read_raster` returns a :class:`Raster` (counts per cell, with the cell edges); :func:`regrid_counts`
+moves counts onto a :class:`~orbitshare.grid.Grid` by area-weighted overlap: each source cell's count is
+split among the target cells it overlaps in proportion to the overlapping area (on the sphere: the
+latitude weight is the difference of sin(latitude), the longitude weight is linear), so the global total
+is conserved for coarser and finer targets alike. A finer target spreads a source cell's count evenly
+over its area (no dasymetric refinement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["Raster", "read_raster", "read_esri_ascii", "regrid_counts", "population_on_grid"]
+
+
+@dataclass
+class Raster:
+    """Counts on a regular lat/lon raster. ``data[i, j]``: row i from SOUTH to north, NaN = no data."""
+
+    data: np.ndarray          # float64[nrows, ncols]
+    lat_edges: np.ndarray     # float64[nrows + 1], ascending
+    lon_edges: np.ndarray     # float64[ncols + 1], ascending
+    source: str = ""
+
+    @property
+    def total(self) -> float:
+        return float(np.nansum(self.data))
+
+
+def read_esri_ascii(path) -> Raster:
+    """Read an ESRI ASCII grid (``ncols, nrows, xllcorner|xllcenter, yllcorner|yllcenter, cellsize,
+    NODATA_value``; row 0 is the northern row). NODATA cells become NaN."""
+    path = Path(path)
+    try:
+        f = open(path, "r", encoding="ascii", errors="strict")
+    except OSError as e:
+        raise DataError(f"{path}: cannot open population raster ({e})") from None
+    with f:
+        header = {}
+        try:
+            for _ in range(6):
+                pos = f.tell()
+                line = f.readline()
+                parts = line.split()
+                if len(parts) != 2 or parts[0][0].isdigit() or parts[0][0] in "-+.":
+                    f.seek(pos)
+                    break
+                header[parts[0].lower()] = float(parts[1])
+            for k in ("ncols", "nrows", "cellsize"):
+                if k not in header:
+                    raise DataError(f"{path}: ESRI ASCII header lacks {k!r}")
+            data = np.loadtxt(f, dtype=np.float64, ndmin=2)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: not a valid ESRI ASCII grid ({e})") from None
+    ncols, nrows, cs = int(header["ncols"]), int(header["nrows"]), header["cellsize"]
+    if data.shape != (nrows, ncols):
+        raise DataError(f"{path}: expected {nrows}x{ncols} values, got {data.shape[0]}x{data.shape[1]}")
+    if "xllcorner" in header:
+        x0 = header["xllcorner"]
+    elif "xllcenter" in header:
+        x0 = header["xllcenter"] - cs / 2
+    else:
+        raise DataError(f"{path}: ESRI ASCII header lacks xllcorner/xllcenter")
+    if "yllcorner" in header:
+        y0 = header["yllcorner"]
+    elif "yllcenter" in header:
+        y0 = header["yllcenter"] - cs / 2
+    else:
+        raise DataError(f"{path}: ESRI ASCII header lacks yllcorner/yllcenter")
+    nodata = header.get("nodata_value")
+    if nodata is not None:
+        data[data == nodata] = np.nan
+    data = data[::-1].copy()  # south → north
+    return Raster(data, y0 + cs * np.arange(nrows + 1), x0 + cs * np.arange(ncols + 1), str(path))
+
+
+def _read_netcdf(path, variable=None) -> Raster:
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        names = [variable] if variable else [v for v in ds.data_vars if ds[v].ndim == 2]
+        if not names:
+            raise DataError(f"{path}: no 2-D variable to read as population counts")
+        da = ds[names[0]].load()
+    latn = next((d for d in da.dims if d.lower().startswith("lat") or d.lower() == "y"), None)
+    lonn = next((d for d in da.dims if d.lower().startswith("lon") or d.lower() == "x"), None)
+    if latn is None or lonn is None:
+        raise DataError(f"{path}: cannot find latitude/longitude dimensions in {da.dims}")
+    da = da.transpose(latn, lonn).sortby(latn).sortby(lonn)
+    lat, lon = da[latn].values.astype(float), da[lonn].values.astype(float)
+
+    def edges(c):
+        d = np.diff(c)
+        return np.concatenate([[c[0] - d[0] / 2], c[:-1] + d / 2, [c[-1] + d[-1] / 2]])
+
+    return Raster(da.values.astype(np.float64), edges(lat), edges(lon), str(path))
+
+
+def read_raster(path, variable=None) -> Raster:
+    """Read a population-count raster: ``.asc`` (ESRI ASCII grid) or netCDF (``.nc``, via xarray)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: population raster not found")
+    if path.suffix.lower() in (".nc", ".nc4", ".h5", ".cdf"):
+        return _read_netcdf(path, variable)
+    return read_esri_ascii(path)
+
+
+def _overlap_1d(src_edges, tgt_edges, weight):
+    """Overlap weights between two 1-D partitions: (src index, tgt index, share of the source cell).
+
+    ``weight`` maps edge coordinates to the measure used (identity for longitude, sin for latitude).
+    """
+    ws, wt = weight(src_edges), weight(tgt_edges)
+    si, ti, w = [], [], []
+    for i in range(len(src_edges) - 1):
+        a, b = src_edges[i], src_edges[i + 1]
+        width = ws[i + 1] - ws[i]
+        if width <= 0:
+            continue
+        k0 = max(int(np.searchsorted(tgt_edges, a, side="right")) - 1, 0)
+        k = k0
+        while k < len(tgt_edges) - 1 and tgt_edges[k] < b:
+            lo, hi = max(a, tgt_edges[k]), min(b, tgt_edges[k + 1])
+            if hi > lo:
+                si.append(i)
+                ti.append(k)
+                w.append((weight(np.array([hi]))[0] - weight(np.array([lo]))[0]) / width)
+            k += 1
+    return np.array(si, np.int64), np.array(ti, np.int64), np.array(w, np.float64)
+
+
+def regrid_counts(raster: Raster, grid) -> np.ndarray:
+    """Counts of ``raster`` on ``grid`` (float64[nlat, nlon]) by area-weighted overlap; conserves the
+    total of the source cells that lie on the globe. Longitudes are wrapped into [-180, 180)."""
+    data = np.where(np.isfinite(raster.data), raster.data, 0.0)
+    lon_e = np.asarray(raster.lon_edges, float)
+    if lon_e[-1] > 180.0 + 1e-9:  # a 0..360 raster: move the part east of 180° to the west
+        cut = int(np.argmin(np.abs(lon_e - 180.0)))
+        if abs(lon_e[cut] - 180.0) > 1e-9 or lon_e[0] < -180.0 - 1e-9 or lon_e[-1] > lon_e[0] + 360.0 + 1e-9:
+            raise DataError(f"{raster.source}: longitudes {lon_e[0]}..{lon_e[-1]} must lie in [-180, 180] "
+                            "or in [0, 360] with an edge at 180")
+        data = np.concatenate([data[:, cut:], data[:, :cut]], axis=1)
+        lon_e = np.concatenate([lon_e[cut:] - 360.0, lon_e[1:cut + 1]])
+    if lon_e[0] < -180.0 - 1e-9:
+        raise DataError(f"{raster.source}: longitudes start at {lon_e[0]} < -180")
+    lat_e = np.clip(np.asarray(raster.lat_edges, float), -90.0, 90.0)
+    tlat = np.linspace(-90.0, 90.0, grid.nlat + 1)
+    tlon = np.linspace(-180.0, 180.0, grid.nlon + 1)
+    si, ti, w = _overlap_1d(lat_e, tlat, lambda e: np.sin(np.deg2rad(e)))
+    sj, tj, v = _overlap_1d(lon_e, tlon, lambda e: e)
+    tmp = np.zeros((grid.nlat, data.shape[1]))
+    np.add.at(tmp, ti, data[si] * w[:, None])
+    out = np.zeros((grid.nlat, grid.nlon))
+    np.add.at(out.T, tj, tmp.T[sj] * v[:, None])
+    return out
+
+
+def population_on_grid(path, grid, variable=None) -> np.ndarray:
+    """Read a population raster and regrid it to ``grid`` (persons per cell)."""
+    return regrid_counts(read_raster(path, variable), grid)
