@@ -62,3 +62,9 @@ def test_data_kernels_are_offline():
     assert data_kernel_path("finals2000A.all").is_file()
     assert data_kernel_path("de421.bsp").is_file()
     assert timescale() is timescale()
+
+
+def test_datetime64_bounds_are_utc():
+    a = time_grid(np.datetime64("2026-01-01T00:00"), np.datetime64("2026-01-01T01:00"), 600)
+    b = time_grid("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", 600)
+    np.testing.assert_array_equal(a.time, b.time)

@@ -76,7 +76,7 @@ def timescale():
 def _to_datetime(value, what: str) -> _dt.datetime:
     if isinstance(value, np.datetime64):
         ns = value.astype("datetime64[ns]").astype(np.int64)
-        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=ns // 1000)
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=int(ns // 1000))
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:

@@ -1,0 +1,447 @@
+"""Results on disk: netCDF4 (HDF5, via h5netcdf) with CF attributes, provenance and atomic writes.
+
+A results file holds one :class:`xarray.Dataset` in its root group, or several, one per netCDF4
+group (``"coverage"``, later ``"spectrum"``, ...). Every array variable is chunked (about 1 MiB per
+chunk) and gzip-compressed (level 4, with the shuffle filter); CF attributes are kept as they are.
+
+Provenance (root-group attributes)
+----------------------------------
+``orbitshare_version``, ``date_created`` (UTC, ISO 8601), and from the ``provenance`` mapping:
+
+* ``inputs``: paths (a list, or a mapping label → path) → ``input_files``, a JSON list of
+  ``{"label", "path", "sha256", "bytes"}`` (:func:`file_sha256`);
+* ``config``: a mapping → ``configuration``, its JSON text (sorted keys);
+* ``elements``: an :class:`~orbitshare.elements.ElementSet`, a datetime64 array of epochs, or a
+  mapping name → either, with ``start`` (datetime, ISO string or datetime64; default: the saved
+  datasets' ``time_coverage_start``) → ``element_epoch_min|median|max`` (ISO) and
+  ``element_age_at_start_days_max|median|min`` (age of the oldest, median and newest epoch at the
+  start time, days); a mapping gives ``element_epochs``, the same per name as JSON;
+* any other key: stored as is when it is a string or a number, else as JSON text.
+
+With a mapping of Datasets the groups are stored exactly as given and the provenance goes in the
+root group's attributes (read them with :func:`read_provenance`). A single Dataset is stored in the
+root group and the provenance attributes are added to its own attributes.
+
+Atomic writes
+-------------
+Every file is written to a temporary file in the destination's directory, flushed and fsync'ed,
+then moved into place (``os.replace``; without ``overwrite`` a no-clobber hard link). On any error
+the temporary file is removed and the destination is untouched: either the old file or no file,
+never a half-written one. An existing path is refused unless ``overwrite=True``.
+
+Round trip
+----------
+:func:`open_results` loads everything into memory and closes the file. The result is identical to
+what was written (``xarray.testing.assert_identical``), including dtypes: fixed-width unicode
+(``<U``) and object-dtype string variables, stored as variable-length strings, get their numpy
+dtype back (recorded in the private attribute ``_orbitshare_dtype``, removed again on reading); ``datetime64[ns]`` times are
+stored as int64 nanoseconds since 1970-01-01.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+__all__ = [
+    "atomic_path",
+    "file_sha256",
+    "open_results",
+    "read_provenance",
+    "save_results",
+    "provenance_attrs",
+    "epoch_summary",
+]
+
+_DTYPE_ATTR = "_orbitshare_dtype"
+_BOUNDS_ATTR = "_orbitshare_bounds_attrs"
+# attributes xarray's CF encoder drops from a bounds variable when its parent has the same value
+_BOUNDS_DROPPED = ("units", "standard_name", "axis", "positive", "calendar", "long_name", "leap_month",
+                   "leap_year", "month_lengths")
+_CHUNK_BYTES = 1 << 20
+_COMPLEVEL = 4
+_TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00"
+
+
+# --------------------------------------------------------------------------- small helpers
+def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, as 64 lowercase hex digits (read in ``chunk_bytes`` blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk_bytes)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _utc_now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _iso(t) -> str:
+    """ISO 8601 UTC text (``...Z``) of a datetime64 / aware datetime; "" for NaT."""
+    t = np.datetime64(t, "ns") if not isinstance(t, _dt.datetime) else np.datetime64(
+        t.astimezone(_dt.timezone.utc).replace(tzinfo=None), "ns")
+    if np.isnat(t):
+        return ""
+    return np.datetime_as_string(t, unit="s" if t.astype(np.int64) % 1_000_000_000 == 0 else "ns") + "Z"
+
+
+def _as_datetime64(value, what: str) -> np.datetime64:
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[ns]")
+    from .timegrid import _to_datetime
+
+    d = _to_datetime(value, what)
+    return np.datetime64(d.replace(tzinfo=None), "ns")
+
+
+def epoch_summary(epochs, start=None) -> dict:
+    """Min/median/max of element epochs (datetime64) and their age at ``start`` (days).
+
+    Returns ``{"count", "epoch_min", "epoch_median", "epoch_max"}`` (ISO text, "" when empty) and,
+    when ``start`` is given, ``{"age_at_start_days_max", "..._median", "..._min"}`` (float; the
+    oldest epoch has the largest age; NaN when empty). The median of an even count is the mean
+    of the two middle epochs, rounded to the nanosecond.
+    """
+    ep = np.sort(np.asarray(epochs, dtype="datetime64[ns]").reshape(-1))
+    ep = ep[~np.isnat(ep)]
+    out: dict[str, Any] = {"count": int(ep.size)}
+    if ep.size:
+        ns = ep.astype(np.int64)
+        mid = ep.size // 2
+        med = ns[mid] if ep.size % 2 else ns[mid - 1] + (ns[mid] - ns[mid - 1]) // 2
+        stats = (ns[0], med, ns[-1])
+    else:
+        stats = None
+    for name, k in (("epoch_min", 0), ("epoch_median", 1), ("epoch_max", 2)):
+        out[name] = "" if stats is None else _iso(np.datetime64(int(stats[k]), "ns"))
+    if start is not None:
+        s = _as_datetime64(start, "start").astype(np.int64)
+        for name, k in (("age_at_start_days_max", 0), ("age_at_start_days_median", 1),
+                        ("age_at_start_days_min", 2)):
+            out[name] = math.nan if stats is None else float((s - stats[k]) / 86400e9)
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (Path, os.PathLike)):
+        return os.fspath(o)
+    if isinstance(o, (_dt.datetime, _dt.date)):
+        return o.isoformat()
+    raise TypeError(f"cannot store {type(o).__name__} in JSON provenance")
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, default=_json_default, allow_nan=True)
+
+
+def _epochs_of(obj) -> np.ndarray:
+    from .elements import ElementSet
+
+    if isinstance(obj, ElementSet):
+        return np.asarray(obj.epoch)
+    return np.asarray(obj, dtype="datetime64[ns]")
+
+
+def provenance_attrs(provenance: Mapping | None = None, *, start=None) -> dict:
+    """The provenance attributes :func:`save_results` adds (see the module docstring)."""
+    prov = dict(provenance or {})
+    attrs: dict[str, Any] = {"orbitshare_version": _version(), "date_created": _utc_now_iso()}
+    inputs = prov.pop("inputs", None)
+    if inputs is not None:
+        items = inputs.items() if isinstance(inputs, Mapping) else ((None, p) for p in (
+            [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs))
+        files = []
+        for label, p in items:
+            p = Path(p)
+            if not p.is_file():
+                raise FileNotFoundError(f"provenance inputs: {p} is not a file")
+            files.append({"label": label if label is not None else p.name, "path": str(p.resolve()),
+                          "sha256": file_sha256(p), "bytes": p.stat().st_size})
+        attrs["input_files"] = _json(files)
+    config = prov.pop("config", None)
+    if config is not None:
+        attrs["configuration"] = config if isinstance(config, str) else _json(config)
+    start = prov.pop("start", start)
+    elements = prov.pop("elements", None)
+    if elements is not None:
+        if isinstance(elements, Mapping):
+            per = {str(k): epoch_summary(_epochs_of(v), start) for k, v in elements.items()}
+            attrs["element_epochs"] = _json(per)
+            all_ep = np.concatenate([_epochs_of(v).reshape(-1) for v in elements.values()]) if per else \
+                np.zeros(0, "datetime64[ns]")
+        else:
+            all_ep = _epochs_of(elements)
+        summ = epoch_summary(all_ep, start)
+        for k, v in summ.items():
+            attrs["element_count" if k == "count" else f"element_{k}"] = v
+    for k, v in prov.items():
+        if isinstance(v, str) or (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)):
+            attrs[str(k)] = v
+        else:
+            attrs[str(k)] = _json(v)
+    return attrs
+
+
+# --------------------------------------------------------------------------- atomic files
+@contextlib.contextmanager
+def atomic_path(path, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success fsync it and move it to ``path``.
+
+    Refuses an existing ``path`` unless ``overwrite`` (``FileExistsError`` naming it), both before
+    and at the moment of the move (a no-clobber hard link when not overwriting). On any exception
+    the temporary file is deleted and ``path`` is left as it was.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(_exists_message(path))
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        tmp.unlink()  # writers (HDF5) create the file themselves
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"{path}: nothing was written")
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(_exists_message(path)) from None
+            except OSError:  # no hard links on this file system: check, then replace
+                if path.exists():
+                    raise FileExistsError(_exists_message(path)) from None
+                os.replace(tmp, path)
+        _fsync_dir(directory)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _exists_message(path: Path) -> str:
+    return f"{path}: file exists; pass overwrite=True to replace it, or choose another path"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- writing
+def _chunks(shape, itemsize) -> tuple:
+    """Chunk shape of about 1 MiB: halve the largest dimension until it fits."""
+    ch = [max(1, int(n)) for n in shape]
+    while int(np.prod(ch)) * itemsize > _CHUNK_BYTES and max(ch) > 1:
+        i = int(np.argmax(ch))
+        ch[i] = (ch[i] + 1) // 2
+    return tuple(ch)
+
+
+def _prepare(ds):
+    """Copy of ``ds`` with encodings set for writing and string dtypes recorded."""
+    ds = ds.copy(deep=False)
+    encoding = {}
+    for name in list(ds.variables):
+        var = ds.variables[name]
+        var.encoding = {}
+        kind = var.dtype.kind
+        if kind in "UO":
+            var.attrs = {**var.attrs, _DTYPE_ATTR: var.dtype.str}
+        if kind == "M":
+            var.attrs = {k: v for k, v in var.attrs.items() if k not in ("units", "calendar")}
+            enc = {"units": _TIME_UNITS, "calendar": "proleptic_gregorian", "dtype": "int64"}
+        else:
+            enc = {}
+        if var.ndim >= 1 and kind in "biufcM" and var.size > 0:
+            itemsize = 8 if kind == "M" else var.dtype.itemsize
+            enc.update(compression="gzip", compression_opts=_COMPLEVEL, shuffle=True,
+                       chunksizes=_chunks(var.shape, itemsize))
+        if enc:
+            encoding[name] = enc
+    for name in list(ds.variables):
+        b = ds.variables[name].attrs.get("bounds")
+        if isinstance(b, str) and b in ds.variables and b != name:
+            parent, bvar = ds.variables[name].attrs, ds.variables[b]
+            keep = {k: bvar.attrs[k] for k in _BOUNDS_DROPPED
+                    if k in bvar.attrs and k in parent and _same_attr(parent[k], bvar.attrs[k])}
+            if keep:
+                bvar.attrs = {**bvar.attrs, _BOUNDS_ATTR: json.dumps(keep, default=_json_default)}
+    return ds, encoding
+
+
+def _same_attr(a, b) -> bool:
+    try:
+        return bool(np.all(a == b)) and np.shape(a) == np.shape(b)
+    except Exception:  # pragma: no cover - exotic attribute types
+        return False
+
+
+def _write_group(ds, path: Path, group: str | None, mode: str) -> None:
+    ds, encoding = _prepare(ds)
+    ds.to_netcdf(path, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
+
+
+def _check_group_name(name) -> str:
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"group names must be non-empty strings without '/', got {name!r}")
+    return name
+
+
+def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Mapping | None = None):
+    """Write a Dataset, or a mapping name → Dataset (one netCDF4 group each), to ``path``.
+
+    ``path`` : the netCDF4/HDF5 file to create (conventionally ``.nc``); refused when it exists
+    unless ``overwrite=True`` (``FileExistsError`` naming the path). Written atomically.
+    ``provenance`` : optional mapping (``inputs``, ``config``, ``elements``, ``start``, extra keys;
+    see the module docstring).
+    Returns what a later :func:`open_results` gives back: the Dataset with its provenance attributes
+    added, or the mapping of Datasets (unchanged; provenance in the root group).
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if isinstance(ds_or_mapping, xr.Dataset):
+        start = ds_or_mapping.attrs.get("time_coverage_start")
+        attrs = provenance_attrs(provenance, start=start or None)
+        out = ds_or_mapping.copy(deep=False)
+        out.attrs = {**ds_or_mapping.attrs, **attrs}
+        with atomic_path(path, overwrite=overwrite) as tmp:
+            _write_group(out, tmp, None, "w")
+        return out
+    if not isinstance(ds_or_mapping, Mapping) or not ds_or_mapping:
+        raise TypeError("save_results: expected an xarray.Dataset or a non-empty mapping name -> Dataset, "
+                        f"got {type(ds_or_mapping).__name__}")
+    groups = {}
+    for name, ds in ds_or_mapping.items():
+        _check_group_name(name)
+        if not isinstance(ds, xr.Dataset):
+            raise TypeError(f"save_results: group {name!r}: expected an xarray.Dataset, got {type(ds).__name__}")
+        groups[name] = ds
+    starts = [g.attrs.get("time_coverage_start") for g in groups.values() if g.attrs.get("time_coverage_start")]
+    attrs = provenance_attrs(provenance, start=starts[0] if starts else None)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        xr.Dataset(attrs=attrs).to_netcdf(tmp, mode="w", engine="h5netcdf")
+        for name, ds in groups.items():
+            _write_group(ds, tmp, name, "a")
+    return dict(groups)
+
+
+# --------------------------------------------------------------------------- reading
+def _restore(ds):
+    """Undo what :func:`_prepare` recorded: string dtypes and the bounds attributes xarray dropped."""
+    for name in list(ds.variables):
+        var = ds.variables[name]
+        dt = var.attrs.get(_DTYPE_ATTR)
+        battrs = var.attrs.get(_BOUNDS_ATTR)
+        if dt is None and battrs is None:
+            continue
+        attrs = {k: v for k, v in var.attrs.items() if k not in (_DTYPE_ATTR, _BOUNDS_ATTR)}
+        if battrs is not None:
+            saved = json.loads(battrs)
+            attrs = {**attrs, **{k: v for k, v in saved.items() if k not in attrs}}
+        data = np.asarray(var.values)
+        if dt is not None and data.dtype != np.dtype(str(dt)):
+            data = data.astype(np.dtype(str(dt)))
+        new = xr_variable(var.dims, data, attrs, var.encoding)
+        if name in ds.coords:
+            ds = ds.assign_coords({name: new})
+        else:
+            ds[name] = new
+    return ds
+
+
+def xr_variable(dims, data, attrs, encoding):
+    import xarray as xr
+
+    v = xr.Variable(dims, data, attrs)
+    v.encoding = dict(encoding)
+    return v
+
+
+def _open_group(path: Path, group: str | None):
+    import xarray as xr
+
+    with xr.open_dataset(path, group=group, engine="h5netcdf") as ds:
+        ds = ds.load()
+    return _restore(ds)
+
+
+def _group_names(path: Path) -> list[str]:
+    import h5netcdf
+
+    with h5netcdf.File(path, "r") as f:
+        return list(f.groups)
+
+
+def open_results(path, group: str | None = None):
+    """Read a results file written by :func:`save_results` into memory (the file is closed).
+
+    ``group`` given: that group's Dataset (``"/"`` for the root group). ``group=None``: a dict
+    name → Dataset of all groups, or, for a file with no groups (a single saved Dataset), that
+    Dataset.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such results file")
+    if group is not None:
+        if group != "/":
+            names = _group_names(path)
+            if group not in names:
+                raise KeyError(f"{path}: no group {group!r}; groups: {', '.join(names) or '(none)'}")
+        return _open_group(path, None if group == "/" else group)
+    names = _group_names(path)
+    if not names:
+        return _open_group(path, None)
+    return {name: _open_group(path, name) for name in names}
+
+
+def read_provenance(path) -> dict:
+    """The root-group attributes of a results file (provenance; JSON-valued ones left as text)."""
+    import h5netcdf
+
+    with h5netcdf.File(Path(path), "r") as f:
+        out = {}
+        for k, v in f.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out

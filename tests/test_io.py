@@ -1,0 +1,232 @@
+"""orbitshare.io: netCDF4 groups round trip, provenance, atomic writes, overwrite refusal."""
+
+import hashlib
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+import orbitshare
+from orbitshare import io as oio
+from orbitshare.io import file_sha256, open_results, read_provenance, save_results
+
+
+def _assert_same(a: xr.Dataset, b: xr.Dataset):
+    """assert_identical plus exact dtypes of every variable (assert_identical ignores str vs object)."""
+    xr.testing.assert_identical(a, b)
+    for name in a.variables:
+        assert a[name].dtype == b[name].dtype, (name, a[name].dtype, b[name].dtype)
+        assert a[name].dims == b[name].dims
+    assert list(a.coords) == list(b.coords) or set(a.coords) == set(b.coords)
+    assert set(a.data_vars) == set(b.data_vars)
+
+
+def coverage_like():
+    """A small Dataset with the shapes and kinds coverage produces (string coords, datetime64 time,
+    int16 counts, NaN, CF attributes, bounds)."""
+    rng = np.random.default_rng(0)
+    lat = np.array([-45.0, 0.0, 45.0])
+    lon = np.array([-120.0, 0.0, 120.0, 150.0])
+    time = np.datetime64("2026-08-18T00:00", "ns") + np.arange(6) * np.timedelta64(60, "s")
+    frac = rng.uniform(size=(2, 3))
+    frac[1, 2] = np.nan
+    return xr.Dataset(
+        {
+            "covered_fraction": (("system", "lat", "lon"), rng.uniform(size=(2, 3, 4)),
+                                 {"units": "1", "long_name": "fraction covered", "cell_methods": "time: mean"}),
+            "max_gap_s": (("system", "lat", "lon"), rng.uniform(0, 600, size=(2, 3, 4)),
+                          {"units": "s", "long_name": "longest gap", "cell_methods": "time: maximum"}),
+            "counts": (("system", "time", "lat", "lon"), rng.integers(0, 40, (2, 6, 3, 4)).astype(np.int16),
+                       {"units": "1", "long_name": "satellites visible"}),
+            "population_covered_fraction": (("system", "country"), frac, {"units": "1"}),
+        },
+        coords={
+            "system": np.array(["starlink", "kuiper"]),
+            "min_visible": ("system", np.array([1, 2], np.int32)),
+            "element_epoch_min": ("system", np.array(["2026-08-01T12:00", "2026-07-30T00:00"], "datetime64[ns]")),
+            "time": ("time", time, {"standard_name": "time"}),
+            "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude", "bounds": "lat_bnds"}),
+            "lon": ("lon", lon, {"units": "degrees_east"}),
+            "lat_bnds": (("lat", "bnds"), np.stack([lat - 22.5, lat + 22.5], 1)),
+            "country": np.array(["FRA", "TUV", "NZL"]),
+            "country_name": ("country", np.array(["France", "Tuvalu", "New Zealand"], dtype=object)),
+            "ldc": ("country", np.array([False, True, False])),
+        },
+        attrs={"Conventions": "CF-1.10", "source": "orbitshare 0.1.0", "time_step_s": 60.0, "time_steps": 6,
+               "systems": json.dumps([{"name": "starlink"}])},
+    )
+
+
+def spectrum_like():
+    return xr.Dataset(
+        {"mhz": (("band", "country"), np.arange(6.0).reshape(2, 3), {"units": "MHz"})},
+        coords={"band": np.array(["Ku", "Ka"]), "country": np.array(["FRA", "TUV", "NZL"])},
+        attrs={"Conventions": "CF-1.10"},
+    )
+
+
+def test_groups_round_trip_identical(tmp_path):
+    cov, spec = coverage_like(), spectrum_like()
+    path = tmp_path / "results.nc"
+    save_results({"coverage": cov, "spectrum": spec}, path)
+    back = open_results(path)
+    assert list(back) == ["coverage", "spectrum"]
+    _assert_same(back["coverage"], cov)
+    _assert_same(back["spectrum"], spec)
+    _assert_same(open_results(path, group="coverage"), cov)
+    # really loaded: the file is closed and can be removed while the data stay usable
+    os.remove(path)
+    assert float(back["coverage"].covered_fraction.sum()) > 0
+
+
+def test_single_dataset_round_trip(tmp_path):
+    cov = coverage_like()
+    path = tmp_path / "one.nc"
+    written = save_results(cov, path, provenance={"config": {"grid": {"resolution_deg": 1.0}}})
+    back = open_results(path)
+    assert isinstance(back, xr.Dataset)
+    _assert_same(back, written)
+    _assert_same(back.drop_attrs(deep=False).assign_attrs(cov.attrs), cov)
+    assert back.attrs["orbitshare_version"] == orbitshare.__version__
+    assert json.loads(back.attrs["configuration"]) == {"grid": {"resolution_deg": 1.0}}
+    _assert_same(open_results(path, group="/"), written)
+
+
+def test_real_coverage_result_round_trip(tmp_path):
+    from orbitshare.coverage import System, coverage
+    from orbitshare.grid import Grid
+    from orbitshare.timegrid import time_grid
+
+    w = orbitshare.walker(550.0, 53.0, 3, 4, 1, "2026-08-18T00:00:00Z")
+    ds = coverage([System("walker-a", w), System("walker-b", w, 10.0, 2)], Grid(5.0),
+                  time_grid("2026-08-18T00:00:00Z", "2026-08-18T00:10:00Z", 60), keep_time_series=True)
+    save_results({"coverage": ds}, tmp_path / "r.nc")
+    _assert_same(open_results(tmp_path / "r.nc", "coverage"), ds)
+
+
+def test_variables_chunked_and_compressed(tmp_path):
+    path = tmp_path / "c.nc"
+    save_results({"coverage": coverage_like()}, path)
+    with h5py.File(path, "r") as h:
+        g = h["coverage"]
+        for name in ("covered_fraction", "counts", "population_covered_fraction"):
+            assert g[name].chunks is not None, name
+            assert g[name].compression == "gzip" and g[name].compression_opts == 4, name
+
+
+def test_provenance(tmp_path):
+    inp = tmp_path / "starlink.csv"
+    inp.write_bytes(b"OBJECT_NAME,NORAD_CAT_ID\nX,1\n" * 1000)
+    epochs = np.array(["2026-08-17T00:00", "2026-08-16T00:00", "2026-08-10T00:00"], "datetime64[ns]")
+    path = tmp_path / "p.nc"
+    cov = coverage_like()
+    cov.attrs["time_coverage_start"] = "2026-08-18T00:00:00Z"
+    save_results({"coverage": cov}, path, provenance={
+        "inputs": {"starlink": inp}, "config": {"a": [1, 2]}, "elements": epochs, "run_id": "abc", "n": 3})
+    prov = read_provenance(path)
+    files = json.loads(prov["input_files"])
+    assert files == [{"label": "starlink", "path": str(inp.resolve()),
+                      "sha256": hashlib.sha256(inp.read_bytes()).hexdigest(), "bytes": inp.stat().st_size}]
+    assert prov["orbitshare_version"] == orbitshare.__version__
+    assert prov["date_created"].endswith("Z")
+    assert json.loads(prov["configuration"]) == {"a": [1, 2]}
+    assert prov["element_epoch_min"] == "2026-08-10T00:00:00Z"
+    assert prov["element_epoch_median"] == "2026-08-16T00:00:00Z"
+    assert prov["element_epoch_max"] == "2026-08-17T00:00:00Z"
+    assert prov["element_age_at_start_days_max"] == 8.0
+    assert prov["element_age_at_start_days_median"] == 2.0
+    assert prov["element_age_at_start_days_min"] == 1.0
+    assert prov["run_id"] == "abc" and prov["n"] == 3
+    # groups are unchanged by the provenance
+    _assert_same(open_results(path, "coverage"), cov)
+
+
+def test_provenance_per_system_elements(tmp_path):
+    a = orbitshare.walker(550.0, 53.0, 2, 2, 1, "2026-08-17T00:00:00Z")
+    b = orbitshare.walker(550.0, 53.0, 2, 2, 1, "2026-08-15T00:00:00Z")
+    save_results({"x": spectrum_like()}, tmp_path / "e.nc",
+                 provenance={"elements": {"a": a, "b": b}, "start": "2026-08-18T00:00:00Z"})
+    prov = read_provenance(tmp_path / "e.nc")
+    per = json.loads(prov["element_epochs"])
+    assert per["a"]["age_at_start_days_min"] == 1.0 and per["b"]["age_at_start_days_max"] == 3.0
+    assert prov["element_count"] == 8
+
+
+def test_file_sha256(tmp_path):
+    p = tmp_path / "f.bin"
+    data = os.urandom(3 * 2**20 + 17)
+    p.write_bytes(data)
+    assert file_sha256(p) == hashlib.sha256(data).hexdigest()
+    assert file_sha256(p, chunk_bytes=1000) == hashlib.sha256(data).hexdigest()
+
+
+def test_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "r.nc"
+    save_results({"coverage": coverage_like()}, path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="r.nc"):
+        save_results({"coverage": spectrum_like()}, path)
+    assert path.read_bytes() == before
+    save_results({"spectrum": spectrum_like()}, path, overwrite=True)
+    assert list(open_results(path)) == ["spectrum"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
+
+
+def _fail_on_second_group(monkeypatch):
+    real = oio._write_group
+    calls = []
+
+    def write(ds, path, group, mode):
+        calls.append(group)
+        if len(calls) == 2:
+            assert path.exists()  # the first group is already in the temporary file
+            raise OSError("disk full (simulated)")
+        return real(ds, path, group, mode)
+
+    monkeypatch.setattr(oio, "_write_group", write)
+
+
+def test_atomic_new_file(tmp_path, monkeypatch):
+    _fail_on_second_group(monkeypatch)
+    with pytest.raises(OSError, match="simulated"):
+        save_results({"coverage": coverage_like(), "spectrum": spectrum_like()}, tmp_path / "new.nc")
+    assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary file
+
+
+def test_atomic_overwrite_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.nc"
+    save_results({"spectrum": spectrum_like()}, path)
+    before = path.read_bytes()
+    _fail_on_second_group(monkeypatch)
+    with pytest.raises(OSError, match="simulated"):
+        save_results({"coverage": coverage_like(), "spectrum": spectrum_like()}, path, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
+
+
+def test_atomic_single_dataset_interrupted(tmp_path, monkeypatch):
+    def boom(self, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_results(coverage_like(), tmp_path / "k.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(TypeError, match="Dataset"):
+        save_results({"a": 1}, tmp_path / "x.nc")
+    with pytest.raises(ValueError, match="group names"):
+        save_results({"a/b": spectrum_like()}, tmp_path / "x.nc")
+    with pytest.raises(FileNotFoundError, match="missing.nc"):
+        open_results(tmp_path / "missing.nc")
+    save_results({"a": spectrum_like()}, tmp_path / "x.nc")
+    with pytest.raises(KeyError, match="no group 'b'"):
+        open_results(tmp_path / "x.nc", "b")
+    with pytest.raises(FileNotFoundError, match="nope"):
+        save_results({"a": spectrum_like()}, tmp_path / "y.nc", provenance={"inputs": [tmp_path / "nope"]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nc"]
