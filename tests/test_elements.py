@@ -453,3 +453,15 @@ def test_sgp4_verification_file_round_trip():
     arrays = es.sgp4_arrays()
     for i in range(len(es)):
         _assert_sgp4_equal(arrays, i, Satrec.twoline2rv(expect[2 * i], expect[2 * i + 1]))
+
+
+@pytest.mark.parametrize("name", ["{curly", "[square", "<angle", "NORAD_CAT_ID,EPOCH"])
+def test_tle_names_that_look_like_other_formats_are_still_tle(name):
+    """Found by hypothesis: a 3-line TLE whose name starts with '{' was read as JSON."""
+    from orbitshare.elements import parse_elements
+    from orbitshare.walker import walker
+
+    es = walker(550, 53, 1, 2, 0, "2026-01-01T00:00:00Z", norad_start=1, name_prefix=name)
+    back = parse_elements(es.to_tle())
+    assert list(back.name) == list(es.name)
+    assert back == es

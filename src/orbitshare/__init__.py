@@ -1,8 +1,9 @@
 """orbitshare: how equitably the world shares orbit and spectrum.
 
-Public API (so far): element sets (``load_elements``, ``ElementSet``, ``walker``), the Numba SGP4/SDP4
-propagator (``propagate``, ``iter_propagate``), and offline time scales (``timescale``,
-``time_grid``). Compute kernels live in ``orbitshare.kernels``.
+Public API: element sets (``load_elements``, ``ElementSet``, ``walker``), the Numba SGP4/SDP4
+propagator (``propagate``, ``iter_propagate``), offline time scales (``timescale``, ``time_grid``),
+the coverage engine (``Grid``, ``geography``, ``System``, ``coverage``) and results on disk
+(``save_results``, ``open_results``). Compute kernels live in ``orbitshare.kernels``.
 """
 
 __version__ = "0.1.0"
@@ -15,6 +16,8 @@ from .timegrid import TimeGrid, time_grid, timescale  # noqa: E402
 from .walker import walker  # noqa: E402
 from .grid import Grid  # noqa: E402
 from .geography import geography  # noqa: E402  (shadows the module name; import submodule names directly)
+from .coverage import System, coverage  # noqa: E402
+from .io import open_results, save_results  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -25,6 +28,10 @@ __all__ = [
     "walker",
     "Grid",
     "geography",
+    "System",
+    "coverage",
+    "save_results",
+    "open_results",
     "propagate",
     "iter_propagate",
     "TimeGrid",

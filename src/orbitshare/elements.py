@@ -1291,8 +1291,15 @@ def _read_xml(text: str, source: str, errors: str) -> ElementSet:
 _READERS = {"tle": _read_tle, "csv": _read_csv, "json": _read_json, "xml": _read_xml}
 
 
+_TLE_LINE1 = re.compile(r"^1 [ 0-9A-Z]{5}", re.MULTILINE)
+_TLE_LINE2 = re.compile(r"^2 [ 0-9A-Z]{5}", re.MULTILINE)
+
+
 def _detect_format(text: str) -> str:
     s = text.lstrip("\ufeff \t\r\n")
+    head = s[:4096]
+    if _TLE_LINE1.search(head) and _TLE_LINE2.search(head):
+        return "tle"  # a 3-line TLE whose name starts with "<" or "{" is still a TLE
     if s.startswith("<"):
         return "xml"
     if s.startswith(("[", "{")):
