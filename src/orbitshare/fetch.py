@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from .elements import ElementSet, load_elements, parse_elements
 from .errors import DataError, ElementSetError
+from .io import atomic_path
 
 __all__ = ["DEFAULT_BASE_URL", "default_cache_dir", "fetch_group", "fetch_elements"]
 
@@ -107,19 +107,8 @@ def fetch_group(group: str, *, cache_dir: str | os.PathLike[str] | None = None,
         raise DataError(f"CelesTrak download {url} is not {fmt.upper()} element data: {exc}{stale}") from None
 
     cdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cdir, prefix=f".{group}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(target, overwrite=True, suffix=".part") as tmp:
+        tmp.write_bytes(payload)
     return target
 
 

@@ -40,7 +40,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -424,22 +423,15 @@ def _file_stamp(path):
 
 
 def _write_atomic_netcdf(ds, path: Path):
+    from .io import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        enc = {"country_fraction": {"zlib": True, "complevel": 4,
-                                    "chunksizes": (1, ds.sizes["lat"], ds.sizes["lon"])},
-               "population": {"zlib": True, "complevel": 4},
-               "land_fraction": {"zlib": True, "complevel": 4}}
+    enc = {"country_fraction": {"zlib": True, "complevel": 4,
+                                "chunksizes": (1, ds.sizes["lat"], ds.sizes["lon"])},
+           "population": {"zlib": True, "complevel": 4},
+           "land_fraction": {"zlib": True, "complevel": 4}}
+    with atomic_path(path, overwrite=True) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _open_cached(path: Path):
