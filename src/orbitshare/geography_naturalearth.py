@@ -1,4 +1,11 @@
-"""Geography from Natural Earth admin-0 country polygons (GeoJSON) and a gridded population raster.
+"""Geography from Natural Earth admin-0 country polygons and a gridded population raster.
+
+Boundaries: ``ne_{scale}_admin_0_countries.geojson`` or the shapefile zip as distributed
+(``ne_{scale}_admin_0_countries*.zip``, read by :mod:`orbitshare.shapefile`) from a data directory
+(``data_dir`` or ``$ORBITSHARE_DATA_DIR``, :func:`find_boundaries`), or, with ``download=True`` and no data
+directory, the v5.1.1 zip downloaded once into ``$ORBITSHARE_CACHE_DIR/naturalearth`` (default
+``platformdirs.user_cache_dir("orbitshare")/naturalearth``) and checked against a pinned sha256
+(:func:`fetch_naturalearth`; ``$ORBITSHARE_NATURALEARTH_URL`` replaces the download base URL).
 
 Join: on ``ADM0_A3`` (always set; ``ISO_A3`` is -99 for France and Norway). Where ``ADM0_A3`` is not an
 ISO alpha-3 code of the groups table, ``ISO_A3`` is used when it is (SDS→SSD, SAH→ESH, PSX→PSE,
@@ -20,13 +27,15 @@ Population: a gridded count raster (ESRI ASCII or netCDF), regridded to the grid
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .geography import (Polygons, _country_table, _version_string, add_minimum_fractions, build_dataset,
                         cell_counts, country_groups, sparse_to_arrays)
 
@@ -40,17 +49,146 @@ def data_versions():
     return geography_embedded.data_versions()
 
 
-def find_boundaries(data_dir, scale="50m") -> Path:
+def _zip_version(path: Path):
+    m = re.search(r"_v(\d+(?:\.\d+)*)\.zip$", path.name)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else ()
+
+
+def find_boundaries(data_dir, scale="50m", *, download: bool = False) -> Path:
+    """The Natural Earth admin-0 boundaries file of ``scale`` in ``data_dir`` (or
+    ``$ORBITSHARE_DATA_DIR``), or in its ``boundaries/`` subfolder: ``ne_{scale}_admin_0_countries.geojson``
+    (preferred) or ``ne_{scale}_admin_0_countries*.zip`` (the shapefile as distributed; the highest
+    ``_vX.Y.Z`` version when there are several). ``data_dir`` may also name the file itself.
+
+    With no data directory: ``download=True`` returns :func:`fetch_naturalearth`'s cached (downloaded
+    once, sha256-checked) zip; otherwise a ``DataError`` says what to do. A data directory, when given,
+    is authoritative: a missing file there is an error even with ``download=True``.
+    """
     base = data_dir if data_dir is not None else os.environ.get("ORBITSHARE_DATA_DIR")
     if base is None:
+        if download:
+            return fetch_naturalearth(scale)
         raise DataError("geography(source='naturalearth'): give data_dir or set ORBITSHARE_DATA_DIR "
-                        f"(a folder with ne_{scale}_admin_0_countries.geojson)")
+                        f"(a folder with ne_{scale}_admin_0_countries.geojson or the Natural Earth zip "
+                        f"ne_{scale}_admin_0_countries.zip), or pass download=True to download it once "
+                        "into the cache")
     base = Path(base)
     name = f"ne_{scale}_admin_0_countries.geojson"
-    for cand in (base / name, base / "boundaries" / name, base):
+    for cand in (base / name, base / "boundaries" / name):
         if cand.is_file():
             return cand
-    raise DataError(f"{base}: no {name} (looked in the folder and its boundaries/ subfolder)")
+    for folder in (base, base / "boundaries"):
+        if folder.is_dir():
+            zips = [z for z in folder.glob(f"ne_{scale}_admin_0_countries*.zip") if z.is_file()]
+            if zips:
+                return max(zips, key=lambda z: (_zip_version(z), z.name))
+    if base.is_file():
+        return base
+    raise DataError(f"{base}: no {name} or ne_{scale}_admin_0_countries*.zip (looked in the folder and "
+                    "its boundaries/ subfolder)")
+
+
+# ---------------------------------------------------------------------------- download + cache
+#: sha256 of the Natural Earth v5.1.1 admin-0 countries zips (as served by naciscdn.org)
+NE_VERSION = "5.1.1"
+NE_SHA256 = {
+    "50m": "4919f1d35d4526b08f07cd3b8d7351d25328e063b180ca5036f6d1b3ed2ac3e3",
+    "110m": "0f243aeac8ac6cf26f0417285b0bd33ac47f1b5bdb719fd3e0df37d03ea37110",
+}
+#: a download larger than this is refused (the v5.1.1 zips are 0.2 and 0.8 MB)
+NE_MAX_BYTES = 64 << 20
+NE_DEFAULT_URL = "https://naciscdn.org/naturalearth/{scale}/cultural/ne_{scale}_admin_0_countries.zip"
+
+
+def naturalearth_cache_dir() -> Path:
+    """``$ORBITSHARE_CACHE_DIR/naturalearth``, else
+    ``platformdirs.user_cache_dir("orbitshare")/naturalearth``."""
+    env = os.environ.get("ORBITSHARE_CACHE_DIR")
+    if env:
+        return Path(env) / "naturalearth"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("orbitshare")) / "naturalearth"
+
+
+def naturalearth_url(scale="50m") -> str:
+    """Download URL of the admin-0 countries zip: ``$ORBITSHARE_NATURALEARTH_URL`` (a base URL, to which
+    ``ne_{scale}_admin_0_countries.zip`` is appended) or the Natural Earth CDN."""
+    base = os.environ.get("ORBITSHARE_NATURALEARTH_URL")
+    if base:
+        return base.rstrip("/") + f"/ne_{scale}_admin_0_countries.zip"
+    return NE_DEFAULT_URL.format(scale=scale)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -> Path:
+    """Path of the cached Natural Earth v5.1.1 admin-0 countries zip of ``scale`` ("50m" or "110m"),
+    downloading it once from ``url`` (default :func:`naturalearth_url`) into ``cache_dir`` (default
+    :func:`naturalearth_cache_dir`) as ``ne_{scale}_admin_0_countries_v5.1.1.zip``.
+
+    The download must match the pinned sha256 (:data:`NE_SHA256`) before it is moved (atomically) into
+    the cache; a cached file is re-verified on every use and downloaded again when it does not match.
+    A bad download never replaces the cached file. Raises ``ConfigError`` for an unknown scale or a
+    non-http(s) URL and ``DataError`` for network/HTTP failures and checksum mismatches.
+    """
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from .io import atomic_path
+
+    if scale not in NE_SHA256:
+        raise ConfigError(f"fetch_naturalearth: scale: expected one of {sorted(NE_SHA256)}, got {scale!r}")
+    expected = NE_SHA256[scale]
+    url = url or naturalearth_url(scale)
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"fetch_naturalearth: url must be http(s), got {url!r}")
+    cdir = Path(cache_dir) if cache_dir is not None else naturalearth_cache_dir()
+    target = cdir / f"ne_{scale}_admin_0_countries_v{NE_VERSION}.zip"
+    if target.is_file() and _sha256_file(target) == expected:
+        return target
+    manual = (f"download ne_{scale}_admin_0_countries.zip (Natural Earth v{NE_VERSION}) yourself and set "
+              "ORBITSHARE_DATA_DIR (or data_dir=) to its folder")
+    request = urllib.request.Request(url, headers={"User-Agent": f"orbitshare/{_version_string()}"})
+    try:
+        cdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"Natural Earth cache folder {cdir}: {e}") from None
+    h = hashlib.sha256()
+    try:
+        with atomic_path(target, overwrite=True, suffix=".part") as tmp:
+            try:
+                # scheme checked above (http/https only)
+                with urllib.request.urlopen(request, timeout=timeout_s) as resp, open(tmp, "wb") as out:
+                    size = 0
+                    for block in iter(lambda: resp.read(1 << 20), b""):
+                        size += len(block)
+                        if size > NE_MAX_BYTES:
+                            raise DataError(f"Natural Earth download {url}: more than {NE_MAX_BYTES} bytes, "
+                                            f"not the admin-0 countries zip; {manual}")
+                        h.update(block)
+                        out.write(block)
+            except urllib.error.HTTPError as e:
+                raise DataError(f"Natural Earth download {url} failed: HTTP {e.code} {e.reason}; "
+                                f"{manual}") from None
+            except (urllib.error.URLError, OSError) as e:
+                reason = getattr(e, "reason", e)
+                raise DataError(f"Natural Earth download {url} failed: {reason}; {manual}") from None
+            got = h.hexdigest()
+            if got != expected:  # raising inside atomic_path deletes the temporary file
+                raise DataError(f"Natural Earth download {url}: sha256 mismatch (expected {expected}, got "
+                                f"{got}); the file was not cached. The server may serve another version "
+                                f"than v{NE_VERSION}: {manual}")
+    except OSError as e:  # cache not writable
+        raise DataError(f"Natural Earth cache file {target}: {e}") from None
+    return target
 
 
 def find_population(boundaries: Path, population):
@@ -75,14 +213,40 @@ def _rings_of(geom):
     return []
 
 
-def read_polygons(path: Path):
-    """Polygons (labelled by country index) and the country table of a Natural Earth GeoJSON file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            fc = json.load(f)
-        feats = fc["features"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{path}: not a GeoJSON FeatureCollection ({e})") from None
+def read_features(path) -> list:
+    """GeoJSON-like features of a boundaries file: GeoJSON (``.geojson``/``.json``) or an ESRI shapefile
+    layer (``.zip``, ``.shp`` or a folder; :func:`orbitshare.shapefile.read_shapefile`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        try:
+            with open(path, encoding="utf-8") as f:
+                fc = json.load(f)
+            feats = fc["features"]
+            if not isinstance(feats, list):
+                raise TypeError("'features' is not a list")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path}: not a GeoJSON FeatureCollection ({e})") from None
+        return feats
+    if suffix in (".zip", ".shp") or path.is_dir():
+        from .shapefile import read_shapefile
+
+        return read_shapefile(path)
+    raise DataError(f"{path}: unknown boundaries format (expected .geojson, .json, .zip or .shp)")
+
+
+def read_polygons(features, *, source=None):
+    """Polygons (labelled by country index) and the country table of Natural Earth admin-0 features.
+
+    ``features``: a list of GeoJSON-like features (``properties`` with ``ADM0_A3``, ``ISO_A3``,
+    ``NAME_LONG``/``NAME``; ``geometry`` Polygon/MultiPolygon or None), or a path read with
+    :func:`read_features`. ``source`` names the input in error messages.
+    """
+    if isinstance(features, (str, os.PathLike)):
+        source = source or str(features)
+        features = read_features(features)
+    source = source or "Natural Earth features"
+    feats = features
     g = country_groups()
     known = set(g["iso3"])
     extra_codes, extra_names = [], {}
@@ -92,7 +256,7 @@ def read_polygons(path: Path):
         adm = pr.get("ADM0_A3")
         iso = pr.get("ISO_A3")
         if not adm:
-            raise DataError(f"{path}: a feature has no ADM0_A3 property")
+            raise DataError(f"{source}: a feature has no ADM0_A3 property")
         if adm in known:
             code = adm
         elif iso in known:
@@ -146,13 +310,26 @@ def rasterize(polys: Polygons, grid, n: int, nlabels: int, max_samples_per_band=
 
 
 def _ne_version(boundaries: Path, scale):
-    """Natural Earth version from a sibling ``ne_{scale}_admin_0_countries_vX.Y.Z.zip`` (else "unknown")."""
-    import re
-
-    for z in sorted(boundaries.parent.glob(f"ne_{scale}_admin_0_countries_v*.zip")):
+    """Natural Earth version: from the boundaries zip's own ``_vX.Y.Z`` name, else a sibling
+    ``ne_{scale}_admin_0_countries_vX.Y.Z.zip``, else the zip's ``*.VERSION.txt`` (else "unknown")."""
+    cands = [boundaries] if boundaries.suffix.lower() == ".zip" else []
+    cands += sorted(boundaries.parent.glob(f"ne_{scale}_admin_0_countries_v*.zip"))
+    for z in cands:
         m = re.search(r"_v(\d+(?:\.\d+)*)\.zip$", z.name)
         if m:
             return m.group(1)
+    if boundaries.suffix.lower() == ".zip":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(boundaries) as zf:
+                for m in zf.namelist():
+                    if m.upper().endswith("VERSION.TXT"):
+                        v = zf.read(m).decode("ascii", "replace").strip()
+                        if re.fullmatch(r"\d+(?:\.\d+)*", v):
+                            return v
+        except (OSError, zipfile.BadZipFile):
+            pass
     return "unknown"
 
 
