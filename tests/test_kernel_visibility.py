@@ -415,3 +415,34 @@ def test_input_validation():
         run_kernel(g, r, np.array([0, 0]), mask_rad=[math.pi / 2])
     st = run_kernel(g, np.zeros((2, 0, 3)), np.array([0, 0]))
     assert st.nsteps == 0 and st.all_gap.all()
+
+
+# --------------------------------------------------------------------------- fast-path specifics
+def test_acos_approx_is_within_2e8_rad():
+    """The closed form's half-width uses a polynomial acos (only a prediction; edges are re-tested)."""
+    from orbitshare.kernels.visibility import _acos_approx
+
+    c = np.concatenate([np.linspace(-1.0, 1.0, 20001), [-1.0, -0.0, 0.0, 1.0, 1 - 1e-15, -1 + 1e-15]])
+    err = np.array([abs(_acos_approx(float(v)) - math.acos(v)) for v in c])
+    assert err.max() <= 3e-8
+
+
+@pytest.mark.parametrize("nblocks", [1, 2, 3, 5])
+def test_long_flickering_runs_equal_brute_force(nblocks):
+    """Many steps with few satellites, so cells switch between covered and gap several times: the
+    run-length bookkeeping of steps_covered and the gap runs must match the per-step reference."""
+    rng = np.random.default_rng(11)
+    g = Grid(5.0)
+    nsat, nt = 6, 17
+    r = random_positions(rng, nsat, nt, 5.0)
+    system = rng.integers(0, 2, nsat).astype(np.int32)
+    mask = np.deg2rad(rng.uniform(0, 30, nsat))
+    min_visible = np.array([1, 2], np.int32)
+    st = run_kernel(g, r, system, min_visible=min_visible, sat_mask_rad=mask, keep_counts=True, nblocks=nblocks)
+    ref = run_reference(g, r, system, 2, np.sin(mask))
+    np.testing.assert_array_equal(st.counts, ref)
+    exp = stats_from_counts(ref, min_visible)
+    assert (exp["max_inner_run"] > 0).any() and (exp["steps_covered"] > 1).any()
+    for f in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap"):
+        np.testing.assert_array_equal(getattr(st, f), exp[f], err_msg=f)
+    np.testing.assert_array_equal(longest_gap(st), exp["longest"])

@@ -56,6 +56,13 @@ therefore the one the per-cell test gives, bit for bit, as long as that test is 
 |λ − λs| along the row — true except for cells whose elevation is within ~1e-12 rad of the mask
 *and* not adjacent to the interval edge, which requires the degenerate rows handled above.
 
+The prediction needs no accuracy for this: every predicted interval is centred on the satellite's
+column position t, so when non-empty it contains the cell nearest the satellite (the one any
+non-empty visible set contains), and each edge walk then ends at the true edge; an empty or
+whole-row prediction is handled by the walks above. The kernel therefore computes c* with one
+division and acos with a polynomial (Abramowitz & Stegun 4.4.46, |error| ≤ 2e-8 rad): a worse
+prediction would only cost more exact tests, never change a result.
+
 Latitude band. Rows are visited outwards from the row containing the satellite's geodetic
 (nadir) latitude, north and south, until a row has no visible cell (the row next to the nadir row
 on each side is always visited). Rows with a visible cell form a contiguous band around the nadir:
@@ -67,8 +74,12 @@ than a cell, near the poles and on row edges. A satellite at or below the surfac
 visits every row.
 
 Accumulation. Each visible interval adds +1/−1 to a per-(system, row) difference array (a
-whole row increments a per-row counter); one prefix sum per row and step gives the step's counts,
-which update the per-cell statistics:
+whole row increments a per-row counter); one prefix sum per touched row and step gives the step's
+counts, which update the per-cell statistics. ``sum_visible`` needs no per-step work: the intervals
+also go into a second difference array that is kept for the whole time block and prefix-summed once
+at its end. ``steps_covered`` is the block length less its gap steps (lead, trail and the inner
+gaps, summed when each ends), so a covered step that continues a run only updates the cell's last
+covered step. The statistics:
 
 * ``sum_visible``   int64: satellites visible, summed over steps
 * ``steps_covered`` int32: steps with count ≥ ``min_visible[system]``
@@ -219,42 +230,109 @@ def merge_gap_scalar(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
     return lead1, trail2, inner, False
 
 
-# --------------------------------------------------------------------------- one row of one satellite
-@njit
-def _add_interval(diff, s, i, jw, je, nlon):
+# --------------------------------------------------------------------------- one satellite, one step
+@njit(inline="always")
+def _acos_approx(c):
+    """acos(c) for c in [−1, 1] to within 2e-8 rad (Abramowitz & Stegun 4.4.46)."""
+    ac = abs(c)
+    p = -0.0012624911
+    p = p * ac + 0.0066700901
+    p = p * ac - 0.0170881256
+    p = p * ac + 0.0308918810
+    p = p * ac - 0.0501743046
+    p = p * ac + 0.0889789874
+    p = p * ac - 0.2145988016
+    p = p * ac + 1.5707963050
+    v = math.sqrt(1.0 - ac) * p
+    if c < 0.0:
+        return math.pi - v
+    return v
+
+
+@njit(inline="always")
+def _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cl, sl):
+    """:func:`cell_visible_exact` with the row constants hoisted: ``ndz = nz·(z − pz)``,
+    ``dz2 = (z − pz)²``, ``s2 = sin²m``, ``pos = sin m ≥ 0``. Same operations in the same order
+    (``(nx dx + ny dy) + nz dz``, ``(dx² + dy²) + dz²``), so the same bits."""
+    dx = x - pxy_i * cl
+    dy = y - pxy_i * sl
+    nd = (nxy_i * cl) * dx + (nxy_i * sl) * dy + ndz
+    d2 = dx * dx + dy * dy + dz2
+    if pos:
+        return nd > 0.0 and nd * nd > s2 * d2
+    return nd > 0.0 or nd * nd < s2 * d2
+
+
+@njit(inline="always")
+def _add_interval2(diff, sdiff, s, i, jw, je, nlon):
+    """Add +1/−1 for the cells jw..je (unwrapped indices, wrapping across ±180°) of row ``i`` to the
+    per-step ``diff`` and the per-block ``sdiff`` (sums over steps), both [.., .., nlon + 1]."""
     a = _wrap(jw, nlon)
     n = je - jw + 1
     if a + n <= nlon:
         diff[s, i, a] += 1
         diff[s, i, a + n] -= 1
+        sdiff[s, i, a] += 1
+        sdiff[s, i, a + n] -= 1
     else:
         diff[s, i, a] += 1
         diff[s, i, nlon] -= 1
         diff[s, i, 0] += 1
         diff[s, i, a + n - nlon] -= 1
+        sdiff[s, i, a] += 1
+        sdiff[s, i, nlon] -= 1
+        sdiff[s, i, 0] += 1
+        sdiff[s, i, a + n - nlon] -= 1
 
 
 @njit(inline="always")
-def _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, diff, s, i):
-    """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` (int32[.., .., nlon + 1]).
+def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i,
+                      tp_i, cos_lon, sin_lon, diff, sdiff, s, i):
+    """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` and ``sdiff[s, i]``.
 
-    Returns 0 (no visible cell), 1 (whole row: the caller counts it) or 2 (interval added)."""
+    Returns 0 (no visible cell), 1 (whole row: the caller counts it) or 2 (interval added). Per-row
+    constants (c1 = nxy pxy + nz pz, tp = 2 pxy) are precomputed; the closed form only predicts the
+    interval (its rounding may differ from :func:`row_cos_threshold`): every edge is re-tested with the
+    exact test (see "Exactness" in the module docstring)."""
     nlon = cos_lon.shape[0]
-    cstar = row_cos_threshold(rho, z, r2, rn, sm, pxy_i, pz_i, nxy_i, nz_i, dlon)
-    if cstar != cstar:  # degenerate row: every cell exactly
+    a = nxy_i * rho
+    dz = z - pz_i
+    ndz = nz_i * dz
+    dz2 = dz * dz
+    if a * dlon * dlon <= 1e-9 * (rn + pxy_i + abs(pz_i)):  # degenerate row: every cell exactly
         nvis = 0
         for j in range(nlon):
-            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
+            if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 nvis += 1
         if nvis == 0:
             return 0
         if nvis == nlon:
             return 1
         for j in range(nlon):
-            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
+            if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 diff[s, i, j] += 1
                 diff[s, i, j + 1] -= 1
+                sdiff[s, i, j] += 1
+                sdiff[s, i, j + 1] -= 1
         return 2
+    b = nz_i * z - c1_i
+    d = r2 + pxy_i * pxy_i + pz_i * pz_i - pz_i * twoz  # = row_cos_threshold's d, bit for bit
+    e = tp_i * rho
+    k = a * d + b * e
+    if k <= 0.0:
+        cstar = 2.0
+    else:
+        # c* = (u* − b)/a as in row_cos_threshold, with one division (a prediction: rounding may differ)
+        q = s2 * e
+        sq = math.sqrt(q * q + 4.0 * a * s2 * k)
+        if pos:
+            den = q + sq
+            if den > 0.0:
+                cstar = (2.0 * s2 * k - b * den) / (a * den)
+            else:
+                cstar = -b / a
+        else:
+            cstar = (-(q + sq) - 2.0 * a * b) / (2.0 * a * a)
 
     jc = int(math.floor(t))
     if jc >= nlon:
@@ -268,7 +346,10 @@ def _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy_i, nz_i, co
         jw = 0
         je = nlon - 1
     else:
-        hw = math.acos(cstar) / dlon  # half-width in columns
+        # half-width in columns. Only a prediction: any interval centred on t (empty, whole or in
+        # between) leads the exact edge walks below to the same cells (see "Exactness" in the module
+        # docstring), so a polynomial acos (|error| ≤ 2e-8 rad, a tiny fraction of a column) serves.
+        hw = _acos_approx(cstar) * inv_dlon
         je = int(math.ceil(t - 0.5 + hw)) - 1
         jw = int(math.floor(t - 0.5 - hw)) + 1
         if je - jw + 1 >= nlon:
@@ -282,98 +363,104 @@ def _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy_i, nz_i, co
         jn = ja + 1 if ta - ja > 0.5 else ja - 1
         ka = _wrap(ja, nlon)
         kn = _wrap(jn, nlon)
-        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[ka], sin_lon[ka]) and _cell_visible(
-            x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[kn], sin_lon[kn]
+        if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[ka], sin_lon[ka]) and _vis_h(
+            x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kn], sin_lon[kn]
         ):
             return 1
         je = ja - 1
         jw = ja - nlon + 1
         while je >= jw:
-            k = _wrap(je, nlon)
-            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            kx = _wrap(je, nlon)
+            if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                 break
             je -= 1
         while jw <= je:
-            k = _wrap(jw, nlon)
-            if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            kx = _wrap(jw, nlon)
+            if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                 break
             jw += 1
         if je < jw:
             return 0
-        _add_interval(diff, s, i, jw, je, nlon)
+        _add_interval2(diff, sdiff, s, i, jw, je, nlon)
         return 2
 
     if je < jw:
         # predicted empty: the cell under the satellite and its nearer neighbour decide
         jn = jc + 1 if t - jc > 0.5 else jc - 1
         kn = _wrap(jn, nlon)
-        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[jc], sin_lon[jc]):
+        if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[jc], sin_lon[jc]):
             jw = jc
             je = jc
-        elif _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[kn], sin_lon[kn]):
+        elif _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kn], sin_lon[kn]):
             jw = jn
             je = jn
         else:
             return 0
         while je - jw + 1 < nlon:
-            k = _wrap(je + 1, nlon)
-            if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            kx = _wrap(je + 1, nlon)
+            if not _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                 break
             je += 1
         while je - jw + 1 < nlon:
-            k = _wrap(jw - 1, nlon)
-            if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+            kx = _wrap(jw - 1, nlon)
+            if not _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                 break
             jw -= 1
     else:
-        # east edge
-        k = _wrap(je, nlon)
-        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+        kx = _wrap(je, nlon)
+        if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
             while je - jw + 1 < nlon:
-                k = _wrap(je + 1, nlon)
-                if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                kx = _wrap(je + 1, nlon)
+                if not _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                     break
                 je += 1
         else:
             je -= 1
             while je >= jw:
-                k = _wrap(je, nlon)
-                if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                kx = _wrap(je, nlon)
+                if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                     break
                 je -= 1
             if je < jw:
                 return 0
-        # west edge
-        k = _wrap(jw, nlon)
-        if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+        kx = _wrap(jw, nlon)
+        if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
             while je - jw + 1 < nlon:
-                k = _wrap(jw - 1, nlon)
-                if not _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                kx = _wrap(jw - 1, nlon)
+                if not _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                     break
                 jw -= 1
         else:
             jw += 1
             while jw <= je:
-                k = _wrap(jw, nlon)
-                if _cell_visible(x, y, z, sm, pxy_i, pz_i, nxy_i, nz_i, cos_lon[k], sin_lon[k]):
+                kx = _wrap(jw, nlon)
+                if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
                     break
                 jw += 1
             if je < jw:
                 return 0
     if je - jw + 1 >= nlon:
         return 1
-    _add_interval(diff, s, i, jw, je, nlon)
+    _add_interval2(diff, sdiff, s, i, jw, je, nlon)
     return 2
 
 
-@njit
-def _footprint_into(x, y, z, sm, s, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, diff, full, touched):
-    """Add one satellite's visible cells (one step) into diff[s], full[s]; mark touched rows."""
+@njit(inline="always")
+def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
+                    sdiff, full, touched):
+    """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
+
+    Inlined into the kernel: a call per satellite-step would cost an atomic incref/decref of every
+    array argument (≈30 % of the run time at 1°)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
     rho = math.sqrt(x * x + y * y)
     r2 = x * x + y * y + z * z
     rn = math.sqrt(r2)
+    twoz = 2.0 * z
+    inv_dlon = 1.0 / dlon
+    pos = sm >= 0.0
+    s2 = sm * sm
     t = (math.atan2(y, x) - lon0) / dlon
     if t < 0.0:
         t += nlon
@@ -401,8 +488,8 @@ def _footprint_into(x, y, z, sm, s, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dl
             i = i0 - 1
         if i < 0:
             break
-        kind = _process_row(x, y, z, sm, rho, r2, rn, t, dlon, pxy[i], pz[i], nxy[i], nz[i],
-                            cos_lon, sin_lon, diff, s, i)
+        kind = _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i], nxy[i], nz[i],
+                                 c1[i], tp[i], cos_lon, sin_lon, diff, sdiff, s, i)
         if kind != 0:
             touched[s, i] = True
             if kind == 1:
@@ -427,6 +514,12 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
     dlon = _TWOPI / nlon
     dlat = math.pi / nlat
     nkeep = nt if keep_counts else 0
+    # per-row constants of the closed form (bitwise the same as row_cos_threshold computes them)
+    c1 = np.empty(nlat)
+    tp = np.empty(nlat)
+    for i in range(nlat):
+        c1[i] = nxy[i] * pxy[i] + nz[i] * pz[i]
+        tp[i] = 2.0 * pxy[i]
 
     sums = np.zeros((nblocks, nsys, nlat, nlon), np.int64)
     cov = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
@@ -439,9 +532,17 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
         k0 = (b * nt) // nblocks
         k1 = ((b + 1) * nt) // nblocks
         diff = np.zeros((nsys, nlat, nlon + 1), np.int32)
+        # sum_visible needs no per-step work: every interval also goes into sdiff (never reset within
+        # the block) and every whole row into sfull; one prefix sum per row at the end of the block
+        # gives Σ_k count_k exactly (integer addition is associative).
+        sdiff = np.zeros((nsys, nlat, nlon + 1), np.int64)
+        sfull = np.zeros((nsys, nlat), np.int64)
         full = np.zeros((nsys, nlat), np.int32)
         touched = np.zeros((nsys, nlat), np.bool_)
-        # last covered step (block-relative), −1 while none: trail = steps since then
+        # last covered step (block-relative), −1 while none: trail = steps since then. While the
+        # block runs, cov[b] holds the summed length of the inner gaps (added when a gap ends), so a
+        # covered step that continues a run only rewrites ``last``; at the end of the block
+        # steps_covered = nb − lead − trail − (inner gap steps).
         last = np.full((nsys, nlat, nlon), -1, np.int32)
         for k in range(k0, k1):
             kk = k - k0
@@ -453,8 +554,8 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                 z = r[isat, k, 2]
                 if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
                     continue
-                _footprint_into(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, cos_lon, sin_lon,
-                                lon0, dlon, dlat, diff, full, touched)
+                _footprint_fast(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, c1, tp, cos_lon,
+                                sin_lon, lon0, dlon, dlat, diff, sdiff, full, touched)
             # prefix sums → this step's counts → statistics
             for s in range(nsys):
                 mv = min_visible[s]
@@ -463,36 +564,42 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                         continue  # every count is 0: a gap everywhere in the row, nothing to add
                     touched[s, i] = False
                     run = full[s, i]
+                    sfull[s, i] += run
                     full[s, i] = 0
-                    drow = diff[s, i]
                     for j in range(nlon):
-                        run += drow[j]
-                        drow[j] = 0
-                        if run != 0:
-                            sums[b, s, i, j] += run
-                            if keep_counts:
+                        run += diff[s, i, j]
+                        diff[s, i, j] = 0
+                        if keep_counts:
+                            if run != 0:
                                 counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
                         if run >= mv:
-                            cov[b, s, i, j] += 1
                             lc = last[s, i, j]
-                            if lc < 0:
-                                lead[b, s, i, j] = kk
-                            else:
-                                g = kk - lc - 1
-                                if g > inner[b, s, i, j]:
-                                    inner[b, s, i, j] = g
+                            if lc != kk - 1 or lc < 0:
+                                # a new run of covered steps starts at kk
+                                if lc < 0:
+                                    lead[b, s, i, j] = kk
+                                else:
+                                    g = kk - lc - 1
+                                    cov[b, s, i, j] += g
+                                    if g > inner[b, s, i, j]:
+                                        inner[b, s, i, j] = g
                             last[s, i, j] = kk
-                    drow[nlon] = 0
+                    diff[s, i, nlon] = 0
         nb = k1 - k0
         for s in range(nsys):
             for i in range(nlat):
+                acc = sfull[s, i]
                 for j in range(nlon):
+                    acc += sdiff[s, i, j]
+                    sums[b, s, i, j] = acc
                     lc = last[s, i, j]
                     if lc < 0:
                         lead[b, s, i, j] = nb
                         trail[b, s, i, j] = nb
                     else:
-                        trail[b, s, i, j] = nb - 1 - lc
+                        tr = nb - 1 - lc
+                        trail[b, s, i, j] = tr
+                        cov[b, s, i, j] = nb - lead[b, s, i, j] - tr - cov[b, s, i, j]
 
     # merge the blocks in time order (exact; integer arithmetic)
     out_sum = np.zeros((nsys, nlat, nlon), np.int64)
@@ -628,8 +735,8 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
                                  thread: give chunks at least as many steps as threads.
     Returns a :class:`ChunkState`.
 
-    Memory: about (28·nblocks + 21) bytes per cell and system (+ 2·ntime with keep_counts), e.g.
-    ~125 MB for one system at 0.1° with two blocks. Time: O(visible rows per satellite-step) plus
+    Memory: about (40·nblocks + 25) bytes per cell and system (+ 2·ntime with keep_counts), e.g.
+    ~680 MB for one system at 0.1° with two blocks (~7 MB at 1°). Time: O(visible rows per satellite-step) plus
     one prefix sum per touched row and step; never O(nsat × ncells).
     """
     r = _f64(r)
