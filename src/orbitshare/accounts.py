@@ -1,0 +1,930 @@
+"""Per-country and per-group accounts of coverage, capacity, spectrum and operated satellites.
+
+Three functions turn the gridded results into accounts::
+
+    country_accounts(geography, coverage, *, spectrum=None, capacity=None, owners=None) -> "countries"
+    group_accounts(countries)                                                           -> "groups"
+    equity_summary(geography, countries, *, capacity=None, spectrum=None)               -> "equity"
+
+Population of a country on the grid
+-----------------------------------
+A cell's population is spread evenly over its land, so country ``c`` holds the share ``share_c`` of
+the cell's people (and of whatever the cell receives)::
+
+    share_c = country_fraction_c / land_fraction                      (the country's share of the land)
+    P_c     = Σ_cells population · share_c
+
+``country_fraction`` is a share of the cell's *area*, and ``land_fraction`` its land share
+(:func:`orbitshare.geography.geography`). So that no person is ever counted twice, the denominator
+is ``max(land_fraction, Σ_c country_fraction)`` — computed in float64, and taken as
+``Σ_c country_fraction`` whenever the two agree to 1e-6 (they differ only by float32 rounding in
+:func:`~orbitshare.geography.geography`, and then the shares of a land cell sum to 1 exactly).
+Land that no country claims (``land_fraction`` above ``Σ_c country_fraction``) keeps its share of
+the people, who then belong to no country. Without ``land_fraction`` the fractions are taken to be
+shares of the land already (as in :mod:`orbitshare.coverage`): the denominator is
+``max(1, Σ_c country_fraction)``.
+
+Conservation: ``Σ_c P_c = Σ_cells population · Σ_c share_c``, which equals the population of the
+cells with land when every land cell is fully claimed; the rest (people in cells without land, or
+on unclaimed land) is ``attrs["population_unassigned"]``. The same holds for capacity
+(``attrs["capacity_unassigned_mbps"]``: capacity delivered to cells without a country).
+
+The "countries" Dataset (``country`` dimension with the geography's coordinates ``country_name``,
+``m49``, ``ldc``, ``lldc``, ``sids``, ``un_member``, ``itu_region``; ``system``; ``band``)
+----------------------------------------------------------------------------------------------
+Per system ``s`` (suffix ``_total``: all systems together)::
+
+    population(country)                       persons  Σ pop·share
+    land_area(country)                        km2      Σ cell_area·country_fraction
+    population_share(country)                 1        P_c / P_world
+    population_covered(system, country)       persons  Σ pop·share·covered_fraction_s
+    population_covered_any(country)           persons  the same for "covered by at least one system"
+    population_covered_fraction, population_covered_any_fraction        1   ÷ P_c
+    capacity_delivered_mbps(system, country)  Mbit/s   D_c,s = Σ capacity_mbps_s·share
+    capacity_delivered_total_mbps(country)    Mbit/s   D_c = Σ_s D_c,s
+    capacity_per_person_mbps(system, country) Mbit/s   D_c,s / P_c   (per person; NaN where P_c = 0)
+    capacity_per_person_total_mbps(country)   Mbit/s   D_c / P_c
+    capacity_share(country)                   1        D_c / D_world
+    service_ratio(system, country)            1        (D_c,s / D_world,s) / (P_c / P_world)
+    service_ratio_total(country)              1        (D_c / D_world) / (P_c / P_world)
+    mhz_available(system, band, country)      MHz      Σ pop·share·mhz_available / P_c (mean over people)
+    mhz_available_all_bands(system, country)  MHz      the same summed over bands
+    mhz_available_total(country)              MHz      summed over systems and bands
+    mhz_sat_available(system, band, country)  MHz      like mhz_available, when the spectrum has it
+    satellites_operated(system, country)      1        satellites of s whose owner is c
+    satellites_operated_total(country)        1
+    satellites_unattributed(system)           1        owner "unattributed" or not a country here
+    capacity_operated_mbps(system, country)   Mbit/s   O_c,s = satellites_operated · capacity_per_sat_mbps_s
+    capacity_operated_total_mbps(country)     Mbit/s   O_c = Σ_s O_c,s
+    capacity_operated_unattributed_mbps(system) Mbit/s
+    resource_balance(system, country)         1        (O_c,s / O_world,s) / (D_c,s / D_world,s)
+    resource_balance_total(country)           1        (O_c / O_world) / (D_c / D_world)
+
+Only the variables whose inputs were given are present. "World" is always the sum over the
+``country`` dimension (the countries in the Dataset), so the world's shares are 1 and its ratios 1;
+unattributed satellites are reported but are in no country's share.
+
+Ratio rule (``service_ratio``, ``resource_balance``, in countries and groups alike): ``a / b`` of
+two shares is finite where ``b > 0``; ``inf`` where ``b = 0 < a`` (operating capacity but receiving
+none; receiving capacity on land without population); ``NaN`` where ``a = b = 0`` (nothing either
+way) and where a world total is 0 (no share is defined). Per-person values are NaN where ``P = 0``.
+
+"Covered by any system" needs the time series: with ``coverage["counts"](system, time, lat, lon)``
+(``coverage(..., keep_time_series=True)``) it is exact (a step counts where at least one system has
+``min_visible`` satellites in view); without it, ``max_s covered_fraction_s`` is used, a lower bound
+(exact for one system or nested coverage); ``attrs["population_covered_any_method"]`` says which.
+
+Owners (``owners=``)
+--------------------
+Whose satellites are whose. Accepted forms:
+
+* an ISO3 string: that country operates every system;
+* ``None``: the capacity Dataset's ``administration`` coordinate on ``system`` (ISO3), if any, is
+  the owner of all the system's satellites; otherwise no operated-satellite variables.
+* a mapping ``{system name: owner}``, each owner an ISO3 string (the whole system), an
+  :class:`~orbitshare.owners.Owners`, or an array of ISO3 codes (one per satellite);
+* an ``xarray.DataArray`` of ISO3 strings on ``system``;
+* a sequence of systems with ``.name`` and ``.administration`` (a per-system owner);
+* one :class:`~orbitshare.owners.Owners` (or array) for all satellites of all systems, concatenated
+  in the order of the ``system`` dimension (as :func:`orbitshare.coverage.coverage` concatenates
+  them; the split uses the ``element_count`` coordinate).
+
+A whole-system owner needs the number of the system's satellites: the ``element_count``
+coordinate of the coverage (or capacity) Dataset. ``""``, ``None`` and ``"unattributed"`` count as
+unattributed, and so do codes that are not on the ``country`` dimension.
+
+Groups ("groups" Dataset, ``group`` dimension)
+----------------------------------------------
+``ldc``, ``lldc``, ``sids`` (the UNSD M49 flags; the groups overlap), ``rest`` (none of the three),
+``itu_region_1``–``itu_region_3`` and ``world`` (all countries of the Dataset). Totals are sums over
+members; per-person values are the group's total divided by its population (the population-
+weighted mean); fractions, shares and ratios are recomputed from the group's totals and the world
+totals with the ratio rule above — never averages of the members' ratios. ``group_member(group,
+country)`` records the membership.
+
+Equity ("equity" Dataset)
+-------------------------
+Indices of two quantities (``quantity``): ``capacity_per_person`` (Mbit/s per person) and
+``mhz_available`` (MHz reaching a person, summed over bands), per ``system`` and for all systems
+together (``system = "all"``: capacity summed, MHz summed over systems), over two ``scope``\\ s:
+
+* ``countries``: units = countries, ``x`` = the country's value (``capacity_per_person_mbps``,
+  ``mhz_available_all_bands``), ``w`` = its population;
+* ``people``: units = the (country, cell) pieces of the grid, ``x`` = the cell's value per person
+  (``capacity_mbps / population``, ``mhz_available`` summed over bands), ``w`` = ``population ·
+  share_c``. This is the distribution over cells weighted by their people (pieces of one cell share
+  its ``x``), restricted to people who live in a country, and it lets the people be grouped. The
+  capacity Dataset's own ``capacity_per_person_mbps`` is not used: ``x`` is recomputed from
+  ``capacity_mbps`` and the geography's population, so that the two scopes and the country totals
+  agree (the population-weighted mean of ``x`` over people is the world capacity per person).
+
+Variables on ``(quantity, scope, system)``: ``gini``, ``theil_T``, ``theil_L``, ``palma``,
+``atkinson`` (with ``epsilon`` = 0.5, 1), ``zero_population_share``; on ``(partition, quantity,
+scope, system)`` with ``partition`` = ``ldc``, ``lldc``, ``sids`` (each: members vs the rest) and
+``itu_region`` (regions 1-3, and 0 = none as its own group): ``theil_T_between``,
+``theil_T_within``, ``theil_L_between``, ``theil_L_within`` (between + within = the total).
+Lorenz curve of capacity per person across people on ``(system, lorenz_point)``:
+``lorenz_population_share``, ``lorenz_capacity_share``.
+
+Zero rule: units with ``x = 0`` (no service) are kept for Gini, Theil T (and its parts), Atkinson
+ε = 0.5 and Palma (``zeros="keep"``: Palma is ``inf`` when the poorest 40 % have nothing); Theil L
+(and its parts) and Atkinson ε = 1, undefined at 0, are computed among the units with ``x > 0``
+(``zeros="drop"``), and ``zero_population_share`` records the share of the population so excluded.
+A row where every ``x`` is 0 (a system serving nobody) has NaN indices.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from . import equity as _eq
+
+__all__ = ["country_accounts", "group_accounts", "equity_summary", "lorenz_curves", "GROUPS"]
+
+#: Group labels of :func:`group_accounts`, with their long names.
+GROUPS = {
+    "ldc": "Least Developed Countries (UNSD M49)",
+    "lldc": "Landlocked Developing Countries (UNSD M49)",
+    "sids": "Small Island Developing States (UNSD M49)",
+    "rest": "countries that are neither LDC, LLDC nor SIDS",
+    "itu_region_1": "ITU Region 1",
+    "itu_region_2": "ITU Region 2",
+    "itu_region_3": "ITU Region 3",
+    "world": "all countries",
+}
+#: Partitions of the Theil decomposition in :func:`equity_summary`.
+PARTITIONS = ("ldc", "lldc", "sids", "itu_region")
+
+_UNATTRIBUTED = {"", "unattributed", "none", "nan"}
+_MBPS = "Mbit/s"
+#: values per block of country_fraction converted to float64 at once
+_BLOCK_VALUES = 4_000_000
+
+
+# ============================================================================ grid helpers
+class _Cells:
+    """The geography flattened to cells: population, land-share denominators, country blocks."""
+
+    def __init__(self, geography: xr.Dataset):
+        if not isinstance(geography, xr.Dataset):
+            raise TypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
+        for name in ("country_fraction", "population"):
+            if name not in geography:
+                raise ValueError(f"geography: missing variable {name!r} (expected country_fraction(country, "
+                                 "lat, lon) and population(lat, lon) from orbitshare.geography)")
+        self.geo = geography
+        self.cf = geography["country_fraction"].transpose("country", "lat", "lon")
+        self.nlat, self.nlon = geography.sizes["lat"], geography.sizes["lon"]
+        self.ncell = self.nlat * self.nlon
+        self.ncountry = geography.sizes["country"]
+        self.pop = _flat(geography["population"])
+        self.block = max(1, _BLOCK_VALUES // max(self.ncell, 1))
+        sumcf = np.zeros(self.ncell)
+        for _, _, f in self._raw_blocks():
+            sumcf += f.sum(axis=0)
+        if "land_fraction" in geography:
+            land = _flat(geography["land_fraction"])
+            denom = np.where(land > sumcf * (1 + 1e-6), land, sumcf)
+        else:
+            denom = np.maximum(sumcf, 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.inv = np.where(denom > 0, 1.0 / denom, 0.0)
+        #: Σ_c share_c per cell (1 on fully claimed land, 0 without land)
+        self.assigned = sumcf * self.inv
+        if "cell_area" in geography.variables:
+            self.area = _flat(geography["cell_area"].broadcast_like(geography["population"]))
+        else:
+            self.area = None
+
+    def _raw_blocks(self):
+        for c0 in range(0, self.ncountry, self.block):
+            c1 = min(self.ncountry, c0 + self.block)
+            f = np.asarray(self.cf.isel(country=slice(c0, c1)).values, dtype=np.float64)
+            yield c0, c1, np.nan_to_num(f, nan=0.0).reshape(c1 - c0, self.ncell)
+
+    def blocks(self):
+        """(c0, c1, share float64[c1 - c0, ncell], country_fraction block)."""
+        for c0, c1, f in self._raw_blocks():
+            yield c0, c1, f * self.inv[None, :], f
+
+    def pieces(self):
+        """Sparse (country, cell) pieces with population > 0: (country index, cell index, weight)."""
+        ci, ni, ww = [], [], []
+        for c0, _, share, _ in self.blocks():
+            w = share * self.pop[None, :]
+            k, n = np.nonzero(w > 0)
+            ci.append(k + c0)
+            ni.append(n)
+            ww.append(w[k, n])
+        return np.concatenate(ci), np.concatenate(ni), np.concatenate(ww)
+
+    def check_grid(self, ds: xr.Dataset, what: str) -> None:
+        for dim in ("lat", "lon"):
+            if dim not in ds.dims:
+                raise ValueError(f"{what}: expected dims including (lat, lon), got {tuple(ds.dims)}")
+            a = np.asarray(ds[dim].values, np.float64)
+            b = np.asarray(self.geo[dim].values, np.float64)
+            if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6):
+                raise ValueError(f"{what}: its {dim} coordinate ({a.size} values) does not match the "
+                                 f"geography's ({b.size}); build both on the same Grid")
+
+
+def _flat(da: xr.DataArray) -> np.ndarray:
+    return np.nan_to_num(np.asarray(da.transpose("lat", "lon").values, np.float64), nan=0.0).reshape(-1)
+
+
+def _per_system(da: xr.DataArray, systems, extra=()) -> np.ndarray:
+    """float64[nsys, *extra, ncell] in the given system order, NaN → 0."""
+    da = da.sel(system=list(systems)).transpose("system", *extra, "lat", "lon")
+    v = np.nan_to_num(np.asarray(da.values, np.float64), nan=0.0)
+    return v.reshape(v.shape[: 1 + len(extra)] + (-1,))
+
+
+def _systems(coverage, capacity, spectrum) -> list[str]:
+    """The system labels, in the order of the first input given; the others must have the same set."""
+    names = None
+    for what, ds in (("coverage", coverage), ("capacity", capacity), ("spectrum", spectrum)):
+        if ds is None:
+            continue
+        if "system" not in ds.dims:
+            raise ValueError(f"{what}: expected a 'system' dimension")
+        these = [str(s) for s in ds["system"].values]
+        if names is None:
+            names = these
+        elif set(these) != set(names):
+            raise ValueError(f"{what}: its systems {sorted(these)} differ from {sorted(names)}; give results "
+                             "of the same run")
+    if names is None:
+        raise ValueError("country_accounts: give at least one of coverage, capacity, spectrum")
+    return names
+
+
+def _divide(num, den):
+    """num / den, NaN where den == 0 (per-person values, covered fractions)."""
+    num = np.asarray(num, np.float64)
+    den = np.asarray(den, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _ratio(a, b):
+    """The ratio rule: a / b where b > 0; inf where b == 0 < a; NaN where a == b == 0 or either is NaN."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(b > 0, a / np.where(b > 0, b, 1.0), np.where(a > 0, np.inf, np.nan))
+    return np.where(np.isnan(a) | np.isnan(b), np.nan, out)
+
+
+# ============================================================================ owners
+def _owner_lists(owners, systems, counts, capacity):
+    """Per system, an array of owner codes (one per satellite), or a (code, n) pair for a whole system."""
+    if owners is None:
+        if capacity is not None and "administration" in capacity.coords:
+            adm = capacity["administration"].sel(system=systems).values
+            return {s: (str(a), None) for s, a in zip(systems, adm)}
+        return None
+    if isinstance(owners, str):  # one country owns every system
+        return {s: (owners, None) for s in systems}
+    if isinstance(owners, xr.DataArray):
+        if owners.dims != ("system",):
+            raise ValueError(f"owners: a DataArray of owners must be on ('system',), got {owners.dims}")
+        return {s: (str(owners.sel(system=s).values), None) for s in systems}
+    if isinstance(owners, Mapping):
+        missing = [s for s in systems if s not in owners]
+        if missing:
+            raise ValueError(f"owners: no owner for system(s) {missing}; give one per system "
+                             "(ISO3, an Owners or an array of ISO3 per satellite)")
+        out = {}
+        for s in systems:
+            o = owners[s]
+            if o is None or isinstance(o, str):  # one owner for the whole system
+                out[s] = ("" if o is None else o, None)
+            else:  # an Owners or an array: one owner per satellite
+                out[s] = (None, np.asarray(getattr(o, "owner", o), dtype=object).reshape(-1))
+        return out
+    if hasattr(owners, "owner") or isinstance(owners, np.ndarray) or (
+            isinstance(owners, Sequence) and owners and all(isinstance(o, str) for o in owners)):
+        codes = np.asarray(getattr(owners, "owner", owners), dtype=object).reshape(-1)
+        if counts is None:
+            raise ValueError("owners: per-satellite owners of all systems are split by the element_count "
+                             "coordinate on system, which neither coverage nor capacity has; pass "
+                             "{system: owners} instead")
+        if codes.size != int(counts.sum()):
+            raise ValueError(f"owners: {codes.size} owners for {int(counts.sum())} satellites "
+                             f"(element_count {dict(zip(systems, counts.tolist()))})")
+        edges = np.concatenate([[0], np.cumsum(counts)])
+        return {s: (None, codes[edges[i]:edges[i + 1]]) for i, s in enumerate(systems)}
+    if isinstance(owners, Sequence):
+        by_name = {}
+        for o in owners:
+            if not (hasattr(o, "name") and hasattr(o, "administration")):
+                raise TypeError("owners: a sequence of systems needs .name and .administration on each, "
+                                f"got {type(o).__name__}")
+            by_name[o.name] = o.administration
+        return _owner_lists(by_name, systems, counts, capacity)
+    raise TypeError(f"owners: expected None, a mapping, a DataArray, an Owners, an array or a sequence of "
+                    f"systems, got {type(owners).__name__}")
+
+
+def _operated(owners, systems, counts, capacity, country_codes):
+    """satellites_operated int64[nsys, ncountry] and satellites_unattributed int64[nsys], or None."""
+    lists = _owner_lists(owners, systems, counts, capacity)
+    if lists is None:
+        return None
+    index = {c: i for i, c in enumerate(country_codes)}
+    sats = np.zeros((len(systems), len(country_codes)), np.int64)
+    unattr = np.zeros(len(systems), np.int64)
+    for k, s in enumerate(systems):
+        code, per_sat = lists[s]
+        if per_sat is None:
+            if counts is None:
+                raise ValueError(f"owners: system {s!r} has one owner for all its satellites, but neither "
+                                 "coverage nor capacity has the element_count coordinate that says how many")
+            n = int(counts[k])
+            i = index.get(str(code).strip()) if code is not None else None
+            if i is None:
+                unattr[k] += n
+            else:
+                sats[k, i] += n
+        else:
+            if counts is not None and per_sat.size != int(counts[k]):
+                raise ValueError(f"owners: system {s!r} has {per_sat.size} owners for {int(counts[k])} "
+                                 "satellites (element_count)")
+            for c in per_sat:
+                i = index.get(str(c).strip()) if c is not None else None
+                if i is None:
+                    unattr[k] += 1
+                else:
+                    sats[k, i] += 1
+    return sats, unattr
+
+
+def _element_counts(systems, *datasets):
+    for ds in datasets:
+        if ds is not None and "element_count" in ds.coords and "system" in ds["element_count"].dims:
+            return np.asarray(ds["element_count"].sel(system=systems).values, np.int64)
+    return None
+
+
+# ============================================================================ derived quantities
+def _var(dims, data, long_name, units, **extra):
+    return xr.Variable(dims, data, {"long_name": long_name, "units": units, **extra})
+
+
+def _derive(ds: xr.Dataset, world: xr.Dataset) -> xr.Dataset:
+    """Add per-person values, fractions, shares and ratios from totals (countries or groups).
+
+    ``world`` holds the world totals (sums over countries) of population, capacity_delivered_*,
+    capacity_operated_*.
+    """
+    P = ds["population"]
+    Pw = float(world["population"])
+    ds["population_share"] = (P / Pw if Pw > 0 else P * np.nan).assign_attrs(
+        long_name="share of the world population", units="1")
+    if "population_covered" in ds:
+        ds["population_covered_fraction"] = xr.apply_ufunc(_divide, ds["population_covered"], P).assign_attrs(
+            long_name="fraction of the population in covered cells (time mean)", units="1")
+        ds["population_covered_any_fraction"] = xr.apply_ufunc(
+            _divide, ds["population_covered_any"], P).assign_attrs(
+            long_name="fraction of the population covered by at least one system (time mean)", units="1")
+    if "capacity_delivered_mbps" in ds:
+        pshare = ds["population_share"]
+        for suffix, sys_text in (("", ""), ("_total", " (all systems)")):
+            D = ds[f"capacity_delivered{suffix}_mbps"]
+            Dw = world[f"capacity_delivered{suffix}_mbps"]
+            ds[f"capacity_per_person{suffix}_mbps"] = xr.apply_ufunc(_divide, D, P).assign_attrs(
+                long_name=f"mean capacity delivered per person{sys_text} (time mean)", units=_MBPS,
+                comment="capacity delivered to the population / population; NaN where population = 0")
+            dshare = xr.apply_ufunc(_divide, D, Dw)
+            if suffix == "_total":
+                ds["capacity_share"] = dshare.assign_attrs(
+                    long_name="share of the world capacity delivered (all systems)", units="1")
+            ds[f"service_ratio{suffix}"] = xr.apply_ufunc(_ratio, dshare, pshare).assign_attrs(
+                long_name=f"share of world capacity delivered / share of world population{sys_text}",
+                units="1", comment=_RATIO_COMMENT)
+            if f"capacity_operated{suffix}_mbps" in ds:
+                O = ds[f"capacity_operated{suffix}_mbps"]
+                Ow = world[f"capacity_operated{suffix}_mbps"]
+                oshare = xr.apply_ufunc(_divide, O, Ow)
+                ds[f"resource_balance{suffix}"] = xr.apply_ufunc(_ratio, oshare, dshare).assign_attrs(
+                    long_name=f"share of world capacity operated / share of world capacity delivered{sys_text}",
+                    units="1", comment=_RATIO_COMMENT)
+    return ds
+
+
+_RATIO_COMMENT = ("ratio of two shares a/b: finite where b > 0; inf where b = 0 < a; NaN where a = b = 0 "
+                  "or where a world total is 0")
+
+
+def _world(ds: xr.Dataset) -> xr.Dataset:
+    names = [v for v in ("population", "capacity_delivered_mbps", "capacity_delivered_total_mbps",
+                         "capacity_operated_mbps", "capacity_operated_total_mbps") if v in ds]
+    return ds[names].sum("country")
+
+
+# ============================================================================ country accounts
+def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owners=None) -> xr.Dataset:
+    """Per-country accounts ("countries"): population, coverage, capacity, spectrum, operated satellites.
+
+    Parameters
+    ----------
+    geography : xarray.Dataset
+        :func:`orbitshare.geography.geography` (``country_fraction``, ``land_fraction``,
+        ``population``, ``cell_area`` and the country coordinates).
+    coverage : xarray.Dataset or None
+        :func:`orbitshare.coverage.coverage` on the same grid (``covered_fraction(system, lat, lon)``;
+        optionally ``counts(system, time, lat, lon)`` for exact "any system" coverage).
+    spectrum : xarray.Dataset, optional
+        ``mhz_available(system, band, lat, lon)`` (time-mean MHz), optionally ``mhz_sat_available``.
+    capacity : xarray.Dataset, optional
+        ``capacity_mbps(system, lat, lon)`` (time-mean Mbit/s delivered to the cell),
+        ``capacity_per_sat_mbps(system)``; coordinates ``operator``, ``administration`` on system.
+    owners : optional
+        Owner of each satellite or system; see the module docstring. Default: the capacity
+        Dataset's ``administration`` coordinate.
+
+    Returns
+    -------
+    xarray.Dataset named "countries" on ``country`` (and ``system``, ``band``); the variables,
+    definitions and the inf/NaN rule are in the module docstring.
+    """
+    from . import __version__
+
+    cells = _Cells(geography)
+    systems = _systems(coverage, capacity, spectrum)
+    nsys, nC = len(systems), cells.ncountry
+    for what, ds in (("coverage", coverage), ("capacity", capacity), ("spectrum", spectrum)):
+        if ds is not None:
+            cells.check_grid(ds, what)
+
+    # ---- per-cell inputs, flattened
+    cov = any_cov = None
+    any_method = None
+    if coverage is not None:
+        cov = _per_system(coverage["covered_fraction"], systems)
+        any_cov, any_method = _any_covered(coverage, systems, cov)
+    cap = None
+    if capacity is not None:
+        if "capacity_mbps" not in capacity:
+            raise ValueError("capacity: missing variable 'capacity_mbps' (system, lat, lon)")
+        cap = _per_system(capacity["capacity_mbps"], systems)
+    mhz = mhz_sat = bands = None
+    if spectrum is not None:
+        if "mhz_available" not in spectrum:
+            raise ValueError("spectrum: missing variable 'mhz_available' (system, band, lat, lon)")
+        bands = spectrum["band"].values if "band" in spectrum.coords else np.arange(spectrum.sizes["band"])
+        mhz = _per_system(spectrum["mhz_available"], systems, ("band",))
+        if "mhz_sat_available" in spectrum:
+            mhz_sat = _per_system(spectrum["mhz_sat_available"], systems, ("band",))
+
+    # ---- sums over cells, block by block of countries
+    P = np.zeros(nC)
+    area = np.zeros(nC)
+    covered = np.zeros((nsys, nC))
+    covered_any = np.zeros(nC)
+    delivered = np.zeros((nsys, nC))
+    mhz_num = None if mhz is None else np.zeros(mhz.shape[:2] + (nC,))
+    mhz_sat_num = None if mhz_sat is None else np.zeros(mhz_sat.shape[:2] + (nC,))
+    for c0, c1, share, frac in cells.blocks():
+        w = share * cells.pop[None, :]
+        P[c0:c1] = w.sum(axis=1)
+        if cells.area is not None:
+            area[c0:c1] = frac @ cells.area
+        if cov is not None:
+            covered[:, c0:c1] = np.einsum("sn,cn->sc", cov, w, optimize=False)
+            covered_any[c0:c1] = w @ any_cov
+        if cap is not None:
+            delivered[:, c0:c1] = np.einsum("sn,cn->sc", cap, share, optimize=False)
+        if mhz is not None:
+            mhz_num[:, :, c0:c1] = np.einsum("sbn,cn->sbc", mhz, w, optimize=False)
+        if mhz_sat is not None:
+            mhz_sat_num[:, :, c0:c1] = np.einsum("sbn,cn->sbc", mhz_sat, w, optimize=False)
+
+    # ---- the Dataset
+    coords = {name: c.variable for name, c in geography.coords.items() if c.dims == ("country",)}
+    coords["system"] = xr.Variable("system", np.array(systems), {"long_name": "satellite system"})
+    for src in (coverage, capacity, spectrum):
+        if src is None:
+            continue
+        for name, c in src.coords.items():
+            if c.dims == ("system",) and name != "system" and name not in coords:
+                coords[name] = xr.Variable("system", c.sel(system=systems).values, c.attrs)
+    pop_total = float(cells.pop.sum())
+    attrs = {
+        "Conventions": "CF-1.10",
+        "title": "orbitshare country accounts",
+        "source": f"orbitshare {__version__}",
+        "population_grid_total": pop_total,
+        "population_unassigned": pop_total - float(P.sum()),
+        "comment": "share of a cell = country_fraction / land_fraction (the country's share of the cell's "
+                   "land); world = sum over the country dimension; see orbitshare.accounts",
+    }
+    data = {
+        "population": _var("country", P, "population on the grid (country's share of each cell's land)",
+                           "persons", cell_methods="area: sum"),
+    }
+    if cells.area is not None:
+        data["land_area"] = _var("country", area, "land area of the country on the grid", "km2",
+                                 cell_methods="area: sum")
+    if coverage is not None:
+        data["population_covered"] = _var(
+            ("system", "country"), covered, "population covered (time mean of covered people)", "persons",
+            cell_methods="time: mean area: sum",
+            comment="sum over cells of population * share * covered_fraction")
+        data["population_covered_any"] = _var(
+            "country", covered_any, "population covered by at least one system (time mean)", "persons",
+            cell_methods="time: mean area: sum", comment=f"method: {any_method}")
+        attrs["population_covered_any_method"] = any_method
+    if capacity is not None:
+        cu = _MBPS
+        data["capacity_delivered_mbps"] = _var(
+            ("system", "country"), delivered, "capacity delivered to the country (time mean)", cu,
+            cell_methods="time: mean area: sum", comment="sum over cells of capacity_mbps * share")
+        data["capacity_delivered_total_mbps"] = _var(
+            "country", delivered.sum(axis=0), "capacity delivered to the country by all systems (time mean)",
+            cu, cell_methods="time: mean area: sum")
+        attrs["capacity_grid_total_mbps"] = float(cap.sum())
+        attrs["capacity_unassigned_mbps"] = float(cap.sum() - delivered.sum())
+    if spectrum is not None:
+        coords["band"] = xr.Variable("band", np.asarray(bands), dict(spectrum["band"].attrs)
+                                     if "band" in spectrum.coords else {"long_name": "band"})
+        for name, num, ln in (("mhz_available", mhz_num, "spectrum available"),
+                              ("mhz_sat_available", mhz_sat_num, "spectrum available from satellites")):
+            if num is None:
+                continue
+            mean = _divide(num, P[None, None, :])
+            data[name] = _var(("system", "band", "country"), mean,
+                              f"{ln}, mean over the country's people (time mean)", "MHz",
+                              cell_methods="time: mean area: mean (weighted by population)")
+            if name == "mhz_available":
+                data["mhz_available_all_bands"] = _var(
+                    ("system", "country"), _divide(num.sum(axis=1), P[None, :]),
+                    f"{ln} summed over bands, mean over the country's people", "MHz",
+                    cell_methods="time: mean area: mean (weighted by population)")
+                data["mhz_available_total"] = _var(
+                    "country", _divide(num.sum(axis=(0, 1)), P),
+                    f"{ln} summed over systems and bands, mean over the country's people", "MHz",
+                    cell_methods="time: mean area: mean (weighted by population)")
+
+    counts = _element_counts(systems, coverage, capacity)
+    op = _operated(owners, systems, counts, capacity, [str(c) for c in geography["country"].values])
+    if op is not None:
+        sats, unattr = op
+        data["satellites_operated"] = _var(("system", "country"), sats,
+                                           "satellites of the system operated by the country", "1")
+        data["satellites_operated_total"] = _var("country", sats.sum(axis=0),
+                                                 "satellites operated by the country (all systems)", "1")
+        data["satellites_unattributed"] = _var("system", unattr,
+                                               "satellites without an operating country on the country "
+                                               "dimension", "1")
+        if capacity is not None and "capacity_per_sat_mbps" in capacity:
+            per_sat = np.nan_to_num(np.asarray(
+                capacity["capacity_per_sat_mbps"].sel(system=systems).values, np.float64), nan=0.0)
+            oc = sats * per_sat[:, None]
+            data["capacity_operated_mbps"] = _var(
+                ("system", "country"), oc, "capacity of the system's satellites operated by the country",
+                _MBPS, comment="satellites_operated * capacity_per_sat_mbps")
+            data["capacity_operated_total_mbps"] = _var(
+                "country", oc.sum(axis=0), "capacity of the satellites operated by the country (all systems)",
+                _MBPS)
+            data["capacity_operated_unattributed_mbps"] = _var(
+                "system", unattr * per_sat, "capacity of satellites without an operating country", _MBPS)
+
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds = _derive(ds, _world(ds))
+    return _order(ds)
+
+
+def _order(ds):
+    order = ["population", "population_share", "land_area", "population_covered", "population_covered_fraction",
+             "population_covered_any", "population_covered_any_fraction", "capacity_delivered_mbps",
+             "capacity_delivered_total_mbps", "capacity_share", "capacity_per_person_mbps",
+             "capacity_per_person_total_mbps", "service_ratio", "service_ratio_total", "mhz_available",
+             "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available"]
+    names = [v for v in order if v in ds] + [v for v in ds.data_vars if v not in order]
+    return ds[names]
+
+
+def _any_covered(coverage, systems, cov):
+    """Per-cell fraction of steps covered by at least one system, and the method used."""
+    if len(systems) == 1:
+        return cov[0], "exact (one system)"
+    if "counts" in coverage and "time" in coverage["counts"].dims:
+        counts = coverage["counts"].sel(system=systems).transpose("system", "time", "lat", "lon")
+        mv = (np.asarray(coverage["min_visible"].sel(system=systems).values) if "min_visible" in coverage.coords
+              else np.ones(len(systems), np.int64))
+        nt = counts.sizes["time"]
+        hit = np.zeros(cov.shape[1])
+        for t0 in range(0, nt, 64):
+            c = np.asarray(counts.isel(time=slice(t0, t0 + 64)).values)
+            anyc = (c >= mv.reshape(-1, 1, 1, 1)).any(axis=0)
+            hit += anyc.reshape(anyc.shape[0], -1).sum(axis=0)
+        return hit / nt, "exact (from the per-step counts)"
+    return cov.max(axis=0), "lower bound: max over systems of covered_fraction (no per-step counts)"
+
+
+# ============================================================================ group accounts
+_SUMMED = ("population", "land_area", "population_covered", "population_covered_any", "capacity_delivered_mbps",
+           "capacity_delivered_total_mbps", "satellites_operated", "satellites_operated_total",
+           "capacity_operated_mbps", "capacity_operated_total_mbps")
+_MHZ = ("mhz_available", "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available")
+
+
+def _membership(countries: xr.Dataset) -> xr.DataArray:
+    for c in ("ldc", "lldc", "sids", "itu_region"):
+        if c not in countries.coords:
+            raise ValueError(f"group_accounts: the country dimension lacks the coordinate {c!r} (from "
+                             "orbitshare.geography)")
+    ldc = countries["ldc"].values.astype(bool)
+    lldc = countries["lldc"].values.astype(bool)
+    sids = countries["sids"].values.astype(bool)
+    itu = countries["itu_region"].values.astype(int)
+    rows = {"ldc": ldc, "lldc": lldc, "sids": sids, "rest": ~(ldc | lldc | sids),
+            "itu_region_1": itu == 1, "itu_region_2": itu == 2, "itu_region_3": itu == 3,
+            "world": np.ones(ldc.size, bool)}
+    return xr.DataArray(np.array(list(rows.values())), dims=("group", "country"),
+                        coords={"group": list(rows), "country": countries["country"].values},
+                        attrs={"long_name": "country is a member of the group", "units": "1"})
+
+
+def group_accounts(countries: xr.Dataset) -> xr.Dataset:
+    """Accounts of the country groups ("groups"): LDC, LLDC, SIDS, rest, ITU Regions 1-3, world.
+
+    Totals are sums over the members; per-person values, fractions, shares, ``service_ratio`` and
+    ``resource_balance`` are recomputed from the group totals (world = all countries of
+    ``countries``), MHz means weighted by population. See the module docstring.
+    """
+    member = _membership(countries)
+    m = member.astype(np.float64)
+    data = {}
+    for name in _SUMMED:
+        if name in countries:
+            v = countries[name]
+            s = xr.dot(m, v.fillna(0), dim="country")
+            if v.dtype.kind in "iu":
+                s = s.round().astype(v.dtype)
+            data[name] = s.assign_attrs(v.attrs).assign_attrs(cell_methods="area: sum (group members)")
+    P = countries["population"]
+    pos = P > 0
+    for name in _MHZ:
+        if name in countries:
+            v = countries[name]
+            num = xr.dot(m, (v * P).where(pos, 0.0).fillna(0.0), dim="country")
+            den = xr.dot(m, P.where(pos, 0.0), dim="country")
+            data[name] = xr.apply_ufunc(_divide, num, den).assign_attrs(v.attrs).assign_attrs(
+                cell_methods="area: mean (weighted by population, group members)")
+    for name in ("satellites_unattributed", "capacity_operated_unattributed_mbps"):
+        if name in countries:
+            data[name] = countries[name]
+    coords = {
+        "group": xr.Variable("group", np.array(list(GROUPS)), {"long_name": "country group"}),
+        "group_name": xr.Variable("group", np.array(list(GROUPS.values())), {"long_name": "country group name"}),
+        "member_count": xr.Variable("group", member.sum("country").values.astype(np.int64),
+                                    {"long_name": "number of member countries", "units": "1"}),
+    }
+    ds = xr.Dataset(data, coords=coords, attrs={k: v for k, v in countries.attrs.items()
+                                                if k in ("Conventions", "source")})
+    ds.attrs["title"] = "orbitshare group accounts"
+    ds.attrs["comment"] = ("totals are sums over members; per-person values, fractions, shares and ratios are "
+                           "recomputed from the group totals and the world totals (all countries), never averaged")
+    ds = _derive(ds, _world(countries))
+    ds = ds.transpose(..., "group")
+    ds["group_member"] = member.assign_coords(
+        {k: v for k, v in countries.coords.items() if v.dims == ("country",)})
+    return _order(ds)
+
+
+# ============================================================================ equity
+def _row_indices(x, w, groups):
+    """Indices of one row (x, w over units with w > 0) by the zero rule; NaNs where every x is 0."""
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    groups = {k: g[keep] for k, g in groups.items()}
+    out = {"gini": np.nan, "theil_T": np.nan, "theil_L": np.nan, "palma": np.nan,
+           "atkinson_0.5": np.nan, "atkinson_1": np.nan, "zero_population_share": np.nan}
+    parts = {k: dict.fromkeys(("T_between", "T_within", "L_between", "L_within"), np.nan) for k in groups}
+    if x.size == 0 or not (x > 0).any():
+        if x.size:
+            out["zero_population_share"] = 1.0
+        return out, parts
+    out["zero_population_share"] = float(w[x == 0].sum() / w.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _eq.ZerosDroppedWarning)
+        out["gini"] = _eq.gini(x, w, zeros="keep")
+        out["palma"] = _eq.palma(x, w, zeros="keep")
+        out["atkinson_0.5"] = _eq.atkinson(x, w, 0.5, zeros="keep")
+        out["atkinson_1"] = _eq.atkinson(x, w, 1.0, zeros="drop")
+        out["theil_T"] = _eq.theil(x, w, zeros="keep").T
+        out["theil_L"] = _eq.theil(x, w, zeros="drop").L
+        for k, g in groups.items():
+            tk = _eq.theil(x, w, g, zeros="keep")
+            td = _eq.theil(x, w, g, zeros="drop")
+            parts[k] = {"T_between": tk.T_between, "T_within": tk.T_within,
+                        "L_between": td.L_between, "L_within": td.L_within}
+    return out, parts
+
+
+def _partition_labels(countries):
+    return {
+        "ldc": countries["ldc"].values.astype(bool),
+        "lldc": countries["lldc"].values.astype(bool),
+        "sids": countries["sids"].values.astype(bool),
+        "itu_region": countries["itu_region"].values.astype(np.int64),
+    }
+
+
+def _people_values(systems, capacity, spectrum, cells):
+    """Per-cell x (per system, and summed) for each quantity; None where the input is missing."""
+    pop = cells.pop
+    out = {}
+    if capacity is not None:
+        cells.check_grid(capacity, "capacity")
+        cap = _per_system(capacity["capacity_mbps"], systems)
+        cap = np.vstack([cap, cap.sum(axis=0, keepdims=True)])
+        out["capacity_per_person"] = _divide(cap, pop[None, :])
+    if spectrum is not None:
+        cells.check_grid(spectrum, "spectrum")
+        mhz = _per_system(spectrum["mhz_available"], systems, ("band",)).sum(axis=1)
+        out["mhz_available"] = np.vstack([mhz, mhz.sum(axis=0, keepdims=True)])
+    return out
+
+
+def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz_points: int | None = 101
+                   ) -> xr.Dataset:
+    """Inequality of capacity per person and MHz available, across countries and across people ("equity").
+
+    Parameters
+    ----------
+    geography : xarray.Dataset
+        The geography the accounts were made on (for the "people" scope).
+    countries : xarray.Dataset
+        :func:`country_accounts` (for the "countries" scope and the group flags).
+    capacity, spectrum : xarray.Dataset, optional
+        As for :func:`country_accounts`; needed for the "people" scope (without them those rows
+        are NaN) and for the Lorenz curves (capacity).
+    lorenz_points : int or None
+        Points of the Lorenz curves, at evenly spaced population shares (exact points of the
+        polyline); ``None`` gives every vertex of the polyline.
+
+    Returns
+    -------
+    xarray.Dataset named "equity": see the module docstring (indices, the zero rule, Theil
+    decompositions, Lorenz curves).
+    """
+    if "system" not in countries.dims:
+        raise ValueError("equity_summary: countries has no 'system' dimension")
+    systems = [str(s) for s in countries["system"].values]
+    if "all" in systems:
+        raise ValueError("equity_summary: a system is named 'all', which labels all systems together here")
+    sys_labels = systems + ["all"]
+    quantities = []
+    country_x = {}
+    if "capacity_per_person_mbps" in countries:
+        quantities.append("capacity_per_person")
+        country_x["capacity_per_person"] = np.vstack([
+            countries["capacity_per_person_mbps"].sel(system=systems).transpose("system", "country").values,
+            countries["capacity_per_person_total_mbps"].values[None, :]])
+    if "mhz_available_all_bands" in countries:
+        quantities.append("mhz_available")
+        country_x["mhz_available"] = np.vstack([
+            countries["mhz_available_all_bands"].sel(system=systems).transpose("system", "country").values,
+            countries["mhz_available_total"].values[None, :]])
+    if capacity is not None and "capacity_per_person" not in quantities:
+        raise ValueError("equity_summary: capacity given but countries has no capacity variables; build "
+                         "countries with country_accounts(..., capacity=capacity)")
+    if spectrum is not None and "mhz_available" not in quantities:
+        raise ValueError("equity_summary: spectrum given but countries has no mhz_available; build countries "
+                         "with country_accounts(..., spectrum=spectrum)")
+    if not quantities:
+        raise ValueError("equity_summary: countries has neither capacity nor spectrum variables")
+
+    labels = _partition_labels(countries)
+    Pc = np.nan_to_num(countries["population"].values.astype(np.float64), nan=0.0)
+    cells = _Cells(geography)
+    geo_codes = [str(c) for c in geography["country"].values]
+    if geo_codes != [str(c) for c in countries["country"].values]:
+        raise ValueError("equity_summary: geography and countries have different country dimensions")
+    people_x = _people_values(systems, capacity, spectrum, cells)
+    pc, pn, pw = cells.pieces() if people_x else (None, None, None)
+
+    scopes = ("countries", "people")
+    nq, nsc, ns = len(quantities), 2, len(sys_labels)
+    idx_names = ("gini", "theil_T", "theil_L", "palma", "atkinson_0.5", "atkinson_1", "zero_population_share")
+    vals = {k: np.full((nq, nsc, ns), np.nan) for k in idx_names}
+    part_vals = {k: np.full((len(PARTITIONS), nq, nsc, ns), np.nan)
+                 for k in ("T_between", "T_within", "L_between", "L_within")}
+    for iq, q in enumerate(quantities):
+        for isc, scope in enumerate(scopes):
+            if scope == "countries":
+                X, w, groups = country_x[q], Pc, labels
+            else:
+                if q not in people_x:
+                    continue
+                X = people_x[q][:, pn]
+                w = pw
+                groups = {k: g[pc] for k, g in labels.items()}
+            for js in range(ns):
+                x = np.nan_to_num(np.asarray(X[js], np.float64), nan=0.0) if scope == "people" else \
+                    np.where(w > 0, np.nan_to_num(X[js], nan=0.0), 0.0)
+                res, parts = _row_indices(x, w, groups)
+                for k in idx_names:
+                    vals[k][iq, isc, js] = res[k]
+                for ip, pname in enumerate(PARTITIONS):
+                    for k in part_vals:
+                        part_vals[k][ip, iq, isc, js] = parts[pname][k]
+
+    dims = ("quantity", "scope", "system")
+    desc = {"gini": "Gini index", "theil_T": "Theil T index", "theil_L": "Theil L index (mean log deviation)",
+            "palma": "Palma ratio"}
+    data = {}
+    for k, ln in desc.items():
+        extra = {"zeros": "drop (units with x = 0 excluded; see zero_population_share)"} if k == "theil_L" \
+            else {"zeros": "keep"}
+        data[k] = _var(dims, vals[k], ln, "1", **extra)
+    data["atkinson"] = _var(("epsilon",) + dims, np.stack([vals["atkinson_0.5"], vals["atkinson_1"]]),
+                            "Atkinson index", "1",
+                            zeros="keep for epsilon = 0.5; drop for epsilon = 1 (see zero_population_share)")
+    data["zero_population_share"] = _var(
+        dims, vals["zero_population_share"],
+        "share of the population with x = 0 (excluded from theil_L, its parts and atkinson at epsilon = 1)", "1")
+    for k, ln in (("T_between", "between-group Theil T"), ("T_within", "within-group Theil T"),
+                  ("L_between", "between-group Theil L"), ("L_within", "within-group Theil L")):
+        data[f"theil_{k}"] = _var(("partition",) + dims, part_vals[k], ln, "1",
+                                  zeros="keep" if k[0] == "T" else "drop")
+    coords = {
+        "quantity": xr.Variable("quantity", np.array(quantities), {
+            "long_name": "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
+                         "reaching a person, summed over bands)"}),
+        "scope": xr.Variable("scope", np.array(scopes), {
+            "long_name": "units: countries (x per country, w = population) or people (x per cell, w = the "
+                         "population of each country's piece of the cell)"}),
+        "system": xr.Variable("system", np.array(sys_labels), {
+            "long_name": "satellite system ('all' = all systems together)"}),
+        "epsilon": xr.Variable("epsilon", np.array([0.5, 1.0]), {"long_name": "Atkinson inequality aversion",
+                                                                "units": "1"}),
+        "partition": xr.Variable("partition", np.array(PARTITIONS), {
+            "long_name": "grouping of the Theil decomposition: ldc, lldc, sids (members vs rest) or itu_region "
+                         "(1-3 and 0 = none)"}),
+    }
+    attrs = {
+        "Conventions": "CF-1.10",
+        "title": "orbitshare equity summary",
+        "source": countries.attrs.get("source", ""),
+        "zeros": "gini, theil_T (+parts), atkinson(0.5), palma: zeros kept (palma inf when the poorest 40% "
+                 "have nothing); theil_L (+parts), atkinson(1): zeros dropped, zero_population_share records "
+                 "the excluded population; every x = 0 gives NaN",
+        "zero_population_share_max": float(np.nanmax(vals["zero_population_share"]))
+        if np.isfinite(vals["zero_population_share"]).any() else float("nan"),
+        "people_scope": "computed" if people_x else "not computed (no capacity or spectrum grid given)",
+    }
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    if "capacity_per_person" in people_x:
+        ds = xr.merge([ds, _lorenz(people_x["capacity_per_person"][:, pn], pw, sys_labels, lorenz_points)],
+                      combine_attrs="override")
+    return ds
+
+
+def _lorenz(X, w, sys_labels, points):
+    rows_p, rows_l = [], []
+    for x in X:
+        x = np.nan_to_num(x, nan=0.0)
+        if not (x[w > 0] > 0).any():
+            n = points if points is not None else int((w > 0).sum()) + 1
+            rows_p.append(np.linspace(0.0, 1.0, n) if points is not None else np.full(n, np.nan))
+            rows_l.append(np.full(n, np.nan))
+            continue
+        p, l = _eq.lorenz(x, w)
+        if points is not None:
+            pg = np.linspace(0.0, 1.0, int(points))
+            rows_p.append(pg)
+            rows_l.append(np.interp(pg, p, l))
+        else:
+            rows_p.append(p)
+            rows_l.append(l)
+    dims = ("system", "lorenz_point")
+    return xr.Dataset({
+        "lorenz_population_share": _var(dims, np.array(rows_p), "cumulative share of the population (people "
+                                        "sorted by capacity per person)", "1"),
+        "lorenz_capacity_share": _var(dims, np.array(rows_l), "cumulative share of the capacity delivered "
+                                      "(Lorenz curve of capacity per person across people)", "1"),
+    }, coords={"system": xr.Variable("system", np.array(sys_labels)),
+               "lorenz_point": xr.Variable("lorenz_point", np.arange(len(rows_p[0])),
+                                           {"long_name": "index of the point on the Lorenz curve"})})
+
+
+def lorenz_curves(geography, capacity, *, systems=None, points: int | None = 101) -> xr.Dataset:
+    """Lorenz curves of capacity per person across people (the "people" scope of :func:`equity_summary`).
+
+    Returns a Dataset with ``lorenz_population_share`` and ``lorenz_capacity_share`` on
+    ``(system, lorenz_point)`` (``system`` includes ``"all"``).
+    """
+    cells = _Cells(geography)
+    systems = [str(s) for s in capacity["system"].values] if systems is None else list(systems)
+    x = _people_values(systems, capacity, None, cells)["capacity_per_person"]
+    _, pn, pw = cells.pieces()
+    return _lorenz(x[:, pn], pw, systems + ["all"], points)
