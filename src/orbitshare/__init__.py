@@ -18,6 +18,9 @@ from .grid import Grid  # noqa: E402
 from .geography import geography  # noqa: E402  (shadows the module name; import submodule names directly)
 from .coverage import System, coverage  # noqa: E402
 from .io import open_results, save_results  # noqa: E402
+from . import equity, gso, owners  # noqa: E402  (equity.gini, theil, atkinson, palma, lorenz)
+from .accounts import country_accounts, equity_summary, group_accounts  # noqa: E402
+from .owners import satellite_owners  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -32,6 +35,13 @@ __all__ = [
     "coverage",
     "save_results",
     "open_results",
+    "equity",
+    "gso",
+    "owners",
+    "satellite_owners",
+    "country_accounts",
+    "group_accounts",
+    "equity_summary",
     "propagate",
     "iter_propagate",
     "TimeGrid",
