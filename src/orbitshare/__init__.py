@@ -17,10 +17,12 @@ from .walker import walker  # noqa: E402
 from .grid import Grid  # noqa: E402
 from .geography import geography  # noqa: E402  (shadows the module name; import submodule names directly)
 from .coverage import System, coverage  # noqa: E402
+from .spectrum import Band, service  # noqa: E402
 from .io import open_results, save_results  # noqa: E402
 from . import equity, gso, owners  # noqa: E402  (equity.gini, theil, atkinson, palma, lorenz)
 from .accounts import country_accounts, equity_summary, group_accounts  # noqa: E402
 from .owners import satellite_owners  # noqa: E402
+from .experiment import load_experiment, validate_experiment  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -33,6 +35,8 @@ __all__ = [
     "geography",
     "System",
     "coverage",
+    "Band",
+    "service",
     "save_results",
     "open_results",
     "equity",
@@ -42,6 +46,8 @@ __all__ = [
     "country_accounts",
     "group_accounts",
     "equity_summary",
+    "load_experiment",
+    "validate_experiment",
     "propagate",
     "iter_propagate",
     "TimeGrid",

@@ -4,7 +4,9 @@
 system once (one :func:`orbitshare.iter_propagate` over the concatenated element sets, ITRS) and
 hands the positions to :func:`orbitshare.kernels.visibility.accumulate_chunk`, whose per-cell
 integer statistics are merged exactly across chunks (:func:`~orbitshare.kernels.visibility.merge_chunk_states`).
-Nothing of size (satellite × time × cell) is ever held.
+Nothing of size (satellite × time × cell) is ever held. :func:`orbitshare.spectrum.service` runs the
+same driver (``_drive``) with the kernel's ``steps_any`` and capacity accumulation switched on, so
+coverage, spectrum and capacity come from one pass; ``coverage()`` alone never pays for them.
 
 Definitions (per system ``s`` and cell; ``n(k)`` = satellites of ``s`` above the system's elevation
 mask at step ``k``, the kernel's exact geodetic-vertical test at the cell centre on the WGS84
@@ -33,6 +35,7 @@ surface; satellites whose SGP4 step failed are not visible):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -43,10 +46,17 @@ import numpy as np
 
 from .elements import ElementSet
 from .grid import Grid
-from .kernels.visibility import accumulate_chunk, empty_chunk_state, longest_gap, merge_chunk_states
+from .kernels.visibility import (
+    CAPACITY_TIME_BLOCKS,
+    accumulate_chunk,
+    empty_chunk_state,
+    longest_gap,
+    merge_chunk_states,
+)
+from .spectrum import Band
 from .timegrid import TimeGrid
 
-__all__ = ["System", "coverage", "default_chunk_steps", "SAT_STEPS_PER_CHUNK"]
+__all__ = ["Band", "System", "coverage", "default_chunk_steps", "SAT_STEPS_PER_CHUNK"]
 
 #: Default propagation budget per time chunk, satellite-steps (49 bytes each: r, v, e).
 SAT_STEPS_PER_CHUNK = 4_000_000
@@ -55,20 +65,86 @@ COUNTS_BYTES_PER_CHUNK = 128 * 2**20
 
 
 # --------------------------------------------------------------------------- systems
+def _is_real(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+
+
+def _iso3_tuple(value, field: str, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValueError(f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got the string "
+                         f"{value!r} (write ({value!r},)) (system {name!r})")
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ValueError(f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got "
+                         f"{type(value).__name__} (system {name!r})") from None
+    out = []
+    for c in items:
+        if not (isinstance(c, str) and len(c) == 3 and c.isascii() and c.isalpha()):
+            raise ValueError(f"System.{field}: expected ISO 3166-1 alpha-3 codes (three letters), got {c!r} "
+                             f"(system {name!r})")
+        if c.upper() not in out:
+            out.append(c.upper())
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class System:
-    """A satellite system: a name, its element set, and what counts as coverage.
+    """A satellite system: a name, its element set, what counts as coverage, and what it offers.
 
     name : str                  label on the ``system`` dimension (non-empty, unique in a run)
     elements : ElementSet       its satellites
     elevation_mask_deg : float  minimum elevation seen from the ground, degrees, in (−90, 90)
     min_visible : int           a step is covered where at least this many satellites are visible (≥ 1)
+    operator : str              the operator's name ("" when unknown)
+    administration : str        the notifying administration, ISO 3166-1 alpha-3 (upper-cased), or ""
+    bands : tuple[Band, ...]    downlink bands (:class:`orbitshare.spectrum.Band`, or ``(name, low_mhz,
+                                high_mhz)`` tuples); names unique within the system
+    capacity_per_sat_mbps : float | None   capacity of each satellite, Mbps (> 0)
+    spectral_efficiency_bps_per_hz : float | None   with ``beams`` (and ``bands``) instead of
+                                capacity_per_sat_mbps: capacity = efficiency × Σ band widths (MHz) × beams
+    beams : int | None          beams per satellite (≥ 1), with spectral_efficiency_bps_per_hz
+    serve_countries : tuple[str, ...] | None   landing rights: the only countries (ISO3) it may serve;
+                                None = no allow list
+    exclude_countries : tuple[str, ...]   countries it may not serve (wins over serve_countries)
+
+    A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
+    see :func:`orbitshare.spectrum.served_share` for the served share of a cell otherwise. Capacity is
+    optional here; :func:`orbitshare.spectrum.service` requires exactly one of the two ways.
     """
 
     name: str
     elements: ElementSet
     elevation_mask_deg: float = 25.0
     min_visible: int = 1
+    operator: str = ""
+    administration: str = ""
+    bands: tuple = ()
+    capacity_per_sat_mbps: float | None = None
+    spectral_efficiency_bps_per_hz: float | None = None
+    beams: int | None = None
+    serve_countries: tuple | None = None
+    exclude_countries: tuple = ()
+
+    @property
+    def bandwidth_mhz(self) -> float:
+        """Σ of the band widths, MHz (0 without bands)."""
+        return float(sum(b.width_mhz for b in self.bands))
+
+    @property
+    def capacity_mbps(self) -> float | None:
+        """Capacity per satellite, Mbps: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
+        Σ band widths (MHz) × beams; None when neither is given."""
+        if self.capacity_per_sat_mbps is not None:
+            return self.capacity_per_sat_mbps
+        if self.spectral_efficiency_bps_per_hz is not None:
+            return self.spectral_efficiency_bps_per_hz * self.bandwidth_mhz * self.beams
+        return None
+
+    @property
+    def has_landing_rights(self) -> bool:
+        """True when serve_countries or exclude_countries restrict where it may serve."""
+        return self.serve_countries is not None or bool(self.exclude_countries)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip():
@@ -87,6 +163,74 @@ class System:
             raise ValueError(f"System.min_visible: expected an integer in [1, 32767], got {mv!r} "
                              f"(system {self.name!r})")
         object.__setattr__(self, "min_visible", int(mv))
+        self._validate_service()
+
+    def _validate_service(self):
+        name = self.name
+        for field in ("operator", "administration"):
+            if getattr(self, field) is None:
+                object.__setattr__(self, field, "")
+        if self.exclude_countries is None:
+            object.__setattr__(self, "exclude_countries", ())
+        if not isinstance(self.operator, str):
+            raise ValueError(f"System.operator: expected a string, got {type(self.operator).__name__} "
+                             f"(system {name!r})")
+        adm = self.administration
+        if not isinstance(adm, str) or (adm and not (len(adm) == 3 and adm.isascii() and adm.isalpha())):
+            raise ValueError(f"System.administration: expected an ISO 3166-1 alpha-3 code or '', got {adm!r} "
+                             f"(system {name!r})")
+        object.__setattr__(self, "administration", adm.upper())
+        # bands
+        if isinstance(self.bands, (str, Band)):
+            raise ValueError(f"System.bands: expected a sequence of Band, got {self.bands!r} (write (band,)) "
+                             f"(system {name!r})")
+        try:
+            items = tuple(self.bands)
+        except TypeError:
+            raise ValueError(f"System.bands: expected a sequence of Band, got {type(self.bands).__name__} "
+                             f"(system {name!r})") from None
+        bands = []
+        for i, b in enumerate(items):
+            try:
+                bands.append(Band.coerce(b))
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"System.bands[{i}]: {e} (system {name!r})") from None
+        names = [b.name for b in bands]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"System.bands: duplicate band name(s) {', '.join(map(repr, dup))} (system {name!r})")
+        object.__setattr__(self, "bands", tuple(bands))
+        # capacity: one way or none here
+        for field in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz"):
+            v = getattr(self, field)
+            if v is None:
+                continue
+            if not _is_real(v) or not (math.isfinite(float(v)) and float(v) > 0):
+                raise ValueError(f"System.{field}: expected a finite number > 0, got {v!r} (system {name!r})")
+            object.__setattr__(self, field, float(v))
+        bm = self.beams
+        if bm is not None:
+            if isinstance(bm, bool) or not isinstance(bm, (int, np.integer)) or int(bm) < 1:
+                raise ValueError(f"System.beams: expected an integer >= 1, got {bm!r} (system {name!r})")
+            object.__setattr__(self, "beams", int(bm))
+        cap, eff = self.capacity_per_sat_mbps, self.spectral_efficiency_bps_per_hz
+        if cap is not None and (eff is not None or bm is not None):
+            raise ValueError(f"System.capacity_per_sat_mbps: give either capacity_per_sat_mbps or "
+                             f"spectral_efficiency_bps_per_hz with beams, not both (system {name!r})")
+        if eff is not None and bm is None:
+            raise ValueError(f"System.beams: required with spectral_efficiency_bps_per_hz (capacity = "
+                             f"efficiency x bandwidth x beams) (system {name!r})")
+        if bm is not None and eff is None:
+            raise ValueError(f"System.spectral_efficiency_bps_per_hz: required with beams (capacity = "
+                             f"efficiency x bandwidth x beams) (system {name!r})")
+        if eff is not None and not bands:
+            raise ValueError(f"System.bands: spectral_efficiency_bps_per_hz needs at least one band for the "
+                             f"bandwidth (system {name!r})")
+        # landing rights
+        if self.serve_countries is not None:
+            object.__setattr__(self, "serve_countries", _iso3_tuple(self.serve_countries, "serve_countries", name))
+        object.__setattr__(self, "exclude_countries",
+                           _iso3_tuple(self.exclude_countries, "exclude_countries", name))
 
     @classmethod
     def from_elements(cls, elements: ElementSet, name: str | None = None) -> "System":
@@ -133,7 +277,7 @@ def _as_systems(systems) -> list[System]:
                 name = f"{base}_{k}"
             taken.add(name)
             if name != base:
-                out[i] = System(name, out[i].elements, out[i].elevation_mask_deg, out[i].min_visible)
+                out[i] = dataclasses.replace(out[i], name=name)
     return out
 
 
@@ -353,7 +497,8 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
       cell); with a geography ``population_covered_fraction`` and ``area_covered_fraction``
       (system, country); with ``keep_time_series`` in memory, ``counts`` (system, time, lat, lon).
       Coordinates: CF ``lat``/``lon`` with bounds (``grid.coords()``), ``cell_area`` (lat, lon, km²),
-      ``system`` names with ``elevation_mask_deg``, ``min_visible``, ``element_count``,
+      ``system`` names with ``operator``, ``administration``, ``elevation_mask_deg``, ``min_visible``,
+      ``element_count``,
       ``element_epoch_min|median|max`` and ``element_age_at_start_days_max|median|min`` (age of the
       oldest/median/newest epoch at the first step), ``sgp4_error_steps`` (satellite-steps skipped
       because SGP4 failed); ``time`` only when the time series is in the Dataset; the geography's
@@ -373,6 +518,22 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     Python/NumPy/Numba/xarray baseline (~210 MB). Measured (ru_maxrss, 10,926 Starlink satellites,
     60 s steps, 1° grid): 590 MB for 1 day, 592 MB for 3 days; a 30-day run of 10,000 satellites
     therefore stays near 0.6 GB, well under 2 GB.
+    """
+    ds, _ = _drive(systems, grid, times, geography=geography, keep_time_series=keep_time_series,
+                   chunk_steps=chunk_steps, time_series_path=time_series_path)
+    return ds
+
+
+def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chunk_steps=None,
+           time_series_path=None, count_any=False, capacity=None):
+    """The one streaming pass behind :func:`coverage` and :func:`orbitshare.spectrum.service`.
+
+    count_any : also count the steps with at least one satellite visible (``state.steps_any``)
+    capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``: accumulate
+        capacity in the same kernel pass (``state.capacity_sum``, ``delivered``, ``offered``). Its float
+        sums use a time-block partition that depends on the chunk length only (at most
+        ``CAPACITY_TIME_BLOCKS`` blocks per chunk), never on the thread count.
+    Returns ``(coverage Dataset, merged ChunkState)``.
     """
     import numba
     import xarray as xr
@@ -404,6 +565,16 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     nsat = len(elements)
     mask_rad = np.radians(np.array([s.elevation_mask_deg for s in syslist], np.float64))
     min_visible = np.array([s.min_visible for s in syslist], np.int32)
+    cap_kw = {}
+    if count_any:
+        cap_kw["count_any"] = True
+    if capacity is not None:
+        cap_sys, weight = capacity
+        cap_sys = np.asarray(cap_sys, np.float64)
+        if cap_sys.shape != (nsys,):
+            raise ValueError(f"capacity: expected one capacity per system ({nsys}), got shape {cap_sys.shape}")
+        cap_kw["capacity_per_sat"] = np.ascontiguousarray(cap_sys[sat_sys])
+        cap_kw["weight"] = np.ascontiguousarray(weight, dtype=np.float64)
     if chunk_steps is None:
         chunk_steps = default_chunk_steps(nsat, nt, ncells=nlat * nlon, nsys=nsys,
                                           keep_time_series=keep_time_series)
@@ -421,7 +592,8 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     sys_meta = []
     for s in syslist:
         (e0, e1, e2), (a0, a1, a2) = _epoch_stats(s.elements.epoch, start)
-        sys_meta.append(dict(name=s.name, elevation_mask_deg=s.elevation_mask_deg, min_visible=s.min_visible,
+        sys_meta.append(dict(name=s.name, operator=s.operator, administration=s.administration,
+                             elevation_mask_deg=s.elevation_mask_deg, min_visible=s.min_visible,
                              element_count=len(s.elements), source=s.elements.source or "",
                              epochs=(e0, e1, e2), ages=(a0, a1, a2)))
     end = start + np.timedelta64(int(round(step_s * 1e9)), "ns") * nt if math.isfinite(step_s) else start
@@ -436,7 +608,8 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
         "time_steps": nt,
         "grid_resolution_deg": float(grid.resolution_deg),
         "systems": json.dumps([{
-            "name": m["name"], "elevation_mask_deg": m["elevation_mask_deg"], "min_visible": m["min_visible"],
+            "name": m["name"], "operator": m["operator"], "administration": m["administration"],
+            "elevation_mask_deg": m["elevation_mask_deg"], "min_visible": m["min_visible"],
             "element_count": m["element_count"], "element_source": m["source"],
             "element_epoch_min": "" if np.isnat(m["epochs"][0]) else _iso(m["epochs"][0]),
             "element_epoch_median": "" if np.isnat(m["epochs"][1]) else _iso(m["epochs"][1]),
@@ -455,7 +628,7 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
         writer = _TimeSeriesWriter(time_series_path, grid, names, nt, attrs, counts_attrs)
     elif keep:
         counts_mem = np.zeros((nsys, nt, nlat, nlon), np.int16)
-    state = empty_chunk_state(nsys, nlat, nlon)
+    state = empty_chunk_state(nsys, nlat, nlon, count_any=count_any, capacity=capacity is not None)
     err_steps = np.zeros(nsys, np.int64)
     k0 = 0
     try:
@@ -464,9 +637,12 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
         for chunk, e, r, _v in chunks:
             del _v
             n = len(chunk)
+            # integer statistics do not depend on the blocks; capacity's float sums must not depend on
+            # the thread count, so their partition depends on the chunk length only
+            nblocks = min(CAPACITY_TIME_BLOCKS if capacity is not None else numba.get_num_threads(), n)
             st = accumulate_chunk(r, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
                                   cos_lon=cos_lon, sin_lon=sin_lon, err=e, keep_counts=keep,
-                                  nblocks=min(numba.get_num_threads(), n))
+                                  nblocks=nblocks, **cap_kw)
             if nsat:
                 err_steps += np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
             if keep:
@@ -494,6 +670,9 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     coords["cell_area"] = grid.cell_area().variable
     coords["system"] = xr.Variable("system", np.array(names), {"long_name": "satellite system"})
     sysc = {
+        "operator": (np.array([m["operator"] for m in sys_meta], dtype=str), {"long_name": "operator"}),
+        "administration": (np.array([m["administration"] for m in sys_meta], dtype=str), {
+            "long_name": "notifying administration (ISO 3166-1 alpha-3; empty when unknown)"}),
         "elevation_mask_deg": (np.array([m["elevation_mask_deg"] for m in sys_meta]),
                                {"long_name": "minimum elevation above the local (geodetic) horizon", "units": "degree"}),
         "min_visible": (min_visible.astype(np.int32),
@@ -548,4 +727,4 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
                        "NaN where the country has no land on this grid"})
     if time_series_path is not None:
         attrs["time_series_file"] = os.fspath(time_series_path)
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), state

@@ -88,9 +88,43 @@ covered step. The statistics:
   ``all_gap`` (every step a gap; then lead_run = trail_run = nsteps, max_inner_run = 0).
   :func:`merge_chunk_states` combines consecutive chunks exactly; :func:`longest_gap` finishes.
 
+With ``count_any`` the kernel also counts ``steps_any``, the steps with count ≥ 1 (spectrum needs it
+whatever min_visible is): copied from ``steps_covered`` where min_visible is 1, counted per step
+otherwise.
+
+Capacity (optional, ``capacity_per_sat`` and ``weight``)
+--------------------------------------------------------
+In the same pass, each visible satellite i (capacity ``cap_i``, Mbps) shares its capacity among the
+cells it sees in proportion to their weight ``w[s, c]`` ≥ 0 (population or land area times the
+system's served share; 0 where it may not serve)::
+
+    P_i = Σ_{c visible from i} w_c;   if P_i > 0: cell c receives cap_i · w_c / P_i
+
+The footprint walk records the rows it found visible (row, kind, interval) — the same exact row
+intervals that feed the counts. P_i is then O(rows): per-row prefix sums of w give each interval's
+sum (a whole row: the row total; a degenerate row is re-tested cell by cell). If P_i > 0 the factor
+``cap_i / P_i`` goes over the same rows into a per-step float difference array (whole rows into a
+per-row term). The per-step prefix pass that already runs over every touched row for the counts
+turns it into each cell's factor f_c(k), adds it to the block's per-cell factor sum and adds
+``w_c · f_c(k)`` to the step's ``delivered`` total; ``offered`` is Σ cap_i over the satellites with
+P_i > 0. At the end ``capacity_sum = w_c · Σ_k f_c(k)``. Conservation, ``delivered == offered`` at
+every step to rounding, checks the whole chain cell by cell.
+
+Floating point. Prefix sums and difference arrays cancel: with weights over many decades a plain
+float64 difference array would carry errors of eps × (the largest factor in the row), far above a
+small cell's own value. Both are therefore double-doubles (TwoSum, the rounding error kept in a second
+array), so P_i and f_c(k) are accurate to ~1e-16 of their own size; the sums over steps add positive
+terms only. A cell that sees no satellite, or has w = 0, gets exactly 0. A weight smaller than
+~1e-32 of its row's total can vanish from P_i (not a practical concern).
+
 Parallelism. ``prange`` over contiguous blocks of time steps; each block has its own scratch and
-accumulators, and blocks are merged in time order with the same exact merge. All statistics are
-integers, so results do not depend on the number of blocks or threads.
+accumulators, and blocks are merged in time order with the same exact merge. All visibility
+statistics are integers, so they do not depend on the number of blocks or threads. The capacity
+factor sums are floats added per block in time order, then the blocks in time order: deterministic
+for a given block partition, which :func:`accumulate_chunk` derives from the chunk length only when
+capacity is on (``CAPACITY_TIME_BLOCKS``), so the thread count never changes a bit; another
+partition (nblocks, or chunking) changes them by ~1e-15 relative. ``delivered`` and ``offered``
+are per-step sums in a fixed order and do not depend on the partition at all.
 """
 
 from __future__ import annotations
@@ -105,6 +139,7 @@ from numba import prange
 from .._jit import njit, pjit
 
 __all__ = [
+    "CAPACITY_TIME_BLOCKS",
     "ChunkState",
     "accumulate_chunk",
     "brute_force_counts",
@@ -125,6 +160,9 @@ _WGS84_E2 = _WGS84_F * (2.0 - _WGS84_F)
 _WGS84_EP2 = _WGS84_E2 / (1.0 - _WGS84_E2)
 _TWOPI = 2.0 * math.pi
 _INT16_MAX = 32767
+#: Time blocks per chunk when capacity is accumulated (float sums): fixed, so that the block partition,
+#: hence the summation order, depends only on the chunk length, never on the thread count.
+CAPACITY_TIME_BLOCKS = 8
 
 
 # --------------------------------------------------------------------------- scalar helpers (math only)
@@ -290,7 +328,9 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
                       tp_i, cos_lon, sin_lon, diff, sdiff, s, i):
     """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` and ``sdiff[s, i]``.
 
-    Returns 0 (no visible cell), 1 (whole row: the caller counts it) or 2 (interval added). Per-row
+    Returns ``(kind, jw, je)``: kind 0 (no visible cell), 1 (whole row: the caller counts it), 2 (the
+    interval of unwrapped columns jw..je, added) or 3 (a degenerate row tested cell by cell, its visible
+    cells added one by one; they need not form an interval). Per-row
     constants (c1 = nxy pxy + nz pz, tp = 2 pxy) are precomputed; the closed form only predicts the
     interval (its rounding may differ from :func:`row_cos_threshold`): every edge is re-tested with the
     exact test (see "Exactness" in the module docstring)."""
@@ -305,16 +345,16 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
             if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 nvis += 1
         if nvis == 0:
-            return 0
+            return 0, 0, -1
         if nvis == nlon:
-            return 1
+            return 1, 0, -1
         for j in range(nlon):
             if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 diff[s, i, j] += 1
                 diff[s, i, j + 1] -= 1
                 sdiff[s, i, j] += 1
                 sdiff[s, i, j + 1] -= 1
-        return 2
+        return 3, 0, -1
     b = nz_i * z - c1_i
     d = r2 + pxy_i * pxy_i + pz_i * pz_i - pz_i * twoz  # = row_cos_threshold's d, bit for bit
     e = tp_i * rho
@@ -366,7 +406,7 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
         if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[ka], sin_lon[ka]) and _vis_h(
             x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kn], sin_lon[kn]
         ):
-            return 1
+            return 1, 0, -1
         je = ja - 1
         jw = ja - nlon + 1
         while je >= jw:
@@ -380,9 +420,9 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
                 break
             jw += 1
         if je < jw:
-            return 0
+            return 0, 0, -1
         _add_interval2(diff, sdiff, s, i, jw, je, nlon)
-        return 2
+        return 2, jw, je
 
     if je < jw:
         # predicted empty: the cell under the satellite and its nearer neighbour decide
@@ -395,7 +435,7 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
             jw = jn
             je = jn
         else:
-            return 0
+            return 0, 0, -1
         while je - jw + 1 < nlon:
             kx = _wrap(je + 1, nlon)
             if not _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
@@ -422,7 +462,7 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
                     break
                 je -= 1
             if je < jw:
-                return 0
+                return 0, 0, -1
         kx = _wrap(jw, nlon)
         if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[kx], sin_lon[kx]):
             while je - jw + 1 < nlon:
@@ -438,17 +478,21 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
                     break
                 jw += 1
             if je < jw:
-                return 0
+                return 0, 0, -1
     if je - jw + 1 >= nlon:
-        return 1
+        return 1, 0, -1
     _add_interval2(diff, sdiff, s, i, jw, je, nlon)
-    return 2
+    return 2, jw, je
 
 
 @njit(inline="always")
 def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
-                    sdiff, full, touched):
+                    sdiff, full, touched, rec, do_rec):
     """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
+
+    With ``do_rec`` also record each row with a visible cell in ``rec[q] = (row, kind, jw, je)`` (see
+    :func:`_process_row_fast`; ``rec`` int64[≥ nlat, 4]) for the capacity pass; returns the number of
+    rows recorded (0 without ``do_rec``).
 
     Inlined into the kernel: a call per satellite-step would cost an atomic incref/decref of every
     array argument (≈30 % of the run time at 1°)."""
@@ -482,30 +526,146 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
             i0 = nlat - 1
     i = i0
     step = 1
+    nrec = 0
     while True:
         if i >= nlat:
             step = -1
             i = i0 - 1
         if i < 0:
             break
-        kind = _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i], nxy[i], nz[i],
-                                 c1[i], tp[i], cos_lon, sin_lon, diff, sdiff, s, i)
+        kind, jw, je = _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
+                                         nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diff, sdiff, s, i)
         if kind != 0:
             touched[s, i] = True
             if kind == 1:
                 full[s, i] += 1
+            if do_rec:
+                rec[nrec, 0] = i
+                rec[nrec, 1] = kind
+                rec[nrec, 2] = jw
+                rec[nrec, 3] = je
+                nrec += 1
         elif not walk_all and (step < 0 or i > i0):
             if step < 0:
                 break
             step = -1
             i = i0
         i += step
+    return nrec
+
+
+# --------------------------------------------------------------------------- capacity helpers
+@njit(inline="always")
+def _dd_add3(hi, lo, s, i, j, v):
+    """hi[s, i, j] + lo[s, i, j] += v as a double-double (TwoSum; the rounding error goes to ``lo``)."""
+    a = hi[s, i, j]
+    t = a + v
+    bp = t - a
+    lo[s, i, j] += (a - (t - bp)) + (v - bp)
+    hi[s, i, j] = t
+
+
+@njit(inline="always")
+def _dd_add2(hi, lo, s, i, v):
+    a = hi[s, i]
+    t = a + v
+    bp = t - a
+    lo[s, i] += (a - (t - bp)) + (v - bp)
+    hi[s, i] = t
+
+
+@njit(inline="always")
+def _wsum(wh, wl, s, i, j0, j1):
+    """Σ w[s, i, j0:j1] from the double-double prefix sums (wh + wl)[s, i, j] = Σ w[s, i, :j]."""
+    return (wh[s, i, j1] - wh[s, i, j0]) + (wl[s, i, j1] - wl[s, i, j0])
+
+
+@njit(inline="always")
+def _capacity_sat(x, y, z, sm, s, cap, rec, nrec, w, wh, wl, pxy, pz, nxy, cos_lon, sin_lon, fdh, fdl, ffh, ffl,
+                  nz):
+    """Share one satellite's capacity ``cap`` (one step) among the cells it sees, by weight.
+
+    P = Σ w over the recorded rows (prefix sums: O(rows)); if P > 0, add cap / P over the same rows
+    to the per-step double-double difference arrays (fdh, fdl; whole rows into ffh, ffl). Degenerate
+    rows (kind 3) are re-tested cell by cell with the same bits as :func:`_process_row_fast`.
+    Returns True when the satellite delivered (P > 0)."""
+    nlon = cos_lon.shape[0]
+    pos = sm >= 0.0
+    s2 = sm * sm
+    p = 0.0
+    for q in range(nrec):
+        i = rec[q, 0]
+        kind = rec[q, 1]
+        if kind == 1:
+            p += wh[s, i, nlon] + wl[s, i, nlon]
+        elif kind == 2:
+            a = _wrap(rec[q, 2], nlon)
+            n = rec[q, 3] - rec[q, 2] + 1
+            if a + n <= nlon:
+                p += _wsum(wh, wl, s, i, a, a + n)
+            else:
+                p += _wsum(wh, wl, s, i, a, nlon) + _wsum(wh, wl, s, i, 0, a + n - nlon)
+        else:
+            dz = z - pz[i]
+            ndz = nz[i] * dz
+            dz2 = dz * dz
+            for j in range(nlon):
+                if _vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]):
+                    p += w[s, i, j]
+    if not (p > 0.0):
+        return False
+    f = cap / p
+    for q in range(nrec):
+        i = rec[q, 0]
+        kind = rec[q, 1]
+        if kind == 1:
+            _dd_add2(ffh, ffl, s, i, f)
+        elif kind == 2:
+            a = _wrap(rec[q, 2], nlon)
+            n = rec[q, 3] - rec[q, 2] + 1
+            _dd_add3(fdh, fdl, s, i, a, f)
+            if a + n <= nlon:
+                _dd_add3(fdh, fdl, s, i, a + n, -f)
+            else:
+                _dd_add3(fdh, fdl, s, i, nlon, -f)
+                _dd_add3(fdh, fdl, s, i, 0, f)
+                _dd_add3(fdh, fdl, s, i, a + n - nlon, -f)
+        else:
+            dz = z - pz[i]
+            ndz = nz[i] * dz
+            dz2 = dz * dz
+            for j in range(nlon):
+                if _vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]):
+                    _dd_add3(fdh, fdl, s, i, j, f)
+                    _dd_add3(fdh, fdl, s, i, j + 1, -f)
+    return True
+
+
+@njit
+def _weight_prefix(w):
+    """Double-double prefix sums of w[nsys, nlat, nlon] along lon: (wh + wl)[s, i, j] = Σ w[s, i, :j]."""
+    nsys, nlat, nlon = w.shape
+    wh = np.zeros((nsys, nlat, nlon + 1))
+    wl = np.zeros((nsys, nlat, nlon + 1))
+    for s in range(nsys):
+        for i in range(nlat):
+            h = 0.0
+            lo = 0.0
+            for j in range(nlon):
+                v = w[s, i, j]
+                t = h + v
+                bp = t - h
+                lo += (h - (t - bp)) + (v - bp)
+                h = t
+                wh[s, i, j + 1] = h
+                wl[s, i, j + 1] = lo
+    return wh, wl
 
 
 # --------------------------------------------------------------------------- the chunk kernel
 @pjit
 def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                       lon0, nblocks, keep_counts):
+                       lon0, nblocks, keep_counts, count_any, do_cap, cap_sat, w):
     nsat = r.shape[0]
     nt = r.shape[1]
     nsys = min_visible.shape[0]
@@ -514,12 +674,19 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
     dlon = _TWOPI / nlon
     dlat = math.pi / nlat
     nkeep = nt if keep_counts else 0
+    nany = nsys if count_any else 0
+    ncap = nsys if do_cap else 0
     # per-row constants of the closed form (bitwise the same as row_cos_threshold computes them)
     c1 = np.empty(nlat)
     tp = np.empty(nlat)
     for i in range(nlat):
         c1[i] = nxy[i] * pxy[i] + nz[i] * pz[i]
         tp[i] = 2.0 * pxy[i]
+    if do_cap:
+        wh, wl = _weight_prefix(w)
+    else:
+        wh = np.zeros((0, nlat, nlon + 1))
+        wl = np.zeros((0, nlat, nlon + 1))
 
     sums = np.zeros((nblocks, nsys, nlat, nlon), np.int64)
     cov = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
@@ -527,6 +694,10 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
     trail = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
     inner = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
     counts = np.zeros((nsys, nkeep, nlat, nlon), np.int16)
+    anyc = np.zeros((nblocks, nany, nlat, nlon), np.int32)
+    fsum = np.zeros((nblocks, ncap, nlat, nlon))
+    delivered = np.zeros((ncap, nt))
+    offered = np.zeros((ncap, nt))
 
     for b in prange(nblocks):
         k0 = (b * nt) // nblocks
@@ -539,6 +710,13 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
         sfull = np.zeros((nsys, nlat), np.int64)
         full = np.zeros((nsys, nlat), np.int32)
         touched = np.zeros((nsys, nlat), np.bool_)
+        # capacity: the step's factor cap/P as a double-double difference array (+ whole rows), and
+        # the rows of the current satellite's footprint
+        fdh = np.zeros((ncap, nlat, nlon + 1))
+        fdl = np.zeros((ncap, nlat, nlon + 1))
+        ffh = np.zeros((ncap, nlat))
+        ffl = np.zeros((ncap, nlat))
+        rec = np.zeros((nlat if do_cap else 0, 4), np.int64)
         # last covered step (block-relative), −1 while none: trail = steps since then. While the
         # block runs, cov[b] holds the summed length of the inner gaps (added when a gap ends), so a
         # covered step that continues a run only rewrites ``last``; at the end of the block
@@ -554,11 +732,17 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                 z = r[isat, k, 2]
                 if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
                     continue
-                _footprint_fast(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, c1, tp, cos_lon,
-                                sin_lon, lon0, dlon, dlat, diff, sdiff, full, touched)
-            # prefix sums → this step's counts → statistics
+                ss = sat_sys[isat]
+                nrec = _footprint_fast(x, y, z, sin_mask[isat], ss, pxy, pz, nxy, nz, c1, tp, cos_lon,
+                                       sin_lon, lon0, dlon, dlat, diff, sdiff, full, touched, rec, do_cap)
+                if do_cap and nrec > 0:
+                    if _capacity_sat(x, y, z, sin_mask[isat], ss, cap_sat[isat], rec, nrec, w, wh, wl, pxy, pz,
+                                     nxy, cos_lon, sin_lon, fdh, fdl, ffh, ffl, nz):
+                        offered[ss, k] += cap_sat[isat]
+            # prefix sums → this step's counts (and capacity factors) → statistics
             for s in range(nsys):
                 mv = min_visible[s]
+                anys = count_any and mv != 1
                 for i in range(nlat):
                     if not touched[s, i] and mv > 0:
                         continue  # every count is 0: a gap everywhere in the row, nothing to add
@@ -566,12 +750,36 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                     run = full[s, i]
                     sfull[s, i] += run
                     full[s, i] = 0
+                    rh = 0.0
+                    rl = 0.0
+                    dsum = 0.0
+                    if do_cap:
+                        rh = ffh[s, i]
+                        rl = ffl[s, i]
+                        ffh[s, i] = 0.0
+                        ffl[s, i] = 0.0
                     for j in range(nlon):
                         run += diff[s, i, j]
                         diff[s, i, j] = 0
+                        if do_cap:
+                            dh = fdh[s, i, j]
+                            dl = fdl[s, i, j]
+                            if dh != 0.0 or dl != 0.0:
+                                t_ = rh + dh
+                                bp = t_ - rh
+                                rl += ((rh - (t_ - bp)) + (dh - bp)) + dl
+                                rh = t_
+                                fdh[s, i, j] = 0.0
+                                fdl[s, i, j] = 0.0
+                            if run > 0:
+                                v = rh + rl
+                                fsum[b, s, i, j] += v
+                                dsum += w[s, i, j] * v
                         if keep_counts:
                             if run != 0:
                                 counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
+                        if anys and run >= 1:
+                            anyc[b, s, i, j] += 1
                         if run >= mv:
                             lc = last[s, i, j]
                             if lc != kk - 1 or lc < 0:
@@ -585,8 +793,13 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                                         inner[b, s, i, j] = g
                             last[s, i, j] = kk
                     diff[s, i, nlon] = 0
+                    if do_cap:
+                        fdh[s, i, nlon] = 0.0
+                        fdl[s, i, nlon] = 0.0
+                        delivered[s, k] += dsum
         nb = k1 - k0
         for s in range(nsys):
+            copy_any = count_any and min_visible[s] == 1
             for i in range(nlat):
                 acc = sfull[s, i]
                 for j in range(nlon):
@@ -600,14 +813,19 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                         tr = nb - 1 - lc
                         trail[b, s, i, j] = tr
                         cov[b, s, i, j] = nb - lead[b, s, i, j] - tr - cov[b, s, i, j]
+                    if copy_any:
+                        anyc[b, s, i, j] = cov[b, s, i, j]
 
-    # merge the blocks in time order (exact; integer arithmetic)
+    # merge the blocks in time order (exact for the integer statistics; the capacity factor sums are
+    # added block by block in time order, so they depend on the block partition but not on threads)
     out_sum = np.zeros((nsys, nlat, nlon), np.int64)
     out_cov = np.zeros((nsys, nlat, nlon), np.int32)
     out_lead = np.zeros((nsys, nlat, nlon), np.int32)
     out_trail = np.zeros((nsys, nlat, nlon), np.int32)
     out_inner = np.zeros((nsys, nlat, nlon), np.int32)
     out_all = np.zeros((nsys, nlat, nlon), np.bool_)
+    out_any = np.zeros((nany, nlat, nlon), np.int32)
+    out_cap = np.zeros((ncap, nlat, nlon))
     for si in prange(nsys * nlat):
         s = si // nlat
         i = si - s * nlat
@@ -630,7 +848,17 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
             out_trail[s, i, j] = tr
             out_inner[s, i, j] = inn
             out_all[s, i, j] = al
-    return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts
+            if count_any:
+                na = 0
+                for b in range(nblocks):
+                    na += anyc[b, s, i, j]
+                out_any[s, i, j] = na
+            if do_cap:
+                fs = 0.0
+                for b in range(nblocks):
+                    fs += fsum[b, s, i, j]
+                out_cap[s, i, j] = w[s, i, j] * fs
+    return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
 
 
 @pjit
@@ -662,6 +890,11 @@ class ChunkState(NamedTuple):
     max_inner_run : int32        longest gap run touching neither end of the chunk (0 if none)
     all_gap : bool               every step was a gap
     counts : int16[nsys, nsteps, nlat, nlon] or None   per-step counts (saturate at 32767)
+    steps_any : int32 or None    steps with count ≥ 1 (with ``count_any``)
+    capacity_sum : float64 or None   capacity delivered to the cell, Mbps, summed over steps
+    delivered : float64[nsys, nsteps] or None   capacity delivered over all cells at each step, Mbps
+    offered : float64[nsys, nsteps] or None     capacity of the satellites that see a cell of
+                                 positive weight at each step, Mbps (= delivered, up to rounding)
     """
 
     nsteps: int
@@ -672,15 +905,25 @@ class ChunkState(NamedTuple):
     max_inner_run: np.ndarray
     all_gap: np.ndarray
     counts: Optional[np.ndarray] = None
+    steps_any: Optional[np.ndarray] = None
+    capacity_sum: Optional[np.ndarray] = None
+    delivered: Optional[np.ndarray] = None
+    offered: Optional[np.ndarray] = None
 
 
-def empty_chunk_state(nsys: int, nlat: int, nlon: int, keep_counts: bool = False) -> ChunkState:
-    """The state of zero steps: the identity of :func:`merge_chunk_states`."""
+def empty_chunk_state(nsys: int, nlat: int, nlon: int, keep_counts: bool = False, *, count_any: bool = False,
+                      capacity: bool = False) -> ChunkState:
+    """The state of zero steps: the identity of :func:`merge_chunk_states` (``count_any``/``capacity``:
+    with zero ``steps_any`` / ``capacity_sum``, ``delivered`` and ``offered``)."""
     shape = (nsys, nlat, nlon)
     return ChunkState(
         0, np.zeros(shape, np.int64), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
         np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.ones(shape, np.bool_),
         np.zeros((nsys, 0, nlat, nlon), np.int16) if keep_counts else None,
+        np.zeros(shape, np.int32) if count_any else None,
+        np.zeros(shape, np.float64) if capacity else None,
+        np.zeros((nsys, 0), np.float64) if capacity else None,
+        np.zeros((nsys, 0), np.float64) if capacity else None,
     )
 
 
@@ -697,14 +940,21 @@ def merge_gap_states(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
 
 
 def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
-    """State of chunk ``a`` followed by chunk ``b`` (exact; ``counts`` kept only if both have them)."""
+    """State of chunk ``a`` followed by chunk ``b`` (``counts``, ``steps_any`` and the capacity fields
+    kept only if both have them). Exact, except ``capacity_sum``: one float addition per cell."""
     lead, trail, inner, allg = merge_gap_states(a.lead_run, a.trail_run, a.max_inner_run, a.all_gap,
                                                 b.lead_run, b.trail_run, b.max_inner_run, b.all_gap)
-    counts = None
-    if a.counts is not None and b.counts is not None:
-        counts = np.concatenate([a.counts, b.counts], axis=1)
+
+    def both(x, y, f):
+        return None if x is None or y is None else f(x, y)
+
+    def cat(x, y):
+        return np.concatenate([x, y], axis=1)
+
     return ChunkState(a.nsteps + b.nsteps, a.sum_visible + b.sum_visible, a.steps_covered + b.steps_covered,
-                      lead, trail, inner, allg, counts)
+                      lead, trail, inner, allg, both(a.counts, b.counts, cat),
+                      both(a.steps_any, b.steps_any, np.add), both(a.capacity_sum, b.capacity_sum, np.add),
+                      both(a.delivered, b.delivered, cat), both(a.offered, b.offered, cat))
 
 
 def longest_gap(state: ChunkState) -> np.ndarray:
@@ -717,7 +967,8 @@ def _f64(a):
 
 
 def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
-                     sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None) -> ChunkState:
+                     sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None,
+                     count_any=False, capacity_per_sat=None, weight=None) -> ChunkState:
     """Visibility statistics of one chunk of time steps.
 
     r : float64[nsat, ntime, 3]  satellite positions, km, ITRS; rows with NaN are never visible
@@ -731,12 +982,23 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     sat_mask_rad : float64[nsat], optional  per-satellite masks, overriding ``mask_rad``
     keep_counts : bool           also return per-step counts int16[nsys, ntime, nlat, nlon]
     nblocks : int, optional      time blocks run in parallel (default: numba threads, at most
-                                 ntime); results do not depend on it. A one-step chunk runs on one
-                                 thread: give chunks at least as many steps as threads.
-    Returns a :class:`ChunkState`.
+                                 ntime; with capacity ``min(ntime, CAPACITY_TIME_BLOCKS)``, so that the
+                                 float sums do not depend on the thread count); the integer results do
+                                 not depend on it, ``capacity_sum`` only to rounding (~1e-15 relative).
+                                 A one-step chunk runs on one thread: give chunks at least as many
+                                 steps as threads.
+    count_any : bool             also count the steps with at least one satellite visible
+                                 (``steps_any``; = ``steps_covered`` where min_visible is 1)
+    capacity_per_sat : float64[nsat], optional   capacity of each satellite, Mbps (≥ 0): turns on the
+                                 capacity accumulation (see "Capacity" in the module docstring)
+    weight : float64[nsys, nlat, nlon] or [nlat, nlon]   the weight w ≥ 0 of each cell for each system
+                                 (0 where the system may not serve); required with capacity_per_sat
+    Returns a :class:`ChunkState` (``steps_any`` with count_any; ``capacity_sum``,
+    ``delivered``, ``offered`` with capacity).
 
     Memory: about (40·nblocks + 25) bytes per cell and system (+ 2·ntime with keep_counts), e.g.
-    ~680 MB for one system at 0.1° with two blocks (~7 MB at 1°). Time: O(visible rows per satellite-step) plus
+    ~680 MB for one system at 0.1° with two blocks (~7 MB at 1°); capacity adds about
+    (28·nblocks + 56) bytes per cell and system. Time: O(visible rows per satellite-step) plus
     one prefix sum per touched row and step; never O(nsat × ncells).
     """
     r = _f64(r)
@@ -783,15 +1045,42 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
         err = np.require(err, dtype=np.uint8, requirements=["C", "W"])
         if err.shape != (nsat, nt):
             raise ValueError(f"err: expected shape ({nsat}, {nt}), got {err.shape}")
+    do_cap = capacity_per_sat is not None
+    if do_cap:
+        cap_sat = _f64(np.broadcast_to(np.asarray(capacity_per_sat, np.float64), (nsat,)) if np.ndim(
+            capacity_per_sat) == 0 else np.asarray(capacity_per_sat))
+        if cap_sat.shape != (nsat,):
+            raise ValueError(f"capacity_per_sat: expected one value per satellite ({nsat}), got {cap_sat.shape}")
+        if not np.all(np.isfinite(cap_sat) & (cap_sat >= 0)):
+            raise ValueError("capacity_per_sat: expected finite values >= 0 (Mbps)")
+        if weight is None:
+            raise ValueError("weight: required with capacity_per_sat (the weight of each cell, per system)")
+        w = np.asarray(weight, np.float64)
+        if w.shape == (nlat, nlon):
+            w = np.broadcast_to(w, (nsys, nlat, nlon))
+        if w.shape != (nsys, nlat, nlon):
+            raise ValueError(f"weight: expected shape ({nsys}, {nlat}, {nlon}) or ({nlat}, {nlon}), got {w.shape}")
+        if not np.all(np.isfinite(w) & (w >= 0)):
+            raise ValueError("weight: expected finite values >= 0")
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        if not w.flags.writeable:
+            w = w.copy()
+    else:
+        if weight is not None:
+            raise ValueError("weight: given without capacity_per_sat")
+        cap_sat = np.zeros(0)
+        w = np.zeros((0, 0, 0))
     if nblocks is None:
-        nblocks = numba.get_num_threads()
+        nblocks = min(nt, CAPACITY_TIME_BLOCKS) if do_cap else numba.get_num_threads()
     nblocks = int(max(1, min(int(nblocks), nt)))
     if nt == 0:
-        return empty_chunk_state(nsys, nlat, nlon, keep_counts)
+        return empty_chunk_state(nsys, nlat, nlon, keep_counts, count_any=count_any, capacity=do_cap)
+    count_any = bool(count_any)
     out = _accumulate_kernel(r, err, system, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                             lon0, nblocks, bool(keep_counts))
-    s, c, ld, tr, inn, al, counts = out
-    return ChunkState(nt, s, c, ld, tr, inn, al, counts if keep_counts else None)
+                             lon0, nblocks, bool(keep_counts), count_any, do_cap, cap_sat, w)
+    s, c, ld, tr, inn, al, counts, anyc, capsum, delivered, offered = out
+    return ChunkState(nt, s, c, ld, tr, inn, al, counts if keep_counts else None, anyc if count_any else None,
+                      capsum if do_cap else None, delivered if do_cap else None, offered if do_cap else None)
 
 
 # --------------------------------------------------------------------------- NumPy reference

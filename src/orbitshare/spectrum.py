@@ -1,0 +1,339 @@
+"""Spectrum and capacity per cell: bands, MHz available, Mbps delivered and Mbps per person.
+
+:func:`service` runs ONE streaming pass (the coverage driver of :mod:`orbitshare.coverage`, with the
+capacity accumulation of :func:`orbitshare.kernels.visibility.accumulate_chunk` switched on) and
+returns ``{"coverage", "spectrum", "capacity"}`` Datasets. Definitions, per system ``s``, cell ``c``
+and step ``k`` (``V(s, k)``: the satellites of ``s`` visible from c at step k, the exact elevation
+test of the coverage engine; ``N`` steps):
+
+Served share (landing rights)
+-----------------------------
+``share_X(c)``: country X's share of the cell's LAND, ``country_fraction / land_fraction`` (0 where
+the cell has no land) when the geography has ``land_fraction`` (then ``country_fraction`` is a share
+of the cell's area, as :func:`orbitshare.geography.geography` makes it), else ``country_fraction``
+itself (then it is already a share of the land; the convention of :func:`orbitshare.coverage.coverage`).
+The served share ``s_c`` in [0, 1]:
+
+* no ``serve_countries`` and no ``exclude_countries``: 1 in every cell, ocean included;
+* ``serve_countries`` given: Σ over the served countries (those listed, less any excluded) of
+  share_X(c), capped at 1 — 0 where there is no land (the issue's ``Σ country_fraction /
+  land_fraction``);
+* only ``exclude_countries``: 1 − Σ over the excluded countries of share_X(c), floored at 0 — 1 over
+  the ocean (excluding a country does not take the system off the sea).
+
+Spectrum
+--------
+For each band ``b`` of ``s`` (width ``W_b = high_mhz − low_mhz``)::
+
+    mhz_available(s, b, c)     = W_b · #{k : |V(s, k)| ≥ 1} / N · s_c
+    mhz_sat_available(s, b, c) = W_b · Σ_k |V(s, k)| / N · s_c
+
+(the number of steps with at least one satellite is counted separately from ``covered_fraction``,
+which uses the system's ``min_visible``). The ``band`` dimension holds the distinct band NAMES of all
+systems in order of first appearance; a band name may carry different edges in different systems
+(``band_low_mhz(system, band)``, ``band_high_mhz``). Where a system lacks a band every variable of
+that (system, band) is NaN — not 0, which means "this band, but no satellite in view".
+
+Capacity
+--------
+Weight of a cell: ``w_c = population_c · s_c`` (``weighting="population"``) or ``w_c = land area_c ·
+s_c`` (``"area"``; land area = cell_area · land_fraction, or cell_area · min(1, Σ country_fraction)
+without land_fraction). At each step each visible satellite i of s with capacity ``cap`` (Mbps)
+shares it among the cells it sees in proportion to their weight::
+
+    P_i = Σ_{c visible from i} w_c;   if P_i > 0 cell c receives cap · w_c / P_i   (else i delivers nothing)
+
+    capacity_mbps(s, c)            = Σ_k Σ_{i ∈ V(s, k), P_i > 0} cap · w_c / P_i  / N
+    capacity_per_person_mbps(s, c) = capacity_mbps / population_c  (NaN where population_c is 0)
+    offered_step_mbps(s, k)        = Σ_{i visible from some cell of positive weight} cap
+    delivered_step_mbps(s, k)      = Σ_c (capacity the cells receive at step k)  (= offered: conservation)
+
+``capacity_per_person_mbps`` divides by the cell's whole population; under landing rights the
+served persons alone get ``capacity_mbps / (population · served_share)``. A cell split between a
+served and an unserved country gets capacity in proportion to its served population only.
+
+Accuracy and determinism: per-cell capacity equals the NumPy brute force (every satellite against
+every cell) to ~1e-15 relative (tested at 1e-9); zeros are exact. Results are bit-identical for any
+thread count; another ``chunk_steps`` regroups the float sums over time, changing ``capacity_mbps``,
+``delivered_mbps`` and ``offered_mbps`` by ~1e-15 relative (tested at 1e-12); all other outputs are
+exact integers until the final division and do not change at all.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Band", "served_share", "service", "WEIGHTINGS"]
+
+#: Weightings of the capacity shares.
+WEIGHTINGS = ("population", "area")
+
+
+def _real(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+
+
+@dataclass(frozen=True)
+class Band:
+    """A downlink band: ``name`` (e.g. "Ku"), ``low_mhz`` < ``high_mhz``, both > 0, MHz."""
+
+    name: str
+    low_mhz: float
+    high_mhz: float
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"Band.name: expected a non-empty string, got {self.name!r}")
+        for field in ("low_mhz", "high_mhz"):
+            v = getattr(self, field)
+            if not _real(v) or not (math.isfinite(float(v)) and float(v) > 0):
+                raise ValueError(f"Band.{field}: expected a finite frequency > 0 MHz, got {v!r} (band {self.name!r})")
+            object.__setattr__(self, field, float(v))
+        if not self.low_mhz < self.high_mhz:
+            raise ValueError(f"Band.low_mhz: expected low_mhz < high_mhz, got {self.low_mhz:g} >= {self.high_mhz:g} "
+                             f"(band {self.name!r})")
+
+    @property
+    def width_mhz(self) -> float:
+        return self.high_mhz - self.low_mhz
+
+    @classmethod
+    def coerce(cls, obj) -> "Band":
+        """A Band from a Band, a ``(name, low_mhz, high_mhz)`` sequence or a mapping with those keys."""
+        if isinstance(obj, Band):
+            return obj
+        if isinstance(obj, dict):
+            unknown = set(obj) - {"name", "low_mhz", "high_mhz"}
+            if unknown:
+                raise ValueError(f"unknown key(s) {sorted(unknown)}; a band has name, low_mhz, high_mhz")
+            return cls(**obj)
+        if isinstance(obj, (tuple, list)) and len(obj) == 3:
+            return cls(*obj)
+        raise TypeError(f"expected a Band or (name, low_mhz, high_mhz), got {obj!r}")
+
+
+# --------------------------------------------------------------------------- shares and weights
+def _country_index(geography) -> dict:
+    return {str(c): i for i, c in enumerate(np.asarray(geography["country"].values))}
+
+
+def _land_share_sum(geography, isos) -> np.ndarray:
+    """Σ over ``isos`` of the countries' shares of each cell's land, float64[nlat, nlon]."""
+    idx = _country_index(geography)
+    cf = geography["country_fraction"].transpose("country", "lat", "lon")
+    nlat, nlon = cf.shape[1], cf.shape[2]
+    total = np.zeros((nlat, nlon))
+    for iso in isos:
+        total += np.nan_to_num(np.asarray(cf.isel(country=idx[iso]).values, dtype=np.float64), nan=0.0)
+    if "land_fraction" in geography:
+        land = np.nan_to_num(np.asarray(geography["land_fraction"].transpose("lat", "lon").values, np.float64), nan=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.where(land > 0, total / land, 0.0)
+    return total
+
+
+def served_share(system, geography) -> np.ndarray:
+    """The system's served share of each cell, float64[nlat, nlon] in [0, 1] (module docstring).
+
+    Raises ValueError naming the field when a country code is not in the geography."""
+    if not system.has_landing_rights:
+        cf = geography["country_fraction"]
+        return np.ones((cf.sizes["lat"], cf.sizes["lon"]))
+    idx = _country_index(geography)
+    for field in ("serve_countries", "exclude_countries"):
+        codes = getattr(system, field) or ()
+        unknown = [c for c in codes if c not in idx]
+        if unknown:
+            raise ValueError(f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
+                             f"geography's 'country' coordinate (system {system.name!r})")
+    excl = set(system.exclude_countries)
+    if system.serve_countries is not None:
+        served = [c for c in system.serve_countries if c not in excl]
+        return np.clip(_land_share_sum(geography, served), 0.0, 1.0)
+    return np.clip(1.0 - _land_share_sum(geography, system.exclude_countries), 0.0, 1.0)
+
+
+def _population(geography) -> np.ndarray:
+    return np.nan_to_num(np.asarray(geography["population"].transpose("lat", "lon").values, np.float64), nan=0.0)
+
+
+def _land_area(geography, grid) -> np.ndarray:
+    if "land_fraction" in geography:
+        land = np.asarray(geography["land_fraction"].transpose("lat", "lon").values, np.float64)
+    else:
+        land = np.asarray(geography["country_fraction"].sum("country").transpose("lat", "lon").values, np.float64)
+    land = np.clip(np.nan_to_num(land, nan=0.0), 0.0, 1.0)
+    return np.asarray(grid.cell_area_km2, np.float64)[:, None] * land
+
+
+# --------------------------------------------------------------------------- the pass
+def service(systems, grid, times, geography, *, weighting: str = "population", chunk_steps: int | None = None,
+            keep_time_series: bool = False) -> dict:
+    """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
+
+    Parameters
+    ----------
+    systems : System | sequence of System
+        Each needs a capacity (``capacity_per_sat_mbps``, or ``spectral_efficiency_bps_per_hz`` ×
+        band widths × ``beams``); ``bands`` (may be empty), landing rights optional.
+    grid : Grid (or a resolution in degrees)
+    times : TimeGrid, regularly spaced
+    geography : xarray.Dataset on the grid: ``country_fraction(country, lat, lon)``,
+        ``population(lat, lon)``, optionally ``land_fraction(lat, lon)`` (:func:`orbitshare.geography`)
+    weighting : "population" (w = population × served share) or "area" (w = land area × served share)
+    chunk_steps : time steps per chunk (default :func:`orbitshare.coverage.default_chunk_steps`)
+    keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.coverage.coverage`)
+
+    Returns
+    -------
+    dict with
+
+    ``"coverage"``: exactly what ``coverage(systems, grid, times, geography=geography,
+    keep_time_series=keep_time_series)`` returns.
+
+    ``"spectrum"``: Dataset on ``(system, band, lat, lon)``: ``mhz_available`` and
+    ``mhz_sat_available`` (MHz, ``time: mean``), ``band_low_mhz`` / ``band_high_mhz`` /
+    ``band_width_mhz`` (system, band; NaN where the system lacks the band), ``served_share`` (system,
+    lat, lon), ``bandwidth_mhz`` (system).
+
+    ``"capacity"``: Dataset with ``capacity_mbps`` and ``capacity_per_person_mbps`` (system, lat, lon;
+    Mbps, ``time: mean``; per person NaN where the population is 0), ``served_share`` and ``weight``
+    (system, lat, lon), ``delivered_mbps`` and ``offered_mbps`` (system; time means of the totals over
+    all cells), ``delivered_step_mbps`` and ``offered_step_mbps`` (system, time; the per-step totals:
+    conservation is ``delivered == offered`` at every step, to rounding), ``capacity_per_sat_mbps``
+    (system); coordinate ``population`` (lat, lon); attribute ``weighting``.
+
+    All three carry the coverage Dataset's ``system`` coordinates (``operator``, ``administration``,
+    ``element_count``, ``elevation_mask_deg``, ...), the grid's CF
+    ``lat``/``lon`` with bounds, and the coverage Dataset's time-coverage attributes.
+
+    Memory and time: as :func:`orbitshare.coverage.coverage`, plus per chunk ≈ (28·blocks + 56) bytes
+    per cell and system (blocks ≤ ``CAPACITY_TIME_BLOCKS`` = 8), plus the result arrays
+    (8 bytes × systems × (2·bands + 4) per cell). The capacity accumulation uses the visibility
+    kernel's exact row intervals: O(visible rows) per satellite-step, plus one pass over each touched
+    row per step.
+    """
+    import xarray as xr
+
+    from .coverage import _as_systems, _check_geography, _drive
+    from .grid import Grid
+    from .timegrid import TimeGrid
+
+    syslist = _as_systems(systems)
+    if not isinstance(grid, Grid):
+        grid = Grid(grid)
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting: expected one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
+    if geography is None:
+        raise ValueError("geography: required (population and country fractions on the grid: "
+                         "orbitshare.geography(grid))")
+    if not isinstance(times, TimeGrid):
+        raise TypeError(f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), "
+                        f"got {type(times).__name__}")
+    _check_geography(geography, grid)
+    caps = []
+    for s in syslist:
+        c = s.capacity_mbps
+        if c is None:
+            raise ValueError(f"System.capacity_per_sat_mbps: system {s.name!r} has no capacity; give "
+                             "capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz and beams (with bands)")
+        caps.append(c)
+    shares = np.stack([served_share(s, geography) for s in syslist])
+    pop = _population(geography)
+    base = pop if weighting == "population" else _land_area(geography, grid)
+    weight = np.ascontiguousarray(base[None, :, :] * shares)
+
+    cov, state = _drive(syslist, grid, times, geography=geography, keep_time_series=keep_time_series,
+                        chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight))
+    nt = state.nsteps
+
+    # ---- shared coordinates and attributes
+    coords = {k: cov.coords[k].variable for k in ("lat", "lon", "lat_bnds", "lon_bnds", "cell_area")
+              if k in cov.coords}
+    coords.update({k: c.variable for k, c in cov.coords.items() if c.dims == ("system",)})  # names, operator, ...
+    base_attrs = {k: cov.attrs[k] for k in ("Conventions", "source", "time_coverage_start", "time_coverage_end",
+                                            "time_coverage_resolution", "time_step_s", "time_steps",
+                                            "grid_resolution_deg", "systems") if k in cov.attrs}
+    cell = ("system", "lat", "lon")
+    share_var = xr.Variable(cell, shares, {
+        "long_name": "served share of the cell (landing rights)", "units": "1", "valid_min": 0.0, "valid_max": 1.0,
+        "comment": "1 without landing rights; with serve_countries the served countries' share of the cell's land "
+                   "(0 where no land); with only exclude_countries 1 minus the excluded share (1 over the ocean)"})
+
+    # ---- spectrum
+    band_names = []
+    for s in syslist:
+        for b in s.bands:
+            if b.name not in band_names:
+                band_names.append(b.name)
+    nsys, nb = len(syslist), len(band_names)
+    low = np.full((nsys, nb), np.nan)
+    high = np.full((nsys, nb), np.nan)
+    for i, s in enumerate(syslist):
+        for b in s.bands:
+            j = band_names.index(b.name)
+            low[i, j], high[i, j] = b.low_mhz, b.high_mhz
+    width = high - low
+    any_frac = state.steps_any / np.float64(nt) * shares          # [nsys, nlat, nlon]
+    sat_mean = state.sum_visible / np.float64(nt) * shares
+    mhz = width[:, :, None, None] * any_frac[:, None]
+    mhz_sat = width[:, :, None, None] * sat_mean[:, None]
+    scoords = dict(coords)
+    scoords["band"] = xr.Variable("band", np.array(band_names, dtype=str), {"long_name": "downlink band name"})
+    sb = ("system", "band")
+    spectrum = xr.Dataset({
+        "mhz_available": xr.Variable(("system", "band", "lat", "lon"), mhz, {
+            "long_name": "bandwidth available: band width while at least one satellite of the system is visible, "
+                         "times the served share", "units": "MHz", "cell_methods": "time: mean",
+            "comment": "NaN where the system lacks the band"}),
+        "mhz_sat_available": xr.Variable(("system", "band", "lat", "lon"), mhz_sat, {
+            "long_name": "band width times the number of visible satellites of the system, times the served share",
+            "units": "MHz", "cell_methods": "time: mean", "comment": "NaN where the system lacks the band"}),
+        "band_low_mhz": xr.Variable(sb, low, {"long_name": "lower band edge", "units": "MHz"}),
+        "band_high_mhz": xr.Variable(sb, high, {"long_name": "upper band edge", "units": "MHz"}),
+        "band_width_mhz": xr.Variable(sb, width, {"long_name": "band width", "units": "MHz"}),
+        "bandwidth_mhz": xr.Variable("system", np.array([s.bandwidth_mhz for s in syslist]), {
+            "long_name": "sum of the system's band widths", "units": "MHz"}),
+        "served_share": share_var,
+    }, coords=scoords, attrs={**base_attrs, "title": "orbitshare spectrum"})
+
+    # ---- capacity
+    cap_mean = state.capacity_sum / np.float64(nt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_person = np.where(pop[None] > 0, cap_mean / pop[None], np.nan)
+    ccoords = dict(coords)
+    ccoords["population"] = xr.Variable(("lat", "lon"), pop, {"long_name": "population of the cell",
+                                                              "units": "1", "comment": "persons"})
+    ccoords["time"] = xr.Variable("time", np.asarray(times.time, "datetime64[ns]"),
+                                  {"standard_name": "time", "long_name": "time of step (UTC)", "axis": "T"})
+    wdesc = "population x served_share" if weighting == "population" else "land area (km2) x served_share"
+    capacity = xr.Dataset({
+        "capacity_mbps": xr.Variable(cell, cap_mean, {
+            "long_name": "capacity delivered to the cell", "units": "Mbit s-1", "cell_methods": "time: mean",
+            "comment": f"each visible satellite shares its capacity among the cells it sees in proportion to "
+                       f"their weight ({wdesc})"}),
+        "capacity_per_person_mbps": xr.Variable(cell, per_person, {
+            "long_name": "capacity delivered to the cell per person living in it", "units": "Mbit s-1",
+            "cell_methods": "time: mean", "comment": "capacity_mbps / population; NaN where the population is 0"}),
+        "delivered_mbps": xr.Variable("system", state.delivered.sum(axis=1) / np.float64(nt), {
+            "long_name": "capacity delivered over all cells", "units": "Mbit s-1", "cell_methods": "time: mean"}),
+        "offered_mbps": xr.Variable("system", state.offered.sum(axis=1) / np.float64(nt), {
+            "long_name": "capacity of the satellites that see a cell of positive weight", "units": "Mbit s-1",
+            "cell_methods": "time: mean"}),
+        "delivered_step_mbps": xr.Variable(("system", "time"), state.delivered, {
+            "long_name": "capacity delivered over all cells at the step", "units": "Mbit s-1",
+            "cell_methods": "area: sum"}),
+        "offered_step_mbps": xr.Variable(("system", "time"), state.offered, {
+            "long_name": "capacity of the satellites that see a cell of positive weight at the step",
+            "units": "Mbit s-1", "cell_methods": "area: sum"}),
+        "capacity_per_sat_mbps": xr.Variable("system", np.array(caps, np.float64), {
+            "long_name": "capacity of each satellite", "units": "Mbit s-1"}),
+        "served_share": share_var,
+        "weight": xr.Variable(cell, weight, {
+            "long_name": f"capacity-sharing weight of the cell ({wdesc})",
+            "units": "1" if weighting == "population" else "km2"}),
+    }, coords=ccoords, attrs={**base_attrs, "title": "orbitshare capacity", "weighting": weighting})
+    return {"coverage": cov, "spectrum": spectrum, "capacity": capacity}
