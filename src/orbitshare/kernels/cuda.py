@@ -1,0 +1,721 @@
+"""CUDA backend (numba.cuda): SGP4 → ITRS and footprint visibility/coverage on the GPU.
+
+Units as the CPU kernels: km, s, rad; time as (jd, fr) day pairs. Importing this module installs the
+NumPy shim of :mod:`orbitshare.cuda_support` and imports ``numba.cuda``; nothing compiles until the
+first call (kernels compile lazily, once per argument types).
+
+Reuse of the CPU math
+---------------------
+The scalar helpers of :mod:`.sgp4`, :mod:`.sgp4_deep`, :mod:`.frames` and :mod:`.visibility` are
+Numba ``njit`` functions written with ``math`` only (DESIGN.md, kernel rule 6). :func:`device_of`
+turns one into a CUDA device function from its ``py_func``; the njit helpers it calls (looked up among
+its globals) are retargeted the same way, recursively, so the device code runs the very same source.
+Only two kinds of glue are written here: the per-(satellite, step) SGP4 driver (the body of the CPU
+time loop, with the deep-space resonance integrator started fresh from epoch, which the CPU kernel
+guarantees gives identical numbers) and the GPU accumulation (atomics, scans, per-cell walks).
+
+Exactness of the counts
+-----------------------
+The visible set of a row is decided by the exact per-cell test only; the closed form merely predicts
+the interval (see :mod:`.visibility`, "Exactness"). On the GPU, NVVM contracts ``a*b + c`` into FMA by
+default (numba-cuda has no switch for it without fastmath), which would change the test's rounding.
+The exact test used here (:func:`_vis_rn`) therefore performs the same operations in the same order as
+``visibility._vis_h`` with libdevice's ``dmul_rn``/``dadd_rn`` (PTX ``mul.rn``/``add.rn``, which are
+never contracted), so given the same positions the counts equal the CPU engine bit for bit. The rest of
+:func:`visibility._process_row_fast` (prediction and edge walks) is reused as is, with the exact test and
+the interval writer swapped for the GPU versions; degenerate rows (satellite within a few km of the
+polar axis) are tested cell by cell here with atomics, before the reused function would reach its own
+(non-atomic) branch.
+
+SGP4 on the GPU is not bit-identical to the CPU kernel (FMA contraction, libdevice's sin/cos/atan2):
+positions agree to ~1e-12 relative, which the tests check. Counts from GPU-propagated positions equal
+the CPU engine's except for a cell whose elevation is within ~1e-12 rad of the mask at some step.
+
+Layout on the device
+--------------------
+* SGP4: one thread per (satellite, step); ``e uint8[nsat, nt]``, ``r, v float64[nsat, nt, 3]`` ITRS.
+* Footprints: one thread per (satellite, step) walks the rows of its footprint (the CPU walk) and adds
+  each row interval as +1/−1 into a per-step difference array ``diff int32[nk, nsys, nlat, nlon + 1]``
+  with int32 atomics (exact whatever the order); whole rows go to ``full int32[nk, nsys, nlat]``.
+* Scan: one thread per (step, system, row) turns its difference row into counts in place.
+* Cells: one thread per (system, cell) walks the launch's steps in order and updates its running
+  statistics (sum, covered, first and last covered step, longest inner gap, steps_any), then zeroes
+  the counts for the next launch. The state persists across launches and chunks, so a whole chunk (or
+  the fused run) ends in one :class:`~orbitshare.kernels.visibility.ChunkState`.
+
+``nk`` (steps per launch) is chosen so that ``diff`` stays under ``memory_bytes`` (default 1 GiB).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import numba
+import numpy as np
+
+from ..cuda_support import import_numba_cuda, simulator_enabled
+from . import frames as _frames
+from . import sgp4 as _sgp4
+from . import sgp4_deep as _deep
+from . import visibility as _vis
+from .sgp4 import (
+    C_AYCOF, C_BCC4, C_BCC5, C_CC1, C_CON41, C_COSIO, C_D2, C_D3, C_D4, C_D2201, C_D2211, C_D3210,
+    C_D3222, C_D4410, C_D4422, C_D5220, C_D5232, C_D5421, C_D5433, C_DEDT, C_DEEP, C_DEL1, C_DEL2,
+    C_DEL3, C_DELMO, C_DIDT, C_DMDT, C_DNODT, C_DOMDT, C_E3, C_ECCO, C_EE2, C_EPOCH_FR, C_EPOCH_JD,
+    C_ETA, C_GSTO, C_INCLO, C_IREZ, C_ISIMP, C_MDOT, C_MO, C_NO, C_NODECF, C_NODEDOT, C_NODEO,
+    C_OMGCOF, C_ARGPDOT, C_ARGPO, C_SE2, C_SE3, C_SGH2, C_SGH3, C_SGH4, C_SH2, C_SH3, C_SI2, C_SI3,
+    C_SINIO, C_SINMAO, C_SL2, C_SL3, C_SL4, C_T2COF, C_T3COF, C_T4COF, C_T5COF, C_X1MTH2, C_X7THM1,
+    C_XFACT, C_XGH2, C_XGH3, C_XGH4, C_XH2, C_XH3, C_XI2, C_XI3, C_XL2, C_XL3, C_XL4, C_XLAMO,
+    C_XLCOF, C_XMCOF, C_ZMOL, C_ZMOS, C_ATERM, NPARAM, J3OJ2, PI, TEMP4, X2O3, XKE,
+)
+from .visibility import ChunkState, empty_chunk_state
+
+cuda = import_numba_cuda()
+
+__all__ = [
+    "cuda_accumulate_chunk",
+    "cuda_coverage",
+    "cuda_propagate_itrs",
+    "cuda_propagate_itrs_device",
+    "device_of",
+]
+
+_SIM = simulator_enabled()
+_TPB = 128  # threads per block
+_INT16_MAX = 32767
+_DEFAULT_MEMORY = 1 << 30
+
+
+# --------------------------------------------------------------------------- njit helpers → device functions
+_DEVICE: dict = {}
+
+
+def _is_cpu_dispatcher(obj) -> bool:
+    return isinstance(obj, numba.core.registry.CPUDispatcher)
+
+
+def device_of(disp, **overrides):
+    """A CUDA device function running the ``py_func`` of the njit helper ``disp``.
+
+    Globals of the helper that are njit dispatchers themselves are replaced by their device versions
+    (recursively); ``overrides`` replace further globals by name (e.g. a GPU-specific exact test).
+    Results without overrides are cached per helper."""
+    key = id(disp)
+    if not overrides and key in _DEVICE:
+        return _DEVICE[key]
+    f = disp.py_func if hasattr(disp, "py_func") else disp
+    g = dict(f.__globals__)
+    for name in f.__code__.co_names:
+        obj = g.get(name)
+        if name not in overrides and _is_cpu_dispatcher(obj):
+            g[name] = device_of(obj)
+    g.update(overrides)
+    nf = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
+    nf.__qualname__ = f.__qualname__
+    nf.__doc__ = f.__doc__
+    dev = cuda.jit(device=True)(nf)
+    if not overrides:
+        _DEVICE[key] = dev
+    return dev
+
+
+_near_secular = device_of(_sgp4.near_secular)
+_mean_elements = device_of(_sgp4.mean_elements)
+_position_velocity = device_of(_sgp4.position_velocity)
+_dspace = device_of(_deep.dspace)
+_dpper = device_of(_deep.dpper)
+_rotate_one = device_of(_frames._rotate_one)
+_geodetic_lat_height = device_of(_vis._geodetic_lat_height)
+_wrap = device_of(_vis._wrap)
+
+
+# --------------------------------------------------------------------------- SGP4, one (satellite, step)
+@cuda.jit(device=True)
+def _sgp4_step(p, i, t):
+    """SGP4/SDP4 of satellite ``i`` (row of ``params``) at ``t`` min since epoch: (err, r TEME km, v km/s).
+
+    The body of ``sgp4._run_sat``'s time loop with the resonance integrator fresh from epoch."""
+    deep = p[i, C_DEEP] != 0.0
+    isimp = int(p[i, C_ISIMP])
+    irez = int(p[i, C_IREZ])
+    no = p[i, C_NO]
+    ecco = p[i, C_ECCO]
+    inclo = p[i, C_INCLO]
+    argpo = p[i, C_ARGPO]
+    mm, argpm, nodem, tempa, tempe, templ = _near_secular(
+        t, isimp, p[i, C_MO], p[i, C_MDOT], argpo, p[i, C_ARGPDOT], p[i, C_NODEO], p[i, C_NODEDOT],
+        p[i, C_NODECF], p[i, C_CC1], p[i, C_BCC4], p[i, C_BCC5], p[i, C_T2COF], p[i, C_OMGCOF],
+        p[i, C_ETA], p[i, C_XMCOF], p[i, C_DELMO], p[i, C_SINMAO], p[i, C_D2], p[i, C_D3], p[i, C_D4],
+        p[i, C_T3COF], p[i, C_T4COF], p[i, C_T5COF])
+    err = 0
+    em = ecco
+    inclm = inclo
+    nm = no
+    aterm = p[i, C_ATERM]
+    if deep:
+        em, argpm, inclm, mm, nodem, nm, atime, xli, xni = _dspace(
+            irez, p[i, C_D2201], p[i, C_D2211], p[i, C_D3210], p[i, C_D3222], p[i, C_D4410],
+            p[i, C_D4422], p[i, C_D5220], p[i, C_D5232], p[i, C_D5421], p[i, C_D5433],
+            p[i, C_DEDT], p[i, C_DEL1], p[i, C_DEL2], p[i, C_DEL3], p[i, C_DIDT], p[i, C_DMDT],
+            p[i, C_DNODT], p[i, C_DOMDT], argpo, p[i, C_ARGPDOT],
+            t, p[i, C_GSTO], p[i, C_XFACT], p[i, C_XLAMO], no, 0.0, p[i, C_XLAMO], no,
+            ecco, argpm, inclo, mm, nodem, no)
+        if nm <= 0.0:
+            err = 2
+        else:
+            aterm = math.pow(XKE / nm, X2O3)
+    elif nm <= 0.0:
+        err = 2
+    am = 0.0
+    if err == 0:
+        err, am, nm, em, mm, argpm, nodem = _mean_elements(aterm, no, em, mm, argpm, nodem, tempa, tempe, templ)
+    ep = em
+    xincp = inclm
+    nodep = nodem
+    argpp = argpm
+    mp = mm
+    sinip = p[i, C_SINIO]
+    cosip = p[i, C_COSIO]
+    aycof = p[i, C_AYCOF]
+    xlcof = p[i, C_XLCOF]
+    con41 = p[i, C_CON41]
+    x1mth2 = p[i, C_X1MTH2]
+    x7thm1 = p[i, C_X7THM1]
+    if err == 0 and deep:
+        ep, xincp, nodep, argpp, mp = _dpper(
+            p[i, C_E3], p[i, C_EE2], p[i, C_SE2], p[i, C_SE3], p[i, C_SGH2], p[i, C_SGH3], p[i, C_SGH4],
+            p[i, C_SH2], p[i, C_SH3], p[i, C_SI2], p[i, C_SI3], p[i, C_SL2], p[i, C_SL3], p[i, C_SL4],
+            p[i, C_XGH2], p[i, C_XGH3], p[i, C_XGH4], p[i, C_XH2], p[i, C_XH3], p[i, C_XI2], p[i, C_XI3],
+            p[i, C_XL2], p[i, C_XL3], p[i, C_XL4], p[i, C_ZMOL], p[i, C_ZMOS],
+            t, em, inclm, nodem, argpm, mm)
+        if xincp < 0.0:
+            xincp = -xincp
+            nodep = nodep + PI
+            argpp = argpp - PI
+        if ep < 0.0 or ep > 1.0:
+            err = 3
+        sinip = math.sin(xincp)
+        cosip = math.cos(xincp)
+        aycof = -0.5 * J3OJ2 * sinip
+        if math.fabs(cosip + 1.0) > 1.5e-12:
+            xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / (1.0 + cosip)
+        else:
+            xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / TEMP4
+        cosisq = cosip * cosip
+        con41 = 3.0 * cosisq - 1.0
+        x1mth2 = 1.0 - cosisq
+        x7thm1 = 7.0 * cosisq - 1.0
+    if err == 0:
+        return _position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
+                                  aycof, xlcof, con41, x1mth2, x7thm1)
+    return err, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan
+
+
+@cuda.jit
+def _sgp4_itrs_kernel(p, jd, fr, m, w, thd, k0, e, r, v):
+    """Thread (i, k): satellite i at step k0 + k of (jd, fr, m, w, thd); writes e[i, k], r[i, k], v[i, k]
+    in ITRS (km, km/s). m, w: float64[nt, 3, 3] (``frames.itrs_rotations``), thd: float64[nt] rad/s."""
+    idx = cuda.grid(1)
+    nk = e.shape[1]
+    if idx >= e.shape[0] * nk:
+        return
+    i = idx // nk
+    k = idx - i * nk
+    kg = k0 + k
+    t = (jd[kg] - p[i, C_EPOCH_JD]) * 1440.0 + (fr[kg] - p[i, C_EPOCH_FR]) * 1440.0
+    err, rx, ry, rz, vx, vy, vz = _sgp4_step(p, i, t)
+    rr = cuda.local.array(3, numba.float64)
+    vv = cuda.local.array(3, numba.float64)
+    rr[0] = rx
+    rr[1] = ry
+    rr[2] = rz
+    vv[0] = vx
+    vv[1] = vy
+    vv[2] = vz
+    e[i, k] = err
+    _rotate_one(m[kg], w[kg], thd[kg], rr, vv, r[i, k], v[i, k])
+
+
+# --------------------------------------------------------------------------- visibility, device side
+if _SIM:
+    @cuda.jit(device=True)
+    def _mul(a, b):
+        return a * b
+
+    @cuda.jit(device=True)
+    def _add(a, b):
+        return a + b
+else:
+    from numba.cuda import libdevice as _libdevice
+
+    @cuda.jit(device=True)
+    def _mul(a, b):
+        """a·b rounded once (PTX mul.rn.f64: never contracted into an FMA)."""
+        return _libdevice.dmul_rn(a, b)
+
+    @cuda.jit(device=True)
+    def _add(a, b):
+        """a + b rounded once (PTX add.rn.f64: never contracted into an FMA)."""
+        return _libdevice.dadd_rn(a, b)
+
+
+@cuda.jit(device=True)
+def _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cl, sl):
+    """``visibility._vis_h`` (hence ``cell_visible_exact``), operation for operation, without FMA."""
+    dx = _add(x, -_mul(pxy_i, cl))
+    dy = _add(y, -_mul(pxy_i, sl))
+    nd = _add(_add(_mul(_mul(nxy_i, cl), dx), _mul(_mul(nxy_i, sl), dy)), ndz)
+    d2 = _add(_add(_mul(dx, dx), _mul(dy, dy)), dz2)
+    if pos:
+        return nd > 0.0 and _mul(nd, nd) > _mul(s2, d2)
+    return nd > 0.0 or _mul(nd, nd) < _mul(s2, d2)
+
+
+@cuda.jit(device=True)
+def _add_interval_atomic(diff, sdiff, s, i, jw, je, nlon):
+    """+1/−1 for the unwrapped columns jw..je of row i (wrapping across ±180°), int32 atomics into
+    ``diff[s, i]`` (``sdiff`` unused: sums come from the per-step counts on the GPU)."""
+    a = _wrap(jw, nlon)
+    n = je - jw + 1
+    if a + n <= nlon:
+        cuda.atomic.add(diff, (s, i, a), 1)
+        cuda.atomic.add(diff, (s, i, a + n), -1)
+    else:
+        cuda.atomic.add(diff, (s, i, a), 1)
+        cuda.atomic.add(diff, (s, i, nlon), -1)
+        cuda.atomic.add(diff, (s, i, 0), 1)
+        cuda.atomic.add(diff, (s, i, a + n - nlon), -1)
+
+
+_process_row = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_add_interval_atomic)
+
+
+@cuda.jit(device=True)
+def _row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i, tp_i,
+         cos_lon, sin_lon, diffk, fullk, s, i):
+    """One row of one satellite-step: kind 0 none, 1 whole row (counted here), 2 interval, 3 degenerate."""
+    nlon = cos_lon.shape[0]
+    a = nxy_i * rho
+    if a * dlon * dlon <= 1e-9 * (rn + pxy_i + abs(pz_i)):
+        # degenerate row (the same test as _process_row_fast): every cell exactly, with atomics
+        dz = z - pz_i
+        ndz = nz_i * dz
+        dz2 = dz * dz
+        nvis = 0
+        for j in range(nlon):
+            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+                nvis += 1
+        if nvis == 0:
+            return 0
+        if nvis == nlon:
+            cuda.atomic.add(fullk, (s, i), 1)
+            return 1
+        for j in range(nlon):
+            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+                cuda.atomic.add(diffk, (s, i, j), 1)
+                cuda.atomic.add(diffk, (s, i, j + 1), -1)
+        return 3
+    kind, jw, je = _process_row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i,
+                                nz_i, c1_i, tp_i, cos_lon, sin_lon, diffk, diffk, s, i)
+    if kind == 1:
+        cuda.atomic.add(fullk, (s, i), 1)
+    return kind
+
+
+@cuda.jit(device=True)
+def _footprint(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diffk, fullk):
+    """One satellite-step's visible cells into diffk[s] / fullk[s]: the row walk of
+    ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row)."""
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    rho = math.sqrt(x * x + y * y)
+    r2 = x * x + y * y + z * z
+    rn = math.sqrt(r2)
+    twoz = 2.0 * z
+    inv_dlon = 1.0 / dlon
+    pos = sm >= 0.0
+    s2 = sm * sm
+    t = (math.atan2(y, x) - lon0) / dlon
+    if t < 0.0:
+        t += nlon
+    elif t >= nlon:
+        t -= nlon
+    if not (t >= 0.0 and t < nlon):
+        t = 0.0
+    phi, h = _geodetic_lat_height(rho, z)
+    walk_all = not (h > 0.0)
+    if walk_all:
+        i0 = 0
+    else:
+        i0 = int(math.floor((phi + 0.5 * math.pi) / dlat))
+        if i0 < 0:
+            i0 = 0
+        elif i0 >= nlat:
+            i0 = nlat - 1
+    i = i0
+    step = 1
+    while True:
+        if i >= nlat:
+            step = -1
+            i = i0 - 1
+        if i < 0:
+            break
+        kind = _row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i], nxy[i], nz[i],
+                    c1[i], tp[i], cos_lon, sin_lon, diffk, fullk, s, i)
+        if kind == 0 and not walk_all and (step < 0 or i > i0):
+            if step < 0:
+                break
+            step = -1
+            i = i0
+        i += step
+
+
+@cuda.jit
+def _footprint_kernel(r, err, k0, sat_sys, sin_mask, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
+                      dlat, diff, full):
+    """Thread (isat, kk): satellite isat at step k0 + kk of r/err into diff[kk], full[kk]."""
+    idx = cuda.grid(1)
+    nk = diff.shape[0]
+    nsat = r.shape[0]
+    if idx >= nsat * nk:
+        return
+    isat = idx // nk
+    kk = idx - isat * nk
+    k = k0 + kk
+    if err[isat, k] != 0:
+        return
+    x = r[isat, k, 0]
+    y = r[isat, k, 1]
+    z = r[isat, k, 2]
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return
+    _footprint(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
+               dlat, diff[kk], full[kk])
+
+
+@cuda.jit
+def _scan_kernel(diff, full, nk):
+    """Thread (kk, s, i), kk < nk: difference row → counts in place; clears full and the end column."""
+    idx = cuda.grid(1)
+    nsys = diff.shape[1]
+    nlat = diff.shape[2]
+    nlon = diff.shape[3] - 1
+    if idx >= nk * nsys * nlat:
+        return
+    kk = idx // (nsys * nlat)
+    rest = idx - kk * nsys * nlat
+    s = rest // nlat
+    i = rest - s * nlat
+    run = full[kk, s, i]
+    full[kk, s, i] = 0
+    for j in range(nlon):
+        run += diff[kk, s, i, j]
+        diff[kk, s, i, j] = run
+    diff[kk, s, i, nlon] = 0
+
+
+@cuda.jit
+def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner, anyc, count_any, keep, out16):
+    """Thread (s, i, j): walk steps 0..nk−1 (global kbase + kk) in order, update the running statistics,
+    optionally store int16 counts (saturating) into out16[s, kk], and zero the counts."""
+    idx = cuda.grid(1)
+    nsys = counts.shape[1]
+    nlat = counts.shape[2]
+    nlon = counts.shape[3] - 1
+    if idx >= nsys * nlat * nlon:
+        return
+    s = idx // (nlat * nlon)
+    rest = idx - s * nlat * nlon
+    i = rest // nlon
+    j = rest - i * nlon
+    mv = min_visible[s]
+    sm = sums[s, i, j]
+    cv = cov[s, i, j]
+    fc = first[s, i, j]
+    lc = last[s, i, j]
+    inn = inner[s, i, j]
+    na = 0
+    for kk in range(nk):
+        c = counts[kk, s, i, j]
+        counts[kk, s, i, j] = 0
+        sm += c
+        if keep:
+            out16[s, kk, i, j] = c if c < _INT16_MAX else _INT16_MAX
+        if c >= 1:
+            na += 1
+        if c >= mv:
+            kg = kbase + kk
+            if lc < 0:
+                fc = kg
+            else:
+                g = kg - lc - 1
+                if g > inn:
+                    inn = g
+            lc = kg
+            cv += 1
+    sums[s, i, j] = sm
+    cov[s, i, j] = cv
+    first[s, i, j] = fc
+    last[s, i, j] = lc
+    inner[s, i, j] = inn
+    if count_any:
+        anyc[s, i, j] += na
+
+
+# --------------------------------------------------------------------------- host side
+def _on_device(a) -> bool:
+    """True for a CUDA device array (``__cuda_array_interface__``; also the simulator's arrays)."""
+    return hasattr(a, "__cuda_array_interface__") or hasattr(a, "copy_to_host")
+
+
+def _blocks(n):
+    return max(1, (n + _TPB - 1) // _TPB)
+
+
+def _f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, *, k0=0, nk=None, params_d=None, times_d=None):
+    """As :func:`cuda_propagate_itrs` for steps k0..k0+nk−1, results left on the device.
+
+    params_d, times_d : optional device copies of params and of (jd, fr, m, w, theta_dot) to reuse
+    across calls. Returns device arrays (e uint8[nsat, nk], r, v float64[nsat, nk, 3])."""
+    if params_d is None:
+        params_d = cuda.to_device(_f64(params))
+    if times_d is None:
+        times_d = tuple(cuda.to_device(_f64(a)) for a in (jd, fr, m, w, theta_dot))
+    nsat = params_d.shape[0]
+    nt = times_d[0].shape[0]
+    if nk is None:
+        nk = nt - k0
+    e = cuda.device_array((nsat, nk), np.uint8)
+    r = cuda.device_array((nsat, nk, 3), np.float64)
+    v = cuda.device_array((nsat, nk, 3), np.float64)
+    if nsat and nk:
+        _sgp4_itrs_kernel[_blocks(nsat * nk), _TPB](params_d, *times_d, k0, e, r, v)
+    return e, r, v
+
+
+def cuda_propagate_itrs(params, jd, fr, m, w, theta_dot):
+    """SGP4 and TEME→ITRS on the GPU, one thread per (satellite, step).
+
+    params : float64[nsat, NPARAM] (``sgp4.sgp4_init``); jd, fr : float64[nt] UTC days;
+    m, w : float64[nt, 3, 3], theta_dot : float64[nt] rad/s (``frames.itrs_rotations``).
+    Returns host arrays (e uint8[nsat, nt], r float64[nsat, nt, 3] km, v float64[nsat, nt, 3] km/s),
+    ITRS, as ``sgp4_propagate_into`` followed by ``teme_to_itrs_into`` (to ~1e-12 relative)."""
+    params = _f64(params)
+    if params.ndim != 2 or params.shape[1] != NPARAM:
+        raise ValueError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
+    jd, fr, theta_dot = (np.atleast_1d(_f64(a)) for a in (jd, fr, theta_dot))
+    m, w = _f64(m), _f64(w)
+    nt = jd.shape[0]
+    if fr.shape != (nt,) or theta_dot.shape != (nt,) or m.shape != (nt, 3, 3) or w.shape != (nt, 3, 3):
+        raise ValueError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
+    e, r, v = cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot)
+    return e.copy_to_host(), r.copy_to_host(), v.copy_to_host()
+
+
+class _GridDev:
+    """Grid geometry and per-system settings on the device, validated like ``accumulate_chunk``."""
+
+    def __init__(self, nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon,
+                 sat_mask_rad):
+        min_visible = np.ascontiguousarray(np.atleast_1d(min_visible), dtype=np.int32)
+        nsys = min_visible.shape[0]
+        mask_rad = _f64(np.atleast_1d(mask_rad))
+        if mask_rad.shape != (nsys,):
+            raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
+        system = np.ascontiguousarray(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32)
+        if system.shape != (nsat,):
+            raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
+        if nsat and (system.min() < 0 or system.max() >= nsys):
+            raise ValueError(f"system: indices must lie in [0, {nsys - 1}]")
+        if sat_mask_rad is None:
+            sin_mask = np.sin(mask_rad)[system] if nsat else np.zeros(0)
+        else:
+            sat_mask_rad = _f64(np.atleast_1d(sat_mask_rad))
+            if sat_mask_rad.shape != (nsat,):
+                raise ValueError(f"sat_mask_rad: expected one mask per satellite ({nsat}), got {sat_mask_rad.shape}")
+            sin_mask = np.sin(sat_mask_rad)
+        sin_mask = _f64(sin_mask)
+        if not np.all(np.abs(sin_mask) < 1.0):
+            raise ValueError("mask_rad: elevation masks must lie strictly between -90° and 90°")
+        pxy, pz, nxy, nz = (_f64(a) for a in (pxy, pz, nxy, nz))
+        lon_rad = _f64(lon_rad)
+        cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
+        sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
+        nlat, nlon = pxy.shape[0], lon_rad.shape[0]
+        for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
+                           ("sin_lon", sin_lon, nlon)):
+            if a.shape != (n,):
+                raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
+        dlon = 2.0 * math.pi / nlon
+        if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
+            raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
+        # per-row constants exactly as visibility._accumulate_kernel forms them
+        c1 = nxy * pxy + nz * pz
+        tp = 2.0 * pxy
+        self.nsys, self.nlat, self.nlon = nsys, nlat, nlon
+        self.min_visible = min_visible
+        self.dlon = dlon
+        self.dlat = math.pi / nlat
+        self.lon0 = float(lon_rad[0]) - 0.5 * dlon
+        self.sys_d = cuda.to_device(system)
+        self.sin_d = cuda.to_device(sin_mask)
+        self.geo_d = tuple(cuda.to_device(a) for a in (pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon))
+        self.mv_d = cuda.to_device(min_visible)
+
+
+class _Accumulator:
+    """Running per-cell statistics on the device, fed launch by launch in time order."""
+
+    def __init__(self, g: _GridDev, nsat, keep_counts, count_any, memory_bytes):
+        self.g = g
+        shape = (g.nsys, g.nlat, g.nlon)
+        per_step = g.nsys * g.nlat * (g.nlon + 1) * 4 + g.nsys * g.nlat * 4
+        if keep_counts:
+            per_step += g.nsys * g.nlat * g.nlon * 2
+        self.nk = int(max(1, memory_bytes // per_step))
+        self.keep = bool(keep_counts)
+        self.count_any = bool(count_any)
+        self.sums = cuda.to_device(np.zeros(shape, np.int64))
+        self.cov = cuda.to_device(np.zeros(shape, np.int32))
+        self.first = cuda.to_device(np.full(shape, -1, np.int32))
+        self.last = cuda.to_device(np.full(shape, -1, np.int32))
+        self.inner = cuda.to_device(np.zeros(shape, np.int32))
+        self.anyc = cuda.to_device(np.zeros(shape if count_any else (0, 0, 0), np.int32))
+        self.diff = None
+        self.full = None
+        self.out16 = None
+        self.nsteps = 0
+        self.counts = [] if keep_counts else None
+
+    def _buffers(self, nk):
+        g = self.g
+        if self.diff is None or self.diff.shape[0] < nk:
+            self.diff = cuda.to_device(np.zeros((nk, g.nsys, g.nlat, g.nlon + 1), np.int32))
+            self.full = cuda.to_device(np.zeros((nk, g.nsys, g.nlat), np.int32))
+            self.out16 = cuda.device_array((g.nsys, nk, g.nlat, g.nlon) if self.keep else (0, 0, 0, 0), np.int16)
+
+    def feed(self, r_d, e_d):
+        """Add the steps of device arrays r_d float64[nsat, nk, 3] (ITRS km), e_d uint8[nsat, nk]."""
+        g = self.g
+        nsat, nt = r_d.shape[0], r_d.shape[1]
+        for k0 in range(0, nt, self.nk):
+            nk = min(self.nk, nt - k0)
+            self._buffers(nk)
+            diff = self.diff[:nk] if self.diff.shape[0] != nk else self.diff
+            full = self.full[:nk] if self.full.shape[0] != nk else self.full
+            if nsat:
+                _footprint_kernel[_blocks(nsat * nk), _TPB](
+                    r_d, e_d, k0, g.sys_d, g.sin_d, *g.geo_d, g.lon0, g.dlon, g.dlat, diff, full)
+            _scan_kernel[_blocks(nk * g.nsys * g.nlat), _TPB](self.diff, self.full, nk)
+            _cells_kernel[_blocks(g.nsys * g.nlat * g.nlon), _TPB](
+                self.diff, nk, self.nsteps, g.mv_d, self.sums, self.cov, self.first, self.last, self.inner,
+                self.anyc, self.count_any, self.keep, self.out16)
+            if self.keep:
+                self.counts.append(self.out16.copy_to_host()[:, :nk].copy())
+            self.nsteps += nk
+
+    def state(self) -> ChunkState:
+        g = self.g
+        nt = self.nsteps
+        if nt == 0:
+            return empty_chunk_state(g.nsys, g.nlat, g.nlon, self.keep, count_any=self.count_any)
+        cuda.synchronize()
+        sums = self.sums.copy_to_host()
+        cov = self.cov.copy_to_host()
+        first = self.first.copy_to_host()
+        last = self.last.copy_to_host()
+        inner = self.inner.copy_to_host()
+        none = last < 0
+        lead = np.where(none, nt, first).astype(np.int32)
+        trail = np.where(none, nt, nt - 1 - last).astype(np.int32)
+        inner = np.where(none, 0, inner).astype(np.int32)
+        counts = None
+        if self.keep:
+            counts = np.concatenate(self.counts, axis=1) if self.counts else np.zeros(
+                (g.nsys, 0, g.nlat, g.nlon), np.int16)
+        anyc = self.anyc.copy_to_host() if self.count_any else None
+        return ChunkState(nt, sums, cov, lead, trail, inner, none, counts, anyc)
+
+
+def _check_capacity(capacity_per_sat, weight):
+    if capacity_per_sat is not None or weight is not None:
+        raise NotImplementedError("the CUDA backend does not accumulate capacity yet: use the cpu backend")
+
+
+def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
+                          sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, count_any=False,
+                          memory_bytes=_DEFAULT_MEMORY, capacity_per_sat=None, weight=None,
+                          nblocks=None) -> ChunkState:
+    """``visibility.accumulate_chunk`` on the GPU: the same arguments and the same :class:`ChunkState`
+    (integer statistics and counts identical to the CPU kernel), so ``merge_chunk_states`` and the
+    drivers work unchanged.
+
+    r : float64[nsat, ntime, 3] km ITRS, a NumPy array or a CUDA device array (kept on the device);
+    err : uint8[nsat, ntime] likewise (default: all 0). memory_bytes bounds the per-step count buffers
+    (steps per launch = memory_bytes // (≈4·nsys·nlat·nlon bytes)). ``nblocks`` is accepted and ignored
+    (the GPU result has no block partition). Capacity is not implemented on the GPU (NotImplementedError).
+    """
+    del nblocks
+    _check_capacity(capacity_per_sat, weight)
+    on_dev = _on_device(r)
+    if not on_dev:
+        r = _f64(r)
+    if len(r.shape) != 3 or r.shape[2] != 3:
+        raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
+    nsat, nt = r.shape[0], r.shape[1]
+    g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
+    if nt == 0:
+        return empty_chunk_state(g.nsys, g.nlat, g.nlon, keep_counts, count_any=count_any)
+    if err is None:
+        err = np.zeros((nsat, nt), np.uint8)
+    if not _on_device(err):
+        err = np.ascontiguousarray(err, dtype=np.uint8)
+    if tuple(err.shape) != (nsat, nt):
+        raise ValueError(f"err: expected shape ({nsat}, {nt}), got {tuple(err.shape)}")
+    r_d = r if on_dev else cuda.to_device(r)
+    e_d = err if _on_device(err) else cuda.to_device(err)
+    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes)
+    acc.feed(r_d, e_d)
+    return acc.state()
+
+
+def cuda_coverage(params, jd, fr, m, w, theta_dot, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *,
+                  cos_lon=None, sin_lon=None, sat_mask_rad=None, keep_counts=False, count_any=False,
+                  chunk_steps=None, memory_bytes=_DEFAULT_MEMORY):
+    """Fused SGP4 → ITRS → coverage on the GPU: positions never leave the device.
+
+    params, jd, fr, m, w, theta_dot as :func:`cuda_propagate_itrs`; the grid and system arguments as
+    :func:`cuda_accumulate_chunk`. chunk_steps : steps propagated per launch (default: as many as the
+    count buffers take per launch). Returns (state, e): the :class:`ChunkState` of all nt steps and the
+    SGP4 error codes uint8[nsat, nt] (host)."""
+    params = _f64(params)
+    if params.ndim != 2 or params.shape[1] != NPARAM:
+        raise ValueError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
+    nsat = params.shape[0]
+    jd, fr, theta_dot = (np.atleast_1d(_f64(a)) for a in (jd, fr, theta_dot))
+    m, w = _f64(m), _f64(w)
+    nt = jd.shape[0]
+    if fr.shape != (nt,) or theta_dot.shape != (nt,) or m.shape != (nt, 3, 3) or w.shape != (nt, 3, 3):
+        raise ValueError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
+    g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
+    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes)
+    e_all = np.zeros((nsat, nt), np.uint8)
+    if nt == 0:
+        return acc.state(), e_all
+    if chunk_steps is None:
+        chunk_steps = acc.nk
+    chunk_steps = int(max(1, chunk_steps))
+    params_d = cuda.to_device(params)
+    times_d = tuple(cuda.to_device(a) for a in (jd, fr, m, w, theta_dot))
+    for k0 in range(0, nt, chunk_steps):
+        nk = min(chunk_steps, nt - k0)
+        e_d, r_d, _v = cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, k0=k0, nk=nk,
+                                                  params_d=params_d, times_d=times_d)
+        acc.feed(r_d, e_d)
+        e_all[:, k0:k0 + nk] = e_d.copy_to_host()
+    return acc.state(), e_all

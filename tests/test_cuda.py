@@ -1,0 +1,233 @@
+"""CUDA backend (orbitshare.kernels.cuda) against the CPU kernels.
+
+Three ways this file runs:
+* no GPU (the default here): the device tests skip; ``test_simulator_subprocess`` runs them again in a
+  subprocess under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda is
+  imported, hence the subprocess) on tiny inputs, comparing with the CPU kernels exactly;
+* under the simulator (that subprocess): the device tests run, tiny;
+* on a GPU (tests/gpu/run_gpu_checks.sh): the device tests run on the GPU with larger inputs.
+
+Counts and every integer statistic must equal the CPU bit for bit; GPU SGP4 positions within 1e-9
+relative (in the simulator they are exact: it runs the same Python float arithmetic).
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from orbitshare import cuda_support
+
+SIM = cuda_support.simulator_enabled()
+
+
+def _mode():
+    if SIM:
+        return "sim"
+    if os.environ.get("ORBITSHARE_SKIP_GPU"):
+        return None
+    ok, _ = cuda_support.cuda_available()
+    return "gpu" if ok else None
+
+
+MODE = _mode()
+device = pytest.mark.skipif(MODE is None, reason="no CUDA GPU (the simulator run covers these)")
+
+
+# ------------------------------------------------------------------ no device needed
+def test_numpy_shim_only_when_missing(monkeypatch):
+    monkeypatch.setattr(cuda_support, "_SHIM_INSTALLED", False)
+    if hasattr(np, "row_stack"):
+        before = np.row_stack
+        assert cuda_support.install_numpy_shim() is False
+        assert np.row_stack is before
+        assert cuda_support.numpy_shim_status() == "not needed"
+        monkeypatch.delattr(np, "row_stack")
+    assert not hasattr(np, "row_stack")
+    assert cuda_support.install_numpy_shim() is True
+    assert np.row_stack is np.vstack
+    assert cuda_support.numpy_shim_status() == "installed"
+    # monkeypatch restores np.row_stack (or removes it) and the flag afterwards
+
+
+def test_cuda_info_line():
+    line = cuda_support.cuda_info()
+    assert line.startswith("cuda available: ") or line.startswith("cuda not available: ")
+    assert "numba-cuda" in line and "row_stack shim" in line
+    assert "\n" not in line
+
+
+@pytest.mark.skipif(SIM or MODE == "gpu", reason="already running the device tests")
+def test_simulator_subprocess():
+    """The device tests below, under Numba's CUDA simulator, tiny inputs, exact comparison."""
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, "-q", "-x", "-k", "device", "-p", "no:cacheprovider",
+         "--benchmark-disable"],
+        env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert " passed" in out and "skipped" not in out.split("\n")[-2], out[-2000:]
+
+
+# ------------------------------------------------------------------ inputs
+def _sizes():
+    if MODE == "gpu":
+        return dict(walker=(550.0, 53.0, 20, 10), ntime=40, step_s=60.0, res=1.0)
+    return dict(walker=(550.0, 53.0, 4, 3), ntime=4, step_s=120.0, res=5.0)
+
+
+def _elements():
+    from orbitshare.elements import ElementSet  # noqa: F401  (the walker returns one)
+    from orbitshare.walker import walker
+
+    alt, inc, planes, per = _sizes()["walker"]
+    leo = walker(alt, inc, planes, per, 1, "2024-01-01T00:00:00Z")
+    geo = walker(35786.0, 0.1, 1, 2, 0, "2024-01-01T00:00:00Z", norad_start=990000)  # deep space, resonant
+    molniya = walker(20000.0, 63.4, 1, 1, 0, "2024-01-01T00:00:00Z", eccentricity=0.45, norad_start=995000)
+    return leo, geo, molniya
+
+
+def _params():
+    from orbitshare.propagation import sgp4_params
+
+    ps = [sgp4_params(el)[0] for el in _elements()]
+    return np.concatenate(ps, axis=0)
+
+
+def _times():
+    from orbitshare.kernels import frames
+    from orbitshare.timegrid import time_grid
+
+    sz = _sizes()
+    stop_min = int(sz["ntime"] * sz["step_s"] / 60)
+    tg = time_grid("2024-01-01T06:00:00Z", f"2024-01-01T{6 + stop_min // 60:02d}:{stop_min % 60:02d}:00Z",
+                   sz["step_s"])
+    m, w, thd = frames.itrs_rotations(tg.ut1_jd, tg.ut1_fr, tg.xp, tg.yp, tg.sprime)
+    return tg.jd, tg.fr, m, w, thd
+
+
+def _cpu_itrs(params, jd, fr, m, w, thd):
+    from orbitshare.kernels import frames, sgp4
+
+    e, r, v = sgp4.sgp4_propagate(params, jd, fr)
+    frames.teme_to_itrs_into(r, v, m, w, thd)
+    return e, r, v
+
+
+def _grid_args():
+    from orbitshare.grid import Grid
+
+    g = Grid(_sizes()["res"])
+    pxy, pz, nxy, nz = g.row_geometry()
+    return (pxy, pz, nxy, nz, g.lon_rad), dict(cos_lon=g.cos_lon, sin_lon=g.sin_lon)
+
+
+def _assert_states_equal(a, b):
+    assert a.nsteps == b.nsteps
+    for f in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap", "counts",
+              "steps_any"):
+        x, y = getattr(a, f), getattr(b, f)
+        if x is None or y is None:
+            assert x is None and y is None, f
+            continue
+        assert x.dtype == y.dtype, f
+        np.testing.assert_array_equal(x, y, err_msg=f)
+
+
+# ------------------------------------------------------------------ device tests
+@device
+def test_device_sgp4_itrs_matches_cpu():
+    from orbitshare.kernels.cuda import cuda_propagate_itrs
+
+    params = _params()
+    times = _times()
+    e, r, v = cuda_propagate_itrs(params, *times)
+    e0, r0, v0 = _cpu_itrs(params, *times)
+    np.testing.assert_array_equal(e, e0)
+    ok = e0 == 0
+    assert ok.all()
+    if MODE == "sim":
+        np.testing.assert_array_equal(r, r0)
+        np.testing.assert_array_equal(v, v0)
+    else:
+        np.testing.assert_allclose(r, r0, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(v, v0, rtol=1e-9, atol=1e-12)
+
+
+def _visibility_inputs():
+    params = _params()
+    e, r, _ = _cpu_itrs(params, *_times())
+    nsat, nt = e.shape
+    # special rows: a satellite on the polar axis (degenerate rows, whole rows), one below the surface,
+    # a NaN position, an SGP4 error code
+    r = r.copy()
+    r[0, :] = (0.0, 0.0, 7000.0)
+    r[1, 0] = (3000.0, 1000.0, 500.0)
+    r[2, 1] = np.nan
+    e = e.copy()
+    e[3, 0] = 6
+    system = np.arange(nsat) % 2
+    mask = np.radians([25.0, -5.0])
+    min_visible = np.array([1, 2], np.int32)
+    return r, e, system, mask, min_visible
+
+
+@device
+@pytest.mark.parametrize("memory_bytes", [1 << 30, 1])  # one launch; one step per launch
+def test_device_accumulate_matches_cpu(memory_bytes):
+    from orbitshare.kernels.cuda import cuda_accumulate_chunk
+    from orbitshare.kernels.visibility import accumulate_chunk
+
+    r, e, system, mask, mv = _visibility_inputs()
+    geo, kw = _grid_args()
+    kw = dict(kw, err=e, keep_counts=True, count_any=True)
+    cpu = accumulate_chunk(r, system, mask, mv, *geo, **kw)
+    gpu = cuda_accumulate_chunk(r, system, mask, mv, *geo, memory_bytes=memory_bytes, **kw)
+    _assert_states_equal(gpu, cpu)
+    assert cpu.sum_visible.sum() > 0 and (cpu.steps_covered > 0).any() and (cpu.steps_covered < cpu.nsteps).any()
+
+
+@device
+def test_device_chunks_merge_like_cpu():
+    from orbitshare.kernels.cuda import cuda_accumulate_chunk
+    from orbitshare.kernels.visibility import accumulate_chunk, merge_chunk_states
+
+    r, e, system, mask, mv = _visibility_inputs()
+    geo, kw = _grid_args()
+    cpu = accumulate_chunk(r, system, mask, mv, *geo, err=e, **kw)
+    h = r.shape[1] // 2
+    a = cuda_accumulate_chunk(r[:, :h], system, mask, mv, *geo, err=e[:, :h], **kw)
+    b = cuda_accumulate_chunk(r[:, h:], system, mask, mv, *geo, err=e[:, h:], **kw)
+    _assert_states_equal(merge_chunk_states(a, b), cpu)
+
+
+@device
+def test_device_fused_coverage_matches_cpu():
+    from orbitshare.kernels.cuda import cuda_coverage
+    from orbitshare.kernels.visibility import accumulate_chunk
+
+    params = _params()
+    times = _times()
+    e0, r0, _ = _cpu_itrs(params, *times)
+    nsat = params.shape[0]
+    system = np.zeros(nsat, np.int32)
+    geo, kw = _grid_args()
+    cpu = accumulate_chunk(r0, system, np.radians([25.0]), [1], *geo, err=e0, keep_counts=True, **kw)
+    state, e = cuda_coverage(params, *times, system, np.radians([25.0]), [1], *geo, keep_counts=True,
+                             chunk_steps=max(1, len(times[0]) // 2 - 1), **kw)
+    np.testing.assert_array_equal(e, e0)
+    _assert_states_equal(state, cpu)
+
+
+@device
+def test_device_capacity_not_implemented():
+    from orbitshare.kernels.cuda import cuda_accumulate_chunk
+
+    r, e, system, mask, mv = _visibility_inputs()
+    geo, kw = _grid_args()
+    with pytest.raises(NotImplementedError):
+        cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0, weight=np.ones((len(geo[0]),
+                              len(geo[4]))), **kw)
