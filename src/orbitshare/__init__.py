@@ -23,6 +23,7 @@ from . import equity, gso, owners  # noqa: E402  (equity.gini, theil, atkinson, 
 from .accounts import country_accounts, equity_summary, group_accounts  # noqa: E402
 from .owners import satellite_owners  # noqa: E402
 from .experiment import load_experiment, validate_experiment  # noqa: E402
+from .runner import Results, run  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -48,6 +49,8 @@ __all__ = [
     "equity_summary",
     "load_experiment",
     "validate_experiment",
+    "run",
+    "Results",
     "propagate",
     "iter_propagate",
     "TimeGrid",

@@ -8,63 +8,79 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from .errors import ConfigError, DataError, ElementSetError, OrbitshareError
+from .errors import ConfigError, DataError, ElementSetError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
-def _shipped_systems(tle_dir: Path | None):
-    """The shipped filed systems: tle/*.tle listed in tle/MANIFEST, or regenerated from the filings table."""
-    from .elements import load_elements
-    from .filings import filing_systems, filing_elements
-
-    if tle_dir is not None and (tle_dir / "MANIFEST").is_file():
-        out = []
-        for line in (tle_dir / "MANIFEST").read_text().splitlines():
-            if not line.strip() or line.startswith("#") or line.startswith("file"):
-                continue
-            name = line.split("\t")[0].split(",")[0].strip()
-            out.append((Path(name).stem, load_elements(tle_dir / name)))
-        if out:
-            return out, str(tle_dir)
-    return [(s, filing_elements(s)) for s in filing_systems()], "the filings table (generated in memory)"
-
-
 def cmd_run(args) -> int:
-    import numpy as np
+    from .experiment import load_experiment
+    from .runner import install_signal_handlers, run
 
-    from .propagation import iter_propagate
-    from .timegrid import time_grid
+    exp = load_experiment(args.experiment)
+    restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the next checkpoint
+    try:
+        res = run(exp, args.out, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet)
+    finally:
+        restore()
+    for p in res.files:
+        print(p)
+    if not args.quiet:
+        print(f"orbitshare: {exp.name}: finished in {res.timings.get('total', 0.0):.1f} s into {res.out_dir}"
+              + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""), file=sys.stderr)
+    return EXIT_OK
 
-    if args.experiment is not None:
-        raise ConfigError(
-            f"{args.experiment}: experiment files are not supported yet; run without an argument for the default job"
-        )
-    tle_dir = Path(args.tle_dir) if args.tle_dir else Path.cwd() / "tle"
-    systems, origin = _shipped_systems(tle_dir if tle_dir.is_dir() else None)
-    times = time_grid(args.start, args.stop, args.step_s)
-    t0 = time.perf_counter()
-    total_sats = 0
-    parts = []
-    for name, es in systems:
-        alt_sum, alt_n, n_err = 0.0, 0, 0
-        for _chunk, e, r, _v in iter_propagate(es, times, args.chunk_steps, frame="itrs"):
-            ok = e == 0
-            alt_sum += float((np.linalg.norm(r[ok], axis=-1) - 6378.137).sum())
-            alt_n += int(ok.sum())
-            n_err += int((~ok).sum())
-        total_sats += len(es)
-        mean_alt = alt_sum / alt_n if alt_n else float("nan")
-        parts.append(f"{name} {len(es)} sats, mean alt {mean_alt:.0f} km, {n_err} error steps")
-    dt = time.perf_counter() - t0
-    print(
-        f"orbitshare: propagated {total_sats} satellites of {len(systems)} filed systems from {origin} "
-        f"over {len(times)} steps ({args.start} to {args.stop}, {args.step_s:g} s) in ITRS in {dt:.1f} s "
-        f"[{'; '.join(parts)}]"
-    )
+
+def cmd_validate(args) -> int:
+    from .experiment import validate_experiment
+
+    exp = validate_experiment(args.experiment, deep=True)
+    sys.stdout.write(exp.to_toml())
+    return EXIT_OK
+
+
+def _fmt(x) -> str:
+    import math
+
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        return f"{x:.6g}"
+    return str(x)
+
+
+def cmd_compare(args) -> int:
+    import csv
+
+    from .io import atomic_path
+    from .runner import compare_runs
+
+    rows = compare_runs(args.run_a, args.run_b)
+    out_dir = Path(args.out) if args.out else Path.cwd()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "compare.csv"
+    cols = ["dataset", "variable", "where", "a", "b", "diff", "rel_diff"]
+    with atomic_path(path, overwrite=True) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(cols)
+            for r in rows:
+                w.writerow([_fmt(r[c]) for c in cols])
+    diff = [r for r in rows if not r["equal"]]
+    diff.sort(key=lambda r: (r["dataset"] != "equity", -abs(r["rel_diff"]) if r["rel_diff"] == r["rel_diff"]
+                             else -float("inf") if r["diff"] != r["diff"] else -abs(r["diff"])))
+    print(f"{args.run_a} (a) vs {args.run_b} (b): {len(diff)} of {len(rows)} values differ")
+    if diff:
+        shown = diff[: args.rows]
+        table = [cols] + [[_fmt(r[c]) for c in cols] for r in shown]
+        widths = [max(len(t[k]) for t in table) for k in range(len(cols))]
+        for t in table:
+            print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
+        if len(diff) > len(shown):
+            print(f"... {len(diff) - len(shown)} more in {path}")
+    print(path)
     return EXIT_OK
 
 
@@ -95,12 +111,9 @@ def cmd_info(args) -> int:
             lines.append(f"data kernel {name}: {data_kernel_path(name)}")
         except DataError as exc:
             lines.append(f"data kernel {name}: missing ({exc})")
-    try:
-        from numba import cuda
+    from .cuda_support import cuda_info
 
-        lines.append(f"cuda {'available' if cuda.is_available() else 'not available'}")
-    except Exception as exc:
-        lines.append(f"cuda not available ({exc.__class__.__name__})")
+    lines.append(cuda_info())
     print("\n".join(lines))
     return EXIT_OK
 
@@ -150,14 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run the main job (default: propagate the shipped filed systems for one day)")
-    r.add_argument("experiment", nargs="?", help="experiment file (not supported yet)")
-    r.add_argument("--tle-dir", help="directory of shipped element sets (default ./tle, else the filings table)")
-    r.add_argument("--start", default="2026-01-01T00:00:00Z", help="UTC start with timezone")
-    r.add_argument("--stop", default="2026-01-02T00:00:00Z", help="UTC stop (excluded) with timezone")
-    r.add_argument("--step-s", type=float, default=60.0, help="time step in seconds")
-    r.add_argument("--chunk-steps", type=int, default=60, help="time steps held in memory at once")
+    r = sub.add_parser("run", help="run an experiment (default: the embedded default experiment)")
+    r.add_argument("experiment", nargs="?", help="experiment file (TOML); default: the embedded default")
+    r.add_argument("--out", help="run directory (default: runs/<experiment name> in the current directory)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing run in the run directory")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="validate an experiment file and print the resolved configuration")
+    v.add_argument("experiment")
+    v.set_defaults(func=cmd_validate)
+
+    cmp_ = sub.add_parser("compare", help="differences per country and in the equity indices of two runs")
+    cmp_.add_argument("run_a")
+    cmp_.add_argument("run_b")
+    cmp_.add_argument("--out", help="directory for compare.csv (default: the current directory)")
+    cmp_.add_argument("--rows", type=int, default=40, help="rows of the table on stdout (default 40)")
+    cmp_.set_defaults(func=cmd_compare)
 
     i = sub.add_parser("info", help="versions, threads, data kernels, CUDA")
     i.set_defaults(func=cmd_info)
@@ -187,24 +210,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, ElementSetError, ValueError, FileNotFoundError) as exc:
+    except ConfigError as exc:
         if args.debug:
             raise
-        print(f"orbitshare: error: {exc}", file=sys.stderr)
+        problems = getattr(exc, "problems", None)
+        if problems:  # the validation's own lines: "file: key: expected ..., got ..."
+            for line in problems:
+                print(line, file=sys.stderr)
+        else:
+            print(f"orbitshare: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except (OrbitshareError, OSError) as exc:
+    except (ElementSetError, ValueError, FileNotFoundError) as exc:
         if args.debug:
             raise
-        print(f"orbitshare: error: {exc}", file=sys.stderr)
-        return EXIT_RUNTIME
+        print(f"orbitshare: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("orbitshare: interrupted", file=sys.stderr)
+        hint = ""
+        if getattr(args, "command", None) == "run":
+            hint = "; continue with the same command and --resume"
+        print(f"orbitshare: interrupted{hint}", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"orbitshare: error: {_one_line(exc)} ({type(exc).__name__}; --debug shows the traceback)",
+              file=sys.stderr)
+        return EXIT_RUNTIME
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -467,7 +467,7 @@ class _TimeSeriesWriter:
 
 # --------------------------------------------------------------------------- the driver
 def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series: bool = False,
-             chunk_steps: int | None = None, time_series_path=None):
+             chunk_steps: int | None = None, time_series_path=None, resume=None, on_chunk=None):
     """Coverage statistics of each system on each grid cell over ``times``.
 
     Parameters
@@ -488,6 +488,8 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
         With ``keep_time_series``, stream the counts into this new netCDF4 file (one chunk at a time,
         gzip level 4, written atomically; an existing file is refused) instead of the Dataset; the
         Dataset then carries the path in its ``time_series_file`` attribute.
+    resume, on_chunk : checkpoint hooks of the streaming pass (``_drive``; used by
+        :mod:`orbitshare.runner` to checkpoint after each time chunk and resume a killed run).
 
     Returns
     -------
@@ -520,12 +522,12 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     therefore stays near 0.6 GB, well under 2 GB.
     """
     ds, _ = _drive(systems, grid, times, geography=geography, keep_time_series=keep_time_series,
-                   chunk_steps=chunk_steps, time_series_path=time_series_path)
+                   chunk_steps=chunk_steps, time_series_path=time_series_path, resume=resume, on_chunk=on_chunk)
     return ds
 
 
 def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chunk_steps=None,
-           time_series_path=None, count_any=False, capacity=None):
+           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None):
     """The one streaming pass behind :func:`coverage` and :func:`orbitshare.spectrum.service`.
 
     count_any : also count the steps with at least one satellite visible (``state.steps_any``)
@@ -533,6 +535,16 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         capacity in the same kernel pass (``state.capacity_sum``, ``delivered``, ``offered``). Its float
         sums use a time-block partition that depends on the chunk length only (at most
         ``CAPACITY_TIME_BLOCKS`` blocks per chunk), never on the thread count.
+    resume : None, or a mapping from an earlier ``on_chunk`` call of the same pass (same systems,
+        grid, times, options and ``chunk_steps``): ``chunks_done`` (int), ``state`` (the merged
+        ChunkState of those chunks, ``counts`` None), ``err_steps`` (int64[nsys]) and, with an
+        in-memory time series, ``counts`` (int16[nsys, steps done, nlat, nlon]). The finished chunks
+        are not propagated again; the chunk partition (and so every float sum) is the same as
+        without ``resume``, so the results are bit-identical.
+    on_chunk : None, or ``on_chunk(info)`` called after each finished (merged) chunk with a mapping
+        ``chunks_done``, ``chunks_total``, ``chunk_steps``, ``steps_done``, ``steps_total``, ``state``,
+        ``err_steps`` and ``counts`` (the in-memory counts of the finished steps, or None). Arrays
+        are the driver's own: copy or write them out, do not modify them.
     Returns ``(coverage Dataset, merged ChunkState)``.
     """
     import numba
@@ -631,9 +643,31 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     state = empty_chunk_state(nsys, nlat, nlon, count_any=count_any, capacity=capacity is not None)
     err_steps = np.zeros(nsys, np.int64)
     k0 = 0
+    chunks_done = 0
+    chunks_total = -(-nt // chunk_steps)
+    if resume is not None:
+        if writer is not None:
+            writer.abort()
+            raise ValueError("resume: not supported with time_series_path")
+        chunks_done = int(resume["chunks_done"])
+        state = resume["state"]
+        k0 = min(chunks_done * chunk_steps, nt)
+        if state.nsteps != k0 or not 0 <= chunks_done <= chunks_total:
+            raise ValueError(f"resume: {chunks_done} chunk(s) of {chunk_steps} steps do not match the state's "
+                             f"{state.nsteps} steps")
+        expect = (nsys, nlat, nlon)
+        for name in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap"):
+            if np.shape(getattr(state, name)) != expect:
+                raise ValueError(f"resume: state.{name} has shape {np.shape(getattr(state, name))}, expected {expect}")
+        if (state.steps_any is None) == bool(count_any) or (state.capacity_sum is None) == (capacity is not None):
+            raise ValueError("resume: the state was made with other options (count_any / capacity)")
+        err_steps = np.asarray(resume["err_steps"], np.int64).copy()
+        if keep:
+            counts_mem[:, :k0] = resume["counts"]
     try:
-        chunks = iter_propagate(elements, times, chunk_steps, frame="itrs") if nsat else (
-            (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in times.chunks(chunk_steps))
+        rest = times[k0:] if k0 else times
+        chunks = () if k0 >= nt else (iter_propagate(elements, rest, chunk_steps, frame="itrs") if nsat else (
+            (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in rest.chunks(chunk_steps)))
         for chunk, e, r, _v in chunks:
             del _v
             n = len(chunk)
@@ -653,7 +687,12 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
                 st = st._replace(counts=None)
             state = merge_chunk_states(state, st)
             k0 += n
+            chunks_done += 1
             del e, r, st
+            if on_chunk is not None:
+                on_chunk({"chunks_done": chunks_done, "chunks_total": chunks_total, "chunk_steps": chunk_steps,
+                          "steps_done": k0, "steps_total": nt, "state": state, "err_steps": err_steps,
+                          "counts": counts_mem[:, :k0] if counts_mem is not None else None})
         if writer is not None:
             writer.close()
             writer = None

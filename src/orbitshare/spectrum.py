@@ -171,7 +171,7 @@ def _land_area(geography, grid) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the pass
 def service(systems, grid, times, geography, *, weighting: str = "population", chunk_steps: int | None = None,
-            keep_time_series: bool = False) -> dict:
+            keep_time_series: bool = False, resume=None, on_chunk=None) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
     Parameters
@@ -186,6 +186,8 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     weighting : "population" (w = population × served share) or "area" (w = land area × served share)
     chunk_steps : time steps per chunk (default :func:`orbitshare.coverage.default_chunk_steps`)
     keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.coverage.coverage`)
+    resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.coverage._drive``; used
+        by :mod:`orbitshare.runner`)
 
     Returns
     -------
@@ -247,7 +249,8 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     weight = np.ascontiguousarray(base[None, :, :] * shares)
 
     cov, state = _drive(syslist, grid, times, geography=geography, keep_time_series=keep_time_series,
-                        chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight))
+                        chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight),
+                        resume=resume, on_chunk=on_chunk)
     nt = state.nsteps
 
     # ---- shared coordinates and attributes

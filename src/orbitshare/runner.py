@@ -1,0 +1,596 @@
+"""The experiment runner: one experiment file in, one run directory out.
+
+:func:`run` (and ``orbitshare run [EXPERIMENT.toml]``) loads and validates an experiment
+(:func:`orbitshare.experiment.load_experiment`; ``None`` is the embedded default), builds its time
+steps, grid, geography and systems, makes the datasets its ``[outputs]`` ask for in ONE streaming
+pass over time chunks (:func:`orbitshare.spectrum.service`, or :func:`orbitshare.coverage.coverage`
+when no capacity output is asked for), then the country, group and equity accounts, and writes:
+
+=========================  ===================================================================
+``experiment.toml``         the resolved configuration (``Experiment.to_toml()``), written first
+``results.h5``              every dataset as a netCDF4 group, with provenance (``files`` has "netcdf")
+``countries.csv`` ...       ``countries.csv``, ``groups.csv``, ``equity.csv`` (``files`` has "csv")
+``map_*.png``               the maps of ``outputs.maps``; ``lorenz_capacity_per_person.png`` with "lorenz"
+``report.md``/``.html``     the report (with "countries")
+``checkpoint/state.npz``    only while the run is going or after it was stopped
+=========================  ===================================================================
+
+Default run directory: ``runs/<experiment name>`` under the current directory. Every file is
+written through a temporary file and ``os.replace``: a stopped run never leaves a half-written file.
+
+Nothing is overwritten without ``overwrite=True``: a directory holding a finished run, an
+interrupted run or anything else is refused with :class:`~orbitshare.errors.ConfigError`.
+
+Checkpoints and resume
+----------------------
+After each finished time chunk the merged accumulator state (the integer arrays and float sums of
+:class:`~orbitshare.kernels.visibility.ChunkState`, the SGP4 error counts, the kept time series if
+any, the number of finished chunks and the chunk length) goes atomically to
+``<run>/checkpoint/state.npz`` with the configuration's fingerprint (sha256 of ``to_toml()`` less
+its first, comment line, which names the file it came from). ``resume=True`` continues from it:
+the finished chunks are not propagated again and, the chunk partition being the same, the results
+are bit-identical to an uninterrupted run. A checkpoint of another configuration is refused. The
+checkpoint is removed when the run has finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["run", "Results", "Progress", "compare_runs", "config_fingerprint", "default_out_dir",
+           "CHECKPOINT", "RESULTS_FILE"]
+
+RESULTS_FILE = "results.h5"
+CONFIG_FILE = "experiment.toml"
+CHECKPOINT = Path("checkpoint") / "state.npz"
+_STATE_FIELDS = ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap", "steps_any",
+                 "capacity_sum", "delivered", "offered")
+_TABLES = ("countries.csv", "groups.csv", "equity.csv")
+_REPORTS = ("report.md", "report.html")
+# test hook: seconds to sleep after each checkpoint (lets a test stop a run between chunks)
+_DELAY_ENV = "ORBITSHARE_RUNNER_CHUNK_DELAY_S"
+
+
+# ============================================================================ results
+@dataclass
+class Results:
+    """What :func:`run` made: the Datasets (None when not asked for), where they went."""
+
+    experiment: object
+    out_dir: Path | None
+    files: list = field(default_factory=list)
+    coverage: object = None
+    spectrum: object = None
+    capacity: object = None
+    countries: object = None
+    groups: object = None
+    equity: object = None
+    lorenz: object = None
+    gso: object = None
+    timings: dict = field(default_factory=dict)
+    resumed_chunks: int = 0
+
+    @property
+    def datasets(self) -> dict:
+        """name → Dataset of the datasets made, in the order of ``outputs.datasets``."""
+        from .experiment import DATASETS
+
+        return {n: getattr(self, n) for n in DATASETS if getattr(self, n) is not None}
+
+    def __repr__(self) -> str:
+        return (f"Results({self.experiment.name!r}, out_dir={str(self.out_dir)!r}, datasets="
+                f"{list(self.datasets)}, files={len(self.files)})")
+
+
+# ============================================================================ progress
+class Progress:
+    """A tiny per-stage progress bar on a stream (stderr).
+
+    On a TTY: one ``\\r``-refreshed line per stage with a bar, percentage and ETA. Otherwise plain
+    lines (no ``\\r``): the stage start, at most one update every ``interval_s`` seconds, the end.
+    ``enabled=False`` prints nothing.
+    """
+
+    def __init__(self, enabled: bool = True, stream=None, interval_s: float = 2.0):
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = bool(enabled)
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.interval_s = interval_s
+        self._name = None
+
+    def _write(self, text: str) -> None:
+        if self.enabled:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # pragma: no cover - closed stream
+                pass
+
+    def start(self, name: str, total: int | None = None, done: int = 0) -> None:
+        self._name, self._total, self._t0, self._last = name, total, time.perf_counter(), 0.0
+        self._done0 = done
+        if self.tty:
+            self._render(done)
+        else:
+            self._write(f"orbitshare: {name} ...\n")
+
+    def update(self, done: int) -> None:
+        if self._name is None:
+            return
+        now = time.perf_counter()
+        if self.tty:
+            if now - self._last >= 0.1 or done == self._total:
+                self._last = now
+                self._render(done)
+        elif now - self._last >= self.interval_s and now - self._t0 >= self.interval_s:
+            self._last = now
+            self._write(f"orbitshare: {self._name}: {self._status(done)}\n")
+
+    def _status(self, done: int) -> str:
+        total = self._total
+        if not total:
+            return f"{done}"
+        el = time.perf_counter() - self._t0
+        rate_done = done - self._done0
+        eta = el / rate_done * (total - done) if rate_done > 0 else float("nan")
+        eta_s = "--:--" if not math.isfinite(eta) else f"{int(eta) // 60:d}:{int(eta) % 60:02d}"
+        return f"{done}/{total} ({100.0 * done / total:3.0f}%) ETA {eta_s}"
+
+    def _render(self, done: int) -> None:
+        total = self._total
+        if total:
+            w = 24
+            fill = int(w * done / total)
+            bar = "[" + "#" * fill + "." * (w - fill) + "] "
+        else:
+            bar = ""
+        self._write(f"\r\x1b[2K{self._name} {bar}{self._status(done)}")
+
+    def done(self, note: str = "") -> float:
+        if self._name is None:
+            return 0.0
+        dt = time.perf_counter() - self._t0
+        extra = f" ({note})" if note else ""
+        if self.tty:
+            self._write(f"\r\x1b[2K{self._name}: done in {dt:.1f} s{extra}\n")
+        else:
+            self._write(f"orbitshare: {self._name}: done in {dt:.1f} s{extra}\n")
+        self._name = None
+        return dt
+
+
+# ============================================================================ stopping
+_STOP = {"signal": None}
+
+
+def request_stop(signum=None, frame=None) -> None:
+    """Signal handler: ask the run to stop at the next safe point (after the current chunk's
+    checkpoint, or between stages) with ``KeyboardInterrupt``; a second signal stops at once."""
+    if _STOP["signal"] is not None:
+        raise KeyboardInterrupt(f"signal {signum} (again)")
+    _STOP["signal"] = signum if signum is not None else 0
+
+
+def install_signal_handlers():
+    """Route SIGINT and SIGTERM to :func:`request_stop` (main thread only); return a function
+    restoring the previous handlers. A signal must not raise inside a Numba kernel call (that turns
+    into a SystemError), so the run stops between chunks instead, its last checkpoint written."""
+    import signal
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, request_stop)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+    _STOP["signal"] = None
+
+    def restore():
+        for sig, h in old.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, h)
+        _STOP["signal"] = None
+
+    return restore
+
+
+def _check_stop() -> None:
+    if _STOP["signal"] is not None:
+        raise KeyboardInterrupt(f"signal {_STOP['signal']}")
+
+
+# ============================================================================ helpers
+def default_out_dir(experiment) -> Path:
+    """``runs/<experiment name>`` under the current directory."""
+    return Path.cwd() / "runs" / experiment.name
+
+
+def config_fingerprint(experiment) -> str:
+    """sha256 (hex) of the resolved configuration, ``to_toml()`` without its first (comment) line."""
+    text = experiment.to_toml()
+    lines = text.split("\n")
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _load(experiment):
+    from .experiment import Experiment, load_experiment
+
+    if isinstance(experiment, Experiment):
+        return experiment
+    return load_experiment(experiment)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    from .io import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    return path
+
+
+def _managed(out: Path) -> list[Path]:
+    """The files of an earlier run in ``out`` (what --overwrite replaces)."""
+    names = [CONFIG_FILE, RESULTS_FILE, *_TABLES, *_REPORTS]
+    paths = [out / n for n in names if (out / n).exists()]
+    paths += sorted(out.glob("map_*.png")) + sorted(out.glob("lorenz_*.png"))
+    return paths
+
+
+def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool):
+    """Check (and with ``overwrite`` clear) the run directory; return the checkpoint to resume or None."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory; choose another --out")
+    ck = out / CHECKPOINT
+    if out.is_dir():
+        finished = [p.name for p in (out / RESULTS_FILE, out / "report.md", out / "countries.csv") if p.exists()]
+        if overwrite:
+            for p in _managed(out):
+                p.unlink()
+            shutil.rmtree(out / CHECKPOINT.parent, ignore_errors=True)
+            return None
+        if finished and not ck.exists():
+            raise ConfigError(f"{out}: holds a finished run ({finished[0]}); pass --overwrite to replace it, "
+                              "or --out DIR to write elsewhere")
+        if ck.exists() and not resume:
+            raise ConfigError(f"{out}: holds an interrupted run ({CHECKPOINT}); pass --resume to continue it, "
+                              "or --overwrite to start over")
+        if not ck.exists() and any(out.iterdir()) and not resume:
+            raise ConfigError(f"{out}: exists and is not empty; pass --overwrite to replace its contents, "
+                              "--resume to continue a run stopped before its first checkpoint, or --out DIR "
+                              "to write elsewhere")
+        # stale temporary files of a killed checkpoint write
+        for p in (out / CHECKPOINT.parent).glob(".state*.tmp*") if (out / CHECKPOINT.parent).is_dir() else ():
+            with contextlib.suppress(OSError):
+                p.unlink()
+        if resume and ck.exists():
+            return _read_checkpoint(ck, fingerprint)
+    return None
+
+
+def _read_checkpoint(path: Path, fingerprint: str) -> dict:
+    from .kernels.visibility import ChunkState
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise ConfigError(f"{path}: unreadable checkpoint ({exc}); pass --overwrite to start over") from None
+    fp = str(data["fingerprint"])
+    if fp != fingerprint:
+        raise ConfigError(f"{path}: the checkpoint was made by another configuration (fingerprint {fp[:12]} != "
+                          f"{fingerprint[:12]}); resume with the experiment that made it "
+                          f"({path.parent.parent / CONFIG_FILE}), or pass --overwrite to start over")
+    state = ChunkState(int(data["nsteps"]), counts=None, **{k: data.get(k) for k in _STATE_FIELDS})
+    return {"chunks_done": int(data["chunks_done"]), "chunk_steps": int(data["chunk_steps"]), "state": state,
+            "err_steps": data["err_steps"], "counts": data.get("counts")}
+
+
+def _write_checkpoint(path: Path, fingerprint: str, info: dict) -> None:
+    state = info["state"]
+    arrays = {k: getattr(state, k) for k in _STATE_FIELDS if getattr(state, k) is not None}
+    if info.get("counts") is not None:
+        arrays["counts"] = info["counts"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".state.{os.getpid()}.tmp.npz"
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, fingerprint=np.array(fingerprint), chunks_done=np.int64(info["chunks_done"]),
+                     chunk_steps=np.int64(info["chunk_steps"]), nsteps=np.int64(state.nsteps),
+                     err_steps=info["err_steps"], **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+# ============================================================================ the run
+def _owners(exp, systems):
+    """``owners=`` of country_accounts: None (the systems' administrations) or per-satellite owners."""
+    if exp.outputs.owners_data_dir is None:
+        return None
+    from .owners import satellite_owners
+
+    return {s.name: satellite_owners(s.elements, data_dir=exp.outputs.owners_data_dir,
+                                     administration=s.administration or None) for s in systems}
+
+
+def _gso(exp, systems, geography, times, owners):
+    from .elements import ElementSet
+    from .gso import arc_occupancy, visible_arc
+
+    elements = ElementSet.concat([s.elements for s in systems])
+    if owners is None:
+        own = np.concatenate([np.full(len(s.elements), s.administration or "unattributed", dtype=object)
+                              for s in systems])
+    else:
+        own = np.concatenate([np.asarray(getattr(owners[s.name], "owner", owners[s.name]), dtype=object)
+                              for s in systems])
+    occ = arc_occupancy(elements, own, times.time[0], bin_deg=exp.outputs.gso_bin_deg)
+    return visible_arc(geography, masks_deg=exp.outputs.gso_masks_deg, bin_deg=exp.outputs.gso_bin_deg,
+                       occupancy=occ)
+
+
+def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
+    """The PNG maps of ``outputs.maps`` (one per system; capacity per person also for all systems)."""
+    from . import report as rp
+
+    wanted = list(exp.outputs.maps)
+    paths = []
+    if "covered_fraction" in wanted and res.coverage is not None:
+        paths += rp.write_figures(out, geography, res.coverage[["covered_fraction"]])
+    if "capacity_per_person_mbps" in wanted and res.capacity is not None:
+        paths += rp.write_figures(out, geography, None, res.capacity[["capacity_per_person_mbps"]])
+    others = [m for m in wanted if m not in ("covered_fraction", "capacity_per_person_mbps")]
+    if not others:
+        return paths
+    segments = rp.outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
+    used = {p.stem for p in paths}
+    for m in others:
+        ds = getattr(res, {"mean_visible": "coverage", "max_gap_s": "coverage", "mhz_available": "spectrum",
+                           "mhz_sat_available": "spectrum", "capacity_mbps": "capacity"}[m])
+        if ds is None or m not in ds:
+            continue
+        ds = ds.sortby("lat").sortby("lon")
+        lat_e, lon_e = rp._grid_edges(ds)
+        da = ds[m]
+        if "band" in da.dims:  # sum over the bands of each system
+            da = da.sum("band", skipna=True, min_count=1)
+        da = da.transpose("system", "lat", "lon")
+        attrs = ds[m].attrs
+        for s in da["system"].values:
+            name = rp._unique_name(f"map_{m}_{rp._slug(str(s))}", used)
+            title = f"{attrs.get('long_name', m)}, {s}"[:110]
+            paths.append(rp._map(out / f"{name}.png", lat_e, lon_e, da.sel(system=s).values, log=True, title=title,
+                                 cbar_label=f"{m} ({attrs.get('units', '1')})", segments=segments,
+                                 footnote=f"{m}: {attrs.get('long_name', '')} (log scale, 1st to 99th percentile of "
+                                          "the cells)."))
+    return paths
+
+
+def _provenance(exp, systems) -> dict:
+    inputs = {}
+    if exp.source is not None and Path(exp.source).is_file():
+        inputs["experiment"] = exp.source
+    for i, s in enumerate(exp.systems):
+        if s.elements is not None:
+            inputs[f"systems[{i}].elements ({s.name})"] = s.elements
+    pop = exp.geography.population
+    if pop is not None and Path(pop).is_file():
+        inputs["geography.population"] = pop
+    return {"inputs": inputs, "config": exp.to_toml(), "elements": {s.name: s.elements for s in systems},
+            "experiment_name": exp.name, "config_sha256": config_fingerprint(exp)}
+
+
+def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool = False,
+        progress: bool = True) -> Results:
+    """Run an experiment into its run directory (module docstring); return the :class:`Results`.
+
+    experiment : an :class:`~orbitshare.experiment.Experiment`, a path to an experiment file, or None
+        (the embedded default)
+    out_dir : the run directory (default ``runs/<experiment name>`` under the current directory)
+    overwrite : replace an existing run (finished, interrupted or anything else in ``out_dir``)
+    resume : continue an interrupted run from ``out_dir/checkpoint/state.npz`` (a fresh start when
+        there is none)
+    progress : progress bars on stderr
+
+    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment or a run directory that
+    may not be written; other errors of the computation as they come. ``KeyboardInterrupt`` (and
+    SIGTERM under the CLI) leaves the last checkpoint for ``resume``.
+    """
+    from .accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
+    from .coverage import coverage as coverage_fn
+    from .coverage import default_chunk_steps
+    from .experiment import build_geography, build_grid, build_systems, build_times
+    from .io import save_results
+    from .spectrum import service
+
+    t_start = time.perf_counter()
+    exp = _load(experiment)
+    if exp.compute.backend != "cpu":  # pragma: no cover - validation refuses it today
+        raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available (only 'cpu')")
+    out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
+    out = Path(os.path.abspath(out))
+    fp = config_fingerprint(exp)
+    ck_path = out / CHECKPOINT
+    resume_data = _prepare_dir(out, fp, overwrite=overwrite, resume=resume)
+    out.mkdir(parents=True, exist_ok=True)
+    pr = Progress(progress)
+    res = Results(experiment=exp, out_dir=out)
+    files = res.files
+    files.append(_write_text(out / CONFIG_FILE, exp.to_toml()))
+
+    if exp.compute.threads:
+        import numba
+
+        numba.set_num_threads(exp.compute.threads)
+    want = set(exp.outputs.datasets)
+
+    pr.start("geography")
+    times = build_times(exp)
+    grid = build_grid(exp)
+    geography = build_geography(exp, grid)
+    res.timings["geography"] = pr.done(f"{grid.nlat}x{grid.nlon} cells, {geography.sizes.get('country', 0)} "
+                                       "countries")
+    _check_stop()
+    pr.start("systems")
+    systems = build_systems(exp)
+    nsat = sum(len(s.elements) for s in systems)
+    res.timings["systems"] = pr.done(f"{len(systems)} systems, {nsat} satellites")
+
+    nt = len(times)
+    chunk_steps = exp.compute.chunk_steps or default_chunk_steps(
+        nsat, nt, ncells=grid.nlat * grid.nlon, nsys=len(systems), keep_time_series=exp.outputs.keep_time_series)
+    chunk_steps = int(min(chunk_steps, nt))
+    if resume_data is not None:
+        if resume_data["chunk_steps"] != chunk_steps:
+            raise ConfigError(f"{ck_path}: checkpoint of {resume_data['chunk_steps']}-step chunks, this run uses "
+                              f"{chunk_steps}; pass --overwrite to start over")
+        res.resumed_chunks = resume_data["chunks_done"]
+    delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
+    nchunks = -(-nt // chunk_steps)
+
+    def on_chunk(info):
+        _write_checkpoint(ck_path, fp, info)
+        pr.update(info["chunks_done"])
+        if delay > 0:
+            time.sleep(delay)
+        _check_stop()
+
+    _check_stop()
+    pr.start(f"coverage pass ({nt} steps in {nchunks} chunks)", total=nchunks,
+             done=resume_data["chunks_done"] if resume_data else 0)
+    kw = dict(chunk_steps=chunk_steps, keep_time_series=exp.outputs.keep_time_series, resume=resume_data,
+              on_chunk=on_chunk)
+    if want & {"spectrum", "capacity", "equity", "lorenz"}:
+        svc = service(systems, grid, times, geography, weighting=exp.outputs.weighting, **kw)
+        cov, spec, cap = svc["coverage"], svc["spectrum"], svc["capacity"]
+    else:
+        cov, spec, cap = coverage_fn(systems, grid, times, geography=geography, **kw), None, None
+    note = f"resumed after {res.resumed_chunks} chunk(s)" if res.resumed_chunks else ""
+    res.timings["pass"] = pr.done(note)
+
+    _check_stop()
+    pr.start("accounts")
+    owners = _owners(exp, systems)
+    res.coverage = cov if "coverage" in want else None
+    res.spectrum = spec if "spectrum" in want else None
+    res.capacity = cap if "capacity" in want else None
+    countries = groups = equity = None
+    if "countries" in want:
+        countries = country_accounts(geography, cov, spectrum=spec, capacity=cap, owners=owners)
+    if "groups" in want:
+        groups = group_accounts(countries)
+    if "equity" in want:
+        equity = equity_summary(geography, countries, capacity=cap, spectrum=spec,
+                                lorenz_points=exp.outputs.lorenz_points)
+        if "lorenz" not in want:
+            equity = equity.drop_vars([v for v in equity.variables if "lorenz_point" in equity[v].dims])
+    if "lorenz" in want:
+        if equity is not None and "lorenz_capacity_share" in equity:
+            res.lorenz = equity[["lorenz_population_share", "lorenz_capacity_share"]]
+        else:
+            res.lorenz = lorenz_curves(geography, cap, points=exp.outputs.lorenz_points)
+    res.countries, res.groups, res.equity = countries, groups, equity
+    if "gso" in want:
+        res.gso = _gso(exp, systems, geography, times, owners)
+    res.timings["accounts"] = pr.done()
+
+    _check_stop()
+    pr.start("writing")
+    from . import report as rp
+
+    datasets = res.datasets
+    if "netcdf" in exp.outputs.files:
+        save_results(datasets, out / RESULTS_FILE, overwrite=True, provenance=_provenance(exp, systems))
+        files.append(out / RESULTS_FILE)
+    if "csv" in exp.outputs.files and countries is not None:
+        files += rp.write_tables(out, countries, groups, equity)
+    figures = _maps(out, exp, geography, res)
+    lorenz_src = equity if equity is not None and "lorenz_capacity_share" in equity else res.lorenz
+    if lorenz_src is not None and "lorenz_capacity_share" in lorenz_src:
+        figures += rp.write_figures(out, geography, None, None, lorenz_src)
+    files += figures
+    if countries is not None:
+        meta = rp.report_meta(cov, geography, title=f"orbitshare run report: {exp.name}",
+                              created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                              experiment=exp.name, description=exp.experiment.description)
+        files += list(rp.write_report(out, countries=countries, groups=groups, equity=equity, figures=figures,
+                                      meta=meta))
+    res.timings["writing"] = pr.done()
+    with contextlib.suppress(FileNotFoundError):
+        ck_path.unlink()
+    with contextlib.suppress(OSError):
+        ck_path.parent.rmdir()
+    res.timings["total"] = time.perf_counter() - t_start
+    return res
+
+
+# ============================================================================ compare
+def _flat_rows(ds, skip_dims=("lorenz_point", "lat", "lon", "time", "longitude", "satellite")):
+    """(variable, label tuple) → float value of the numeric variables of ``ds``."""
+    out = {}
+    for name, da in ds.data_vars.items():
+        if da.dtype.kind not in "biuf" or any(d in skip_dims for d in da.dims):
+            continue
+        vals = np.asarray(da.values, np.float64)
+        labels = [[str(x) for x in ds[d].values] if d in ds.coords else [str(i) for i in range(ds.sizes[d])]
+                  for d in da.dims]
+        for idx in np.ndindex(vals.shape):
+            out[(name, tuple(f"{d}={labels[k][i]}" for k, (d, i) in enumerate(zip(da.dims, idx))))] = vals[idx]
+    return out
+
+
+def _open_run(path) -> dict:
+    from .io import open_results
+
+    p = Path(path)
+    f = p / RESULTS_FILE if p.is_dir() else p
+    if not f.is_file():
+        raise ConfigError(f"{path}: no {RESULTS_FILE} (a finished run directory with files = ['netcdf', ...])")
+    return open_results(f)
+
+
+def compare_runs(run_a, run_b) -> list[dict]:
+    """Differences of the ``countries`` and ``equity`` datasets of two run directories.
+
+    One row per numeric value present in either run (maps and curves left out): ``dataset``,
+    ``variable``, ``where`` (``dim=label`` pairs), ``a``, ``b``, ``diff`` (b − a), ``rel_diff``
+    ((b − a) / |a|, NaN where a is 0). NaN in both counts as equal.
+    """
+    a, b = _open_run(run_a), _open_run(run_b)
+    rows = []
+    for group in ("countries", "groups", "equity"):
+        if group not in a and group not in b:
+            continue
+        fa = _flat_rows(a[group]) if group in a else {}
+        fb = _flat_rows(b[group]) if group in b else {}
+        for key in list(fa) + [k for k in fb if k not in fa]:
+            va, vb = fa.get(key, np.nan), fb.get(key, np.nan)
+            d = vb - va
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rel = d / abs(va) if va != 0 else np.nan
+            rows.append({"dataset": group, "variable": key[0], "where": " ".join(key[1]), "a": va, "b": vb,
+                         "diff": d, "rel_diff": rel,
+                         "equal": bool(va == vb or (np.isnan(va) and np.isnan(vb)))})
+    return rows

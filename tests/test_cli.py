@@ -1,0 +1,144 @@
+"""The ``orbitshare`` command end to end, in subprocesses, on a small experiment."""
+
+import csv
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orbitshare.errors import ConfigError
+from orbitshare.experiment import load_experiment
+from orbitshare.io import open_results, read_provenance
+from orbitshare.report import GROUP_LABELS
+
+from test_runner import SMALL_TOML
+
+
+def orbitshare(*args, cwd=None, timeout=180):
+    script = Path(sys.executable).parent / "orbitshare"
+    head = [str(script)] if script.is_file() else [sys.executable, "-m", "orbitshare.cli"]
+    return subprocess.run([*head, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          env=dict(os.environ))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    exp = d / "small.toml"
+    exp.write_text(SMALL_TOML)
+    p = orbitshare("run", exp, "--out", d / "run", cwd=d)
+    assert p.returncode == 0, p.stderr
+    return d, exp, d / "run", p
+
+
+def test_run_writes_the_run_directory(small_run):
+    d, exp, run, p = small_run
+    printed = [Path(line) for line in p.stdout.splitlines()]
+    assert all(x.is_file() for x in printed), p.stdout
+    names = {x.name for x in printed}
+    for name in ("experiment.toml", "results.h5", "countries.csv", "groups.csv", "equity.csv", "report.md",
+                 "report.html", "lorenz_capacity_per_person.png", "map_covered_fraction_Shell_A.png",
+                 "map_covered_fraction_Polar_B.png"):
+        assert name in names and (run / name).is_file(), name
+    assert not (run / "checkpoint").exists()
+    assert "\r" not in p.stderr  # not a TTY: plain lines
+    assert load_experiment(run / "experiment.toml") == load_experiment(exp)
+    prov = read_provenance(run / "results.h5")
+    assert '"sha256"' in prov["input_files"] and str(exp) in prov["input_files"]
+    assert "Shell A" in prov["element_epochs"]
+    assert tomllib.loads(prov["configuration"])["experiment"]["name"] == "small"
+    groups = open_results(run / "results.h5")
+    assert sorted(groups) == sorted(["coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz"])
+
+
+def test_countries_csv_equals_the_results_file(small_run):
+    _, _, run, _ = small_run
+    countries = open_results(run / "results.h5", "countries")
+    with open(run / "countries.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["country"] for r in rows] == [str(c) for c in countries["country"].values]
+    for col, var, sel in (("population", "population", {}),
+                          ("capacity_delivered_total_mbps", "capacity_delivered_total_mbps", {}),
+                          ("capacity_delivered_mbps[Shell A]", "capacity_delivered_mbps", {"system": "Shell A"}),
+                          ("population_covered[Polar B]", "population_covered", {"system": "Polar B"})):
+        got = np.array([float(r[col]) if r[col] not in ("", "nan") else np.nan for r in rows])
+        want = countries[var].sel(**sel).values.astype(float)
+        np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(np.nansum(got), np.nansum(want), rtol=1e-12)
+
+
+def test_report_names_every_group(small_run):
+    _, _, run, _ = small_run
+    groups = open_results(run / "results.h5", "groups")
+    md = (run / "report.md").read_text()
+    for g in groups["group"].values:
+        assert f"| {GROUP_LABELS.get(str(g), str(g))} |" in md, g
+    assert "<html" in (run / "report.html").read_text().lower()
+
+
+def test_second_run_without_overwrite_exits_2(small_run):
+    d, exp, run, _ = small_run
+    before = (run / "results.h5").stat().st_mtime_ns
+    p = orbitshare("run", exp, "--out", run, cwd=d)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(run) in lines[0] and "--overwrite" in lines[0] and "--out" in lines[0]
+    assert "Traceback" not in p.stderr
+    assert (run / "results.h5").stat().st_mtime_ns == before
+
+
+def test_validate_broken_file_prints_the_problem_lines(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL_TOML.replace("resolution_deg = 5.0", "resolution_deg = -1")
+                   .replace("step_s = 60", "step_s = 60\nstep = 30"))
+    with pytest.raises(ConfigError) as err:
+        load_experiment(bad, deep=True)
+    problems = err.value.problems
+    assert len(problems) >= 2
+    p = orbitshare("validate", bad, cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == problems
+    assert p.stdout == ""
+    # the same lines from `run`
+    p = orbitshare("run", bad, "--out", tmp_path / "never", cwd=tmp_path)
+    assert p.returncode == 2 and p.stderr.splitlines() == problems
+    assert not (tmp_path / "never").exists()
+
+
+def test_validate_good_file_prints_the_resolved_config(small_run):
+    d, exp, _, _ = small_run
+    p = orbitshare("validate", exp, cwd=d)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == load_experiment(exp).to_toml()
+    assert tomllib.loads(p.stdout)["compute"]["chunk_steps"] == 5
+
+
+def test_usage_errors_exit_2(tmp_path):
+    p = orbitshare("run", tmp_path / "missing.toml", cwd=tmp_path)
+    assert p.returncode == 2 and "not found" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = orbitshare("frobnicate", cwd=tmp_path)
+    assert p.returncode == 2
+
+
+def test_info_exits_0():
+    p = orbitshare("info")
+    assert p.returncode == 0, p.stderr
+    for word in ("orbitshare", "numpy", "numba", "threads", "threading layer", "cuda"):
+        assert word in p.stdout
+
+
+def test_compare(small_run, tmp_path):
+    d, _, run, _ = small_run
+    p = orbitshare("compare", run, run, "--out", tmp_path, cwd=d)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "compare.csv").is_file()
+    assert " 0 of " in p.stdout.splitlines()[0]
+    with open(tmp_path / "compare.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {r["dataset"] for r in rows} >= {"countries", "equity"}
+    p = orbitshare("compare", run, tmp_path / "nowhere", cwd=tmp_path)
+    assert p.returncode == 2

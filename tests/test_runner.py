@@ -1,0 +1,251 @@
+"""The experiment runner: Python API, checkpoints, and resume after a real SIGTERM / SIGKILL.
+
+A resumed run must give results bit-identical to an uninterrupted one (the chunk partition is the
+same, so even the float sums are merged in the same order). The reference is an uninterrupted run
+of the same experiment made in this process.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from orbitshare.errors import ConfigError
+from orbitshare.experiment import load_experiment
+from orbitshare.io import open_results
+from orbitshare import runner
+
+# 1116 Walker satellites, 200 steps of 60 s in 40 chunks of 5 steps, 5° grid, embedded geography
+SMALL_TOML = """\
+[experiment]
+name = "small"
+
+[time]
+start = 2026-01-01T00:00:00Z
+stop = 2026-01-01T03:20:00Z
+step_s = 60
+
+[grid]
+resolution_deg = 5.0
+
+[[systems]]
+name = "Shell A"
+administration = "USA"
+walker = [{ altitude_km = 550, inclination_deg = 53, planes = 24, sats_per_plane = 22 }]
+bands = [{ name = "Ku", low_mhz = 10700, high_mhz = 12700 }]
+capacity_per_sat_mbps = 20000
+
+[[systems]]
+name = "Polar B"
+administration = "GBR"
+walker = [{ altitude_km = 1200, inclination_deg = 87.9, planes = 12, sats_per_plane = 49, pattern = "star" }]
+bands = [{ name = "Ku", low_mhz = 10700, high_mhz = 12700 }]
+capacity_per_sat_mbps = 7500
+
+[outputs]
+maps = ["covered_fraction"]
+
+[compute]
+chunk_steps = 5
+"""
+NCHUNKS = 40
+CREATION_ATTRS = ("date_created", "created", "history")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("small")
+    path = d / "small.toml"
+    path.write_text(SMALL_TOML)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(small):
+    """An uninterrupted run (Python API), the reference of every resume test."""
+    res = runner.run(small, small.parent / "reference", progress=False)
+    return res
+
+
+def _clean(ds):
+    ds = ds.copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in CREATION_ATTRS}
+    return ds
+
+
+def assert_same_results(path, ref_dir):
+    got, want = open_results(path), open_results(ref_dir / "results.h5")
+    assert sorted(got) == sorted(want)
+    for name in want:
+        xr.testing.assert_identical(_clean(got[name]), _clean(want[name]))
+
+
+def _cli(*args, env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    script = Path(sys.executable).parent / "orbitshare"
+    head = [str(script)] if script.is_file() else [sys.executable, "-m", "orbitshare.cli"]
+    return [*head, *map(str, args)], env
+
+
+def _stop_after_checkpoint(small, out, sig):
+    """Start a slowed-down CLI run, wait for its first checkpoint, send ``sig``; return the process."""
+    cmd, env = _cli("run", small, "--out", out, "--quiet", env_extra={runner._DELAY_ENV: "0.1"})
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ck = out / runner.CHECKPOINT
+    deadline = time.monotonic() + 60
+    while not ck.exists():
+        assert proc.poll() is None, f"the run ended before a checkpoint: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no checkpoint within 60 s"
+        time.sleep(0.02)
+    time.sleep(0.3)  # a few more chunks
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stdout, stderr
+
+
+def _chunks_done(out):
+    with np.load(out / runner.CHECKPOINT) as z:
+        return int(z["chunks_done"])
+
+
+def test_api_run_returns_results(reference, small):
+    res = reference
+    assert isinstance(res, runner.Results)
+    assert res.out_dir == small.parent / "reference"
+    for name in ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz"):
+        assert isinstance(getattr(res, name), xr.Dataset), name
+    assert res.gso is None  # not asked for
+    assert list(res.datasets) == ["coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz"]
+    assert set(res.coverage["system"].values) == {"Shell A", "Polar B"}
+    for f in res.files:
+        assert Path(f).is_file(), f
+    names = {Path(f).name for f in res.files}
+    assert {"experiment.toml", "results.h5", "countries.csv", "groups.csv", "equity.csv", "report.md",
+            "report.html", "lorenz_capacity_per_person.png"} <= names
+    assert not (res.out_dir / "checkpoint").exists()
+    # the saved datasets are the returned ones; the resolved config reloads to the same experiment
+    saved = open_results(res.out_dir / "results.h5")
+    xr.testing.assert_identical(saved["capacity"], res.capacity)
+    assert load_experiment(res.out_dir / "experiment.toml") == load_experiment(small)
+
+
+def test_resume_after_sigterm(small, reference, tmp_path):
+    out = tmp_path / "run"
+    rc, _, stderr = _stop_after_checkpoint(small, out, signal.SIGTERM)
+    assert rc == 130, stderr
+    assert "--resume" in stderr
+    done = _chunks_done(out)
+    assert 0 < done < NCHUNKS
+    assert not (out / "results.h5").exists()
+    # without --resume (or --overwrite) the interrupted run is not touched
+    cmd, env = _cli("run", small, "--out", out, "--quiet")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--resume" in p.stderr
+    assert _chunks_done(out) == done
+    cmd, env = _cli("run", small, "--out", out, "--resume")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert f"resumed after {done} chunk(s)" in p.stderr
+    assert not (out / "checkpoint").exists()
+    assert_same_results(out / "results.h5", reference.out_dir)
+
+
+def test_resume_after_sigkill(small, reference, tmp_path):
+    out = tmp_path / "run"
+    rc, _, _ = _stop_after_checkpoint(small, out, signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    done = _chunks_done(out)
+    assert 0 < done < NCHUNKS
+    res = runner.run(small, out, resume=True, progress=False)
+    assert res.resumed_chunks == done
+    assert not (out / "checkpoint").exists()
+    assert_same_results(out / "results.h5", reference.out_dir)
+
+
+class _Stop(KeyboardInterrupt):
+    pass
+
+
+def _interrupted_run(exp, out, after, monkeypatch):
+    """Run in this process, interrupted (KeyboardInterrupt) after ``after`` checkpoints."""
+    real = runner._write_checkpoint
+    n = {"k": 0}
+
+    def write(path, fp, info):
+        real(path, fp, info)
+        n["k"] += 1
+        if n["k"] == after:
+            raise _Stop()
+
+    monkeypatch.setattr(runner, "_write_checkpoint", write)
+    with pytest.raises(_Stop):
+        runner.run(exp, out, progress=False)
+    monkeypatch.setattr(runner, "_write_checkpoint", real)
+
+
+def test_checkpoint_of_another_config_is_refused(small, reference, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _interrupted_run(small, out, 7, monkeypatch)
+    assert _chunks_done(out) == 7
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL_TOML.replace("altitude_km = 550", "altitude_km = 560"))
+    with pytest.raises(ConfigError, match="another configuration"):
+        runner.run(other, out, resume=True, progress=False)
+    assert _chunks_done(out) == 7  # left as it was
+    # the right configuration resumes, to the same results
+    res = runner.run(small, out, resume=True, progress=False)
+    assert res.resumed_chunks == 7
+    assert_same_results(out / "results.h5", reference.out_dir)
+
+
+def test_run_dir_rules(small, reference, tmp_path):
+    with pytest.raises(ConfigError, match="--overwrite"):
+        runner.run(small, reference.out_dir, progress=False)
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        runner.run(small, out, progress=False)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_default_out_dir(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    exp = load_experiment(None)
+    assert runner.default_out_dir(exp) == tmp_path / "runs" / "default"
+
+
+def test_fingerprint_ignores_the_source_line(small, tmp_path):
+    exp = load_experiment(small)
+    copy = tmp_path / "copy.toml"
+    copy.write_text(exp.to_toml())
+    assert runner.config_fingerprint(load_experiment(copy)) == runner.config_fingerprint(exp)
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL_TOML.replace("chunk_steps = 5", "chunk_steps = 6"))
+    assert runner.config_fingerprint(load_experiment(other)) != runner.config_fingerprint(exp)
+
+
+def test_progress_without_tty_has_no_carriage_returns():
+    import io
+
+    buf = io.StringIO()
+    p = runner.Progress(True, stream=buf, interval_s=0.0)
+    p.start("stage", total=4)
+    for k in range(1, 5):
+        p.update(k)
+    p.done()
+    text = buf.getvalue()
+    assert "\r" not in text and "stage: done in" in text and "ETA" in text
+    silent = io.StringIO()
+    q = runner.Progress(False, stream=silent)
+    q.start("x", 2)
+    q.update(1)
+    q.done()
+    assert silent.getvalue() == ""
