@@ -177,7 +177,7 @@ def test_broken_values_all_reported_at_once(monkeypatch):
         f"{f}: systems[4]: expected exactly one of 'elements', 'walker', 'filing', 'fetch', got 'filing' and 'fetch'",
         f"{f}: systems[2].name: expected a name unique among the systems, got 'shells' (also the name of systems[1])",
         f"{f}: compute.threads: expected an integer in [0, {n}] (0 = all {n} cores of this machine), got -1",
-        f"{f}: compute.backend: expected 'cpu' (the cuda backend is not available yet), got 'cuda'",
+        f"{f}: compute.backend: expected 'cpu' or 'dask' (the cuda backend is not wired into runs yet), got 'cuda'",
         f"{f}: compute.chunk_steps: expected an integer >= 1 (time steps per chunk; leave out for automatic), got 0",
     ]
 
@@ -241,8 +241,7 @@ def test_broken_structure(monkeypatch):
         f"{f}: time: expected a table [time] with start and stop, got nothing (the key is missing)",
         f"{f}: grid: expected a table ([grid]), got 1.0",
         f"{f}: systems: expected an array of tables ([[systems]], one per system), got a single table ([systems])",
-        f"{f}: compute.backend: expected 'cpu' (the only backend available; 'dask' and 'cuda' are not available "
-        "yet), got 'gpu'",
+        f"{f}: compute.backend: expected 'cpu' or 'dask', got 'gpu'",
     ]
 
 
@@ -262,11 +261,20 @@ def test_unknown_key_suggestion(tmp_path, monkeypatch):
     ]
 
 
-def test_dask_backend_not_available_yet(tmp_path, monkeypatch):
+def test_dask_backend_keys(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\n")
-    assert problems("x.toml") == ["x.toml: compute.backend: expected 'cpu' (the dask backend is not available yet), "
-                                  "got 'dask'"]
+    exp = load_experiment("x.toml")
+    assert (exp.compute.backend, exp.compute.workers, exp.compute.scheduler) == ("dask", 2, None)
+    write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\nscheduler = \"tcp://127.0.0.1:8786\"\n")
+    assert load_experiment("x.toml").compute.scheduler == "tcp://127.0.0.1:8786"
+    write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\nscheduler = \"localhost\"\nworkrs = 2\n")
+    lines = problems("x.toml")
+    assert lines[0].startswith("x.toml: compute.workrs: ") and "did you mean 'workers'" in lines[0]
+    assert lines[1] == ("x.toml: compute.scheduler: expected a Dask scheduler address like 'tcp://host:8786', "
+                        "got 'localhost'")
+    write(tmp_path, MINIMAL + "\n[compute]\nworkers = 2\n")
+    assert problems("x.toml") == ["x.toml: compute.workers: expected no value unless backend = 'dask', got 2"]
 
 
 def test_threads_beyond_this_machine(tmp_path, monkeypatch):
@@ -320,7 +328,7 @@ def test_defaults_are_filled(tmp_path):
     assert d["outputs"] == {"datasets": ["coverage", "countries", "groups"], "files": ["netcdf", "csv"], "maps": [],
                             "keep_time_series": False, "weighting": "population", "lorenz_points": 101,
                             "gso_bin_deg": 0.5, "gso_masks_deg": [5.0, 10.0]}
-    assert d["compute"] == {"threads": 0, "backend": "cpu"}
+    assert d["compute"] == {"threads": 0, "backend": "cpu"}  # None-valued keys are left out
     with_cap = load_experiment(write(tmp_path, MINIMAL + "capacity_per_sat_mbps = 1000\n", "cap.toml"))
     assert with_cap.outputs.datasets == ("coverage", "spectrum", "capacity", "countries", "groups", "equity",
                                          "lorenz")

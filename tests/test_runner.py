@@ -249,3 +249,19 @@ def test_progress_without_tty_has_no_carriage_returns():
     q.update(1)
     q.done()
     assert silent.getvalue() == ""
+
+
+def test_dask_backend_run_equals_local_run(small, reference, tmp_path):
+    """`[compute] backend = "dask"` (a 2-process LocalCluster) gives the same Datasets as the local run."""
+    path = tmp_path / "small_dask.toml"
+    path.write_text(SMALL_TOML.replace("[compute]\nchunk_steps = 5\n",
+                                       "[compute]\nchunk_steps = 5\nbackend = \"dask\"\nworkers = 2\n"))
+    res = runner.run(path, tmp_path / "dask", progress=False)
+    got, want = open_results(res.out_dir / "results.h5"), open_results(reference.out_dir / "results.h5")
+    assert sorted(got) == sorted(want)
+    drop = CREATION_ATTRS + ("configuration", "input_files")
+    for name in want:
+        a, b = got[name].copy(), want[name].copy()
+        a.attrs = {k: v for k, v in a.attrs.items() if k not in drop}
+        b.attrs = {k: v for k, v in b.attrs.items() if k not in drop}
+        xr.testing.assert_identical(a, b)

@@ -467,7 +467,8 @@ class _TimeSeriesWriter:
 
 # --------------------------------------------------------------------------- the driver
 def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series: bool = False,
-             chunk_steps: int | None = None, time_series_path=None, resume=None, on_chunk=None):
+             chunk_steps: int | None = None, time_series_path=None, resume=None, on_chunk=None,
+             client=None):
     """Coverage statistics of each system on each grid cell over ``times``.
 
     Parameters
@@ -510,6 +511,9 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
       ``grid_resolution_deg``, ``systems`` (JSON: per system name, mask, min_visible, element
       count, epochs and ages).
 
+    client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results;
+        :func:`orbitshare.backends.get_client`), or None for this process.
+
     Memory
     ------
     Bounded by the chunk, not the duration. Peak ≈ 2 × 49 B × nsat × chunk_steps (positions,
@@ -522,12 +526,13 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     therefore stays near 0.6 GB, well under 2 GB.
     """
     ds, _ = _drive(systems, grid, times, geography=geography, keep_time_series=keep_time_series,
-                   chunk_steps=chunk_steps, time_series_path=time_series_path, resume=resume, on_chunk=on_chunk)
+                   chunk_steps=chunk_steps, time_series_path=time_series_path, resume=resume, on_chunk=on_chunk,
+                   client=client)
     return ds
 
 
 def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chunk_steps=None,
-           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None):
+           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None, client=None):
     """The one streaming pass behind :func:`coverage` and :func:`orbitshare.spectrum.service`.
 
     count_any : also count the steps with at least one satellite visible (``state.steps_any``)
@@ -545,6 +550,9 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         ``chunks_done``, ``chunks_total``, ``chunk_steps``, ``steps_done``, ``steps_total``, ``state``,
         ``err_steps`` and ``counts`` (the in-memory counts of the finished steps, or None). Arrays
         are the driver's own: copy or write them out, do not modify them.
+    client : None (this process), or a ``distributed.Client``: the chunks are computed as (time chunk ×
+        system) Dask tasks (``orbitshare.backends``) and merged here in time order, so the results
+        are identical to the local run.
     Returns ``(coverage Dataset, merged ChunkState)``.
     """
     import numba
@@ -666,33 +674,54 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
             counts_mem[:, :k0] = resume["counts"]
     try:
         rest = times[k0:] if k0 else times
-        chunks = () if k0 >= nt else (iter_propagate(elements, rest, chunk_steps, frame="itrs") if nsat else (
-            (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in rest.chunks(chunk_steps)))
-        for chunk, e, r, _v in chunks:
-            del _v
-            n = len(chunk)
-            # integer statistics do not depend on the blocks; capacity's float sums must not depend on
-            # the thread count, so their partition depends on the chunk length only
-            nblocks = min(CAPACITY_TIME_BLOCKS if capacity is not None else numba.get_num_threads(), n)
-            st = accumulate_chunk(r, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
-                                  cos_lon=cos_lon, sin_lon=sin_lon, err=e, keep_counts=keep,
-                                  nblocks=nblocks, **cap_kw)
-            if nsat:
-                err_steps += np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
-            if keep:
-                if writer is not None:
-                    writer.append(chunk.time, st.counts)
-                else:
-                    counts_mem[:, k0:k0 + n] = st.counts
-                st = st._replace(counts=None)
-            state = merge_chunk_states(state, st)
-            k0 += n
-            chunks_done += 1
-            del e, r, st
-            if on_chunk is not None:
-                on_chunk({"chunks_done": chunks_done, "chunks_total": chunks_total, "chunk_steps": chunk_steps,
-                          "steps_done": k0, "steps_total": nt, "state": state, "err_steps": err_steps,
-                          "counts": counts_mem[:, :k0] if counts_mem is not None else None})
+
+        def _local_parts():
+            chunks = iter_propagate(elements, rest, chunk_steps, frame="itrs") if nsat else (
+                (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in rest.chunks(chunk_steps))
+            for chunk, e, r, _v in chunks:
+                del _v
+                n = len(chunk)
+                # integer statistics do not depend on the blocks; capacity's float sums must not depend
+                # on the thread count, so their partition depends on the chunk length only
+                nblocks = min(CAPACITY_TIME_BLOCKS if capacity is not None else numba.get_num_threads(), n)
+                st = accumulate_chunk(r, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
+                                      cos_lon=cos_lon, sin_lon=sin_lon, err=e, keep_counts=keep,
+                                      nblocks=nblocks, **cap_kw)
+                inc = (np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
+                       if nsat else np.zeros(nsys, np.int64))
+                del e, r
+                yield chunk, st, inc
+
+        if k0 >= nt:
+            parts = iter(())
+        elif client is not None:
+            from .backends import dask_drive_chunks
+
+            parts = dask_drive_chunks(syslist, grid, rest, chunk_steps, client=client, count_any=count_any,
+                                      capacity=capacity, keep_counts=keep)
+        else:
+            parts = _local_parts()
+        try:
+            for chunk, st, inc in parts:
+                n = len(chunk)
+                err_steps += inc
+                if keep:
+                    if writer is not None:
+                        writer.append(chunk.time, st.counts)
+                    else:
+                        counts_mem[:, k0:k0 + n] = st.counts
+                    st = st._replace(counts=None)
+                state = merge_chunk_states(state, st)
+                k0 += n
+                chunks_done += 1
+                del st
+                if on_chunk is not None:
+                    on_chunk({"chunks_done": chunks_done, "chunks_total": chunks_total, "chunk_steps": chunk_steps,
+                              "steps_done": k0, "steps_total": nt, "state": state, "err_steps": err_steps,
+                              "counts": counts_mem[:, :k0] if counts_mem is not None else None})
+        finally:
+            if hasattr(parts, "close"):
+                parts.close()  # cancels Dask tasks still in flight on an error
         if writer is not None:
             writer.close()
             writer = None

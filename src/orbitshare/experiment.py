@@ -70,9 +70,11 @@ Schema (``=`` gives the default; keys without one are required)
     ``owners_data_dir`` (path of a folder with ``satcat/`` catalogs; absent = owners from satellite
     names and the systems' administrations only).
 ``[compute]``
-    ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` = "cpu"
-    (only "cpu" for now: "dask" and "cuda" are not available yet); ``chunk_steps`` (int >= 1;
-    absent = automatic).
+    ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
+    "dask") = "cpu" ("cuda" is not wired into runs yet); ``chunk_steps`` (int >= 1; absent =
+    automatic). With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers``
+    (int >= 1: a local cluster of that many worker processes; default when neither is given: 2);
+    both need the ``dask[distributed]`` package (``pip install "orbitshare[dask]"``).
 
 Paths are relative to the experiment file (``~`` is expanded). :func:`load_experiment` with no path
 loads the embedded default (``orbitshare/data/default_experiment.toml``, a copy of the project's
@@ -120,7 +122,7 @@ MAP_VARIABLES = {
     "capacity_per_person_mbps": "capacity",
 }
 BACKENDS = ("cpu", "dask", "cuda")
-AVAILABLE_BACKENDS = ("cpu",)
+AVAILABLE_BACKENDS = ("cpu", "dask")
 #: the keys that say where a system's satellites come from (exactly one per system)
 SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
 
@@ -233,6 +235,8 @@ class ComputeSection:
     threads: int = 0
     backend: str = "cpu"
     chunk_steps: int | None = None
+    scheduler: str | None = None
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -787,7 +791,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     comp_sec = None
     t = _table(p, doc, "compute")
     if t is not None:
-        p.unknown_keys(t, "compute", ("threads", "backend", "chunk_steps"))
+        p.unknown_keys(t, "compute", ("threads", "backend", "chunk_steps", "scheduler", "workers"))
         r = _Reader(p, t, "compute")
         avail = _available_threads()
         threads = r.integer("threads", f"an integer in [0, {avail}] (0 = all {avail} cores of this machine)",
@@ -796,14 +800,36 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         if backend is _MISSING:
             backend = "cpu"
         elif backend in BACKENDS and backend not in AVAILABLE_BACKENDS:
-            backend = p.bad("compute.backend", f"'cpu' (the {backend} backend is not available yet)", backend)
+            backend = p.bad("compute.backend", f"'cpu' or 'dask' (the {backend} backend is not wired into runs yet)",
+                            backend)
         elif backend not in AVAILABLE_BACKENDS:
-            backend = p.bad("compute.backend", "'cpu' (the only backend available; 'dask' and 'cuda' are "
-                            "not available yet)", backend)
+            backend = p.bad("compute.backend", "'cpu' or 'dask'", backend)
         chunk = r.integer("chunk_steps", "an integer >= 1 (time steps per chunk; leave out for automatic)",
                           lambda x: x >= 1, default=None)
-        if _BAD not in (threads, backend, chunk):
-            comp_sec = ComputeSection(threads=threads, backend=backend, chunk_steps=chunk)
+        scheduler = r.string("scheduler", "a Dask scheduler address like 'tcp://host:8786'",
+                             default=None, nonempty=True)
+        workers = r.integer("workers", "an integer >= 1 (worker processes of a local Dask cluster)",
+                            lambda x: x >= 1, default=None)
+        if isinstance(scheduler, str) and "://" not in scheduler:
+            scheduler = p.bad("compute.scheduler", "a Dask scheduler address like 'tcp://host:8786'", scheduler)
+        if backend != "dask":
+            for key, val in (("scheduler", scheduler), ("workers", workers)):
+                if val is not None and val is not _BAD:
+                    p.bad(f"compute.{key}", "no value unless backend = 'dask'", val)
+                    backend = _BAD
+        elif scheduler is not None and workers is not None and _BAD not in (scheduler, workers):
+            workers = p.bad("compute.workers", "to be left out when 'scheduler' is given (one or the other)", workers)
+        if backend == "dask":
+            import importlib.util
+
+            if importlib.util.find_spec("distributed") is None:
+                backend = p.bad("compute.backend", "'cpu', or install the Dask extra (pip install "
+                                "\"orbitshare[dask]\") for 'dask'", backend)
+            elif scheduler is None and workers is None:
+                workers = 2
+        if _BAD not in (threads, backend, chunk, scheduler, workers):
+            comp_sec = ComputeSection(threads=threads, backend=backend, chunk_steps=chunk,
+                                      scheduler=scheduler, workers=workers)
 
     p.raise_if_any()
     return Experiment(experiment=exp_sec, time=time_sec, grid=grid_sec, geography=geo_sec,

@@ -402,6 +402,18 @@ def _provenance(exp, systems) -> dict:
             "experiment_name": exp.name, "config_sha256": config_fingerprint(exp)}
 
 
+@contextlib.contextmanager
+def _compute_client(compute):
+    """A Dask client for ``backend = "dask"`` (an existing scheduler or a local cluster), else None."""
+    if compute.backend != "dask":
+        yield None
+        return
+    from .backends import get_client
+
+    with get_client(scheduler=compute.scheduler, workers=compute.workers) as client:
+        yield client
+
+
 def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool = False,
         progress: bool = True) -> Results:
     """Run an experiment into its run directory (module docstring); return the :class:`Results`.
@@ -427,8 +439,8 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
 
     t_start = time.perf_counter()
     exp = _load(experiment)
-    if exp.compute.backend != "cpu":  # pragma: no cover - validation refuses it today
-        raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available (only 'cpu')")
+    if exp.compute.backend not in ("cpu", "dask"):  # pragma: no cover - validation refuses it today
+        raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available ('cpu' or 'dask')")
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
     out = Path(os.path.abspath(out))
     fp = config_fingerprint(exp)
@@ -482,11 +494,14 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
              done=resume_data["chunks_done"] if resume_data else 0)
     kw = dict(chunk_steps=chunk_steps, keep_time_series=exp.outputs.keep_time_series, resume=resume_data,
               on_chunk=on_chunk)
-    if want & {"spectrum", "capacity", "equity", "lorenz"}:
-        svc = service(systems, grid, times, geography, weighting=exp.outputs.weighting, **kw)
-        cov, spec, cap = svc["coverage"], svc["spectrum"], svc["capacity"]
-    else:
-        cov, spec, cap = coverage_fn(systems, grid, times, geography=geography, **kw), None, None
+    with _compute_client(exp.compute) as client:
+        if client is not None:
+            kw["client"] = client
+        if want & {"spectrum", "capacity", "equity", "lorenz"}:
+            svc = service(systems, grid, times, geography, weighting=exp.outputs.weighting, **kw)
+            cov, spec, cap = svc["coverage"], svc["spectrum"], svc["capacity"]
+        else:
+            cov, spec, cap = coverage_fn(systems, grid, times, geography=geography, **kw), None, None
     note = f"resumed after {res.resumed_chunks} chunk(s)" if res.resumed_chunks else ""
     res.timings["pass"] = pr.done(note)
 

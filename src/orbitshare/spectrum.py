@@ -171,7 +171,7 @@ def _land_area(geography, grid) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the pass
 def service(systems, grid, times, geography, *, weighting: str = "population", chunk_steps: int | None = None,
-            keep_time_series: bool = False, resume=None, on_chunk=None) -> dict:
+            keep_time_series: bool = False, resume=None, on_chunk=None, client=None) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
     Parameters
@@ -188,6 +188,7 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.coverage.coverage`)
     resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.coverage._drive``; used
         by :mod:`orbitshare.runner`)
+    client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results), or None
 
     Returns
     -------
@@ -250,7 +251,7 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
 
     cov, state = _drive(syslist, grid, times, geography=geography, keep_time_series=keep_time_series,
                         chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight),
-                        resume=resume, on_chunk=on_chunk)
+                        resume=resume, on_chunk=on_chunk, client=client)
     nt = state.nsteps
 
     # ---- shared coordinates and attributes
