@@ -104,7 +104,9 @@ def test_one_day_mean_within_1km_in_leo():
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(altitude=st.floats(300.0, 36000.0), inc=st.floats(0.0, 150.0),
+# Subnormal inclinations (e.g. 1e-308°) are excluded: SGP4 itself (the sgp4 package as much as
+# orbitshare's kernel) returns NaN positions with error code 0 for them in the deep-space branch.
+@given(altitude=st.floats(300.0, 36000.0), inc=st.floats(0.0, 150.0, allow_subnormal=False),
        phase=st.floats(0.0, 360.0), raan=st.floats(0.0, 360.0))
 def test_mean_altitude_property(altitude, inc, phase, raan):
     n = mean_motion_for_altitude(altitude, inc)
