@@ -22,3 +22,13 @@ def shared_data() -> Path:
             pytest.fail(f"CI=true but the reference data directory {path} is missing")
         pytest.skip(f"reference data {path} not present")
     return path
+
+
+try:  # CI runs the property tests with a fixed seed: a CI failure is then reproducible locally
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        _hyp_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
