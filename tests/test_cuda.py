@@ -72,6 +72,102 @@ def test_simulator_subprocess():
     assert " passed" in out and "skipped" not in out.split("\n")[-2], out[-2000:]
 
 
+# ------------------------------------------------------------------ the cuda backend of runs, no device needed
+def _two_systems():
+    """Two tiny Walker systems (9 and 6 satellites) with different masks and min_visible."""
+    from orbitshare.coverage import System
+    from orbitshare.walker import walker
+
+    a = System("leo", walker(550.0, 53.0, 3, 3, 1, "2024-01-01T00:00:00Z"))
+    b = System("polar", walker(1200.0, 87.9, 2, 3, 1, "2024-01-01T00:00:00Z", norad_start=990000),
+               elevation_mask_deg=10.0, min_visible=2)
+    return [a, b]
+
+
+def _small_times():
+    from orbitshare.timegrid import time_grid
+
+    return time_grid("2024-01-01T06:00:00Z", "2024-01-01T06:10:00Z", 120.0)  # 5 steps
+
+
+@pytest.mark.skipif(SIM or MODE == "gpu", reason="needs a machine without a CUDA device")
+def test_cuda_backend_without_gpu_raises():
+    from orbitshare.coverage import coverage
+    from orbitshare.errors import BackendError
+    from orbitshare.grid import Grid
+
+    ok, why = cuda_support.cuda_available()
+    assert not ok
+    with pytest.raises(BackendError) as info:
+        coverage(_two_systems(), Grid(5.0), _small_times(), backend="cuda", chunk_steps=2)
+    msg = str(info.value)
+    assert why in msg and "cuda" in msg and "\n" not in msg
+
+
+def test_cuda_backend_refuses_capacity_and_unknown_backends():
+    from orbitshare.coverage import _drive, coverage
+    from orbitshare.errors import BackendError
+    from orbitshare.grid import Grid
+
+    g = Grid(5.0)
+    cap = (np.ones(2), np.ones((2, g.nlat, g.nlon)))
+    with pytest.raises(BackendError) as info:  # refused before looking for a device
+        _drive(_two_systems(), g, _small_times(), capacity=cap, backend="cuda")
+    assert str(info.value) == ("capacity/spectrum are not available on the CUDA backend yet; "
+                               "use backend = 'cpu' or 'dask'")
+    with pytest.raises(ValueError, match="backend: expected 'cpu' or 'cuda', got 'gpu'"):
+        coverage(_two_systems(), g, _small_times(), backend="gpu")
+
+
+_EXPERIMENT = """
+[time]
+start = 2026-01-01T00:00:00Z
+stop = 2026-01-01T00:10:00Z
+step_s = 120
+
+[grid]
+resolution_deg = 5
+
+[[systems]]
+name = "w"
+walker = [{ altitude_km = 550, inclination_deg = 53, planes = 3, sats_per_plane = 3, phasing = 1 }]
+capacity_per_sat_mbps = 1000
+
+[outputs]
+datasets = DATASETS
+files = ["netcdf"]
+
+[compute]
+backend = "cuda"
+"""
+
+
+def test_experiment_cuda_accepted_for_coverage_only(tmp_path):
+    """Validation needs no GPU: "cuda" is accepted for coverage-only outputs."""
+    from orbitshare.experiment import load_experiment
+
+    for ds in ('["coverage"]', '["coverage", "countries", "groups"]'):
+        p = tmp_path / "x.toml"
+        p.write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
+        exp = load_experiment(p)
+        assert exp.compute.backend == "cuda"
+
+
+@pytest.mark.parametrize("ds", ['["coverage", "capacity"]', '["coverage", "spectrum"]',
+                                '["coverage", "countries", "equity"]', '["coverage", "capacity", "lorenz"]'])
+def test_experiment_cuda_refused_with_capacity_outputs(tmp_path, monkeypatch, ds):
+    from orbitshare.errors import ConfigError
+    from orbitshare.experiment import load_experiment
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.toml").write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_experiment("x.toml")
+    assert str(info.value).split("\n") == [
+        "x.toml: compute.backend: expected 'cpu' or 'dask' for experiments with spectrum or capacity outputs "
+        "(the CUDA backend computes coverage only), got 'cuda'"]
+
+
 # ------------------------------------------------------------------ inputs
 def _sizes():
     if MODE == "gpu":
@@ -231,3 +327,40 @@ def test_device_capacity_not_implemented():
     with pytest.raises(NotImplementedError):
         cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0, weight=np.ones((len(geo[0]),
                               len(geo[4]))), **kw)
+
+
+@device
+def test_device_coverage_backend_matches_cpu():
+    """``coverage(..., backend="cuda")`` (per-chunk fused GPU pass) equals the CPU run exactly, with the
+    time series, over several chunks (the last one short)."""
+    import xarray as xr
+
+    from orbitshare.coverage import coverage
+    from orbitshare.grid import Grid
+
+    systems, times = _two_systems(), _small_times()
+    kw = dict(chunk_steps=2, keep_time_series=True)
+    gpu = coverage(systems, Grid(5.0), times, backend="cuda", **kw)
+    cpu = coverage(systems, Grid(5.0), times, backend="cpu", **kw)
+    xr.testing.assert_identical(gpu, cpu)
+    assert (cpu.covered_fraction > 0).any() and (cpu.covered_fraction < 1).any()
+
+
+@device
+def test_device_run_experiment_cuda(tmp_path):
+    """An experiment with ``[compute] backend = "cuda"`` runs (runner → coverage(backend="cuda")) and
+    its coverage equals the same experiment on the cpu backend."""
+    import xarray as xr
+
+    from orbitshare.experiment import load_experiment
+    from orbitshare.runner import run
+
+    text = _EXPERIMENT.replace("DATASETS", '["coverage"]')
+    res = {}
+    for backend in ("cuda", "cpu"):
+        p = tmp_path / f"{backend}.toml"
+        p.write_text(text.replace('backend = "cuda"', f'backend = "{backend}"'), encoding="utf-8")
+        exp = load_experiment(p)
+        assert exp.compute.backend == backend
+        res[backend] = run(exp, tmp_path / f"run_{backend}", progress=False).coverage
+    xr.testing.assert_identical(res["cuda"], res["cpu"])

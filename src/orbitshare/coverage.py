@@ -468,7 +468,7 @@ class _TimeSeriesWriter:
 # --------------------------------------------------------------------------- the driver
 def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series: bool = False,
              chunk_steps: int | None = None, time_series_path=None, resume=None, on_chunk=None,
-             client=None):
+             client=None, backend: str = "cpu"):
     """Coverage statistics of each system on each grid cell over ``times``.
 
     Parameters
@@ -513,6 +513,11 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
 
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results;
         :func:`orbitshare.backends.get_client`), or None for this process.
+    backend : "cpu" (Numba on this machine's cores) or "cuda" (SGP4, ITRS and the footprint counts
+        on the GPU, :mod:`orbitshare.kernels.cuda`, per time chunk; the same integer statistics as
+        the CPU given the same positions, see that module on SGP4's last bits). "cuda" raises
+        :class:`~orbitshare.errors.BackendError` when no CUDA device is available (the reason in the
+        message), and cannot be combined with ``client``.
 
     Memory
     ------
@@ -527,12 +532,38 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     """
     ds, _ = _drive(systems, grid, times, geography=geography, keep_time_series=keep_time_series,
                    chunk_steps=chunk_steps, time_series_path=time_series_path, resume=resume, on_chunk=on_chunk,
-                   client=client)
+                   client=client, backend=backend)
     return ds
 
 
+def _check_backend(backend, capacity, client):
+    """Validate ``backend`` for :func:`_drive`; for "cuda", return the :mod:`orbitshare.kernels.cuda`
+    module (imported only then), else None."""
+    from .errors import BackendError
+
+    if backend not in ("cpu", "cuda"):
+        raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
+    if backend == "cpu":
+        return None
+    if capacity is not None:
+        raise BackendError("capacity/spectrum are not available on the CUDA backend yet; "
+                           "use backend = 'cpu' or 'dask'")
+    if client is not None:
+        raise BackendError("backend = 'cuda' runs in this process: pass client=None (no Dask client)")
+    from .cuda_support import cuda_available
+
+    ok, why = cuda_available()
+    if not ok:
+        raise BackendError(f"compute.backend = 'cuda': CUDA is not available ({why}); "
+                           "use backend = 'cpu' or 'dask'")
+    from .kernels import cuda as cuda_kernels
+
+    return cuda_kernels
+
+
 def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chunk_steps=None,
-           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None, client=None):
+           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None, client=None,
+           backend="cpu"):
     """The one streaming pass behind :func:`coverage` and :func:`orbitshare.spectrum.service`.
 
     count_any : also count the steps with at least one satellite visible (``state.steps_any``)
@@ -553,14 +584,20 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     client : None (this process), or a ``distributed.Client``: the chunks are computed as (time chunk ×
         system) Dask tasks (``orbitshare.backends``) and merged here in time order, so the results
         are identical to the local run.
+    backend : "cpu", or "cuda": each time chunk is propagated and counted on the GPU (the fused
+        :func:`orbitshare.kernels.cuda.cuda_coverage`: SGP4 → ITRS → footprints, positions never
+        leave the device) and yields the same per-chunk ChunkState, so merging, ``on_chunk``
+        checkpoints and ``resume`` are unchanged. Not with ``capacity`` nor ``client``
+        (:class:`~orbitshare.errors.BackendError`, as when no CUDA device is available).
     Returns ``(coverage Dataset, merged ChunkState)``.
     """
     import numba
     import xarray as xr
 
     from . import __version__
-    from .propagation import iter_propagate
+    from .propagation import iter_propagate, sgp4_params
 
+    cuda_kernels = _check_backend(backend, capacity, client)
     syslist = _as_systems(systems)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
@@ -692,8 +729,31 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
                 del e, r
                 yield chunk, st, inc
 
+        def _cuda_parts():
+            from .kernels.frames import itrs_rotations
+
+            params = sgp4_params(elements)[0] if nsat else None
+            for chunk in rest.chunks(chunk_steps):
+                n = len(chunk)
+                if not nsat:  # nothing to propagate: the (trivial) CPU kernel gives the empty chunk's state
+                    st = accumulate_chunk(np.zeros((0, n, 3)), sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz,
+                                          lon_rad, cos_lon=cos_lon, sin_lon=sin_lon,
+                                          err=np.zeros((0, n), np.uint8), keep_counts=keep, **cap_kw)
+                    yield chunk, st, np.zeros(nsys, np.int64)
+                    continue
+                m, w, thd = itrs_rotations(*(np.ascontiguousarray(a, dtype=np.float64) for a in (
+                    chunk.ut1_jd, chunk.ut1_fr, chunk.xp, chunk.yp, chunk.sprime)))
+                st, e = cuda_kernels.cuda_coverage(
+                    params, chunk.jd, chunk.fr, m, w, thd, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz,
+                    lon_rad, cos_lon=cos_lon, sin_lon=sin_lon, keep_counts=keep, count_any=bool(count_any))
+                inc = np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
+                del e
+                yield chunk, st, inc
+
         if k0 >= nt:
             parts = iter(())
+        elif cuda_kernels is not None:
+            parts = _cuda_parts()
         elif client is not None:
             from .backends import dask_drive_chunks
 

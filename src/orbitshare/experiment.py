@@ -71,9 +71,13 @@ Schema (``=`` gives the default; keys without one are required)
     names and the systems' administrations only).
 ``[compute]``
     ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
-    "dask") = "cpu" ("cuda" is not wired into runs yet); ``chunk_steps`` (int >= 1; absent =
-    automatic). With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers``
-    (int >= 1: a local cluster of that many worker processes; default when neither is given: 2);
+    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4 and the
+    coverage counts on an NVIDIA GPU, numba-cuda: ``pip install "orbitshare[cuda]"``) computes coverage
+    only, so it is accepted only when ``outputs.datasets`` has none of "spectrum", "capacity",
+    "equity", "lorenz"; validation does not look for a GPU: a run without one stops at the coverage
+    pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
+    With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1: a
+    local cluster of that many worker processes; default when neither is given: 2);
     both need the ``dask[distributed]`` package (``pip install "orbitshare[dask]"``).
 
 Paths are relative to the experiment file (``~`` is expanded). :func:`load_experiment` with no path
@@ -122,7 +126,7 @@ MAP_VARIABLES = {
     "capacity_per_person_mbps": "capacity",
 }
 BACKENDS = ("cpu", "dask", "cuda")
-AVAILABLE_BACKENDS = ("cpu", "dask")
+AVAILABLE_BACKENDS = ("cpu", "dask", "cuda")
 #: the keys that say where a system's satellites come from (exactly one per system)
 SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
 
@@ -803,7 +807,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             backend = p.bad("compute.backend", f"'cpu' or 'dask' (the {backend} backend is not wired into runs yet)",
                             backend)
         elif backend not in AVAILABLE_BACKENDS:
-            backend = p.bad("compute.backend", "'cpu' or 'dask'", backend)
+            backend = p.bad("compute.backend", "'cpu', 'dask' or 'cuda'", backend)
         chunk = r.integer("chunk_steps", "an integer >= 1 (time steps per chunk; leave out for automatic)",
                           lambda x: x >= 1, default=None)
         scheduler = r.string("scheduler", "a Dask scheduler address like 'tcp://host:8786'",
@@ -827,6 +831,16 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                                 "\"orbitshare[dask]\") for 'dask'", backend)
             elif scheduler is None and workers is None:
                 workers = 2
+        if backend == "cuda":
+            # the CUDA backend computes coverage only (no capacity accumulation on the GPU yet)
+            if out_sec is not None:
+                wanted = set(out_sec.datasets)
+            else:  # [outputs] has problems of its own: judge by the names it gives, if any
+                raw = doc.get("outputs", {}).get("datasets") if isinstance(doc.get("outputs"), dict) else None
+                wanted = set(raw) if isinstance(raw, list) and all(isinstance(x, str) for x in raw) else set()
+            if wanted & set(CAPACITY_DATASETS):
+                backend = p.bad("compute.backend", "'cpu' or 'dask' for experiments with spectrum or capacity "
+                                "outputs (the CUDA backend computes coverage only)", backend)
         if _BAD not in (threads, backend, chunk, scheduler, workers):
             comp_sec = ComputeSection(threads=threads, backend=backend, chunk_steps=chunk,
                                       scheduler=scheduler, workers=workers)
