@@ -115,3 +115,17 @@ def test_decayed_satellite_gets_error_code_and_nan(shared_data):
     assert e[0, 0] == 0 and (e[0] != 0).any()
     bad = e[0] != 0
     assert np.isnan(r[0][bad]).all() and np.isnan(v[0][bad]).all()
+
+
+def test_iter_propagate_reused_buffers_and_positions_only(shared_data):
+    """The coverage engine's mode: one set of buffers for all chunks, ITRS positions only."""
+    es = orbitshare.load_elements(shared_data / STARLINK_TLE)[:200]
+    tg = time_grid("2026-05-30T00:00:00Z", "2026-05-30T02:00:00Z", 60)
+    e, r, v = orbitshare.propagate(es, tg, frame="itrs")
+    seen = []
+    for chunk, ec, rc, _vc in orbitshare.iter_propagate(es, tg, 25, frame="itrs", reuse_buffers=True,
+                                                         velocities=False):
+        seen.append((ec.copy(), rc.copy(), id(rc), len(chunk)))
+    np.testing.assert_array_equal(np.concatenate([s[0] for s in seen], axis=1), e)
+    np.testing.assert_array_equal(np.concatenate([s[1] for s in seen], axis=1), r)
+    assert len({s[2] for s in seen if s[3] == 25}) == 1  # the same buffer for every full chunk

@@ -713,7 +713,8 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         rest = times[k0:] if k0 else times
 
         def _local_parts():
-            chunks = iter_propagate(elements, rest, chunk_steps, frame="itrs") if nsat else (
+            chunks = iter_propagate(elements, rest, chunk_steps, frame="itrs", reuse_buffers=True,
+                                    velocities=False) if nsat else (
                 (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in rest.chunks(chunk_steps))
             for chunk, e, r, _v in chunks:
                 del _v

@@ -50,17 +50,23 @@ def _check_frame(frame: str) -> str:
     return f
 
 
-def _propagate_params(params, init_err, times: TimeGrid, frame: str):
+def _propagate_params(params, init_err, times: TimeGrid, frame: str, buffers=None, velocities: bool = True):
     nsat, nt = params.shape[0], len(times)
-    e = np.empty((nsat, nt), dtype=np.uint8)
-    r = np.empty((nsat, nt, 3), dtype=np.float64)
-    v = np.empty((nsat, nt, 3), dtype=np.float64)
+    if buffers is not None and buffers[0].shape == (nsat, nt):
+        e, r, v = buffers
+    else:
+        e = np.empty((nsat, nt), dtype=np.uint8)
+        r = np.empty((nsat, nt, 3), dtype=np.float64)
+        v = np.empty((nsat, nt, 3), dtype=np.float64)
     jd = np.ascontiguousarray(times.jd, dtype=np.float64)
     fr = np.ascontiguousarray(times.fr, dtype=np.float64)
     _sgp4.sgp4_propagate_into(params, jd, fr, e, r, v)
     if frame == "itrs":
         m, w, thd = _frames.itrs_rotations(times.ut1_jd, times.ut1_fr, times.xp, times.yp, times.sprime)
-        _frames.teme_to_itrs_into(r, v, m, w, thd)
+        if velocities:
+            _frames.teme_to_itrs_into(r, v, m, w, thd)
+        else:
+            _frames.teme_to_itrs_positions_into(r, m)
     return e, r, v
 
 
@@ -94,14 +100,22 @@ def propagate(elements: ElementSet, jd, fr=None, *, frame: str = "teme"):
     return _propagate_params(params, init_err, times, frame)
 
 
-def iter_propagate(elements: ElementSet, times: TimeGrid, chunk_steps: int, *, frame: str = "teme") -> Iterator:
+def iter_propagate(elements: ElementSet, times: TimeGrid, chunk_steps: int, *, frame: str = "teme",
+                   reuse_buffers: bool = False, velocities: bool = True) -> Iterator:
     """Propagate in time chunks: yields ``(chunk: TimeGrid, e, r, v)`` with at most ``chunk_steps`` steps each.
 
     Memory holds one chunk at a time: ``nsat × chunk_steps × 49`` bytes. The satellites are
     initialised once; the concatenation of the chunks equals ``propagate(elements, times)``.
+    reuse_buffers : write every chunk into the same arrays (no fresh allocation per chunk; the
+        yielded arrays are overwritten by the next chunk, so copy what you keep)
+    velocities : False skips rotating velocities to ITRS (``v`` then stays in TEME: positions-only
+        consumers such as the coverage engine save the work)
     """
     frame = _check_frame(frame)
     params, init_err = sgp4_params(elements)
+    buffers = None
     for chunk in times.chunks(int(chunk_steps)):
-        e, r, v = _propagate_params(params, init_err, chunk, frame)
+        e, r, v = _propagate_params(params, init_err, chunk, frame, buffers=buffers, velocities=velocities)
+        if reuse_buffers:
+            buffers = (e, r, v)
         yield chunk, e, r, v

@@ -114,6 +114,21 @@ def teme_to_itrs_into(r, v, m, w, theta_dot):
             _rotate_one(m[k], w[k], theta_dot[k], rr, vv, r[i, k], v[i, k])
 
 
+@pjit
+def teme_to_itrs_positions_into(r, m):
+    """Rotate TEME positions to ITRS in place (no velocities).
+
+    r : float64[nsat, ntime, 3], km, TEME in → ITRS out; m : float64[ntime, 3, 3] from ``itrs_rotations``
+    """
+    nsat, nt = r.shape[0], r.shape[1]
+    for i in prange(nsat):
+        for k in range(nt):
+            x, y, z = r[i, k, 0], r[i, k, 1], r[i, k, 2]
+            r[i, k, 0] = m[k, 0, 0] * x + m[k, 0, 1] * y + m[k, 0, 2] * z
+            r[i, k, 1] = m[k, 1, 0] * x + m[k, 1, 1] * y + m[k, 1, 2] * z
+            r[i, k, 2] = m[k, 2, 0] * x + m[k, 2, 1] * y + m[k, 2, 2] * z
+
+
 def teme_to_itrs(r, v, ut1_jd, ut1_fr, xp, yp, sprime):
     """TEME → ITRS for states ``r, v : float64[nsat, ntime, 3]`` (km, km/s); returns new arrays.
 
