@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from ._jit import njit
-from .errors import ConfigError, DataError
+from .errors import ConfigError
 from .grid import Grid
 
 __all__ = ["geography", "country_groups", "geography_cache_dir", "SOURCES"]

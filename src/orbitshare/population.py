@@ -118,7 +118,7 @@ def _overlap_1d(src_edges, tgt_edges, weight):
 
     ``weight`` maps edge coordinates to the measure used (identity for longitude, sin for latitude).
     """
-    ws, wt = weight(src_edges), weight(tgt_edges)
+    ws = weight(src_edges)
     si, ti, w = [], [], []
     for i in range(len(src_edges) - 1):
         a, b = src_edges[i], src_edges[i + 1]

@@ -189,12 +189,6 @@ cells_visible_exact = cell_visible_exact
 
 
 @njit
-def _cell_visible(x, y, z, sin_mask, pxy_i, pz_i, nxy_i, nz_i, cl, sl):
-    """The exact test for the cell with row geometry (pxy_i, pz_i, nxy_i, nz_i) and cos/sin lon."""
-    return cell_visible_exact(x, y, z, pxy_i * cl, pxy_i * sl, pz_i, nxy_i * cl, nxy_i * sl, nz_i, sin_mask)
-
-
-@njit
 def row_cos_threshold(rho, z, r2, rnorm, sin_mask, pxy_i, pz_i, nxy_i, nz_i, dlon):
     """Threshold c* on c = cos(λ − λs) for one row: visible ⇔ c > c* (see the module docstring).
 
