@@ -67,7 +67,7 @@ from .sgp4 import (
     C_OMGCOF, C_ARGPDOT, C_ARGPO, C_SE2, C_SE3, C_SGH2, C_SGH3, C_SGH4, C_SH2, C_SH3, C_SI2, C_SI3,
     C_SINIO, C_SINMAO, C_SL2, C_SL3, C_SL4, C_T2COF, C_T3COF, C_T4COF, C_T5COF, C_X1MTH2, C_X7THM1,
     C_XFACT, C_XGH2, C_XGH3, C_XGH4, C_XH2, C_XH3, C_XI2, C_XI3, C_XL2, C_XL3, C_XL4, C_XLAMO,
-    C_XLCOF, C_XMCOF, C_ZMOL, C_ZMOS, C_ATERM, NPARAM, J3OJ2, PI, TEMP4, X2O3, XKE,
+    C_XLCOF, C_XMCOF, C_ZMOL, C_ZMOS, C_ATERM, NPARAM, X2O3, XKE,
 )
 from .visibility import ChunkState, empty_chunk_state
 
@@ -125,6 +125,7 @@ _mean_elements = device_of(_sgp4.mean_elements)
 _position_velocity = device_of(_sgp4.position_velocity)
 _dspace = device_of(_deep.dspace)
 _dpper = device_of(_deep.dpper)
+_deep_periodic_terms = device_of(_sgp4.deep_periodic_terms)
 _rotate_one = device_of(_frames._rotate_one)
 _geodetic_lat_height = device_of(_vis._geodetic_lat_height)
 _wrap = device_of(_vis._wrap)
@@ -189,23 +190,8 @@ def _sgp4_step(p, i, t):
             p[i, C_XGH2], p[i, C_XGH3], p[i, C_XGH4], p[i, C_XH2], p[i, C_XH3], p[i, C_XI2], p[i, C_XI3],
             p[i, C_XL2], p[i, C_XL3], p[i, C_XL4], p[i, C_ZMOL], p[i, C_ZMOS],
             t, em, inclm, nodem, argpm, mm)
-        if xincp < 0.0:
-            xincp = -xincp
-            nodep = nodep + PI
-            argpp = argpp - PI
-        if ep < 0.0 or ep > 1.0:
-            err = 3
-        sinip = math.sin(xincp)
-        cosip = math.cos(xincp)
-        aycof = -0.5 * J3OJ2 * sinip
-        if math.fabs(cosip + 1.0) > 1.5e-12:
-            xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / (1.0 + cosip)
-        else:
-            xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / TEMP4
-        cosisq = cosip * cosip
-        con41 = 3.0 * cosisq - 1.0
-        x1mth2 = 1.0 - cosisq
-        x7thm1 = 7.0 * cosisq - 1.0
+        (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2,
+         x7thm1) = _deep_periodic_terms(ep, xincp, nodep, argpp)
     if err == 0:
         return _position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
                                   aycof, xlcof, con41, x1mth2, x7thm1)

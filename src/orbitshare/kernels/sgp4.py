@@ -185,6 +185,35 @@ def mean_elements(aterm, no, em, mm, argpm, nodem, tempa, tempe, templ):
 
 
 @njit
+def deep_periodic_terms(ep, xincp, nodep, argpp):
+    """Inclination-dependent terms after the lunar-solar periodics (deep space), as sgp4 recomputes them.
+
+    ep, xincp, nodep, argpp : perturbed eccentricity and inclination / node / perigee (rad).
+    A negative inclination is flipped (node + π, perigee − π). Returns (err: 3 if ep is outside
+    [0, 1] else 0, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1).
+    """
+    err = 0
+    if xincp < 0.0:
+        xincp = -xincp
+        nodep = nodep + PI
+        argpp = argpp - PI
+    if ep < 0.0 or ep > 1.0:
+        err = 3
+    sinip = math.sin(xincp)
+    cosip = math.cos(xincp)
+    aycof = -0.5 * J3OJ2 * sinip
+    if math.fabs(cosip + 1.0) > 1.5e-12:
+        xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / (1.0 + cosip)
+    else:
+        xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / TEMP4
+    cosisq = cosip * cosip
+    con41 = 3.0 * cosisq - 1.0
+    x1mth2 = 1.0 - cosisq
+    x7thm1 = 7.0 * cosisq - 1.0
+    return err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1
+
+
+@njit
 def position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
                       aycof, xlcof, con41, x1mth2, x7thm1):
     """Long-period periodics, Kepler's equation, short-period periodics, TEME vectors.
@@ -669,23 +698,8 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
                     e3, ee2, se2, se3, sgh2, sgh3, sgh4, sh2, sh3, si2, si3, sl2, sl3, sl4,
                     xgh2, xgh3, xgh4, xh2, xh3, xi2, xi3, xl2, xl3, xl4, zmol, zmos,
                     t, em, inclm, nodem, argpm, mm)
-                if xincp < 0.0:
-                    xincp = -xincp
-                    nodep = nodep + PI
-                    argpp = argpp - PI
-                if ep < 0.0 or ep > 1.0:
-                    err = 3
-                sinip = math.sin(xincp)
-                cosip = math.cos(xincp)
-                aycof = -0.5 * J3OJ2 * sinip
-                if math.fabs(cosip + 1.0) > 1.5e-12:
-                    xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / (1.0 + cosip)
-                else:
-                    xlcof = -0.25 * J3OJ2 * sinip * (3.0 + 5.0 * cosip) / TEMP4
-                cosisq = cosip * cosip
-                con41 = 3.0 * cosisq - 1.0
-                x1mth2 = 1.0 - cosisq
-                x7thm1 = 7.0 * cosisq - 1.0
+                (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2,
+                 x7thm1) = deep_periodic_terms(ep, xincp, nodep, argpp)
             else:
                 ep = em
                 xincp = inclm
