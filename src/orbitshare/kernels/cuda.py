@@ -128,6 +128,7 @@ _dpper = device_of(_deep.dpper)
 _deep_periodic_terms = device_of(_sgp4.deep_periodic_terms)
 _rotate_one = device_of(_frames._rotate_one)
 _geodetic_lat_height = device_of(_vis._geodetic_lat_height)
+_footprint_start = device_of(_vis.footprint_start)
 _wrap = device_of(_vis._wrap)
 
 
@@ -315,30 +316,8 @@ def _footprint(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0,
     ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
-    rho = math.sqrt(x * x + y * y)
-    r2 = x * x + y * y + z * z
-    rn = math.sqrt(r2)
-    twoz = 2.0 * z
-    inv_dlon = 1.0 / dlon
-    pos = sm >= 0.0
-    s2 = sm * sm
-    t = (math.atan2(y, x) - lon0) / dlon
-    if t < 0.0:
-        t += nlon
-    elif t >= nlon:
-        t -= nlon
-    if not (t >= 0.0 and t < nlon):
-        t = 0.0
-    phi, h = _geodetic_lat_height(rho, z)
-    walk_all = not (h > 0.0)
-    if walk_all:
-        i0 = 0
-    else:
-        i0 = int(math.floor((phi + 0.5 * math.pi) / dlat))
-        if i0 < 0:
-            i0 = 0
-        elif i0 >= nlat:
-            i0 = nlat - 1
+    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = _footprint_start(x, y, z, sm, lon0, dlon, dlat,
+                                                                            nlat, nlon)
     i = i0
     step = 1
     while True:

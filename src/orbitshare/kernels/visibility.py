@@ -480,18 +480,15 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
 
 
 @njit(inline="always")
-def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
-                    sdiff, full, touched, rec, do_rec):
-    """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
+def footprint_start(x, y, z, sm, lon0, dlon, dlat, nlat, nlon):
+    """Per satellite-step terms of the footprint row walk (shared by the CPU and CUDA kernels).
 
-    With ``do_rec`` also record each row with a visible cell in ``rec[q] = (row, kind, jw, je)`` (see
-    :func:`_process_row_fast`; ``rec`` int64[≥ nlat, 4]) for the capacity pass; returns the number of
-    rows recorded (0 without ``do_rec``).
-
-    Inlined into the kernel: a call per satellite-step would cost an atomic incref/decref of every
-    array argument (≈30 % of the run time at 1°)."""
-    nlat = pxy.shape[0]
-    nlon = cos_lon.shape[0]
+    x, y, z : satellite ITRS position, km; sm : sine of the elevation mask; lon0, dlon, dlat : the
+    grid's first longitude edge and cell sizes, rad. Returns (rho, r², |r|, 2z, 1/dlon, sm ≥ 0,
+    sm², t = fractional column of the sub-satellite longitude, walk_all, i0 = nadir row). The walk
+    goes north from i0, then south from i0 − 1, stopping at the first row without a visible cell
+    (north: not before i0 + 1); at or below the surface (walk_all) every row is visited.
+    """
     rho = math.sqrt(x * x + y * y)
     r2 = x * x + y * y + z * z
     rn = math.sqrt(r2)
@@ -507,8 +504,6 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
     if not (t >= 0.0 and t < nlon):
         t = 0.0
     phi, h = _geodetic_lat_height(rho, z)
-    # Walk north from the nadir row i0, then south from i0 − 1, stopping at the first row without a
-    # visible cell (north: not before i0 + 1). At or below the surface (h ≤ 0): visit every row.
     walk_all = not (h > 0.0)
     if walk_all:
         i0 = 0
@@ -518,6 +513,24 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
             i0 = 0
         elif i0 >= nlat:
             i0 = nlat - 1
+    return rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0
+
+
+@njit(inline="always")
+def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
+                    sdiff, full, touched, rec, do_rec):
+    """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
+
+    With ``do_rec`` also record each row with a visible cell in ``rec[q] = (row, kind, jw, je)`` (see
+    :func:`_process_row_fast`; ``rec`` int64[≥ nlat, 4]) for the capacity pass; returns the number of
+    rows recorded (0 without ``do_rec``).
+
+    Inlined into the kernel: a call per satellite-step would cost an atomic incref/decref of every
+    array argument (≈30 % of the run time at 1°)."""
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = footprint_start(x, y, z, sm, lon0, dlon, dlat,
+                                                                           nlat, nlon)
     i = i0
     step = 1
     nrec = 0
