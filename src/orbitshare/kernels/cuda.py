@@ -487,38 +487,9 @@ class _GridDev:
 
     def __init__(self, nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon,
                  sat_mask_rad):
-        min_visible = np.ascontiguousarray(np.atleast_1d(min_visible), dtype=np.int32)
-        nsys = min_visible.shape[0]
-        mask_rad = _f64(np.atleast_1d(mask_rad))
-        if mask_rad.shape != (nsys,):
-            raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
-        system = np.ascontiguousarray(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32)
-        if system.shape != (nsat,):
-            raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
-        if nsat and (system.min() < 0 or system.max() >= nsys):
-            raise ValueError(f"system: indices must lie in [0, {nsys - 1}]")
-        if sat_mask_rad is None:
-            sin_mask = np.sin(mask_rad)[system] if nsat else np.zeros(0)
-        else:
-            sat_mask_rad = _f64(np.atleast_1d(sat_mask_rad))
-            if sat_mask_rad.shape != (nsat,):
-                raise ValueError(f"sat_mask_rad: expected one mask per satellite ({nsat}), got {sat_mask_rad.shape}")
-            sin_mask = np.sin(sat_mask_rad)
-        sin_mask = _f64(sin_mask)
-        if not np.all(np.abs(sin_mask) < 1.0):
-            raise ValueError("mask_rad: elevation masks must lie strictly between -90° and 90°")
-        pxy, pz, nxy, nz = (_f64(a) for a in (pxy, pz, nxy, nz))
-        lon_rad = _f64(lon_rad)
-        cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
-        sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
-        nlat, nlon = pxy.shape[0], lon_rad.shape[0]
-        for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
-                           ("sin_lon", sin_lon, nlon)):
-            if a.shape != (n,):
-                raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
-        dlon = 2.0 * math.pi / nlon
-        if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
-            raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
+        (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
+         lon0) = _vis.prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
+                                           cos_lon, sin_lon, sat_mask_rad)
         # per-row constants exactly as visibility._accumulate_kernel forms them
         c1 = nxy * pxy + nz * pz
         tp = 2.0 * pxy
@@ -526,7 +497,7 @@ class _GridDev:
         self.min_visible = min_visible
         self.dlon = dlon
         self.dlat = math.pi / nlat
-        self.lon0 = float(lon_rad[0]) - 0.5 * dlon
+        self.lon0 = lon0
         self.sys_d = cuda.to_device(system)
         self.sin_d = cuda.to_device(sin_mask)
         self.geo_d = tuple(cuda.to_device(a) for a in (pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon))

@@ -973,6 +973,49 @@ def _f64(a):
     return np.require(a, dtype=np.float64, requirements=["C", "W"])
 
 
+def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon,
+                        sat_mask_rad):
+    """Validate and normalise the per-system settings and grid geometry of ``accumulate_chunk``
+    (shared with the CUDA backend). Returns (system int32[nsat], sin_mask float64[nsat],
+    min_visible int32[nsys], pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0)."""
+    min_visible = np.require(np.atleast_1d(min_visible), dtype=np.int32, requirements=["C", "W"])
+    nsys = min_visible.shape[0]
+    mask_rad = _f64(np.atleast_1d(mask_rad))
+    if mask_rad.shape != (nsys,):
+        raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
+    system = np.require(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32,
+                        requirements=["C", "W"])
+    if system.shape != (nsat,):
+        raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
+    if nsat and (system.min() < 0 or system.max() >= nsys):
+        raise ValueError(f"system: indices must lie in [0, {nsys - 1}]")
+    if sat_mask_rad is None:
+        sin_mask = np.sin(mask_rad)[system] if nsat else np.zeros(0)
+    else:
+        sat_mask_rad = _f64(np.atleast_1d(sat_mask_rad))
+        if sat_mask_rad.shape != (nsat,):
+            raise ValueError(f"sat_mask_rad: expected one mask per satellite ({nsat}), got {sat_mask_rad.shape}")
+        sin_mask = np.sin(sat_mask_rad)
+    sin_mask = _f64(sin_mask)
+    if not np.all(np.abs(sin_mask) < 1.0):
+        raise ValueError("mask_rad: elevation masks must lie strictly between -90° and 90°")
+    pxy, pz, nxy, nz = (_f64(a) for a in (pxy, pz, nxy, nz))
+    lon_rad = _f64(lon_rad)
+    cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
+    sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
+    nlat, nlon = pxy.shape[0], lon_rad.shape[0]
+    for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
+                       ("sin_lon", sin_lon, nlon)):
+        if a.shape != (n,):
+            raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
+    dlon = 2.0 * math.pi / nlon
+    lon0 = float(lon_rad[0]) - 0.5 * dlon
+    if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
+        raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
+    return (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
+            lon0)
+
+
 def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
                      sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None,
                      count_any=False, capacity_per_sat=None, weight=None) -> ChunkState:
@@ -1012,40 +1055,9 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     if r.ndim != 3 or r.shape[2] != 3:
         raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
     nsat, nt = r.shape[0], r.shape[1]
-    min_visible = np.require(np.atleast_1d(min_visible), dtype=np.int32, requirements=["C", "W"])
-    nsys = min_visible.shape[0]
-    mask_rad = _f64(np.atleast_1d(mask_rad))
-    if mask_rad.shape != (nsys,):
-        raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
-    system = np.require(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32,
-                        requirements=["C", "W"])
-    if system.shape != (nsat,):
-        raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
-    if nsat and (system.min() < 0 or system.max() >= nsys):
-        raise ValueError(f"system: indices must lie in [0, {nsys - 1}]")
-    if sat_mask_rad is None:
-        sin_mask = np.sin(mask_rad)[system] if nsat else np.zeros(0)
-    else:
-        sat_mask_rad = _f64(np.atleast_1d(sat_mask_rad))
-        if sat_mask_rad.shape != (nsat,):
-            raise ValueError(f"sat_mask_rad: expected one mask per satellite ({nsat}), got {sat_mask_rad.shape}")
-        sin_mask = np.sin(sat_mask_rad)
-    sin_mask = _f64(sin_mask)
-    if not np.all(np.abs(sin_mask) < 1.0):
-        raise ValueError("mask_rad: elevation masks must lie strictly between -90° and 90°")
-    pxy, pz, nxy, nz = (_f64(a) for a in (pxy, pz, nxy, nz))
-    lon_rad = _f64(lon_rad)
-    cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
-    sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
-    nlat, nlon = pxy.shape[0], lon_rad.shape[0]
-    for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
-                       ("sin_lon", sin_lon, nlon)):
-        if a.shape != (n,):
-            raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
-    dlon = 2.0 * math.pi / nlon
-    lon0 = float(lon_rad[0]) - 0.5 * dlon
-    if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
-        raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
+    (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
+     lon0) = prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon,
+                                 sin_lon, sat_mask_rad)
     if err is None:
         err = np.zeros((nsat, nt), np.uint8)
     else:
