@@ -8,6 +8,7 @@ TLE text (``ElementSet.to_tle`` → ``Satrec.twoline2rv``).
 from __future__ import annotations
 
 import math
+import sys
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -104,14 +105,29 @@ def test_one_day_mean_within_1km_in_leo():
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# Subnormal inclinations (e.g. 1e-308°) are excluded: SGP4 itself (the sgp4 package as much as
-# orbitshare's kernel) returns NaN positions with error code 0 for them in the deep-space branch.
-@given(altitude=st.floats(300.0, 36000.0), inc=st.floats(0.0, 150.0, allow_subnormal=False),
+# Inclinations whose radian value is subnormal (below about 1.3e-306°) are excluded: SGP4 itself
+# (the sgp4 package as much as orbitshare's kernel) returns NaN positions with error code 0 for
+# them, and walker() refuses them (test_walker_rejects_subnormal_inclination).
+@given(altitude=st.floats(300.0, 36000.0),
+       inc=st.floats(0.0, 150.0).filter(lambda i: i == 0.0 or math.radians(i) >= sys.float_info.min),
        phase=st.floats(0.0, 360.0), raan=st.floats(0.0, 360.0))
 def test_mean_altitude_property(altitude, inc, phase, raan):
     n = mean_motion_for_altitude(altitude, inc)
     whole = mean_altitude_whole_revs(_satrec(n, inc, raan, phase), n)
     assert abs(whole - altitude) < 0.1
+
+
+def test_walker_rejects_subnormal_inclination():
+    # The sgp4 package confirms the limit: the smallest normal double in degrees is subnormal in
+    # radians and propagates to NaN, while 1e-300° propagates normally.
+    tiny = sys.float_info.min
+    n = mean_motion_for_altitude(5871.0, 0.0)
+    assert math.isnan(mean_altitude_whole_revs(_satrec(n, tiny), n))
+    assert abs(mean_altitude_whole_revs(_satrec(n, 1e-300), n) - 5871.0) < 0.1
+    with pytest.raises(WalkerParameterError, match="inclination_deg .* too small"):
+        walker(5871.0, tiny, 1, 4, 0, EPOCH)
+    shell = walker(5871.0, 1e-300, 1, 4, 0, EPOCH)
+    assert shell.inclination[0] == 1e-300
 
 
 @pytest.mark.parametrize("ecc", [0.001, 0.01])

@@ -51,6 +51,7 @@ the drag-free orbit (the default ``bstar = 0``).
 from __future__ import annotations
 
 import math
+import sys
 from datetime import datetime, timezone
 
 import numpy as np
@@ -264,6 +265,11 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
     inc = _as_float(inclination_deg, "inclination_deg")
     if not 0.0 <= inc <= 180.0:
         raise WalkerParameterError(f"inclination_deg must be in [0, 180], got {inc}")
+    if 0.0 < math.radians(inc) < sys.float_info.min:
+        # SGP4 divides by sin(i): a subnormal sine gives NaN positions (the sgp4 package as well).
+        raise WalkerParameterError(
+            f"inclination_deg {inc} is too small for SGP4 to propagate (its value in radians is "
+            f"subnormal); use 0 for an equatorial shell")
     n_planes = _as_int(planes, "planes", 1)
     n_slots = _as_int(sats_per_plane, "sats_per_plane", 1)
     f = _as_int(phasing, "phasing", 0)
