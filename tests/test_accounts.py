@@ -192,6 +192,20 @@ def test_mhz_available_population_weighted(countries):
     assert m.attrs["units"] == "MHz"
 
 
+def test_spectrum_without_bands():
+    """Systems that declare capacity but no band: zero-length band axis, zero MHz, no error (a run of
+    such a system used to fail reshaping the empty band array)."""
+    v = np.zeros((2, 0, 1, 5))
+    da = xr.DataArray(v, dims=("system", "band", "lat", "lon"),
+                      coords={"system": SYSTEMS, "band": np.array([], dtype=str), "lat": LAT, "lon": LON})
+    c = country_accounts(_geography(), _coverage(), capacity=_capacity(),
+                         spectrum=xr.Dataset({"mhz_available": da, "mhz_sat_available": da}), owners=OWNERS)
+    assert c["mhz_available"].sizes["band"] == 0
+    np.testing.assert_array_equal(c["mhz_available_all_bands"].sel(system="S1").values[:4], 0.0)
+    ref = country_accounts(_geography(), _coverage(), capacity=_capacity(), spectrum=_spectrum(), owners=OWNERS)
+    np.testing.assert_array_equal(c["capacity_delivered_mbps"].values, ref["capacity_delivered_mbps"].values)
+
+
 def test_operated_satellites_capacity_and_resource_balance(countries):
     s = countries["satellites_operated"]
     assert s.dtype == np.int64

@@ -14,6 +14,7 @@ relative (in the simulator they are exact: it runs the same Python float arithme
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -104,19 +105,16 @@ def test_cuda_backend_without_gpu_raises():
     assert why in msg and "cuda" in msg and "\n" not in msg
 
 
-def test_cuda_backend_refuses_capacity_and_unknown_backends():
-    from orbitshare.coverage import _drive, coverage
+def test_cuda_backend_refuses_unknown_backends_and_clients():
+    from orbitshare.coverage import coverage
     from orbitshare.errors import BackendError
     from orbitshare.grid import Grid
 
     g = Grid(5.0)
-    cap = (np.ones(2), np.ones((2, g.nlat, g.nlon)))
-    with pytest.raises(BackendError) as info:  # refused before looking for a device
-        _drive(_two_systems(), g, _small_times(), capacity=cap, backend="cuda")
-    assert str(info.value) == ("capacity/spectrum are not available on the CUDA backend yet; "
-                               "use backend = 'cpu' or 'dask'")
     with pytest.raises(ValueError, match="backend: expected 'cpu' or 'cuda', got 'gpu'"):
         coverage(_two_systems(), g, _small_times(), backend="gpu")
+    with pytest.raises(BackendError, match="backend = 'cuda' runs in this process: pass client=None"):
+        coverage(_two_systems(), g, _small_times(), backend="cuda", client=object())
 
 
 _EXPERIMENT = """
@@ -142,30 +140,17 @@ backend = "cuda"
 """
 
 
-def test_experiment_cuda_accepted_for_coverage_only(tmp_path):
-    """Validation needs no GPU: "cuda" is accepted for coverage-only outputs."""
-    from orbitshare.experiment import load_experiment
-
-    for ds in ('["coverage"]', '["coverage", "countries", "groups"]'):
-        p = tmp_path / "x.toml"
-        p.write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
-        exp = load_experiment(p)
-        assert exp.compute.backend == "cuda"
-
-
-@pytest.mark.parametrize("ds", ['["coverage", "capacity"]', '["coverage", "spectrum"]',
+@pytest.mark.parametrize("ds", ['["coverage"]', '["coverage", "countries", "groups"]',
+                                '["coverage", "capacity"]', '["coverage", "spectrum"]',
                                 '["coverage", "countries", "equity"]', '["coverage", "capacity", "lorenz"]'])
-def test_experiment_cuda_refused_with_capacity_outputs(tmp_path, monkeypatch, ds):
-    from orbitshare.errors import ConfigError
+def test_experiment_cuda_accepted(tmp_path, ds):
+    """Validation needs no GPU: "cuda" is accepted with any outputs (capacity runs on the GPU too)."""
     from orbitshare.experiment import load_experiment
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "x.toml").write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_experiment("x.toml")
-    assert str(info.value).split("\n") == [
-        "x.toml: compute.backend: expected 'cpu' or 'dask' for experiments with spectrum or capacity outputs "
-        "(the CUDA backend computes coverage only), got 'cuda'"]
+    p = tmp_path / "x.toml"
+    p.write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
+    exp = load_experiment(p)
+    assert exp.compute.backend == "cuda"
 
 
 # ------------------------------------------------------------------ inputs
@@ -318,15 +303,77 @@ def test_device_fused_coverage_matches_cpu():
     _assert_states_equal(state, cpu)
 
 
+def _capacity_inputs(nsat, nsys, nlat, nlon):
+    """Weights over 12 decades with zeros (cells a system may not serve), per-satellite capacities."""
+    rng = np.random.default_rng(7)
+    w = 10.0 ** rng.uniform(-6.0, 6.0, (nsys, nlat, nlon))
+    w[rng.random(w.shape) < 0.2] = 0.0
+    cap = rng.uniform(100.0, 20000.0, nsat)
+    cap[::7] = 0.0
+    return cap, w
+
+
+def _assert_capacity_close(gpu, cpu, rtol):
+    for f in ("capacity_sum", "delivered", "offered"):
+        x, y = getattr(gpu, f), getattr(cpu, f)
+        assert x.shape == y.shape and x.dtype == y.dtype, f
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=0, err_msg=f)
+    # a cell no satellite serves gets exactly nothing, on both
+    np.testing.assert_array_equal(gpu.capacity_sum == 0, cpu.capacity_sum == 0)
+    np.testing.assert_allclose(cpu.delivered, cpu.offered, rtol=1e-12)
+
+
 @device
-def test_device_capacity_not_implemented():
+@pytest.mark.parametrize("memory_bytes", [1 << 30, 1])  # one launch; one step per launch
+def test_device_capacity_matches_cpu(memory_bytes):
+    """Capacity on the GPU: the same counts, and per-cell capacity sums, delivered and offered within
+    1e-12 relative of the CPU kernel (the issue asks for 1e-9), including degenerate and whole rows."""
+    from orbitshare.kernels.cuda import cuda_accumulate_chunk
+    from orbitshare.kernels.visibility import accumulate_chunk
+
+    r, e, system, mask, mv = _visibility_inputs()
+    geo, kw = _grid_args()
+    cap, w = _capacity_inputs(r.shape[0], 2, len(geo[0]), len(geo[4]))
+    kw = dict(kw, err=e, count_any=True, capacity_per_sat=cap, weight=w)
+    cpu = accumulate_chunk(r, system, mask, mv, *geo, **kw)
+    gpu = cuda_accumulate_chunk(r, system, mask, mv, *geo, memory_bytes=memory_bytes, **kw)
+    _assert_states_equal(gpu, cpu)
+    _assert_capacity_close(gpu, cpu, 1e-12)
+    assert (cpu.capacity_sum > 0).sum() > 10 and cpu.offered.sum() > 0
+
+
+@device
+def test_device_capacity_validation_as_cpu():
     from orbitshare.kernels.cuda import cuda_accumulate_chunk
 
     r, e, system, mask, mv = _visibility_inputs()
     geo, kw = _grid_args()
-    with pytest.raises(NotImplementedError):
-        cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0, weight=np.ones((len(geo[0]),
-                              len(geo[4]))), **kw)
+    with pytest.raises(ValueError, match="weight: required with capacity_per_sat"):
+        cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0, **kw)
+    with pytest.raises(ValueError, match="weight: expected finite values >= 0"):
+        cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0,
+                              weight=-np.ones((len(geo[0]), len(geo[4]))), **kw)
+
+
+@device
+def test_device_fused_capacity_matches_cpu():
+    from orbitshare.kernels.cuda import cuda_coverage
+    from orbitshare.kernels.visibility import accumulate_chunk
+
+    params = _params()
+    times = _times()
+    e0, r0, _ = _cpu_itrs(params, *times)
+    nsat = params.shape[0]
+    system = np.zeros(nsat, np.int32)
+    geo, kw = _grid_args()
+    cap, w = _capacity_inputs(nsat, 1, len(geo[0]), len(geo[4]))
+    kw = dict(kw, capacity_per_sat=cap, weight=w)
+    cpu = accumulate_chunk(r0, system, np.radians([25.0]), [1], *geo, err=e0, **kw)
+    state, e = cuda_coverage(params, *times, system, np.radians([25.0]), [1], *geo,
+                             chunk_steps=max(1, len(times[0]) // 2 - 1), **kw)
+    np.testing.assert_array_equal(e, e0)
+    # GPU SGP4 positions differ from the CPU's in the last bits: the counts are compared elsewhere
+    _assert_capacity_close(state, cpu, 1e-12 if MODE == "sim" else 1e-9)
 
 
 @device
@@ -346,21 +393,54 @@ def test_device_coverage_backend_matches_cpu():
     assert (cpu.covered_fraction > 0).any() and (cpu.covered_fraction < 1).any()
 
 
+def _capacity_systems():
+    from orbitshare.spectrum import Band
+
+    a, b = _two_systems()
+    return [replace(a, capacity_per_sat_mbps=20000.0, bands=(Band("Ku", 10700.0, 12700.0),)),
+            replace(b, capacity_per_sat_mbps=5000.0, bands=(Band("Ka", 17700.0, 20200.0),))]
+
+
+@device
+def test_device_service_backend_matches_cpu():
+    """``service(..., backend="cuda")``: coverage and spectrum identical to the CPU run, capacity
+    within 1e-12 relative (simulator: the same positions) or 1e-9 (GPU)."""
+    import xarray as xr
+
+    from orbitshare.geography import geography
+    from orbitshare.grid import Grid
+    from orbitshare.spectrum import service
+
+    g = Grid(5.0)
+    geo = geography(g)
+    systems, times = _capacity_systems(), _small_times()
+    out = {b: service(systems, g, times, geo, chunk_steps=2, backend=b) for b in ("cuda", "cpu")}
+    xr.testing.assert_identical(out["cuda"]["coverage"], out["cpu"]["coverage"])
+    xr.testing.assert_identical(out["cuda"]["spectrum"], out["cpu"]["spectrum"])
+    rtol = 1e-12 if MODE == "sim" else 1e-9
+    xr.testing.assert_allclose(out["cuda"]["capacity"], out["cpu"]["capacity"], rtol=rtol, atol=0)
+    assert float(out["cpu"]["capacity"].capacity_mbps.sum()) > 0
+
+
 @device
 def test_device_run_experiment_cuda(tmp_path):
-    """An experiment with ``[compute] backend = "cuda"`` runs (runner → coverage(backend="cuda")) and
-    its coverage equals the same experiment on the cpu backend."""
+    """An experiment with ``[compute] backend = "cuda"`` and capacity and equity outputs runs (runner →
+    service(backend="cuda")): coverage identical to the same experiment on the cpu backend, capacity
+    within 1e-12 relative (simulator) or 1e-9 (GPU)."""
     import xarray as xr
 
     from orbitshare.experiment import load_experiment
     from orbitshare.runner import run
 
-    text = _EXPERIMENT.replace("DATASETS", '["coverage"]')
+    text = _EXPERIMENT.replace("DATASETS", '["coverage", "capacity", "countries", "equity"]')
     res = {}
     for backend in ("cuda", "cpu"):
         p = tmp_path / f"{backend}.toml"
         p.write_text(text.replace('backend = "cuda"', f'backend = "{backend}"'), encoding="utf-8")
         exp = load_experiment(p)
         assert exp.compute.backend == backend
-        res[backend] = run(exp, tmp_path / f"run_{backend}", progress=False).coverage
-    xr.testing.assert_identical(res["cuda"], res["cpu"])
+        res[backend] = run(exp, tmp_path / f"run_{backend}", progress=False)
+    xr.testing.assert_identical(res["cuda"].coverage, res["cpu"].coverage)
+    rtol = 1e-12 if MODE == "sim" else 1e-9
+    xr.testing.assert_allclose(res["cuda"].capacity, res["cpu"].capacity, rtol=rtol, atol=0)
+    assert float(res["cpu"].capacity.capacity_mbps.sum()) > 0

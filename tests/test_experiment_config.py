@@ -177,8 +177,7 @@ def test_broken_values_all_reported_at_once(monkeypatch):
         f"{f}: systems[4]: expected exactly one of 'elements', 'walker', 'filing', 'fetch', got 'filing' and 'fetch'",
         f"{f}: systems[2].name: expected a name unique among the systems, got 'shells' (also the name of systems[1])",
         f"{f}: compute.threads: expected an integer in [0, {n}] (0 = all {n} cores of this machine), got -1",
-        # backend = "cuda" is valid here: no [outputs], and without capacities the default datasets are
-        # coverage only (tests/test_cuda.py checks the line for experiments with capacity outputs)
+        # backend = "cuda" is valid here (validation does not look for a GPU)
         f"{f}: compute.chunk_steps: expected an integer >= 1 (time steps per chunk; leave out for automatic), got 0",
     ]
 

@@ -241,7 +241,7 @@ def _per_system(da: xr.DataArray, systems, extra=()) -> np.ndarray:
     """float64[nsys, *extra, ncell] in the given system order, NaN → 0."""
     da = da.sel(system=list(systems)).transpose("system", *extra, "lat", "lon")
     v = np.nan_to_num(np.asarray(da.values, np.float64), nan=0.0)
-    return v.reshape(v.shape[: 1 + len(extra)] + (-1,))
+    return v.reshape(v.shape[: 1 + len(extra)] + (v.shape[-2] * v.shape[-1],))  # (no -1: a system may have 0 bands)
 
 
 def _systems(coverage, capacity, spectrum) -> list[str]:

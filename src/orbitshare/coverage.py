@@ -535,7 +535,7 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     return ds
 
 
-def _check_backend(backend, capacity, client):
+def _check_backend(backend, client):
     """Validate ``backend`` for :func:`_drive`; for "cuda", return the :mod:`orbitshare.kernels.cuda`
     module (imported only then), else None."""
     from .errors import BackendError
@@ -544,9 +544,6 @@ def _check_backend(backend, capacity, client):
         raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
     if backend == "cpu":
         return None
-    if capacity is not None:
-        raise BackendError("capacity/spectrum are not available on the CUDA backend yet; "
-                           "use backend = 'cpu' or 'dask'")
     if client is not None:
         raise BackendError("backend = 'cuda' runs in this process: pass client=None (no Dask client)")
     from .cuda_support import cuda_available
@@ -585,9 +582,10 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         are identical to the local run.
     backend : "cpu", or "cuda": each time chunk is propagated and counted on the GPU (the fused
         :func:`orbitshare.kernels.cuda.cuda_coverage`: SGP4 → ITRS → footprints, positions never
-        leave the device) and yields the same per-chunk ChunkState, so merging, ``on_chunk``
-        checkpoints and ``resume`` are unchanged. Not with ``capacity`` nor ``client``
-        (:class:`~orbitshare.errors.BackendError`, as when no CUDA device is available).
+        leave the device; with ``capacity`` the capacity accumulation too) and yields the same
+        per-chunk ChunkState, so merging, ``on_chunk`` checkpoints and ``resume`` are unchanged. Not
+        with ``client`` (:class:`~orbitshare.errors.BackendError`, as when no CUDA device is
+        available).
     Returns ``(coverage Dataset, merged ChunkState)``.
     """
     import numba
@@ -596,7 +594,7 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     from . import __version__
     from .propagation import iter_propagate, sgp4_params
 
-    cuda_kernels = _check_backend(backend, capacity, client)
+    cuda_kernels = _check_backend(backend, client)
     syslist = _as_systems(systems)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
@@ -745,7 +743,7 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
                     chunk.ut1_jd, chunk.ut1_fr, chunk.xp, chunk.yp, chunk.sprime)))
                 st, e = cuda_kernels.cuda_coverage(
                     params, chunk.jd, chunk.fr, m, w, thd, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz,
-                    lon_rad, cos_lon=cos_lon, sin_lon=sin_lon, keep_counts=keep, count_any=bool(count_any))
+                    lon_rad, cos_lon=cos_lon, sin_lon=sin_lon, keep_counts=keep, **cap_kw)
                 inc = np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
                 del e
                 yield chunk, st, inc

@@ -71,10 +71,9 @@ Schema (``=`` gives the default; keys without one are required)
     names and the systems' administrations only).
 ``[compute]``
     ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
-    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4 and the
-    coverage counts on an NVIDIA GPU, numba-cuda: ``pip install "orbitshare[cuda]"``) computes coverage
-    only, so it is accepted only when ``outputs.datasets`` has none of "spectrum", "capacity",
-    "equity", "lorenz"; validation does not look for a GPU: a run without one stops at the coverage
+    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4, the
+    coverage counts and the capacity accumulation on an NVIDIA GPU, numba-cuda:
+    ``pip install "orbitshare[cuda]"``); validation does not look for a GPU: a run without one stops at the coverage
     pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
     With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1: a
     local cluster of that many worker processes; default when neither is given: 2);
@@ -831,16 +830,6 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                                 "\"orbitshare[dask]\") for 'dask'", backend)
             elif scheduler is None and workers is None:
                 workers = 2
-        if backend == "cuda":
-            # the CUDA backend computes coverage only (no capacity accumulation on the GPU yet)
-            if out_sec is not None:
-                wanted = set(out_sec.datasets)
-            else:  # [outputs] has problems of its own: judge by the names it gives, if any
-                raw = doc.get("outputs", {}).get("datasets") if isinstance(doc.get("outputs"), dict) else None
-                wanted = set(raw) if isinstance(raw, list) and all(isinstance(x, str) for x in raw) else set()
-            if wanted & set(CAPACITY_DATASETS):
-                backend = p.bad("compute.backend", "'cpu' or 'dask' for experiments with spectrum or capacity "
-                                "outputs (the CUDA backend computes coverage only)", backend)
         if _BAD not in (threads, backend, chunk, scheduler, workers):
             comp_sec = ComputeSection(threads=threads, backend=backend, chunk_steps=chunk,
                                       scheduler=scheduler, workers=workers)

@@ -441,9 +441,6 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
     exp = _load(experiment)
     if exp.compute.backend not in ("cpu", "dask", "cuda"):  # pragma: no cover - validation refuses it
         raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available ('cpu', 'dask' or 'cuda')")
-    if exp.compute.backend == "cuda" and set(exp.outputs.datasets) & {"spectrum", "capacity", "equity", "lorenz"}:
-        raise ConfigError("compute.backend: expected 'cpu' or 'dask' for experiments with spectrum or capacity "
-                          "outputs (the CUDA backend computes coverage only), got 'cuda'")  # pragma: no cover
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
     out = Path(os.path.abspath(out))
     fp = config_fingerprint(exp)
@@ -500,12 +497,12 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
     with _compute_client(exp.compute) as client:
         if client is not None:
             kw["client"] = client
+        if exp.compute.backend == "cuda":
+            kw["backend"] = "cuda"
         if want & {"spectrum", "capacity", "equity", "lorenz"}:
             svc = service(systems, grid, times, geography, weighting=exp.outputs.weighting, **kw)
             cov, spec, cap = svc["coverage"], svc["spectrum"], svc["capacity"]
         else:
-            if exp.compute.backend == "cuda":
-                kw["backend"] = "cuda"
             cov, spec, cap = coverage_fn(systems, grid, times, geography=geography, **kw), None, None
     note = f"resumed after {res.resumed_chunks} chunk(s)" if res.resumed_chunks else ""
     res.timings["pass"] = pr.done(note)

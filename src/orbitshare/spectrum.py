@@ -171,7 +171,8 @@ def _land_area(geography, grid) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the pass
 def service(systems, grid, times, geography, *, weighting: str = "population", chunk_steps: int | None = None,
-            keep_time_series: bool = False, resume=None, on_chunk=None, client=None) -> dict:
+            keep_time_series: bool = False, resume=None, on_chunk=None, client=None,
+            backend: str = "cpu") -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
     Parameters
@@ -189,6 +190,8 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.coverage._drive``; used
         by :mod:`orbitshare.runner`)
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results), or None
+    backend : "cpu", or "cuda": SGP4, footprints and the capacity accumulation on the GPU
+        (:mod:`orbitshare.kernels.cuda`; the same integer statistics, capacity sums to ~1e-13 relative)
 
     Returns
     -------
@@ -251,7 +254,7 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
 
     cov, state = _drive(syslist, grid, times, geography=geography, keep_time_series=keep_time_series,
                         chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight),
-                        resume=resume, on_chunk=on_chunk, client=client)
+                        resume=resume, on_chunk=on_chunk, client=client, backend=backend)
     nt = state.nsteps
 
     # ---- shared coordinates and attributes

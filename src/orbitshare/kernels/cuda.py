@@ -1,4 +1,4 @@
-"""CUDA backend (numba.cuda): SGP4 → ITRS and footprint visibility/coverage on the GPU.
+"""CUDA backend (numba.cuda): SGP4 → ITRS, footprint visibility, coverage and capacity on the GPU.
 
 Units as the CPU kernels: km, s, rad; time as (jd, fr) day pairs. Importing this module installs the
 NumPy shim of :mod:`orbitshare.cuda_support` and imports ``numba.cuda``; nothing compiles until the
@@ -23,9 +23,9 @@ The exact test used here (:func:`_vis_rn`) therefore performs the same operation
 ``visibility._vis_h`` with libdevice's ``dmul_rn``/``dadd_rn`` (PTX ``mul.rn``/``add.rn``, which are
 never contracted), so given the same positions the counts equal the CPU engine bit for bit. The rest of
 :func:`visibility._process_row_fast` (prediction and edge walks) is reused as is, with the exact test and
-the interval writer swapped for the GPU versions; degenerate rows (satellite within a few km of the
-polar axis) are tested cell by cell here with atomics, before the reused function would reach its own
-(non-atomic) branch.
+a no-op interval writer: it returns each row's span, which the GPU code adds with atomics; degenerate
+rows (satellite within a few km of the polar axis) are decided cell by cell here, before the reused
+function would reach its own (writing) branch.
 
 SGP4 on the GPU is not bit-identical to the CPU kernel (FMA contraction, libdevice's sin/cos/atan2):
 positions agree to ~1e-12 relative, which the tests check. Counts from GPU-propagated positions equal
@@ -43,7 +43,23 @@ Layout on the device
   the counts for the next launch. The state persists across launches and chunks, so a whole chunk (or
   the fused run) ends in one :class:`~orbitshare.kernels.visibility.ChunkState`.
 
-``nk`` (steps per launch) is chosen so that ``diff`` stays under ``memory_bytes`` (default 1 GiB).
+Capacity (optional, as the CPU kernel's "Capacity")
+---------------------------------------------------
+* The footprint thread walks its rows once for the counts and for P = Σ w over its visible cells (the
+  CPU's additions in the CPU's order, from the same double-double prefix sums of w, so P and cap/P are
+  the CPU's bits); if P > 0 it walks them again (the row spans are recomputed, identically) and adds
+  ±cap/P into per-step factor difference rows ``fdh + fdl float64[nk, nsys, nlat, nlon + 1]`` (whole
+  rows into ``ffh + ffl``) with double-double atomics: ``cuda.atomic.add`` returns the old value, so
+  the rounding error of each addition is known exactly (TwoSum) and added to the low word. The
+  result does not depend on the order of the atomics beyond ~1e-16 relative, and a small cell next
+  to a large factor keeps its own digits, as on the CPU; ``offered[s, k]`` gets cap (atomic).
+* The scan thread of a row runs the CPU's double-double prefix over its factor row, stores each
+  visible cell's factor f_c and adds Σ w_c f_c to ``delivered[s, k]`` (atomic, one per row).
+* The cell thread adds f_c to its factor sum in time order; ``capacity_sum = w · Σ_k f_c(k)``.
+  Against the CPU kernel (same positions): counts identical, capacity sums within ~1e-13 relative.
+
+``nk`` (steps per launch) is chosen so that the per-step buffers stay under ``memory_bytes``
+(default 1 GiB): ≈4 bytes per cell and system and step, ≈20 with capacity.
 """
 
 from __future__ import annotations
@@ -275,17 +291,27 @@ def _add_interval_atomic(diff, sdiff, s, i, jw, je, nlon):
         cuda.atomic.add(diff, (s, i, a + n - nlon), -1)
 
 
-_process_row = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_add_interval_atomic)
+@cuda.jit(device=True)
+def _no_interval(diff, sdiff, s, i, jw, je, nlon):
+    """Interval writer of the span walk: writes nothing (the caller adds the interval it returns)."""
+    return
+
+
+_row_span_walk = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_no_interval)
+_wsum = device_of(_vis._wsum)
 
 
 @cuda.jit(device=True)
-def _row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i, tp_i,
-         cos_lon, sin_lon, diffk, fullk, s, i):
-    """One row of one satellite-step: kind 0 none, 1 whole row (counted here), 2 interval, 3 degenerate."""
+def _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i, tp_i,
+              cos_lon, sin_lon, scratch, s, i):
+    """The visible cells of row i for one satellite-step, written nowhere: ``(kind, jw, je)`` with kind 0
+    (none), 1 (whole row), 2 (the unwrapped columns jw..je) or 3 (a degenerate row, satellite within a
+    few km of the polar axis: the caller re-tests its cells one by one). The walk of
+    ``visibility._process_row_fast`` with the exact test without FMA; its degenerate rows are decided
+    here first, so its own (writing) branch never runs (``scratch`` is never written)."""
     nlon = cos_lon.shape[0]
     a = nxy_i * rho
     if a * dlon * dlon <= 1e-9 * (rn + pxy_i + abs(pz_i)):
-        # degenerate row (the same test as _process_row_fast): every cell exactly, with atomics
         dz = z - pz_i
         ndz = nz_i * dz
         dz2 = dz * dz
@@ -294,52 +320,150 @@ def _row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i
             if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 nvis += 1
         if nvis == 0:
-            return 0
+            return 0, 0, -1
         if nvis == nlon:
-            cuda.atomic.add(fullk, (s, i), 1)
-            return 1
+            return 1, 0, -1
+        return 3, 0, -1
+    return _row_span_walk(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i,
+                          c1_i, tp_i, cos_lon, sin_lon, scratch, scratch, s, i)
+
+
+@cuda.jit(device=True)
+def _dd_atomic_add(hi, lo, idx, v):
+    """hi[idx] + lo[idx] += v as a double-double under concurrency: the atomic returns the old value, so
+    the rounding error of the one addition it made is known exactly (TwoSum) and goes to ``lo``."""
+    a = cuda.atomic.add(hi, idx, v)
+    t = a + v
+    bp = t - a
+    cuda.atomic.add(lo, idx, (a - (t - bp)) + (v - bp))
+
+
+@cuda.jit(device=True)
+def _count_row(kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, diffk, fullk, s, i):
+    """Add a row's visible cells (from :func:`_row_span`) as +1/−1 into diffk[s, i] (whole rows into
+    fullk[s, i]) with int32 atomics: exact whatever the order."""
+    nlon = cos_lon.shape[0]
+    if kind == 1:
+        cuda.atomic.add(fullk, (s, i), 1)
+    elif kind == 2:
+        _add_interval_atomic(diffk, diffk, s, i, jw, je, nlon)
+    else:
+        dz = z - pz_i
+        ndz = nz_i * dz
+        dz2 = dz * dz
         for j in range(nlon):
             if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
                 cuda.atomic.add(diffk, (s, i, j), 1)
                 cuda.atomic.add(diffk, (s, i, j + 1), -1)
-        return 3
-    kind, jw, je = _process_row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i,
-                                nz_i, c1_i, tp_i, cos_lon, sin_lon, diffk, diffk, s, i)
-    if kind == 1:
-        cuda.atomic.add(fullk, (s, i), 1)
-    return kind
 
 
 @cuda.jit(device=True)
-def _footprint(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diffk, fullk):
+def _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, w, wh, wl, s, i):
+    """``p`` plus the weight of a row's visible cells: the additions of ``visibility._capacity_sat`` in
+    the same order (prefix sums for whole rows and intervals, cell by cell for degenerate rows), so P is
+    the CPU's to the last bit."""
+    nlon = cos_lon.shape[0]
+    if kind == 1:
+        p += wh[s, i, nlon] + wl[s, i, nlon]
+    elif kind == 2:
+        a = _wrap(jw, nlon)
+        n = je - jw + 1
+        if a + n <= nlon:
+            p += _wsum(wh, wl, s, i, a, a + n)
+        else:
+            p += _wsum(wh, wl, s, i, a, nlon) + _wsum(wh, wl, s, i, 0, a + n - nlon)
+    else:
+        dz = z - pz_i
+        ndz = nz_i * dz
+        dz2 = dz * dz
+        for j in range(nlon):
+            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+                p += w[s, i, j]
+    return p
+
+
+@cuda.jit(device=True)
+def _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, fdh, fdl, ffh, ffl,
+                s, i):
+    """Add the factor ``f`` = cap/P over a row's visible cells as +f/−f into the double-double difference
+    row (fdh + fdl)[s, i] (whole rows into (ffh + ffl)[s, i]) with double-double atomics."""
+    nlon = cos_lon.shape[0]
+    if kind == 1:
+        _dd_atomic_add(ffh, ffl, (s, i), f)
+    elif kind == 2:
+        a = _wrap(jw, nlon)
+        n = je - jw + 1
+        _dd_atomic_add(fdh, fdl, (s, i, a), f)
+        if a + n <= nlon:
+            _dd_atomic_add(fdh, fdl, (s, i, a + n), -f)
+        else:
+            _dd_atomic_add(fdh, fdl, (s, i, nlon), -f)
+            _dd_atomic_add(fdh, fdl, (s, i, 0), f)
+            _dd_atomic_add(fdh, fdl, (s, i, a + n - nlon), -f)
+    else:
+        dz = z - pz_i
+        ndz = nz_i * dz
+        dz2 = dz * dz
+        for j in range(nlon):
+            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+                _dd_atomic_add(fdh, fdl, (s, i, j), f)
+                _dd_atomic_add(fdh, fdl, (s, i, j + 1), -f)
+
+
+@cuda.jit(device=True)
+def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diffk,
+               fullk, w, wh, wl, fdh, fdl, ffh, ffl):
     """One satellite-step's visible cells into diffk[s] / fullk[s]: the row walk of
-    ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row)."""
+    ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row).
+
+    With ``do_cap`` the same walk also sums P = Σ w over the visible cells and, if P > 0, walks again to
+    add cap/P into the factor difference arrays (the CPU's ``_capacity_sat``; the rows are found twice,
+    identically). Returns True when the satellite delivered (P > 0)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
     rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = _footprint_start(x, y, z, sm, lon0, dlon, dlat,
                                                                             nlat, nlon)
-    i = i0
-    step = 1
-    while True:
-        if i >= nlat:
-            step = -1
-            i = i0 - 1
-        if i < 0:
-            break
-        kind = _row(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i], nxy[i], nz[i],
-                    c1[i], tp[i], cos_lon, sin_lon, diffk, fullk, s, i)
-        if kind == 0 and not walk_all and (step < 0 or i > i0):
-            if step < 0:
+    p = 0.0
+    f = 0.0
+    for phase in range(2 if do_cap else 1):
+        if phase == 1:
+            if not (p > 0.0):
+                return False
+            f = cap / p
+        i = i0
+        step = 1
+        while True:
+            if i >= nlat:
+                step = -1
+                i = i0 - 1
+            if i < 0:
                 break
-            step = -1
-            i = i0
-        i += step
+            kind, jw, je = _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
+                                     nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diffk, s, i)
+            if kind != 0:
+                if phase == 0:
+                    _count_row(kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,
+                               diffk, fullk, s, i)
+                    if do_cap:
+                        p = _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon,
+                                        sin_lon, w, wh, wl, s, i)
+                else:
+                    _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,
+                                fdh, fdl, ffh, ffl, s, i)
+            elif not walk_all and (step < 0 or i > i0):
+                if step < 0:
+                    break
+                step = -1
+                i = i0
+            i += step
+    return do_cap
 
 
 @cuda.jit
 def _footprint_kernel(r, err, k0, sat_sys, sin_mask, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
-                      dlat, diff, full):
-    """Thread (isat, kk): satellite isat at step k0 + kk of r/err into diff[kk], full[kk]."""
+                      dlat, diff, full, do_cap, cap_sat, w, wh, wl, fdh, fdl, ffh, ffl, offered):
+    """Thread (isat, kk): satellite isat at step k0 + kk of r/err into diff[kk], full[kk] (and, with
+    do_cap, its capacity factor into fdh/fdl[kk], ffh/ffl[kk] and its capacity into offered[s, kk])."""
     idx = cuda.grid(1)
     nk = diff.shape[0]
     nsat = r.shape[0]
@@ -355,13 +479,22 @@ def _footprint_kernel(r, err, k0, sat_sys, sin_mask, pxy, pz, nxy, nz, c1, tp, c
     z = r[isat, k, 2]
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return
-    _footprint(x, y, z, sin_mask[isat], sat_sys[isat], pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
-               dlat, diff[kk], full[kk])
+    s = sat_sys[isat]
+    cap = cap_sat[isat] if do_cap else 0.0
+    kc = kk if do_cap else 0
+    if _footprint(x, y, z, sin_mask[isat], s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
+                  dlat, diff[kk], full[kk], w, wh, wl, fdh[kc], fdl[kc], ffh[kc], ffl[kc]):
+        cuda.atomic.add(offered, (s, kk), cap)
 
 
 @cuda.jit
-def _scan_kernel(diff, full, nk):
-    """Thread (kk, s, i), kk < nk: difference row → counts in place; clears full and the end column."""
+def _scan_kernel(diff, full, nk, do_cap, fdh, fdl, ffh, ffl, w, delivered):
+    """Thread (kk, s, i), kk < nk: difference row → counts in place; clears full and the end column.
+
+    With do_cap also the factor row: the double-double running sum of (fdh + fdl)[kk, s, i] (plus the
+    whole-row term) gives each cell's factor f_c, stored in fdh where the count is ≥ 1 (0 elsewhere: a
+    cell no satellite sees gets exactly nothing); Σ_c w_c f_c is added to delivered[s, kk]. The same
+    operations as the CPU's per-step prefix pass."""
     idx = cuda.grid(1)
     nsys = diff.shape[1]
     nlat = diff.shape[2]
@@ -374,16 +507,45 @@ def _scan_kernel(diff, full, nk):
     i = rest - s * nlat
     run = full[kk, s, i]
     full[kk, s, i] = 0
+    rh = 0.0
+    rl = 0.0
+    dsum = 0.0
+    if do_cap:
+        rh = ffh[kk, s, i]
+        rl = ffl[kk, s, i]
+        ffh[kk, s, i] = 0.0
+        ffl[kk, s, i] = 0.0
     for j in range(nlon):
         run += diff[kk, s, i, j]
         diff[kk, s, i, j] = run
+        if do_cap:
+            dh = fdh[kk, s, i, j]
+            dl = fdl[kk, s, i, j]
+            if dh != 0.0 or dl != 0.0:
+                t_ = rh + dh
+                bp = t_ - rh
+                rl += ((rh - (t_ - bp)) + (dh - bp)) + dl
+                rh = t_
+                fdl[kk, s, i, j] = 0.0
+            v = 0.0
+            if run > 0:
+                v = rh + rl
+                dsum += w[s, i, j] * v
+            fdh[kk, s, i, j] = v
     diff[kk, s, i, nlon] = 0
+    if do_cap:
+        fdh[kk, s, i, nlon] = 0.0
+        fdl[kk, s, i, nlon] = 0.0
+        if dsum != 0.0:
+            cuda.atomic.add(delivered, (s, kk), dsum)
 
 
 @cuda.jit
-def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner, anyc, count_any, keep, out16):
+def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner, anyc, count_any, keep, out16,
+                  do_cap, fcell, fsum):
     """Thread (s, i, j): walk steps 0..nk−1 (global kbase + kk) in order, update the running statistics,
-    optionally store int16 counts (saturating) into out16[s, kk], and zero the counts."""
+    optionally store int16 counts (saturating) into out16[s, kk], and zero the counts; with do_cap add
+    the step's factor fcell[kk, s, i, j] to fsum[s, i, j] (in time order) and zero it."""
     idx = cuda.grid(1)
     nsys = counts.shape[1]
     nlat = counts.shape[2]
@@ -401,6 +563,7 @@ def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner,
     lc = last[s, i, j]
     inn = inner[s, i, j]
     na = 0
+    fs = fsum[s, i, j] if do_cap else 0.0
     for kk in range(nk):
         c = counts[kk, s, i, j]
         counts[kk, s, i, j] = 0
@@ -419,6 +582,9 @@ def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner,
                     inn = g
             lc = kg
             cv += 1
+        if do_cap:
+            fs += fcell[kk, s, i, j]
+            fcell[kk, s, i, j] = 0.0
     sums[s, i, j] = sm
     cov[s, i, j] = cv
     first[s, i, j] = fc
@@ -426,6 +592,8 @@ def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner,
     inner[s, i, j] = inn
     if count_any:
         anyc[s, i, j] += na
+    if do_cap:
+        fsum[s, i, j] = fs
 
 
 # --------------------------------------------------------------------------- host side
@@ -505,14 +673,21 @@ class _GridDev:
 
 
 class _Accumulator:
-    """Running per-cell statistics on the device, fed launch by launch in time order."""
+    """Running per-cell statistics on the device, fed launch by launch in time order.
 
-    def __init__(self, g: _GridDev, nsat, keep_counts, count_any, memory_bytes):
+    With capacity (``cap_sat`` float64[nsat] Mbps and ``w`` float64[nsys, nlat, nlon], validated by
+    ``visibility.prepare_capacity_inputs``) it also keeps each cell's factor sum and each step's
+    ``delivered``/``offered`` totals."""
+
+    def __init__(self, g: _GridDev, nsat, keep_counts, count_any, memory_bytes, cap_sat=None, w=None):
         self.g = g
         shape = (g.nsys, g.nlat, g.nlon)
+        self.do_cap = cap_sat is not None
         per_step = g.nsys * g.nlat * (g.nlon + 1) * 4 + g.nsys * g.nlat * 4
         if keep_counts:
             per_step += g.nsys * g.nlat * g.nlon * 2
+        if self.do_cap:
+            per_step += g.nsys * g.nlat * (g.nlon + 1) * 16 + g.nsys * g.nlat * 16
         self.nk = int(max(1, memory_bytes // per_step))
         self.keep = bool(keep_counts)
         self.count_any = bool(count_any)
@@ -522,11 +697,23 @@ class _Accumulator:
         self.last = cuda.to_device(np.full(shape, -1, np.int32))
         self.inner = cuda.to_device(np.zeros(shape, np.int32))
         self.anyc = cuda.to_device(np.zeros(shape if count_any else (0, 0, 0), np.int32))
+        if self.do_cap:
+            self.w = w
+            wh, wl = _vis._weight_prefix(w)  # double-double prefix sums along lon, as the CPU kernel
+            self.cap_d = cuda.to_device(_f64(cap_sat))
+            self.w_d, self.wh_d, self.wl_d = (cuda.to_device(a) for a in (w, wh, wl))
+            self.fsum = cuda.to_device(np.zeros(shape, np.float64))
+        else:  # one-element placeholders: the kernels never read them, but index them
+            self.w = None
+            self.cap_d = cuda.to_device(np.zeros(1))
+            self.w_d = self.wh_d = self.wl_d = self.fsum = cuda.to_device(np.zeros((1, 1, 1)))
         self.diff = None
         self.full = None
         self.out16 = None
         self.nsteps = 0
         self.counts = [] if keep_counts else None
+        self.delivered = []
+        self.offered = []
 
     def _buffers(self, nk):
         g = self.g
@@ -534,6 +721,11 @@ class _Accumulator:
             self.diff = cuda.to_device(np.zeros((nk, g.nsys, g.nlat, g.nlon + 1), np.int32))
             self.full = cuda.to_device(np.zeros((nk, g.nsys, g.nlat), np.int32))
             self.out16 = cuda.device_array((g.nsys, nk, g.nlat, g.nlon) if self.keep else (0, 0, 0, 0), np.int16)
+            nc, ns, nl, nn = (nk, g.nsys, g.nlat, g.nlon + 1) if self.do_cap else (1, 1, 1, 1)
+            self.fdh = cuda.to_device(np.zeros((nc, ns, nl, nn)))
+            self.fdl = cuda.to_device(np.zeros((nc, ns, nl, nn)))
+            self.ffh = cuda.to_device(np.zeros((nc, ns, nl)))
+            self.ffl = cuda.to_device(np.zeros((nc, ns, nl)))
 
     def feed(self, r_d, e_d):
         """Add the steps of device arrays r_d float64[nsat, nk, 3] (ITRS km), e_d uint8[nsat, nk]."""
@@ -544,22 +736,31 @@ class _Accumulator:
             self._buffers(nk)
             diff = self.diff[:nk] if self.diff.shape[0] != nk else self.diff
             full = self.full[:nk] if self.full.shape[0] != nk else self.full
+            totals = (g.nsys, nk) if self.do_cap else (1, 1)
+            delivered = cuda.to_device(np.zeros(totals))
+            offered = cuda.to_device(np.zeros(totals))
             if nsat:
                 _footprint_kernel[_blocks(nsat * nk), _TPB](
-                    r_d, e_d, k0, g.sys_d, g.sin_d, *g.geo_d, g.lon0, g.dlon, g.dlat, diff, full)
-            _scan_kernel[_blocks(nk * g.nsys * g.nlat), _TPB](self.diff, self.full, nk)
+                    r_d, e_d, k0, g.sys_d, g.sin_d, *g.geo_d, g.lon0, g.dlon, g.dlat, diff, full, self.do_cap,
+                    self.cap_d, self.w_d, self.wh_d, self.wl_d, self.fdh, self.fdl, self.ffh, self.ffl, offered)
+            _scan_kernel[_blocks(nk * g.nsys * g.nlat), _TPB](self.diff, self.full, nk, self.do_cap, self.fdh,
+                                                               self.fdl, self.ffh, self.ffl, self.w_d, delivered)
             _cells_kernel[_blocks(g.nsys * g.nlat * g.nlon), _TPB](
                 self.diff, nk, self.nsteps, g.mv_d, self.sums, self.cov, self.first, self.last, self.inner,
-                self.anyc, self.count_any, self.keep, self.out16)
+                self.anyc, self.count_any, self.keep, self.out16, self.do_cap, self.fdh, self.fsum)
             if self.keep:
                 self.counts.append(self.out16.copy_to_host()[:, :nk].copy())
+            if self.do_cap:
+                self.delivered.append(delivered.copy_to_host())
+                self.offered.append(offered.copy_to_host())
             self.nsteps += nk
 
     def state(self) -> ChunkState:
         g = self.g
         nt = self.nsteps
         if nt == 0:
-            return empty_chunk_state(g.nsys, g.nlat, g.nlon, self.keep, count_any=self.count_any)
+            return empty_chunk_state(g.nsys, g.nlat, g.nlon, self.keep, count_any=self.count_any,
+                                     capacity=self.do_cap)
         cuda.synchronize()
         sums = self.sums.copy_to_host()
         cov = self.cov.copy_to_host()
@@ -575,12 +776,18 @@ class _Accumulator:
             counts = np.concatenate(self.counts, axis=1) if self.counts else np.zeros(
                 (g.nsys, 0, g.nlat, g.nlon), np.int16)
         anyc = self.anyc.copy_to_host() if self.count_any else None
-        return ChunkState(nt, sums, cov, lead, trail, inner, none, counts, anyc)
+        capsum = delivered = offered = None
+        if self.do_cap:
+            capsum = self.w * self.fsum.copy_to_host()  # w_c · Σ_k f_c(k), as the CPU kernel
+            delivered = np.concatenate(self.delivered, axis=1)
+            offered = np.concatenate(self.offered, axis=1)
+        return ChunkState(nt, sums, cov, lead, trail, inner, none, counts, anyc, capsum, delivered, offered)
 
 
-def _check_capacity(capacity_per_sat, weight):
-    if capacity_per_sat is not None or weight is not None:
-        raise NotImplementedError("the CUDA backend does not accumulate capacity yet: use the cpu backend")
+def _capacity_args(nsat, g: _GridDev, capacity_per_sat, weight):
+    """(cap_sat, w) validated as the CPU kernel does, or (None, None) without capacity."""
+    do_cap, cap_sat, w = _vis.prepare_capacity_inputs(nsat, g.nsys, g.nlat, g.nlon, capacity_per_sat, weight)
+    return (cap_sat, w) if do_cap else (None, None)
 
 
 def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
@@ -592,12 +799,14 @@ def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lo
     drivers work unchanged.
 
     r : float64[nsat, ntime, 3] km ITRS, a NumPy array or a CUDA device array (kept on the device);
-    err : uint8[nsat, ntime] likewise (default: all 0). memory_bytes bounds the per-step count buffers
-    (steps per launch = memory_bytes // (≈4·nsys·nlat·nlon bytes)). ``nblocks`` is accepted and ignored
-    (the GPU result has no block partition). Capacity is not implemented on the GPU (NotImplementedError).
+    err : uint8[nsat, ntime] likewise (default: all 0). memory_bytes bounds the per-step buffers (steps
+    per launch = memory_bytes // (≈4·nsys·nlat·nlon bytes, ≈20 with capacity)). ``nblocks`` is accepted
+    and ignored (the GPU result has no block partition). capacity_per_sat (Mbps), weight: as the CPU
+    kernel; each satellite's P and cap/P are the CPU's bits, the per-cell factor sums are double-double
+    atomics (order-independent to ~1e-16 relative), so ``capacity_sum``, ``delivered`` and ``offered``
+    agree with the CPU to ~1e-13 relative or better.
     """
     del nblocks
-    _check_capacity(capacity_per_sat, weight)
     on_dev = _on_device(r)
     if not on_dev:
         r = _f64(r)
@@ -605,8 +814,10 @@ def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lo
         raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
     nsat, nt = r.shape[0], r.shape[1]
     g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
+    cap_sat, w_cap = _capacity_args(nsat, g, capacity_per_sat, weight)
     if nt == 0:
-        return empty_chunk_state(g.nsys, g.nlat, g.nlon, keep_counts, count_any=count_any)
+        return empty_chunk_state(g.nsys, g.nlat, g.nlon, keep_counts, count_any=count_any,
+                                 capacity=cap_sat is not None)
     if err is None:
         err = np.zeros((nsat, nt), np.uint8)
     if not _on_device(err):
@@ -615,19 +826,20 @@ def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lo
         raise ValueError(f"err: expected shape ({nsat}, {nt}), got {tuple(err.shape)}")
     r_d = r if on_dev else cuda.to_device(r)
     e_d = err if _on_device(err) else cuda.to_device(err)
-    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes)
+    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes, cap_sat, w_cap)
     acc.feed(r_d, e_d)
     return acc.state()
 
 
 def cuda_coverage(params, jd, fr, m, w, theta_dot, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *,
                   cos_lon=None, sin_lon=None, sat_mask_rad=None, keep_counts=False, count_any=False,
-                  chunk_steps=None, memory_bytes=_DEFAULT_MEMORY):
+                  chunk_steps=None, memory_bytes=_DEFAULT_MEMORY, capacity_per_sat=None, weight=None):
     """Fused SGP4 → ITRS → coverage on the GPU: positions never leave the device.
 
     params, jd, fr, m, w, theta_dot as :func:`cuda_propagate_itrs`; the grid and system arguments as
     :func:`cuda_accumulate_chunk`. chunk_steps : steps propagated per launch (default: as many as the
-    count buffers take per launch). Returns (state, e): the :class:`ChunkState` of all nt steps and the
+    count buffers take per launch); capacity_per_sat, weight: as :func:`cuda_accumulate_chunk`.
+    Returns (state, e): the :class:`ChunkState` of all nt steps and the
     SGP4 error codes uint8[nsat, nt] (host)."""
     params = _f64(params)
     if params.ndim != 2 or params.shape[1] != NPARAM:
@@ -639,7 +851,8 @@ def cuda_coverage(params, jd, fr, m, w, theta_dot, system, mask_rad, min_visible
     if fr.shape != (nt,) or theta_dot.shape != (nt,) or m.shape != (nt, 3, 3) or w.shape != (nt, 3, 3):
         raise ValueError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
     g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
-    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes)
+    cap_sat, w_cap = _capacity_args(nsat, g, capacity_per_sat, weight)
+    acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes, cap_sat, w_cap)
     e_all = np.zeros((nsat, nt), np.uint8)
     if nt == 0:
         return acc.state(), e_all

@@ -1016,6 +1016,41 @@ def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, l
             lon0)
 
 
+def prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight):
+    """Validate the capacity arguments of ``accumulate_chunk`` (shared with the CUDA backend).
+
+    capacity_per_sat : None, a scalar or float64[nsat], Mbps (finite, ≥ 0); weight : float64[nsys, nlat,
+    nlon] or [nlat, nlon] (finite, ≥ 0), required with capacity_per_sat and refused without it.
+    Returns (do_cap, cap_sat float64[nsat] (empty when off), w float64[nsys, nlat, nlon] C-contiguous,
+    writeable (empty when off))."""
+    do_cap = capacity_per_sat is not None
+    if do_cap:
+        cap_sat = _f64(np.broadcast_to(np.asarray(capacity_per_sat, np.float64), (nsat,)) if np.ndim(
+            capacity_per_sat) == 0 else np.asarray(capacity_per_sat))
+        if cap_sat.shape != (nsat,):
+            raise ValueError(f"capacity_per_sat: expected one value per satellite ({nsat}), got {cap_sat.shape}")
+        if not np.all(np.isfinite(cap_sat) & (cap_sat >= 0)):
+            raise ValueError("capacity_per_sat: expected finite values >= 0 (Mbps)")
+        if weight is None:
+            raise ValueError("weight: required with capacity_per_sat (the weight of each cell, per system)")
+        w = np.asarray(weight, np.float64)
+        if w.shape == (nlat, nlon):
+            w = np.broadcast_to(w, (nsys, nlat, nlon))
+        if w.shape != (nsys, nlat, nlon):
+            raise ValueError(f"weight: expected shape ({nsys}, {nlat}, {nlon}) or ({nlat}, {nlon}), got {w.shape}")
+        if not np.all(np.isfinite(w) & (w >= 0)):
+            raise ValueError("weight: expected finite values >= 0")
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        if not w.flags.writeable:
+            w = w.copy()
+    else:
+        if weight is not None:
+            raise ValueError("weight: given without capacity_per_sat")
+        cap_sat = np.zeros(0)
+        w = np.zeros((0, 0, 0))
+    return do_cap, cap_sat, w
+
+
 def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
                      sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None,
                      count_any=False, capacity_per_sat=None, weight=None) -> ChunkState:
@@ -1064,31 +1099,7 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
         err = np.require(err, dtype=np.uint8, requirements=["C", "W"])
         if err.shape != (nsat, nt):
             raise ValueError(f"err: expected shape ({nsat}, {nt}), got {err.shape}")
-    do_cap = capacity_per_sat is not None
-    if do_cap:
-        cap_sat = _f64(np.broadcast_to(np.asarray(capacity_per_sat, np.float64), (nsat,)) if np.ndim(
-            capacity_per_sat) == 0 else np.asarray(capacity_per_sat))
-        if cap_sat.shape != (nsat,):
-            raise ValueError(f"capacity_per_sat: expected one value per satellite ({nsat}), got {cap_sat.shape}")
-        if not np.all(np.isfinite(cap_sat) & (cap_sat >= 0)):
-            raise ValueError("capacity_per_sat: expected finite values >= 0 (Mbps)")
-        if weight is None:
-            raise ValueError("weight: required with capacity_per_sat (the weight of each cell, per system)")
-        w = np.asarray(weight, np.float64)
-        if w.shape == (nlat, nlon):
-            w = np.broadcast_to(w, (nsys, nlat, nlon))
-        if w.shape != (nsys, nlat, nlon):
-            raise ValueError(f"weight: expected shape ({nsys}, {nlat}, {nlon}) or ({nlat}, {nlon}), got {w.shape}")
-        if not np.all(np.isfinite(w) & (w >= 0)):
-            raise ValueError("weight: expected finite values >= 0")
-        w = np.ascontiguousarray(w, dtype=np.float64)
-        if not w.flags.writeable:
-            w = w.copy()
-    else:
-        if weight is not None:
-            raise ValueError("weight: given without capacity_per_sat")
-        cap_sat = np.zeros(0)
-        w = np.zeros((0, 0, 0))
+    do_cap, cap_sat, w = prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight)
     if nblocks is None:
         nblocks = min(nt, CAPACITY_TIME_BLOCKS) if do_cap else numba.get_num_threads()
     nblocks = int(max(1, min(int(nblocks), nt)))
