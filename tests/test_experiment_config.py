@@ -149,8 +149,8 @@ def test_broken_values_all_reported_at_once(monkeypatch):
     assert problems(f) == [
         f"{f}: time.step_s: expected a number of seconds > 0, got 0",
         f"{f}: time.stop: expected a date-time after time.start (2026-01-02T00:00:00Z), got 2026-01-01T00:00:00Z",
-        f"{f}: grid.resolution_deg: expected a number of degrees in [0.25, 5] that divides 180 "
-        "(e.g. 0.25, 0.5, 1, 2, 5), got -1",
+        f"{f}: grid.resolution_deg: expected a number of degrees in [0.1, 5] that divides 180 "
+        "(e.g. 0.1, 0.25, 0.5, 1, 2, 5), got -1",
         f"{f}: geography.source: expected 'embedded' or 'naturalearth', got 'natural-earth'",
         f"{f}: systems[0].filing: expected a system id of the filings table (did you mean 'starlink_gen1'? one of "
         "starlink_gen1, starlink_gen2_granted, oneweb_phase1, kuiper, telesat_lightspeed, guowang, qianfan_phase1, "
@@ -286,7 +286,7 @@ def test_threads_beyond_this_machine(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("res, ok", [(1, True), (0.25, True), (0.5, True), (5, True), (2.5, True),
-                                     (0.7, False), (0.1, False), (10, False), (0, False), ("1", False),
+                                     (0.7, False), (0.1, True), (0.05, False), (10, False), (0, False), ("1", False),
                                      (True, False)])
 def test_grid_resolution(tmp_path, res, ok):
     value = "true" if isinstance(res, bool) else f'"{res}"' if isinstance(res, str) else repr(res)
@@ -295,7 +295,7 @@ def test_grid_resolution(tmp_path, res, ok):
         assert load_experiment(p).grid.resolution_deg == float(res)
     else:
         (line,) = problems(p)
-        assert line.startswith(f"{p}: grid.resolution_deg: expected a number of degrees in [0.25, 5] that divides 180")
+        assert line.startswith(f"{p}: grid.resolution_deg: expected a number of degrees in [0.1, 5] that divides 180")
 
 
 def test_missing_file_and_non_utf8(tmp_path, monkeypatch):

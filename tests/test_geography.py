@@ -196,6 +196,50 @@ def test_embedded_cache(embedded, cache_dir):
     assert again["country_fraction"].equals(ds["country_fraction"])
 
 
+def test_large_geography_is_written_country_by_country(embedded, monkeypatch, tmp_path):
+    """Above ``DENSE_LIMIT_BYTES`` (0.1°: ~6.5 GB) ``country_fraction`` is never dense in memory: it is
+    written to the cache file one country at a time and read back lazily. Forced here at 1°: the same
+    values as the in-memory build; an unwritable cache folder is a DataError naming it."""
+    import sys
+
+    geo_mod = sys.modules["orbitshare.geography"]
+    monkeypatch.setenv("ORBITSHARE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(geo_mod, "DENSE_LIMIT_BYTES", 1000)
+    lazy = geography(Grid(1.0), cache=False)
+    assert not isinstance(lazy["country_fraction"].variable._data, np.ndarray)  # not loaded yet
+    files = list((tmp_path / "cache" / "geography").iterdir())
+    assert len(files) == 1 and files[0].suffix == ".nc"
+    dense, _ = embedded
+    assert lazy.equals(dense)
+    assert lazy["country_fraction"].identical(dense["country_fraction"])
+    _check_dataset(lazy)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("ORBITSHARE_CACHE_DIR", str(tmp_path / "file"))
+    with pytest.raises(DataError, match=r"are kept in a file, and .*file/geography/.* could not be written"):
+        geography(Grid(5.0))
+
+
+def test_country_cell_pairs(embedded):
+    """The sparse (country, cell) pairs equal the dense array's nonzeros; a file-backed geography's
+    pairs are read once per Dataset, an in-memory one's every time (it may be modified in place)."""
+    from orbitshare.geography import country_cell_pairs
+
+    ds, _ = embedded
+    c, n, f, sumcf = country_cell_pairs(ds, block_values=10_000)  # several countries per block
+    dense = ds["country_fraction"].values.reshape(ds.sizes["country"], -1)
+    k, m = np.nonzero(dense > 0)
+    np.testing.assert_array_equal(c, k)
+    np.testing.assert_array_equal(n, m)
+    np.testing.assert_array_equal(f, dense[k, m].astype(np.float64))
+    np.testing.assert_allclose(sumcf, dense.sum(axis=0, dtype=np.float64), rtol=1e-12, atol=0)
+    assert country_cell_pairs(ds) is not country_cell_pairs(ds)
+    lazy = geography(Grid(1.0))  # the cache file, opened lazily
+    assert not isinstance(lazy["country_fraction"].variable._data, np.ndarray)
+    first = country_cell_pairs(lazy)
+    assert country_cell_pairs(lazy) is first
+    np.testing.assert_array_equal(first[2], f)
+
+
 def test_naturalearth_geography(natural_earth):
     ds = natural_earth
     _check_dataset(ds)

@@ -369,9 +369,16 @@ def test_dominant_country_sea_wins_when_larger():
     cf[1, 8, 1] = 0.45  # 0.45 BBB, 0.4 AAA(already 1.0 -> set below), sea 0.15
     cf[0, 8, 1] = 0.4
     cf[1, 8, 1] = 0.45
+    cf[:, 8, 2] = 0.0
+    cf[2, 8, 2] = 0.35  # a tie: the lower country index wins
+    cf[1, 8, 2] = 0.35
     geo["country_fraction"].values[:] = cf
-    lab = dominant_country(geo, block=3)
-    assert lab[8, 0] == -1 and lab[8, 1] == 1
+    lab = dominant_country(geo)
+    assert lab[8, 0] == -1 and lab[8, 1] == 1 and lab[8, 2] == 1
+    # the brute-force rule on every cell: argmax (first among equals) unless the sea share is at least as large
+    sea = 1.0 - np.minimum(cf.astype(np.float64).sum(axis=0), 1.0)
+    best = cf.max(axis=0)
+    np.testing.assert_array_equal(lab, np.where((best > 0) & (best > sea), cf.argmax(axis=0), -1))
 
 
 def test_rewrite_replaces_files(run, tmp_path):

@@ -142,6 +142,7 @@ import numpy as np
 import xarray as xr
 
 from . import equity as _eq
+from .geography import country_cell_pairs
 
 __all__ = ["country_accounts", "group_accounts", "equity_summary", "lorenz_curves", "GROUPS"]
 
@@ -161,13 +162,11 @@ PARTITIONS = ("ldc", "lldc", "sids", "itu_region")
 
 _UNATTRIBUTED = {"", "unattributed", "none", "nan"}
 _MBPS = "Mbit/s"
-#: values per block of country_fraction converted to float64 at once
-_BLOCK_VALUES = 4_000_000
 
 
 # ============================================================================ grid helpers
 class _Cells:
-    """The geography flattened to cells: population, land-share denominators, country blocks."""
+    """The geography flattened to cells: population, land-share denominators, (country, cell) pairs."""
 
     def __init__(self, geography: xr.Dataset):
         if not isinstance(geography, xr.Dataset):
@@ -177,15 +176,14 @@ class _Cells:
                 raise ValueError(f"geography: missing variable {name!r} (expected country_fraction(country, "
                                  "lat, lon) and population(lat, lon) from orbitshare.geography)")
         self.geo = geography
-        self.cf = geography["country_fraction"].transpose("country", "lat", "lon")
         self.nlat, self.nlon = geography.sizes["lat"], geography.sizes["lon"]
         self.ncell = self.nlat * self.nlon
         self.ncountry = geography.sizes["country"]
         self.pop = _flat(geography["population"])
-        self.block = max(1, _BLOCK_VALUES // max(self.ncell, 1))
-        sumcf = np.zeros(self.ncell)
-        for _, _, f in self._raw_blocks():
-            sumcf += f.sum(axis=0)
+        # the (country, cell) pairs with country_fraction > 0, read once block by block: every sum over
+        # cells below is a sum over these pairs, O(pairs) rather than O(countries × cells)
+        #: country index, cell index (lat-major) and country_fraction (float64) of each pair
+        self.c, self.n, self.frac, sumcf = country_cell_pairs(geography)
         if "land_fraction" in geography:
             land = _flat(geography["land_fraction"])
             denom = np.where(land > sumcf * (1 + 1e-6), land, sumcf)
@@ -195,32 +193,28 @@ class _Cells:
             self.inv = np.where(denom > 0, 1.0 / denom, 0.0)
         #: Σ_c share_c per cell (1 on fully claimed land, 0 without land)
         self.assigned = sumcf * self.inv
+        #: the country's share of the cell's land, per pair
+        self.share = self.frac * self.inv[self.n]
         if "cell_area" in geography.variables:
             self.area = _flat(geography["cell_area"].broadcast_like(geography["population"]))
         else:
             self.area = None
 
-    def _raw_blocks(self):
-        for c0 in range(0, self.ncountry, self.block):
-            c1 = min(self.ncountry, c0 + self.block)
-            f = np.asarray(self.cf.isel(country=slice(c0, c1)).values, dtype=np.float64)
-            yield c0, c1, np.nan_to_num(f, nan=0.0).reshape(c1 - c0, self.ncell)
-
-    def blocks(self):
-        """(c0, c1, share float64[c1 - c0, ncell], country_fraction block)."""
-        for c0, c1, f in self._raw_blocks():
-            yield c0, c1, f * self.inv[None, :], f
+    def country_sum(self, v: np.ndarray) -> np.ndarray:
+        """Σ over each country's pairs of the per-pair values ``v`` [..., npairs] → [..., ncountry]
+        (in pair order: deterministic)."""
+        v = np.asarray(v, np.float64)
+        flat = v.reshape(-1, v.shape[-1])
+        out = np.empty((flat.shape[0], self.ncountry))
+        for r in range(flat.shape[0]):
+            out[r] = np.bincount(self.c, weights=flat[r], minlength=self.ncountry)
+        return out.reshape(v.shape[:-1] + (self.ncountry,))
 
     def pieces(self):
         """Sparse (country, cell) pieces with population > 0: (country index, cell index, weight)."""
-        ci, ni, ww = [], [], []
-        for c0, _, share, _ in self.blocks():
-            w = share * self.pop[None, :]
-            k, n = np.nonzero(w > 0)
-            ci.append(k + c0)
-            ni.append(n)
-            ww.append(w[k, n])
-        return np.concatenate(ci), np.concatenate(ni), np.concatenate(ww)
+        w = self.share * self.pop[self.n]
+        keep = w > 0
+        return self.c[keep], self.n[keep], w[keep]
 
     def check_grid(self, ds: xr.Dataset, what: str) -> None:
         for dim in ("lat", "lon"):
@@ -457,7 +451,6 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
 
     cells = _Cells(geography)
     systems = _systems(coverage, capacity, spectrum)
-    nsys, nC = len(systems), cells.ncountry
     for what, ds in (("coverage", coverage), ("capacity", capacity), ("spectrum", spectrum)):
         if ds is not None:
             cells.check_grid(ds, what)
@@ -482,28 +475,22 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
         if "mhz_sat_available" in spectrum:
             mhz_sat = _per_system(spectrum["mhz_sat_available"], systems, ("band",))
 
-    # ---- sums over cells, block by block of countries
-    P = np.zeros(nC)
-    area = np.zeros(nC)
-    covered = np.zeros((nsys, nC))
-    covered_any = np.zeros(nC)
-    delivered = np.zeros((nsys, nC))
-    mhz_num = None if mhz is None else np.zeros(mhz.shape[:2] + (nC,))
-    mhz_sat_num = None if mhz_sat is None else np.zeros(mhz_sat.shape[:2] + (nC,))
-    for c0, c1, share, frac in cells.blocks():
-        w = share * cells.pop[None, :]
-        P[c0:c1] = w.sum(axis=1)
-        if cells.area is not None:
-            area[c0:c1] = frac @ cells.area
-        if cov is not None:
-            covered[:, c0:c1] = np.einsum("sn,cn->sc", cov, w, optimize=False)
-            covered_any[c0:c1] = w @ any_cov
-        if cap is not None:
-            delivered[:, c0:c1] = np.einsum("sn,cn->sc", cap, share, optimize=False)
-        if mhz is not None:
-            mhz_num[:, :, c0:c1] = np.einsum("sbn,cn->sbc", mhz, w, optimize=False)
-        if mhz_sat is not None:
-            mhz_sat_num[:, :, c0:c1] = np.einsum("sbn,cn->sbc", mhz_sat, w, optimize=False)
+    # ---- sums over cells: over the (country, cell) pairs
+    area = covered = covered_any = delivered = mhz_num = mhz_sat_num = None
+    n = cells.n
+    w = cells.share * cells.pop[n]
+    P = cells.country_sum(w)
+    if cells.area is not None:
+        area = cells.country_sum(cells.frac * cells.area[n])
+    if cov is not None:
+        covered = cells.country_sum(cov[:, n] * w)
+        covered_any = cells.country_sum(any_cov[n] * w)
+    if cap is not None:
+        delivered = cells.country_sum(cap[:, n] * cells.share)
+    if mhz is not None:
+        mhz_num = cells.country_sum(mhz[:, :, n] * w)
+    if mhz_sat is not None:
+        mhz_sat_num = cells.country_sum(mhz_sat[:, :, n] * w)
 
     # ---- the Dataset
     coords = {name: c.variable for name, c in geography.coords.items() if c.dims == ("country",)}

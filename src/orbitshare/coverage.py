@@ -364,14 +364,15 @@ def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
     (the country's land area in the cell). The share of the land is ``country_fraction`` itself, or
     ``country_fraction / land_fraction`` when the geography has ``land_fraction`` (then
     ``country_fraction`` is a share of the cell's area, as :func:`orbitshare.geography.geography`
-    makes it). Countries are processed in blocks of about 4·10⁶ cell values, so a lazily loaded
-    0.25° ``country_fraction`` is never converted to float64 all at once.
+    makes it). The sums run over the (country, cell) pairs with a nonzero fraction
+    (:func:`orbitshare.geography.country_cell_pairs`, read a block of countries at a time), so a lazily
+    loaded 0.1° ``country_fraction`` is never converted to float64 all at once.
     Returns ``(coords, pop_frac float64[nsys, ncountry], area_frac float64[nsys, ncountry])``.
     """
+    from .geography import country_cell_pairs
+
     _check_geography(geography, grid)
-    cf = geography["country_fraction"]
     pop = geography["population"]
-    cf = cf.transpose("country", "lat", "lon")
     p = np.nan_to_num(np.asarray(pop.transpose("lat", "lon").values, dtype=np.float64), nan=0.0).reshape(-1)
     if "land_fraction" in geography:
         land = np.nan_to_num(np.asarray(geography["land_fraction"].transpose("lat", "lon").values,
@@ -380,28 +381,24 @@ def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
             p = np.where(land > 0, p / land, 0.0)
     area = np.repeat(np.asarray(grid.cell_area_km2, np.float64), grid.nlon)
     cov = covered.reshape(covered.shape[0], -1)
-    ncountry, ncell = cf.shape[0], cov.shape[1]
-    out_p = np.empty((cov.shape[0], ncountry))
-    out_a = np.empty((cov.shape[0], ncountry))
-    block = max(1, 4_000_000 // max(ncell, 1))
-    for c0 in range(0, ncountry, block):
-        c1 = min(ncountry, c0 + block)
-        f = np.nan_to_num(np.asarray(cf.isel(country=slice(c0, c1)).values, dtype=np.float64), nan=0.0)
-        f = f.reshape(c1 - c0, ncell)
-        out_p[:, c0:c1] = _weighted_fraction(cov, f * p[None, :])
-        out_a[:, c0:c1] = _weighted_fraction(cov, f * area[None, :])
+    c, n, f, _ = country_cell_pairs(geography)
+    ncountry = geography.sizes["country"]
+    out_p = _weighted_fraction(cov[:, n], c, f * p[n], ncountry)
+    out_a = _weighted_fraction(cov[:, n], c, f * area[n], ncountry)
     coords = {name: c.variable for name, c in geography.coords.items() if c.dims == ("country",)}
     return coords, out_p, out_a
 
 
-def _weighted_fraction(cov: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Σ w·covered / Σ w per (system, country); cov [nsys, ncell], w [ncountry, ncell] → [nsys, ncountry]
-    (NaN where Σ w = 0). A fixed-order summation (einsum without BLAS): the same on every machine."""
-    num = np.einsum("sn,cn->sc", cov, w, optimize=False)
-    den = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den[None, :]
-    out[:, den == 0] = np.nan
+def _weighted_fraction(cov: np.ndarray, c: np.ndarray, w: np.ndarray, ncountry: int) -> np.ndarray:
+    """Σ w·covered / Σ w per (system, country) over the (country, cell) pairs: cov [nsys, npairs] (the
+    pairs' cells), c int64[npairs] country index, w [npairs] → [nsys, ncountry] (NaN where Σ w = 0).
+    Sums in pair order (bincount): the same on every machine."""
+    den = np.bincount(c, weights=w, minlength=ncountry)
+    out = np.empty((cov.shape[0], ncountry))
+    for s in range(cov.shape[0]):
+        num = np.bincount(c, weights=cov[s] * w, minlength=ncountry)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[s] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return out
 
 

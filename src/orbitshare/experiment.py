@@ -11,7 +11,7 @@ Validation is strict and complete: unknown keys are rejected (with a ``difflib``
 every problem of the file is reported at once, as ONE :class:`~orbitshare.errors.ConfigError` whose
 message has one line per problem (also in its ``problems`` attribute)::
 
-    experiments/x.toml: grid.resolution_deg: expected a number of degrees in [0.25, 5] that divides 180, got -1
+    experiments/x.toml: grid.resolution_deg: expected a number of degrees in [0.1, 5] that divides 180, got -1
     experiments/x.toml: systems[2].bands[0].low_mhz: expected a number < high_mhz (10700), got 12700
 
 A file that validates does not fail later for a reason validation could have caught: element files
@@ -32,7 +32,7 @@ Schema (``=`` gives the default; keys without one are required)
     date-time is an error. Steps are ``start, start + step_s, ...`` before ``stop``.
     ``step_s`` (number of seconds > 0; rounded to whole nanoseconds) = 60.
 ``[grid]``
-    ``resolution_deg`` (number in [0.25, 5] dividing 180) = 1.0.
+    ``resolution_deg`` (number in [0.1, 5] dividing 180) = 1.0.
 ``[geography]``
     ``source`` ("embedded" | "naturalearth") = "embedded".
     With "naturalearth" only: ``data_dir`` (path to a folder with ``ne_{scale}_admin_0_countries``
@@ -129,7 +129,7 @@ AVAILABLE_BACKENDS = ("cpu", "dask", "cuda")
 #: the keys that say where a system's satellites come from (exactly one per system)
 SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
 
-_MIN_RES_DEG, _MAX_RES_DEG = 0.25, 5.0
+_MIN_RES_DEG, _MAX_RES_DEG = 0.1, 5.0
 _WALKER_NORAD_START = 900_000  # walker shells of an experiment are numbered from here, in file order
 _FETCH_GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -683,7 +683,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             return _MIN_RES_DEG * (1 - 1e-12) <= x <= _MAX_RES_DEG * (1 + 1e-12) and abs(n - round(n)) < 1e-9
 
         res = r.number("resolution_deg", f"a number of degrees in [{_num_text(_MIN_RES_DEG)}, "
-                       f"{_num_text(_MAX_RES_DEG)}] that divides 180 (e.g. 0.25, 0.5, 1, 2, 5)",
+                       f"{_num_text(_MAX_RES_DEG)}] that divides 180 (e.g. 0.1, 0.25, 0.5, 1, 2, 5)",
                        lambda x: x > 0 and divides(x), default=1.0)
         if res is not _BAD:
             grid_sec = GridSection(resolution_deg=res)

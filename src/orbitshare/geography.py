@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from ._jit import njit
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .grid import Grid
 
 __all__ = ["geography", "country_groups", "geography_cache_dir", "SOURCES"]
@@ -358,15 +358,76 @@ def _country_table(extra_codes, extra_names):
     }
 
 
-def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs):
-    """Assemble the Dataset from sparse fractions (ii, jj, kk, ff: cell row, col, country index, value)."""
+#: ``country_fraction`` larger than this (dense float32 bytes) is never held in memory: it goes to the
+#: cache file country by country and is read back lazily (0.1°: ~6.5 GB; 0.25°, ~1 GB, stays in memory).
+DENSE_LIMIT_BYTES = 1_500_000_000
+
+_CF_ATTRS = {"long_name": "fraction of the cell's area that is land of the country", "units": "1"}
+
+
+class GeographyParts:
+    """A built geography before ``country_fraction`` is made dense: every other variable and
+    coordinate in ``base`` (an xarray.Dataset), the fractions as sparse entries (country index, cell
+    row, cell column, value; repeated entries add up, values are clipped to [0, 1])."""
+
+    def __init__(self, base, ncountry, nlat, nlon, kk, ii, jj, ff):
+        order = np.argsort(np.asarray(kk, np.int64), kind="stable")  # stable: the dense path's add order
+        self.base = base
+        self.shape = (int(ncountry), int(nlat), int(nlon))
+        self.kk = np.asarray(kk, np.int64)[order]
+        self.ii = np.asarray(ii, np.int64)[order]
+        self.jj = np.asarray(jj, np.int64)[order]
+        self.ff = np.asarray(ff, np.float32)[order]
+        self.starts = np.searchsorted(self.kk, np.arange(self.shape[0] + 1))
+
+    @property
+    def dense_bytes(self) -> int:
+        """Bytes of the dense float32 ``country_fraction``."""
+        return 4 * self.shape[0] * self.shape[1] * self.shape[2]
+
+    def country_block(self, k0: int, k1: int) -> np.ndarray:
+        """float32[k1 − k0, nlat, nlon]: the dense fractions of countries k0..k1−1."""
+        out = np.zeros((k1 - k0,) + self.shape[1:], np.float32)
+        a, b = self.starts[k0], self.starts[k1]
+        np.add.at(out, (self.kk[a:b] - k0, self.ii[a:b], self.jj[a:b]), self.ff[a:b])
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    def dense(self):
+        """The Dataset with a dense in-memory ``country_fraction(country, lat, lon)``."""
+        cf = (("country", "lat", "lon"), self.country_block(0, self.shape[0]),
+              dict(_CF_ATTRS, valid_range=np.array([0.0, 1.0], np.float32)))
+        return self.base.assign(country_fraction=cf)
+
+    def write(self, path) -> None:
+        """Write the whole Dataset to ``path`` (netCDF4/HDF5, atomically), ``country_fraction`` one
+        country at a time (chunks of one country, gzip 4): memory stays O(one country)."""
+        import h5netcdf
+
+        from .io import atomic_path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        enc = {v: {"zlib": True, "complevel": 4} for v in ("population", "land_fraction")}
+        nc, nlat, nlon = self.shape
+        with atomic_path(path, overwrite=True) as tmp:
+            self.base.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+            with h5netcdf.File(tmp, "a") as f:
+                v = f.create_variable("country_fraction", ("country", "lat", "lon"), dtype=np.float32,
+                                      chunks=(1, nlat, nlon), compression="gzip", compression_opts=4)
+                for key, val in _CF_ATTRS.items():
+                    v.attrs[key] = val
+                v.attrs["valid_range"] = np.array([0.0, 1.0], np.float32)
+                for k in range(nc):
+                    v[k, :, :] = self.country_block(k, k + 1)[0]
+
+
+def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs) -> GeographyParts:
+    """Assemble a geography from sparse fractions (ii, jj, kk, ff: cell row, col, country index, value):
+    everything but the dense ``country_fraction``, which :class:`GeographyParts` makes in memory or
+    writes country by country."""
     import xarray as xr
 
-    nc = len(countries["country"])
-    frac = np.zeros((nc, grid.nlat, grid.nlon), np.float32)
-    np.add.at(frac, (np.asarray(kk, np.int64), np.asarray(ii, np.int64), np.asarray(jj, np.int64)),
-              np.asarray(ff, np.float32))
-    np.clip(frac, 0.0, 1.0, out=frac)
     land = np.zeros(grid.nlat * grid.nlon)
     np.add.at(land, np.asarray(ii, np.int64) * grid.nlon + np.asarray(jj, np.int64),
               np.clip(np.asarray(ff, np.float64), 0.0, 1.0))
@@ -376,11 +437,8 @@ def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs)
     for key, val in countries.items():
         coords[key] = xr.DataArray(np.asarray(val, dtype=str if val.dtype == object else val.dtype),
                                    dims="country", attrs=_COUNTRY_ATTRS[key])
-    ds = xr.Dataset(
+    base = xr.Dataset(
         {
-            "country_fraction": (("country", "lat", "lon"), frac, {
-                "long_name": "fraction of the cell's area that is land of the country", "units": "1",
-                "valid_range": np.array([0.0, 1.0], np.float32)}),
             "land_fraction": (("lat", "lon"), land, {
                 "long_name": "fraction of the cell's area that is land (sum of country_fraction)",
                 "units": "1"}),
@@ -392,9 +450,48 @@ def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs)
         coords=coords,
         attrs={"Conventions": "CF-1.10", **attrs},
     )
-    ds["population"].attrs["units"] = "persons"
-    ds["population"].attrs.pop("standard_name_hint", None)
-    return ds
+    base["population"].attrs["units"] = "persons"
+    base["population"].attrs.pop("standard_name_hint", None)
+    return GeographyParts(base, len(countries["country"]), grid.nlat, grid.nlon, kk, ii, jj, ff)
+
+
+#: the pairs of the last file-backed geography read (its variable object, the result): a run reads them
+#: for coverage, accounts, equity, Lorenz curves and the maps; one read of a 0.1° file takes ~10 s
+_PAIRS_CACHE: list = []
+
+
+def country_cell_pairs(geography, block_values: int = 16_000_000):
+    """The (country, cell) pairs of a geography with ``country_fraction > 0``.
+
+    Reads ``country_fraction(country, lat, lon)`` a block of countries at a time (about
+    ``block_values`` float32 values; a lazily opened 0.1° file is never loaded whole). Returns
+    ``(c int64[npairs], n int64[npairs], frac float64[npairs], sumcf float64[ncell])``: country index,
+    cell index (lat-major, ``lat * nlon + lon``), the fraction, and Σ_c country_fraction per cell
+    (added in country order). Pairs are ordered by country, then cell; NaN fractions count as 0.
+    The result for a file-backed ``country_fraction`` (the cached geographies) is remembered for
+    the next call with the same Dataset variable; do not modify the returned arrays."""
+    var = geography["country_fraction"].variable
+    lazy = not isinstance(var._data, np.ndarray)
+    if lazy and _PAIRS_CACHE and _PAIRS_CACHE[0][0] is var and _PAIRS_CACHE[0][1] == var.dims:
+        return _PAIRS_CACHE[0][2]
+    cf = geography["country_fraction"].transpose("country", "lat", "lon")
+    ncountry = cf.shape[0]
+    ncell = cf.shape[1] * cf.shape[2]
+    block = max(1, block_values // max(ncell, 1))
+    cs, ns, fs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    for c0 in range(0, ncountry, block):
+        c1 = min(ncountry, c0 + block)
+        f = np.asarray(cf.isel(country=slice(c0, c1)).values).reshape(c1 - c0, ncell)
+        k, n = np.nonzero(f > 0)
+        cs.append(k.astype(np.int64) + c0)
+        ns.append(n.astype(np.int64))
+        fs.append(f[k, n].astype(np.float64))
+    c, n, frac = np.concatenate(cs), np.concatenate(ns), np.concatenate(fs)
+    sumcf = np.bincount(n, weights=frac, minlength=ncell).astype(np.float64)
+    out = (c, n, frac, sumcf)
+    if lazy:
+        _PAIRS_CACHE[:] = [(var, var.dims, out)]
+    return out
 
 
 # ============================================================================ cache
@@ -421,18 +518,6 @@ def _file_stamp(path):
     p = Path(path)
     st = p.stat()
     return f"{p.resolve()}:{st.st_size}:{int(st.st_mtime)}"
-
-
-def _write_atomic_netcdf(ds, path: Path):
-    from .io import atomic_path
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    enc = {"country_fraction": {"zlib": True, "complevel": 4,
-                                "chunksizes": (1, ds.sizes["lat"], ds.sizes["lon"])},
-           "population": {"zlib": True, "complevel": 4},
-           "land_fraction": {"zlib": True, "complevel": 4}}
-    with atomic_path(path, overwrite=True) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
 
 
 def _open_cached(path: Path):
@@ -488,7 +573,10 @@ def geography(grid, source: str = "embedded", *, data_dir=None, population=None,
 
     Cost (2 cores, embedded; first build, then cached): 5° – 1° about 5 s and 0.5 GB peak; 0.5° 7 s and
     0.7 GB; 0.25° 13 s and 1.6 GB (``country_fraction`` is dense float32: ncountry × nlat × nlon × 4
-    bytes, 1 GB at 0.25°). 0.1° needs about 6.5 GB for the dense array and is not supported yet.
+    bytes, 1 GB at 0.25°); 0.1° 36 s and 1.9 GB: above :data:`DENSE_LIMIT_BYTES` (0.1°: 6.5 GB dense)
+    ``country_fraction`` is written to the cache file one country at a time (61 MB compressed at 0.1°)
+    and returned lazily opened, even with ``cache=False`` (which then only skips reading an existing
+    file); consumers read it through :func:`country_cell_pairs` (2.2 million pairs at 0.1°).
     """
     if grid is None:
         if resolution_res is None:
@@ -527,17 +615,26 @@ def geography(grid, source: str = "embedded", *, data_dir=None, population=None,
 
     t0 = time.perf_counter()
     if source == "embedded":
-        ds = mod.build(grid, n)
+        parts = mod.build(grid, n)
     else:
-        ds = mod.build(grid, n, boundaries, pop_path, scale)
-    ds.attrs["build_seconds"] = round(time.perf_counter() - t0, 3)
-    ds.attrs["cache_key"] = json.dumps(key_parts, sort_keys=True)
+        parts = mod.build(grid, n, boundaries, pop_path, scale)
+    parts.base.attrs["build_seconds"] = round(time.perf_counter() - t0, 3)
+    parts.base.attrs["cache_key"] = json.dumps(key_parts, sort_keys=True)
+    if parts.dense_bytes > DENSE_LIMIT_BYTES:
+        # too large for memory: always through the cache file (cache=False only skips reading an old one)
+        try:
+            parts.write(path)
+        except OSError as e:
+            raise DataError(f"geography: the {grid.resolution_deg:g}° country fractions "
+                            f"({parts.dense_bytes / 1e9:.1f} GB dense) are kept in a file, and {path} could not "
+                            f"be written ({e}); set ORBITSHARE_CACHE_DIR to a writable folder") from e
+        return _open_cached(path)
     if cache:
         try:
-            _write_atomic_netcdf(ds, path)
+            parts.write(path)
         except OSError:  # read-only cache dir: still return the result
             pass
-    return ds
+    return parts.dense()
 
 
 # helpers shared by the source modules ---------------------------------------------------------

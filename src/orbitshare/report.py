@@ -280,28 +280,30 @@ def _edges(ds, name):
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-def dominant_country(geography, block: int = 16) -> np.ndarray:
+def dominant_country(geography) -> np.ndarray:
     """int32[nlat, nlon]: index on ``country`` of the cell's dominant country, -1 where sea dominates.
 
-    The dominant label is the country with the largest ``country_fraction``, unless the unclaimed share
-    ``1 − Σ_c country_fraction`` is at least as large (then -1). Read ``block`` countries at a time.
+    The dominant label is the country with the largest ``country_fraction`` (the lowest index among
+    equals), unless the unclaimed share ``1 − Σ_c country_fraction`` is at least as large (then -1).
+    Works on the (country, cell) pairs with a nonzero fraction
+    (:func:`orbitshare.geography.country_cell_pairs`): memory O(pairs), never countries × cells.
     """
-    cf = geography["country_fraction"].transpose("country", "lat", "lon")
-    nc = cf.sizes["country"]
-    shape = (cf.sizes["lat"], cf.sizes["lon"])
-    best = np.zeros(shape)
-    arg = np.full(shape, -1, np.int32)
-    total = np.zeros(shape)
-    for c0 in range(0, nc, block):
-        f = np.nan_to_num(np.asarray(cf.isel(country=slice(c0, c0 + block)).values, np.float64), nan=0.0)
-        total += f.sum(axis=0)
-        k = f.argmax(axis=0)
-        m = np.take_along_axis(f, k[None], axis=0)[0]
-        better = m > best
-        best = np.where(better, m, best)
-        arg = np.where(better, (k + c0).astype(np.int32), arg)
+    from .geography import country_cell_pairs
+
+    shape = (geography.sizes["lat"], geography.sizes["lon"])
+    c, n, f, total = country_cell_pairs(geography)
+    best = np.zeros(shape[0] * shape[1])
+    arg = np.full(best.shape, -1, np.int32)
+    if n.size:
+        order = np.lexsort((c, -f, n))  # by cell, then largest fraction, then lowest country index
+        ns = n[order]
+        first = np.ones(ns.size, bool)
+        first[1:] = ns[1:] != ns[:-1]
+        top = order[first]
+        best[n[top]] = f[top]
+        arg[n[top]] = c[top]
     sea = 1.0 - np.minimum(total, 1.0)
-    return np.where((best > 0) & (best > sea), arg, -1).astype(np.int32)
+    return np.where((best > 0) & (best > sea), arg, -1).astype(np.int32).reshape(shape)
 
 
 def _runs(mask):
