@@ -596,6 +596,14 @@ def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner,
         fsum[s, i, j] = fs
 
 
+@cuda.jit
+def _fill_kernel(a, value):
+    """a[i] = value for every element of the 1-D device array a."""
+    i = cuda.grid(1)
+    if i < a.shape[0]:
+        a[i] = value
+
+
 # --------------------------------------------------------------------------- host side
 def _on_device(a) -> bool:
     """True for a CUDA device array (``__cuda_array_interface__``; also the simulator's arrays)."""
@@ -608,6 +616,15 @@ def _blocks(n):
 
 def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _full_device(shape, value, dtype):
+    """A device array of ``shape`` filled with ``value`` on the device (no host buffer, no copy)."""
+    a = cuda.device_array(shape, dtype)
+    n = int(np.prod(shape))
+    if n:
+        _fill_kernel[_blocks(n), _TPB](a.reshape(n), value)
+    return a
 
 
 def cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, *, k0=0, nk=None, params_d=None, times_d=None):
@@ -691,18 +708,18 @@ class _Accumulator:
         self.nk = int(max(1, memory_bytes // per_step))
         self.keep = bool(keep_counts)
         self.count_any = bool(count_any)
-        self.sums = cuda.to_device(np.zeros(shape, np.int64))
-        self.cov = cuda.to_device(np.zeros(shape, np.int32))
-        self.first = cuda.to_device(np.full(shape, -1, np.int32))
-        self.last = cuda.to_device(np.full(shape, -1, np.int32))
-        self.inner = cuda.to_device(np.zeros(shape, np.int32))
-        self.anyc = cuda.to_device(np.zeros(shape if count_any else (0, 0, 0), np.int32))
+        self.sums = _full_device(shape, 0, np.int64)
+        self.cov = _full_device(shape, 0, np.int32)
+        self.first = _full_device(shape, -1, np.int32)
+        self.last = _full_device(shape, -1, np.int32)
+        self.inner = _full_device(shape, 0, np.int32)
+        self.anyc = _full_device(shape if count_any else (0, 0, 0), 0, np.int32)
         if self.do_cap:
             self.w = w
             wh, wl = _vis._weight_prefix(w)  # double-double prefix sums along lon, as the CPU kernel
             self.cap_d = cuda.to_device(_f64(cap_sat))
             self.w_d, self.wh_d, self.wl_d = (cuda.to_device(a) for a in (w, wh, wl))
-            self.fsum = cuda.to_device(np.zeros(shape, np.float64))
+            self.fsum = _full_device(shape, 0.0, np.float64)
         else:  # one-element placeholders: the kernels never read them, but index them
             self.w = None
             self.cap_d = cuda.to_device(np.zeros(1))
@@ -718,14 +735,14 @@ class _Accumulator:
     def _buffers(self, nk):
         g = self.g
         if self.diff is None or self.diff.shape[0] < nk:
-            self.diff = cuda.to_device(np.zeros((nk, g.nsys, g.nlat, g.nlon + 1), np.int32))
-            self.full = cuda.to_device(np.zeros((nk, g.nsys, g.nlat), np.int32))
+            self.diff = _full_device((nk, g.nsys, g.nlat, g.nlon + 1), 0, np.int32)
+            self.full = _full_device((nk, g.nsys, g.nlat), 0, np.int32)
             self.out16 = cuda.device_array((g.nsys, nk, g.nlat, g.nlon) if self.keep else (0, 0, 0, 0), np.int16)
             nc, ns, nl, nn = (nk, g.nsys, g.nlat, g.nlon + 1) if self.do_cap else (1, 1, 1, 1)
-            self.fdh = cuda.to_device(np.zeros((nc, ns, nl, nn)))
-            self.fdl = cuda.to_device(np.zeros((nc, ns, nl, nn)))
-            self.ffh = cuda.to_device(np.zeros((nc, ns, nl)))
-            self.ffl = cuda.to_device(np.zeros((nc, ns, nl)))
+            self.fdh = _full_device((nc, ns, nl, nn), 0.0, np.float64)
+            self.fdl = _full_device((nc, ns, nl, nn), 0.0, np.float64)
+            self.ffh = _full_device((nc, ns, nl), 0.0, np.float64)
+            self.ffl = _full_device((nc, ns, nl), 0.0, np.float64)
 
     def feed(self, r_d, e_d):
         """Add the steps of device arrays r_d float64[nsat, nk, 3] (ITRS km), e_d uint8[nsat, nk]."""
@@ -737,8 +754,8 @@ class _Accumulator:
             diff = self.diff[:nk] if self.diff.shape[0] != nk else self.diff
             full = self.full[:nk] if self.full.shape[0] != nk else self.full
             totals = (g.nsys, nk) if self.do_cap else (1, 1)
-            delivered = cuda.to_device(np.zeros(totals))
-            offered = cuda.to_device(np.zeros(totals))
+            delivered = _full_device(totals, 0.0, np.float64)
+            offered = _full_device(totals, 0.0, np.float64)
             if nsat:
                 _footprint_kernel[_blocks(nsat * nk), _TPB](
                     r_d, e_d, k0, g.sys_d, g.sin_d, *g.geo_d, g.lon0, g.dlon, g.dlat, diff, full, self.do_cap,
