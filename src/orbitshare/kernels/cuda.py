@@ -276,6 +276,13 @@ def _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cl, sl):
 
 
 @cuda.jit(device=True)
+def _cell_rn(x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cl, sl):
+    """:func:`_vis_rn` with the row terms formed here (the degenerate rows' cell-by-cell test)."""
+    dz = z - pz_i
+    return _vis_rn(x, y, pos, s2, pxy_i, nxy_i, nz_i * dz, dz * dz, cl, sl)
+
+
+@cuda.jit(device=True)
 def _add_interval_atomic(diff, sdiff, s, i, jw, je, nlon):
     """+1/−1 for the unwrapped columns jw..je of row i (wrapping across ±180°), int32 atomics into
     ``diff[s, i]`` (``sdiff`` unused: sums come from the per-step counts on the GPU)."""
@@ -348,11 +355,8 @@ def _count_row(kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon
     elif kind == 2:
         _add_interval_atomic(diffk, diffk, s, i, jw, je, nlon)
     else:
-        dz = z - pz_i
-        ndz = nz_i * dz
-        dz2 = dz * dz
         for j in range(nlon):
-            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+            if _cell_rn(x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
                 cuda.atomic.add(diffk, (s, i, j), 1)
                 cuda.atomic.add(diffk, (s, i, j + 1), -1)
 
@@ -373,11 +377,8 @@ def _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos
         else:
             p += _wsum(wh, wl, s, i, a, nlon) + _wsum(wh, wl, s, i, 0, a + n - nlon)
     else:
-        dz = z - pz_i
-        ndz = nz_i * dz
-        dz2 = dz * dz
         for j in range(nlon):
-            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+            if _cell_rn(x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
                 p += w[s, i, j]
     return p
 
@@ -401,11 +402,8 @@ def _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos
             _dd_atomic_add(fdh, fdl, (s, i, 0), f)
             _dd_atomic_add(fdh, fdl, (s, i, a + n - nlon), -f)
     else:
-        dz = z - pz_i
-        ndz = nz_i * dz
-        dz2 = dz * dz
         for j in range(nlon):
-            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
+            if _cell_rn(x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon[j], sin_lon[j]):
                 _dd_atomic_add(fdh, fdl, (s, i, j), f)
                 _dd_atomic_add(fdh, fdl, (s, i, j + 1), -f)
 
