@@ -22,10 +22,9 @@ default (numba-cuda has no switch for it without fastmath), which would change t
 The exact test used here (:func:`_vis_rn`) therefore performs the same operations in the same order as
 ``visibility._vis_h`` with libdevice's ``dmul_rn``/``dadd_rn`` (PTX ``mul.rn``/``add.rn``, which are
 never contracted), so given the same positions the counts equal the CPU engine bit for bit. The rest of
-:func:`visibility._process_row_fast` (prediction and edge walks) is reused as is, with the exact test and
-a no-op interval writer: it returns each row's span, which the GPU code adds with atomics; degenerate
-rows (satellite within a few km of the polar axis) are decided cell by cell here, before the reused
-function would reach its own (writing) branch.
+:func:`visibility._process_row_fast` (prediction, edge walks, degenerate rows) is reused as is, with the
+exact test and no-op writers: it returns each row's span, which the GPU code adds with atomics
+(degenerate rows — satellite within a few km of the polar axis — are re-tested cell by cell).
 
 SGP4 on the GPU is not bit-identical to the CPU kernel (FMA contraction, libdevice's sin/cos/atan2):
 positions agree to ~1e-12 relative, which the tests check. Counts from GPU-propagated positions equal
@@ -304,35 +303,17 @@ def _no_interval(diff, sdiff, s, i, jw, je, nlon):
     return
 
 
-_row_span_walk = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_no_interval)
-_wsum = device_of(_vis._wsum)
-
-
 @cuda.jit(device=True)
-def _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i, tp_i,
-              cos_lon, sin_lon, scratch, s, i):
-    """The visible cells of row i for one satellite-step, written nowhere: ``(kind, jw, je)`` with kind 0
-    (none), 1 (whole row), 2 (the unwrapped columns jw..je) or 3 (a degenerate row, satellite within a
-    few km of the polar axis: the caller re-tests its cells one by one). The walk of
-    ``visibility._process_row_fast`` with the exact test without FMA; its degenerate rows are decided
-    here first, so its own (writing) branch never runs (``scratch`` is never written)."""
-    nlon = cos_lon.shape[0]
-    a = nxy_i * rho
-    if a * dlon * dlon <= 1e-9 * (rn + pxy_i + abs(pz_i)):
-        dz = z - pz_i
-        ndz = nz_i * dz
-        dz2 = dz * dz
-        nvis = 0
-        for j in range(nlon):
-            if _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
-                nvis += 1
-        if nvis == 0:
-            return 0, 0, -1
-        if nvis == nlon:
-            return 1, 0, -1
-        return 3, 0, -1
-    return _row_span_walk(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i,
-                          c1_i, tp_i, cos_lon, sin_lon, scratch, scratch, s, i)
+def _no_cell(diff, sdiff, s, i, j):
+    """Cell writer of the span walk's degenerate rows: writes nothing (the caller re-tests them)."""
+    return
+
+
+#: ``visibility._process_row_fast`` with the exact test without FMA, writing nothing: returns the row's
+#: ``(kind, jw, je)`` — 0 none, 1 whole row, 2 the unwrapped columns jw..je, 3 a degenerate row
+#: (satellite within a few km of the polar axis) whose visible cells the caller re-tests one by one
+_row_span = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_no_interval, _add_cell2=_no_cell)
+_wsum = device_of(_vis._wsum)
 
 
 @cuda.jit(device=True)
@@ -437,7 +418,7 @@ def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, s
             if i < 0:
                 break
             kind, jw, je = _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
-                                     nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diffk, s, i)
+                                     nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diffk, diffk, s, i)
             if kind != 0:
                 if phase == 0:
                     _count_row(kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,

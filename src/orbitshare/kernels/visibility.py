@@ -318,6 +318,15 @@ def _add_interval2(diff, sdiff, s, i, jw, je, nlon):
 
 
 @njit(inline="always")
+def _add_cell2(diff, sdiff, s, i, j):
+    """Add +1/−1 for the single cell j of row ``i`` to ``diff`` and ``sdiff`` (degenerate rows)."""
+    diff[s, i, j] += 1
+    diff[s, i, j + 1] -= 1
+    sdiff[s, i, j] += 1
+    sdiff[s, i, j + 1] -= 1
+
+
+@njit(inline="always")
 def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i,
                       tp_i, cos_lon, sin_lon, diff, sdiff, s, i):
     """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` and ``sdiff[s, i]``.
@@ -344,10 +353,7 @@ def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon
             return 1, 0, -1
         for j in range(nlon):
             if _vis_h(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cos_lon[j], sin_lon[j]):
-                diff[s, i, j] += 1
-                diff[s, i, j + 1] -= 1
-                sdiff[s, i, j] += 1
-                sdiff[s, i, j + 1] -= 1
+                _add_cell2(diff, sdiff, s, i, j)
         return 3, 0, -1
     b = nz_i * z - c1_i
     d = r2 + pxy_i * pxy_i + pz_i * pz_i - pz_i * twoz  # = row_cos_threshold's d, bit for bit
