@@ -226,6 +226,28 @@ def test_thread_count_does_not_change_capacity_bits():
     assert_state_equal(one, many)
 
 
+def test_blocks_held_in_waves_give_the_same_bits(monkeypatch):
+    """Above BLOCK_STATE_BYTES the time blocks run in waves (one block per thread) folded in time order:
+    every statistic, capacity sums included, has the same bits as with all blocks held at once."""
+    from orbitshare.kernels import visibility
+
+    g, r, system, mask, cap, w = _case()
+    kw = dict(count_any=True, nblocks=8)
+    held = run(g, r, system, 2, mask, cap, w, **kw)
+    monkeypatch.setattr(visibility, "BLOCK_STATE_BYTES", 1)
+    nthreads = numba.get_num_threads()
+    try:
+        for threads in sorted({1, nthreads}):
+            numba.set_num_threads(threads)
+            waves = run(g, r, system, 2, mask, cap, w, **kw)
+            for f in ("capacity_sum", "delivered", "offered"):
+                np.testing.assert_array_equal(getattr(waves, f), getattr(held, f), err_msg=f)
+            assert_state_equal(waves, held)
+            np.testing.assert_array_equal(waves.steps_any, held.steps_any)
+    finally:
+        numba.set_num_threads(nthreads)
+
+
 def test_default_time_blocks_depend_on_chunk_length_only():
     g, r, system, mask, cap, w = _case(nt=CAPACITY_TIME_BLOCKS + 3)
     a = run(g, r, system, 2, mask, cap, w)

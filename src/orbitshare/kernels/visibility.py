@@ -160,6 +160,11 @@ _WGS84_E2 = _WGS84_F * (2.0 - _WGS84_F)
 _WGS84_EP2 = _WGS84_E2 / (1.0 - _WGS84_E2)
 _TWOPI = 2.0 * math.pi
 _INT16_MAX = 32767
+#: Per-cell state of the time blocks held at once by :func:`accumulate_chunk` (bytes): beyond it the
+#: blocks run in waves of one block per thread, folded in time order (the same results, less memory:
+#: it matters at 0.1° with capacity, ~0.7 GB per block for three systems).
+BLOCK_STATE_BYTES = 1 << 30
+
 #: Time blocks per chunk when capacity is accumulated (float sums): fixed, so that the block partition,
 #: hence the summation order, depends only on the chunk length, never on the thread count.
 CAPACITY_TIME_BLOCKS = 8
@@ -676,16 +681,13 @@ def _weight_prefix(w):
 
 
 # --------------------------------------------------------------------------- the chunk kernel
-@pjit
+@pjit  # parallel: its large np.zeros become parallel fills
 def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                       lon0, nblocks, keep_counts, count_any, do_cap, cap_sat, w):
-    nsat = r.shape[0]
+                       lon0, nblocks, wave, keep_counts, count_any, do_cap, cap_sat, w):
     nt = r.shape[1]
     nsys = min_visible.shape[0]
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
-    dlon = _TWOPI / nlon
-    dlat = math.pi / nlat
     nkeep = nt if keep_counts else 0
     nany = nsys if count_any else 0
     ncap = nsys if do_cap else 0
@@ -701,18 +703,61 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
         wh = np.zeros((0, nlat, nlon + 1))
         wl = np.zeros((0, nlat, nlon + 1))
 
-    sums = np.zeros((nblocks, nsys, nlat, nlon), np.int64)
-    cov = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
-    lead = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
-    trail = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
-    inner = np.zeros((nblocks, nsys, nlat, nlon), np.int32)
     counts = np.zeros((nsys, nkeep, nlat, nlon), np.int16)
-    anyc = np.zeros((nblocks, nany, nlat, nlon), np.int32)
-    fsum = np.zeros((nblocks, ncap, nlat, nlon))
     delivered = np.zeros((ncap, nt))
     offered = np.zeros((ncap, nt))
+    # the running merge of the blocks done so far, in time order (the identity of the merge to start)
+    out_sum = np.zeros((nsys, nlat, nlon), np.int64)
+    out_cov = np.zeros((nsys, nlat, nlon), np.int32)
+    out_lead = np.zeros((nsys, nlat, nlon), np.int32)
+    out_trail = np.zeros((nsys, nlat, nlon), np.int32)
+    out_inner = np.zeros((nsys, nlat, nlon), np.int32)
+    out_all = np.ones((nsys, nlat, nlon), np.bool_)
+    out_any = np.zeros((nany, nlat, nlon), np.int32)
+    out_fs = np.zeros((ncap, nlat, nlon))
 
-    for b in prange(nblocks):
+    # blocks run ``wave`` at a time (in parallel), each wave then folded into the running merge in
+    # time order: the same left fold over blocks 0, 1, … as one merge at the end, so the results do
+    # not depend on ``wave``; per-block state is held for one wave only
+    for w0 in range(0, nblocks, wave):
+        nbw = min(wave, nblocks - w0)
+        sums = np.zeros((nbw, nsys, nlat, nlon), np.int64)
+        cov = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+        lead = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+        trail = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+        inner = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+        anyc = np.zeros((nbw, nany, nlat, nlon), np.int32)
+        fsum = np.zeros((nbw, ncap, nlat, nlon))
+        _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0,
+                         nblocks, w0, keep_counts, count_any, do_cap, cap_sat, w, wh, wl, c1, tp, sums, cov,
+                         lead, trail, inner, counts, anyc, fsum, delivered, offered)
+        _fold_wave(sums, cov, lead, trail, inner, anyc, fsum, count_any, do_cap, out_sum, out_cov, out_lead,
+                   out_trail, out_inner, out_all, out_any, out_fs)
+
+    out_cap = np.zeros((ncap, nlat, nlon))
+    for s in range(ncap):
+        for i in range(nlat):
+            for j in range(nlon):
+                out_cap[s, i, j] = w[s, i, j] * out_fs[s, i, j]
+    return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
+
+
+@pjit
+def _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, nblocks,
+                     w0, keep_counts, count_any, do_cap, cap_sat, w, wh, wl, c1, tp, sums, cov, lead, trail, inner,
+                     counts, anyc, fsum, delivered, offered):
+    """Blocks w0 .. w0 + len(sums) − 1 of :func:`_accumulate_kernel` in parallel, block b's statistics
+    into index b − w0 of the per-wave arrays (counts, delivered and offered go to their global steps)."""
+    nsat = r.shape[0]
+    nt = r.shape[1]
+    nsys = min_visible.shape[0]
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    dlon = _TWOPI / nlon
+    dlat = math.pi / nlat
+    ncap = nsys if do_cap else 0
+    for bb in prange(sums.shape[0]):
+        b = w0 + bb
         k0 = (b * nt) // nblocks
         k1 = ((b + 1) * nt) // nblocks
         diff = np.zeros((nsys, nlat, nlon + 1), np.int32)
@@ -731,7 +776,7 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
         ffl = np.zeros((ncap, nlat))
         rec = np.zeros((nlat if do_cap else 0, 4), np.int64)
         # last covered step (block-relative), −1 while none: trail = steps since then. While the
-        # block runs, cov[b] holds the summed length of the inner gaps (added when a gap ends), so a
+        # block runs, cov[bb] holds the summed length of the inner gaps (added when a gap ends), so a
         # covered step that continues a run only rewrites ``last``; at the end of the block
         # steps_covered = nb − lead − trail − (inner gap steps).
         last = np.full((nsys, nlat, nlon), -1, np.int32)
@@ -786,24 +831,24 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                                 fdl[s, i, j] = 0.0
                             if run > 0:
                                 v = rh + rl
-                                fsum[b, s, i, j] += v
+                                fsum[bb, s, i, j] += v
                                 dsum += w[s, i, j] * v
                         if keep_counts:
                             if run != 0:
                                 counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
                         if anys and run >= 1:
-                            anyc[b, s, i, j] += 1
+                            anyc[bb, s, i, j] += 1
                         if run >= mv:
                             lc = last[s, i, j]
                             if lc != kk - 1 or lc < 0:
                                 # a new run of covered steps starts at kk
                                 if lc < 0:
-                                    lead[b, s, i, j] = kk
+                                    lead[bb, s, i, j] = kk
                                 else:
                                     g = kk - lc - 1
-                                    cov[b, s, i, j] += g
-                                    if g > inner[b, s, i, j]:
-                                        inner[b, s, i, j] = g
+                                    cov[bb, s, i, j] += g
+                                    if g > inner[bb, s, i, j]:
+                                        inner[bb, s, i, j] = g
                             last[s, i, j] = kk
                     diff[s, i, nlon] = 0
                     if do_cap:
@@ -817,39 +862,37 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
                 acc = sfull[s, i]
                 for j in range(nlon):
                     acc += sdiff[s, i, j]
-                    sums[b, s, i, j] = acc
+                    sums[bb, s, i, j] = acc
                     lc = last[s, i, j]
                     if lc < 0:
-                        lead[b, s, i, j] = nb
-                        trail[b, s, i, j] = nb
+                        lead[bb, s, i, j] = nb
+                        trail[bb, s, i, j] = nb
                     else:
                         tr = nb - 1 - lc
-                        trail[b, s, i, j] = tr
-                        cov[b, s, i, j] = nb - lead[b, s, i, j] - tr - cov[b, s, i, j]
+                        trail[bb, s, i, j] = tr
+                        cov[bb, s, i, j] = nb - lead[bb, s, i, j] - tr - cov[bb, s, i, j]
                     if copy_any:
-                        anyc[b, s, i, j] = cov[b, s, i, j]
+                        anyc[bb, s, i, j] = cov[bb, s, i, j]
 
-    # merge the blocks in time order (exact for the integer statistics; the capacity factor sums are
-    # added block by block in time order, so they depend on the block partition but not on threads)
-    out_sum = np.zeros((nsys, nlat, nlon), np.int64)
-    out_cov = np.zeros((nsys, nlat, nlon), np.int32)
-    out_lead = np.zeros((nsys, nlat, nlon), np.int32)
-    out_trail = np.zeros((nsys, nlat, nlon), np.int32)
-    out_inner = np.zeros((nsys, nlat, nlon), np.int32)
-    out_all = np.zeros((nsys, nlat, nlon), np.bool_)
-    out_any = np.zeros((nany, nlat, nlon), np.int32)
-    out_cap = np.zeros((ncap, nlat, nlon))
+
+@pjit
+def _fold_wave(sums, cov, lead, trail, inner, anyc, fsum, count_any, do_cap, out_sum, out_cov, out_lead,
+               out_trail, out_inner, out_all, out_any, out_fs):
+    """Merge one wave's blocks, in time order, into the running statistics (in place): exact for the
+    integer statistics; the capacity factor sums are added block after block (so they depend on the
+    block partition, not on threads or waves)."""
+    nbw, nsys, nlat, nlon = sums.shape
     for si in prange(nsys * nlat):
         s = si // nlat
         i = si - s * nlat
         for j in range(nlon):
-            sm_ = np.int64(0)
-            cv = 0
-            ld = 0
-            tr = 0
-            inn = 0
-            al = True
-            for b in range(nblocks):
+            sm_ = out_sum[s, i, j]
+            cv = out_cov[s, i, j]
+            ld = out_lead[s, i, j]
+            tr = out_trail[s, i, j]
+            inn = out_inner[s, i, j]
+            al = out_all[s, i, j]
+            for b in range(nbw):
                 sm_ += sums[b, s, i, j]
                 cv += cov[b, s, i, j]
                 ab = cov[b, s, i, j] == 0
@@ -862,19 +905,17 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
             out_inner[s, i, j] = inn
             out_all[s, i, j] = al
             if count_any:
-                na = 0
-                for b in range(nblocks):
+                na = out_any[s, i, j]
+                for b in range(nbw):
                     na += anyc[b, s, i, j]
                 out_any[s, i, j] = na
             if do_cap:
-                fs = 0.0
-                for b in range(nblocks):
+                fs = out_fs[s, i, j]
+                for b in range(nbw):
                     fs += fsum[b, s, i, j]
-                out_cap[s, i, j] = w[s, i, j] * fs
-    return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
+                out_fs[s, i, j] = fs
 
 
-@pjit
 def _merge_gap_arrays(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
     n = lead1.shape[0]
     lead = np.empty(n, np.int32)
@@ -1087,10 +1128,12 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     Returns a :class:`ChunkState` (``steps_any`` with count_any; ``capacity_sum``,
     ``delivered``, ``offered`` with capacity).
 
-    Memory: about (40·nblocks + 25) bytes per cell and system (+ 2·ntime with keep_counts), e.g.
-    ~680 MB for one system at 0.1° with two blocks (~7 MB at 1°); capacity adds about
-    (28·nblocks + 56) bytes per cell and system. Time: O(visible rows per satellite-step) plus
-    one prefix sum per touched row and step; never O(nsat × ncells).
+    Memory: about (40·b + 25) bytes per cell and system (+ 2·ntime with keep_counts), where b is the
+    number of blocks held at once: all nblocks while their state (24–36 bytes per cell and system
+    each) fits :data:`BLOCK_STATE_BYTES`, else one per thread (the blocks then run in waves, folded in
+    time order: the same results). E.g. ~680 MB for one system at 0.1° with two blocks (~7 MB at
+    1°); capacity adds about (28·b + 56) bytes per cell and system. Time: O(visible rows per
+    satellite-step) plus one prefix sum per touched row and step; never O(nsat × ncells).
     """
     r = _f64(r)
     if r.ndim != 3 or r.shape[2] != 3:
@@ -1112,8 +1155,12 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     if nt == 0:
         return empty_chunk_state(nsys, nlat, nlon, keep_counts, count_any=count_any, capacity=do_cap)
     count_any = bool(count_any)
+    # blocks whose per-cell state is held at once: all of them while that fits BLOCK_STATE_BYTES, else
+    # as many as there are threads (a memory bound only: the results do not depend on it)
+    per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0))
+    wave = min(nblocks, max(numba.get_num_threads(), BLOCK_STATE_BYTES // max(per_block, 1)))
     out = _accumulate_kernel(r, err, system, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                             lon0, nblocks, bool(keep_counts), count_any, do_cap, cap_sat, w)
+                             lon0, nblocks, wave, bool(keep_counts), count_any, do_cap, cap_sat, w)
     s, c, ld, tr, inn, al, counts, anyc, capsum, delivered, offered = out
     return ChunkState(nt, s, c, ld, tr, inn, al, counts if keep_counts else None, anyc if count_any else None,
                       capsum if do_cap else None, delivered if do_cap else None, offered if do_cap else None)
