@@ -153,6 +153,22 @@ def test_weighted_gini_matches_pairwise_brute_force(rows):
 # ---------------------------------------------------------------- replication / scale
 
 
+def test_palma_zeros_on_the_40_percent_boundary_is_infinite_with_any_weights():
+    """Zeros holding exactly 40 % of the weight: the poorest 40 % hold nothing, so the ratio is inf —
+    also when the weight shares carry rounding (1, 3, 1, 1, 3, 1 scale to thirds: the knot lands at
+    0.39999999999999997). Found by Hypothesis (replication gave inf, the weights ~1.8e15)."""
+    x = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    w = np.array([1.0, 3.0, 1.0, 1.0, 3.0, 1.0])
+    assert palma(x, w, zeros="keep") == math.inf
+    assert palma(np.repeat(x, w.astype(int)), zeros="keep") == math.inf
+    with pytest.raises(InequalityError, match="Palma is infinite"):
+        palma(x, w)
+    # just inside the boundary the ratio is finite and continuous: top 10 % hold 1/6 of the total
+    w2 = w.copy()
+    w2[1] = 2.999
+    assert 1e3 < palma(x, w2) < 1e6
+
+
 @HYP
 @given(_rows(values))
 def test_integer_weights_equal_replication_zeros_allowed(rows):

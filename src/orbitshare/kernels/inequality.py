@@ -213,6 +213,22 @@ def palma_shares(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     if _all_equal(x):
         return 0.1, 0.4
     p, l = lorenz_curve(x, w)
-    bottom = float(np.interp(0.4, p, l))
-    top = 1.0 - float(np.interp(0.9, p, l))
+    bottom = _lorenz_at(p, l, 0.4)
+    top = 1.0 - _lorenz_at(p, l, 0.9)
     return top, bottom
+
+
+#: cumulative weight shares this close to a Palma boundary (0.4, 0.9) count as on it
+_BOUNDARY_TOL = 1e-12
+
+
+def _lorenz_at(p: np.ndarray, l: np.ndarray, q: float) -> float:
+    """L(q) on the polyline (p, l). A knot within :data:`_BOUNDARY_TOL` of ``q`` is taken as lying on
+    it: the shares p carry the rounding of the weight sums (weights 1, 3, 1, 1, 3, 1 scaled by 1/3 put
+    the knot at 0.39999999999999997), and when the poorest 40 % hold exactly nothing, interpolating
+    past such a knot would turn the exact 0 into ~1e-16 and the Palma ratio into ~1e15 instead of inf."""
+    i = int(np.searchsorted(p, q))
+    for j in (i - 1, i):
+        if 0 <= j < p.size and abs(p[j] - q) <= _BOUNDARY_TOL:
+            return float(l[j])
+    return float(np.interp(q, p, l))
