@@ -145,6 +145,7 @@ _rotate_one = device_of(_frames._rotate_one)
 _geodetic_lat_height = device_of(_vis._geodetic_lat_height)
 _footprint_start = device_of(_vis.footprint_start)
 _wrap = device_of(_vis._wrap)
+_next_row = device_of(_vis.next_row)
 
 
 # --------------------------------------------------------------------------- SGP4, one (satellite, step)
@@ -411,12 +412,7 @@ def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, s
             f = cap / p
         i = i0
         step = 1
-        while True:
-            if i >= nlat:
-                step = -1
-                i = i0 - 1
-            if i < 0:
-                break
+        while i >= 0:
             kind, jw, je = _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
                                      nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diffk, diffk, s, i)
             if kind != 0:
@@ -429,12 +425,7 @@ def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, s
                 else:
                     _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,
                                 fdh, fdl, ffh, ffl, s, i)
-            elif not walk_all and (step < 0 or i > i0):
-                if step < 0:
-                    break
-                step = -1
-                i = i0
-            i += step
+            i, step = _next_row(i, step, i0, nlat, kind == 0, walk_all)
     return do_cap
 
 

@@ -528,6 +528,25 @@ def footprint_start(x, y, z, sm, lon0, dlon, dlat, nlat, nlon):
 
 
 @njit(inline="always")
+def next_row(i, step, i0, nlat, empty, walk_all):
+    """The footprint walk's next row after row ``i`` (shared by the CPU and CUDA kernels).
+
+    The walk goes north from the nadir row i0, then south from i0 − 1; each direction stops at its
+    first row without a visible cell (``empty``; north: not before i0 + 1); with ``walk_all`` every
+    row is visited. Returns ``(next row, step)``; the next row is −1 when the walk is over."""
+    if empty and not walk_all and (step < 0 or i > i0):
+        if step < 0:
+            return -1, step
+        step = -1
+        i = i0
+    i += step
+    if i >= nlat:
+        step = -1
+        i = i0 - 1
+    return i, step
+
+
+@njit(inline="always")
 def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
                     sdiff, full, touched, rec, do_rec):
     """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
@@ -545,12 +564,7 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
     i = i0
     step = 1
     nrec = 0
-    while True:
-        if i >= nlat:
-            step = -1
-            i = i0 - 1
-        if i < 0:
-            break
+    while i >= 0:
         kind, jw, je = _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
                                          nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diff, sdiff, s, i)
         if kind != 0:
@@ -563,12 +577,7 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
                 rec[nrec, 2] = jw
                 rec[nrec, 3] = je
                 nrec += 1
-        elif not walk_all and (step < 0 or i > i0):
-            if step < 0:
-                break
-            step = -1
-            i = i0
-        i += step
+        i, step = next_row(i, step, i0, nlat, kind == 0, walk_all)
     return nrec
 
 
