@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from orbitshare import equity as eq
-from orbitshare.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
+from orbitshare.analysis import equity as eq
+from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
 
 LON = np.array([-144.0, -72.0, 0.0, 72.0, 144.0])
 LAT = np.array([0.0])
@@ -43,7 +43,7 @@ def _geography(frac=None, pop=None, land=None, lat=LAT, lon=LON, codes=CODES, fl
     if land is None:
         land = np.minimum(frac.astype(np.float64).sum(axis=0), 1.0).astype(np.float32)
     if flags is None:
-        flags = dict(ldc=[1, 0, 0, 1, 0], lldc=[0, 0, 0, 1, 0], sids=[0, 0, 1, 0, 0], itu=[1, 2, 3, 1, 0])
+        flags = {"ldc": [1, 0, 0, 1, 0], "lldc": [0, 0, 0, 1, 0], "sids": [0, 0, 1, 0, 0], "itu": [1, 2, 3, 1, 0]}
     n = len(codes)
     return xr.Dataset(
         {
@@ -68,8 +68,9 @@ def _geography(frac=None, pop=None, land=None, lat=LAT, lon=LON, codes=CODES, fl
 
 def _sys_grid(name, values, systems=SYSTEMS, lat=LAT, lon=LON, **attrs):
     v = np.asarray(values, np.float64).reshape(len(systems), lat.size, lon.size)
-    return xr.DataArray(v, dims=("system", "lat", "lon"),
-                        coords={"system": systems, "lat": lat, "lon": lon}, name=name, attrs=attrs)
+    return xr.DataArray(
+        v, dims=("system", "lat", "lon"), coords={"system": systems, "lat": lat, "lon": lon}, name=name, attrs=attrs
+    )
 
 
 def _coverage(counts=False):
@@ -91,12 +92,13 @@ def _capacity(values=None, administration=("BBB", "AAA")):
     if values is None:
         values = [[80, 13, 0, 50, 0], [0, 26, 0, 0, 4]]
     cap = _sys_grid("capacity_mbps", values, units="Mbit/s")
-    ds = xr.Dataset({
-        "capacity_mbps": cap,
-        "capacity_per_sat_mbps": ("system", [10.0, 5.0]),
-    })
-    return ds.assign_coords(administration=("system", list(administration)),
-                            operator=("system", ["Op1", "Op2"]))
+    ds = xr.Dataset(
+        {
+            "capacity_mbps": cap,
+            "capacity_per_sat_mbps": ("system", [10.0, 5.0]),
+        }
+    )
+    return ds.assign_coords(administration=("system", list(administration)), operator=("system", ["Op1", "Op2"]))
 
 
 def _spectrum():
@@ -104,8 +106,11 @@ def _spectrum():
     v[0, 0, 0] = [100, 100, 0, 100, 0]  # S1 Ku
     v[0, 1, 0] = [200, 0, 0, 0, 0]  # S1 Ka
     v[1, 0, 0] = [0, 50, 0, 0, 0]  # S2 Ku
-    da = xr.DataArray(v, dims=("system", "band", "lat", "lon"),
-                      coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON})
+    da = xr.DataArray(
+        v,
+        dims=("system", "band", "lat", "lon"),
+        coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
+    )
     return xr.Dataset({"mhz_available": da, "mhz_sat_available": da / 2})
 
 
@@ -114,8 +119,7 @@ OWNERS = {"S1": "BBB", "S2": np.array(["AAA", "unattributed", "DDD", "ZZZ"], dty
 
 @pytest.fixture(scope="module")
 def countries():
-    return country_accounts(_geography(), _coverage(), capacity=_capacity(), spectrum=_spectrum(),
-                            owners=OWNERS)
+    return country_accounts(_geography(), _coverage(), capacity=_capacity(), spectrum=_spectrum(), owners=OWNERS)
 
 
 def _c(ds, var, **sel):
@@ -174,8 +178,9 @@ def test_service_ratio_hand_values(countries):
     assert sr[3] == 0  # no service
     assert np.isnan(sr[4])  # no population and no capacity: 0/0
     s1 = countries["service_ratio"].sel(system="S1").values
-    np.testing.assert_allclose(s1[:4], (np.array([50, 42, 1, 0]) / 93) / (np.array([500, 420, 10, 100]) / 1030),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        s1[:4], (np.array([50, 42, 1, 0]) / 93) / (np.array([500, 420, 10, 100]) / 1030), rtol=1e-6
+    )
 
 
 def test_mhz_available_population_weighted(countries):
@@ -196,10 +201,18 @@ def test_spectrum_without_bands():
     """Systems that declare capacity but no band: zero-length band axis, zero MHz, no error (a run of
     such a system used to fail reshaping the empty band array)."""
     v = np.zeros((2, 0, 1, 5))
-    da = xr.DataArray(v, dims=("system", "band", "lat", "lon"),
-                      coords={"system": SYSTEMS, "band": np.array([], dtype=str), "lat": LAT, "lon": LON})
-    c = country_accounts(_geography(), _coverage(), capacity=_capacity(),
-                         spectrum=xr.Dataset({"mhz_available": da, "mhz_sat_available": da}), owners=OWNERS)
+    da = xr.DataArray(
+        v,
+        dims=("system", "band", "lat", "lon"),
+        coords={"system": SYSTEMS, "band": np.array([], dtype=str), "lat": LAT, "lon": LON},
+    )
+    c = country_accounts(
+        _geography(),
+        _coverage(),
+        capacity=_capacity(),
+        spectrum=xr.Dataset({"mhz_available": da, "mhz_sat_available": da}),
+        owners=OWNERS,
+    )
     assert c["mhz_available"].sizes["band"] == 0
     np.testing.assert_array_equal(c["mhz_available_all_bands"].sel(system="S1").values[:4], 0.0)
     ref = country_accounts(_geography(), _coverage(), capacity=_capacity(), spectrum=_spectrum(), owners=OWNERS)
@@ -236,8 +249,10 @@ def test_owner_forms_agree():
     # per-system owners: a DataArray, systems with .administration, or capacity's administration coordinate
     expect = np.array([[0, 3, 0, 0, 0], [4, 0, 0, 0, 0]])
     da = xr.DataArray(["BBB", "AAA"], dims="system", coords={"system": SYSTEMS})
-    systems = [types.SimpleNamespace(name="S2", administration="AAA"),
-               types.SimpleNamespace(name="S1", administration="BBB")]
+    systems = [
+        types.SimpleNamespace(name="S2", administration="AAA"),
+        types.SimpleNamespace(name="S1", administration="BBB"),
+    ]
     for form in (da, systems, None):
         got = country_accounts(geo, cov, capacity=cap, owners=form)
         np.testing.assert_array_equal(got["satellites_operated"].values, expect)
@@ -272,16 +287,21 @@ def _random_geography(seed=0, res=10.0):
     frac = np.where(s > 0, raw / np.where(s > 0, s, 1) * total, 0.0)
     pop = rng.random((lat.size, lon.size)) * 1e6
     codes = [f"C{i:02d}" for i in range(nc)]
-    flags = dict(ldc=[1, 0, 0, 1, 0, 0], lldc=[0, 1, 0, 1, 0, 0], sids=[0, 0, 1, 0, 0, 0],
-                 itu=[1, 2, 3, 1, 2, 0])
+    flags = {
+        "ldc": [1, 0, 0, 1, 0, 0],
+        "lldc": [0, 1, 0, 1, 0, 0],
+        "sids": [0, 0, 1, 0, 0, 0],
+        "itu": [1, 2, 3, 1, 2, 0],
+    }
     return _geography(frac=frac, pop=pop, lat=lat, lon=lon, codes=codes, flags=flags), rng
 
 
 def test_population_and_capacity_conserved():
     geo, rng = _random_geography()
     lat, lon = geo["lat"].values, geo["lon"].values
-    cap = xr.Dataset({"capacity_mbps": _sys_grid("capacity_mbps", rng.random((2, lat.size, lon.size)) * 100,
-                                                 lat=lat, lon=lon)})
+    cap = xr.Dataset(
+        {"capacity_mbps": _sys_grid("capacity_mbps", rng.random((2, lat.size, lon.size)) * 100, lat=lat, lon=lon)}
+    )
     ds = country_accounts(geo, None, capacity=cap)
     pop = geo["population"].values
     land = geo["land_fraction"].values > 0
@@ -290,8 +310,9 @@ def test_population_and_capacity_conserved():
     assert ds.attrs["population_unassigned"] == pytest.approx(pop[~land].sum(), rel=1e-9)
     c = cap["capacity_mbps"].values
     assert ds["capacity_delivered_mbps"].sum() == pytest.approx(c[:, land].sum(), rel=1e-12)
-    np.testing.assert_allclose(ds["capacity_delivered_total_mbps"].values,
-                               ds["capacity_delivered_mbps"].sum("system").values, rtol=1e-12)
+    np.testing.assert_allclose(
+        ds["capacity_delivered_total_mbps"].values, ds["capacity_delivered_mbps"].sum("system").values, rtol=1e-12
+    )
     # the world group is the sum of the countries, and its shares and ratios are 1
     g = group_accounts(ds).sel(group="world")
     assert float(g["population"]) == pytest.approx(float(ds["population"].sum()), rel=1e-12)
@@ -314,14 +335,14 @@ def test_proportional_allocation_has_service_ratio_one():
     geo, rng = _random_geography(seed=1)
     lat, lon = geo["lat"].values, geo["lon"].values
     pop = geo["population"].values
-    cap = xr.Dataset({"capacity_mbps": _sys_grid("capacity_mbps", np.stack([pop * 0.01, pop * 0.003]),
-                                                 lat=lat, lon=lon)})
+    cap = xr.Dataset(
+        {"capacity_mbps": _sys_grid("capacity_mbps", np.stack([pop * 0.01, pop * 0.003]), lat=lat, lon=lon)}
+    )
     ds = country_accounts(geo, None, capacity=cap)
     served = ds["population"] > 0
     np.testing.assert_allclose(ds["service_ratio_total"].where(served, drop=True).values, 1.0, rtol=1e-12)
     np.testing.assert_allclose(ds["service_ratio"].where(served, drop=True).values, 1.0, rtol=1e-12)
-    np.testing.assert_allclose(ds["capacity_per_person_total_mbps"].where(served, drop=True).values, 0.013,
-                               rtol=1e-12)
+    np.testing.assert_allclose(ds["capacity_per_person_total_mbps"].where(served, drop=True).values, 0.013, rtol=1e-12)
     groups = group_accounts(ds)
     np.testing.assert_allclose(groups["service_ratio_total"].values, 1.0, rtol=1e-12)
     # perfectly equal capacity per person: no inequality
@@ -343,8 +364,16 @@ def test_grid_mismatch_and_system_mismatch_raise():
 # ------------------------------------------------------------------ groups
 def test_group_totals_and_recomputed_ratios(countries):
     g = group_accounts(countries)
-    assert list(g["group"].values) == ["ldc", "lldc", "sids", "rest", "itu_region_1", "itu_region_2",
-                                       "itu_region_3", "world"]
+    assert list(g["group"].values) == [
+        "ldc",
+        "lldc",
+        "sids",
+        "rest",
+        "itu_region_1",
+        "itu_region_2",
+        "itu_region_3",
+        "world",
+    ]
     np.testing.assert_array_equal(g["member_count"].values, [2, 1, 1, 2, 2, 1, 1, 5])
     pop = g["population"]
     np.testing.assert_allclose(pop.values, [600, 100, 10, 420, 600, 420, 10, 1030], rtol=1e-6)
@@ -359,7 +388,8 @@ def test_group_totals_and_recomputed_ratios(countries):
     assert float(ldc["service_ratio_total"]) != pytest.approx(float(members.mean()), rel=1e-3)
     # (the population-weighted mean of the members' service ratios is the group's ratio: an identity)
     assert float(ldc["service_ratio_total"]) == pytest.approx(
-        float((members * countries["population"].sel(country=["AAA", "DDD"])).sum() / 600), rel=1e-6)
+        float((members * countries["population"].sel(country=["AAA", "DDD"])).sum() / 600), rel=1e-6
+    )
     assert np.isfinite(float(ldc["resource_balance_total"]))  # though DDD's is inf
     # LLDC = DDD alone: operates but receives nothing
     assert float(g["resource_balance_total"].sel(group="lldc")) == np.inf
@@ -373,7 +403,8 @@ def test_group_totals_and_recomputed_ratios(countries):
     assert float(covered_rest) == pytest.approx(360 / 420, rel=1e-6)
     mhz, P = countries["mhz_available_total"].values, countries["population"].values
     assert float(g["mhz_available_total"].sel(group="itu_region_1")) == pytest.approx(
-        (P[0] * mhz[0] + P[3] * mhz[3]) / (P[0] + P[3]), rel=1e-12)
+        (P[0] * mhz[0] + P[3] * mhz[3]) / (P[0] + P[3]), rel=1e-12
+    )
     for name in ("population", "service_ratio_total", "mhz_available", "group_member"):
         assert "long_name" in g[name].attrs and "units" in g[name].attrs, name
     assert bool(g["group_member"].sel(group="ldc", country="DDD"))
@@ -381,8 +412,13 @@ def test_group_totals_and_recomputed_ratios(countries):
 
 def test_world_group_equals_sum_of_countries(countries):
     g = group_accounts(countries).sel(group="world")
-    for name in ("population", "population_covered", "capacity_delivered_mbps", "capacity_operated_mbps",
-                 "satellites_operated"):
+    for name in (
+        "population",
+        "population_covered",
+        "capacity_delivered_mbps",
+        "capacity_operated_mbps",
+        "satellites_operated",
+    ):
         np.testing.assert_allclose(g[name].values, countries[name].sum("country").values, rtol=1e-12)
     np.testing.assert_allclose(g["service_ratio"].values, 1.0, rtol=1e-12)
     np.testing.assert_allclose(g["resource_balance"].values, 1.0, rtol=1e-12)
@@ -417,8 +453,7 @@ def test_equity_countries_scope_equals_direct_calls(countries, equity):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", eq.ZerosDroppedWarning)
         assert float(row["theil_L"]) == pytest.approx(eq.theil(x, w, zeros="drop").L, rel=1e-12)
-        assert float(row["atkinson"].sel(epsilon=1.0)) == pytest.approx(eq.atkinson(x, w, 1, zeros="drop"),
-                                                                        rel=1e-12)
+        assert float(row["atkinson"].sel(epsilon=1.0)) == pytest.approx(eq.atkinson(x, w, 1, zeros="drop"), rel=1e-12)
     assert float(row["atkinson"].sel(epsilon=0.5)) == pytest.approx(eq.atkinson(x, w, 0.5), rel=1e-12)
     assert float(row["palma"]) == pytest.approx(eq.palma(x, w, zeros="keep"), rel=1e-12)
     # MHz available per system (summed over bands)
@@ -456,10 +491,18 @@ def test_theil_between_plus_within_is_total(equity):
     L = equity["theil_L"]
     ok = np.isfinite(T)
     assert int(ok.sum()) >= 8
-    np.testing.assert_allclose((equity["theil_T_between"] + equity["theil_T_within"]).where(ok).values,
-                               T.broadcast_like(equity["theil_T_between"]).where(ok).values, rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose((equity["theil_L_between"] + equity["theil_L_within"]).where(ok).values,
-                               L.broadcast_like(equity["theil_L_between"]).where(ok).values, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        (equity["theil_T_between"] + equity["theil_T_within"]).where(ok).values,
+        T.broadcast_like(equity["theil_T_between"]).where(ok).values,
+        rtol=1e-10,
+        atol=1e-14,
+    )
+    np.testing.assert_allclose(
+        (equity["theil_L_between"] + equity["theil_L_within"]).where(ok).values,
+        L.broadcast_like(equity["theil_L_between"]).where(ok).values,
+        rtol=1e-10,
+        atol=1e-14,
+    )
 
 
 def test_zero_rule(countries, equity):
@@ -521,9 +564,13 @@ def test_lorenz_curves(equity):
 
 def test_equity_needs_matching_inputs(countries):
     with pytest.raises(ValueError, match="no capacity variables"):
-        equity_summary(_geography(), countries.drop_vars(
-            [v for v in countries.data_vars if "capacity" in v or "service" in v or "resource" in v]),
-            capacity=_capacity())
+        equity_summary(
+            _geography(),
+            countries.drop_vars(
+                [v for v in countries.data_vars if "capacity" in v or "service" in v or "resource" in v]
+            ),
+            capacity=_capacity(),
+        )
     e = equity_summary(_geography(), countries)  # no grids: the people scope is NaN
     assert np.isnan(e["gini"].sel(scope="people")).all()
     assert np.isfinite(e["gini"].sel(scope="countries", system="all")).all()

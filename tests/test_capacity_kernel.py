@@ -21,7 +21,6 @@ from orbitshare.kernels.visibility import (
     empty_chunk_state,
     merge_chunk_states,
 )
-
 from test_kernel_visibility import assert_state_equal, random_positions
 
 GEO_R_KM = 42164.0
@@ -72,9 +71,23 @@ def brute_capacity(grid, r, system, nsys, sin_mask, cap, w, err=None):
 
 def run(grid, r, system, nsys, sat_mask_rad, cap, w, **kw):
     pxy, pz, nxy, nz = grid.row_geometry()
-    return accumulate_chunk(r, system, np.zeros(nsys), np.ones(nsys, np.int32), pxy, pz, nxy, nz, grid.lon_rad,
-                            cos_lon=grid.cos_lon, sin_lon=grid.sin_lon, sat_mask_rad=sat_mask_rad,
-                            capacity_per_sat=cap, weight=w, **kw)
+    return accumulate_chunk(
+        r,
+        system,
+        np.zeros(nsys),
+        np.ones(nsys, np.int32),
+        pxy,
+        pz,
+        nxy,
+        nz,
+        grid.lon_rad,
+        cos_lon=grid.cos_lon,
+        sin_lon=grid.sin_lon,
+        sat_mask_rad=sat_mask_rad,
+        capacity_per_sat=cap,
+        weight=w,
+        **kw,
+    )
 
 
 def heavy_weights(rng, grid, nsys):
@@ -82,11 +95,11 @@ def heavy_weights(rng, grid, nsys):
     system (like landing rights)."""
     w = np.exp(rng.normal(0, 4, grid.shape))
     w[rng.random(grid.shape) < 0.3] = 0.0
-    w[: grid.nlat // 6] = 0.0                     # an uninhabited south
+    w[: grid.nlat // 6] = 0.0  # an uninhabited south
     ws = np.repeat(w[None], nsys, axis=0)
-    ws[1, :, : grid.nlon // 2] = 0.0             # system 1 may serve the eastern half only
+    ws[1, :, : grid.nlon // 2] = 0.0  # system 1 may serve the eastern half only
     if nsys > 2:
-        ws[2] *= rng.uniform(0, 1, grid.shape)   # system 2: fractional served shares
+        ws[2] *= rng.uniform(0, 1, grid.shape)  # system 2: fractional served shares
     return ws
 
 
@@ -118,8 +131,20 @@ def test_capacity_equals_brute_force(res, seed, nt):
     np.testing.assert_allclose(st.delivered, st.offered, rtol=1e-12, atol=0)
     # the visibility statistics are those of a run without capacity
     pxy, pz, nxy, nz = g.row_geometry()
-    plain = accumulate_chunk(r, system, np.zeros(nsys), np.ones(nsys, np.int32), pxy, pz, nxy, nz, g.lon_rad,
-                             cos_lon=g.cos_lon, sin_lon=g.sin_lon, sat_mask_rad=mask)
+    plain = accumulate_chunk(
+        r,
+        system,
+        np.zeros(nsys),
+        np.ones(nsys, np.int32),
+        pxy,
+        pz,
+        nxy,
+        nz,
+        g.lon_rad,
+        cos_lon=g.cos_lon,
+        sin_lon=g.sin_lon,
+        sat_mask_rad=mask,
+    )
     assert_state_equal(st, plain)
     np.testing.assert_array_equal(st.steps_any, plain.steps_covered)  # min_visible = 1
 
@@ -131,8 +156,21 @@ def test_min_visible_above_one_counts_steps_with_any_satellite_separately():
     r = random_positions(rng, nsat, nt, 5.0)
     system = rng.integers(0, 2, nsat).astype(np.int32)
     pxy, pz, nxy, nz = g.row_geometry()
-    st = accumulate_chunk(r, system, np.deg2rad([5.0, 10.0]), np.array([2, 3], np.int32), pxy, pz, nxy, nz,
-                          g.lon_rad, cos_lon=g.cos_lon, sin_lon=g.sin_lon, count_any=True, keep_counts=True)
+    st = accumulate_chunk(
+        r,
+        system,
+        np.deg2rad([5.0, 10.0]),
+        np.array([2, 3], np.int32),
+        pxy,
+        pz,
+        nxy,
+        nz,
+        g.lon_rad,
+        cos_lon=g.cos_lon,
+        sin_lon=g.sin_lon,
+        count_any=True,
+        keep_counts=True,
+    )
     np.testing.assert_array_equal(st.steps_any, (st.counts >= 1).sum(axis=1))
     assert (st.steps_any > st.steps_covered).any()
 
@@ -156,7 +194,7 @@ def test_satellite_seeing_no_weight_delivers_nothing():
     r = np.array([[[GEO_R_KM, 0.0, 0.0]], [[-GEO_R_KM, 0.0, 0.0]]])
     w = np.zeros(g.shape)
     w[:, : g.nlon // 2] = 1.0  # the western hemisphere only: the satellite over 180° sees some of it
-    w[:, g.nlon // 4: 3 * g.nlon // 4] = 0.0  # ... but not this band; the one over 0° sees none
+    w[:, g.nlon // 4 : 3 * g.nlon // 4] = 0.0  # ... but not this band; the one over 0° sees none
     st = run(g, r, np.array([0, 0]), 1, np.zeros(2), np.array([10.0, 20.0]), w)
     assert st.offered[0].tolist() == [20.0]
     np.testing.assert_allclose(st.delivered[0], [20.0], rtol=1e-14)
@@ -232,7 +270,7 @@ def test_blocks_held_in_waves_give_the_same_bits(monkeypatch):
     from orbitshare.kernels import visibility
 
     g, r, system, mask, cap, w = _case()
-    kw = dict(count_any=True, nblocks=8)
+    kw = {"count_any": True, "nblocks": 8}
     held = run(g, r, system, 2, mask, cap, w, **kw)
     monkeypatch.setattr(visibility, "BLOCK_STATE_BYTES", 1)
     nthreads = numba.get_num_threads()
@@ -263,7 +301,7 @@ def test_chunks_and_blocks_change_sums_only_to_rounding(chunk):
     whole = run(g, r, system, 2, mask, cap, w, nblocks=1)
     state = empty_chunk_state(2, g.nlat, g.nlon, capacity=True)
     for k0 in range(0, r.shape[1], chunk):
-        part = run(g, np.ascontiguousarray(r[:, k0:k0 + chunk]), system, 2, mask, cap, w, nblocks=3)
+        part = run(g, np.ascontiguousarray(r[:, k0 : k0 + chunk]), system, 2, mask, cap, w, nblocks=3)
         state = merge_chunk_states(state, part)
     assert_capacity_close(state.capacity_sum, whole.capacity_sum, rtol=1e-12)
     np.testing.assert_array_equal(state.delivered, whole.delivered)

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 
 from orbitshare.errors import ConfigError
-from orbitshare.experiment import load_experiment
+from orbitshare.experiment.config import load_experiment
 from orbitshare.io import open_results, read_provenance
-from orbitshare.report import GROUP_LABELS
-
+from orbitshare.report.document import GROUP_LABELS
 from test_runner import SMALL_TOML
 
 
 def orbitshare(*args, cwd=None, timeout=180):
     script = Path(sys.executable).parent / "orbitshare"
     head = [str(script)] if script.is_file() else [sys.executable, "-m", "orbitshare.cli"]
-    return subprocess.run([*head, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env=dict(os.environ))
+    return subprocess.run(
+        [*head, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=dict(os.environ)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,18 @@ def test_run_writes_the_run_directory(small_run):
     printed = [Path(line) for line in p.stdout.splitlines()]
     assert all(x.is_file() for x in printed), p.stdout
     names = {x.name for x in printed}
-    for name in ("experiment.toml", "results.h5", "countries.csv", "groups.csv", "equity.csv", "report.md",
-                 "report.html", "lorenz_capacity_per_person.png", "map_covered_fraction_Shell_A.png",
-                 "map_covered_fraction_Polar_B.png"):
+    for name in (
+        "experiment.toml",
+        "results.h5",
+        "countries.csv",
+        "groups.csv",
+        "equity.csv",
+        "report.md",
+        "report.html",
+        "lorenz_capacity_per_person.png",
+        "map_covered_fraction_Shell_A.png",
+        "map_covered_fraction_Polar_B.png",
+    ):
         assert name in names and (run / name).is_file(), name
     assert not (run / "checkpoint").exists()
     assert "\r" not in p.stderr  # not a TTY: plain lines
@@ -61,10 +70,12 @@ def test_countries_csv_equals_the_results_file(small_run):
     with open(run / "countries.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["country"] for r in rows] == [str(c) for c in countries["country"].values]
-    for col, var, sel in (("population", "population", {}),
-                          ("capacity_delivered_total_mbps", "capacity_delivered_total_mbps", {}),
-                          ("capacity_delivered_mbps[Shell A]", "capacity_delivered_mbps", {"system": "Shell A"}),
-                          ("population_covered[Polar B]", "population_covered", {"system": "Polar B"})):
+    for col, var, sel in (
+        ("population", "population", {}),
+        ("capacity_delivered_total_mbps", "capacity_delivered_total_mbps", {}),
+        ("capacity_delivered_mbps[Shell A]", "capacity_delivered_mbps", {"system": "Shell A"}),
+        ("population_covered[Polar B]", "population_covered", {"system": "Polar B"}),
+    ):
         got = np.array([float(r[col]) if r[col] not in ("", "nan") else np.nan for r in rows])
         want = countries[var].sel(**sel).values.astype(float)
         np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True, err_msg=col)
@@ -93,8 +104,11 @@ def test_second_run_without_overwrite_exits_2(small_run):
 
 def test_validate_broken_file_prints_the_problem_lines(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text(SMALL_TOML.replace("resolution_deg = 5.0", "resolution_deg = -1")
-                   .replace("step_s = 60", "step_s = 60\nstep = 30"))
+    bad.write_text(
+        SMALL_TOML.replace("resolution_deg = 5.0", "resolution_deg = -1").replace(
+            "step_s = 60", "step_s = 60\nstep = 30"
+        )
+    )
     with pytest.raises(ConfigError) as err:
         load_experiment(bad, deep=True)
     problems = err.value.problems

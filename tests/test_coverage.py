@@ -10,8 +10,9 @@ import pytest
 import xarray as xr
 
 import orbitshare
-from orbitshare.coverage import System, coverage, default_chunk_steps
+from orbitshare.engine.coverage import coverage, default_chunk_steps
 from orbitshare.grid import Grid
+from orbitshare.system import System
 from orbitshare.timegrid import time_grid
 
 EPOCH = "2026-08-18T00:00:00Z"
@@ -162,8 +163,14 @@ def _elevation_deg(r_sat, grid):
     """Geodetic elevation of one satellite position from every cell centre, float64[nlat, nlon], deg."""
     p = grid.cell_centres_itrs()
     _, _, nxy, nz = grid.row_geometry()
-    n = np.stack([nxy[:, None] * grid.cos_lon[None, :], nxy[:, None] * grid.sin_lon[None, :],
-                  np.broadcast_to(nz[:, None], (grid.nlat, grid.nlon))], axis=-1)
+    n = np.stack(
+        [
+            nxy[:, None] * grid.cos_lon[None, :],
+            nxy[:, None] * grid.sin_lon[None, :],
+            np.broadcast_to(nz[:, None], (grid.nlat, grid.nlon)),
+        ],
+        axis=-1,
+    )
     d = r_sat[None, None, :] - p
     return np.degrees(np.arcsin(np.einsum("ijk,ijk->ij", n, d) / np.linalg.norm(d, axis=-1)))
 
@@ -214,10 +221,13 @@ def synthetic_geography(grid, rng):
     pop[0, :] = np.nan  # NaN population counts as none
     return xr.Dataset(
         {"country_fraction": (("country", "lat", "lon"), frac), "population": (("lat", "lon"), pop)},
-        coords={"country": ["AAA", "BBB", "CCC", "DDD"],
-                "country_name": ("country", ["Aland", "Bland", "Cisle", "Dnowhere"]),
-                "ldc": ("country", [False, True, False, True]),
-                "lat": np.array(grid.lat), "lon": np.array(grid.lon)},
+        coords={
+            "country": ["AAA", "BBB", "CCC", "DDD"],
+            "country_name": ("country", ["Aland", "Bland", "Cisle", "Dnowhere"]),
+            "ldc": ("country", [False, True, False, True]),
+            "lat": np.array(grid.lat),
+            "lon": np.array(grid.lon),
+        },
     )
 
 
@@ -284,8 +294,9 @@ def test_population_weights_use_land_share_when_land_fraction_given(systems, tim
     # the area weighting is unchanged by land_fraction
     ref = coverage(systems, grid, times, geography=geog.drop_vars("land_fraction"))
     xr.testing.assert_identical(ds.area_covered_fraction, ref.area_covered_fraction)
-    assert not np.allclose(ds.population_covered_fraction.sel(country="AAA"),
-                           ref.population_covered_fraction.sel(country="AAA"))
+    assert not np.allclose(
+        ds.population_covered_fraction.sel(country="AAA"), ref.population_covered_fraction.sel(country="AAA")
+    )
 
 
 def test_geography_on_another_grid_is_refused(systems, times):
@@ -336,8 +347,7 @@ def test_failed_run_leaves_no_time_series_file(systems, times, tmp_path, monkeyp
     real = cov.accumulate_chunk
     monkeypatch.setattr(cov, "accumulate_chunk", boom)
     with pytest.raises(RuntimeError, match="killed"):
-        coverage(systems, Grid(5.0), times, keep_time_series=True, time_series_path=tmp_path / "x.nc",
-                 chunk_steps=10)
+        coverage(systems, Grid(5.0), times, keep_time_series=True, time_series_path=tmp_path / "x.nc", chunk_steps=10)
     assert list(tmp_path.iterdir()) == []
 
 

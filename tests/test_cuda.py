@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from orbitshare import cuda_support
+from orbitshare.kernels import cuda_env as cuda_support
 
 SIM = cuda_support.simulator_enabled()
 
@@ -41,14 +41,14 @@ device = pytest.mark.skipif(MODE is None, reason="no CUDA GPU (the simulator run
 def test_numpy_shim_only_when_missing(monkeypatch):
     monkeypatch.setattr(cuda_support, "_SHIM_INSTALLED", False)
     if hasattr(np, "row_stack"):
-        before = np.row_stack
+        before = np.vstack
         assert cuda_support.install_numpy_shim() is False
-        assert np.row_stack is before
+        assert np.vstack is before
         assert cuda_support.numpy_shim_status() == "not needed"
         monkeypatch.delattr(np, "row_stack")
     assert not hasattr(np, "row_stack")
     assert cuda_support.install_numpy_shim() is True
-    assert np.row_stack is np.vstack
+    assert np.vstack is np.vstack
     assert cuda_support.numpy_shim_status() == "installed"
     # monkeypatch restores np.row_stack (or removes it) and the flag afterwards
 
@@ -65,9 +65,24 @@ def test_simulator_subprocess():
     """The device tests below, under Numba's CUDA simulator, tiny inputs, exact comparison."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", __file__, "-q", "-x", "-k", "device", "-p", "no:cacheprovider",
-         "--benchmark-disable"],
-        env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            __file__,
+            "-q",
+            "-x",
+            "-k",
+            "device",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-disable",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert " passed" in out and "skipped" not in out.split("\n")[-2], out[-2000:]
@@ -76,12 +91,16 @@ def test_simulator_subprocess():
 # ------------------------------------------------------------------ the cuda backend of runs, no device needed
 def _two_systems():
     """Two tiny Walker systems (9 and 6 satellites) with different masks and min_visible."""
-    from orbitshare.coverage import System
-    from orbitshare.walker import walker
+    from orbitshare.elements.walker import walker
+    from orbitshare.system import System
 
     a = System("leo", walker(550.0, 53.0, 3, 3, 1, "2024-01-01T00:00:00Z"))
-    b = System("polar", walker(1200.0, 87.9, 2, 3, 1, "2024-01-01T00:00:00Z", norad_start=990000),
-               elevation_mask_deg=10.0, min_visible=2)
+    b = System(
+        "polar",
+        walker(1200.0, 87.9, 2, 3, 1, "2024-01-01T00:00:00Z", norad_start=990000),
+        elevation_mask_deg=10.0,
+        min_visible=2,
+    )
     return [a, b]
 
 
@@ -93,7 +112,7 @@ def _small_times():
 
 @pytest.mark.skipif(SIM or MODE == "gpu", reason="needs a machine without a CUDA device")
 def test_cuda_backend_without_gpu_raises():
-    from orbitshare.coverage import coverage
+    from orbitshare.engine.coverage import coverage
     from orbitshare.errors import BackendError
     from orbitshare.grid import Grid
 
@@ -106,7 +125,7 @@ def test_cuda_backend_without_gpu_raises():
 
 
 def test_cuda_backend_refuses_unknown_backends_and_clients():
-    from orbitshare.coverage import coverage
+    from orbitshare.engine.coverage import coverage
     from orbitshare.errors import BackendError
     from orbitshare.grid import Grid
 
@@ -140,12 +159,20 @@ backend = "cuda"
 """
 
 
-@pytest.mark.parametrize("ds", ['["coverage"]', '["coverage", "countries", "groups"]',
-                                '["coverage", "capacity"]', '["coverage", "spectrum"]',
-                                '["coverage", "countries", "equity"]', '["coverage", "capacity", "lorenz"]'])
+@pytest.mark.parametrize(
+    "ds",
+    [
+        '["coverage"]',
+        '["coverage", "countries", "groups"]',
+        '["coverage", "capacity"]',
+        '["coverage", "spectrum"]',
+        '["coverage", "countries", "equity"]',
+        '["coverage", "capacity", "lorenz"]',
+    ],
+)
 def test_experiment_cuda_accepted(tmp_path, ds):
     """Validation needs no GPU: "cuda" is accepted with any outputs (capacity runs on the GPU too)."""
-    from orbitshare.experiment import load_experiment
+    from orbitshare.experiment.config import load_experiment
 
     p = tmp_path / "x.toml"
     p.write_text(_EXPERIMENT.replace("DATASETS", ds), encoding="utf-8")
@@ -156,13 +183,13 @@ def test_experiment_cuda_accepted(tmp_path, ds):
 # ------------------------------------------------------------------ inputs
 def _sizes():
     if MODE == "gpu":
-        return dict(walker=(550.0, 53.0, 20, 10), ntime=40, step_s=60.0, res=1.0)
-    return dict(walker=(550.0, 53.0, 4, 3), ntime=4, step_s=120.0, res=5.0)
+        return {"walker": (550.0, 53.0, 20, 10), "ntime": 40, "step_s": 60.0, "res": 1.0}
+    return {"walker": (550.0, 53.0, 4, 3), "ntime": 4, "step_s": 120.0, "res": 5.0}
 
 
 def _elements():
-    from orbitshare.elements import ElementSet  # noqa: F401  (the walker returns one)
-    from orbitshare.walker import walker
+    from orbitshare.elements.elementset import ElementSet  # noqa: F401  (the walker returns one)
+    from orbitshare.elements.walker import walker
 
     alt, inc, planes, per = _sizes()["walker"]
     leo = walker(alt, inc, planes, per, 1, "2024-01-01T00:00:00Z")
@@ -172,7 +199,7 @@ def _elements():
 
 
 def _params():
-    from orbitshare.propagation import sgp4_params
+    from orbitshare.engine.propagation import sgp4_params
 
     ps = [sgp4_params(el)[0] for el in _elements()]
     return np.concatenate(ps, axis=0)
@@ -184,8 +211,7 @@ def _times():
 
     sz = _sizes()
     stop_min = int(sz["ntime"] * sz["step_s"] / 60)
-    tg = time_grid("2024-01-01T06:00:00Z", f"2024-01-01T{6 + stop_min // 60:02d}:{stop_min % 60:02d}:00Z",
-                   sz["step_s"])
+    tg = time_grid("2024-01-01T06:00:00Z", f"2024-01-01T{6 + stop_min // 60:02d}:{stop_min % 60:02d}:00Z", sz["step_s"])
     m, w, thd = frames.itrs_rotations(tg.ut1_jd, tg.ut1_fr, tg.xp, tg.yp, tg.sprime)
     return tg.jd, tg.fr, m, w, thd
 
@@ -203,13 +229,21 @@ def _grid_args():
 
     g = Grid(_sizes()["res"])
     pxy, pz, nxy, nz = g.row_geometry()
-    return (pxy, pz, nxy, nz, g.lon_rad), dict(cos_lon=g.cos_lon, sin_lon=g.sin_lon)
+    return (pxy, pz, nxy, nz, g.lon_rad), {"cos_lon": g.cos_lon, "sin_lon": g.sin_lon}
 
 
 def _assert_states_equal(a, b):
     assert a.nsteps == b.nsteps
-    for f in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap", "counts",
-              "steps_any"):
+    for f in (
+        "sum_visible",
+        "steps_covered",
+        "lead_run",
+        "trail_run",
+        "max_inner_run",
+        "all_gap",
+        "counts",
+        "steps_any",
+    ):
         x, y = getattr(a, f), getattr(b, f)
         if x is None or y is None:
             assert x is None and y is None, f
@@ -297,8 +331,17 @@ def test_device_fused_coverage_matches_cpu():
     system = np.zeros(nsat, np.int32)
     geo, kw = _grid_args()
     cpu = accumulate_chunk(r0, system, np.radians([25.0]), [1], *geo, err=e0, keep_counts=True, **kw)
-    state, e = cuda_coverage(params, *times, system, np.radians([25.0]), [1], *geo, keep_counts=True,
-                             chunk_steps=max(1, len(times[0]) // 2 - 1), **kw)
+    state, e = cuda_coverage(
+        params,
+        *times,
+        system,
+        np.radians([25.0]),
+        [1],
+        *geo,
+        keep_counts=True,
+        chunk_steps=max(1, len(times[0]) // 2 - 1),
+        **kw,
+    )
     np.testing.assert_array_equal(e, e0)
     _assert_states_equal(state, cpu)
 
@@ -351,8 +394,9 @@ def test_device_capacity_validation_as_cpu():
     with pytest.raises(ValueError, match="weight: required with capacity_per_sat"):
         cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0, **kw)
     with pytest.raises(ValueError, match="weight: expected finite values >= 0"):
-        cuda_accumulate_chunk(r, system, mask, mv, *geo, capacity_per_sat=1.0,
-                              weight=-np.ones((len(geo[0]), len(geo[4]))), **kw)
+        cuda_accumulate_chunk(
+            r, system, mask, mv, *geo, capacity_per_sat=1.0, weight=-np.ones((len(geo[0]), len(geo[4]))), **kw
+        )
 
 
 @device
@@ -369,8 +413,9 @@ def test_device_fused_capacity_matches_cpu():
     cap, w = _capacity_inputs(nsat, 1, len(geo[0]), len(geo[4]))
     kw = dict(kw, capacity_per_sat=cap, weight=w)
     cpu = accumulate_chunk(r0, system, np.radians([25.0]), [1], *geo, err=e0, **kw)
-    state, e = cuda_coverage(params, *times, system, np.radians([25.0]), [1], *geo,
-                             chunk_steps=max(1, len(times[0]) // 2 - 1), **kw)
+    state, e = cuda_coverage(
+        params, *times, system, np.radians([25.0]), [1], *geo, chunk_steps=max(1, len(times[0]) // 2 - 1), **kw
+    )
     np.testing.assert_array_equal(e, e0)
     # GPU SGP4 positions differ from the CPU's in the last bits: the counts are compared elsewhere
     _assert_capacity_close(state, cpu, 1e-12 if MODE == "sim" else 1e-9)
@@ -382,11 +427,11 @@ def test_device_coverage_backend_matches_cpu():
     time series, over several chunks (the last one short)."""
     import xarray as xr
 
-    from orbitshare.coverage import coverage
+    from orbitshare.engine.coverage import coverage
     from orbitshare.grid import Grid
 
     systems, times = _two_systems(), _small_times()
-    kw = dict(chunk_steps=2, keep_time_series=True)
+    kw = {"chunk_steps": 2, "keep_time_series": True}
     gpu = coverage(systems, Grid(5.0), times, backend="cuda", **kw)
     cpu = coverage(systems, Grid(5.0), times, backend="cpu", **kw)
     xr.testing.assert_identical(gpu, cpu)
@@ -394,11 +439,13 @@ def test_device_coverage_backend_matches_cpu():
 
 
 def _capacity_systems():
-    from orbitshare.spectrum import Band
+    from orbitshare.system import Band
 
     a, b = _two_systems()
-    return [replace(a, capacity_per_sat_mbps=20000.0, bands=(Band("Ku", 10700.0, 12700.0),)),
-            replace(b, capacity_per_sat_mbps=5000.0, bands=(Band("Ka", 17700.0, 20200.0),))]
+    return [
+        replace(a, capacity_per_sat_mbps=20000.0, bands=(Band("Ku", 10700.0, 12700.0),)),
+        replace(b, capacity_per_sat_mbps=5000.0, bands=(Band("Ka", 17700.0, 20200.0),)),
+    ]
 
 
 @device
@@ -407,9 +454,9 @@ def test_device_service_backend_matches_cpu():
     within 1e-12 relative (simulator: the same positions) or 1e-9 (GPU)."""
     import xarray as xr
 
-    from orbitshare.geography import geography
+    from orbitshare.engine.service import service
+    from orbitshare.geo.build import geography
     from orbitshare.grid import Grid
-    from orbitshare.spectrum import service
 
     g = Grid(5.0)
     geo = geography(g)
@@ -429,7 +476,7 @@ def test_device_run_experiment_cuda(tmp_path):
     within 1e-12 relative (simulator) or 1e-9 (GPU)."""
     import xarray as xr
 
-    from orbitshare.experiment import load_experiment
+    from orbitshare.experiment.config import load_experiment
     from orbitshare.runner import run
 
     text = _EXPERIMENT.replace("DATASETS", '["coverage", "capacity", "countries", "equity"]')

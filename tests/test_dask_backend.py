@@ -10,13 +10,21 @@ import numpy as np
 import pytest
 
 import orbitshare
-from orbitshare import backends
-from orbitshare.backends import (GridGeometry, SystemInput, chunk_system_task, dask_chunk_states,
-                                 dask_drive_chunks, get_client, stack_system_states, system_inputs)
-from orbitshare.coverage import System, _drive
+from orbitshare.engine import backends
+from orbitshare.engine.backends import (
+    GridGeometry,
+    SystemInput,
+    chunk_system_task,
+    dask_chunk_states,
+    dask_drive_chunks,
+    get_client,
+    stack_system_states,
+    system_inputs,
+)
+from orbitshare.engine.coverage import _drive
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import (ChunkState, accumulate_chunk, empty_chunk_state,
-                                           merge_chunk_states)
+from orbitshare.kernels.visibility import ChunkState, accumulate_chunk, empty_chunk_state, merge_chunk_states
+from orbitshare.system import System
 from orbitshare.timegrid import time_grid
 
 EPOCH = "2026-08-18T00:00:00Z"
@@ -109,10 +117,22 @@ def test_per_system_tasks_stack_to_the_all_systems_chunk(systems, grid, times, c
     sat_sys = np.concatenate([np.full(len(s.elements), i, np.int32) for i, s in enumerate(systems)])
     e, r, _ = orbitshare.propagate(elements, chunk, frame="itrs")
     cap_sys, w = capacity
-    ref = accumulate_chunk(r, sat_sys, np.radians([s.elevation_mask_deg for s in systems]),
-                           np.array([s.min_visible for s in systems]), *geom[:4], geom.lon_rad,
-                           cos_lon=geom.cos_lon, sin_lon=geom.sin_lon, err=e, keep_counts=True, nblocks=nb,
-                           count_any=True, capacity_per_sat=cap_sys[sat_sys], weight=w)
+    ref = accumulate_chunk(
+        r,
+        sat_sys,
+        np.radians([s.elevation_mask_deg for s in systems]),
+        np.array([s.min_visible for s in systems]),
+        *geom[:4],
+        geom.lon_rad,
+        cos_lon=geom.cos_lon,
+        sin_lon=geom.sin_lon,
+        err=e,
+        keep_counts=True,
+        nblocks=nb,
+        count_any=True,
+        capacity_per_sat=cap_sys[sat_sys],
+        weight=w,
+    )
     _assert_same_state(st, ref)
     assert [p[1] for p in parts] == [int(np.count_nonzero(e[sat_sys == i])) for i in range(2)]
     assert st.sum_visible.sum() > 0 and np.count_nonzero(st.capacity_sum) > 0
@@ -130,9 +150,8 @@ def test_stack_system_states_checks(grid):
 
 
 def test_get_client_rejects_both():
-    with pytest.raises(ValueError):
-        with get_client(scheduler="tcp://127.0.0.1:1", workers=2):
-            pass
+    with pytest.raises(ValueError), get_client(scheduler="tcp://127.0.0.1:1", workers=2):
+        pass
 
 
 # --------------------------------------------------------------------------- 2-worker LocalCluster
@@ -157,8 +176,7 @@ def test_dask_states_equal_the_local_run(client, systems, grid, times, capacity,
 
 def test_dask_drive_chunks_keeps_counts_and_time_slices(client, systems, grid, times):
     ds, _local = _drive(systems, grid, times, chunk_steps=CHUNK, keep_time_series=True)
-    got = list(dask_drive_chunks(systems, grid, times, CHUNK, client=client, keep_counts=True,
-                                 max_chunks_ahead=1))
+    got = list(dask_drive_chunks(systems, grid, times, CHUNK, client=client, keep_counts=True, max_chunks_ahead=1))
     assert np.array_equal(np.concatenate([c.time for c, _, _ in got]), times.time)
     counts = np.concatenate([st.counts for _, st, _ in got], axis=1)
     np.testing.assert_array_equal(counts, ds["counts"].values)
@@ -179,8 +197,9 @@ def test_a_killed_worker_does_not_change_the_result(client, systems, grid, times
     _ds, local = _drive(systems, grid, times, chunk_steps=CHUNK, count_any=True, capacity=capacity)
     pids = client.run(os.getpid)
     assert len(pids) == 2
-    stream = dask_chunk_states(systems, times, CHUNK, grid, client=client, count_any=True, capacity=capacity,
-                               max_chunks_ahead=1, retries=2)
+    stream = dask_chunk_states(
+        systems, times, CHUNK, grid, client=client, count_any=True, capacity=capacity, max_chunks_ahead=1, retries=2
+    )
     first = next(stream)
     assert first[0] == 0
     # kill the worker with the most work in flight (chunks 1 and 2 are submitted), SIGKILL: no goodbye
@@ -211,8 +230,13 @@ def test_capacity_bits_follow_the_driver_block_rule(client, systems, grid, times
     _ds, local = _drive(systems, grid, times, chunk_steps=20, capacity=capacity)
 
     def run(**kw):
-        return _merge(dask_chunk_states(systems, times, 20, grid, client=client, capacity=capacity, **kw),
-                      2, grid.nlat, grid.nlon, cap=True)[0]
+        return _merge(
+            dask_chunk_states(systems, times, 20, grid, client=client, capacity=capacity, **kw),
+            2,
+            grid.nlat,
+            grid.nlon,
+            cap=True,
+        )[0]
 
     _assert_same_state(run(), local)
     other = run(nblocks_for=lambda n: 1)

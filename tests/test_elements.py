@@ -11,7 +11,7 @@ import pytest
 from sgp4 import omm as sgp4_omm
 from sgp4.api import Satrec
 
-from orbitshare.elements import (
+from orbitshare.elements.elementset import (
     FLAG_TLE,
     ElementSet,
     ElementSetWarning,
@@ -39,9 +39,19 @@ OMM_CSV = (
     "STARLINK-99999,2026-001A,2026-08-18T02:33:00.000000,15.50000000,.0001,53.0000,10.0000,"
     "90.0000,270.0000,0,U,100332,999,12,-.2080145E-5,.12351474E+0,.26673866E-2\r\n"
 )
-SGP4_KEYS = [("epoch_jd", "jdsatepoch"), ("epoch_fr", "jdsatepochF"), ("bstar", "bstar"),
-             ("ndot", "ndot"), ("nddot", "nddot"), ("ecco", "ecco"), ("argpo", "argpo"),
-             ("inclo", "inclo"), ("mo", "mo"), ("nodeo", "nodeo"), ("no_kozai", "no_kozai")]
+SGP4_KEYS = [
+    ("epoch_jd", "jdsatepoch"),
+    ("epoch_fr", "jdsatepochF"),
+    ("bstar", "bstar"),
+    ("ndot", "ndot"),
+    ("nddot", "nddot"),
+    ("ecco", "ecco"),
+    ("argpo", "argpo"),
+    ("inclo", "inclo"),
+    ("mo", "mo"),
+    ("nodeo", "nodeo"),
+    ("no_kozai", "no_kozai"),
+]
 
 
 def _norm_lines(text):
@@ -69,7 +79,11 @@ def test_parse_iss_fields():
     assert es.mean_motion[0] == 15.72125391
     assert es.eccentricity[0] == 0.0006703
     assert (es.inclination[0], es.raan[0], es.arg_perigee[0], es.mean_anomaly[0]) == (
-        51.6416, 247.4627, 130.536, 325.0288)
+        51.6416,
+        247.4627,
+        130.536,
+        325.0288,
+    )
     assert es.bstar[0] == -0.11606e-4
     assert es.mean_motion_dot[0] == -0.00002182
     assert es.mean_motion_ddot[0] == 0.0
@@ -93,18 +107,54 @@ def test_two_line_tle_and_mixed():
 
 def test_alpha5_round_trip():
     es = parse_elements(ISS)
-    big = ElementSet.from_arrays(**{f: getattr(es, f) for f in (
-        "name", "intldesg", "epoch", "mean_motion", "eccentricity", "inclination", "raan",
-        "arg_perigee", "mean_anomaly", "bstar", "mean_motion_dot", "mean_motion_ddot")},
-        norad=[100001])
+    big = ElementSet.from_arrays(
+        **{
+            f: getattr(es, f)
+            for f in (
+                "name",
+                "intldesg",
+                "epoch",
+                "mean_motion",
+                "eccentricity",
+                "inclination",
+                "raan",
+                "arg_perigee",
+                "mean_anomaly",
+                "bstar",
+                "mean_motion_dot",
+                "mean_motion_ddot",
+            )
+        },
+        norad=[100001],
+    )
     text = big.to_tle()
     assert text.splitlines()[1][2:7] == "A0001"
     assert parse_elements(text).norad[0] == 100001
-    for n, code in [(100000, "A0000"), (179999, "H9999"), (180000, "J0000"), (229999, "N9999"),
-                    (230000, "P0000"), (339999, "Z9999")]:
-        t = ElementSet.from_arrays(**{**{f: getattr(big, f) for f in ("epoch", "mean_motion", "eccentricity",
-                                                                      "inclination", "raan", "arg_perigee",
-                                                                      "mean_anomaly")}, "norad": [n]}).to_tle()
+    for n, code in [
+        (100000, "A0000"),
+        (179999, "H9999"),
+        (180000, "J0000"),
+        (229999, "N9999"),
+        (230000, "P0000"),
+        (339999, "Z9999"),
+    ]:
+        t = ElementSet.from_arrays(
+            **{
+                **{
+                    f: getattr(big, f)
+                    for f in (
+                        "epoch",
+                        "mean_motion",
+                        "eccentricity",
+                        "inclination",
+                        "raan",
+                        "arg_perigee",
+                        "mean_anomaly",
+                    )
+                },
+                "norad": [n],
+            }
+        ).to_tle()
         assert t.splitlines()[0][2:7] == code
         assert parse_elements(t).norad[0] == n
         # sgp4 agrees on the Alpha-5 decoding
@@ -114,9 +164,22 @@ def test_alpha5_round_trip():
 
 def test_alpha5_beyond_limit_names_object():
     es = parse_elements(ISS)
-    big = ElementSet.from_arrays(**{f: getattr(es, f) for f in (
-        "name", "epoch", "mean_motion", "eccentricity", "inclination", "raan", "arg_perigee",
-        "mean_anomaly")}, norad=[340000])
+    big = ElementSet.from_arrays(
+        **{
+            f: getattr(es, f)
+            for f in (
+                "name",
+                "epoch",
+                "mean_motion",
+                "eccentricity",
+                "inclination",
+                "raan",
+                "arg_perigee",
+                "mean_anomaly",
+            )
+        },
+        norad=[340000],
+    )
     with pytest.raises(ElementSetError, match=r"NORAD 340000 \(ISS \(ZARYA\)\).*339999"):
         big.to_tle()
     # OMM has no such limit
@@ -138,16 +201,24 @@ def _fix_checksum(text, lineno):
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("lineno,col,char,pattern", [
-    (3, 9, "a", r"<text>:3: field 'inclination' \(columns 9-16\): expected a number like 'NNN.NNNN'.*got 'a51.6416'"),
-    (3, 27, "x", r"<text>:3: field 'eccentricity' \(columns 27-33\): expected 7 digits"),
-    (2, 8, "X", r"<text>:2: field 'classification' \(column 8\): expected 'U', 'C' or 'S', got 'X'"),
-    (2, 21, "9", r"<text>:2: field 'epoch' \(columns 19-32\): expected a day of year 001-366, got '964'"),
-    (2, 54, "*", r"<text>:2: field 'bstar' \(columns 54-61\): expected a signed mantissa"),
-    (3, 7, "5", r"<text>:3: field 'norad' \(columns 3-7\): expected '25544' as on line 2, got '25545'"),
-    (2, 3, "I", r"<text>:2: field 'norad' \(columns 3-7\): expected a catalog number"),
-    (3, 53, "-", r"<text>:3: field 'mean_motion' \(columns 53-63\)"),
-])
+@pytest.mark.parametrize(
+    "lineno,col,char,pattern",
+    [
+        (
+            3,
+            9,
+            "a",
+            r"<text>:3: field 'inclination' \(columns 9-16\): expected a number like 'NNN.NNNN'.*got 'a51.6416'",
+        ),
+        (3, 27, "x", r"<text>:3: field 'eccentricity' \(columns 27-33\): expected 7 digits"),
+        (2, 8, "X", r"<text>:2: field 'classification' \(column 8\): expected 'U', 'C' or 'S', got 'X'"),
+        (2, 21, "9", r"<text>:2: field 'epoch' \(columns 19-32\): expected a day of year 001-366, got '964'"),
+        (2, 54, "*", r"<text>:2: field 'bstar' \(columns 54-61\): expected a signed mantissa"),
+        (3, 7, "5", r"<text>:3: field 'norad' \(columns 3-7\): expected '25544' as on line 2, got '25545'"),
+        (2, 3, "I", r"<text>:2: field 'norad' \(columns 3-7\): expected a catalog number"),
+        (3, 53, "-", r"<text>:3: field 'mean_motion' \(columns 53-63\)"),
+    ],
+)
 def test_tle_field_errors(lineno, col, char, pattern):
     text = _fix_checksum(_corrupt_line(ISS, lineno, col, char), lineno)
     with pytest.raises(ElementSetError, match=pattern) as info:
@@ -159,8 +230,11 @@ def test_tle_checksum_and_layout_errors(tmp_path):
     bad = ISS.replace("2927", "2928")
     p = tmp_path / "bad.tle"
     p.write_text(bad)
-    with pytest.raises(ElementSetError, match=rf"{re.escape(str(p))}:2: field 'checksum' \(column 69\): "
-                       r"line says 8 but its characters sum to 7"):
+    with pytest.raises(
+        ElementSetError,
+        match=rf"{re.escape(str(p))}:2: field 'checksum' \(column 69\): "
+        r"line says 8 but its characters sum to 7",
+    ):
         load_elements(p)
     short = ISS.replace(" 0  2927", " 0  292")
     with pytest.raises(ElementSetError, match=r"<text>:2: TLE line 1 is 68 characters long, expected 69"):
@@ -181,11 +255,19 @@ def test_checksum_counts_minus_signs():
 
 
 def test_zero_exponent_sign_conventions():
-    base = "1 00005U 58002B   00179.78495062  .00000023  00000-0  28098-4 0  4753\n" \
-           "2 00005  34.2682 348.7242 1859667 331.7664  19.3264 10.82419157413667\n"
-    variants = [("00000-0", " 28098-4"), ("00000+0", " 28098-4"), ("00000+0", " 00000+0"),
-                ("00000-0", " 00000-0"), ("12345-0", " 13519-0"), ("12345+0", "-13519+0"),
-                ("00000+0", "-00000+0")]
+    base = (
+        "1 00005U 58002B   00179.78495062  .00000023  00000-0  28098-4 0  4753\n"
+        "2 00005  34.2682 348.7242 1859667 331.7664  19.3264 10.82419157413667\n"
+    )
+    variants = [
+        ("00000-0", " 28098-4"),
+        ("00000+0", " 28098-4"),
+        ("00000+0", " 00000+0"),
+        ("00000-0", " 00000-0"),
+        ("12345-0", " 13519-0"),
+        ("12345+0", "-13519+0"),
+        ("00000+0", "-00000+0"),
+    ]
     for nddot, bstar in variants:
         line1 = base.split("\n")[0].replace("00000-0  28098-4", f"{nddot} {bstar}")
         text = _fix_checksum(line1 + "\n" + base.split("\n")[1], 1)
@@ -196,8 +278,10 @@ def test_zero_exponent_sign_conventions():
 
 
 def test_blank_designator_and_ephemeris_type():
-    text = ("1 11801U          80230.29629788  .01431103  00000-0  14311-1      13\n"
-            "2 11801  46.7916 230.4354 7318036  47.4722  10.4117  2.28537848    13\n")
+    text = (
+        "1 11801U          80230.29629788  .01431103  00000-0  14311-1      13\n"
+        "2 11801  46.7916 230.4354 7318036  47.4722  10.4117  2.28537848    13\n"
+    )
     es = parse_elements(text)
     assert es.intldesg[0] == "" and es.ephemeris_type[0] == 0 and es.element_set_no[0] == 1
     assert _norm_lines(es.to_tle()) == _norm_lines(text)
@@ -245,16 +329,19 @@ def test_omm_csv_fields_and_six_digit_norad():
     assert list(back.norad) == [900, 100332]
 
 
-@pytest.mark.parametrize("old,new,pattern", [
-    (",13.76679809,", ",abc,", r"<text>:2: field 'MEAN_MOTION': expected a number, got 'abc'"),
-    (",.00278136,", ",1.5,", r"<text>:2: field 'ECCENTRICITY': expected a number in \[0.0, 1.0\)"),
-    ("2026-08-18T00:55:00.137856", "2026-02-30T00:55:00", r"<text>:2: field 'EPOCH': expected a valid UTC date"),
-    (",900,", ",9x0,", r"<text>:2: field 'NORAD_CAT_ID': expected an integer, got '9x0'"),
-    (",U,900", ",X,900", r"field 'CLASSIFICATION_TYPE': expected 'U', 'C' or 'S'"),
-    (",.4E-5,", ",nan,", r"field 'MEAN_MOTION_DOT': expected a number, got 'nan'"),
-    (",.4E-5,", ",1e999,", r"field 'MEAN_MOTION_DOT': expected a finite number"),
-    (",.4E-5,", ",,", r"field 'MEAN_MOTION_DOT': required value is missing"),
-])
+@pytest.mark.parametrize(
+    "old,new,pattern",
+    [
+        (",13.76679809,", ",abc,", r"<text>:2: field 'MEAN_MOTION': expected a number, got 'abc'"),
+        (",.00278136,", ",1.5,", r"<text>:2: field 'ECCENTRICITY': expected a number in \[0.0, 1.0\)"),
+        ("2026-08-18T00:55:00.137856", "2026-02-30T00:55:00", r"<text>:2: field 'EPOCH': expected a valid UTC date"),
+        (",900,", ",9x0,", r"<text>:2: field 'NORAD_CAT_ID': expected an integer, got '9x0'"),
+        (",U,900", ",X,900", r"field 'CLASSIFICATION_TYPE': expected 'U', 'C' or 'S'"),
+        (",.4E-5,", ",nan,", r"field 'MEAN_MOTION_DOT': expected a number, got 'nan'"),
+        (",.4E-5,", ",1e999,", r"field 'MEAN_MOTION_DOT': expected a finite number"),
+        (",.4E-5,", ",,", r"field 'MEAN_MOTION_DOT': required value is missing"),
+    ],
+)
 def test_omm_csv_errors(old, new, pattern):
     with pytest.raises(ElementSetError, match=pattern):
         parse_elements(OMM_CSV.replace(old, new, 1))
@@ -265,8 +352,11 @@ def test_omm_csv_structure_errors_and_extra_columns():
         parse_elements(OMM_CSV.replace("BSTAR", "BSTARX"))
     with pytest.raises(ElementSetError, match=r"<text>:3: expected 17 comma-separated values"):
         parse_elements(OMM_CSV.replace(",.26673866E-2", ""))
-    extra = OMM_CSV.replace("MEAN_MOTION_DDOT\r\n", "MEAN_MOTION_DDOT,FOO\r\n").replace(",0\r\n", ",0,x\r\n").replace(
-        "E-2\r\n", "E-2,y\r\n")
+    extra = (
+        OMM_CSV.replace("MEAN_MOTION_DDOT\r\n", "MEAN_MOTION_DDOT,FOO\r\n")
+        .replace(",0\r\n", ",0,x\r\n")
+        .replace("E-2\r\n", "E-2,y\r\n")
+    )
     assert parse_elements(extra) == parse_elements(OMM_CSV)
 
 
@@ -333,7 +423,7 @@ def test_omm_to_tle_rounding():
     tle = es.to_tle()
     back = parse_elements(tle)
     assert back.eccentricity[0] == 0.0027814  # 7 decimals
-    assert back.bstar[0] == 0.39713e-3        # 5 significant digits
+    assert back.bstar[0] == 0.39713e-3  # 5 significant digits
     assert abs((back.epoch[0] - es.epoch[0]) / np.timedelta64(1, "ns")) <= 432000  # 0.5e-8 day
 
 
@@ -362,10 +452,16 @@ def test_indexing_concat_repr_stats():
 
 
 def test_from_arrays_defaults_and_validation():
-    es = ElementSet.from_arrays(norad=[1, 2], epoch=np.array(["2026-01-01", "2026-01-02"], "datetime64[ns]"),
-                                mean_motion=[15.0, 14.0], eccentricity=[0.001, 0.002],
-                                inclination=[53.0, 97.0], raan=[0.0, 1.0], arg_perigee=[0.0, 2.0],
-                                mean_anomaly=[0.0, 3.0])
+    es = ElementSet.from_arrays(
+        norad=[1, 2],
+        epoch=np.array(["2026-01-01", "2026-01-02"], "datetime64[ns]"),
+        mean_motion=[15.0, 14.0],
+        eccentricity=[0.001, 0.002],
+        inclination=[53.0, 97.0],
+        raan=[0.0, 1.0],
+        arg_perigee=[0.0, 2.0],
+        mean_anomaly=[0.0, 3.0],
+    )
     assert list(es.name) == ["", ""] and list(es.classification) == ["U", "U"]
     assert list(es.element_set_no) == [999, 999] and es.bstar.tolist() == [0.0, 0.0]
     assert parse_elements(es.to_omm()) == es
@@ -373,9 +469,16 @@ def test_from_arrays_defaults_and_validation():
     with pytest.raises(ValueError, match="missing required"):
         ElementSet.from_arrays(norad=[1])
     with pytest.raises(ValueError, match="length"):
-        ElementSet.from_arrays(norad=[1, 2], epoch=es.epoch[:1], mean_motion=[1.0, 2.0],
-                               eccentricity=[0.0, 0.0], inclination=[0.0, 0.0], raan=[0.0, 0.0],
-                               arg_perigee=[0.0, 0.0], mean_anomaly=[0.0, 0.0])
+        ElementSet.from_arrays(
+            norad=[1, 2],
+            epoch=es.epoch[:1],
+            mean_motion=[1.0, 2.0],
+            eccentricity=[0.0, 0.0],
+            inclination=[0.0, 0.0],
+            raan=[0.0, 0.0],
+            arg_perigee=[0.0, 0.0],
+            mean_anomaly=[0.0, 0.0],
+        )
     with pytest.raises(ValueError, match="finite"):
         ElementSet.from_arrays(**{**_fields(es), "bstar": [np.nan, 0.0]})
     with pytest.raises(ValueError, match="classification"):
@@ -385,8 +488,10 @@ def test_from_arrays_defaults_and_validation():
 
 
 def _fields(es):
-    return {f: getattr(es, f) for f in ("norad", "epoch", "mean_motion", "eccentricity", "inclination",
-                                        "raan", "arg_perigee", "mean_anomaly")}
+    return {
+        f: getattr(es, f)
+        for f in ("norad", "epoch", "mean_motion", "eccentricity", "inclination", "raan", "arg_perigee", "mean_anomaly")
+    }
 
 
 # --- real data (../shared/data) and sgp4's verification file ------------------------------
@@ -458,8 +563,8 @@ def test_sgp4_verification_file_round_trip():
 @pytest.mark.parametrize("name", ["{curly", "[square", "<angle", "NORAD_CAT_ID,EPOCH"])
 def test_tle_names_that_look_like_other_formats_are_still_tle(name):
     """Found by hypothesis: a 3-line TLE whose name starts with '{' was read as JSON."""
-    from orbitshare.elements import parse_elements
-    from orbitshare.walker import walker
+    from orbitshare.elements.elementset import parse_elements
+    from orbitshare.elements.walker import walker
 
     es = walker(550, 53, 1, 2, 0, "2026-01-01T00:00:00Z", norad_start=1, name_prefix=name)
     back = parse_elements(es.to_tle())

@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orbitshare.elements import ElementSet, ElementSetWarning, parse_elements
+from orbitshare.elements.elementset import ElementSet, ElementSetWarning, parse_elements
 from orbitshare.errors import ElementSetError
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -17,17 +17,20 @@ def _dec(k: int, decimals: int) -> float:
     """The double nearest to k * 10**-decimals (as a parser would read it)."""
     sign = "-" if k < 0 else ""
     k = abs(k)
-    return float(f"{sign}{k // 10 ** decimals}.{k % 10 ** decimals:0{decimals}d}")
+    return float(f"{sign}{k // 10**decimals}.{k % 10**decimals:0{decimals}d}")
 
 
 exp_field = st.one_of(
     st.just(0.0),
-    st.builds(lambda s, m, e: float(f"{s}0.{m}e{e}"), st.sampled_from(["", "-"]),
-              st.integers(10000, 99999), st.integers(-9, 9)),
+    st.builds(
+        lambda s, m, e: float(f"{s}0.{m}e{e}"),
+        st.sampled_from(["", "-"]),
+        st.integers(10000, 99999),
+        st.integers(-9, 9),
+    ),
 )
 name_chars = st.characters(min_codepoint=32, max_codepoint=126)
-names = st.text(name_chars, max_size=24).map(str.strip).filter(
-    lambda s: not s.startswith(("#", "0 ", "1 ", "2 ")))
+names = st.text(name_chars, max_size=24).map(str.strip).filter(lambda s: not s.startswith(("#", "0 ", "1 ", "2 ")))
 
 
 @st.composite
@@ -35,36 +38,44 @@ def tle_records(draw, max_norad=339999):
     year = draw(st.integers(1957, 2056))
     ndays = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
     day = draw(st.integers(0, ndays - 1))
-    frac = draw(st.integers(0, 10 ** 8 - 1))
+    frac = draw(st.integers(0, 10**8 - 1))
     epoch_ns = ((dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days + day) * 86_400_000_000_000 + frac * 864_000
     piece = draw(st.text(st.characters(min_codepoint=65, max_codepoint=90), min_size=1, max_size=3))
-    intl = draw(st.one_of(st.just(""), st.builds(
-        lambda y, n: f"{y}-{n:03d}{piece}", st.integers(1957, 2056), st.integers(1, 999))))
-    return dict(
-        norad=draw(st.integers(0, max_norad)),
-        name=draw(names),
-        intldesg=intl,
-        classification=draw(st.sampled_from("UCS")),
-        epoch=np.datetime64(epoch_ns, "ns"),
-        mean_motion=_dec(draw(st.integers(1, 99_99999999)), 8),
-        eccentricity=_dec(draw(st.integers(0, 9999999)), 7),
-        inclination=_dec(draw(st.integers(0, 1800000)), 4),
-        raan=_dec(draw(st.integers(0, 3599999)), 4),
-        arg_perigee=_dec(draw(st.integers(0, 3599999)), 4),
-        mean_anomaly=_dec(draw(st.integers(0, 3599999)), 4),
-        bstar=draw(exp_field),
-        mean_motion_dot=_dec(draw(st.integers(-99999999, 99999999)), 8),
-        mean_motion_ddot=draw(exp_field),
-        element_set_no=draw(st.integers(0, 9999)),
-        rev_at_epoch=draw(st.integers(0, 99999)),
-        ephemeris_type=draw(st.integers(0, 9)),
+    intl = draw(
+        st.one_of(
+            st.just(""), st.builds(lambda y, n: f"{y}-{n:03d}{piece}", st.integers(1957, 2056), st.integers(1, 999))
+        )
     )
+    return {
+        "norad": draw(st.integers(0, max_norad)),
+        "name": draw(names),
+        "intldesg": intl,
+        "classification": draw(st.sampled_from("UCS")),
+        "epoch": np.datetime64(epoch_ns, "ns"),
+        "mean_motion": _dec(draw(st.integers(1, 99_99999999)), 8),
+        "eccentricity": _dec(draw(st.integers(0, 9999999)), 7),
+        "inclination": _dec(draw(st.integers(0, 1800000)), 4),
+        "raan": _dec(draw(st.integers(0, 3599999)), 4),
+        "arg_perigee": _dec(draw(st.integers(0, 3599999)), 4),
+        "mean_anomaly": _dec(draw(st.integers(0, 3599999)), 4),
+        "bstar": draw(exp_field),
+        "mean_motion_dot": _dec(draw(st.integers(-99999999, 99999999)), 8),
+        "mean_motion_ddot": draw(exp_field),
+        "element_set_no": draw(st.integers(0, 9999)),
+        "rev_at_epoch": draw(st.integers(0, 99999)),
+        "ephemeris_type": draw(st.integers(0, 9)),
+    }
 
 
 def _build(records):
-    return ElementSet.from_arrays(**{k: np.array([r[k] for r in records] + [None], dtype=object)[:-1]
-                                     if k in ("name", "intldesg") else np.array([r[k] for r in records])
-                                     for k in records[0]})
+    return ElementSet.from_arrays(
+        **{
+            k: np.array([r[k] for r in records] + [None], dtype=object)[:-1]
+            if k in ("name", "intldesg")
+            else np.array([r[k] for r in records])
+            for k in records[0]
+        }
+    )
 
 
 def _unique(records):
@@ -83,10 +94,29 @@ def test_tle_round_trip(records, three_line):
     text = es.to_tle(three_line=three_line)
     back = parse_elements(text)
     if not three_line:
-        es = es.from_arrays(**{f: getattr(es, f) for f in (
-            "norad", "intldesg", "classification", "epoch", "mean_motion", "eccentricity", "inclination",
-            "raan", "arg_perigee", "mean_anomaly", "bstar", "mean_motion_dot", "mean_motion_ddot",
-            "element_set_no", "rev_at_epoch", "ephemeris_type")})
+        es = es.from_arrays(
+            **{
+                f: getattr(es, f)
+                for f in (
+                    "norad",
+                    "intldesg",
+                    "classification",
+                    "epoch",
+                    "mean_motion",
+                    "eccentricity",
+                    "inclination",
+                    "raan",
+                    "arg_perigee",
+                    "mean_anomaly",
+                    "bstar",
+                    "mean_motion_dot",
+                    "mean_motion_ddot",
+                    "element_set_no",
+                    "rev_at_epoch",
+                    "ephemeris_type",
+                )
+            }
+        )
     assert back == es
     assert back.to_tle(three_line=three_line) == text
 
@@ -113,7 +143,9 @@ def omm_records(draw):
         eccentricity=draw(st.floats(0.0, 1.0, exclude_max=True)),
         inclination=draw(st.floats(0.0, 180.0)),
         raan=draw(st.floats(0.0, 360.0)),
-        bstar=draw(finite), mean_motion_dot=draw(finite), mean_motion_ddot=draw(finite),
+        bstar=draw(finite),
+        mean_motion_dot=draw(finite),
+        mean_motion_ddot=draw(finite),
     )
     return r
 
@@ -142,9 +174,15 @@ def _mutate(text, edits):
     return "".join(chars)
 
 
-edits = st.lists(st.tuples(st.sampled_from(["flip", "insert", "delete"]), st.integers(0, 10 ** 6),
-                           st.one_of(st.sampled_from(list("0123456789 .-+\n\r,<>\"[]{}E#U")), st.characters())),
-                 min_size=1, max_size=6)
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "insert", "delete"]),
+        st.integers(0, 10**6),
+        st.one_of(st.sampled_from(list('0123456789 .-+\n\r,<>"[]{}E#U')), st.characters()),
+    ),
+    min_size=1,
+    max_size=6,
+)
 
 
 def _parse_or_element_error(text, fmt_hint):

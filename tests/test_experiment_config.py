@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orbitshare.errors import ConfigError
-from orbitshare.experiment import (
+from orbitshare.experiment.config import (
     Experiment,
     _available_threads,
     build_elements,
@@ -30,7 +30,7 @@ from orbitshare.experiment import (
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "experiments"
 SHIPPED = sorted((REPO / "experiments").glob("*.toml"))
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def problems(path, **kw) -> list[str]:
@@ -104,14 +104,16 @@ def test_default_is_the_package_copy_and_needs_no_files():
 def test_default_loads_without_the_repo(tmp_path):
     """A copy of the package alone (no experiments/, no tle/) finds and validates its default."""
     pkg = tmp_path / "site" / "orbitshare"
-    shutil.copytree(REPO / "src" / "orbitshare", pkg,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    shutil.copytree(REPO / "src" / "orbitshare", pkg, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(tmp_path / "site")
-    code = ("import orbitshare, orbitshare.experiment as x; e = x.load_experiment(); "
-            "print(orbitshare.__file__); print(e.source); print(e.name, len(e.systems))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)
+    code = (
+        "import orbitshare, orbitshare.experiment.config as x; e = x.load_experiment(); "
+        "print(orbitshare.__file__); print(e.source); print(e.name, len(e.systems))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split("\n")
     assert lines[0].startswith(str(pkg))
@@ -155,8 +157,7 @@ def test_broken_values_all_reported_at_once(monkeypatch):
         f"{f}: systems[0].filing: expected a system id of the filings table (did you mean 'starlink_gen1'? one of "
         "starlink_gen1, starlink_gen2_granted, oneweb_phase1, kuiper, telesat_lightspeed, guowang, qianfan_phase1, "
         "iridium_next, globalstar, o3b), got 'starlink'",
-        f"{f}: systems[0].administration: expected an ISO 3166-1 alpha-3 code of the country table (or ''), "
-        "got 'XYZ'",
+        f"{f}: systems[0].administration: expected an ISO 3166-1 alpha-3 code of the country table (or ''), got 'XYZ'",
         f"{f}: systems[0].elevation_mask_deg: expected a number of degrees in (-90, 90), got 95",
         f"{f}: systems[0].min_visible: expected an integer in [1, 32767], got 0",
         f"{f}: systems[0].serve_countries[1]: expected an ISO 3166-1 alpha-3 code of the country table, got 'ZZZ'",
@@ -246,8 +247,15 @@ def test_broken_structure(monkeypatch):
 
 
 def test_every_broken_file_is_tested():
-    tested = {"broken_syntax", "broken_unknown_keys", "broken_values", "broken_timezone", "broken_paths",
-              "broken_capacity", "broken_structure"}
+    tested = {
+        "broken_syntax",
+        "broken_unknown_keys",
+        "broken_values",
+        "broken_timezone",
+        "broken_paths",
+        "broken_capacity",
+        "broken_structure",
+    }
     assert {p.stem for p in DATA.glob("broken_*.toml")} == tested
 
 
@@ -263,16 +271,17 @@ def test_unknown_key_suggestion(tmp_path, monkeypatch):
 
 def test_dask_backend_keys(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\n")
+    write(tmp_path, MINIMAL + '\n[compute]\nbackend = "dask"\n')
     exp = load_experiment("x.toml")
     assert (exp.compute.backend, exp.compute.workers, exp.compute.scheduler) == ("dask", 2, None)
-    write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\nscheduler = \"tcp://127.0.0.1:8786\"\n")
+    write(tmp_path, MINIMAL + '\n[compute]\nbackend = "dask"\nscheduler = "tcp://127.0.0.1:8786"\n')
     assert load_experiment("x.toml").compute.scheduler == "tcp://127.0.0.1:8786"
-    write(tmp_path, MINIMAL + "\n[compute]\nbackend = \"dask\"\nscheduler = \"localhost\"\nworkrs = 2\n")
+    write(tmp_path, MINIMAL + '\n[compute]\nbackend = "dask"\nscheduler = "localhost"\nworkrs = 2\n')
     lines = problems("x.toml")
     assert lines[0].startswith("x.toml: compute.workrs: ") and "did you mean 'workers'" in lines[0]
-    assert lines[1] == ("x.toml: compute.scheduler: expected a Dask scheduler address like 'tcp://host:8786', "
-                        "got 'localhost'")
+    assert lines[1] == (
+        "x.toml: compute.scheduler: expected a Dask scheduler address like 'tcp://host:8786', got 'localhost'"
+    )
     write(tmp_path, MINIMAL + "\n[compute]\nworkers = 2\n")
     assert problems("x.toml") == ["x.toml: compute.workers: expected no value unless backend = 'dask', got 2"]
 
@@ -281,13 +290,28 @@ def test_threads_beyond_this_machine(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     n = _available_threads()
     write(tmp_path, MINIMAL + f"\n[compute]\nthreads = {n + 1}\n")
-    assert problems("x.toml") == [f"x.toml: compute.threads: expected an integer in [0, {n}] (0 = all {n} cores of "
-                                  f"this machine), got {n + 1}"]
+    assert problems("x.toml") == [
+        f"x.toml: compute.threads: expected an integer in [0, {n}] (0 = all {n} cores of this machine), got {n + 1}"
+    ]
 
 
-@pytest.mark.parametrize("res, ok", [(1, True), (0.25, True), (0.5, True), (5, True), (2.5, True),
-                                     (0.7, False), (0.1, True), (0.05, False), (10, False), (0, False), ("1", False),
-                                     (True, False)])
+@pytest.mark.parametrize(
+    "res, ok",
+    [
+        (1, True),
+        (0.25, True),
+        (0.5, True),
+        (5, True),
+        (2.5, True),
+        (0.7, False),
+        (0.1, True),
+        (0.05, False),
+        (10, False),
+        (0, False),
+        ("1", False),
+        (True, False),
+    ],
+)
 def test_grid_resolution(tmp_path, res, ok):
     value = "true" if isinstance(res, bool) else f'"{res}"' if isinstance(res, str) else repr(res)
     p = write(tmp_path, MINIMAL + f"\n[grid]\nresolution_deg = {value}\n")
@@ -301,7 +325,7 @@ def test_grid_resolution(tmp_path, res, ok):
 def test_missing_file_and_non_utf8(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert problems("nope.toml") == ["nope.toml: experiment file not found"]
-    (tmp_path / "latin.toml").write_bytes(b"[experiment]\nname = \"caf\xe9\"\n")
+    (tmp_path / "latin.toml").write_bytes(b'[experiment]\nname = "caf\xe9"\n')
     assert problems("latin.toml") == ["latin.toml: line 2, column 12: invalid TOML: expected UTF-8 text, got byte 0xe9"]
 
 
@@ -320,18 +344,33 @@ def test_defaults_are_filled(tmp_path):
     assert d["time"]["step_s"] == 60.0
     assert d["grid"] == {"resolution_deg": 1.0}
     assert d["geography"] == {"source": "embedded"}
-    assert d["systems"] == [{
-        "name": "o3b", "filing": "o3b", "epoch": dt.datetime(2026, 1, 1, tzinfo=UTC), "operator": "SES",
-        "administration": "LUX", "bands": [], "elevation_mask_deg": 25.0, "min_visible": 1, "exclude_countries": [],
-    }]
+    assert d["systems"] == [
+        {
+            "name": "o3b",
+            "filing": "o3b",
+            "epoch": dt.datetime(2026, 1, 1, tzinfo=UTC),
+            "operator": "SES",
+            "administration": "LUX",
+            "bands": [],
+            "elevation_mask_deg": 25.0,
+            "min_visible": 1,
+            "exclude_countries": [],
+        }
+    ]
     # no capacity anywhere: the default datasets are those that need none
-    assert d["outputs"] == {"datasets": ["coverage", "countries", "groups"], "files": ["netcdf", "csv"], "maps": [],
-                            "keep_time_series": False, "weighting": "population", "lorenz_points": 101,
-                            "gso_bin_deg": 0.5, "gso_masks_deg": [5.0, 10.0]}
+    assert d["outputs"] == {
+        "datasets": ["coverage", "countries", "groups"],
+        "files": ["netcdf", "csv"],
+        "maps": [],
+        "keep_time_series": False,
+        "weighting": "population",
+        "lorenz_points": 101,
+        "gso_bin_deg": 0.5,
+        "gso_masks_deg": [5.0, 10.0],
+    }
     assert d["compute"] == {"threads": 0, "backend": "cpu"}  # None-valued keys are left out
     with_cap = load_experiment(write(tmp_path, MINIMAL + "capacity_per_sat_mbps = 1000\n", "cap.toml"))
-    assert with_cap.outputs.datasets == ("coverage", "spectrum", "capacity", "countries", "groups", "equity",
-                                         "lorenz")
+    assert with_cap.outputs.datasets == ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz")
 
 
 def test_experiment_is_frozen():
@@ -377,47 +416,59 @@ def test_naturalearth_data_dir(tmp_path, monkeypatch):
     write(tmp_path, body.replace('"110m"', '"50m"'), "y.toml")
     assert problems("y.toml") == [
         "y.toml: geography.data_dir: expected a folder holding ne_50m_admin_0_countries.geojson or "
-        f"ne_50m_admin_0_countries*.zip (or its boundaries/ subfolder), got 'ne' ({tmp_path / 'ne'}: not found there)"]
+        f"ne_50m_admin_0_countries*.zip (or its boundaries/ subfolder), got 'ne' ({tmp_path / 'ne'}: not found there)"
+    ]
     write(tmp_path, MINIMAL + '\n[geography]\nsource = "naturalearth"\n', "z.toml")
     assert problems("z.toml") == [
         "z.toml: geography.data_dir: expected a folder with Natural Earth boundaries (or $ORBITSHARE_DATA_DIR set), "
-        "got nothing (the key is missing)"]
+        "got nothing (the key is missing)"
+    ]
     monkeypatch.setenv("ORBITSHARE_DATA_DIR", str(tmp_path / "ne"))
     assert problems("z.toml") == [
         "z.toml: geography.data_dir: expected a folder holding ne_50m_admin_0_countries.geojson or "
         f"ne_50m_admin_0_countries*.zip (or its boundaries/ subfolder), got '$ORBITSHARE_DATA_DIR' ({tmp_path / 'ne'}: "
-        "not found there)"]
+        "not found there)"
+    ]
     write(tmp_path, MINIMAL + '\n[geography]\nsource = "naturalearth"\nscale = "110m"\n', "z.toml")
     assert load_experiment("z.toml").geography.data_dir == tmp_path / "ne"
     write(tmp_path, MINIMAL + '\n[geography]\ndata_dir = "ne"\n', "w.toml")
-    assert problems("w.toml") == ["w.toml: geography.data_dir: only used with source = 'naturalearth', got source = "
-                                  "'embedded' (remove data_dir or set source = 'naturalearth')"]
+    assert problems("w.toml") == [
+        "w.toml: geography.data_dir: only used with source = 'naturalearth', got source = "
+        "'embedded' (remove data_dir or set source = 'naturalearth')"
+    ]
 
 
 def test_epoch_only_for_generated_systems(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, MINIMAL.replace('filing = "o3b"', 'fetch = "o3b"\nepoch = 2026-01-01T00:00:00Z'))
-    assert problems("x.toml") == ["x.toml: systems[0].epoch: only used with 'walker' or 'filing' systems (the fetch "
-                                  "catalog carries its own epochs), got a fetch system"]
+    assert problems("x.toml") == [
+        "x.toml: systems[0].epoch: only used with 'walker' or 'filing' systems (the fetch "
+        "catalog carries its own epochs), got a fetch system"
+    ]
 
 
 def test_walker_name_required_and_bad_group(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, MINIMAL.replace('filing = "o3b"', 'walker = [{ altitude_km = 550, inclination_deg = 53, '
-                                                      'planes = 2, sats_per_plane = 2 }]')
-          + '\n[[systems]]\nfetch = "star link"\n')
+    write(
+        tmp_path,
+        MINIMAL.replace(
+            'filing = "o3b"', "walker = [{ altitude_km = 550, inclination_deg = 53, planes = 2, sats_per_plane = 2 }]"
+        )
+        + '\n[[systems]]\nfetch = "star link"\n',
+    )
     assert problems("x.toml") == [
         "x.toml: systems[0].name: expected a non-empty string (required for walker systems), got nothing (the key is "
         "missing)",
-        "x.toml: systems[1].fetch: expected a CelesTrak group name (1-64 letters, digits, '-' or '_'), got "
-        "'star link'",
+        "x.toml: systems[1].fetch: expected a CelesTrak group name (1-64 letters, digits, '-' or '_'), got 'star link'",
     ]
 
 
 def test_deep_parses_element_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bad.tle").write_text("SAT\n1 00005U 58002B   00179.78495062  .00000023  00000-0  28098-4 0  4753\n"
-                                      "2 00005  34.2682 348.7242 1859667 331.7664  19.3264 10.8241915741366X\n")
+    (tmp_path / "bad.tle").write_text(
+        "SAT\n1 00005U 58002B   00179.78495062  .00000023  00000-0  28098-4 0  4753\n"
+        "2 00005  34.2682 348.7242 1859667 331.7664  19.3264 10.8241915741366X\n"
+    )
     write(tmp_path, MINIMAL.replace('filing = "o3b"', 'elements = "bad.tle"'))
     assert load_experiment("x.toml").systems[0].name == "bad"  # the sniff accepts it
     (line,) = problems("x.toml", deep=True)
@@ -446,7 +497,7 @@ def test_build_times_grid_systems():
 
 
 def test_build_elements_filing_matches_table():
-    from orbitshare.filings import filing_elements
+    from orbitshare.elements.filings import filing_elements
 
     exp = load_experiment()
     es = build_elements(exp.systems[1])
@@ -456,7 +507,7 @@ def test_build_elements_filing_matches_table():
 
 
 def test_build_geography_passes_the_options(tmp_path, monkeypatch):
-    geo_mod = sys.modules["orbitshare.geography"]  # the package attribute is the function
+    geo_mod = sys.modules["orbitshare.geo.build"]  # the package attribute is the function
 
     calls = []
     monkeypatch.setattr(geo_mod, "geography", lambda grid, **kw: calls.append((grid.resolution_deg, kw)) or "geo")
@@ -465,5 +516,7 @@ def test_build_geography_passes_the_options(tmp_path, monkeypatch):
     (tmp_path / "ne_50m_admin_0_countries.geojson").write_text("{}")
     exp = load_experiment(write(tmp_path, MINIMAL + '\n[geography]\nsource = "naturalearth"\ndata_dir = "."\n'))
     build_geography(exp)
-    assert calls == [(2.0, {"source": "embedded"}),
-                     (1.0, {"source": "naturalearth", "data_dir": tmp_path, "population": None, "scale": "50m"})]
+    assert calls == [
+        (2.0, {"source": "embedded"}),
+        (1.0, {"source": "naturalearth", "data_dir": tmp_path, "population": None, "scale": "50m"}),
+    ]

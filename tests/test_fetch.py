@@ -8,9 +8,9 @@ import urllib.parse
 
 import pytest
 
-from orbitshare.elements import ElementSet
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.fetch import DEFAULT_BASE_URL, default_cache_dir, fetch_elements, fetch_group
 from orbitshare.errors import DataError, OrbitshareError
-from orbitshare.fetch import DEFAULT_BASE_URL, default_cache_dir, fetch_elements, fetch_group
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from sgp4.api import WGS72, Satrec
 
-from orbitshare.errors import DataError, OrbitshareError
-from orbitshare.filings import (
+from orbitshare.elements.filings import (
     ALPHA5_MAX,
     DEFAULT_EPOCH,
     assumed_planes,
@@ -23,6 +22,7 @@ from orbitshare.filings import (
     load_filings,
     read_manifest,
 )
+from orbitshare.errors import DataError, OrbitshareError
 
 REPO = Path(__file__).resolve().parents[1]
 TLE_DIR = REPO / "tle"
@@ -51,11 +51,17 @@ def shells():
 # the table itself
 # ------------------------------------------------------------------------------------------
 
+
 def test_table_loads_typed(shells):
     assert len(shells) == 25
     s = shells[0]
-    assert (s.system_id, s.shell, s.altitude_km, s.planes, s.sats_per_plane) == \
-        ("starlink_gen1", "G1-S1", 550.0, 72, 22)
+    assert (s.system_id, s.shell, s.altitude_km, s.planes, s.sats_per_plane) == (
+        "starlink_gen1",
+        "G1-S1",
+        550.0,
+        72,
+        22,
+    )
     assert isinstance(s.planes_assumed, bool) and isinstance(s.norad_first, int)
     assert filing_systems(shells) == list(EXPECTED_COUNTS)
 
@@ -75,7 +81,7 @@ def test_norad_ranges_unique_and_alpha5(shells):
         assert a1 < b0
     assert ranges[0][0] >= 200000 and ranges[-1][1] <= ALPHA5_MAX
     for k, s in enumerate(shells):
-        assert s.norad_first == 200000 + 4000 * k          # the documented block rule
+        assert s.norad_first == 200000 + 4000 * k  # the documented block rule
 
 
 def test_assumed_planes_follow_the_rule(shells):
@@ -99,6 +105,7 @@ def test_names_fit_tle_line_zero(shells):
 # against the reference fact table (shared/data)
 # ------------------------------------------------------------------------------------------
 
+
 def _facts(shared_data):
     path = shared_data / "constellations" / "constellation_shells.csv"
     with open(path, encoding="utf-8", newline="") as fh:
@@ -114,7 +121,7 @@ def test_shells_match_fact_table(shared_data, shells):
         assert float(f["inclination_deg"]) == s.inclination_deg, s.shell
         if f["total_sats"]:
             assert int(f["total_sats"]) == s.total_sats, s.shell
-        else:                                   # O3b: count from the status note
+        else:  # O3b: count from the status note
             assert str(s.total_sats) in f["status_note"]
         if f["planes"]:
             assert int(f["planes"]) == s.planes and not s.planes_assumed, s.shell
@@ -142,15 +149,37 @@ def test_system_totals_match_fact_table(shared_data, shells):
     assert theirs["guowang"] == 12992 and theirs["qianfan_phase1"] == 1296
     assert theirs["telesat_lightspeed"] == 198 and theirs["oneweb_phase1"] == 588
     # every shell the brief asks for is present
-    for shell in ("G1-S1", "G1-S2", "G1-S3", "G1-S4", "G1-S5", "G2-E", "G2-F", "G2-G", "OW1",
-                  "K1", "K2", "K3", "TL-P", "TL-I", "GW-A59-1", "GW-A59-2", "GW-A59-3",
-                  "GW-2-1", "GW-2-2", "GW-2-3", "GW-2-4", "QF-1"):
+    for shell in (
+        "G1-S1",
+        "G1-S2",
+        "G1-S3",
+        "G1-S4",
+        "G1-S5",
+        "G2-E",
+        "G2-F",
+        "G2-G",
+        "OW1",
+        "K1",
+        "K2",
+        "K3",
+        "TL-P",
+        "TL-I",
+        "GW-A59-1",
+        "GW-A59-2",
+        "GW-A59-3",
+        "GW-2-1",
+        "GW-2-2",
+        "GW-2-3",
+        "GW-2-4",
+        "QF-1",
+    ):
         assert any(s.shell == shell for s in shells), shell
 
 
 # ------------------------------------------------------------------------------------------
 # bad tables
 # ------------------------------------------------------------------------------------------
+
 
 def _rewrite(tmp_path, edit):
     rows = list(csv.reader(PACKAGE_CSV.read_text(encoding="utf-8").splitlines()))
@@ -164,16 +193,19 @@ def _rewrite(tmp_path, edit):
 def test_bad_table_names_line_and_column(tmp_path):
     def wrong_total(rows):
         rows[3][rows[0].index("total_sats")] = "999"
+
     with pytest.raises(DataError, match=r"line 4, column total_sats"):
         load_filings(_rewrite(tmp_path, wrong_total))
 
     def beyond_alpha5(rows):
         rows[1][rows[0].index("norad_first")] = "339000"
+
     with pytest.raises(DataError, match="norad_first"):
         load_filings(_rewrite(tmp_path, beyond_alpha5))
 
     def overlap(rows):
         rows[2][rows[0].index("norad_first")] = "200100"
+
     with pytest.raises(DataError, match="overlap"):
         load_filings(_rewrite(tmp_path, overlap))
 
@@ -181,6 +213,7 @@ def test_bad_table_names_line_and_column(tmp_path):
         col = rows[0].index("phasing")
         for r in rows:
             del r[col]
+
     with pytest.raises(DataError, match="missing column"):
         load_filings(_rewrite(tmp_path, no_column))
 
@@ -191,6 +224,7 @@ def test_bad_table_names_line_and_column(tmp_path):
 # ------------------------------------------------------------------------------------------
 # element sets and the shipped tle/ directory
 # ------------------------------------------------------------------------------------------
+
 
 def test_filing_elements_by_id_and_name():
     es = filing_elements("kuiper", DEFAULT_EPOCH)
@@ -213,7 +247,7 @@ def test_regeneration_is_byte_identical_to_shipped(regenerated):
     assert [p.name for p in written] == [f"{s}.tle" for s in EXPECTED_COUNTS] + ["MANIFEST"]
     for p in written:
         assert p.read_bytes() == (TLE_DIR / p.name).read_bytes(), p.name
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]     # no temp files left
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no temp files left
 
 
 def test_regeneration_is_deterministic(regenerated, tmp_path):
@@ -235,7 +269,7 @@ def test_manifest_matches_files():
 
 
 def test_shipped_files_load_with_expected_counts():
-    from orbitshare.elements import load_elements
+    from orbitshare.elements.elementset import load_elements
 
     for system_id, count in EXPECTED_COUNTS.items():
         es = load_elements(TLE_DIR / f"{system_id}.tle")

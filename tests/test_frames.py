@@ -11,12 +11,18 @@ from orbitshare.timegrid import time_grid
 
 # LEO (ISS-like), MEO (GPS), GEO, Molniya: classic public element sets
 TLES = {
-    "leo": ("1 25544U 98067A   26150.50000000  .00016717  00000-0  10270-3 0  9990",
-            "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537"),
-    "meo": ("1 28874U 05038A   26150.50000000 -.00000044  00000-0  00000+0 0  9995",
-            "2 28874  55.8983 126.6843 0122430 233.6310 125.2770  2.00563238150412"),
-    "geo": ("1 41866U 16071A   26150.50000000 -.00000261  00000-0  00000+0 0  9999",
-            "2 41866   0.0170 246.0970 0000720 299.9080 184.3430  1.00271670 34567"),
+    "leo": (
+        "1 25544U 98067A   26150.50000000  .00016717  00000-0  10270-3 0  9990",
+        "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537",
+    ),
+    "meo": (
+        "1 28874U 05038A   26150.50000000 -.00000044  00000-0  00000+0 0  9995",
+        "2 28874  55.8983 126.6843 0122430 233.6310 125.2770  2.00563238150412",
+    ),
+    "geo": (
+        "1 41866U 16071A   26150.50000000 -.00000261  00000-0  00000+0 0  9999",
+        "2 41866   0.0170 246.0970 0000720 299.9080 184.3430  1.00271670 34567",
+    ),
 }
 
 
@@ -49,8 +55,7 @@ def test_itrs_matches_skyfield_across_a_year(kind):
 
     for k in range(0, len(tg), 10):
         # TEME_to_ITRF's rate term is per day: pass km/day, get km/day (its W omits s', ~1e-10 rad)
-        _, ref_vk = TEME_to_ITRF(tg.ut1_jd[k], r[k], v[k] * 86400.0, tg.xp[k], tg.yp[k],
-                                 fraction_ut1=tg.ut1_fr[k])
+        _, ref_vk = TEME_to_ITRF(tg.ut1_jd[k], r[k], v[k] * 86400.0, tg.xp[k], tg.yp[k], fraction_ut1=tg.ut1_fr[k])
         assert np.linalg.norm(v2[0, k] - ref_vk / 86400.0) < 1e-9
     # a real rotation happened: TEME and ITRS differ by thousands of km on average
     assert np.linalg.norm(r2[0] - r, axis=1).mean() > 1000.0

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from orbitshare.errors import ConfigError, DataError
-from orbitshare.geography import Polygons, country_groups, geography
-from orbitshare.geography_naturalearth import rasterize
+from orbitshare.geo.build import country_groups, geography
+from orbitshare.geo.naturalearth import rasterize
+from orbitshare.geo.parts import Polygons
+from orbitshare.geo.population import Raster, read_esri_ascii, regrid_counts
 from orbitshare.grid import Grid
-from orbitshare.population import Raster, read_esri_ascii, regrid_counts
 
 GPW = "population/gpw_v4_population_count_rev11_2020_1_deg.asc"
 
@@ -42,8 +43,13 @@ def _two_squares():
     p = Polygons()
     # square A: exactly cells lon [0, 2) x lat [0, 2); square B offset by a quarter cell, with a hole
     p.add([np.array([[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]], float)], 0)
-    p.add([np.array([[2.25, 0.25], [3.25, 0.25], [3.25, 1.25], [2.25, 1.25]], float),
-           np.array([[2.5, 0.5], [2.5, 0.75], [2.75, 0.75], [2.75, 0.5]], float)], 1)
+    p.add(
+        [
+            np.array([[2.25, 0.25], [3.25, 0.25], [3.25, 1.25], [2.25, 1.25]], float),
+            np.array([[2.5, 0.5], [2.5, 0.75], [2.75, 0.75], [2.75, 0.5]], float),
+        ],
+        1,
+    )
     return p.finish()
 
 
@@ -60,7 +66,7 @@ def test_two_squares_rasterized_exactly():
     i0 = 90  # row of lat [0, 1)
     j0 = 180  # column of lon [0, 1)
     a = f[0]
-    assert a[i0:i0 + 2, j0:j0 + 2].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert a[i0 : i0 + 2, j0 : j0 + 2].tolist() == [[1.0, 1.0], [1.0, 1.0]]
     assert a.sum() == 4.0
     b = f[1]
     # B minus its hole: exact quarter-cell areas (samples at 1/8, 3/8, 5/8, 7/8 of a cell)
@@ -81,8 +87,9 @@ def test_tiny_polygon_gets_its_cell():
     i, j = 90, 190
     assert f[1, i, j] > 0 and f[1, 95, 200] > 0
     assert f[:, i, j].sum() == pytest.approx(1.0)
-    assert f[1, i, j] == pytest.approx(0.04 * 0.03 * np.cos(np.radians(0.425)) * 111.195 ** 2
-                                       / grid.cell_area_km2[i], rel=0.02)
+    assert f[1, i, j] == pytest.approx(
+        0.04 * 0.03 * np.cos(np.radians(0.425)) * 111.195**2 / grid.cell_area_km2[i], rel=0.02
+    )
 
 
 # ------------------------------------------------------------------ population rasters
@@ -202,7 +209,7 @@ def test_large_geography_is_written_country_by_country(embedded, monkeypatch, tm
     values as the in-memory build; an unwritable cache folder is a DataError naming it."""
     import sys
 
-    geo_mod = sys.modules["orbitshare.geography"]
+    geo_mod = sys.modules["orbitshare.geo.build"]
     monkeypatch.setenv("ORBITSHARE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(geo_mod, "DENSE_LIMIT_BYTES", 1000)
     lazy = geography(Grid(1.0), cache=False)
@@ -222,7 +229,7 @@ def test_large_geography_is_written_country_by_country(embedded, monkeypatch, tm
 def test_country_cell_pairs(embedded):
     """The sparse (country, cell) pairs equal the dense array's nonzeros; a file-backed geography's
     pairs are read once per Dataset, an in-memory one's every time (it may be modified in place)."""
-    from orbitshare.geography import country_cell_pairs
+    from orbitshare.geo.build import country_cell_pairs
 
     ds, _ = embedded
     c, n, f, sumcf = country_cell_pairs(ds, block_values=10_000)  # several countries per block

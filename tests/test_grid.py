@@ -19,9 +19,9 @@ def test_areas_sum_to_wgs84_surface(res):
     assert abs(total / WGS84_AREA_KM2 - 1.0) < 1e-6
     # and exactly the closed form of the whole ellipsoid, 2πa²(1 + (1 − e²)/e · artanh e)
     e = math.sqrt(WGS84_E2)
-    closed = 2 * math.pi * WGS84_A_KM ** 2 * (1 + (1 - WGS84_E2) / e * math.atanh(e))
+    closed = 2 * math.pi * WGS84_A_KM**2 * (1 + (1 - WGS84_E2) / e * math.atanh(e))
     assert total == pytest.approx(closed, rel=1e-12)
-    assert WGS84_SURFACE_AREA_KM2 == pytest.approx(closed, rel=1e-14)
+    assert pytest.approx(closed, rel=1e-14) == WGS84_SURFACE_AREA_KM2
     ca = g.cell_area()
     assert ca.dims == ("lat", "lon") and ca.attrs["units"] == "km2"
     assert float(ca.sum()) == pytest.approx(total, rel=1e-12)
@@ -37,7 +37,7 @@ def _row_area_numeric(lat1_deg, lat2_deg, dlon_deg, n=40):
     phi = 0.5 * (p2 - p1) * x + 0.5 * (p1 + p2)
     s = np.sin(phi)
     wden = 1.0 - WGS84_E2 * s * s
-    m = WGS84_A_KM * (1 - WGS84_E2) / wden ** 1.5
+    m = WGS84_A_KM * (1 - WGS84_E2) / wden**1.5
     nrad = WGS84_A_KM / np.sqrt(wden)
     return 0.5 * (p2 - p1) * np.sum(w * m * nrad * np.cos(phi)) * math.radians(dlon_deg)
 
@@ -81,8 +81,8 @@ def test_row_geometry_on_ellipsoid_and_vs_skyfield():
     pxy, pz, nxy, nz = g.row_geometry()
     # on the ellipsoid, unit normals, normal ∥ gradient of (ρ/a)² + (z/b)²
     np.testing.assert_allclose((pxy / WGS84_A_KM) ** 2 + (pz / WGS84_B_KM) ** 2, 1.0, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(nxy ** 2 + nz ** 2, 1.0, rtol=0, atol=1e-15)
-    gx, gz = pxy / WGS84_A_KM ** 2, pz / WGS84_B_KM ** 2
+    np.testing.assert_allclose(nxy**2 + nz**2, 1.0, rtol=0, atol=1e-15)
+    gx, gz = pxy / WGS84_A_KM**2, pz / WGS84_B_KM**2
     np.testing.assert_allclose(nxy * gz - nz * gx, 0.0, atol=1e-18)
     # the same points as Skyfield's WGS84 geodetic positions
     p = g.cell_centres_itrs()
@@ -97,7 +97,9 @@ def test_good_resolutions(res):
     assert g.nlat == round(180 / float(res))
 
 
-@pytest.mark.parametrize("res", [0.7, 0.35, 1.1, 7.0, 6.0, 0.05, 0.0, -1.0, float("nan"), float("inf"), "1x", None, True])
+@pytest.mark.parametrize(
+    "res", [0.7, 0.35, 1.1, 7.0, 6.0, 0.05, 0.0, -1.0, float("nan"), float("inf"), "1x", None, True]
+)
 def test_bad_resolutions(res):
     with pytest.raises(ValueError, match="resolution_deg"):
         Grid(res)

@@ -7,9 +7,17 @@ import pytest
 import xarray as xr
 
 from orbitshare import ElementSet, load_elements
-from orbitshare.gso import (
-    GSO_RADIUS_KM, SIDEREAL_REV_PER_DAY, arc_occupancy, geostationary, gso_elevation_deg,
-    longitude_bins, max_gso_elevation_deg, subsatellite_longitudes, visible_arc, visible_half_width_deg,
+from orbitshare.engine.gso import (
+    GSO_RADIUS_KM,
+    SIDEREAL_REV_PER_DAY,
+    arc_occupancy,
+    geostationary,
+    gso_elevation_deg,
+    longitude_bins,
+    max_gso_elevation_deg,
+    subsatellite_longitudes,
+    visible_arc,
+    visible_half_width_deg,
 )
 
 A_KM = 6378.137
@@ -25,8 +33,7 @@ def _ref_elevation_deg(lat_deg, lon_deg, slot_lon_deg, r=GSO_RADIUS_KM):
     the up-normal as the normalised gradient of x²/a² + y²/a² + z²/b² (no radius-of-curvature formula)."""
     phi, lam = math.radians(lat_deg), math.radians(lon_deg)
     beta = math.atan2(B_KM * math.sin(phi), A_KM * math.cos(phi))  # tan β = (b/a) tan φ
-    p = np.array([A_KM * math.cos(beta) * math.cos(lam), A_KM * math.cos(beta) * math.sin(lam),
-                  B_KM * math.sin(beta)])
+    p = np.array([A_KM * math.cos(beta) * math.cos(lam), A_KM * math.cos(beta) * math.sin(lam), B_KM * math.sin(beta)])
     g = p / np.array([A_KM**2, A_KM**2, B_KM**2])
     n = g / np.linalg.norm(g)
     ls = np.radians(np.asarray(slot_lon_deg, float))
@@ -50,17 +57,35 @@ def _ref_visible_slots(cells, mask):
 def _els(mm, ecc, inc):
     n = len(mm)
     z = np.zeros(n)
-    return ElementSet.from_arrays(norad=np.arange(1, n + 1), epoch=np.full(n, np.datetime64("2026-05-30", "ns")),
-                                  mean_motion=np.asarray(mm, float), eccentricity=np.asarray(ecc, float),
-                                  inclination=np.asarray(inc, float), raan=z, arg_perigee=z, mean_anomaly=z)
+    return ElementSet.from_arrays(
+        norad=np.arange(1, n + 1),
+        epoch=np.full(n, np.datetime64("2026-05-30", "ns")),
+        mean_motion=np.asarray(mm, float),
+        eccentricity=np.asarray(ecc, float),
+        inclination=np.asarray(inc, float),
+        raan=z,
+        arg_perigee=z,
+        mean_anomaly=z,
+    )
 
 
 def test_geostationary_thresholds():
-    els = _els([SIDEREAL_REV_PER_DAY, 0.99, 1.01, 0.98, 1.02, 1.0027, 1.0027, 15.0],
-               [0.0, 0.0, 0.0, 0.0, 0.0, 0.02, 0.0001, 0.0], [0.05, 0, 0, 0, 0, 0.1, 7.0, 0.1])
+    els = _els(
+        [SIDEREAL_REV_PER_DAY, 0.99, 1.01, 0.98, 1.02, 1.0027, 1.0027, 15.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.02, 0.0001, 0.0],
+        [0.05, 0, 0, 0, 0, 0.1, 7.0, 0.1],
+    )
     assert geostationary(els).tolist() == [True, True, True, False, False, False, False, False]
-    assert geostationary(els, max_inclination_deg=10.0, max_eccentricity=0.05).tolist() == \
-        [True, True, True, False, False, True, True, False]
+    assert geostationary(els, max_inclination_deg=10.0, max_eccentricity=0.05).tolist() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
     assert geostationary(els, mean_motion_rev_per_day=(0.97, 1.03))[[3, 4]].all()
     with pytest.raises(ValueError):
         geostationary(els, mean_motion_rev_per_day=(1.1, 0.9))
@@ -89,7 +114,9 @@ def test_half_width_matches_brute_force(lat, mask):
     assert np.count_nonzero(vis) * STEP == pytest.approx(2 * hw, abs=2 * STEP)
     # the exact elevation function agrees with the reference
     for d in (2.0, 30.0, hw * 0.99):
-        assert gso_elevation_deg(lat, lon0, lon0 + d) == pytest.approx(_ref_elevation_deg(lat, lon0, [lon0 + d])[0], abs=1e-9)
+        assert gso_elevation_deg(lat, lon0, lon0 + d) == pytest.approx(
+            _ref_elevation_deg(lat, lon0, [lon0 + d])[0], abs=1e-9
+        )
 
 
 def test_high_latitude_max_elevation():
@@ -125,9 +152,10 @@ def _geo(lat, lon, fractions):
     for k, c in enumerate(codes):
         for i, j, f in fractions[c]:
             cf[k, i, j] = f
-    return xr.Dataset({"country_fraction": (("country", "lat", "lon"), cf)},
-                      coords={"country": codes, "lat": lat, "lon": lon,
-                              "country_name": ("country", [c.lower() for c in codes])})
+    return xr.Dataset(
+        {"country_fraction": (("country", "lat", "lon"), cf)},
+        coords={"country": codes, "lat": lat, "lon": lon, "country_name": ("country", [c.lower() for c in codes])},
+    )
 
 
 LAT = np.array([-20.0, 0.0, 75.0])
@@ -136,10 +164,12 @@ LON = np.array([-175.0, 0.0, 10.0, 30.0, 100.0, 170.0])
 
 @pytest.fixture(scope="module")
 def syn():
-    fr = {"AAA": [(1, 3, 1.0)],                                        # one equatorial cell at 30°E
-          "BBB": [(2, 1, 0.5), (2, 2, 0.2), (0, 4, 0.01), (1, 5, 0.3)],  # 75°N, 20°S, wraps ±180
-          "CCC": [(2, 1, 0.9)],                                        # only at 75°N
-          "DDD": []}                                                   # no land
+    fr = {
+        "AAA": [(1, 3, 1.0)],  # one equatorial cell at 30°E
+        "BBB": [(2, 1, 0.5), (2, 2, 0.2), (0, 4, 0.01), (1, 5, 0.3)],  # 75°N, 20°S, wraps ±180
+        "CCC": [(2, 1, 0.9)],  # only at 75°N
+        "DDD": [],
+    }  # no land
     return _geo(LAT, LON, fr), fr
 
 
@@ -174,14 +204,16 @@ def test_visible_arc_with_satellites(syn):
     geo, fr = syn
     sat_lon = np.array([30.0, 111.0, -51.0, 179.9, -150.0, -100.0, 60.0, np.nan])
     sat_own = np.array(["AAA", "AAA", "BBB", "EEE", "unattributed", "AAA", "BBB", "CCC"])
-    occ = xr.Dataset({"sat_longitude": ("satellite", sat_lon), "sat_owner": ("satellite", sat_own)},
-                     attrs={"time": "test"})
+    occ = xr.Dataset(
+        {"sat_longitude": ("satellite", sat_lon), "sat_owner": ("satellite", sat_own)}, attrs={"time": "test"}
+    )
     va = visible_arc(geo, masks_deg=(5.0, 10.0), occupancy=occ)
     for c in ("AAA", "BBB", "CCC", "DDD"):
         cells = [(LAT[i], LON[j]) for i, j, _ in fr[c]]
         for m in (5.0, 10.0):
-            ref = sum(any(_ref_elevation_deg(la, lo, [s])[0] > m for la, lo in cells)
-                      for s in sat_lon[np.isfinite(sat_lon)])
+            ref = sum(
+                any(_ref_elevation_deg(la, lo, [s])[0] > m for la, lo in cells) for s in sat_lon[np.isfinite(sat_lon)]
+            )
             assert va.gso_sats_visible.sel(country=c, mask=m) == ref, (c, m)
     assert va.gso_sats_own.values.tolist() == [3, 2, 0, 0]  # CCC's only satellite failed (NaN)
     assert va.entitlement_positions.values.tolist() == [1, 1, 1, 1]
@@ -219,7 +251,7 @@ def test_longitudes_match_skyfield(geo_els):
 
     from orbitshare.timegrid import time_grid_from_times
 
-    sub = geo_els[np.flatnonzero(geostationary(geo_els))[:: 60]]
+    sub = geo_els[np.flatnonzero(geostationary(geo_els))[::60]]
     tg = time_grid_from_times([T_GEO])
     lon = subsatellite_longitudes(sub, tg)
     t = tg.skyfield_time()
@@ -232,7 +264,7 @@ def test_longitudes_match_skyfield(geo_els):
 
 
 def test_occupancy_by_owner(geo_els, shared_data):
-    from orbitshare.owners import satellite_owners
+    from orbitshare.elements.owners import satellite_owners
 
     own = satellite_owners(geo_els, data_dir=shared_data)
     occ = arc_occupancy(geo_els, own, T_GEO, bin_deg=1.0)

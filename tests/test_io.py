@@ -35,12 +35,21 @@ def coverage_like():
     frac[1, 2] = np.nan
     return xr.Dataset(
         {
-            "covered_fraction": (("system", "lat", "lon"), rng.uniform(size=(2, 3, 4)),
-                                 {"units": "1", "long_name": "fraction covered", "cell_methods": "time: mean"}),
-            "max_gap_s": (("system", "lat", "lon"), rng.uniform(0, 600, size=(2, 3, 4)),
-                          {"units": "s", "long_name": "longest gap", "cell_methods": "time: maximum"}),
-            "counts": (("system", "time", "lat", "lon"), rng.integers(0, 40, (2, 6, 3, 4)).astype(np.int16),
-                       {"units": "1", "long_name": "satellites visible"}),
+            "covered_fraction": (
+                ("system", "lat", "lon"),
+                rng.uniform(size=(2, 3, 4)),
+                {"units": "1", "long_name": "fraction covered", "cell_methods": "time: mean"},
+            ),
+            "max_gap_s": (
+                ("system", "lat", "lon"),
+                rng.uniform(0, 600, size=(2, 3, 4)),
+                {"units": "s", "long_name": "longest gap", "cell_methods": "time: maximum"},
+            ),
+            "counts": (
+                ("system", "time", "lat", "lon"),
+                rng.integers(0, 40, (2, 6, 3, 4)).astype(np.int16),
+                {"units": "1", "long_name": "satellites visible"},
+            ),
             "population_covered_fraction": (("system", "country"), frac, {"units": "1"}),
         },
         coords={
@@ -55,8 +64,13 @@ def coverage_like():
             "country_name": ("country", np.array(["France", "Tuvalu", "New Zealand"], dtype=object)),
             "ldc": ("country", np.array([False, True, False])),
         },
-        attrs={"Conventions": "CF-1.10", "source": "orbitshare 0.1.0", "time_step_s": 60.0, "time_steps": 6,
-               "systems": json.dumps([{"name": "starlink"}])},
+        attrs={
+            "Conventions": "CF-1.10",
+            "source": "orbitshare 0.1.0",
+            "time_step_s": 60.0,
+            "time_steps": 6,
+            "systems": json.dumps([{"name": "starlink"}]),
+        },
     )
 
 
@@ -96,13 +110,18 @@ def test_single_dataset_round_trip(tmp_path):
 
 
 def test_real_coverage_result_round_trip(tmp_path):
-    from orbitshare.coverage import System, coverage
+    from orbitshare.engine.coverage import coverage
     from orbitshare.grid import Grid
+    from orbitshare.system import System
     from orbitshare.timegrid import time_grid
 
     w = orbitshare.walker(550.0, 53.0, 3, 4, 1, "2026-08-18T00:00:00Z")
-    ds = coverage([System("walker-a", w), System("walker-b", w, 10.0, 2)], Grid(5.0),
-                  time_grid("2026-08-18T00:00:00Z", "2026-08-18T00:10:00Z", 60), keep_time_series=True)
+    ds = coverage(
+        [System("walker-a", w), System("walker-b", w, 10.0, 2)],
+        Grid(5.0),
+        time_grid("2026-08-18T00:00:00Z", "2026-08-18T00:10:00Z", 60),
+        keep_time_series=True,
+    )
     save_results({"coverage": ds}, tmp_path / "r.nc")
     _assert_same(open_results(tmp_path / "r.nc", "coverage"), ds)
 
@@ -124,12 +143,21 @@ def test_provenance(tmp_path):
     path = tmp_path / "p.nc"
     cov = coverage_like()
     cov.attrs["time_coverage_start"] = "2026-08-18T00:00:00Z"
-    save_results({"coverage": cov}, path, provenance={
-        "inputs": {"starlink": inp}, "config": {"a": [1, 2]}, "elements": epochs, "run_id": "abc", "n": 3})
+    save_results(
+        {"coverage": cov},
+        path,
+        provenance={"inputs": {"starlink": inp}, "config": {"a": [1, 2]}, "elements": epochs, "run_id": "abc", "n": 3},
+    )
     prov = read_provenance(path)
     files = json.loads(prov["input_files"])
-    assert files == [{"label": "starlink", "path": str(inp.resolve()),
-                      "sha256": hashlib.sha256(inp.read_bytes()).hexdigest(), "bytes": inp.stat().st_size}]
+    assert files == [
+        {
+            "label": "starlink",
+            "path": str(inp.resolve()),
+            "sha256": hashlib.sha256(inp.read_bytes()).hexdigest(),
+            "bytes": inp.stat().st_size,
+        }
+    ]
     assert prov["orbitshare_version"] == orbitshare.__version__
     assert prov["date_created"].endswith("Z")
     assert json.loads(prov["configuration"]) == {"a": [1, 2]}
@@ -147,8 +175,11 @@ def test_provenance(tmp_path):
 def test_provenance_per_system_elements(tmp_path):
     a = orbitshare.walker(550.0, 53.0, 2, 2, 1, "2026-08-17T00:00:00Z")
     b = orbitshare.walker(550.0, 53.0, 2, 2, 1, "2026-08-15T00:00:00Z")
-    save_results({"x": spectrum_like()}, tmp_path / "e.nc",
-                 provenance={"elements": {"a": a, "b": b}, "start": "2026-08-18T00:00:00Z"})
+    save_results(
+        {"x": spectrum_like()},
+        tmp_path / "e.nc",
+        provenance={"elements": {"a": a, "b": b}, "start": "2026-08-18T00:00:00Z"},
+    )
     prov = read_provenance(tmp_path / "e.nc")
     per = json.loads(prov["element_epochs"])
     assert per["a"]["age_at_start_days_min"] == 1.0 and per["b"]["age_at_start_days_max"] == 3.0

@@ -25,8 +25,7 @@ from orbitshare.kernels.sgp4 import (
 TOL_R_KM = 1e-6
 TOL_V_KMS = 1e-9
 ACTIVE_OMM = "omm/celestrak_gp_csv_2026-08-18/active.csv"
-FIELDS = ("jdsatepoch", "jdsatepochF", "bstar", "ndot", "nddot", "ecco", "argpo", "inclo",
-          "mo", "no_kozai", "nodeo")
+FIELDS = ("jdsatepoch", "jdsatepochF", "bstar", "ndot", "nddot", "ecco", "argpo", "inclo", "mo", "no_kozai", "nodeo")
 COL = {name: k for k, name in enumerate(PARAM_NAMES)}
 
 
@@ -74,7 +73,7 @@ def ver():
     tsm = np.empty((len(cases), nt))
     for i, (_, ts) in enumerate(cases):
         tsm[i, : len(ts)] = ts
-        tsm[i, len(ts):] = ts[-1]
+        tsm[i, len(ts) :] = ts[-1]
     params, err0 = init_from_satrecs(sats)
     e, r, v = sgp4_tsince(params, tsm)
     e_ref = np.zeros(e.shape, np.uint8)
@@ -84,8 +83,20 @@ def ver():
         for j in range(counts[i]):
             ee, rr, vv = s.sgp4_tsince(tsm[i, j])
             e_ref[i, j], r_ref[i, j], v_ref[i, j] = ee, rr, vv
-    return dict(sats=sats, counts=counts, tsm=tsm, params=params, err0=err0, err0_ref=err0_ref,
-                e=e, r=r, v=v, e_ref=e_ref, r_ref=r_ref, v_ref=v_ref)
+    return {
+        "sats": sats,
+        "counts": counts,
+        "tsm": tsm,
+        "params": params,
+        "err0": err0,
+        "err0_ref": err0_ref,
+        "e": e,
+        "r": r,
+        "v": v,
+        "e_ref": e_ref,
+        "r_ref": r_ref,
+        "v_ref": v_ref,
+    }
 
 
 def _compare(e, r, v, e_ref, r_ref, v_ref):
@@ -105,9 +116,10 @@ def _compare(e, r, v, e_ref, r_ref, v_ref):
 # API
 # ------------------------------------------------------------------------------------------
 
+
 def test_api_shapes_and_dtypes(ver):
     n = len(ver["sats"])
-    assert NPARAM == len(PARAM_NAMES)
+    assert len(PARAM_NAMES) == NPARAM
     assert ver["params"].shape == (n, NPARAM) and ver["params"].dtype == np.float64
     assert ver["err0"].shape == (n,) and ver["err0"].dtype == np.uint8
     nt = ver["tsm"].shape[1]
@@ -126,6 +138,7 @@ def test_api_shapes_and_dtypes(ver):
 # 1. verification set (SGP4-VER.TLE), all cases at all their times
 # ------------------------------------------------------------------------------------------
 
+
 def test_verification_set_init_errors(ver):
     assert ver["err0"].tolist() == ver["err0_ref"]
     assert set(ver["err0_ref"]) == {0, 3}  # 33334 fails at epoch (perturbed eccentricity)
@@ -135,8 +148,9 @@ def test_verification_set_all_times(ver):
     mask = np.zeros(ver["e"].shape, bool)
     for i, c in enumerate(ver["counts"]):
         mask[i, :c] = True
-    dr, dv = _compare(ver["e"][mask], ver["r"][mask], ver["v"][mask],
-                      ver["e_ref"][mask], ver["r_ref"][mask], ver["v_ref"][mask])
+    dr, dv = _compare(
+        ver["e"][mask], ver["r"][mask], ver["v"][mask], ver["e_ref"][mask], ver["r_ref"][mask], ver["v_ref"][mask]
+    )
     print(f"\nSGP4-VER: {int(mask.sum())} points, max |dr| = {dr:.3g} km, max |dv| = {dv:.3g} km/s")
     assert dr < TOL_R_KM
     assert dv < TOL_V_KMS
@@ -192,8 +206,14 @@ def test_deep_space_objects(ver, satnum):
         assert p[COL["deep"]] == 1.0
         assert int(p[COL["irez"]]) == irez, label
         c = ver["counts"][i]
-        dr, dv = _compare(ver["e"][i, :c], ver["r"][i, :c], ver["v"][i, :c],
-                          ver["e_ref"][i, :c], ver["r_ref"][i, :c], ver["v_ref"][i, :c])
+        dr, dv = _compare(
+            ver["e"][i, :c],
+            ver["r"][i, :c],
+            ver["v"][i, :c],
+            ver["e_ref"][i, :c],
+            ver["r_ref"][i, :c],
+            ver["v_ref"][i, :c],
+        )
         assert dr < TOL_R_KM and dv < TOL_V_KMS, label
 
 
@@ -201,17 +221,41 @@ def test_deep_space_objects(ver, satnum):
 # edge cases built with Satrec.sgp4init (error codes 1, 2, 4, 6 and their NaN rows)
 # ------------------------------------------------------------------------------------------
 
-EDGE_BASE = dict(bstar=1e-4, ndot=0.0, nddot=0.0, ecco=0.01, argpo=1.0, inclo=0.9, mo=2.0,
-                 no_kozai=0.06, nodeo=3.0)
+EDGE_BASE = {
+    "bstar": 1e-4,
+    "ndot": 0.0,
+    "nddot": 0.0,
+    "ecco": 0.01,
+    "argpo": 1.0,
+    "inclo": 0.9,
+    "mo": 2.0,
+    "no_kozai": 0.06,
+    "nodeo": 3.0,
+}
 EDGE_CASES = [
-    {}, dict(ecco=1.2), dict(ecco=-0.1), dict(ecco=0.9999), dict(no_kozai=-0.01),
-    dict(no_kozai=0.0), dict(inclo=math.pi), dict(inclo=0.0), dict(inclo=-0.3), dict(ecco=0.0),
-    dict(inclo=0.0, no_kozai=0.0043752), dict(inclo=math.pi, no_kozai=0.0043752),
-    dict(no_kozai=0.0043752, inclo=0.1), dict(no_kozai=0.0043752, ecco=0.5, inclo=0.15),
-    dict(no_kozai=0.00875, ecco=0.7), dict(no_kozai=0.00875, ecco=0.66),
-    dict(no_kozai=0.0043752, ecco=0.9), dict(no_kozai=0.001, ecco=0.5),
-    dict(no_kozai=0.07, ecco=0.05), dict(no_kozai=0.075, ecco=0.0, bstar=0.5),
-    dict(bstar=0.05, no_kozai=0.068), dict(bstar=-0.5), dict(bstar=float("nan")),
+    {},
+    {"ecco": 1.2},
+    {"ecco": -0.1},
+    {"ecco": 0.9999},
+    {"no_kozai": -0.01},
+    {"no_kozai": 0.0},
+    {"inclo": math.pi},
+    {"inclo": 0.0},
+    {"inclo": -0.3},
+    {"ecco": 0.0},
+    {"inclo": 0.0, "no_kozai": 0.0043752},
+    {"inclo": math.pi, "no_kozai": 0.0043752},
+    {"no_kozai": 0.0043752, "inclo": 0.1},
+    {"no_kozai": 0.0043752, "ecco": 0.5, "inclo": 0.15},
+    {"no_kozai": 0.00875, "ecco": 0.7},
+    {"no_kozai": 0.00875, "ecco": 0.66},
+    {"no_kozai": 0.0043752, "ecco": 0.9},
+    {"no_kozai": 0.001, "ecco": 0.5},
+    {"no_kozai": 0.07, "ecco": 0.05},
+    {"no_kozai": 0.075, "ecco": 0.0, "bstar": 0.5},
+    {"bstar": 0.05, "no_kozai": 0.068},
+    {"bstar": -0.5},
+    {"bstar": float("nan")},
 ]
 
 
@@ -220,8 +264,21 @@ def test_edge_cases_match_satrecarray():
     for case in EDGE_CASES:
         d = dict(EDGE_BASE, **case)
         s = Satrec()
-        s.sgp4init(WGS72, "i", 1, 27000.123456789, d["bstar"], d["ndot"], d["nddot"], d["ecco"],
-                   d["argpo"], d["inclo"], d["mo"], d["no_kozai"], d["nodeo"])
+        s.sgp4init(
+            WGS72,
+            "i",
+            1,
+            27000.123456789,
+            d["bstar"],
+            d["ndot"],
+            d["nddot"],
+            d["ecco"],
+            d["argpo"],
+            d["inclo"],
+            d["mo"],
+            d["no_kozai"],
+            d["nodeo"],
+        )
         sats.append(s)
     params, err0 = init_from_satrecs(sats)
     assert err0.tolist() == [s.error for s in sats]
@@ -237,6 +294,7 @@ def test_edge_cases_match_satrecarray():
 # ------------------------------------------------------------------------------------------
 # 2. the active catalogue (OMM), +-3 days at 10 min, through (jd, fr) like SatrecArray
 # ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.shared
 def test_active_catalog_matches_satrecarray(shared_data):
@@ -263,8 +321,10 @@ def test_active_catalog_matches_satrecarray(shared_data):
         a, b = _compare(e, r, v, e_ref, r_ref, v_ref)
         dr, dv = max(dr, a), max(dv, b)
         codes |= set(np.unique(e_ref).tolist())
-    print(f"\nactive.csv: {len(sats)} sats x {len(fr)} steps, codes {sorted(codes)}, "
-          f"max |dr| = {dr:.3g} km, max |dv| = {dv:.3g} km/s")
+    print(
+        f"\nactive.csv: {len(sats)} sats x {len(fr)} steps, codes {sorted(codes)}, "
+        f"max |dr| = {dr:.3g} km, max |dv| = {dv:.3g} km/s"
+    )
     assert dr < TOL_R_KM
     assert dv < TOL_V_KMS
 
@@ -272,6 +332,7 @@ def test_active_catalog_matches_satrecarray(shared_data):
 # ------------------------------------------------------------------------------------------
 # 3. threads, order independence, chunking
 # ------------------------------------------------------------------------------------------
+
 
 def test_identical_with_one_and_all_threads(ver):
     params = np.tile(ver["params"], (40, 1))  # enough satellites for every thread
@@ -305,7 +366,7 @@ def test_deep_space_result_independent_of_time_order(ver):
     np.testing.assert_array_equal(np.take_along_axis(v1, order[:, :, None], axis=1), v2)
     # and each equals a fresh, single-time propagation
     for j in (0, 57, 199):
-        e3, r3, v3 = sgp4_tsince(params, ts[:, j:j + 1].copy())
+        e3, r3, v3 = sgp4_tsince(params, ts[:, j : j + 1].copy())
         np.testing.assert_array_equal(e3[:, 0], e1[:, j])
         np.testing.assert_array_equal(r3[:, 0], r1[:, j])
 

@@ -28,9 +28,14 @@ GEO_R_KM = 42164.0
 def geodetic_to_itrs(lat_rad, lon_rad, h_km):
     s = np.sin(lat_rad)
     n = WGS84_A_KM / np.sqrt(1 - WGS84_E2 * s * s)
-    return np.stack([(n + h_km) * np.cos(lat_rad) * np.cos(lon_rad),
-                     (n + h_km) * np.cos(lat_rad) * np.sin(lon_rad),
-                     (n * (1 - WGS84_E2) + h_km) * s], axis=-1)
+    return np.stack(
+        [
+            (n + h_km) * np.cos(lat_rad) * np.cos(lon_rad),
+            (n + h_km) * np.cos(lat_rad) * np.sin(lon_rad),
+            (n * (1 - WGS84_E2) + h_km) * s,
+        ],
+        axis=-1,
+    )
 
 
 def random_positions(rng, nsat, nt, res):
@@ -39,15 +44,15 @@ def random_positions(rng, nsat, nt, res):
     lat = np.arcsin(rng.uniform(-1, 1, (nsat, nt)))
     lon = rng.uniform(-np.pi, np.pi, (nsat, nt))
     kind = rng.integers(0, 8, (nsat, nt))
-    lat[kind == 1] = np.pi / 2 * np.sign(rng.normal(size=(kind == 1).sum()))        # over a pole
+    lat[kind == 1] = np.pi / 2 * np.sign(rng.normal(size=(kind == 1).sum()))  # over a pole
     lat[kind == 2] = np.deg2rad(rng.choice([-1, 1], (kind == 2).sum()) * rng.uniform(80, 90, (kind == 2).sum()))
     lon[kind == 3] = np.pi * rng.choice([-1.0, 1.0], (kind == 3).sum()) + rng.normal(0, 1e-3, (kind == 3).sum())
-    edge = kind == 4                                                                  # on cell edges/centres
+    edge = kind == 4  # on cell edges/centres
     lon[edge] = np.deg2rad(np.round(rng.uniform(-180, 180, edge.sum()) / (res / 2)) * (res / 2))
     lat[edge] = np.deg2rad(np.round(rng.uniform(-90, 90, edge.sum()) / (res / 2)) * (res / 2))
     alt = np.exp(rng.uniform(np.log(300.0), np.log(40000.0), (nsat, nt)))
     r = geodetic_to_itrs(lat, lon, alt)
-    r[kind == 1, 0:2] = 0.0                                                           # exactly on the axis
+    r[kind == 1, 0:2] = 0.0  # exactly on the axis
     r[rng.random((nsat, nt)) < 0.05] = np.nan
     return np.ascontiguousarray(r)
 
@@ -59,8 +64,21 @@ def run_kernel(grid, r, system, mask_rad=None, min_visible=None, sat_mask_rad=No
         mask_rad = np.zeros(nsys)
     if min_visible is None:
         min_visible = np.ones(nsys, np.int32)
-    return accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, grid.lon_rad,
-                            cos_lon=grid.cos_lon, sin_lon=grid.sin_lon, sat_mask_rad=sat_mask_rad, **kw)
+    return accumulate_chunk(
+        r,
+        system,
+        mask_rad,
+        min_visible,
+        pxy,
+        pz,
+        nxy,
+        nz,
+        grid.lon_rad,
+        cos_lon=grid.cos_lon,
+        sin_lon=grid.sin_lon,
+        sat_mask_rad=sat_mask_rad,
+        **kw,
+    )
 
 
 def run_reference(grid, r, system, nsys, sin_mask, err=None):
@@ -85,9 +103,15 @@ def stats_from_counts(counts, min_visible):
         seen |= c
         run = np.where(c, 0, run + 1)
         longest = np.maximum(longest, run)
-    return dict(sum_visible=counts.sum(axis=1, dtype=np.int64), steps_covered=cov.sum(axis=1),
-                lead_run=lead, trail_run=run, max_inner_run=np.where(seen, inner, 0), all_gap=~seen,
-                longest=longest)
+    return {
+        "sum_visible": counts.sum(axis=1, dtype=np.int64),
+        "steps_covered": cov.sum(axis=1),
+        "lead_run": lead,
+        "trail_run": run,
+        "max_inner_run": np.where(seen, inner, 0),
+        "all_gap": ~seen,
+        "longest": longest,
+    }
 
 
 def assert_state_equal(a: ChunkState, b: ChunkState):
@@ -99,8 +123,10 @@ def assert_state_equal(a: ChunkState, b: ChunkState):
 
 
 # --------------------------------------------------------------------------- vs brute force
-@pytest.mark.parametrize("res,seed,nt", [(5.0, 0, 3), (5.0, 1, 3), (5.0, 2, 3), (2.0, 3, 3), (2.0, 4, 3),
-                                         (1.0, 5, 2), (1.0, 6, 2), (0.5, 7, 1)])
+@pytest.mark.parametrize(
+    "res,seed,nt",
+    [(5.0, 0, 3), (5.0, 1, 3), (5.0, 2, 3), (2.0, 3, 3), (2.0, 4, 3), (1.0, 5, 2), (1.0, 6, 2), (0.5, 7, 1)],
+)
 def test_counts_equal_brute_force(res, seed, nt):
     rng = np.random.default_rng(seed)
     g = Grid(res)
@@ -184,9 +210,9 @@ def test_scalar_helpers():
     assert not cell_visible_exact(7000.0, 0.0, 6356.0, 0.0, 0.0, 6356.0, 0.0, 0.0, 1.0, 0.0)
     assert cell_visible_exact(7000.0, 0.0, 6356.0, 0.0, 0.0, 6356.0, 0.0, 0.0, 1.0, math.sin(-0.01))
     # the threshold of a row: GEO over the equator, equatorial row, mask 0: c* = a / R
-    c = row_cos_threshold(GEO_R_KM, 0.0, GEO_R_KM ** 2, GEO_R_KM, 0.0, WGS84_A_KM, 0.0, 1.0, 0.0, 0.01)
+    c = row_cos_threshold(GEO_R_KM, 0.0, GEO_R_KM**2, GEO_R_KM, 0.0, WGS84_A_KM, 0.0, 1.0, 0.0, 0.01)
     assert c == pytest.approx(WGS84_A_KM / GEO_R_KM, rel=1e-14)
-    assert math.isnan(row_cos_threshold(0.0, 7000.0, 7000.0 ** 2, 7000.0, 0.0, 100.0, 6300.0, 0.01, 0.99, 0.01))
+    assert math.isnan(row_cos_threshold(0.0, 7000.0, 7000.0**2, 7000.0, 0.0, 100.0, 6300.0, 0.01, 0.99, 0.01))
 
 
 # --------------------------------------------------------------------------- vs Skyfield
@@ -196,12 +222,18 @@ def _fix_checksum(line):
 
 
 SKY_TLES = [  # LEO (ISS-like), Molniya, GEO: public element sets with the epoch moved
-    ("1 25544U 98067A   26150.50000000  .00016717  00000-0  10270-3 0  9990",
-     "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537"),
-    ("1 08195U 75081A   26150.50000000  .00000000  00000-0  00000-0 0  9990",
-     "2 08195  64.1586 279.0717 6877146 264.7651  20.2257  2.00491383225656"),
-    ("1 41866U 16071A   26150.50000000 -.00000261  00000-0  00000+0 0  9999",
-     "2 41866   0.0170 246.0970 0000720 299.9080 184.3430  1.00271670 34567"),
+    (
+        "1 25544U 98067A   26150.50000000  .00016717  00000-0  10270-3 0  9990",
+        "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537",
+    ),
+    (
+        "1 08195U 75081A   26150.50000000  .00000000  00000-0  00000-0 0  9990",
+        "2 08195  64.1586 279.0717 6877146 264.7651  20.2257  2.00491383225656",
+    ),
+    (
+        "1 41866U 16071A   26150.50000000 -.00000261  00000-0  00000+0 0  9999",
+        "2 41866   0.0170 246.0970 0000720 299.9080 184.3430  1.00271670 34567",
+    ),
 ]
 
 
@@ -224,8 +256,14 @@ def test_against_skyfield_altaz():
         nsys = len(masks_deg)
         # one "system" per mask: the same satellite three times
         rr = np.ascontiguousarray(np.repeat(r, nsys, axis=0))
-        st = run_kernel(g, rr, np.arange(nsys, dtype=np.int32), mask_rad=np.deg2rad(masks_deg),
-                        min_visible=np.ones(nsys, np.int32), keep_counts=True)
+        st = run_kernel(
+            g,
+            rr,
+            np.arange(nsys, dtype=np.int32),
+            mask_rad=np.deg2rad(masks_deg),
+            min_visible=np.ones(nsys, np.int32),
+            keep_counts=True,
+        )
         vis = st.counts.astype(bool)  # [mask, nt, nlat, nlon]
         assert vis.any(axis=(2, 3)).all()
         # cells on the footprint edges (where visibility changes between neighbours) and a few others
@@ -264,8 +302,11 @@ def _geo_ellipsoid_margin(g, lam, mask_deg):
     w = np.sqrt(1 - WGS84_E2 * np.sin(phi) ** 2)
     n = WGS84_A_KM / w
     nd = GEO_R_KM * np.cos(phi) * np.cos(dl) - WGS84_A_KM * w
-    d = np.sqrt((GEO_R_KM * np.cos(dl) - n * np.cos(phi)) ** 2 + (GEO_R_KM * np.sin(dl)) ** 2
-                + (n * (1 - WGS84_E2) * np.sin(phi)) ** 2)
+    d = np.sqrt(
+        (GEO_R_KM * np.cos(dl) - n * np.cos(phi)) ** 2
+        + (GEO_R_KM * np.sin(dl)) ** 2
+        + (n * (1 - WGS84_E2) * np.sin(phi)) ** 2
+    )
     return nd - math.sin(math.radians(mask_deg)) * d
 
 
@@ -301,7 +342,9 @@ def test_geostationary_vs_spherical_cap_and_extent():
     dl = (g.lon - lon0 + 180) % 360 - 180
     ext = np.abs(dl[row]).max()
     assert gamma0 - 1.0 < ext < gamma0
-    assert row.sum() == int(np.sum(np.abs(dl) < math.degrees(math.acos(WGS84_A_KM / GEO_R_KM / math.cos(math.radians(0.5))))))
+    assert row.sum() == int(
+        np.sum(np.abs(dl) < math.degrees(math.acos(WGS84_A_KM / GEO_R_KM / math.cos(math.radians(0.5)))))
+    )
     # latitude extent: rows reach ±81° but not ±82°
     lat_vis = g.lat[vis.any(axis=1)]
     assert 80.5 <= lat_vis.max() < 81.5 + 1e-9 and lat_vis.min() == -lat_vis.max()
@@ -315,9 +358,16 @@ def test_merge_gap_hand_computed():
     assert merge_gap_scalar(3, 3, 0, True, 4, 4, 0, True) == (7, 7, 0, True)
     assert merge_gap_scalar(3, 3, 0, True, 1, 2, 5, False) == (4, 2, 5, False)
     assert merge_gap_scalar(1, 2, 5, False, 3, 3, 0, True) == (1, 5, 5, False)
-    lead, trail, inner, allg = merge_gap_states(np.array([0, 3]), np.array([1, 3]), np.array([2, 0]),
-                                                np.array([False, True]), np.array([2, 4]), np.array([0, 4]),
-                                                np.array([1, 0]), np.array([False, True]))
+    lead, trail, inner, allg = merge_gap_states(
+        np.array([0, 3]),
+        np.array([1, 3]),
+        np.array([2, 0]),
+        np.array([False, True]),
+        np.array([2, 4]),
+        np.array([0, 4]),
+        np.array([1, 0]),
+        np.array([False, True]),
+    )
     np.testing.assert_array_equal(lead, [0, 7])
     np.testing.assert_array_equal(trail, [0, 7])
     np.testing.assert_array_equal(inner, [3, 0])
@@ -362,8 +412,9 @@ def test_chunked_equals_single_chunk(chunk):
     whole = run_kernel(g, r, system, mask_rad=mask, min_visible=mv, keep_counts=True)
     state = empty_chunk_state(2, g.nlat, g.nlon, keep_counts=True)
     for k0 in range(0, nt, chunk):
-        part = run_kernel(g, np.ascontiguousarray(r[:, k0:k0 + chunk]), system, mask_rad=mask, min_visible=mv,
-                          keep_counts=True)
+        part = run_kernel(
+            g, np.ascontiguousarray(r[:, k0 : k0 + chunk]), system, mask_rad=mask, min_visible=mv, keep_counts=True
+        )
         state = merge_chunk_states(state, part)
     assert_state_equal(state, whole)
     exp = stats_from_counts(run_reference(g, r, system, 2, np.sin(mask)[system]), mv)
@@ -395,8 +446,9 @@ def test_thread_count_and_blocks_do_not_change_results():
 def test_min_visible_zero_covers_everything_and_per_system_masks():
     g = Grid(5.0)
     r = np.array([[[GEO_R_KM, 0.0, 0.0]] * 3] * 2)
-    st = run_kernel(g, r, np.array([0, 1], np.int32), mask_rad=np.deg2rad([0.0, 30.0]),
-                    min_visible=np.array([0, 1], np.int32))
+    st = run_kernel(
+        g, r, np.array([0, 1], np.int32), mask_rad=np.deg2rad([0.0, 30.0]), min_visible=np.array([0, 1], np.int32)
+    )
     assert (st.steps_covered[0] == 3).all() and not st.all_gap[0].any() and (longest_gap(st)[0] == 0).all()
     assert st.sum_visible[1].sum() < st.sum_visible[0].sum()  # the 30° mask sees fewer cells
     assert st.sum_visible.dtype == np.int64 and st.steps_covered.dtype == np.int32

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from orbitshare.errors import DataError
-from orbitshare.geography import geography
-from orbitshare.geography_naturalearth import (NE_SHA256, fetch_naturalearth, find_boundaries,
-                                               read_features, read_polygons)
+from orbitshare.geo.build import geography
+from orbitshare.geo.naturalearth import NE_SHA256, fetch_naturalearth, find_boundaries, read_features, read_polygons
+from orbitshare.geo.shapefile import read_dbf, read_shapefile, read_shp
 from orbitshare.grid import Grid
-from orbitshare.shapefile import read_dbf, read_shapefile, read_shp
 
 ZIP110 = "boundaries/ne_110m_admin_0_countries_v5.1.1.zip"
 GJ110 = "boundaries/ne_110m_admin_0_countries.geojson"
@@ -131,8 +130,9 @@ def test_fetch_downloads_once_and_verifies(server, env, shared_data):
     assert fetch_naturalearth("110m") == p
     assert len(server.requests) == 1  # the cache was used
     # geography(download=True) without a data dir uses the cached zip (no further request)
-    ds = geography(Grid(5.0), source="naturalearth", scale="110m", download=True, cache=False,
-                   population=shared_data / GPW)
+    ds = geography(
+        Grid(5.0), source="naturalearth", scale="110m", download=True, cache=False, population=shared_data / GPW
+    )
     assert len(server.requests) == 1 and ds.attrs["boundaries_version"] == "5.1.1"
     assert float(ds["country_fraction"].sel(country="FRA").sum()) > 0
     # a damaged cached file is re-verified on use and downloaded again
@@ -188,8 +188,7 @@ def _shp(records, shape_type=5):
             pts = [p for r in rings for p in r]
             parts = np.cumsum([0] + [len(r) for r in rings[:-1]])
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            content = struct.pack("<i4d2i", shape_type, min(xs), min(ys), max(xs), max(ys), len(rings),
-                                  len(pts))
+            content = struct.pack("<i4d2i", shape_type, min(xs), min(ys), max(xs), max(ys), len(rings), len(pts))
             content += struct.pack(f"<{len(rings)}i", *parts)
             content += np.asarray(pts, "<f8").tobytes()
             if shape_type == 15:  # z range + z values + m range + m values
@@ -221,8 +220,7 @@ CW_OUTER = [(0, 0), (0, 10), (10, 10), (10, 0), (0, 0)]  # clockwise: a shapefil
 CCW_HOLE = [(2, 2), (4, 2), (4, 4), (2, 4), (2, 2)]  # counter-clockwise: a hole
 CW_OUTER2 = [(20, 0), (20, 5), (25, 5), (25, 0), (20, 0)]
 CCW_HOLE2 = [(21, 1), (22, 1), (22, 2), (21, 1)]
-FIELDS = [("NAME", "C", 12, 0), ("POP", "N", 10, 0), ("AREA", "F", 12, 3), ("OK", "L", 1, 0),
-          ("DAY", "D", 8, 0)]
+FIELDS = [("NAME", "C", 12, 0), ("POP", "N", 10, 0), ("AREA", "F", 12, 3), ("OK", "L", 1, 0), ("DAY", "D", 8, 0)]
 
 
 def _layer(tmp_path, shp, dbf, cpg=None, name="lay"):
@@ -238,13 +236,16 @@ def _layer(tmp_path, shp, dbf, cpg=None, name="lay"):
 def test_holes_orientation_attributes(tmp_path):
     # holes listed after both outers: each must go to the outer that contains it
     shp = _shp([[CW_OUTER, CW_OUTER2, CCW_HOLE, CCW_HOLE2], None, [CW_OUTER2], [CW_OUTER]], 15)
-    rows = [["Açores", "123", "1.5", "T", "20220509"], ["nul", "", "", "?", ""],
-            ["gone", "1", "1", "F", ""], ["Zz", "-7", "**********", "n", "        "]]
+    rows = [
+        ["Açores", "123", "1.5", "T", "20220509"],
+        ["nul", "", "", "?", ""],
+        ["gone", "1", "1", "F", ""],
+        ["Zz", "-7", "**********", "n", "        "],
+    ]
     z = _layer(tmp_path, shp, _dbf(FIELDS, rows, deleted={2}, encoding="cp1252"), "1252")
     feats = read_shapefile(z)
     assert [f["properties"]["NAME"] for f in feats] == ["Açores", "nul", "Zz"]  # deleted record skipped
-    assert feats[0]["properties"] == {"NAME": "Açores", "POP": 123, "AREA": 1.5, "OK": True,
-                                      "DAY": "2022-05-09"}
+    assert feats[0]["properties"] == {"NAME": "Açores", "POP": 123, "AREA": 1.5, "OK": True, "DAY": "2022-05-09"}
     assert feats[1]["properties"] == {"NAME": "nul", "POP": None, "AREA": None, "OK": None, "DAY": None}
     assert feats[2]["properties"]["POP"] == -7 and feats[2]["properties"]["AREA"] is None
     assert feats[2]["properties"]["OK"] is False
@@ -281,7 +282,7 @@ def test_malformed_shapefiles(tmp_path):
         read_shp(bytes(bad), "x.shp")
     # too many points for the record
     bad = bytearray(good_shp)
-    bad[108 + 40:108 + 44] = struct.pack("<i", 99)
+    bad[108 + 40 : 108 + 44] = struct.pack("<i", 99)
     with pytest.raises(DataError, match="record 1: 1 parts and 99 points"):
         read_shp(bytes(bad), "x.shp")
     with pytest.raises(DataError, match="shape type 1 is not a polygon"):
@@ -300,8 +301,7 @@ def test_malformed_shapefiles(tmp_path):
     with pytest.raises(DataError, match="junk.zip: not a readable zip"):
         read_shapefile(junk)
     with pytest.raises(DataError, match=r"u\.dbf: record 1, field NAME"):
-        read_shapefile(_layer(tmp_path, good_shp, _dbf(FIELDS[:1], [["é"]], encoding="latin-1"), "UTF-8",
-                              name="u"))
+        read_shapefile(_layer(tmp_path, good_shp, _dbf(FIELDS[:1], [["é"]], encoding="latin-1"), "UTF-8", name="u"))
     z = tmp_path / "nodbf.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("nodbf.shp", good_shp)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from orbitshare import ElementSet, load_elements
+from orbitshare.elements.owners import KINDS, SCHEMES, UNATTRIBUTED, owner_table, satellite_owners
 from orbitshare.errors import DataError
-from orbitshare.geography import country_groups
-from orbitshare.owners import KINDS, SCHEMES, UNATTRIBUTED, owner_table, satellite_owners
+from orbitshare.geo.build import country_groups
 
 OMM = "omm/celestrak_gp_csv_2026-08-18"
 NO_COUNTRY_KINDS = {"igo", "multinational", "historical", "unknown"}
@@ -20,9 +20,16 @@ def _elements(norad, names=None):
     n = len(norad)
     z = np.zeros(n)
     return ElementSet.from_arrays(
-        norad=np.asarray(norad, np.int64), name=np.array(names or [""] * n, dtype=object),
-        epoch=np.full(n, np.datetime64("2026-01-01T00:00:00", "ns")), mean_motion=z + 15.0,
-        eccentricity=z, inclination=z + 53.0, raan=z, arg_perigee=z, mean_anomaly=z)
+        norad=np.asarray(norad, np.int64),
+        name=np.array(names or [""] * n, dtype=object),
+        epoch=np.full(n, np.datetime64("2026-01-01T00:00:00", "ns")),
+        mean_motion=z + 15.0,
+        eccentricity=z,
+        inclination=z + 53.0,
+        raan=z,
+        arg_perigee=z,
+        mean_anomaly=z,
+    )
 
 
 # ------------------------------------------------------------------------------ tables
@@ -45,7 +52,7 @@ def test_tables_well_formed():
 
 
 def test_no_duplicate_codes():
-    from orbitshare.owners import _all_rows
+    from orbitshare.elements.owners import _all_rows
 
     keys = Counter((r["scheme"], r["code"]) for r in _all_rows())
     assert [k for k, v in keys.items() if v > 1] == []
@@ -133,13 +140,19 @@ def test_geo_catalog(shared_data):
 def fake_dir(tmp_path):
     sat = tmp_path / "satcat"
     sat.mkdir()
-    gcat_rows = [("S00001", "US"), ("S00002", "[CN]*"), ("S00003", "ZZ"), ("S00004", "I-ESA"),
-                 ("S00005", "-"), ("S00006", "I-ESA"), ("S00007", "SU")]
+    gcat_rows = [
+        ("S00001", "US"),
+        ("S00002", "[CN]*"),
+        ("S00003", "ZZ"),
+        ("S00004", "I-ESA"),
+        ("S00005", "-"),
+        ("S00006", "I-ESA"),
+        ("S00007", "SU"),
+    ]
     lines = ["#JCAT\tPiece\tName\tUNState\tComment", "# Updated test"]
     lines += [f"{j}\tx\tsat\t{s}\t-" for j, s in gcat_rows]
     (sat / "gcat_psatcat_2030-01-01.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ucs = ["Name,Country of Operator/Owner,NORAD Number", "a,France,6", "b,Atlantis,8", "c,USA/Japan,9",
-           "d,Japan,5"]
+    ucs = ["Name,Country of Operator/Owner,NORAD Number", "a,France,6", "b,Atlantis,8", "c,USA/Japan,9", "d,Japan,5"]
     (sat / "ucs_satellite_database_2030-01-01.csv").write_text("\n".join(ucs) + "\n", encoding="utf-8")
     sc = ["OBJECT_NAME,NORAD_CAT_ID,OWNER", "x,10,PRC", "y,11,NEWCO", "z,1,FR"]
     (tmp_path / "mysatcat.csv").write_text("\n".join(sc) + "\n", encoding="utf-8")
@@ -147,12 +160,24 @@ def fake_dir(tmp_path):
 
 
 def test_unknown_codes_are_unattributed(fake_dir):
-    els = _elements([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13], ["", "", "", "", "", "", "", "", "",
-                                                           "STARLINK-99", "NEWCONSTELLATION-1"])
+    els = _elements(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13], ["", "", "", "", "", "", "", "", "", "STARLINK-99", "NEWCONSTELLATION-1"]
+    )
     own = satellite_owners(els, data_dir=fake_dir)
     got = dict(zip(own.norad.tolist(), own.owner.tolist()))
-    assert got == {1: "USA", 2: "CHN", 3: UNATTRIBUTED, 4: UNATTRIBUTED, 5: "JPN", 6: "FRA", 7: "RUS",
-                   8: UNATTRIBUTED, 9: UNATTRIBUTED, 12: "USA", 13: UNATTRIBUTED}
+    assert got == {
+        1: "USA",
+        2: "CHN",
+        3: UNATTRIBUTED,
+        4: UNATTRIBUTED,
+        5: "JPN",
+        6: "FRA",
+        7: "RUS",
+        8: UNATTRIBUTED,
+        9: UNATTRIBUTED,
+        12: "USA",
+        13: UNATTRIBUTED,
+    }
     kind = dict(zip(own.norad.tolist(), own.owner_kind.tolist()))
     assert kind[3] == "unmapped" and kind[4] == "igo" and kind[8] == "unmapped"
     assert kind[9] == "multinational" and kind[13] == "not_found"
@@ -203,8 +228,8 @@ def test_data_dir_from_env_and_errors(fake_dir, tmp_path_factory, monkeypatch):
 
 def test_filed_systems():
     """Filed (Walker) systems: the filings table's operator country, and the name rule agrees."""
-    from orbitshare.filings import filing_elements, filing_systems, load_filings
-    from orbitshare.owners import filing_administrations
+    from orbitshare.elements.filings import filing_elements, filing_systems, load_filings
+    from orbitshare.elements.owners import filing_administrations
 
     country = {sh.system_id: sh.operator_country_iso3 for sh in load_filings()}
     for system in filing_systems():

@@ -123,8 +123,7 @@ def test_iter_propagate_reused_buffers_and_positions_only(shared_data):
     tg = time_grid("2026-05-30T00:00:00Z", "2026-05-30T02:00:00Z", 60)
     e, r, v = orbitshare.propagate(es, tg, frame="itrs")
     seen = []
-    for chunk, ec, rc, _vc in orbitshare.iter_propagate(es, tg, 25, frame="itrs", reuse_buffers=True,
-                                                         velocities=False):
+    for chunk, ec, rc, _vc in orbitshare.iter_propagate(es, tg, 25, frame="itrs", reuse_buffers=True, velocities=False):
         seen.append((ec.copy(), rc.copy(), id(rc), len(chunk)))
     np.testing.assert_array_equal(np.concatenate([s[0] for s in seen], axis=1), e)
     np.testing.assert_array_equal(np.concatenate([s[1] for s in seen], axis=1), r)

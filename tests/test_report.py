@@ -8,7 +8,7 @@ A toy world on a global 10° grid (18 × 36 cells): eight countries, each a bloc
     DDD rest (ITU 2)         EEE rest (ITU 3)            FFF SIDS (ITU 3), 0.9 million people
     GGG LLDC (ITU 1)         HHH rest (none), not a UN member
 
-Accounts, groups and the equity summary come from :mod:`orbitshare.accounts`; the tests check what
+Accounts, groups and the equity summary come from :mod:`orbitshare.analysis.accounts`; the tests check what
 the report writes against those Datasets (and PNG files against their own header bytes).
 """
 
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from orbitshare.accounts import country_accounts, equity_summary, group_accounts
-from orbitshare.report import (
+from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts
+from orbitshare.report.document import (
     GROUP_LABELS,
     LORENZ_PIXELS,
     MAP_PIXELS,
@@ -53,10 +53,10 @@ def _geography(sea=False):
     pop = np.zeros((nlat, nlon))
     if not sea:
         for k in range(len(CODES)):
-            frac[k, 5:13, 4 * k + 1:4 * k + 4] = 1.0
+            frac[k, 5:13, 4 * k + 1 : 4 * k + 4] = 1.0
             frac[k, 5:13, 4 * k] = 0.6  # coastal column: 40 % sea
             total = 0.9e6 if CODES[k] == "FFF" else (k + 1) * 1.5e6 * 10.8
-            pop[5:13, 4 * k:4 * k + 4] = total / (4 * 10.8) * (1 + 0.1 * np.arange(8))[:, None]
+            pop[5:13, 4 * k : 4 * k + 4] = total / (4 * 10.8) * (1 + 0.1 * np.arange(8))[:, None]
     land = np.minimum(frac.astype(np.float64).sum(axis=0), 1.0).astype(np.float32)
     b_lat = np.stack([LAT - RES / 2, LAT + RES / 2], axis=1)
     b_lon = np.stack([LON - RES / 2, LON + RES / 2], axis=1)
@@ -68,7 +68,10 @@ def _geography(sea=False):
             "cell_area": (("lat", "lon"), np.full((nlat, nlon), 1.0e6), {"units": "km2"}),
         },
         coords={
-            "lat": LAT, "lon": LON, "lat_bnds": (("lat", "bnds"), b_lat), "lon_bnds": (("lon", "bnds"), b_lon),
+            "lat": LAT,
+            "lon": LON,
+            "lat_bnds": (("lat", "bnds"), b_lat),
+            "lon_bnds": (("lon", "bnds"), b_lon),
             "country": CODES,
             "country_name": ("country", NAMES),
             "ldc": ("country", np.array([1, 1, 0, 0, 0, 0, 0, 0], bool)),
@@ -82,8 +85,11 @@ def _geography(sea=False):
 
 
 def _sys_field(values):
-    return xr.DataArray(np.asarray(values, np.float64), dims=("system", "lat", "lon"),
-                        coords={"system": SYSTEMS, "lat": LAT, "lon": LON})
+    return xr.DataArray(
+        np.asarray(values, np.float64),
+        dims=("system", "lat", "lon"),
+        coords={"system": SYSTEMS, "lat": LAT, "lon": LON},
+    )
 
 
 def _inputs():
@@ -91,16 +97,21 @@ def _inputs():
     lat2, lon2 = np.meshgrid(LAT, LON, indexing="ij")
     cov1 = np.clip(np.cos(np.radians(lat2)) * (0.6 + 0.4 * np.sin(np.radians(lon2))), 0, 1)
     cov2 = np.where(np.abs(lat2) < 40, 1.0, 0.25)
-    coverage = xr.Dataset({"covered_fraction": _sys_field([cov1, cov2])},
-                          coords={"element_count": ("system", [40, 12]), "min_visible": ("system", [1, 2])},
-                          attrs={"time_coverage_start": "2024-03-01T00:00:00Z",
-                                 "time_coverage_end": "2024-03-02T00:00:00Z", "time_step_s": 60.0,
-                                 "grid_resolution_deg": RES,
-                                 "systems": '[{"name": "S1", "element_count": 40, "element_source": "s1.tle", '
-                                            '"element_epoch_min": "2024-02-28T01:00:00Z", '
-                                            '"element_epoch_median": "2024-02-29T00:00:00Z", '
-                                            '"element_epoch_max": "2024-02-29T12:00:00Z"}, '
-                                            '{"name": "S-2 (test)", "element_count": 12}]'})
+    coverage = xr.Dataset(
+        {"covered_fraction": _sys_field([cov1, cov2])},
+        coords={"element_count": ("system", [40, 12]), "min_visible": ("system", [1, 2])},
+        attrs={
+            "time_coverage_start": "2024-03-01T00:00:00Z",
+            "time_coverage_end": "2024-03-02T00:00:00Z",
+            "time_step_s": 60.0,
+            "grid_resolution_deg": RES,
+            "systems": '[{"name": "S1", "element_count": 40, "element_source": "s1.tle", '
+            '"element_epoch_min": "2024-02-28T01:00:00Z", '
+            '"element_epoch_median": "2024-02-29T00:00:00Z", '
+            '"element_epoch_max": "2024-02-29T12:00:00Z"}, '
+            '{"name": "S-2 (test)", "element_count": 12}]',
+        },
+    )
     pop = geo["population"].values
     cap1 = 3e4 * cov1 * (pop > 0) * (1 + np.arange(LON.size))[None, :] / 36
     cap2 = 1e4 * cov2 * (pop > 0)
@@ -108,12 +119,19 @@ def _inputs():
     cap = _sys_field([cap1, cap2])
     with np.errstate(divide="ignore", invalid="ignore"):
         cpp = xr.where(geo["population"] > 0, cap / geo["population"], np.nan)
-    capacity = xr.Dataset({"capacity_mbps": cap, "capacity_per_person_mbps": cpp.transpose("system", "lat", "lon"),
-                           "capacity_per_sat_mbps": ("system", [1000.0, 2000.0])},
-                          coords={"administration": ("system", ["DDD", "AAA"])})
+    capacity = xr.Dataset(
+        {
+            "capacity_mbps": cap,
+            "capacity_per_person_mbps": cpp.transpose("system", "lat", "lon"),
+            "capacity_per_sat_mbps": ("system", [1000.0, 2000.0]),
+        },
+        coords={"administration": ("system", ["DDD", "AAA"])},
+    )
     mhz = np.stack([np.stack([250 * cov1, 100 * cov1]), np.stack([500 * cov2, 0 * cov2])])
-    spectrum = xr.Dataset({"mhz_available": (("system", "band", "lat", "lon"), mhz)},
-                          coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON})
+    spectrum = xr.Dataset(
+        {"mhz_available": (("system", "band", "lat", "lon"), mhz)},
+        coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
+    )
     countries = country_accounts(geo, coverage, capacity=capacity, spectrum=spectrum)
     groups = group_accounts(countries)
     equity = equity_summary(geo, countries, capacity=capacity, spectrum=spectrum)
@@ -128,9 +146,21 @@ def run(tmp_path_factory):
     figures = write_figures(out, geo, coverage, capacity, equity)
     meta = report_meta(coverage, geo, run_id="toy-run")
     md, htm = write_report(out, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta)
-    return dict(out=out, geo=geo, coverage=coverage, capacity=capacity, countries=countries, groups=groups,
-                equity=equity, tables=tables, figures=figures, md=md, html=htm,
-                md_text=md.read_text(encoding="utf-8"), html_text=htm.read_text(encoding="utf-8"))
+    return {
+        "out": out,
+        "geo": geo,
+        "coverage": coverage,
+        "capacity": capacity,
+        "countries": countries,
+        "groups": groups,
+        "equity": equity,
+        "tables": tables,
+        "figures": figures,
+        "md": md,
+        "html": htm,
+        "md_text": md.read_text(encoding="utf-8"),
+        "html_text": htm.read_text(encoding="utf-8"),
+    }
 
 
 def _same(a: float, b: float) -> bool:
@@ -161,9 +191,16 @@ def test_countries_csv_equals_dataset_exactly(run):
                 checked += 1
     assert checked > 250
     # totals and the issue's column names
-    for col in ("population_covered_fraction[S1]", "population_covered_fraction[S-2 (test)]",
-                "capacity_per_person_total_mbps", "service_ratio_total", "mhz_available[S1][Ku]",
-                "mhz_available_total", "satellites_operated_total", "resource_balance_total"):
+    for col in (
+        "population_covered_fraction[S1]",
+        "population_covered_fraction[S-2 (test)]",
+        "capacity_per_person_total_mbps",
+        "service_ratio_total",
+        "mhz_available[S1][Ku]",
+        "mhz_available_total",
+        "satellites_operated_total",
+        "resource_balance_total",
+    ):
         assert col in rows[0]
     # the flags
     for k, r in enumerate(rows):
@@ -178,8 +215,13 @@ def test_groups_and_equity_csv(run):
     rows = _read_csv(run["out"] / "groups.csv")
     assert [r["group"] for r in rows] == list(groups["group"].values)
     for k, r in enumerate(rows):
-        for name in ("population", "capacity_per_person_total_mbps", "service_ratio_total",
-                     "population_covered_any_fraction", "mhz_available_total"):
+        for name in (
+            "population",
+            "capacity_per_person_total_mbps",
+            "service_ratio_total",
+            "population_covered_any_fraction",
+            "mhz_available_total",
+        ):
             assert _same(float(r[name]), float(groups[name].values[k]))
     assert not any(c.startswith("group_member") for c in rows[0])
 
@@ -190,13 +232,14 @@ def test_groups_and_equity_csv(run):
     for q in equity["quantity"].values:
         for sc in equity["scope"].values:
             for s in equity["system"].values:
-                sel = dict(quantity=q, scope=sc, system=s)
+                sel = {"quantity": q, "scope": sc, "system": s}
                 for name in ("gini", "theil_T", "theil_L", "palma", "zero_population_share"):
                     assert _same(got[(q, sc, s, name, "")], float(equity[name].sel(sel)))
                     n += 1
                 for e in (0.5, 1.0):
-                    assert _same(got[(q, sc, s, f"atkinson_{e:g}", "")],
-                                 float(equity["atkinson"].sel(epsilon=e, **sel)))
+                    assert _same(
+                        got[(q, sc, s, f"atkinson_{e:g}", "")], float(equity["atkinson"].sel(epsilon=e, **sel))
+                    )
                 for p in equity["partition"].values:
                     for name in ("theil_T_between", "theil_T_within", "theil_L_between", "theil_L_within"):
                         assert _same(got[(q, sc, s, name, p)], float(equity[name].sel(partition=p, **sel)))
@@ -208,12 +251,30 @@ def test_groups_and_equity_csv(run):
 # ---------------------------------------------------------------------------------------- report text
 def test_report_md_names_groups_inputs_and_indices(run):
     md, equity = run["md_text"], run["equity"]
-    for label in ("LDC", "LLDC", "SIDS", "rest", "ITU Region 1", "ITU Region 2", "ITU Region 3", "ITU Regions",
-                  "world"):
+    for label in (
+        "LDC",
+        "LLDC",
+        "SIDS",
+        "rest",
+        "ITU Region 1",
+        "ITU Region 2",
+        "ITU Region 3",
+        "ITU Regions",
+        "world",
+    ):
         assert label in md, label
     # inputs named
-    for text in ("S1", "S-2 (test)", "2024-02-28T01:00:00Z", "2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z",
-                 "10° grid", "toy geography", "toy-run", "40 element sets"):
+    for text in (
+        "S1",
+        "S-2 (test)",
+        "2024-02-28T01:00:00Z",
+        "2024-03-01T00:00:00Z",
+        "2024-03-02T00:00:00Z",
+        "10° grid",
+        "toy geography",
+        "toy-run",
+        "40 element sets",
+    ):
         assert text in md, text
     # every overall index as formatted, and the Theil decompositions for all systems
     for q in equity["quantity"].values:
@@ -311,10 +372,16 @@ def _png_size(path):
 
 def test_pngs_valid_and_sized(run):
     names = sorted(f.name for f in run["figures"])
-    assert names == sorted([
-        "map_covered_fraction_S1.png", "map_covered_fraction_S-2_test.png",
-        "map_capacity_per_person_S1.png", "map_capacity_per_person_S-2_test.png",
-        "map_capacity_per_person_all.png", "lorenz_capacity_per_person.png"])
+    assert names == sorted(
+        [
+            "map_covered_fraction_S1.png",
+            "map_covered_fraction_S-2_test.png",
+            "map_capacity_per_person_S1.png",
+            "map_capacity_per_person_S-2_test.png",
+            "map_capacity_per_person_all.png",
+            "lorenz_capacity_per_person.png",
+        ]
+    )
     for f in run["figures"]:
         (w, h), nbytes = _png_size(f)
         assert nbytes > 10_000, f
@@ -386,14 +453,16 @@ def test_rewrite_replaces_files(run, tmp_path):
     before = (out / "countries.csv").read_text()
     write_tables(out, run["countries"], run["groups"], run["equity"])
     assert (out / "countries.csv").read_text() == before
-    md, _ = write_report(out, countries=run["countries"], groups=None, equity=None, figures=[],
-                         meta={"title": "minimal"})
+    md, _ = write_report(
+        out, countries=run["countries"], groups=None, equity=None, figures=[], meta={"title": "minimal"}
+    )
     text = md.read_text()
     assert text.startswith("# minimal") and "Systems (2): S1; S-2 (test)" in text
     assert "Period: not recorded" in text
     # restore the full report for other tests reading files (they use the texts kept in the fixture)
-    write_report(out, countries=run["countries"], groups=run["groups"], equity=run["equity"],
-                 figures=run["figures"], meta={})
+    write_report(
+        out, countries=run["countries"], groups=run["groups"], equity=run["equity"], figures=run["figures"], meta={}
+    )
 
 
 # ---------------------------------------------------------------------------------------- real geography
@@ -406,30 +475,37 @@ def test_real_geography_2deg(tmp_path):
     lon = geo["lon"].values
     lat2, lon2 = np.meshgrid(lat, lon, indexing="ij")
     cov = np.clip(1.2 * np.cos(np.radians(lat2)) - 0.2, 0, 1)[None]
-    coverage = xr.Dataset({"covered_fraction": (("system", "lat", "lon"), cov)},
-                          coords={"system": ["Walker"], "lat": lat, "lon": lon, "lat_bnds": geo["lat_bnds"],
-                                  "lon_bnds": geo["lon_bnds"]},
-                          attrs={"grid_resolution_deg": 2.0})
+    coverage = xr.Dataset(
+        {"covered_fraction": (("system", "lat", "lon"), cov)},
+        coords={"system": ["Walker"], "lat": lat, "lon": lon, "lat_bnds": geo["lat_bnds"], "lon_bnds": geo["lon_bnds"]},
+        attrs={"grid_resolution_deg": 2.0},
+    )
     pop = geo["population"].values
     capm = (1e5 * cov[0] * (pop > 0) * (1 + (lon2 > 0)))[None]
-    capacity = xr.Dataset({"capacity_mbps": (("system", "lat", "lon"), capm)},
-                          coords={"system": ["Walker"], "lat": lat, "lon": lon})
+    capacity = xr.Dataset(
+        {"capacity_mbps": (("system", "lat", "lon"), capm)}, coords={"system": ["Walker"], "lat": lat, "lon": lon}
+    )
     countries = country_accounts(geo, coverage, capacity=capacity)
     groups = group_accounts(countries)
     equity = equity_summary(geo, countries, capacity=capacity)
     tables = write_tables(tmp_path, countries, groups, equity)
     figs = write_figures(tmp_path, geo, coverage, capacity, equity)
-    md, htm = write_report(tmp_path, countries=countries, groups=groups, equity=equity, figures=figs,
-                           meta=report_meta(coverage, geo))
+    md, htm = write_report(
+        tmp_path, countries=countries, groups=groups, equity=equity, figures=figs, meta=report_meta(coverage, geo)
+    )
     assert [p.name for p in tables] == ["countries.csv", "groups.csv", "equity.csv"]
     rows = _read_csv(tmp_path / "countries.csv")
     assert len(rows) == geo.sizes["country"]
     k = [r["country"] for r in rows].index("AFG")
     assert float(rows[k]["population"]) == float(countries["population"].sel(country="AFG"))
     assert float(rows[k]["population_covered_fraction[Walker]"]) == float(
-        countries["population_covered_fraction"].sel(system="Walker", country="AFG"))
-    assert [p.name for p in figs] == ["map_covered_fraction_Walker.png", "map_capacity_per_person_Walker.png",
-                                      "lorenz_capacity_per_person.png"]
+        countries["population_covered_fraction"].sel(system="Walker", country="AFG")
+    )
+    assert [p.name for p in figs] == [
+        "map_covered_fraction_Walker.png",
+        "map_capacity_per_person_Walker.png",
+        "lorenz_capacity_per_person.png",
+    ]
     for f in figs:
         assert _png_size(f)[0] == (LORENZ_PIXELS if f.name.startswith("lorenz") else MAP_PIXELS)
     assert _outline_pixels(figs[0]) > 5000

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from orbitshare.errors import ConfigError
-from orbitshare.experiment import load_experiment
-from orbitshare.io import open_results
 from orbitshare import runner
+from orbitshare.errors import ConfigError
+from orbitshare.experiment.config import load_experiment
+from orbitshare.io import open_results
 
 # 1116 Walker satellites, 200 steps of 60 s in 40 chunks of 5 steps, 5° grid, embedded geography
 SMALL_TOML = """\
@@ -127,8 +127,16 @@ def test_api_run_returns_results(reference, small):
     for f in res.files:
         assert Path(f).is_file(), f
     names = {Path(f).name for f in res.files}
-    assert {"experiment.toml", "results.h5", "countries.csv", "groups.csv", "equity.csv", "report.md",
-            "report.html", "lorenz_capacity_per_person.png"} <= names
+    assert {
+        "experiment.toml",
+        "results.h5",
+        "countries.csv",
+        "groups.csv",
+        "equity.csv",
+        "report.md",
+        "report.html",
+        "lorenz_capacity_per_person.png",
+    } <= names
     assert not (res.out_dir / "checkpoint").exists()
     # the saved datasets are the returned ones; the resolved config reloads to the same experiment
     saved = open_results(res.out_dir / "results.h5")
@@ -254,8 +262,11 @@ def test_progress_without_tty_has_no_carriage_returns():
 def test_dask_backend_run_equals_local_run(small, reference, tmp_path):
     """`[compute] backend = "dask"` (a 2-process LocalCluster) gives the same Datasets as the local run."""
     path = tmp_path / "small_dask.toml"
-    path.write_text(SMALL_TOML.replace("[compute]\nchunk_steps = 5\n",
-                                       "[compute]\nchunk_steps = 5\nbackend = \"dask\"\nworkers = 2\n"))
+    path.write_text(
+        SMALL_TOML.replace(
+            "[compute]\nchunk_steps = 5\n", '[compute]\nchunk_steps = 5\nbackend = "dask"\nworkers = 2\n'
+        )
+    )
     res = runner.run(path, tmp_path / "dask", progress=False)
     got, want = open_results(res.out_dir / "results.h5"), open_results(reference.out_dir / "results.h5")
     assert sorted(got) == sorted(want)

@@ -1,4 +1,4 @@
-"""orbitshare.spectrum.service against a NumPy brute force (exact elevation test of every satellite at
+"""orbitshare.engine.service.service against a NumPy brute force (exact elevation test of every satellite at
 every cell centre, then P = Σ weights of the cells a satellite sees and the shares cap·w/P), on small
 Walker constellations with a synthetic geography (a few countries, synthetic population) and landing
 rights; closed forms for one GEO satellite; determinism; validation."""
@@ -9,9 +9,10 @@ import pytest
 import xarray as xr
 
 import orbitshare
-from orbitshare.coverage import System, coverage
+from orbitshare.engine.coverage import coverage
+from orbitshare.engine.service import served_share, service
 from orbitshare.grid import Grid
-from orbitshare.spectrum import Band, served_share, service
+from orbitshare.system import Band, System
 from orbitshare.timegrid import time_grid
 
 EPOCH = "2026-08-18T00:00:00Z"
@@ -31,11 +32,30 @@ def systems():
     a = orbitshare.walker(550.0, 53.0, 6, 8, 1, EPOCH, name_prefix="A")
     b = orbitshare.walker(1200.0, 87.9, 4, 6, 2, EPOCH, raan0_deg=20.0, norad_start=910000, name_prefix="B")
     return [
-        System("alpha", a, 25.0, 1, operator="Alpha Op", administration="AAA",
-               bands=(Band("Ku", 10700.0, 12700.0), Band("Ka", 17700.0, 18600.0)), capacity_per_sat_mbps=20000.0,
-               serve_countries=("AAA", "BBB", "CCC"), exclude_countries=("CCC",)),
-        System("beta", b, 10.0, 2, operator="Beta Op", administration="bbb", bands=(("Ku", 10950.0, 12750.0),),
-               spectral_efficiency_bps_per_hz=2.5, beams=4, exclude_countries=("AAA",)),
+        System(
+            "alpha",
+            a,
+            25.0,
+            1,
+            operator="Alpha Op",
+            administration="AAA",
+            bands=(Band("Ku", 10700.0, 12700.0), Band("Ka", 17700.0, 18600.0)),
+            capacity_per_sat_mbps=20000.0,
+            serve_countries=("AAA", "BBB", "CCC"),
+            exclude_countries=("CCC",),
+        ),
+        System(
+            "beta",
+            b,
+            10.0,
+            2,
+            operator="Beta Op",
+            administration="bbb",
+            bands=(("Ku", 10950.0, 12750.0),),
+            spectral_efficiency_bps_per_hz=2.5,
+            beams=4,
+            exclude_countries=("AAA",),
+        ),
     ]
 
 
@@ -45,15 +65,19 @@ def synthetic_geography(grid, seed=0, land=True):
     (zero in some cells, NaN in the southernmost row)."""
     rng = np.random.default_rng(seed)
     lat, lon = np.asarray(grid.lat), np.asarray(grid.lon)
-    box = lambda la0, la1, lo0, lo1: ((lat[:, None] >= la0) & (lat[:, None] < la1)  # noqa: E731
-                                      & (lon[None, :] >= lo0) & (lon[None, :] < lo1)).astype(float)
+    box = lambda la0, la1, lo0, lo1: (
+        (lat[:, None] >= la0)
+        & (lat[:, None] < la1)  # noqa: E731
+        & (lon[None, :] >= lo0)
+        & (lon[None, :] < lo1)
+    ).astype(float)
     frac = np.zeros((4,) + grid.shape)
     frac[0] = box(0, 40, -60, 10)
     frac[1] = 0.7 * box(40, 50, -60, 10) + box(-40, -20, 60, 120)
     border = box(35, 45, -60, 10) > 0
     frac[0][border] = 0.3
-    frac[1][border] = 0.5                        # 80 % land, shared
-    frac[2] = 0.05 * box(-10, -5, 150, 155)     # an island: 5 % of the cell's area
+    frac[1][border] = 0.5  # 80 % land, shared
+    frac[2] = 0.05 * box(-10, -5, 150, 155)  # an island: 5 % of the cell's area
     pop = rng.lognormal(10, 2, grid.shape)
     pop[rng.random(grid.shape) < 0.2] = 0.0
     pop[0, :] = np.nan
@@ -94,8 +118,10 @@ def reference_share(system, geog):
     if system.serve_countries is None and not system.exclude_countries:
         return np.ones(cf.shape[1:])
     if system.serve_countries is not None:
-        tot = sum((share(codes.index(c)) for c in system.serve_countries if c not in system.exclude_countries),
-                  np.zeros(cf.shape[1:]))
+        tot = sum(
+            (share(codes.index(c)) for c in system.serve_countries if c not in system.exclude_countries),
+            np.zeros(cf.shape[1:]),
+        )
         return np.minimum(tot, 1.0)
     tot = sum((share(codes.index(c)) for c in system.exclude_countries), np.zeros(cf.shape[1:]))
     return np.maximum(1.0 - tot, 0.0)
@@ -110,8 +136,11 @@ def brute_service(system, grid, times, geog, weighting="population"):
     if weighting == "population":
         w = pop * share
     else:
-        land = geog.land_fraction.values if "land_fraction" in geog else np.minimum(geog.country_fraction.sum(
-            "country").values, 1)
+        land = (
+            geog.land_fraction.values
+            if "land_fraction" in geog
+            else np.minimum(geog.country_fraction.sum("country").values, 1)
+        )
         w = grid.cell_area_km2[:, None] * land * share
     cap = system.capacity_mbps
     nt = len(times)
@@ -132,8 +161,15 @@ def brute_service(system, grid, times, geog, weighting="population"):
                 offered[k] += cap
         capsum += step
         delivered[k] = step.sum()
-    return dict(capacity_mbps=capsum / nt, delivered=delivered, offered=offered, counts=counts, share=share,
-                weight=w, pop=pop)
+    return {
+        "capacity_mbps": capsum / nt,
+        "delivered": delivered,
+        "offered": offered,
+        "counts": counts,
+        "share": share,
+        "weight": w,
+        "pop": pop,
+    }
 
 
 _BRUTE = {}
@@ -168,8 +204,9 @@ def test_service_matches_brute_force(systems, times, res, weighting):
         np.testing.assert_allclose(cap.delivered_step_mbps.values[i], b["delivered"], rtol=1e-9)
         np.testing.assert_array_equal(cap.offered_step_mbps.values[i], b["offered"])
         # conservation at every step: the cells receive what the satellites that see them offer
-        np.testing.assert_allclose(cap.delivered_step_mbps.values[i], cap.offered_step_mbps.values[i],
-                                   rtol=1e-12, atol=0)
+        np.testing.assert_allclose(
+            cap.delivered_step_mbps.values[i], cap.offered_step_mbps.values[i], rtol=1e-12, atol=0
+        )
         assert cap.delivered_mbps.values[i] == pytest.approx(b["delivered"].mean(), rel=1e-12)
         assert cap.offered_mbps.values[i] == pytest.approx(b["offered"].mean(), rel=1e-15)
         assert cap.capacity_mbps.values[i].sum() == pytest.approx(b["offered"].mean(), rel=1e-12)
@@ -192,8 +229,9 @@ def test_service_matches_brute_force(systems, times, res, weighting):
             assert (b["offered"] < s.capacity_mbps * len(s.elements)).all()
     # beta needs 2 satellites for coverage but spectrum counts steps with one
     cf = out["coverage"].covered_fraction.sel(system="beta").values
-    assert (spec.mhz_available.sel(system="beta", band="Ku").values > 1800.0 * cf * spec.served_share.values[1]
-            + 1e-9).any()
+    assert (
+        spec.mhz_available.sel(system="beta", band="Ku").values > 1800.0 * cf * spec.served_share.values[1] + 1e-9
+    ).any()
 
 
 def test_landing_rights_shares(systems, times):
@@ -282,8 +320,14 @@ def _geo(mask=10.0, **kw):
 def _elevation_deg(r_sat, grid):
     p = grid.cell_centres_itrs()
     _, _, nxy, nz = grid.row_geometry()
-    n = np.stack([nxy[:, None] * grid.cos_lon[None, :], nxy[:, None] * grid.sin_lon[None, :],
-                  np.broadcast_to(nz[:, None], (grid.nlat, grid.nlon))], axis=-1)
+    n = np.stack(
+        [
+            nxy[:, None] * grid.cos_lon[None, :],
+            nxy[:, None] * grid.sin_lon[None, :],
+            np.broadcast_to(nz[:, None], (grid.nlat, grid.nlon)),
+        ],
+        axis=-1,
+    )
     d = r_sat[None, None, :] - p
     return np.degrees(np.arcsin(np.einsum("ijk,ijk->ij", n, d) / np.linalg.norm(d, axis=-1)))
 
@@ -350,8 +394,14 @@ def test_layout_bands_as_a_dimension_and_attributes(systems, times):
         assert ds.operator.values.tolist() == ["Alpha Op", "Beta Op"]
         assert ds.administration.values.tolist() == ["AAA", "BBB"]
         assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["time_steps"] == 5
-    for name in ("mhz_available", "mhz_sat_available", "capacity_mbps", "capacity_per_person_mbps",
-                 "delivered_mbps", "offered_mbps"):
+    for name in (
+        "mhz_available",
+        "mhz_sat_available",
+        "capacity_mbps",
+        "capacity_per_person_mbps",
+        "delivered_mbps",
+        "offered_mbps",
+    ):
         v = spec[name] if name in spec else cap[name]
         assert {"units", "long_name", "cell_methods"} <= set(v.attrs), name
     assert spec.mhz_available.attrs["units"] == "MHz" and cap.capacity_mbps.attrs["units"] == "Mbit s-1"
@@ -391,8 +441,9 @@ def test_system_validation_names_the_field(systems):
     with pytest.raises(ValueError, match="System.capacity_per_sat_mbps"):
         System("x", es, capacity_per_sat_mbps=0.0)
     with pytest.raises(ValueError, match="System.capacity_per_sat_mbps: give either"):
-        System("x", es, bands=(("Ku", 1.0, 2.0),), capacity_per_sat_mbps=10.0, spectral_efficiency_bps_per_hz=2.0,
-               beams=3)
+        System(
+            "x", es, bands=(("Ku", 1.0, 2.0),), capacity_per_sat_mbps=10.0, spectral_efficiency_bps_per_hz=2.0, beams=3
+        )
     with pytest.raises(ValueError, match="System.beams"):
         System("x", es, bands=(("Ku", 1.0, 2.0),), spectral_efficiency_bps_per_hz=2.0)
     with pytest.raises(ValueError, match="System.spectral_efficiency_bps_per_hz"):
@@ -409,8 +460,15 @@ def test_system_validation_names_the_field(systems):
         System("x", es, serve_countries="USA")
     with pytest.raises(ValueError, match="System.exclude_countries"):
         System("x", es, exclude_countries=("US",))
-    s = System("x", es, bands=[("Ku", 10700, 12700)], spectral_efficiency_bps_per_hz=3, beams=2,
-               serve_countries=["usa", "USA"], administration="gbr")
+    s = System(
+        "x",
+        es,
+        bands=[("Ku", 10700, 12700)],
+        spectral_efficiency_bps_per_hz=3,
+        beams=2,
+        serve_countries=["usa", "USA"],
+        administration="gbr",
+    )
     assert s.bands == (Band("Ku", 10700.0, 12700.0),) and s.capacity_mbps == 3 * 2000.0 * 2
     assert s.serve_countries == ("USA",) and s.administration == "GBR"
     assert System("y", es).capacity_mbps is None  # capacity is optional for coverage

@@ -18,7 +18,7 @@ def test_stop_is_excluded_like_arange():
 
 
 def test_jd_fr_equal_skyfield_utc_split():
-    tg = time_grid(dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc), "2026-03-02T12:00:00+00:00", 3600)
+    tg = time_grid(dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC), "2026-03-02T12:00:00+00:00", 3600)
     ts = timescale()
     for k in (0, 5, 23):
         t = ts.utc(2026, 3, 1, 12 + k)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -17,25 +17,37 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sgp4.api import WGS72, Satrec
 
-from orbitshare.errors import OrbitshareError
-from orbitshare.walker import (
+from orbitshare.elements.walker import (
     WalkerParameterError,
     mean_motion_for_altitude,
     parse_epoch,
     walker,
 )
+from orbitshare.errors import OrbitshareError
 
 RE_KM = 6378.137
 EPOCH = "2026-01-01T00:00:00Z"
-JD_EPOCH = 2461041.5          # 2026-01-01T00:00Z
+JD_EPOCH = 2461041.5  # 2026-01-01T00:00Z
 SAMPLES_PER_REV = 720
 
 
 def _satrec(n_rev_day, inc, raan=0.0, mean_anomaly=0.0, ecc=0.0, argp=0.0, jd=JD_EPOCH):
     sat = Satrec()
-    sat.sgp4init(WGS72, "i", 1, jd - 2433281.5, 0.0, 0.0, 0.0, ecc, math.radians(argp),
-                 math.radians(inc), math.radians(mean_anomaly), n_rev_day * 2 * math.pi / 1440.0,
-                 math.radians(raan))
+    sat.sgp4init(
+        WGS72,
+        "i",
+        1,
+        jd - 2433281.5,
+        0.0,
+        0.0,
+        0.0,
+        ecc,
+        math.radians(argp),
+        math.radians(inc),
+        math.radians(mean_anomaly),
+        n_rev_day * 2 * math.pi / 1440.0,
+        math.radians(raan),
+    )
     return sat
 
 
@@ -79,6 +91,7 @@ INCLINATIONS = [0.0, 30.0, 53.0, 87.9, 97.6, 120.0, 150.0]
 # mean altitude against sgp4
 # ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("altitude", ALTITUDES)
 def test_mean_altitude_matches_sgp4_grid(altitude):
     worst = 0.0
@@ -108,9 +121,12 @@ def test_one_day_mean_within_1km_in_leo():
 # Inclinations whose radian value is subnormal (below about 1.3e-306°) are excluded: SGP4 itself
 # (the sgp4 package as much as orbitshare's kernel) returns NaN positions with error code 0 for
 # them, and walker() refuses them (test_walker_rejects_subnormal_inclination).
-@given(altitude=st.floats(300.0, 36000.0),
-       inc=st.floats(0.0, 150.0).filter(lambda i: i == 0.0 or math.radians(i) >= sys.float_info.min),
-       phase=st.floats(0.0, 360.0), raan=st.floats(0.0, 360.0))
+@given(
+    altitude=st.floats(300.0, 36000.0),
+    inc=st.floats(0.0, 150.0).filter(lambda i: i == 0.0 or math.radians(i) >= sys.float_info.min),
+    phase=st.floats(0.0, 360.0),
+    raan=st.floats(0.0, 360.0),
+)
 def test_mean_altitude_property(altitude, inc, phase, raan):
     n = mean_motion_for_altitude(altitude, inc)
     whole = mean_altitude_whole_revs(_satrec(n, inc, raan, phase), n)
@@ -152,9 +168,13 @@ def test_kozai_inverse_round_trips_through_sgp4init():
 
 
 def test_walker_elements_through_tle_text_match_altitude():
-    for altitude, inc, planes, spp in [(550, 53.0, 4, 3), (1200, 87.9, 3, 2),
-                                       (8062, 0.0, 1, 4), (20200, 55.0, 3, 2),
-                                       (35786, 0.1, 1, 3)]:
+    for altitude, inc, planes, spp in [
+        (550, 53.0, 4, 3),
+        (1200, 87.9, 3, 2),
+        (8062, 0.0, 1, 4),
+        (20200, 55.0, 3, 2),
+        (35786, 0.1, 1, 3),
+    ]:
         es = walker(altitude, inc, planes, spp, 0, EPOCH, norad_start=10000)
         n = float(np.asarray(es.mean_motion)[0])
         for sat in _satrecs_from_tle(es.to_tle()):
@@ -174,10 +194,23 @@ def test_mean_motion_is_plausible():
 # geometry
 # ------------------------------------------------------------------------------------------
 
+
 def _arrays(es):
-    return {k: np.asarray(getattr(es, k)) for k in
-            ("norad", "name", "raan", "mean_anomaly", "inclination", "eccentricity",
-             "mean_motion", "arg_perigee", "bstar", "epoch")}
+    return {
+        k: np.asarray(getattr(es, k))
+        for k in (
+            "norad",
+            "name",
+            "raan",
+            "mean_anomaly",
+            "inclination",
+            "eccentricity",
+            "mean_motion",
+            "arg_perigee",
+            "bstar",
+            "epoch",
+        )
+    }
 
 
 def _circ_diff(a, b):
@@ -217,7 +250,7 @@ def test_raan_spacing(pattern, spread):
     planes, spp = 6, 4
     es = walker(780, 86.4, planes, spp, 1, EPOCH, pattern=pattern, raan0_deg=10.0)
     raan = np.asarray(es.raan).reshape(planes, spp)
-    assert np.all(raan == raan[:, :1])                       # one RAAN per plane
+    assert np.all(raan == raan[:, :1])  # one RAAN per plane
     np.testing.assert_allclose(raan[:, 0], 10.0 + np.arange(planes) * spread / planes)
     steps = _circ_diff(raan[1:, 0], raan[:-1, 0])
     np.testing.assert_allclose(steps, spread / planes)
@@ -260,12 +293,11 @@ def test_phasing_offset_between_planes(phasing):
 def test_walker_globalstar_is_48_8_1():
     es = walker(1414, 52.0, 8, 6, 1, EPOCH)
     m = np.asarray(es.mean_anomaly).reshape(8, 6)
-    assert m[1, 0] == pytest.approx(7.5)          # 360 * 1 / 48
+    assert m[1, 0] == pytest.approx(7.5)  # 360 * 1 / 48
 
 
 def test_walker_copies_optional_elements():
-    es = walker(700, 98.0, 2, 2, 1, EPOCH, eccentricity=0.001, arg_perigee_deg=90.0,
-                bstar=1e-5, intldesg="26001A")
+    es = walker(700, 98.0, 2, 2, 1, EPOCH, eccentricity=0.001, arg_perigee_deg=90.0, bstar=1e-5, intldesg="26001A")
     a = _arrays(es)
     assert np.all(a["eccentricity"] == 0.001)
     assert np.all(a["arg_perigee"] == 90.0)
@@ -277,17 +309,17 @@ def test_walker_copies_optional_elements():
 # epochs
 # ------------------------------------------------------------------------------------------
 
+
 def test_epoch_forms_agree():
     want = np.datetime64("2026-01-01T00:00:00", "ns")
     assert parse_epoch("2026-01-01T00:00:00Z") == want
     assert parse_epoch("2026-01-01T01:30:00+01:30") == want
-    assert parse_epoch(datetime(2026, 1, 1, tzinfo=timezone.utc)) == want
+    assert parse_epoch(datetime(2026, 1, 1, tzinfo=UTC)) == want
     assert parse_epoch(datetime(2025, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5)))) == want
     assert parse_epoch(np.datetime64("2026-01-01")) == want
 
 
-@pytest.mark.parametrize("bad", ["2026-01-01T00:00:00", datetime(2026, 1, 1), "yesterday",
-                                 np.datetime64("NaT"), 12345])
+@pytest.mark.parametrize("bad", ["2026-01-01T00:00:00", datetime(2026, 1, 1), "yesterday", np.datetime64("NaT"), 12345])
 def test_bad_epoch(bad):
     with pytest.raises(WalkerParameterError, match="epoch"):
         walker(550, 53.0, 2, 2, 0, bad)
@@ -297,32 +329,41 @@ def test_bad_epoch(bad):
 # validation
 # ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(altitude_km=0.0), "altitude_km"),
-    (dict(altitude_km=-5.0), "altitude_km"),
-    (dict(altitude_km=60000.0), "altitude_km"),
-    (dict(altitude_km=float("nan")), "altitude_km"),
-    (dict(altitude_km="high"), "altitude_km"),
-    (dict(inclination_deg=-0.1), "inclination_deg"),
-    (dict(inclination_deg=180.5), "inclination_deg"),
-    (dict(planes=0), "planes"),
-    (dict(planes=2.5), "planes"),
-    (dict(sats_per_plane=0), "sats_per_plane"),
-    (dict(phasing=-1), "phasing"),
-    (dict(planes=4, phasing=4), "phasing"),
-    (dict(pattern="rosette"), "pattern"),
-    (dict(eccentricity=0.7), "eccentricity"),
-    (dict(altitude_km=500.0, eccentricity=0.2), "eccentricity"),
-    (dict(norad_start=0), "norad_start"),
-    (dict(name_prefix=5), "name_prefix"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"altitude_km": 0.0}, "altitude_km"),
+        ({"altitude_km": -5.0}, "altitude_km"),
+        ({"altitude_km": 60000.0}, "altitude_km"),
+        ({"altitude_km": float("nan")}, "altitude_km"),
+        ({"altitude_km": "high"}, "altitude_km"),
+        ({"inclination_deg": -0.1}, "inclination_deg"),
+        ({"inclination_deg": 180.5}, "inclination_deg"),
+        ({"planes": 0}, "planes"),
+        ({"planes": 2.5}, "planes"),
+        ({"sats_per_plane": 0}, "sats_per_plane"),
+        ({"phasing": -1}, "phasing"),
+        ({"planes": 4, "phasing": 4}, "phasing"),
+        ({"pattern": "rosette"}, "pattern"),
+        ({"eccentricity": 0.7}, "eccentricity"),
+        ({"altitude_km": 500.0, "eccentricity": 0.2}, "eccentricity"),
+        ({"norad_start": 0}, "norad_start"),
+        ({"name_prefix": 5}, "name_prefix"),
+    ],
+)
 def test_bad_parameters_name_the_parameter(kwargs, name):
-    args = dict(altitude_km=550.0, inclination_deg=53.0, planes=4, sats_per_plane=3,
-                phasing=1, epoch=EPOCH)
+    args = {
+        "altitude_km": 550.0,
+        "inclination_deg": 53.0,
+        "planes": 4,
+        "sats_per_plane": 3,
+        "phasing": 1,
+        "epoch": EPOCH,
+    }
     args.update(kwargs)
     epoch = args.pop("epoch")
-    pos = [args.pop(k) for k in ("altitude_km", "inclination_deg", "planes", "sats_per_plane",
-                                 "phasing")]
+    pos = [args.pop(k) for k in ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing")]
     with pytest.raises(WalkerParameterError, match=name) as info:
         walker(*pos, epoch, **args)
     assert isinstance(info.value, OrbitshareError) and isinstance(info.value, ValueError)

@@ -1,29 +1,39 @@
 """orbitshare: how equitably the world shares orbit and spectrum.
 
-Public API: element sets (``load_elements``, ``ElementSet``, ``walker``), the Numba SGP4/SDP4
-propagator (``propagate``, ``iter_propagate``), offline time scales (``timescale``, ``time_grid``),
-the coverage engine (``Grid``, ``geography``, ``System``, ``coverage``) and results on disk
-(``save_results``, ``open_results``). Compute kernels live in ``orbitshare.kernels``.
+The public API, by pipeline stage (the stages live in sub-packages; this module holds no logic):
+
+* element sets: ``load_elements``, ``ElementSet``, ``walker`` (``orbitshare.elements``)
+* propagation and time: ``propagate``, ``iter_propagate``, ``timescale``, ``time_grid``, ``TimeGrid``
+* grid and geography: ``Grid``, ``geography`` (``orbitshare.geo``)
+* systems and the streaming pass: ``System``, ``Band``, ``coverage``, ``service`` (``orbitshare.engine``)
+* accounts and indices: ``country_accounts``, ``group_accounts``, ``equity_summary``, ``equity``
+  (``orbitshare.analysis``)
+* experiments and files: ``load_experiment``, ``validate_experiment``, ``run``, ``Results``,
+  ``save_results``, ``open_results``
+
+Compute kernels (Numba functions on arrays) live in ``orbitshare.kernels``.
 """
 
-__version__ = "0.1.0"
-
-from . import constants, errors  # noqa: E402
-from .elements import ElementSet, load_elements  # noqa: E402
-from .errors import BackendError, ConfigError, DataError, ElementSetError, OrbitshareError  # noqa: E402
-from .propagation import iter_propagate, propagate  # noqa: E402
-from .timegrid import TimeGrid, time_grid, timescale  # noqa: E402
-from .walker import walker  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .geography import geography  # noqa: E402  (shadows the module name; import submodule names directly)
-from .coverage import System, coverage  # noqa: E402
-from .spectrum import Band, service  # noqa: E402
-from .io import open_results, save_results  # noqa: E402
-from . import equity, gso, owners  # noqa: E402  (equity.gini, theil, atkinson, palma, lorenz)
-from .accounts import country_accounts, equity_summary, group_accounts  # noqa: E402
-from .owners import satellite_owners  # noqa: E402
-from .experiment import load_experiment, validate_experiment  # noqa: E402
-from .runner import Results, run  # noqa: E402
+from orbitshare import constants, errors
+from orbitshare._version import __version__
+from orbitshare.analysis import equity
+from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts
+from orbitshare.elements import owners
+from orbitshare.elements.elementset import ElementSet, load_elements
+from orbitshare.elements.owners import satellite_owners
+from orbitshare.elements.walker import walker
+from orbitshare.engine import gso
+from orbitshare.engine.coverage import coverage
+from orbitshare.engine.propagation import iter_propagate, propagate
+from orbitshare.engine.service import service
+from orbitshare.errors import BackendError, ConfigError, DataError, ElementSetError, OrbitshareError
+from orbitshare.experiment.config import load_experiment, validate_experiment
+from orbitshare.geo.build import geography
+from orbitshare.grid import Grid
+from orbitshare.io import open_results, save_results
+from orbitshare.runner import Results, run
+from orbitshare.system import Band, System
+from orbitshare.timegrid import TimeGrid, time_grid, timescale
 
 __all__ = [
     "__version__",

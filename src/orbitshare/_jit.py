@@ -7,7 +7,7 @@ NaN marks decayed satellites and SGP4 must match the reference bit for bit in sp
 
 import numba
 
-JIT_OPTIONS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
 def njit(*args, **kwargs):

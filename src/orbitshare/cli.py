@@ -10,14 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError, ElementSetError
+from orbitshare.errors import ConfigError, DataError, ElementSetError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
 
 def cmd_run(args) -> int:
-    from .experiment import load_experiment
-    from .runner import install_signal_handlers, run
+    from orbitshare.experiment.config import load_experiment
+    from orbitshare.runner import install_signal_handlers, run
 
     exp = load_experiment(args.experiment)
     restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the next checkpoint
@@ -28,13 +28,16 @@ def cmd_run(args) -> int:
     for p in res.files:
         print(p)
     if not args.quiet:
-        print(f"orbitshare: {exp.name}: finished in {res.timings.get('total', 0.0):.1f} s into {res.out_dir}"
-              + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""), file=sys.stderr)
+        print(
+            f"orbitshare: {exp.name}: finished in {res.timings.get('total', 0.0):.1f} s into {res.out_dir}"
+            + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
 def cmd_validate(args) -> int:
-    from .experiment import validate_experiment
+    from orbitshare.experiment.config import validate_experiment
 
     exp = validate_experiment(args.experiment, deep=True)
     sys.stdout.write(exp.to_toml())
@@ -54,23 +57,30 @@ def _fmt(x) -> str:
 def cmd_compare(args) -> int:
     import csv
 
-    from .io import atomic_path
-    from .runner import compare_runs
+    from orbitshare.io import atomic_path
+    from orbitshare.runner import compare_runs
 
     rows = compare_runs(args.run_a, args.run_b)
     out_dir = Path(args.out) if args.out else Path.cwd()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "compare.csv"
     cols = ["dataset", "variable", "where", "a", "b", "diff", "rel_diff"]
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(cols)
-            for r in rows:
-                w.writerow([_fmt(r[c]) for c in cols])
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([_fmt(r[c]) for c in cols])
     diff = [r for r in rows if not r["equal"]]
-    diff.sort(key=lambda r: (r["dataset"] != "equity", -abs(r["rel_diff"]) if r["rel_diff"] == r["rel_diff"]
-                             else -float("inf") if r["diff"] != r["diff"] else -abs(r["diff"])))
+    diff.sort(
+        key=lambda r: (
+            r["dataset"] != "equity",
+            -abs(r["rel_diff"])
+            if r["rel_diff"] == r["rel_diff"]
+            else -float("inf")
+            if r["diff"] != r["diff"]
+            else -abs(r["diff"]),
+        )
+    )
     print(f"{args.run_a} (a) vs {args.run_b} (b): {len(diff)} of {len(rows)} values differ")
     if diff:
         shown = diff[: args.rows]
@@ -88,11 +98,15 @@ def cmd_info(args) -> int:
     import numba
     import numpy as np
 
-    from . import __version__
-    from .timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
+    from orbitshare._version import __version__
+    from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
 
-    lines = [f"orbitshare {__version__}", f"python {sys.version.split()[0]}", f"numpy {np.__version__}",
-             f"numba {numba.__version__}"]
+    lines = [
+        f"orbitshare {__version__}",
+        f"python {sys.version.split()[0]}",
+        f"numpy {np.__version__}",
+        f"numba {numba.__version__}",
+    ]
     for mod in ("sgp4", "skyfield", "xarray", "h5py", "h5netcdf"):
         try:
             lines.append(f"{mod} {__import__(mod).__version__}")
@@ -100,7 +114,7 @@ def cmd_info(args) -> int:
             lines.append(f"{mod} unavailable ({exc})")
     lines.append(f"threads {numba.get_num_threads()} (NUMBA_NUM_THREADS to change)")
     try:
-        from .kernels.frames import gmst1982
+        from orbitshare.kernels.frames import gmst1982
 
         gmst1982(2451545.0, 0.0)
         lines.append(f"numba threading layer {numba.threading_layer()}")
@@ -111,7 +125,7 @@ def cmd_info(args) -> int:
             lines.append(f"data kernel {name}: {data_kernel_path(name)}")
         except DataError as exc:
             lines.append(f"data kernel {name}: missing ({exc})")
-    from .cuda_support import cuda_info
+    from orbitshare.kernels.cuda_env import cuda_info
 
     lines.append(cuda_info())
     print("\n".join(lines))
@@ -119,7 +133,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_elements_fetch(args) -> int:
-    from .fetch import fetch_group
+    from orbitshare.elements.fetch import fetch_group
 
     path = fetch_group(args.group, cache_dir=args.cache_dir, max_age_s=args.max_age_s, format=args.format)
     print(path)
@@ -127,7 +141,7 @@ def cmd_elements_fetch(args) -> int:
 
 
 def cmd_elements_generate(args) -> int:
-    from .filings import generate_tle_dir
+    from orbitshare.elements.filings import generate_tle_dir
 
     for p in generate_tle_dir(args.out_dir, epoch=args.epoch):
         print(p)
@@ -135,19 +149,21 @@ def cmd_elements_generate(args) -> int:
 
 
 def cmd_elements_info(args) -> int:
-    from .elements import load_elements
+    from orbitshare.elements.elementset import load_elements
 
     es = load_elements(args.path, errors=args.errors)
     lo, med, hi = es.epoch_stats()
-    print(f"{args.path}: {len(es)} element sets, epochs {lo} / {med} / {hi} (min / median / max), "
-          f"{len(es.skipped)} skipped, {len(es.duplicates)} duplicates dropped")
+    print(
+        f"{args.path}: {len(es)} element sets, epochs {lo} / {med} / {hi} (min / median / max), "
+        f"{len(es.skipped)} skipped, {len(es.duplicates)} duplicates dropped"
+    )
     for rec in es.skipped:
         print(f"  skipped: {rec}")
     return EXIT_OK
 
 
 def cmd_elements_convert(args) -> int:
-    from .elements import load_elements
+    from orbitshare.elements.elementset import load_elements
 
     es = load_elements(args.source, errors=args.errors)
     if args.format == "tle":
@@ -243,8 +259,9 @@ def main(argv=None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"orbitshare: error: {_one_line(exc)} ({type(exc).__name__}; --debug shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"orbitshare: error: {_one_line(exc)} ({type(exc).__name__}; --debug shows the traceback)", file=sys.stderr
+        )
         return EXIT_RUNTIME
 
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .constants import WGS84_A_KM, WGS84_B_KM, WGS84_E2
+from orbitshare.constants import WGS84_A_KM, WGS84_B_KM, WGS84_E2
 
 __all__ = ["Grid", "ellipsoid_zone_area_km2", "WGS84_SURFACE_AREA_KM2"]
 
@@ -33,7 +33,7 @@ def ellipsoid_zone_area_km2(lat_deg):
     Signed: negative for southern latitudes. ``S(90°)`` is half the ellipsoid's surface.
     """
     s = np.sin(np.deg2rad(np.asarray(lat_deg, dtype=np.float64)))
-    return math.pi * WGS84_B_KM ** 2 * (s / (1.0 - WGS84_E2 * s * s) + np.arctanh(_E * s) / _E)
+    return math.pi * WGS84_B_KM**2 * (s / (1.0 - WGS84_E2 * s * s) + np.arctanh(_E * s) / _E)
 
 
 def _zone_area_between_km2(lat1_deg, lat2_deg):
@@ -51,7 +51,7 @@ def _zone_area_between_km2(lat1_deg, lat2_deg):
     e2 = WGS84_E2
     t1 = ds * (1.0 + e2 * s1 * s2) / ((1.0 - e2 * s1 * s1) * (1.0 - e2 * s2 * s2))
     t2 = np.arctanh(_E * ds / (1.0 - e2 * s1 * s2)) / _E
-    return math.pi * WGS84_B_KM ** 2 * (t1 + t2)
+    return math.pi * WGS84_B_KM**2 * (t1 + t2)
 
 
 #: Surface area of the WGS84 ellipsoid, km² (≈ 510,065,621.7 km²).
@@ -66,8 +66,10 @@ def _check_resolution(resolution_deg) -> tuple[float, int]:
             f"resolution_deg: expected a number of degrees in [{_MIN_RES_DEG}, {_MAX_RES_DEG}] that "
             f"divides 180, got {resolution_deg!r}"
         ) from None
-    if isinstance(resolution_deg, bool) or not math.isfinite(res) or not (
-        _MIN_RES_DEG * (1 - 1e-12) <= res <= _MAX_RES_DEG * (1 + 1e-12)
+    if (
+        isinstance(resolution_deg, bool)
+        or not math.isfinite(res)
+        or not (_MIN_RES_DEG * (1 - 1e-12) <= res <= _MAX_RES_DEG * (1 + 1e-12))
     ):
         raise ValueError(
             f"resolution_deg: expected a number of degrees in [{_MIN_RES_DEG}, {_MAX_RES_DEG}] that "
@@ -176,19 +178,37 @@ class Grid:
         import xarray as xr
 
         lat = xr.DataArray(
-            np.array(self.lat), dims="lat",
-            attrs={"standard_name": "latitude", "long_name": "latitude of cell centre",
-                   "units": "degrees_north", "axis": "Y", "bounds": "lat_bnds"},
+            np.array(self.lat),
+            dims="lat",
+            attrs={
+                "standard_name": "latitude",
+                "long_name": "latitude of cell centre",
+                "units": "degrees_north",
+                "axis": "Y",
+                "bounds": "lat_bnds",
+            },
         )
         lon = xr.DataArray(
-            np.array(self.lon), dims="lon",
-            attrs={"standard_name": "longitude", "long_name": "longitude of cell centre",
-                   "units": "degrees_east", "axis": "X", "bounds": "lon_bnds"},
+            np.array(self.lon),
+            dims="lon",
+            attrs={
+                "standard_name": "longitude",
+                "long_name": "longitude of cell centre",
+                "units": "degrees_east",
+                "axis": "X",
+                "bounds": "lon_bnds",
+            },
         )
-        lat_b = xr.DataArray(np.array(self.lat_bounds), dims=("lat", "bnds"),
-                             attrs={"long_name": "latitude cell bounds", "units": "degrees_north"})
-        lon_b = xr.DataArray(np.array(self.lon_bounds), dims=("lon", "bnds"),
-                             attrs={"long_name": "longitude cell bounds", "units": "degrees_east"})
+        lat_b = xr.DataArray(
+            np.array(self.lat_bounds),
+            dims=("lat", "bnds"),
+            attrs={"long_name": "latitude cell bounds", "units": "degrees_north"},
+        )
+        lon_b = xr.DataArray(
+            np.array(self.lon_bounds),
+            dims=("lon", "bnds"),
+            attrs={"long_name": "longitude cell bounds", "units": "degrees_east"},
+        )
         return {"lat": lat, "lon": lon, "lat_bnds": lat_b, "lon_bnds": lon_b}
 
     def cell_area(self):
@@ -198,9 +218,15 @@ class Grid:
         c = self.coords()
         data = np.broadcast_to(np.asarray(self.cell_area_km2)[:, None], (self.nlat, self.nlon)).copy()
         return xr.DataArray(
-            data, dims=("lat", "lon"), coords={"lat": c["lat"], "lon": c["lon"]}, name="cell_area",
-            attrs={"standard_name": "cell_area", "long_name": "area of grid cell on the WGS84 ellipsoid",
-                   "units": "km2"},
+            data,
+            dims=("lat", "lon"),
+            coords={"lat": c["lat"], "lon": c["lon"]},
+            name="cell_area",
+            attrs={
+                "standard_name": "cell_area",
+                "long_name": "area of grid cell on the WGS84 ellipsoid",
+                "units": "km2",
+            },
         )
 
     @property

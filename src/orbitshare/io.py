@@ -11,7 +11,7 @@ Provenance (root-group attributes)
 * ``inputs``: paths (a list, or a mapping label → path) → ``input_files``, a JSON list of
   ``{"label", "path", "sha256", "bytes"}`` (:func:`file_sha256`);
 * ``config``: a mapping → ``configuration``, its JSON text (sorted keys);
-* ``elements``: an :class:`~orbitshare.elements.ElementSet`, a datetime64 array of epochs, or a
+* ``elements``: an :class:`~orbitshare.elements.elementset.ElementSet`, a datetime64 array of epochs, or a
   mapping name → either, with ``start`` (datetime, ISO string or datetime64; default: the saved
   datasets' ``time_coverage_start``) → ``element_epoch_min|median|max`` (ISO) and
   ``element_age_at_start_days_max|median|min`` (age of the oldest, median and newest epoch at the
@@ -47,10 +47,13 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
+
+from orbitshare._version import __version__
 
 __all__ = [
     "atomic_path",
@@ -65,8 +68,17 @@ __all__ = [
 _DTYPE_ATTR = "_orbitshare_dtype"
 _BOUNDS_ATTR = "_orbitshare_bounds_attrs"
 # attributes xarray's CF encoder drops from a bounds variable when its parent has the same value
-_BOUNDS_DROPPED = ("units", "standard_name", "axis", "positive", "calendar", "long_name", "leap_month",
-                   "leap_year", "month_lengths")
+_BOUNDS_DROPPED = (
+    "units",
+    "standard_name",
+    "axis",
+    "positive",
+    "calendar",
+    "long_name",
+    "leap_month",
+    "leap_year",
+    "month_lengths",
+)
 _CHUNK_BYTES = 1 << 20
 _COMPLEVEL = 4
 _TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00"
@@ -85,20 +97,17 @@ def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 def _utc_now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _iso(t) -> str:
     """ISO 8601 UTC text (``...Z``) of a datetime64 / aware datetime; "" for NaT."""
-    t = np.datetime64(t, "ns") if not isinstance(t, _dt.datetime) else np.datetime64(
-        t.astimezone(_dt.timezone.utc).replace(tzinfo=None), "ns")
+    t = (
+        np.datetime64(t, "ns")
+        if not isinstance(t, _dt.datetime)
+        else np.datetime64(t.astimezone(_dt.UTC).replace(tzinfo=None), "ns")
+    )
     if np.isnat(t):
         return ""
     return np.datetime_as_string(t, unit="s" if t.astype(np.int64) % 1_000_000_000 == 0 else "ns") + "Z"
@@ -107,7 +116,7 @@ def _iso(t) -> str:
 def _as_datetime64(value, what: str) -> np.datetime64:
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[ns]")
-    from .timegrid import _to_datetime
+    from orbitshare.timegrid import _to_datetime
 
     d = _to_datetime(value, what)
     return np.datetime64(d.replace(tzinfo=None), "ns")
@@ -135,8 +144,7 @@ def epoch_summary(epochs, start=None) -> dict:
         out[name] = "" if stats is None else _iso(np.datetime64(int(stats[k]), "ns"))
     if start is not None:
         s = _as_datetime64(start, "start").astype(np.int64)
-        for name, k in (("age_at_start_days_max", 0), ("age_at_start_days_median", 1),
-                        ("age_at_start_days_min", 2)):
+        for name, k in (("age_at_start_days_max", 0), ("age_at_start_days_median", 1), ("age_at_start_days_min", 2)):
             out[name] = math.nan if stats is None else float((s - stats[k]) / 86400e9)
     return out
 
@@ -158,7 +166,7 @@ def _json(value) -> str:
 
 
 def _epochs_of(obj) -> np.ndarray:
-    from .elements import ElementSet
+    from orbitshare.elements.elementset import ElementSet
 
     if isinstance(obj, ElementSet):
         return np.asarray(obj.epoch)
@@ -168,18 +176,27 @@ def _epochs_of(obj) -> np.ndarray:
 def provenance_attrs(provenance: Mapping | None = None, *, start=None) -> dict:
     """The provenance attributes :func:`save_results` adds (see the module docstring)."""
     prov = dict(provenance or {})
-    attrs: dict[str, Any] = {"orbitshare_version": _version(), "date_created": _utc_now_iso()}
+    attrs: dict[str, Any] = {"orbitshare_version": __version__, "date_created": _utc_now_iso()}
     inputs = prov.pop("inputs", None)
     if inputs is not None:
-        items = inputs.items() if isinstance(inputs, Mapping) else ((None, p) for p in (
-            [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs))
+        items = (
+            inputs.items()
+            if isinstance(inputs, Mapping)
+            else ((None, p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs))
+        )
         files = []
         for label, p in items:
             p = Path(p)
             if not p.is_file():
                 raise FileNotFoundError(f"provenance inputs: {p} is not a file")
-            files.append({"label": label if label is not None else p.name, "path": str(p.resolve()),
-                          "sha256": file_sha256(p), "bytes": p.stat().st_size})
+            files.append(
+                {
+                    "label": label if label is not None else p.name,
+                    "path": str(p.resolve()),
+                    "sha256": file_sha256(p),
+                    "bytes": p.stat().st_size,
+                }
+            )
         attrs["input_files"] = _json(files)
     config = prov.pop("config", None)
     if config is not None:
@@ -190,8 +207,11 @@ def provenance_attrs(provenance: Mapping | None = None, *, start=None) -> dict:
         if isinstance(elements, Mapping):
             per = {str(k): epoch_summary(_epochs_of(v), start) for k, v in elements.items()}
             attrs["element_epochs"] = _json(per)
-            all_ep = np.concatenate([_epochs_of(v).reshape(-1) for v in elements.values()]) if per else \
-                np.zeros(0, "datetime64[ns]")
+            all_ep = (
+                np.concatenate([_epochs_of(v).reshape(-1) for v in elements.values()])
+                if per
+                else np.zeros(0, "datetime64[ns]")
+            )
         else:
             all_ep = _epochs_of(elements)
         summ = epoch_summary(all_ep, start)
@@ -291,16 +311,20 @@ def _prepare(ds):
             enc = {}
         if var.ndim >= 1 and kind in "biufcM" and var.size > 0:
             itemsize = 8 if kind == "M" else var.dtype.itemsize
-            enc.update(compression="gzip", compression_opts=_COMPLEVEL, shuffle=True,
-                       chunksizes=_chunks(var.shape, itemsize))
+            enc.update(
+                compression="gzip", compression_opts=_COMPLEVEL, shuffle=True, chunksizes=_chunks(var.shape, itemsize)
+            )
         if enc:
             encoding[name] = enc
     for name in list(ds.variables):
         b = ds.variables[name].attrs.get("bounds")
         if isinstance(b, str) and b in ds.variables and b != name:
             parent, bvar = ds.variables[name].attrs, ds.variables[b]
-            keep = {k: bvar.attrs[k] for k in _BOUNDS_DROPPED
-                    if k in bvar.attrs and k in parent and _same_attr(parent[k], bvar.attrs[k])}
+            keep = {
+                k: bvar.attrs[k]
+                for k in _BOUNDS_DROPPED
+                if k in bvar.attrs and k in parent and _same_attr(parent[k], bvar.attrs[k])
+            }
             if keep:
                 bvar.attrs = {**bvar.attrs, _BOUNDS_ATTR: json.dumps(keep, default=_json_default)}
     return ds, encoding
@@ -346,8 +370,10 @@ def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Ma
             _write_group(out, tmp, None, "w")
         return out
     if not isinstance(ds_or_mapping, Mapping) or not ds_or_mapping:
-        raise TypeError("save_results: expected an xarray.Dataset or a non-empty mapping name -> Dataset, "
-                        f"got {type(ds_or_mapping).__name__}")
+        raise TypeError(
+            "save_results: expected an xarray.Dataset or a non-empty mapping name -> Dataset, "
+            f"got {type(ds_or_mapping).__name__}"
+        )
     groups = {}
     for name, ds in ds_or_mapping.items():
         _check_group_name(name)

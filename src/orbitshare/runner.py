@@ -1,9 +1,9 @@
 """The experiment runner: one experiment file in, one run directory out.
 
 :func:`run` (and ``orbitshare run [EXPERIMENT.toml]``) loads and validates an experiment
-(:func:`orbitshare.experiment.load_experiment`; ``None`` is the embedded default), builds its time
+(:func:`orbitshare.experiment.config.load_experiment`; ``None`` is the embedded default), builds its time
 steps, grid, geography and systems, makes the datasets its ``[outputs]`` ask for in ONE streaming
-pass over time chunks (:func:`orbitshare.spectrum.service`, or :func:`orbitshare.coverage.coverage`
+pass over time chunks (:func:`orbitshare.engine.service.service`, or :func:`orbitshare.engine.coverage.coverage`
 when no capacity output is asked for), then the country, group and equity accounts, and writes:
 
 =========================  ===================================================================
@@ -48,16 +48,34 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from orbitshare.errors import ConfigError
 
-__all__ = ["run", "Results", "Progress", "compare_runs", "config_fingerprint", "default_out_dir",
-           "CHECKPOINT", "RESULTS_FILE"]
+__all__ = [
+    "run",
+    "Results",
+    "Progress",
+    "compare_runs",
+    "config_fingerprint",
+    "default_out_dir",
+    "CHECKPOINT",
+    "RESULTS_FILE",
+]
 
 RESULTS_FILE = "results.h5"
 CONFIG_FILE = "experiment.toml"
 CHECKPOINT = Path("checkpoint") / "state.npz"
-_STATE_FIELDS = ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap", "steps_any",
-                 "capacity_sum", "delivered", "offered")
+_STATE_FIELDS = (
+    "sum_visible",
+    "steps_covered",
+    "lead_run",
+    "trail_run",
+    "max_inner_run",
+    "all_gap",
+    "steps_any",
+    "capacity_sum",
+    "delivered",
+    "offered",
+)
 _TABLES = ("countries.csv", "groups.csv", "equity.csv")
 _REPORTS = ("report.md", "report.html")
 # test hook: seconds to sleep after each checkpoint (lets a test stop a run between chunks)
@@ -86,13 +104,15 @@ class Results:
     @property
     def datasets(self) -> dict:
         """name → Dataset of the datasets made, in the order of ``outputs.datasets``."""
-        from .experiment import DATASETS
+        from orbitshare.experiment.config import DATASETS
 
         return {n: getattr(self, n) for n in DATASETS if getattr(self, n) is not None}
 
     def __repr__(self) -> str:
-        return (f"Results({self.experiment.name!r}, out_dir={str(self.out_dir)!r}, datasets="
-                f"{list(self.datasets)}, files={len(self.files)})")
+        return (
+            f"Results({self.experiment.name!r}, out_dir={str(self.out_dir)!r}, datasets="
+            f"{list(self.datasets)}, files={len(self.files)})"
+        )
 
 
 # ============================================================================ progress
@@ -231,7 +251,7 @@ def config_fingerprint(experiment) -> str:
 
 
 def _load(experiment):
-    from .experiment import Experiment, load_experiment
+    from orbitshare.experiment.config import Experiment, load_experiment
 
     if isinstance(experiment, Experiment):
         return experiment
@@ -239,11 +259,10 @@ def _load(experiment):
 
 
 def _write_text(path: Path, text: str) -> Path:
-    from .io import atomic_path
+    from orbitshare.io import atomic_path
 
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
     return path
 
 
@@ -268,15 +287,21 @@ def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool):
             shutil.rmtree(out / CHECKPOINT.parent, ignore_errors=True)
             return None
         if finished and not ck.exists():
-            raise ConfigError(f"{out}: holds a finished run ({finished[0]}); pass --overwrite to replace it, "
-                              "or --out DIR to write elsewhere")
+            raise ConfigError(
+                f"{out}: holds a finished run ({finished[0]}); pass --overwrite to replace it, "
+                "or --out DIR to write elsewhere"
+            )
         if ck.exists() and not resume:
-            raise ConfigError(f"{out}: holds an interrupted run ({CHECKPOINT}); pass --resume to continue it, "
-                              "or --overwrite to start over")
+            raise ConfigError(
+                f"{out}: holds an interrupted run ({CHECKPOINT}); pass --resume to continue it, "
+                "or --overwrite to start over"
+            )
         if not ck.exists() and any(out.iterdir()) and not resume:
-            raise ConfigError(f"{out}: exists and is not empty; pass --overwrite to replace its contents, "
-                              "--resume to continue a run stopped before its first checkpoint, or --out DIR "
-                              "to write elsewhere")
+            raise ConfigError(
+                f"{out}: exists and is not empty; pass --overwrite to replace its contents, "
+                "--resume to continue a run stopped before its first checkpoint, or --out DIR "
+                "to write elsewhere"
+            )
         # stale temporary files of a killed checkpoint write
         for p in (out / CHECKPOINT.parent).glob(".state*.tmp*") if (out / CHECKPOINT.parent).is_dir() else ():
             with contextlib.suppress(OSError):
@@ -287,7 +312,7 @@ def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool):
 
 
 def _read_checkpoint(path: Path, fingerprint: str) -> dict:
-    from .kernels.visibility import ChunkState
+    from orbitshare.kernels.visibility import ChunkState
 
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -296,12 +321,19 @@ def _read_checkpoint(path: Path, fingerprint: str) -> dict:
         raise ConfigError(f"{path}: unreadable checkpoint ({exc}); pass --overwrite to start over") from None
     fp = str(data["fingerprint"])
     if fp != fingerprint:
-        raise ConfigError(f"{path}: the checkpoint was made by another configuration (fingerprint {fp[:12]} != "
-                          f"{fingerprint[:12]}); resume with the experiment that made it "
-                          f"({path.parent.parent / CONFIG_FILE}), or pass --overwrite to start over")
+        raise ConfigError(
+            f"{path}: the checkpoint was made by another configuration (fingerprint {fp[:12]} != "
+            f"{fingerprint[:12]}); resume with the experiment that made it "
+            f"({path.parent.parent / CONFIG_FILE}), or pass --overwrite to start over"
+        )
     state = ChunkState(int(data["nsteps"]), counts=None, **{k: data.get(k) for k in _STATE_FIELDS})
-    return {"chunks_done": int(data["chunks_done"]), "chunk_steps": int(data["chunk_steps"]), "state": state,
-            "err_steps": data["err_steps"], "counts": data.get("counts")}
+    return {
+        "chunks_done": int(data["chunks_done"]),
+        "chunk_steps": int(data["chunk_steps"]),
+        "state": state,
+        "err_steps": data["err_steps"],
+        "counts": data.get("counts"),
+    }
 
 
 def _write_checkpoint(path: Path, fingerprint: str, info: dict) -> None:
@@ -313,9 +345,15 @@ def _write_checkpoint(path: Path, fingerprint: str, info: dict) -> None:
     tmp = path.parent / f".state.{os.getpid()}.tmp.npz"
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, fingerprint=np.array(fingerprint), chunks_done=np.int64(info["chunks_done"]),
-                     chunk_steps=np.int64(info["chunk_steps"]), nsteps=np.int64(state.nsteps),
-                     err_steps=info["err_steps"], **arrays)
+            np.savez(
+                f,
+                fingerprint=np.array(fingerprint),
+                chunks_done=np.int64(info["chunks_done"]),
+                chunk_steps=np.int64(info["chunk_steps"]),
+                nsteps=np.int64(state.nsteps),
+                err_steps=info["err_steps"],
+                **arrays,
+            )
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -329,31 +367,36 @@ def _owners(exp, systems):
     """``owners=`` of country_accounts: None (the systems' administrations) or per-satellite owners."""
     if exp.outputs.owners_data_dir is None:
         return None
-    from .owners import satellite_owners
+    from orbitshare.elements.owners import satellite_owners
 
-    return {s.name: satellite_owners(s.elements, data_dir=exp.outputs.owners_data_dir,
-                                     administration=s.administration or None) for s in systems}
+    return {
+        s.name: satellite_owners(
+            s.elements, data_dir=exp.outputs.owners_data_dir, administration=s.administration or None
+        )
+        for s in systems
+    }
 
 
 def _gso(exp, systems, geography, times, owners):
-    from .elements import ElementSet
-    from .gso import arc_occupancy, visible_arc
+    from orbitshare.elements.elementset import ElementSet
+    from orbitshare.engine.gso import arc_occupancy, visible_arc
 
     elements = ElementSet.concat([s.elements for s in systems])
     if owners is None:
-        own = np.concatenate([np.full(len(s.elements), s.administration or "unattributed", dtype=object)
-                              for s in systems])
+        own = np.concatenate(
+            [np.full(len(s.elements), s.administration or "unattributed", dtype=object) for s in systems]
+        )
     else:
-        own = np.concatenate([np.asarray(getattr(owners[s.name], "owner", owners[s.name]), dtype=object)
-                              for s in systems])
+        own = np.concatenate(
+            [np.asarray(getattr(owners[s.name], "owner", owners[s.name]), dtype=object) for s in systems]
+        )
     occ = arc_occupancy(elements, own, times.time[0], bin_deg=exp.outputs.gso_bin_deg)
-    return visible_arc(geography, masks_deg=exp.outputs.gso_masks_deg, bin_deg=exp.outputs.gso_bin_deg,
-                       occupancy=occ)
+    return visible_arc(geography, masks_deg=exp.outputs.gso_masks_deg, bin_deg=exp.outputs.gso_bin_deg, occupancy=occ)
 
 
 def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
     """The PNG maps of ``outputs.maps`` (one per system; capacity per person also for all systems)."""
-    from . import report as rp
+    from orbitshare.report import document as rp
 
     wanted = list(exp.outputs.maps)
     paths = []
@@ -367,8 +410,16 @@ def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
     segments = rp.outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
     used = {p.stem for p in paths}
     for m in others:
-        ds = getattr(res, {"mean_visible": "coverage", "max_gap_s": "coverage", "mhz_available": "spectrum",
-                           "mhz_sat_available": "spectrum", "capacity_mbps": "capacity"}[m])
+        ds = getattr(
+            res,
+            {
+                "mean_visible": "coverage",
+                "max_gap_s": "coverage",
+                "mhz_available": "spectrum",
+                "mhz_sat_available": "spectrum",
+                "capacity_mbps": "capacity",
+            }[m],
+        )
         if ds is None or m not in ds:
             continue
         ds = ds.sortby("lat").sortby("lon")
@@ -381,10 +432,19 @@ def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
         for s in da["system"].values:
             name = rp._unique_name(f"map_{m}_{rp._slug(str(s))}", used)
             title = f"{attrs.get('long_name', m)}, {s}"[:110]
-            paths.append(rp._map(out / f"{name}.png", lat_e, lon_e, da.sel(system=s).values, log=True, title=title,
-                                 cbar_label=f"{m} ({attrs.get('units', '1')})", segments=segments,
-                                 footnote=f"{m}: {attrs.get('long_name', '')} (log scale, 1st to 99th percentile of "
-                                          "the cells)."))
+            paths.append(
+                rp._map(
+                    out / f"{name}.png",
+                    lat_e,
+                    lon_e,
+                    da.sel(system=s).values,
+                    log=True,
+                    title=title,
+                    cbar_label=f"{m} ({attrs.get('units', '1')})",
+                    segments=segments,
+                    footnote=f"{m}: {attrs.get('long_name', '')} (log scale, 1st to 99th percentile of the cells).",
+                )
+            )
     return paths
 
 
@@ -398,8 +458,13 @@ def _provenance(exp, systems) -> dict:
     pop = exp.geography.population
     if pop is not None and Path(pop).is_file():
         inputs["geography.population"] = pop
-    return {"inputs": inputs, "config": exp.to_toml(), "elements": {s.name: s.elements for s in systems},
-            "experiment_name": exp.name, "config_sha256": config_fingerprint(exp)}
+    return {
+        "inputs": inputs,
+        "config": exp.to_toml(),
+        "elements": {s.name: s.elements for s in systems},
+        "experiment_name": exp.name,
+        "config_sha256": config_fingerprint(exp),
+    }
 
 
 @contextlib.contextmanager
@@ -408,17 +473,18 @@ def _compute_client(compute):
     if compute.backend != "dask":
         yield None
         return
-    from .backends import get_client
+    from orbitshare.engine.backends import get_client
 
     with get_client(scheduler=compute.scheduler, workers=compute.workers) as client:
         yield client
 
 
-def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool = False,
-        progress: bool = True) -> Results:
+def run(
+    experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool = False, progress: bool = True
+) -> Results:
     """Run an experiment into its run directory (module docstring); return the :class:`Results`.
 
-    experiment : an :class:`~orbitshare.experiment.Experiment`, a path to an experiment file, or None
+    experiment : an :class:`~orbitshare.experiment.config.Experiment`, a path to an experiment file, or None
         (the embedded default)
     out_dir : the run directory (default ``runs/<experiment name>`` under the current directory)
     overwrite : replace an existing run (finished, interrupted or anything else in ``out_dir``)
@@ -430,12 +496,12 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
     may not be written; other errors of the computation as they come. ``KeyboardInterrupt`` (and
     SIGTERM under the CLI) leaves the last checkpoint for ``resume``.
     """
-    from .accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
-    from .coverage import coverage as coverage_fn
-    from .coverage import default_chunk_steps
-    from .experiment import build_geography, build_grid, build_systems, build_times
-    from .io import save_results
-    from .spectrum import service
+    from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
+    from orbitshare.engine.coverage import coverage as coverage_fn
+    from orbitshare.engine.coverage import default_chunk_steps
+    from orbitshare.engine.service import service
+    from orbitshare.experiment.config import build_geography, build_grid, build_systems, build_times
+    from orbitshare.io import save_results
 
     t_start = time.perf_counter()
     exp = _load(experiment)
@@ -462,8 +528,7 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
     times = build_times(exp)
     grid = build_grid(exp)
     geography = build_geography(exp, grid)
-    res.timings["geography"] = pr.done(f"{grid.nlat}x{grid.nlon} cells, {geography.sizes.get('country', 0)} "
-                                       "countries")
+    res.timings["geography"] = pr.done(f"{grid.nlat}x{grid.nlon} cells, {geography.sizes.get('country', 0)} countries")
     _check_stop()
     pr.start("systems")
     systems = build_systems(exp)
@@ -472,12 +537,15 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
 
     nt = len(times)
     chunk_steps = exp.compute.chunk_steps or default_chunk_steps(
-        nsat, nt, ncells=grid.nlat * grid.nlon, nsys=len(systems), keep_time_series=exp.outputs.keep_time_series)
+        nsat, nt, ncells=grid.nlat * grid.nlon, nsys=len(systems), keep_time_series=exp.outputs.keep_time_series
+    )
     chunk_steps = int(min(chunk_steps, nt))
     if resume_data is not None:
         if resume_data["chunk_steps"] != chunk_steps:
-            raise ConfigError(f"{ck_path}: checkpoint of {resume_data['chunk_steps']}-step chunks, this run uses "
-                              f"{chunk_steps}; pass --overwrite to start over")
+            raise ConfigError(
+                f"{ck_path}: checkpoint of {resume_data['chunk_steps']}-step chunks, this run uses "
+                f"{chunk_steps}; pass --overwrite to start over"
+            )
         res.resumed_chunks = resume_data["chunks_done"]
     delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
     nchunks = -(-nt // chunk_steps)
@@ -490,10 +558,17 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
         _check_stop()
 
     _check_stop()
-    pr.start(f"coverage pass ({nt} steps in {nchunks} chunks)", total=nchunks,
-             done=resume_data["chunks_done"] if resume_data else 0)
-    kw = dict(chunk_steps=chunk_steps, keep_time_series=exp.outputs.keep_time_series, resume=resume_data,
-              on_chunk=on_chunk)
+    pr.start(
+        f"coverage pass ({nt} steps in {nchunks} chunks)",
+        total=nchunks,
+        done=resume_data["chunks_done"] if resume_data else 0,
+    )
+    kw = {
+        "chunk_steps": chunk_steps,
+        "keep_time_series": exp.outputs.keep_time_series,
+        "resume": resume_data,
+        "on_chunk": on_chunk,
+    }
     with _compute_client(exp.compute) as client:
         if client is not None:
             kw["client"] = client
@@ -519,8 +594,9 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
     if "groups" in want:
         groups = group_accounts(countries)
     if "equity" in want:
-        equity = equity_summary(geography, countries, capacity=cap, spectrum=spec,
-                                lorenz_points=exp.outputs.lorenz_points)
+        equity = equity_summary(
+            geography, countries, capacity=cap, spectrum=spec, lorenz_points=exp.outputs.lorenz_points
+        )
         if "lorenz" not in want:
             equity = equity.drop_vars([v for v in equity.variables if "lorenz_point" in equity[v].dims])
     if "lorenz" in want:
@@ -535,7 +611,7 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
 
     _check_stop()
     pr.start("writing")
-    from . import report as rp
+    from orbitshare.report import document as rp
 
     datasets = res.datasets
     if "netcdf" in exp.outputs.files:
@@ -549,11 +625,17 @@ def run(experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool 
         figures += rp.write_figures(out, geography, None, None, lorenz_src)
     files += figures
     if countries is not None:
-        meta = rp.report_meta(cov, geography, title=f"orbitshare run report: {exp.name}",
-                              created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                              experiment=exp.name, description=exp.experiment.description)
-        files += list(rp.write_report(out, countries=countries, groups=groups, equity=equity, figures=figures,
-                                      meta=meta))
+        meta = rp.report_meta(
+            cov,
+            geography,
+            title=f"orbitshare run report: {exp.name}",
+            created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            experiment=exp.name,
+            description=exp.experiment.description,
+        )
+        files += list(
+            rp.write_report(out, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta)
+        )
     res.timings["writing"] = pr.done()
     with contextlib.suppress(FileNotFoundError):
         ck_path.unlink()
@@ -571,15 +653,16 @@ def _flat_rows(ds, skip_dims=("lorenz_point", "lat", "lon", "time", "longitude",
         if da.dtype.kind not in "biuf" or any(d in skip_dims for d in da.dims):
             continue
         vals = np.asarray(da.values, np.float64)
-        labels = [[str(x) for x in ds[d].values] if d in ds.coords else [str(i) for i in range(ds.sizes[d])]
-                  for d in da.dims]
+        labels = [
+            [str(x) for x in ds[d].values] if d in ds.coords else [str(i) for i in range(ds.sizes[d])] for d in da.dims
+        ]
         for idx in np.ndindex(vals.shape):
             out[(name, tuple(f"{d}={labels[k][i]}" for k, (d, i) in enumerate(zip(da.dims, idx))))] = vals[idx]
     return out
 
 
 def _open_run(path) -> dict:
-    from .io import open_results
+    from orbitshare.io import open_results
 
     p = Path(path)
     f = p / RESULTS_FILE if p.is_dir() else p
@@ -607,7 +690,16 @@ def compare_runs(run_a, run_b) -> list[dict]:
             d = vb - va
             with np.errstate(invalid="ignore", divide="ignore"):
                 rel = d / abs(va) if va != 0 else np.nan
-            rows.append({"dataset": group, "variable": key[0], "where": " ".join(key[1]), "a": va, "b": vb,
-                         "diff": d, "rel_diff": rel,
-                         "equal": bool(va == vb or (np.isnan(va) and np.isnan(vb)))})
+            rows.append(
+                {
+                    "dataset": group,
+                    "variable": key[0],
+                    "where": " ".join(key[1]),
+                    "a": va,
+                    "b": vb,
+                    "diff": d,
+                    "rel_diff": rel,
+                    "equal": bool(va == vb or (np.isnan(va) and np.isnan(vb))),
+                }
+            )
     return rows

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from orbitshare.errors import DataError
 
 FINALS_FILE = "finals2000A.all"
 EPHEMERIS_FILE = "de421.bsp"
@@ -48,7 +48,7 @@ def data_kernel_path(name: str) -> Path:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _timescale_cached(finals_path: str):
     from skyfield.data import iers
     from skyfield.timelib import Timescale
@@ -57,9 +57,7 @@ def _timescale_cached(finals_path: str):
         finals = iers.parse_x_y_dut1_from_finals_all(f)
     if len(finals) == 0:
         raise DataError(f"{finals_path}: no Earth-orientation rows could be parsed")
-    daily_tt, daily_delta_t, leap_dates, leap_offsets = iers.build_timescale_arrays(
-        finals["utc_mjd"], finals["dut1"]
-    )
+    daily_tt, daily_delta_t, leap_dates, leap_offsets = iers.build_timescale_arrays(finals["utc_mjd"], finals["dut1"])
     ts = Timescale((daily_tt, daily_delta_t), leap_dates, leap_offsets)
     iers.install_polar_motion_table(ts, finals)
     return ts
@@ -76,7 +74,7 @@ def timescale():
 def _to_datetime(value, what: str) -> _dt.datetime:
     if isinstance(value, np.datetime64):
         ns = value.astype("datetime64[ns]").astype(np.int64)
-        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=int(ns // 1000))
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=int(ns // 1000))
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -87,7 +85,7 @@ def _to_datetime(value, what: str) -> _dt.datetime:
         raise TypeError(f"{what}: expected a datetime, numpy.datetime64 or ISO string, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what}: datetime {value.isoformat()} has no timezone; add one (e.g. 'Z' or +00:00)")
-    return value.astimezone(_dt.timezone.utc)
+    return value.astimezone(_dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ class TimeGrid:
     def __len__(self) -> int:
         return len(self.jd)
 
-    def __getitem__(self, index) -> "TimeGrid":
+    def __getitem__(self, index) -> TimeGrid:
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1 if index != -1 else None)
         return TimeGrid(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})

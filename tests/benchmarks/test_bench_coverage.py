@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import orbitshare
-from orbitshare.coverage import System, coverage
+from orbitshare.engine.coverage import coverage
 from orbitshare.grid import Grid
 from orbitshare.kernels.visibility import brute_force_counts
+from orbitshare.system import System
 from orbitshare.timegrid import time_grid
 
 STARLINK_OMM = "omm/celestrak_gp_csv_2026-08-18/starlink.csv"
@@ -65,8 +66,19 @@ def _subset(es, tg):
 def _brute(es, tg, grid):
     e, r, _ = orbitshare.propagate(es, tg, frame="itrs")
     pxy, pz, nxy, nz = grid.row_geometry()
-    return brute_force_counts(r, np.zeros(len(es), np.int64), 1, np.full(len(es), np.sin(np.radians(MASK_DEG))),
-                              pxy, pz, nxy, nz, grid.cos_lon, grid.sin_lon, err=e)
+    return brute_force_counts(
+        r,
+        np.zeros(len(es), np.int64),
+        1,
+        np.full(len(es), np.sin(np.radians(MASK_DEG))),
+        pxy,
+        pz,
+        nxy,
+        nz,
+        grid.cos_lon,
+        grid.sin_lon,
+        err=e,
+    )
 
 
 def _kernel_counts(es, tg, grid):
@@ -74,8 +86,9 @@ def _kernel_counts(es, tg, grid):
 
 
 @pytest.mark.benchmark(group="coverage")
-@pytest.mark.parametrize("impl", ["numpy-bruteforce", "coverage"],
-                         ids=lambda i: f"{i}-nsat={SUB_NSAT}-ntime={SUB_NTIME}-res=1.0")
+@pytest.mark.parametrize(
+    "impl", ["numpy-bruteforce", "coverage"], ids=lambda i: f"{i}-nsat={SUB_NSAT}-ntime={SUB_NTIME}-res=1.0"
+)
 def test_bench_subset(benchmark, case, impl):
     """Per-step counts of coverage() equal the NumPy brute force cell for cell on the subset."""
     es, tg = _subset(*case)

@@ -17,39 +17,55 @@ first 16 steps.
 import numpy as np
 import pytest
 
-from orbitshare import cuda_support
+from orbitshare.kernels import cuda_env as cuda_support
 
 _OK, _WHY = (False, "simulator") if cuda_support.simulator_enabled() else cuda_support.cuda_available()
 pytestmark = pytest.mark.skipif(not _OK, reason=f"no CUDA GPU ({_WHY})")
 
-NSAT_SHELLS = ((550.0, 53.0, 72, 22), (540.0, 53.2, 72, 22), (570.0, 70.0, 36, 20), (560.0, 97.6, 10, 52),
-               (1200.0, 87.9, 12, 50))  # 1584 + 1584 + 720 + 520 + 600 = 5,008 per copy; two copies, first 10,000
+NSAT_SHELLS = (
+    (550.0, 53.0, 72, 22),
+    (540.0, 53.2, 72, 22),
+    (570.0, 70.0, 36, 20),
+    (560.0, 97.6, 10, 52),
+    (1200.0, 87.9, 12, 50),
+)  # 1584 + 1584 + 720 + 520 + 600 = 5,008 per copy; two copies, first 10,000
 NTIME, STEP_S, MASK_DEG = 1440, 60.0, 25.0
 CHECK_STEPS = 16
 
 
 def _elements():
-    from orbitshare.walker import walker
+    from orbitshare.elements.walker import walker
 
     out = []
     for copy in range(2):
         for k, (alt, inc, p, s) in enumerate(NSAT_SHELLS):
-            out.append(walker(alt, inc, p, s, 1, "2024-01-01T00:00:00Z", raan0_deg=17.0 * copy + 3.0 * k,
-                              norad_start=900000 + 10000 * (5 * copy + k)))
+            out.append(
+                walker(
+                    alt,
+                    inc,
+                    p,
+                    s,
+                    1,
+                    "2024-01-01T00:00:00Z",
+                    raan0_deg=17.0 * copy + 3.0 * k,
+                    norad_start=900000 + 10000 * (5 * copy + k),
+                )
+            )
     return out
 
 
 @pytest.fixture(scope="module")
 def inputs():
+    from orbitshare.engine.propagation import sgp4_params
     from orbitshare.kernels import frames
-    from orbitshare.propagation import sgp4_params
     from orbitshare.timegrid import time_grid
 
     params = np.concatenate([sgp4_params(el)[0] for el in _elements()], axis=0)[:10000]
     tg = time_grid("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z", STEP_S)
     jd, fr = tg.jd[:NTIME], tg.fr[:NTIME]
-    m, w, thd = frames.itrs_rotations(tg.ut1_jd[:NTIME], tg.ut1_fr[:NTIME], tg.xp[:NTIME], tg.yp[:NTIME],
-                                      tg.sprime[:NTIME])
+    m, w, thd = frames.itrs_rotations(
+        tg.ut1_jd[:NTIME], tg.ut1_fr[:NTIME], tg.xp[:NTIME], tg.yp[:NTIME], tg.sprime[:NTIME]
+    )
     return params, (jd, fr, m, w, thd)
 
 
@@ -58,7 +74,7 @@ def _grid(res):
 
     g = Grid(res)
     pxy, pz, nxy, nz = g.row_geometry()
-    return (pxy, pz, nxy, nz, g.lon_rad), dict(cos_lon=g.cos_lon, sin_lon=g.sin_lon)
+    return (pxy, pz, nxy, nz, g.lon_rad), {"cos_lon": g.cos_lon, "sin_lon": g.sin_lon}
 
 
 def _weight(res):
@@ -84,8 +100,9 @@ def _cpu_engine(params, times, res, nsteps, capacity=False):
     geo, kw = _grid(res)
     if capacity:
         kw = dict(kw, capacity_per_sat=CAP_MBPS, weight=_weight(res))
-    return accumulate_chunk(r, np.zeros(len(params), np.int32), np.radians([MASK_DEG]), [1], *geo, err=e,
-                            count_any=True, **kw)
+    return accumulate_chunk(
+        r, np.zeros(len(params), np.int32), np.radians([MASK_DEG]), [1], *geo, err=e, count_any=True, **kw
+    )
 
 
 def _gpu(params, times, res, nsteps, capacity=False):
@@ -95,8 +112,9 @@ def _gpu(params, times, res, nsteps, capacity=False):
     if capacity:
         kw = dict(kw, capacity_per_sat=CAP_MBPS, weight=_weight(res))
     times = tuple(a[:nsteps] for a in times)
-    state, _e = cuda_coverage(params, *times, np.zeros(len(params), np.int32), np.radians([MASK_DEG]), [1],
-                              *geo, count_any=True, **kw)
+    state, _e = cuda_coverage(
+        params, *times, np.zeros(len(params), np.int32), np.radians([MASK_DEG]), [1], *geo, count_any=True, **kw
+    )
     return state
 
 
@@ -129,8 +147,7 @@ def test_cpu_engine_coverage(benchmark, inputs, res):
 def test_gpu_capacity(benchmark, inputs, res):
     params, times = inputs
     _gpu(params[:64], times, res, 4, capacity=True)  # compile outside the timing
-    state = benchmark.pedantic(_gpu, args=(params, times, res, NTIME, True), rounds=3, iterations=1,
-                               warmup_rounds=0)
+    state = benchmark.pedantic(_gpu, args=(params, times, res, NTIME, True), rounds=3, iterations=1, warmup_rounds=0)
     assert state.nsteps == NTIME and state.capacity_sum.sum() > 0
     a = _gpu(params, times, res, CHECK_STEPS, capacity=True)
     b = _cpu_engine(params, times, res, CHECK_STEPS, capacity=True)

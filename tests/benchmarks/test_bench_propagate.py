@@ -41,7 +41,7 @@ def _reference_itrs(sa, tg):
 
 
 def _check(es, tg, e, r, sa, frame):
-    e_ref, r_ref = (_reference_itrs(sa, tg[:50]) if frame == "itrs" else sa.sgp4(tg.jd[:50], tg.fr[:50])[:2])
+    e_ref, r_ref = _reference_itrs(sa, tg[:50]) if frame == "itrs" else sa.sgp4(tg.jd[:50], tg.fr[:50])[:2]
     ok = e_ref == 0
     assert np.array_equal(e[:, :50], e_ref)
     assert np.abs(r[:, :50][ok] - r_ref[ok]).max() < 1e-6
@@ -56,8 +56,9 @@ def test_orbitshare_propagate(benchmark, case, frame, threads):
     n = numba.get_num_threads()
     numba.set_num_threads(1 if threads == "1" else numba.config.NUMBA_NUM_THREADS)
     try:
-        e, r, v = benchmark.pedantic(orbitshare.propagate, args=(es, tg), kwargs={"frame": frame},
-                                     rounds=3, iterations=1)
+        e, r, v = benchmark.pedantic(
+            orbitshare.propagate, args=(es, tg), kwargs={"frame": frame}, rounds=3, iterations=1
+        )
     finally:
         numba.set_num_threads(n)
     _check(es, tg, e, r, sa, frame)

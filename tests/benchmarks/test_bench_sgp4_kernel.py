@@ -24,8 +24,7 @@ from orbitshare.kernels.sgp4 import sgp4_init, sgp4_propagate, sgp4_propagate_in
 STARLINK_OMM = "omm/celestrak_gp_csv_2026-08-18/starlink.csv"
 NTIME = 1440
 STEP_S = 60.0
-FIELDS = ("jdsatepoch", "jdsatepochF", "bstar", "ndot", "nddot", "ecco", "argpo", "inclo",
-          "mo", "no_kozai", "nodeo")
+FIELDS = ("jdsatepoch", "jdsatepochF", "bstar", "ndot", "nddot", "ecco", "argpo", "inclo", "mo", "no_kozai", "nodeo")
 THREADS = ["1", "all"]
 
 
@@ -45,8 +44,17 @@ def starlink(shared_data):
     e_ref, r_ref, _ = sa.sgp4(jd, fr)
     n = len(sats)
     out = (np.empty((n, NTIME), np.uint8), np.empty((n, NTIME, 3)), np.empty((n, NTIME, 3)))
-    return dict(sats=sats, sa=sa, params=params, jd=jd, fr=fr, e_ref=e_ref, r_ref=r_ref,
-                out=out, size=f"nsat={n},ntime={NTIME}")
+    return {
+        "sats": sats,
+        "sa": sa,
+        "params": params,
+        "jd": jd,
+        "fr": fr,
+        "e_ref": e_ref,
+        "r_ref": r_ref,
+        "out": out,
+        "size": f"nsat={n},ntime={NTIME}",
+    }
 
 
 def _check(case, e, r):
@@ -78,14 +86,16 @@ def _label(benchmark, group, name, case):
 
 # --- sgp4-teme: kernel throughput, preallocated outputs ------------------------------------
 
+
 @pytest.mark.parametrize("threads", THREADS)
 def test_orbitshare_sgp4_kernel(benchmark, starlink, threads):
     e, r, v = starlink["out"]
     args = (starlink["params"], starlink["jd"], starlink["fr"], e, r, v)
 
     def run(nthreads):
-        _label(benchmark, "sgp4-teme",
-               f"orbitshare sgp4_propagate_into [{starlink['size']},threads={nthreads}]", starlink)
+        _label(
+            benchmark, "sgp4-teme", f"orbitshare sgp4_propagate_into [{starlink['size']},threads={nthreads}]", starlink
+        )
         benchmark.pedantic(sgp4_propagate_into, args=args, rounds=3, iterations=1)
 
     e[...] = 255
@@ -99,21 +109,22 @@ def test_satrecarray_sgp4_kernel(benchmark, starlink):
     _label(benchmark, "sgp4-teme", f"sgp4 SatrecArray._sgp4 [{starlink['size']}]", starlink)
     e[...] = 255
     r[...] = 0.0
-    benchmark.pedantic(starlink["sa"]._sgp4, args=(starlink["jd"], starlink["fr"], e, r, v),
-                       rounds=3, iterations=1)
+    benchmark.pedantic(starlink["sa"]._sgp4, args=(starlink["jd"], starlink["fr"], e, r, v), rounds=3, iterations=1)
     _check(starlink, e, r)
 
 
 # --- sgp4-teme-alloc: the public calls, new output arrays every call -----------------------
 
+
 @pytest.mark.parametrize("threads", THREADS)
 def test_orbitshare_sgp4_propagate(benchmark, starlink, threads):
     def run(nthreads):
-        _label(benchmark, "sgp4-teme-alloc",
-               f"orbitshare sgp4_propagate [{starlink['size']},threads={nthreads}]", starlink)
-        return benchmark.pedantic(sgp4_propagate,
-                                  args=(starlink["params"], starlink["jd"], starlink["fr"]),
-                                  rounds=2, iterations=1)
+        _label(
+            benchmark, "sgp4-teme-alloc", f"orbitshare sgp4_propagate [{starlink['size']},threads={nthreads}]", starlink
+        )
+        return benchmark.pedantic(
+            sgp4_propagate, args=(starlink["params"], starlink["jd"], starlink["fr"]), rounds=2, iterations=1
+        )
 
     e, r, v = _with_threads(threads, run)
     _check(starlink, e, r)
@@ -121,6 +132,5 @@ def test_orbitshare_sgp4_propagate(benchmark, starlink, threads):
 
 def test_satrecarray_sgp4(benchmark, starlink):
     _label(benchmark, "sgp4-teme-alloc", f"sgp4 SatrecArray.sgp4 [{starlink['size']}]", starlink)
-    e, r, v = benchmark.pedantic(starlink["sa"].sgp4, args=(starlink["jd"], starlink["fr"]),
-                                 rounds=2, iterations=1)
+    e, r, v = benchmark.pedantic(starlink["sa"].sgp4, args=(starlink["jd"], starlink["fr"]), rounds=2, iterations=1)
     _check(starlink, e, r)

@@ -26,7 +26,7 @@ OMEGA_EARTH = 7.2921150e-5  # rad/s
 def walker_itrs(ntime=NTIME, step_s=STEP_S):
     """Circular Walker-delta 53°:4000/80/1 positions in an Earth-fixed frame, float64[nsat, ntime, 3] km."""
     a = 6378.137 + ALT_KM
-    n = math.sqrt(398600.4418 / a ** 3)
+    n = math.sqrt(398600.4418 / a**3)
     p = np.repeat(np.arange(NPLANES), NPER)
     s = np.tile(np.arange(NPER), NPLANES)
     raan = 2 * np.pi * p / NPLANES
@@ -51,16 +51,37 @@ _REF = {}
 
 def _kernel(grid, r, keep_counts=True):
     pxy, pz, nxy, nz = grid.row_geometry()
-    return accumulate_chunk(r, np.zeros(len(r), np.int32), np.radians([MASK_DEG]), np.array([1], np.int32),
-                            pxy, pz, nxy, nz, grid.lon_rad, cos_lon=grid.cos_lon, sin_lon=grid.sin_lon,
-                            keep_counts=keep_counts)
+    return accumulate_chunk(
+        r,
+        np.zeros(len(r), np.int32),
+        np.radians([MASK_DEG]),
+        np.array([1], np.int32),
+        pxy,
+        pz,
+        nxy,
+        nz,
+        grid.lon_rad,
+        cos_lon=grid.cos_lon,
+        sin_lon=grid.sin_lon,
+        keep_counts=keep_counts,
+    )
 
 
 def _brute(grid, r, rows=None):
     pxy, pz, nxy, nz = grid.row_geometry()
     sl = slice(None) if rows is None else rows
-    return brute_force_counts(r, np.zeros(len(r), np.int64), 1, np.full(len(r), math.sin(math.radians(MASK_DEG))),
-                              pxy[sl], pz[sl], nxy[sl], nz[sl], grid.cos_lon, grid.sin_lon)
+    return brute_force_counts(
+        r,
+        np.zeros(len(r), np.int64),
+        1,
+        np.full(len(r), math.sin(math.radians(MASK_DEG))),
+        pxy[sl],
+        pz[sl],
+        nxy[sl],
+        nz[sl],
+        grid.cos_lon,
+        grid.sin_lon,
+    )
 
 
 def _reference(grid, r, rows=None):
@@ -72,7 +93,7 @@ def _reference(grid, r, rows=None):
 
 def _check(state, grid, r, rows=None):
     ref = _reference(grid, r, rows)
-    got = state.counts[:, :1] if rows is None else state.counts[:, :1, rows[0]:rows[1]]
+    got = state.counts[:, :1] if rows is None else state.counts[:, :1, rows[0] : rows[1]]
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(state.sum_visible, state.counts.sum(axis=1, dtype=np.int64))
     assert ref.sum() > 0

@@ -69,22 +69,102 @@ import types
 import numba
 import numpy as np
 
-from ..cuda_support import import_numba_cuda, simulator_enabled
-from . import frames as _frames
-from . import sgp4 as _sgp4
-from . import sgp4_deep as _deep
-from . import visibility as _vis
-from .sgp4 import (
-    C_AYCOF, C_BCC4, C_BCC5, C_CC1, C_CON41, C_COSIO, C_D2, C_D3, C_D4, C_D2201, C_D2211, C_D3210,
-    C_D3222, C_D4410, C_D4422, C_D5220, C_D5232, C_D5421, C_D5433, C_DEDT, C_DEEP, C_DEL1, C_DEL2,
-    C_DEL3, C_DELMO, C_DIDT, C_DMDT, C_DNODT, C_DOMDT, C_E3, C_ECCO, C_EE2, C_EPOCH_FR, C_EPOCH_JD,
-    C_ETA, C_GSTO, C_INCLO, C_IREZ, C_ISIMP, C_MDOT, C_MO, C_NO, C_NODECF, C_NODEDOT, C_NODEO,
-    C_OMGCOF, C_ARGPDOT, C_ARGPO, C_SE2, C_SE3, C_SGH2, C_SGH3, C_SGH4, C_SH2, C_SH3, C_SI2, C_SI3,
-    C_SINIO, C_SINMAO, C_SL2, C_SL3, C_SL4, C_T2COF, C_T3COF, C_T4COF, C_T5COF, C_X1MTH2, C_X7THM1,
-    C_XFACT, C_XGH2, C_XGH3, C_XGH4, C_XH2, C_XH3, C_XI2, C_XI3, C_XL2, C_XL3, C_XL4, C_XLAMO,
-    C_XLCOF, C_XMCOF, C_ZMOL, C_ZMOS, C_ATERM, NPARAM, X2O3, XKE,
+from orbitshare.kernels import frames as _frames
+from orbitshare.kernels import sgp4 as _sgp4
+from orbitshare.kernels import sgp4_deep as _deep
+from orbitshare.kernels import visibility as _vis
+from orbitshare.kernels.cuda_env import import_numba_cuda, simulator_enabled
+from orbitshare.kernels.sgp4 import (
+    C_ARGPDOT,
+    C_ARGPO,
+    C_ATERM,
+    C_AYCOF,
+    C_BCC4,
+    C_BCC5,
+    C_CC1,
+    C_CON41,
+    C_COSIO,
+    C_D2,
+    C_D3,
+    C_D4,
+    C_D2201,
+    C_D2211,
+    C_D3210,
+    C_D3222,
+    C_D4410,
+    C_D4422,
+    C_D5220,
+    C_D5232,
+    C_D5421,
+    C_D5433,
+    C_DEDT,
+    C_DEEP,
+    C_DEL1,
+    C_DEL2,
+    C_DEL3,
+    C_DELMO,
+    C_DIDT,
+    C_DMDT,
+    C_DNODT,
+    C_DOMDT,
+    C_E3,
+    C_ECCO,
+    C_EE2,
+    C_EPOCH_FR,
+    C_EPOCH_JD,
+    C_ETA,
+    C_GSTO,
+    C_INCLO,
+    C_IREZ,
+    C_ISIMP,
+    C_MDOT,
+    C_MO,
+    C_NO,
+    C_NODECF,
+    C_NODEDOT,
+    C_NODEO,
+    C_OMGCOF,
+    C_SE2,
+    C_SE3,
+    C_SGH2,
+    C_SGH3,
+    C_SGH4,
+    C_SH2,
+    C_SH3,
+    C_SI2,
+    C_SI3,
+    C_SINIO,
+    C_SINMAO,
+    C_SL2,
+    C_SL3,
+    C_SL4,
+    C_T2COF,
+    C_T3COF,
+    C_T4COF,
+    C_T5COF,
+    C_X1MTH2,
+    C_X7THM1,
+    C_XFACT,
+    C_XGH2,
+    C_XGH3,
+    C_XGH4,
+    C_XH2,
+    C_XH3,
+    C_XI2,
+    C_XI3,
+    C_XL2,
+    C_XL3,
+    C_XL4,
+    C_XLAMO,
+    C_XLCOF,
+    C_XMCOF,
+    C_ZMOL,
+    C_ZMOS,
+    NPARAM,
+    X2O3,
+    XKE,
 )
-from .visibility import ChunkState, empty_chunk_state
+from orbitshare.kernels.visibility import ChunkState, empty_chunk_state
 
 cuda = import_numba_cuda()
 
@@ -162,10 +242,31 @@ def _sgp4_step(p, i, t):
     inclo = p[i, C_INCLO]
     argpo = p[i, C_ARGPO]
     mm, argpm, nodem, tempa, tempe, templ = _near_secular(
-        t, isimp, p[i, C_MO], p[i, C_MDOT], argpo, p[i, C_ARGPDOT], p[i, C_NODEO], p[i, C_NODEDOT],
-        p[i, C_NODECF], p[i, C_CC1], p[i, C_BCC4], p[i, C_BCC5], p[i, C_T2COF], p[i, C_OMGCOF],
-        p[i, C_ETA], p[i, C_XMCOF], p[i, C_DELMO], p[i, C_SINMAO], p[i, C_D2], p[i, C_D3], p[i, C_D4],
-        p[i, C_T3COF], p[i, C_T4COF], p[i, C_T5COF])
+        t,
+        isimp,
+        p[i, C_MO],
+        p[i, C_MDOT],
+        argpo,
+        p[i, C_ARGPDOT],
+        p[i, C_NODEO],
+        p[i, C_NODEDOT],
+        p[i, C_NODECF],
+        p[i, C_CC1],
+        p[i, C_BCC4],
+        p[i, C_BCC5],
+        p[i, C_T2COF],
+        p[i, C_OMGCOF],
+        p[i, C_ETA],
+        p[i, C_XMCOF],
+        p[i, C_DELMO],
+        p[i, C_SINMAO],
+        p[i, C_D2],
+        p[i, C_D3],
+        p[i, C_D4],
+        p[i, C_T3COF],
+        p[i, C_T4COF],
+        p[i, C_T5COF],
+    )
     err = 0
     em = ecco
     inclm = inclo
@@ -173,12 +274,42 @@ def _sgp4_step(p, i, t):
     aterm = p[i, C_ATERM]
     if deep:
         em, argpm, inclm, mm, nodem, nm, atime, xli, xni = _dspace(
-            irez, p[i, C_D2201], p[i, C_D2211], p[i, C_D3210], p[i, C_D3222], p[i, C_D4410],
-            p[i, C_D4422], p[i, C_D5220], p[i, C_D5232], p[i, C_D5421], p[i, C_D5433],
-            p[i, C_DEDT], p[i, C_DEL1], p[i, C_DEL2], p[i, C_DEL3], p[i, C_DIDT], p[i, C_DMDT],
-            p[i, C_DNODT], p[i, C_DOMDT], argpo, p[i, C_ARGPDOT],
-            t, p[i, C_GSTO], p[i, C_XFACT], p[i, C_XLAMO], no, 0.0, p[i, C_XLAMO], no,
-            ecco, argpm, inclo, mm, nodem, no)
+            irez,
+            p[i, C_D2201],
+            p[i, C_D2211],
+            p[i, C_D3210],
+            p[i, C_D3222],
+            p[i, C_D4410],
+            p[i, C_D4422],
+            p[i, C_D5220],
+            p[i, C_D5232],
+            p[i, C_D5421],
+            p[i, C_D5433],
+            p[i, C_DEDT],
+            p[i, C_DEL1],
+            p[i, C_DEL2],
+            p[i, C_DEL3],
+            p[i, C_DIDT],
+            p[i, C_DMDT],
+            p[i, C_DNODT],
+            p[i, C_DOMDT],
+            argpo,
+            p[i, C_ARGPDOT],
+            t,
+            p[i, C_GSTO],
+            p[i, C_XFACT],
+            p[i, C_XLAMO],
+            no,
+            0.0,
+            p[i, C_XLAMO],
+            no,
+            ecco,
+            argpm,
+            inclo,
+            mm,
+            nodem,
+            no,
+        )
         if nm <= 0.0:
             err = 2
         else:
@@ -202,16 +333,46 @@ def _sgp4_step(p, i, t):
     x7thm1 = p[i, C_X7THM1]
     if err == 0 and deep:
         ep, xincp, nodep, argpp, mp = _dpper(
-            p[i, C_E3], p[i, C_EE2], p[i, C_SE2], p[i, C_SE3], p[i, C_SGH2], p[i, C_SGH3], p[i, C_SGH4],
-            p[i, C_SH2], p[i, C_SH3], p[i, C_SI2], p[i, C_SI3], p[i, C_SL2], p[i, C_SL3], p[i, C_SL4],
-            p[i, C_XGH2], p[i, C_XGH3], p[i, C_XGH4], p[i, C_XH2], p[i, C_XH3], p[i, C_XI2], p[i, C_XI3],
-            p[i, C_XL2], p[i, C_XL3], p[i, C_XL4], p[i, C_ZMOL], p[i, C_ZMOS],
-            t, em, inclm, nodem, argpm, mm)
-        (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2,
-         x7thm1) = _deep_periodic_terms(ep, xincp, nodep, argpp)
+            p[i, C_E3],
+            p[i, C_EE2],
+            p[i, C_SE2],
+            p[i, C_SE3],
+            p[i, C_SGH2],
+            p[i, C_SGH3],
+            p[i, C_SGH4],
+            p[i, C_SH2],
+            p[i, C_SH3],
+            p[i, C_SI2],
+            p[i, C_SI3],
+            p[i, C_SL2],
+            p[i, C_SL3],
+            p[i, C_SL4],
+            p[i, C_XGH2],
+            p[i, C_XGH3],
+            p[i, C_XGH4],
+            p[i, C_XH2],
+            p[i, C_XH3],
+            p[i, C_XI2],
+            p[i, C_XI3],
+            p[i, C_XL2],
+            p[i, C_XL3],
+            p[i, C_XL4],
+            p[i, C_ZMOL],
+            p[i, C_ZMOS],
+            t,
+            em,
+            inclm,
+            nodem,
+            argpm,
+            mm,
+        )
+        (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1) = _deep_periodic_terms(
+            ep, xincp, nodep, argpp
+        )
     if err == 0:
-        return _position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
-                                  aycof, xlcof, con41, x1mth2, x7thm1)
+        return _position_velocity(
+            am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1
+        )
     return err, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan
 
 
@@ -242,6 +403,7 @@ def _sgp4_itrs_kernel(p, jd, fr, m, w, thd, k0, e, r, v):
 
 # --------------------------------------------------------------------------- visibility, device side
 if _SIM:
+
     @cuda.jit(device=True)
     def _mul(a, b):
         return a * b
@@ -366,8 +528,9 @@ def _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos
 
 
 @cuda.jit(device=True)
-def _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, fdh, fdl, ffh, ffl,
-                s, i):
+def _factor_row(
+    f, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, fdh, fdl, ffh, ffl, s, i
+):
     """Add the factor ``f`` = cap/P over a row's visible cells as +f/−f into the double-double difference
     row (fdh + fdl)[s, i] (whole rows into (ffh + ffl)[s, i]) with double-double atomics."""
     nlon = cos_lon.shape[0]
@@ -391,8 +554,35 @@ def _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos
 
 
 @cuda.jit(device=True)
-def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diffk,
-               fullk, w, wh, wl, fdh, fdl, ffh, ffl):
+def _footprint(
+    x,
+    y,
+    z,
+    sm,
+    s,
+    cap,
+    do_cap,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    c1,
+    tp,
+    cos_lon,
+    sin_lon,
+    lon0,
+    dlon,
+    dlat,
+    diffk,
+    fullk,
+    w,
+    wh,
+    wl,
+    fdh,
+    fdl,
+    ffh,
+    ffl,
+):
     """One satellite-step's visible cells into diffk[s] / fullk[s]: the row walk of
     ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row).
 
@@ -401,8 +591,7 @@ def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, s
     identically). Returns True when the satellite delivered (P > 0)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
-    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = _footprint_start(x, y, z, sm, lon0, dlon, dlat,
-                                                                            nlat, nlon)
+    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = _footprint_start(x, y, z, sm, lon0, dlon, dlat, nlat, nlon)
     p = 0.0
     f = 0.0
     for phase in range(2 if do_cap else 1):
@@ -413,25 +602,137 @@ def _footprint(x, y, z, sm, s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, s
         i = i0
         step = 1
         while i >= 0:
-            kind, jw, je = _row_span(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
-                                     nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diffk, diffk, s, i)
+            kind, jw, je = _row_span(
+                x,
+                y,
+                z,
+                sm,
+                pos,
+                s2,
+                rho,
+                r2,
+                rn,
+                twoz,
+                t,
+                dlon,
+                inv_dlon,
+                pxy[i],
+                pz[i],
+                nxy[i],
+                nz[i],
+                c1[i],
+                tp[i],
+                cos_lon,
+                sin_lon,
+                diffk,
+                diffk,
+                s,
+                i,
+            )
             if kind != 0:
                 if phase == 0:
-                    _count_row(kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,
-                               diffk, fullk, s, i)
+                    _count_row(
+                        kind,
+                        jw,
+                        je,
+                        x,
+                        y,
+                        z,
+                        pos,
+                        s2,
+                        pxy[i],
+                        pz[i],
+                        nxy[i],
+                        nz[i],
+                        cos_lon,
+                        sin_lon,
+                        diffk,
+                        fullk,
+                        s,
+                        i,
+                    )
                     if do_cap:
-                        p = _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon,
-                                        sin_lon, w, wh, wl, s, i)
+                        p = _weight_row(
+                            p,
+                            kind,
+                            jw,
+                            je,
+                            x,
+                            y,
+                            z,
+                            pos,
+                            s2,
+                            pxy[i],
+                            pz[i],
+                            nxy[i],
+                            nz[i],
+                            cos_lon,
+                            sin_lon,
+                            w,
+                            wh,
+                            wl,
+                            s,
+                            i,
+                        )
                 else:
-                    _factor_row(f, kind, jw, je, x, y, z, pos, s2, pxy[i], pz[i], nxy[i], nz[i], cos_lon, sin_lon,
-                                fdh, fdl, ffh, ffl, s, i)
+                    _factor_row(
+                        f,
+                        kind,
+                        jw,
+                        je,
+                        x,
+                        y,
+                        z,
+                        pos,
+                        s2,
+                        pxy[i],
+                        pz[i],
+                        nxy[i],
+                        nz[i],
+                        cos_lon,
+                        sin_lon,
+                        fdh,
+                        fdl,
+                        ffh,
+                        ffl,
+                        s,
+                        i,
+                    )
             i, step = _next_row(i, step, i0, nlat, kind == 0, walk_all)
     return do_cap
 
 
 @cuda.jit
-def _footprint_kernel(r, err, k0, sat_sys, sin_mask, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
-                      dlat, diff, full, do_cap, cap_sat, w, wh, wl, fdh, fdl, ffh, ffl, offered):
+def _footprint_kernel(
+    r,
+    err,
+    k0,
+    sat_sys,
+    sin_mask,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    c1,
+    tp,
+    cos_lon,
+    sin_lon,
+    lon0,
+    dlon,
+    dlat,
+    diff,
+    full,
+    do_cap,
+    cap_sat,
+    w,
+    wh,
+    wl,
+    fdh,
+    fdl,
+    ffh,
+    ffl,
+    offered,
+):
     """Thread (isat, kk): satellite isat at step k0 + kk of r/err into diff[kk], full[kk] (and, with
     do_cap, its capacity factor into fdh/fdl[kk], ffh/ffl[kk] and its capacity into offered[s, kk])."""
     idx = cuda.grid(1)
@@ -452,8 +753,35 @@ def _footprint_kernel(r, err, k0, sat_sys, sin_mask, pxy, pz, nxy, nz, c1, tp, c
     s = sat_sys[isat]
     cap = cap_sat[isat] if do_cap else 0.0
     kc = kk if do_cap else 0
-    if _footprint(x, y, z, sin_mask[isat], s, cap, do_cap, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon,
-                  dlat, diff[kk], full[kk], w, wh, wl, fdh[kc], fdl[kc], ffh[kc], ffl[kc]):
+    if _footprint(
+        x,
+        y,
+        z,
+        sin_mask[isat],
+        s,
+        cap,
+        do_cap,
+        pxy,
+        pz,
+        nxy,
+        nz,
+        c1,
+        tp,
+        cos_lon,
+        sin_lon,
+        lon0,
+        dlon,
+        dlat,
+        diff[kk],
+        full[kk],
+        w,
+        wh,
+        wl,
+        fdh[kc],
+        fdl[kc],
+        ffh[kc],
+        ffl[kc],
+    ):
         cuda.atomic.add(offered, (s, kk), cap)
 
 
@@ -511,8 +839,9 @@ def _scan_kernel(diff, full, nk, do_cap, fdh, fdl, ffh, ffl, w, delivered):
 
 
 @cuda.jit
-def _cells_kernel(counts, nk, kbase, min_visible, sums, cov, first, last, inner, anyc, count_any, keep, out16,
-                  do_cap, fcell, fsum):
+def _cells_kernel(
+    counts, nk, kbase, min_visible, sums, cov, first, last, inner, anyc, count_any, keep, out16, do_cap, fcell, fsum
+):
     """Thread (s, i, j): walk steps 0..nk−1 (global kbase + kk) in order, update the running statistics,
     optionally store int16 counts (saturating) into out16[s, kk], and zero the counts; with do_cap add
     the step's factor fcell[kk, s, i, j] to fsum[s, i, j] (in time order) and zero it."""
@@ -640,11 +969,12 @@ def cuda_propagate_itrs(params, jd, fr, m, w, theta_dot):
 class _GridDev:
     """Grid geometry and per-system settings on the device, validated like ``accumulate_chunk``."""
 
-    def __init__(self, nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon,
-                 sat_mask_rad):
-        (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
-         lon0) = _vis.prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
-                                           cos_lon, sin_lon, sat_mask_rad)
+    def __init__(self, nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad):
+        (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0) = (
+            _vis.prepare_grid_inputs(
+                nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad
+            )
+        )
         # per-row constants exactly as visibility._accumulate_kernel forms them
         c1 = nxy * pxy + nz * pz
         tp = 2.0 * pxy
@@ -728,13 +1058,49 @@ class _Accumulator:
             offered = _full_device(totals, 0.0, np.float64)
             if nsat:
                 _footprint_kernel[_blocks(nsat * nk), _TPB](
-                    r_d, e_d, k0, g.sys_d, g.sin_d, *g.geo_d, g.lon0, g.dlon, g.dlat, diff, full, self.do_cap,
-                    self.cap_d, self.w_d, self.wh_d, self.wl_d, self.fdh, self.fdl, self.ffh, self.ffl, offered)
-            _scan_kernel[_blocks(nk * g.nsys * g.nlat), _TPB](self.diff, self.full, nk, self.do_cap, self.fdh,
-                                                               self.fdl, self.ffh, self.ffl, self.w_d, delivered)
+                    r_d,
+                    e_d,
+                    k0,
+                    g.sys_d,
+                    g.sin_d,
+                    *g.geo_d,
+                    g.lon0,
+                    g.dlon,
+                    g.dlat,
+                    diff,
+                    full,
+                    self.do_cap,
+                    self.cap_d,
+                    self.w_d,
+                    self.wh_d,
+                    self.wl_d,
+                    self.fdh,
+                    self.fdl,
+                    self.ffh,
+                    self.ffl,
+                    offered,
+                )
+            _scan_kernel[_blocks(nk * g.nsys * g.nlat), _TPB](
+                self.diff, self.full, nk, self.do_cap, self.fdh, self.fdl, self.ffh, self.ffl, self.w_d, delivered
+            )
             _cells_kernel[_blocks(g.nsys * g.nlat * g.nlon), _TPB](
-                self.diff, nk, self.nsteps, g.mv_d, self.sums, self.cov, self.first, self.last, self.inner,
-                self.anyc, self.count_any, self.keep, self.out16, self.do_cap, self.fdh, self.fsum)
+                self.diff,
+                nk,
+                self.nsteps,
+                g.mv_d,
+                self.sums,
+                self.cov,
+                self.first,
+                self.last,
+                self.inner,
+                self.anyc,
+                self.count_any,
+                self.keep,
+                self.out16,
+                self.do_cap,
+                self.fdh,
+                self.fsum,
+            )
             if self.keep:
                 self.counts.append(self.out16.copy_to_host()[:, :nk].copy())
             if self.do_cap:
@@ -746,8 +1112,7 @@ class _Accumulator:
         g = self.g
         nt = self.nsteps
         if nt == 0:
-            return empty_chunk_state(g.nsys, g.nlat, g.nlon, self.keep, count_any=self.count_any,
-                                     capacity=self.do_cap)
+            return empty_chunk_state(g.nsys, g.nlat, g.nlon, self.keep, count_any=self.count_any, capacity=self.do_cap)
         cuda.synchronize()
         sums = self.sums.copy_to_host()
         cov = self.cov.copy_to_host()
@@ -760,8 +1125,9 @@ class _Accumulator:
         inner = np.where(none, 0, inner).astype(np.int32)
         counts = None
         if self.keep:
-            counts = np.concatenate(self.counts, axis=1) if self.counts else np.zeros(
-                (g.nsys, 0, g.nlat, g.nlon), np.int16)
+            counts = (
+                np.concatenate(self.counts, axis=1) if self.counts else np.zeros((g.nsys, 0, g.nlat, g.nlon), np.int16)
+            )
         anyc = self.anyc.copy_to_host() if self.count_any else None
         capsum = delivered = offered = None
         if self.do_cap:
@@ -777,10 +1143,28 @@ def _capacity_args(nsat, g: _GridDev, capacity_per_sat, weight):
     return (cap_sat, w) if do_cap else (None, None)
 
 
-def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
-                          sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, count_any=False,
-                          memory_bytes=_DEFAULT_MEMORY, capacity_per_sat=None, weight=None,
-                          nblocks=None) -> ChunkState:
+def cuda_accumulate_chunk(
+    r,
+    system,
+    mask_rad,
+    min_visible,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    lon_rad,
+    *,
+    cos_lon=None,
+    sin_lon=None,
+    err=None,
+    sat_mask_rad=None,
+    keep_counts=False,
+    count_any=False,
+    memory_bytes=_DEFAULT_MEMORY,
+    capacity_per_sat=None,
+    weight=None,
+    nblocks=None,
+) -> ChunkState:
     """``visibility.accumulate_chunk`` on the GPU: the same arguments and the same :class:`ChunkState`
     (integer statistics and counts identical to the CPU kernel), so ``merge_chunk_states`` and the
     drivers work unchanged.
@@ -803,8 +1187,7 @@ def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lo
     g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
     cap_sat, w_cap = _capacity_args(nsat, g, capacity_per_sat, weight)
     if nt == 0:
-        return empty_chunk_state(g.nsys, g.nlat, g.nlon, keep_counts, count_any=count_any,
-                                 capacity=cap_sat is not None)
+        return empty_chunk_state(g.nsys, g.nlat, g.nlon, keep_counts, count_any=count_any, capacity=cap_sat is not None)
     if err is None:
         err = np.zeros((nsat, nt), np.uint8)
     if not _on_device(err):
@@ -818,9 +1201,32 @@ def cuda_accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lo
     return acc.state()
 
 
-def cuda_coverage(params, jd, fr, m, w, theta_dot, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *,
-                  cos_lon=None, sin_lon=None, sat_mask_rad=None, keep_counts=False, count_any=False,
-                  chunk_steps=None, memory_bytes=_DEFAULT_MEMORY, capacity_per_sat=None, weight=None):
+def cuda_coverage(
+    params,
+    jd,
+    fr,
+    m,
+    w,
+    theta_dot,
+    system,
+    mask_rad,
+    min_visible,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    lon_rad,
+    *,
+    cos_lon=None,
+    sin_lon=None,
+    sat_mask_rad=None,
+    keep_counts=False,
+    count_any=False,
+    chunk_steps=None,
+    memory_bytes=_DEFAULT_MEMORY,
+    capacity_per_sat=None,
+    weight=None,
+):
     """Fused SGP4 → ITRS → coverage on the GPU: positions never leave the device.
 
     params, jd, fr, m, w, theta_dot as :func:`cuda_propagate_itrs`; the grid and system arguments as
@@ -850,8 +1256,9 @@ def cuda_coverage(params, jd, fr, m, w, theta_dot, system, mask_rad, min_visible
     times_d = tuple(cuda.to_device(a) for a in (jd, fr, m, w, theta_dot))
     for k0 in range(0, nt, chunk_steps):
         nk = min(chunk_steps, nt - k0)
-        e_d, r_d, _v = cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, k0=k0, nk=nk,
-                                                  params_d=params_d, times_d=times_d)
+        e_d, r_d, _v = cuda_propagate_itrs_device(
+            params, jd, fr, m, w, theta_dot, k0=k0, nk=nk, params_d=params_d, times_d=times_d
+        )
         acc.feed(r_d, e_d)
-        e_all[:, k0:k0 + nk] = e_d.copy_to_host()
+        e_all[:, k0 : k0 + nk] = e_d.copy_to_host()
     return acc.state(), e_all

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import njit, pjit
+from orbitshare._jit import njit, pjit
 
 _TWOPI = 2.0 * math.pi
 _JD_J2000 = 2451545.0

@@ -33,8 +33,8 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import njit, pjit
-from ..constants import (
+from orbitshare._jit import njit, pjit
+from orbitshare.constants import (
     JD_1950,
     TWOPI,
     WGS72_J2,
@@ -43,7 +43,7 @@ from ..constants import (
     WGS72_MU_KM3_S2,
     WGS72_RE_KM,
 )
-from .sgp4_deep import dpper, dscom, dsinit, dspace, fmod2pi
+from orbitshare.kernels.sgp4_deep import dpper, dscom, dsinit, dspace, fmod2pi
 
 __all__ = [
     "NPARAM",
@@ -55,12 +55,12 @@ __all__ = [
 ]
 
 # --- WGS72 as the reference code's getgravconst('wgs72') forms it ---
-RE = WGS72_RE_KM                                          # km
-XKE = 60.0 / math.sqrt(RE * RE * RE / WGS72_MU_KM3_S2)    # er^1.5 / min
+RE = WGS72_RE_KM  # km
+XKE = 60.0 / math.sqrt(RE * RE * RE / WGS72_MU_KM3_S2)  # er^1.5 / min
 J2 = WGS72_J2
 J4 = WGS72_J4
 J3OJ2 = WGS72_J3 / WGS72_J2
-VKMPERSEC = RE * XKE / 60.0                               # (er/min) -> km/s
+VKMPERSEC = RE * XKE / 60.0  # (er/min) -> km/s
 X2O3 = 2.0 / 3.0
 TEMP4 = 1.5e-12
 PI = math.pi
@@ -69,48 +69,200 @@ DEG2RAD = PI / 180.0
 # --- params columns ---
 PARAM_NAMES = (
     # epoch and flags
-    "epoch_jd", "epoch_fr", "deep", "isimp", "irez",
+    "epoch_jd",
+    "epoch_fr",
+    "deep",
+    "isimp",
+    "irez",
     # mean elements at epoch (no: un-Kozai'd mean motion, rad/min)
-    "no", "ecco", "inclo", "argpo", "nodeo", "mo",
+    "no",
+    "ecco",
+    "inclo",
+    "argpo",
+    "nodeo",
+    "mo",
     # near-Earth secular and drag terms
-    "mdot", "argpdot", "nodedot", "nodecf", "cc1", "bcc4", "bcc5", "t2cof", "omgcof",
-    "eta", "xmcof", "delmo", "sinmao", "d2", "d3", "d4", "t3cof", "t4cof", "t5cof",
+    "mdot",
+    "argpdot",
+    "nodedot",
+    "nodecf",
+    "cc1",
+    "bcc4",
+    "bcc5",
+    "t2cof",
+    "omgcof",
+    "eta",
+    "xmcof",
+    "delmo",
+    "sinmao",
+    "d2",
+    "d3",
+    "d4",
+    "t3cof",
+    "t4cof",
+    "t5cof",
     # short-period and long-period terms; hoisted trigonometry
-    "aycof", "xlcof", "con41", "x1mth2", "x7thm1", "sinio", "cosio", "aterm",
+    "aycof",
+    "xlcof",
+    "con41",
+    "x1mth2",
+    "x7thm1",
+    "sinio",
+    "cosio",
+    "aterm",
     # deep space: secular rates and resonance
-    "gsto", "dedt", "didt", "dmdt", "dnodt", "domdt", "del1", "del2", "del3",
-    "xfact", "xlamo",
-    "d2201", "d2211", "d3210", "d3222", "d4410", "d4422", "d5220", "d5232", "d5421", "d5433",
+    "gsto",
+    "dedt",
+    "didt",
+    "dmdt",
+    "dnodt",
+    "domdt",
+    "del1",
+    "del2",
+    "del3",
+    "xfact",
+    "xlamo",
+    "d2201",
+    "d2211",
+    "d3210",
+    "d3222",
+    "d4410",
+    "d4422",
+    "d5220",
+    "d5232",
+    "d5421",
+    "d5433",
     # deep space: lunar-solar periodics
-    "e3", "ee2", "se2", "se3", "sgh2", "sgh3", "sgh4", "sh2", "sh3", "si2", "si3",
-    "sl2", "sl3", "sl4", "xgh2", "xgh3", "xgh4", "xh2", "xh3", "xi2", "xi3",
-    "xl2", "xl3", "xl4", "zmol", "zmos",
+    "e3",
+    "ee2",
+    "se2",
+    "se3",
+    "sgh2",
+    "sgh3",
+    "sgh4",
+    "sh2",
+    "sh3",
+    "si2",
+    "si3",
+    "sl2",
+    "sl3",
+    "sl4",
+    "xgh2",
+    "xgh3",
+    "xgh4",
+    "xh2",
+    "xh3",
+    "xi2",
+    "xi3",
+    "xl2",
+    "xl3",
+    "xl4",
+    "zmol",
+    "zmos",
 )
 NPARAM = len(PARAM_NAMES)
 
-(C_EPOCH_JD, C_EPOCH_FR, C_DEEP, C_ISIMP, C_IREZ,
- C_NO, C_ECCO, C_INCLO, C_ARGPO, C_NODEO, C_MO,
- C_MDOT, C_ARGPDOT, C_NODEDOT, C_NODECF, C_CC1, C_BCC4, C_BCC5, C_T2COF, C_OMGCOF,
- C_ETA, C_XMCOF, C_DELMO, C_SINMAO, C_D2, C_D3, C_D4, C_T3COF, C_T4COF, C_T5COF,
- C_AYCOF, C_XLCOF, C_CON41, C_X1MTH2, C_X7THM1, C_SINIO, C_COSIO, C_ATERM,
- C_GSTO, C_DEDT, C_DIDT, C_DMDT, C_DNODT, C_DOMDT, C_DEL1, C_DEL2, C_DEL3,
- C_XFACT, C_XLAMO,
- C_D2201, C_D2211, C_D3210, C_D3222, C_D4410, C_D4422, C_D5220, C_D5232, C_D5421, C_D5433,
- C_E3, C_EE2, C_SE2, C_SE3, C_SGH2, C_SGH3, C_SGH4, C_SH2, C_SH3, C_SI2, C_SI3,
- C_SL2, C_SL3, C_SL4, C_XGH2, C_XGH3, C_XGH4, C_XH2, C_XH3, C_XI2, C_XI3,
- C_XL2, C_XL3, C_XL4, C_ZMOL, C_ZMOS) = range(NPARAM)
+(
+    C_EPOCH_JD,
+    C_EPOCH_FR,
+    C_DEEP,
+    C_ISIMP,
+    C_IREZ,
+    C_NO,
+    C_ECCO,
+    C_INCLO,
+    C_ARGPO,
+    C_NODEO,
+    C_MO,
+    C_MDOT,
+    C_ARGPDOT,
+    C_NODEDOT,
+    C_NODECF,
+    C_CC1,
+    C_BCC4,
+    C_BCC5,
+    C_T2COF,
+    C_OMGCOF,
+    C_ETA,
+    C_XMCOF,
+    C_DELMO,
+    C_SINMAO,
+    C_D2,
+    C_D3,
+    C_D4,
+    C_T3COF,
+    C_T4COF,
+    C_T5COF,
+    C_AYCOF,
+    C_XLCOF,
+    C_CON41,
+    C_X1MTH2,
+    C_X7THM1,
+    C_SINIO,
+    C_COSIO,
+    C_ATERM,
+    C_GSTO,
+    C_DEDT,
+    C_DIDT,
+    C_DMDT,
+    C_DNODT,
+    C_DOMDT,
+    C_DEL1,
+    C_DEL2,
+    C_DEL3,
+    C_XFACT,
+    C_XLAMO,
+    C_D2201,
+    C_D2211,
+    C_D3210,
+    C_D3222,
+    C_D4410,
+    C_D4422,
+    C_D5220,
+    C_D5232,
+    C_D5421,
+    C_D5433,
+    C_E3,
+    C_EE2,
+    C_SE2,
+    C_SE3,
+    C_SGH2,
+    C_SGH3,
+    C_SGH4,
+    C_SH2,
+    C_SH3,
+    C_SI2,
+    C_SI3,
+    C_SL2,
+    C_SL3,
+    C_SL4,
+    C_XGH2,
+    C_XGH3,
+    C_XGH4,
+    C_XH2,
+    C_XH3,
+    C_XI2,
+    C_XI3,
+    C_XL2,
+    C_XL3,
+    C_XL4,
+    C_ZMOL,
+    C_ZMOS,
+) = range(NPARAM)
 
 
 # ----------------------------------------------------------------------------------------
 # scalar helpers (math only)
 # ----------------------------------------------------------------------------------------
 
+
 @njit
 def gstime(jdut1):
     """Greenwich mean sidereal time (rad, [0, 2 pi)) of a UT1 Julian date (IAU 1982)."""
     tut1 = (jdut1 - 2451545.0) / 36525.0
-    temp = (-6.2e-6 * tut1 * tut1 * tut1 + 0.093104 * tut1 * tut1
-            + (876600.0 * 3600 + 8640184.812866) * tut1 + 67310.54841)  # s
+    temp = (
+        -6.2e-6 * tut1 * tut1 * tut1 + 0.093104 * tut1 * tut1 + (876600.0 * 3600 + 8640184.812866) * tut1 + 67310.54841
+    )  # s
     temp = fmod2pi(temp * DEG2RAD / 240.0)
     if temp < 0.0:
         temp += TWOPI
@@ -129,8 +281,32 @@ def sincos_small(x):
 
 
 @njit
-def near_secular(t, isimp, mo, mdot, argpo, argpdot, nodeo, nodedot, nodecf, cc1, bcc4, bcc5,
-                 t2cof, omgcof, eta, xmcof, delmo, sinmao, d2, d3, d4, t3cof, t4cof, t5cof):
+def near_secular(
+    t,
+    isimp,
+    mo,
+    mdot,
+    argpo,
+    argpdot,
+    nodeo,
+    nodedot,
+    nodecf,
+    cc1,
+    bcc4,
+    bcc5,
+    t2cof,
+    omgcof,
+    eta,
+    xmcof,
+    delmo,
+    sinmao,
+    d2,
+    d3,
+    d4,
+    t3cof,
+    t4cof,
+    t5cof,
+):
     """Secular gravity and atmospheric drag at ``t`` (min since epoch).
 
     Returns (mm, argpm, nodem, tempa, tempe, templ): mean anomaly, argument of perigee and
@@ -214,8 +390,7 @@ def deep_periodic_terms(ep, xincp, nodep, argpp):
 
 
 @njit
-def position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
-                      aycof, xlcof, con41, x1mth2, x7thm1):
+def position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1):
     """Long-period periodics, Kepler's equation, short-period periodics, TEME vectors.
 
     Returns (err, rx, ry, rz, vx, vy, vz) in km and km/s (err 4: semi-latus rectum < 0,
@@ -308,6 +483,7 @@ def position_velocity(am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
 # initialisation (sgp4init)
 # ----------------------------------------------------------------------------------------
 
+
 @njit
 def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo, p, i):
     """Fill row ``p[i]`` from one element set (see :func:`sgp4_init` for units)."""
@@ -391,31 +567,50 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
     psisq = math.fabs(1.0 - etasq)
     coef = qzms24 * math.pow(tsi, 4.0)
     coef1 = coef / math.pow(psisq, 3.5)
-    cc2 = coef1 * no * (ao * (1.0 + 1.5 * etasq + eeta * (4.0 + etasq))
-                        + 0.375 * J2 * tsi / psisq * con41
-                        * (8.0 + 3.0 * etasq * (8.0 + etasq)))
+    cc2 = (
+        coef1
+        * no
+        * (
+            ao * (1.0 + 1.5 * etasq + eeta * (4.0 + etasq))
+            + 0.375 * J2 * tsi / psisq * con41 * (8.0 + 3.0 * etasq * (8.0 + etasq))
+        )
+    )
     cc1 = bstar * cc2
     cc3 = 0.0
     if ecco > 1.0e-4:
         cc3 = -2.0 * coef * tsi * J3OJ2 * no * sinio / ecco
     x1mth2 = 1.0 - cosio2
-    cc4 = 2.0 * no * coef1 * ao * omeosq * (
-        eta * (2.0 + 0.5 * etasq) + ecco * (0.5 + 2.0 * etasq)
-        - J2 * tsi / (ao * psisq) * (
-            -3.0 * con41 * (1.0 - 2.0 * eeta + etasq * (1.5 - 0.5 * eeta))
-            + 0.75 * x1mth2 * (2.0 * etasq - eeta * (1.0 + etasq)) * math.cos(2.0 * argpo)))
+    cc4 = (
+        2.0
+        * no
+        * coef1
+        * ao
+        * omeosq
+        * (
+            eta * (2.0 + 0.5 * etasq)
+            + ecco * (0.5 + 2.0 * etasq)
+            - J2
+            * tsi
+            / (ao * psisq)
+            * (
+                -3.0 * con41 * (1.0 - 2.0 * eeta + etasq * (1.5 - 0.5 * eeta))
+                + 0.75 * x1mth2 * (2.0 * etasq - eeta * (1.0 + etasq)) * math.cos(2.0 * argpo)
+            )
+        )
+    )
     cc5 = 2.0 * coef1 * ao * omeosq * (1.0 + 2.75 * (etasq + eeta) + eeta * etasq)
     cosio4 = cosio2 * cosio2
     temp1 = 1.5 * J2 * pinvsq * no
     temp2 = 0.5 * temp1 * J2 * pinvsq
     temp3 = -0.46875 * J4 * pinvsq * pinvsq * no
-    mdot = (no + 0.5 * temp1 * rteosq * con41
-            + 0.0625 * temp2 * rteosq * (13.0 - 78.0 * cosio2 + 137.0 * cosio4))
-    argpdot = (-0.5 * temp1 * con42 + 0.0625 * temp2 * (7.0 - 114.0 * cosio2 + 395.0 * cosio4)
-               + temp3 * (3.0 - 36.0 * cosio2 + 49.0 * cosio4))
+    mdot = no + 0.5 * temp1 * rteosq * con41 + 0.0625 * temp2 * rteosq * (13.0 - 78.0 * cosio2 + 137.0 * cosio4)
+    argpdot = (
+        -0.5 * temp1 * con42
+        + 0.0625 * temp2 * (7.0 - 114.0 * cosio2 + 395.0 * cosio4)
+        + temp3 * (3.0 - 36.0 * cosio2 + 49.0 * cosio4)
+    )
     xhdot1 = -temp1 * cosio
-    nodedot = xhdot1 + (0.5 * temp2 * (4.0 - 19.0 * cosio2)
-                        + 2.0 * temp3 * (3.0 - 7.0 * cosio2)) * cosio
+    nodedot = xhdot1 + (0.5 * temp2 * (4.0 - 19.0 * cosio2) + 2.0 * temp3 * (3.0 - 7.0 * cosio2)) * cosio
     xpidot = argpdot + nodedot
     omgcof = bstar * cc3 * math.cos(argpo)
     xmcof = 0.0
@@ -456,15 +651,65 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
         isimp = 1
         row[C_DEEP] = 1.0
         tc = 0.0
-        (sinim, cosim, emsq, em, nm,
-         s1, s2, s3, s4, s5,
-         ss1, ss2, ss3, ss4, ss5,
-         z1, z3, z11, z13, z21, z23, z31, z33,
-         sz1, sz3, sz11, sz13, sz21, sz23, sz31, sz33,
-         e3, ee2, se2, se3, sgh2, sgh3, sgh4, sh2, sh3,
-         si2, si3, sl2, sl3, sl4,
-         xgh2, xgh3, xgh4, xh2, xh3, xi2, xi3, xl2, xl3, xl4,
-         zmol, zmos) = dscom(epoch, ecco, argpo, tc, inclo, nodeo, no)
+        (
+            sinim,
+            cosim,
+            emsq,
+            em,
+            nm,
+            s1,
+            s2,
+            s3,
+            s4,
+            s5,
+            ss1,
+            ss2,
+            ss3,
+            ss4,
+            ss5,
+            z1,
+            z3,
+            z11,
+            z13,
+            z21,
+            z23,
+            z31,
+            z33,
+            sz1,
+            sz3,
+            sz11,
+            sz13,
+            sz21,
+            sz23,
+            sz31,
+            sz33,
+            e3,
+            ee2,
+            se2,
+            se3,
+            sgh2,
+            sgh3,
+            sgh4,
+            sh2,
+            sh3,
+            si2,
+            si3,
+            sl2,
+            sl3,
+            sl4,
+            xgh2,
+            xgh3,
+            xgh4,
+            xh2,
+            xh3,
+            xi2,
+            xi3,
+            xl2,
+            xl3,
+            xl4,
+            zmol,
+            zmos,
+        ) = dscom(epoch, ecco, argpo, tc, inclo, nodeo, no)
         row[C_E3] = e3
         row[C_EE2] = ee2
         row[C_SE2] = se2
@@ -492,13 +737,74 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
         row[C_ZMOL] = zmol
         row[C_ZMOS] = zmos
         # dpper(init='y') leaves the elements unchanged (see sgp4_deep)
-        (irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, d5433,
-         dedt, didt, dmdt, dnodt, domdt, del1, del2, del3, xfact, xlamo) = dsinit(
-            XKE, cosim, emsq, argpo, s1, s2, s3, s4, s5, sinim,
-            ss1, ss2, ss3, ss4, ss5, sz1, sz3, sz11, sz13, sz21, sz23, sz31, sz33,
-            tc, gsto, mo, mdot, no, nodeo, nodedot, xpidot,
-            z1, z3, z11, z13, z21, z23, z31, z33,
-            ecco, eccsq, em, inclo, nm)
+        (
+            irez,
+            d2201,
+            d2211,
+            d3210,
+            d3222,
+            d4410,
+            d4422,
+            d5220,
+            d5232,
+            d5421,
+            d5433,
+            dedt,
+            didt,
+            dmdt,
+            dnodt,
+            domdt,
+            del1,
+            del2,
+            del3,
+            xfact,
+            xlamo,
+        ) = dsinit(
+            XKE,
+            cosim,
+            emsq,
+            argpo,
+            s1,
+            s2,
+            s3,
+            s4,
+            s5,
+            sinim,
+            ss1,
+            ss2,
+            ss3,
+            ss4,
+            ss5,
+            sz1,
+            sz3,
+            sz11,
+            sz13,
+            sz21,
+            sz23,
+            sz31,
+            sz33,
+            tc,
+            gsto,
+            mo,
+            mdot,
+            no,
+            nodeo,
+            nodedot,
+            xpidot,
+            z1,
+            z3,
+            z11,
+            z13,
+            z21,
+            z23,
+            z31,
+            z33,
+            ecco,
+            eccsq,
+            em,
+            inclo,
+            nm,
+        )
         row[C_IREZ] = float(irez)
         row[C_D2201] = d2201
         row[C_D2211] = d2211
@@ -532,8 +838,7 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
         row[C_D4] = d4
         row[C_T3COF] = d2 + 2.0 * cc1sq
         row[C_T4COF] = 0.25 * (3.0 * d3 + cc1 * (12.0 * d2 + 10.0 * cc1sq))
-        row[C_T5COF] = 0.2 * (3.0 * d4 + 12.0 * cc1 * d3 + 6.0 * d2 * d2
-                              + 15.0 * cc1sq * (2.0 * d2 + cc1sq))
+        row[C_T5COF] = 0.2 * (3.0 * d4 + 12.0 * cc1 * d3 + 6.0 * d2 * d2 + 15.0 * cc1sq * (2.0 * d2 + cc1sq))
     row[C_ISIMP] = float(isimp)
 
 
@@ -541,13 +846,13 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
 def _init_kernel(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo, p):
     n = p.shape[0]
     for i in prange(n):
-        _init_one(epoch_jd[i], epoch_fr[i], bstar[i], ecco[i], argpo[i], inclo[i], mo[i],
-                  no_kozai[i], nodeo[i], p, i)
+        _init_one(epoch_jd[i], epoch_fr[i], bstar[i], ecco[i], argpo[i], inclo[i], mo[i], no_kozai[i], nodeo[i], p, i)
 
 
 # ----------------------------------------------------------------------------------------
 # propagation
 # ----------------------------------------------------------------------------------------
+
 
 @njit
 def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
@@ -669,15 +974,70 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
             t = tsm[i, j]
 
         mm, argpm, nodem, tempa, tempe, templ = near_secular(
-            t, isimp, mo, mdot, argpo, argpdot, nodeo, nodedot, nodecf, cc1, bcc4, bcc5,
-            t2cof, omgcof, eta, xmcof, delmo, sinmao, d2, d3, d4, t3cof, t4cof, t5cof)
+            t,
+            isimp,
+            mo,
+            mdot,
+            argpo,
+            argpdot,
+            nodeo,
+            nodedot,
+            nodecf,
+            cc1,
+            bcc4,
+            bcc5,
+            t2cof,
+            omgcof,
+            eta,
+            xmcof,
+            delmo,
+            sinmao,
+            d2,
+            d3,
+            d4,
+            t3cof,
+            t4cof,
+            t5cof,
+        )
         err = 0
         if deep:
             em, argpm, inclm, mm, nodem, nm, atime, xli, xni = dspace(
-                irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, d5433,
-                dedt, del1, del2, del3, didt, dmdt, dnodt, domdt, argpo, argpdot,
-                t, gsto, xfact, xlamo, no, atime, xli, xni,
-                ecco, argpm, inclo, mm, nodem, no)
+                irez,
+                d2201,
+                d2211,
+                d3210,
+                d3222,
+                d4410,
+                d4422,
+                d5220,
+                d5232,
+                d5421,
+                d5433,
+                dedt,
+                del1,
+                del2,
+                del3,
+                didt,
+                dmdt,
+                dnodt,
+                domdt,
+                argpo,
+                argpdot,
+                t,
+                gsto,
+                xfact,
+                xlamo,
+                no,
+                atime,
+                xli,
+                xni,
+                ecco,
+                argpm,
+                inclo,
+                mm,
+                nodem,
+                no,
+            )
             if nm <= 0.0:
                 err = 2
             aterm = math.pow(XKE / nm, X2O3)
@@ -690,16 +1050,46 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
                 err = 2
 
         if err == 0:
-            err, am, nm, em, mm, argpm, nodem = mean_elements(
-                aterm, no, em, mm, argpm, nodem, tempa, tempe, templ)
+            err, am, nm, em, mm, argpm, nodem = mean_elements(aterm, no, em, mm, argpm, nodem, tempa, tempe, templ)
         if err == 0:
             if deep:
                 ep, xincp, nodep, argpp, mp = dpper(
-                    e3, ee2, se2, se3, sgh2, sgh3, sgh4, sh2, sh3, si2, si3, sl2, sl3, sl4,
-                    xgh2, xgh3, xgh4, xh2, xh3, xi2, xi3, xl2, xl3, xl4, zmol, zmos,
-                    t, em, inclm, nodem, argpm, mm)
-                (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2,
-                 x7thm1) = deep_periodic_terms(ep, xincp, nodep, argpp)
+                    e3,
+                    ee2,
+                    se2,
+                    se3,
+                    sgh2,
+                    sgh3,
+                    sgh4,
+                    sh2,
+                    sh3,
+                    si2,
+                    si3,
+                    sl2,
+                    sl3,
+                    sl4,
+                    xgh2,
+                    xgh3,
+                    xgh4,
+                    xh2,
+                    xh3,
+                    xi2,
+                    xi3,
+                    xl2,
+                    xl3,
+                    xl4,
+                    zmol,
+                    zmos,
+                    t,
+                    em,
+                    inclm,
+                    nodem,
+                    argpm,
+                    mm,
+                )
+                (err, xincp, nodep, argpp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1) = deep_periodic_terms(
+                    ep, xincp, nodep, argpp
+                )
             else:
                 ep = em
                 xincp = inclm
@@ -715,8 +1105,8 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
                 x7thm1 = x7thm10
         if err == 0:
             err, rx, ry, rz, vx, vy, vz = position_velocity(
-                am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip,
-                aycof, xlcof, con41, x1mth2, x7thm1)
+                am, nm, ep, xincp, nodep, argpp, mp, sinip, cosip, aycof, xlcof, con41, x1mth2, x7thm1
+            )
         else:
             rx = ry = rz = vx = vy = vz = math.nan
 
@@ -739,6 +1129,7 @@ def _propagate_kernel(p, tsm, jd, fr, use_jd, e, r, v):
 # ----------------------------------------------------------------------------------------
 # public API
 # ----------------------------------------------------------------------------------------
+
 
 def _f64(a):
     return np.ascontiguousarray(a, dtype=np.float64)
@@ -772,8 +1163,7 @@ def sgp4_init(epoch_jd, epoch_fr, bstar, ndot, nddot, ecco, argpo, inclo, mo, no
     """
     epoch_jd = np.atleast_1d(_f64(epoch_jd))
     n = epoch_jd.shape[0]
-    args = [np.broadcast_to(_f64(a), (n,)).copy() for a in
-            (epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo)]
+    args = [np.broadcast_to(_f64(a), (n,)).copy() for a in (epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo)]
     del ndot, nddot
     params = np.empty((n, NPARAM), dtype=np.float64)
     _init_kernel(epoch_jd, *args, params)

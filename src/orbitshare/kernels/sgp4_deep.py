@@ -25,8 +25,8 @@ propagation-time ``dpper`` subtracts nothing.
 
 import math
 
-from .._jit import njit
-from ..constants import TWOPI
+from orbitshare._jit import njit
+from orbitshare.constants import TWOPI
 
 PI = math.pi
 
@@ -181,12 +181,10 @@ def dscom(epoch, ep, argpp, tc, inclp, nodep, np_):
         z2 = 6.0 * (a1 * a3 + a2 * a4) + z32 * emsq
         z3 = 3.0 * (a3 * a3 + a4 * a4) + z33 * emsq
         z11 = -6.0 * a1 * a5 + emsq * (-24.0 * x1 * x7 - 6.0 * x3 * x5)
-        z12 = -6.0 * (a1 * a6 + a3 * a5) + emsq * (
-            -24.0 * (x2 * x7 + x1 * x8) - 6.0 * (x3 * x6 + x4 * x5))
+        z12 = -6.0 * (a1 * a6 + a3 * a5) + emsq * (-24.0 * (x2 * x7 + x1 * x8) - 6.0 * (x3 * x6 + x4 * x5))
         z13 = -6.0 * a3 * a6 + emsq * (-24.0 * x2 * x8 - 6.0 * x4 * x6)
         z21 = 6.0 * a2 * a5 + emsq * (24.0 * x1 * x5 - 6.0 * x3 * x7)
-        z22 = 6.0 * (a4 * a5 + a2 * a6) + emsq * (
-            24.0 * (x2 * x5 + x1 * x6) - 6.0 * (x4 * x7 + x3 * x8))
+        z22 = 6.0 * (a4 * a5 + a2 * a6) + emsq * (24.0 * (x2 * x5 + x1 * x6) - 6.0 * (x4 * x7 + x3 * x8))
         z23 = 6.0 * a4 * a6 + emsq * (24.0 * x2 * x6 - 6.0 * x4 * x8)
         z1 = z1 + z1 + betasq * z31
         z2 = z2 + z2 + betasq * z32
@@ -257,23 +255,114 @@ def dscom(epoch, ep, argpp, tc, inclp, nodep, np_):
     xh2 = -2.0 * s2 * z22
     xh3 = -2.0 * s2 * (z23 - z21)
 
-    return (sinim, cosim, emsq, em, nm,
-            s1, s2, s3, s4, s5,
-            ss1, ss2, ss3, ss4, ss5,
-            z1, z3, z11, z13, z21, z23, z31, z33,
-            sz1, sz3, sz11, sz13, sz21, sz23, sz31, sz33,
-            e3, ee2, se2, se3, sgh2, sgh3, sgh4, sh2, sh3,
-            si2, si3, sl2, sl3, sl4,
-            xgh2, xgh3, xgh4, xh2, xh3, xi2, xi3, xl2, xl3, xl4,
-            zmol, zmos)
+    return (
+        sinim,
+        cosim,
+        emsq,
+        em,
+        nm,
+        s1,
+        s2,
+        s3,
+        s4,
+        s5,
+        ss1,
+        ss2,
+        ss3,
+        ss4,
+        ss5,
+        z1,
+        z3,
+        z11,
+        z13,
+        z21,
+        z23,
+        z31,
+        z33,
+        sz1,
+        sz3,
+        sz11,
+        sz13,
+        sz21,
+        sz23,
+        sz31,
+        sz33,
+        e3,
+        ee2,
+        se2,
+        se3,
+        sgh2,
+        sgh3,
+        sgh4,
+        sh2,
+        sh3,
+        si2,
+        si3,
+        sl2,
+        sl3,
+        sl4,
+        xgh2,
+        xgh3,
+        xgh4,
+        xh2,
+        xh3,
+        xi2,
+        xi3,
+        xl2,
+        xl3,
+        xl4,
+        zmol,
+        zmos,
+    )
 
 
 @njit
-def dsinit(xke, cosim, emsq, argpo, s1, s2, s3, s4, s5, sinim,
-           ss1, ss2, ss3, ss4, ss5, sz1, sz3, sz11, sz13, sz21, sz23, sz31, sz33,
-           tc, gsto, mo, mdot, no, nodeo, nodedot, xpidot,
-           z1, z3, z11, z13, z21, z23, z31, z33,
-           ecco, eccsq, em, inclm, nm):
+def dsinit(
+    xke,
+    cosim,
+    emsq,
+    argpo,
+    s1,
+    s2,
+    s3,
+    s4,
+    s5,
+    sinim,
+    ss1,
+    ss2,
+    ss3,
+    ss4,
+    ss5,
+    sz1,
+    sz3,
+    sz11,
+    sz13,
+    sz21,
+    sz23,
+    sz31,
+    sz33,
+    tc,
+    gsto,
+    mo,
+    mdot,
+    no,
+    nodeo,
+    nodedot,
+    xpidot,
+    z1,
+    z3,
+    z11,
+    z13,
+    z21,
+    z23,
+    z31,
+    z33,
+    ecco,
+    eccsq,
+    em,
+    inclm,
+    nm,
+):
     """Deep-space secular rates and resonance coefficients at epoch.
 
     Returns (irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, d5433,
@@ -361,14 +450,17 @@ def dsinit(xke, cosim, emsq, argpo, s1, s2, s3, s4, s5, sinim,
             f322 = -1.875 * sinim * (1.0 + 2.0 * cosim - 3.0 * cosisq)
             f441 = 35.0 * sini2 * f220
             f442 = 39.3750 * sini2 * sini2
-            f522 = 9.84375 * sinim * (sini2 * (1.0 - 2.0 * cosim - 5.0 * cosisq)
-                                      + 0.33333333 * (-2.0 + 4.0 * cosim + 6.0 * cosisq))
-            f523 = sinim * (4.92187512 * sini2 * (-2.0 - 4.0 * cosim + 10.0 * cosisq)
-                            + 6.56250012 * (1.0 + 2.0 * cosim - 3.0 * cosisq))
-            f542 = 29.53125 * sinim * (2.0 - 8.0 * cosim
-                                       + cosisq * (-12.0 + 8.0 * cosim + 10.0 * cosisq))
-            f543 = 29.53125 * sinim * (-2.0 - 8.0 * cosim
-                                       + cosisq * (12.0 + 8.0 * cosim - 10.0 * cosisq))
+            f522 = (
+                9.84375
+                * sinim
+                * (sini2 * (1.0 - 2.0 * cosim - 5.0 * cosisq) + 0.33333333 * (-2.0 + 4.0 * cosim + 6.0 * cosisq))
+            )
+            f523 = sinim * (
+                4.92187512 * sini2 * (-2.0 - 4.0 * cosim + 10.0 * cosisq)
+                + 6.56250012 * (1.0 + 2.0 * cosim - 3.0 * cosisq)
+            )
+            f542 = 29.53125 * sinim * (2.0 - 8.0 * cosim + cosisq * (-12.0 + 8.0 * cosim + 10.0 * cosisq))
+            f543 = 29.53125 * sinim * (-2.0 - 8.0 * cosim + cosisq * (12.0 + 8.0 * cosim - 10.0 * cosisq))
             xno2 = nm * nm
             ainv2 = aonv * aonv
             temp1 = 3.0 * xno2 * ainv2
@@ -408,16 +500,69 @@ def dsinit(xke, cosim, emsq, argpo, s1, s2, s3, s4, s5, sinim,
             xlamo = fmod2pi(mo + nodeo + argpo - theta)
             xfact = mdot + xpidot - RPTIM + dmdt + domdt + dnodt - no
 
-    return (irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, d5433,
-            dedt, didt, dmdt, dnodt, domdt, del1, del2, del3, xfact, xlamo)
+    return (
+        irez,
+        d2201,
+        d2211,
+        d3210,
+        d3222,
+        d4410,
+        d4422,
+        d5220,
+        d5232,
+        d5421,
+        d5433,
+        dedt,
+        didt,
+        dmdt,
+        dnodt,
+        domdt,
+        del1,
+        del2,
+        del3,
+        xfact,
+        xlamo,
+    )
 
 
 @njit
-def dspace(irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, d5433,
-           dedt, del1, del2, del3, didt, dmdt, dnodt, domdt, argpo, argpdot,
-           t, gsto, xfact, xlamo, no,
-           atime, xli, xni,
-           em, argpm, inclm, mm, nodem, nm):
+def dspace(
+    irez,
+    d2201,
+    d2211,
+    d3210,
+    d3222,
+    d4410,
+    d4422,
+    d5220,
+    d5232,
+    d5421,
+    d5433,
+    dedt,
+    del1,
+    del2,
+    del3,
+    didt,
+    dmdt,
+    dnodt,
+    domdt,
+    argpo,
+    argpdot,
+    t,
+    gsto,
+    xfact,
+    xlamo,
+    no,
+    atime,
+    xli,
+    xni,
+    em,
+    argpm,
+    inclm,
+    mm,
+    nodem,
+    nm,
+):
     """Deep-space secular effects and resonance integration at ``t`` (min since epoch).
 
     ``atime, xli, xni`` is the integrator state (min, rad, rad/min) carried between calls;
@@ -448,36 +593,50 @@ def dspace(irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, 
         xnddt = 0.0
         while True:
             if irez != 2:
-                xndt = (del1 * math.sin(xli - FASX2) + del2 * math.sin(2.0 * (xli - FASX4))
-                        + del3 * math.sin(3.0 * (xli - FASX6)))
+                xndt = (
+                    del1 * math.sin(xli - FASX2)
+                    + del2 * math.sin(2.0 * (xli - FASX4))
+                    + del3 * math.sin(3.0 * (xli - FASX6))
+                )
                 xldot = xni + xfact
-                xnddt = (del1 * math.cos(xli - FASX2)
-                         + 2.0 * del2 * math.cos(2.0 * (xli - FASX4))
-                         + 3.0 * del3 * math.cos(3.0 * (xli - FASX6)))
+                xnddt = (
+                    del1 * math.cos(xli - FASX2)
+                    + 2.0 * del2 * math.cos(2.0 * (xli - FASX4))
+                    + 3.0 * del3 * math.cos(3.0 * (xli - FASX6))
+                )
                 xnddt = xnddt * xldot
             else:
                 xomi = argpo + argpdot * atime
                 x2omi = xomi + xomi
                 x2li = xli + xli
-                xndt = (d2201 * math.sin(x2omi + xli - G22) + d2211 * math.sin(xli - G22)
-                        + d3210 * math.sin(xomi + xli - G32)
-                        + d3222 * math.sin(-xomi + xli - G32)
-                        + d4410 * math.sin(x2omi + x2li - G44)
-                        + d4422 * math.sin(x2li - G44)
-                        + d5220 * math.sin(xomi + xli - G52)
-                        + d5232 * math.sin(-xomi + xli - G52)
-                        + d5421 * math.sin(xomi + x2li - G54)
-                        + d5433 * math.sin(-xomi + x2li - G54))
+                xndt = (
+                    d2201 * math.sin(x2omi + xli - G22)
+                    + d2211 * math.sin(xli - G22)
+                    + d3210 * math.sin(xomi + xli - G32)
+                    + d3222 * math.sin(-xomi + xli - G32)
+                    + d4410 * math.sin(x2omi + x2li - G44)
+                    + d4422 * math.sin(x2li - G44)
+                    + d5220 * math.sin(xomi + xli - G52)
+                    + d5232 * math.sin(-xomi + xli - G52)
+                    + d5421 * math.sin(xomi + x2li - G54)
+                    + d5433 * math.sin(-xomi + x2li - G54)
+                )
                 xldot = xni + xfact
-                xnddt = (d2201 * math.cos(x2omi + xli - G22) + d2211 * math.cos(xli - G22)
-                         + d3210 * math.cos(xomi + xli - G32)
-                         + d3222 * math.cos(-xomi + xli - G32)
-                         + d5220 * math.cos(xomi + xli - G52)
-                         + d5232 * math.cos(-xomi + xli - G52)
-                         + 2.0 * (d4410 * math.cos(x2omi + x2li - G44)
-                                  + d4422 * math.cos(x2li - G44)
-                                  + d5421 * math.cos(xomi + x2li - G54)
-                                  + d5433 * math.cos(-xomi + x2li - G54)))
+                xnddt = (
+                    d2201 * math.cos(x2omi + xli - G22)
+                    + d2211 * math.cos(xli - G22)
+                    + d3210 * math.cos(xomi + xli - G32)
+                    + d3222 * math.cos(-xomi + xli - G32)
+                    + d5220 * math.cos(xomi + xli - G52)
+                    + d5232 * math.cos(-xomi + xli - G52)
+                    + 2.0
+                    * (
+                        d4410 * math.cos(x2omi + x2li - G44)
+                        + d4422 * math.cos(x2li - G44)
+                        + d5421 * math.cos(xomi + x2li - G54)
+                        + d5433 * math.cos(-xomi + x2li - G54)
+                    )
+                )
                 xnddt = xnddt * xldot
             if math.fabs(t - atime) >= STEPP:
                 xli = xli + xldot * delt + xndt * STEP2
@@ -500,9 +659,40 @@ def dspace(irez, d2201, d2211, d3210, d3222, d4410, d4422, d5220, d5232, d5421, 
 
 
 @njit
-def dpper(e3, ee2, se2, se3, sgh2, sgh3, sgh4, sh2, sh3, si2, si3, sl2, sl3, sl4,
-          xgh2, xgh3, xgh4, xh2, xh3, xi2, xi3, xl2, xl3, xl4, zmol, zmos,
-          t, ep, inclp, nodep, argpp, mp):
+def dpper(
+    e3,
+    ee2,
+    se2,
+    se3,
+    sgh2,
+    sgh3,
+    sgh4,
+    sh2,
+    sh3,
+    si2,
+    si3,
+    sl2,
+    sl3,
+    sl4,
+    xgh2,
+    xgh3,
+    xgh4,
+    xh2,
+    xh3,
+    xi2,
+    xi3,
+    xl2,
+    xl3,
+    xl4,
+    zmol,
+    zmos,
+    t,
+    ep,
+    inclp,
+    nodep,
+    argpp,
+    mp,
+):
     """Lunar-solar long-period periodics added to the mean elements at ``t`` (min).
 
     Improved mode ('i'): Lyddane modification below 0.2 rad of perturbed inclination,

@@ -130,13 +130,13 @@ are per-step sums in a fixed order and do not depend on the partition at all.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import prange
 
-from .._jit import njit, pjit
+from orbitshare._jit import njit, pjit
 
 __all__ = [
     "CAPACITY_TIME_BLOCKS",
@@ -332,8 +332,33 @@ def _add_cell2(diff, sdiff, s, i, j):
 
 
 @njit(inline="always")
-def _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy_i, pz_i, nxy_i, nz_i, c1_i,
-                      tp_i, cos_lon, sin_lon, diff, sdiff, s, i):
+def _process_row_fast(
+    x,
+    y,
+    z,
+    sm,
+    pos,
+    s2,
+    rho,
+    r2,
+    rn,
+    twoz,
+    t,
+    dlon,
+    inv_dlon,
+    pxy_i,
+    pz_i,
+    nxy_i,
+    nz_i,
+    c1_i,
+    tp_i,
+    cos_lon,
+    sin_lon,
+    diff,
+    sdiff,
+    s,
+    i,
+):
     """Add this satellite's visible cells of row ``i`` to ``diff[s, i]`` and ``sdiff[s, i]``.
 
     Returns ``(kind, jw, je)``: kind 0 (no visible cell), 1 (whole row: the caller counts it), 2 (the
@@ -547,8 +572,30 @@ def next_row(i, step, i0, nlat, empty, walk_all):
 
 
 @njit(inline="always")
-def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat, diff,
-                    sdiff, full, touched, rec, do_rec):
+def _footprint_fast(
+    x,
+    y,
+    z,
+    sm,
+    s,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    c1,
+    tp,
+    cos_lon,
+    sin_lon,
+    lon0,
+    dlon,
+    dlat,
+    diff,
+    sdiff,
+    full,
+    touched,
+    rec,
+    do_rec,
+):
     """Add one satellite's visible cells (one step) into diff[s], sdiff[s], full[s]; mark touched rows.
 
     With ``do_rec`` also record each row with a visible cell in ``rec[q] = (row, kind, jw, je)`` (see
@@ -559,14 +606,38 @@ def _footprint_fast(x, y, z, sm, s, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, 
     array argument (≈30 % of the run time at 1°)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
-    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = footprint_start(x, y, z, sm, lon0, dlon, dlat,
-                                                                           nlat, nlon)
+    rho, r2, rn, twoz, inv_dlon, pos, s2, t, walk_all, i0 = footprint_start(x, y, z, sm, lon0, dlon, dlat, nlat, nlon)
     i = i0
     step = 1
     nrec = 0
     while i >= 0:
-        kind, jw, je = _process_row_fast(x, y, z, sm, pos, s2, rho, r2, rn, twoz, t, dlon, inv_dlon, pxy[i], pz[i],
-                                         nxy[i], nz[i], c1[i], tp[i], cos_lon, sin_lon, diff, sdiff, s, i)
+        kind, jw, je = _process_row_fast(
+            x,
+            y,
+            z,
+            sm,
+            pos,
+            s2,
+            rho,
+            r2,
+            rn,
+            twoz,
+            t,
+            dlon,
+            inv_dlon,
+            pxy[i],
+            pz[i],
+            nxy[i],
+            nz[i],
+            c1[i],
+            tp[i],
+            cos_lon,
+            sin_lon,
+            diff,
+            sdiff,
+            s,
+            i,
+        )
         if kind != 0:
             touched[s, i] = True
             if kind == 1:
@@ -608,8 +679,7 @@ def _wsum(wh, wl, s, i, j0, j1):
 
 
 @njit(inline="always")
-def _capacity_sat(x, y, z, sm, s, cap, rec, nrec, w, wh, wl, pxy, pz, nxy, cos_lon, sin_lon, fdh, fdl, ffh, ffl,
-                  nz):
+def _capacity_sat(x, y, z, sm, s, cap, rec, nrec, w, wh, wl, pxy, pz, nxy, cos_lon, sin_lon, fdh, fdl, ffh, ffl, nz):
     """Share one satellite's capacity ``cap`` (one step) among the cells it sees, by weight.
 
     P = Σ w over the recorded rows (prefix sums: O(rows)); if P > 0, add cap / P over the same rows
@@ -691,8 +761,27 @@ def _weight_prefix(w):
 
 # --------------------------------------------------------------------------- the chunk kernel
 @pjit  # parallel: its large np.zeros become parallel fills
-def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                       lon0, nblocks, wave, keep_counts, count_any, do_cap, cap_sat, w):
+def _accumulate_kernel(
+    r,
+    err,
+    sat_sys,
+    sin_mask,
+    min_visible,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    cos_lon,
+    sin_lon,
+    lon0,
+    nblocks,
+    wave,
+    keep_counts,
+    count_any,
+    do_cap,
+    cap_sat,
+    w,
+):
     nt = r.shape[1]
     nsys = min_visible.shape[0]
     nlat = pxy.shape[0]
@@ -737,11 +826,60 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
         inner = np.zeros((nbw, nsys, nlat, nlon), np.int32)
         anyc = np.zeros((nbw, nany, nlat, nlon), np.int32)
         fsum = np.zeros((nbw, ncap, nlat, nlon))
-        _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0,
-                         nblocks, w0, keep_counts, count_any, do_cap, cap_sat, w, wh, wl, c1, tp, sums, cov,
-                         lead, trail, inner, counts, anyc, fsum, delivered, offered)
-        _fold_wave(sums, cov, lead, trail, inner, anyc, fsum, count_any, do_cap, out_sum, out_cov, out_lead,
-                   out_trail, out_inner, out_all, out_any, out_fs)
+        _accumulate_wave(
+            r,
+            err,
+            sat_sys,
+            sin_mask,
+            min_visible,
+            pxy,
+            pz,
+            nxy,
+            nz,
+            cos_lon,
+            sin_lon,
+            lon0,
+            nblocks,
+            w0,
+            keep_counts,
+            count_any,
+            do_cap,
+            cap_sat,
+            w,
+            wh,
+            wl,
+            c1,
+            tp,
+            sums,
+            cov,
+            lead,
+            trail,
+            inner,
+            counts,
+            anyc,
+            fsum,
+            delivered,
+            offered,
+        )
+        _fold_wave(
+            sums,
+            cov,
+            lead,
+            trail,
+            inner,
+            anyc,
+            fsum,
+            count_any,
+            do_cap,
+            out_sum,
+            out_cov,
+            out_lead,
+            out_trail,
+            out_inner,
+            out_all,
+            out_any,
+            out_fs,
+        )
 
     out_cap = np.zeros((ncap, nlat, nlon))
     for s in range(ncap):
@@ -752,9 +890,41 @@ def _accumulate_kernel(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz,
 
 
 @pjit
-def _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, nblocks,
-                     w0, keep_counts, count_any, do_cap, cap_sat, w, wh, wl, c1, tp, sums, cov, lead, trail, inner,
-                     counts, anyc, fsum, delivered, offered):
+def _accumulate_wave(
+    r,
+    err,
+    sat_sys,
+    sin_mask,
+    min_visible,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    cos_lon,
+    sin_lon,
+    lon0,
+    nblocks,
+    w0,
+    keep_counts,
+    count_any,
+    do_cap,
+    cap_sat,
+    w,
+    wh,
+    wl,
+    c1,
+    tp,
+    sums,
+    cov,
+    lead,
+    trail,
+    inner,
+    counts,
+    anyc,
+    fsum,
+    delivered,
+    offered,
+):
     """Blocks w0 .. w0 + len(sums) − 1 of :func:`_accumulate_kernel` in parallel, block b's statistics
     into index b − w0 of the per-wave arrays (counts, delivered and offered go to their global steps)."""
     nsat = r.shape[0]
@@ -800,11 +970,54 @@ def _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, c
                 if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
                     continue
                 ss = sat_sys[isat]
-                nrec = _footprint_fast(x, y, z, sin_mask[isat], ss, pxy, pz, nxy, nz, c1, tp, cos_lon,
-                                       sin_lon, lon0, dlon, dlat, diff, sdiff, full, touched, rec, do_cap)
+                nrec = _footprint_fast(
+                    x,
+                    y,
+                    z,
+                    sin_mask[isat],
+                    ss,
+                    pxy,
+                    pz,
+                    nxy,
+                    nz,
+                    c1,
+                    tp,
+                    cos_lon,
+                    sin_lon,
+                    lon0,
+                    dlon,
+                    dlat,
+                    diff,
+                    sdiff,
+                    full,
+                    touched,
+                    rec,
+                    do_cap,
+                )
                 if do_cap and nrec > 0:
-                    if _capacity_sat(x, y, z, sin_mask[isat], ss, cap_sat[isat], rec, nrec, w, wh, wl, pxy, pz,
-                                     nxy, cos_lon, sin_lon, fdh, fdl, ffh, ffl, nz):
+                    if _capacity_sat(
+                        x,
+                        y,
+                        z,
+                        sin_mask[isat],
+                        ss,
+                        cap_sat[isat],
+                        rec,
+                        nrec,
+                        w,
+                        wh,
+                        wl,
+                        pxy,
+                        pz,
+                        nxy,
+                        cos_lon,
+                        sin_lon,
+                        fdh,
+                        fdl,
+                        ffh,
+                        ffl,
+                        nz,
+                    ):
                         offered[ss, k] += cap_sat[isat]
             # prefix sums → this step's counts (and capacity factors) → statistics
             for s in range(nsys):
@@ -885,8 +1098,25 @@ def _accumulate_wave(r, err, sat_sys, sin_mask, min_visible, pxy, pz, nxy, nz, c
 
 
 @pjit
-def _fold_wave(sums, cov, lead, trail, inner, anyc, fsum, count_any, do_cap, out_sum, out_cov, out_lead,
-               out_trail, out_inner, out_all, out_any, out_fs):
+def _fold_wave(
+    sums,
+    cov,
+    lead,
+    trail,
+    inner,
+    anyc,
+    fsum,
+    count_any,
+    do_cap,
+    out_sum,
+    out_cov,
+    out_lead,
+    out_trail,
+    out_inner,
+    out_all,
+    out_any,
+    out_fs,
+):
     """Merge one wave's blocks, in time order, into the running statistics (in place): exact for the
     integer statistics; the capacity factor sums are added block after block (so they depend on the
     block partition, not on threads or waves)."""
@@ -905,8 +1135,9 @@ def _fold_wave(sums, cov, lead, trail, inner, anyc, fsum, count_any, do_cap, out
                 sm_ += sums[b, s, i, j]
                 cv += cov[b, s, i, j]
                 ab = cov[b, s, i, j] == 0
-                ld, tr, inn, al = merge_gap_scalar(ld, tr, inn, al, lead[b, s, i, j], trail[b, s, i, j],
-                                                   inner[b, s, i, j], ab)
+                ld, tr, inn, al = merge_gap_scalar(
+                    ld, tr, inn, al, lead[b, s, i, j], trail[b, s, i, j], inner[b, s, i, j], ab
+                )
             out_sum[s, i, j] = sm_
             out_cov[s, i, j] = cv
             out_lead[s, i, j] = ld
@@ -932,8 +1163,7 @@ def _merge_gap_arrays(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
     inner = np.empty(n, np.int32)
     allg = np.empty(n, np.bool_)
     for q in prange(n):
-        a, b, c, d = merge_gap_scalar(lead1[q], trail1[q], inner1[q], all1[q], lead2[q], trail2[q],
-                                      inner2[q], all2[q])
+        a, b, c, d = merge_gap_scalar(lead1[q], trail1[q], inner1[q], all1[q], lead2[q], trail2[q], inner2[q], all2[q])
         lead[q] = a
         trail[q] = b
         inner[q] = c
@@ -967,21 +1197,27 @@ class ChunkState(NamedTuple):
     trail_run: np.ndarray
     max_inner_run: np.ndarray
     all_gap: np.ndarray
-    counts: Optional[np.ndarray] = None
-    steps_any: Optional[np.ndarray] = None
-    capacity_sum: Optional[np.ndarray] = None
-    delivered: Optional[np.ndarray] = None
-    offered: Optional[np.ndarray] = None
+    counts: np.ndarray | None = None
+    steps_any: np.ndarray | None = None
+    capacity_sum: np.ndarray | None = None
+    delivered: np.ndarray | None = None
+    offered: np.ndarray | None = None
 
 
-def empty_chunk_state(nsys: int, nlat: int, nlon: int, keep_counts: bool = False, *, count_any: bool = False,
-                      capacity: bool = False) -> ChunkState:
+def empty_chunk_state(
+    nsys: int, nlat: int, nlon: int, keep_counts: bool = False, *, count_any: bool = False, capacity: bool = False
+) -> ChunkState:
     """The state of zero steps: the identity of :func:`merge_chunk_states` (``count_any``/``capacity``:
     with zero ``steps_any`` / ``capacity_sum``, ``delivered`` and ``offered``)."""
     shape = (nsys, nlat, nlon)
     return ChunkState(
-        0, np.zeros(shape, np.int64), np.zeros(shape, np.int32), np.zeros(shape, np.int32),
-        np.zeros(shape, np.int32), np.zeros(shape, np.int32), np.ones(shape, np.bool_),
+        0,
+        np.zeros(shape, np.int64),
+        np.zeros(shape, np.int32),
+        np.zeros(shape, np.int32),
+        np.zeros(shape, np.int32),
+        np.zeros(shape, np.int32),
+        np.ones(shape, np.bool_),
         np.zeros((nsys, 0, nlat, nlon), np.int16) if keep_counts else None,
         np.zeros(shape, np.int32) if count_any else None,
         np.zeros(shape, np.float64) if capacity else None,
@@ -995,9 +1231,19 @@ def merge_gap_states(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
 
     Returns (lead_run int32, trail_run int32, max_inner_run int32, all_gap bool), same shape."""
     shape = np.shape(lead1)
-    flat = [np.ascontiguousarray(np.asarray(a).reshape(-1), dtype=dt) for a, dt in (
-        (lead1, np.int32), (trail1, np.int32), (inner1, np.int32), (all1, np.bool_),
-        (lead2, np.int32), (trail2, np.int32), (inner2, np.int32), (all2, np.bool_))]
+    flat = [
+        np.ascontiguousarray(np.asarray(a).reshape(-1), dtype=dt)
+        for a, dt in (
+            (lead1, np.int32),
+            (trail1, np.int32),
+            (inner1, np.int32),
+            (all1, np.bool_),
+            (lead2, np.int32),
+            (trail2, np.int32),
+            (inner2, np.int32),
+            (all2, np.bool_),
+        )
+    ]
     out = _merge_gap_arrays(*flat)
     return tuple(o.reshape(shape) for o in out)
 
@@ -1005,8 +1251,9 @@ def merge_gap_states(lead1, trail1, inner1, all1, lead2, trail2, inner2, all2):
 def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
     """State of chunk ``a`` followed by chunk ``b`` (``counts``, ``steps_any`` and the capacity fields
     kept only if both have them). Exact, except ``capacity_sum``: one float addition per cell."""
-    lead, trail, inner, allg = merge_gap_states(a.lead_run, a.trail_run, a.max_inner_run, a.all_gap,
-                                                b.lead_run, b.trail_run, b.max_inner_run, b.all_gap)
+    lead, trail, inner, allg = merge_gap_states(
+        a.lead_run, a.trail_run, a.max_inner_run, a.all_gap, b.lead_run, b.trail_run, b.max_inner_run, b.all_gap
+    )
 
     def both(x, y, f):
         return None if x is None or y is None else f(x, y)
@@ -1014,10 +1261,20 @@ def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
     def cat(x, y):
         return np.concatenate([x, y], axis=1)
 
-    return ChunkState(a.nsteps + b.nsteps, a.sum_visible + b.sum_visible, a.steps_covered + b.steps_covered,
-                      lead, trail, inner, allg, both(a.counts, b.counts, cat),
-                      both(a.steps_any, b.steps_any, np.add), both(a.capacity_sum, b.capacity_sum, np.add),
-                      both(a.delivered, b.delivered, cat), both(a.offered, b.offered, cat))
+    return ChunkState(
+        a.nsteps + b.nsteps,
+        a.sum_visible + b.sum_visible,
+        a.steps_covered + b.steps_covered,
+        lead,
+        trail,
+        inner,
+        allg,
+        both(a.counts, b.counts, cat),
+        both(a.steps_any, b.steps_any, np.add),
+        both(a.capacity_sum, b.capacity_sum, np.add),
+        both(a.delivered, b.delivered, cat),
+        both(a.offered, b.offered, cat),
+    )
 
 
 def longest_gap(state: ChunkState) -> np.ndarray:
@@ -1029,8 +1286,7 @@ def _f64(a):
     return np.require(a, dtype=np.float64, requirements=["C", "W"])
 
 
-def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon,
-                        sat_mask_rad):
+def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad):
     """Validate and normalise the per-system settings and grid geometry of ``accumulate_chunk``
     (shared with the CUDA backend). Returns (system int32[nsat], sin_mask float64[nsat],
     min_visible int32[nsys], pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0)."""
@@ -1039,8 +1295,9 @@ def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, l
     mask_rad = _f64(np.atleast_1d(mask_rad))
     if mask_rad.shape != (nsys,):
         raise ValueError(f"mask_rad: expected one mask per system ({nsys}), got shape {mask_rad.shape}")
-    system = np.require(np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32,
-                        requirements=["C", "W"])
+    system = np.require(
+        np.asarray(system).reshape(-1) if nsat else np.zeros(0), dtype=np.int32, requirements=["C", "W"]
+    )
     if system.shape != (nsat,):
         raise ValueError(f"system: expected one index per satellite ({nsat}), got shape {system.shape}")
     if nsat and (system.min() < 0 or system.max() >= nsys):
@@ -1060,16 +1317,20 @@ def prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, l
     cos_lon = _f64(np.cos(lon_rad) if cos_lon is None else cos_lon)
     sin_lon = _f64(np.sin(lon_rad) if sin_lon is None else sin_lon)
     nlat, nlon = pxy.shape[0], lon_rad.shape[0]
-    for name, a, n in (("pz", pz, nlat), ("nxy", nxy, nlat), ("nz", nz, nlat), ("cos_lon", cos_lon, nlon),
-                       ("sin_lon", sin_lon, nlon)):
+    for name, a, n in (
+        ("pz", pz, nlat),
+        ("nxy", nxy, nlat),
+        ("nz", nz, nlat),
+        ("cos_lon", cos_lon, nlon),
+        ("sin_lon", sin_lon, nlon),
+    ):
         if a.shape != (n,):
             raise ValueError(f"{name}: expected shape ({n},), got {a.shape}")
     dlon = 2.0 * math.pi / nlon
     lon0 = float(lon_rad[0]) - 0.5 * dlon
     if nlon > 1 and not np.allclose(np.diff(lon_rad), dlon, rtol=0, atol=1e-9):
         raise ValueError("lon_rad: expected regularly spaced longitudes covering the whole circle")
-    return (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
-            lon0)
+    return (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0)
 
 
 def prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight):
@@ -1081,8 +1342,11 @@ def prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight):
     writeable (empty when off))."""
     do_cap = capacity_per_sat is not None
     if do_cap:
-        cap_sat = _f64(np.broadcast_to(np.asarray(capacity_per_sat, np.float64), (nsat,)) if np.ndim(
-            capacity_per_sat) == 0 else np.asarray(capacity_per_sat))
+        cap_sat = _f64(
+            np.broadcast_to(np.asarray(capacity_per_sat, np.float64), (nsat,))
+            if np.ndim(capacity_per_sat) == 0
+            else np.asarray(capacity_per_sat)
+        )
         if cap_sat.shape != (nsat,):
             raise ValueError(f"capacity_per_sat: expected one value per satellite ({nsat}), got {cap_sat.shape}")
         if not np.all(np.isfinite(cap_sat) & (cap_sat >= 0)):
@@ -1107,9 +1371,27 @@ def prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight):
     return do_cap, cap_sat, w
 
 
-def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, *, cos_lon=None,
-                     sin_lon=None, err=None, sat_mask_rad=None, keep_counts=False, nblocks=None,
-                     count_any=False, capacity_per_sat=None, weight=None) -> ChunkState:
+def accumulate_chunk(
+    r,
+    system,
+    mask_rad,
+    min_visible,
+    pxy,
+    pz,
+    nxy,
+    nz,
+    lon_rad,
+    *,
+    cos_lon=None,
+    sin_lon=None,
+    err=None,
+    sat_mask_rad=None,
+    keep_counts=False,
+    nblocks=None,
+    count_any=False,
+    capacity_per_sat=None,
+    weight=None,
+) -> ChunkState:
     """Visibility statistics of one chunk of time steps.
 
     r : float64[nsat, ntime, 3]  satellite positions, km, ITRS; rows with NaN are never visible
@@ -1148,9 +1430,11 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     if r.ndim != 3 or r.shape[2] != 3:
         raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
     nsat, nt = r.shape[0], r.shape[1]
-    (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon,
-     lon0) = prepare_grid_inputs(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon,
-                                 sin_lon, sat_mask_rad)
+    (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0) = (
+        prepare_grid_inputs(
+            nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad
+        )
+    )
     if err is None:
         err = np.zeros((nsat, nt), np.uint8)
     else:
@@ -1168,16 +1452,46 @@ def accumulate_chunk(r, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad
     # as many as there are threads (a memory bound only: the results do not depend on it)
     per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0))
     wave = min(nblocks, max(numba.get_num_threads(), BLOCK_STATE_BYTES // max(per_block, 1)))
-    out = _accumulate_kernel(r, err, system, sin_mask, min_visible, pxy, pz, nxy, nz, cos_lon, sin_lon,
-                             lon0, nblocks, wave, bool(keep_counts), count_any, do_cap, cap_sat, w)
+    out = _accumulate_kernel(
+        r,
+        err,
+        system,
+        sin_mask,
+        min_visible,
+        pxy,
+        pz,
+        nxy,
+        nz,
+        cos_lon,
+        sin_lon,
+        lon0,
+        nblocks,
+        wave,
+        bool(keep_counts),
+        count_any,
+        do_cap,
+        cap_sat,
+        w,
+    )
     s, c, ld, tr, inn, al, counts, anyc, capsum, delivered, offered = out
-    return ChunkState(nt, s, c, ld, tr, inn, al, counts if keep_counts else None, anyc if count_any else None,
-                      capsum if do_cap else None, delivered if do_cap else None, offered if do_cap else None)
+    return ChunkState(
+        nt,
+        s,
+        c,
+        ld,
+        tr,
+        inn,
+        al,
+        counts if keep_counts else None,
+        anyc if count_any else None,
+        capsum if do_cap else None,
+        delivered if do_cap else None,
+        offered if do_cap else None,
+    )
 
 
 # --------------------------------------------------------------------------- NumPy reference
-def brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, err=None,
-                       sat_chunk=64):
+def brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, err=None, sat_chunk=64):
     """Reference: per-step counts int32[nsys, ntime, nlat, nlon] by testing every satellite against
     every cell with the exact test (same float64 expressions as :func:`cell_visible_exact`).
 

@@ -38,16 +38,17 @@ import os
 import re
 import warnings
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape as _xml_escape
 
 import numpy as np
 
-from .errors import ElementSetError
+from orbitshare.errors import ElementSetError, ElementSetWarning
 
 __all__ = [
     "ElementSet",
@@ -92,49 +93,90 @@ _OMM_NDOT_UNITS = 1036800.0 / _PI
 _OMM_NDDOT_UNITS = 2985984000.0 / 2.0 / _PI
 
 _FLOAT_FIELDS = (
-    "mean_motion", "eccentricity", "inclination", "raan", "arg_perigee",
-    "mean_anomaly", "bstar", "mean_motion_dot", "mean_motion_ddot",
+    "mean_motion",
+    "eccentricity",
+    "inclination",
+    "raan",
+    "arg_perigee",
+    "mean_anomaly",
+    "bstar",
+    "mean_motion_dot",
+    "mean_motion_ddot",
 )
 _INT_FIELDS = ("norad", "element_set_no", "rev_at_epoch", "ephemeris_type")
 _STR_FIELDS = ("name", "intldesg")
 
 #: The per-record data fields, in order.
 FIELDS = (
-    "norad", "name", "intldesg", "classification", "epoch", "mean_motion",
-    "eccentricity", "inclination", "raan", "arg_perigee", "mean_anomaly", "bstar",
-    "mean_motion_dot", "mean_motion_ddot", "element_set_no", "rev_at_epoch",
+    "norad",
+    "name",
+    "intldesg",
+    "classification",
+    "epoch",
+    "mean_motion",
+    "eccentricity",
+    "inclination",
+    "raan",
+    "arg_perigee",
+    "mean_anomaly",
+    "bstar",
+    "mean_motion_dot",
+    "mean_motion_ddot",
+    "element_set_no",
+    "rev_at_epoch",
     "ephemeris_type",
 )
 _ALL_ARRAYS = FIELDS + ("fmt_flags",)
 
 _DEFAULTS: dict[str, Any] = {
-    "name": "", "intldesg": "", "classification": "U", "element_set_no": 999,
-    "rev_at_epoch": 0, "ephemeris_type": 0, "bstar": 0.0, "mean_motion_dot": 0.0,
-    "mean_motion_ddot": 0.0, "fmt_flags": 0,
+    "name": "",
+    "intldesg": "",
+    "classification": "U",
+    "element_set_no": 999,
+    "rev_at_epoch": 0,
+    "ephemeris_type": 0,
+    "bstar": 0.0,
+    "mean_motion_dot": 0.0,
+    "mean_motion_ddot": 0.0,
+    "fmt_flags": 0,
 }
-_REQUIRED = ("norad", "epoch", "mean_motion", "eccentricity", "inclination", "raan",
-             "arg_perigee", "mean_anomaly")
+_REQUIRED = ("norad", "epoch", "mean_motion", "eccentricity", "inclination", "raan", "arg_perigee", "mean_anomaly")
 
 # OMM keyword <-> field, in CelesTrak's CSV column order
 _OMM_COLUMNS = (
-    ("OBJECT_NAME", "name"), ("OBJECT_ID", "intldesg"), ("EPOCH", "epoch"),
-    ("MEAN_MOTION", "mean_motion"), ("ECCENTRICITY", "eccentricity"),
-    ("INCLINATION", "inclination"), ("RA_OF_ASC_NODE", "raan"),
-    ("ARG_OF_PERICENTER", "arg_perigee"), ("MEAN_ANOMALY", "mean_anomaly"),
-    ("EPHEMERIS_TYPE", "ephemeris_type"), ("CLASSIFICATION_TYPE", "classification"),
-    ("NORAD_CAT_ID", "norad"), ("ELEMENT_SET_NO", "element_set_no"),
-    ("REV_AT_EPOCH", "rev_at_epoch"), ("BSTAR", "bstar"),
-    ("MEAN_MOTION_DOT", "mean_motion_dot"), ("MEAN_MOTION_DDOT", "mean_motion_ddot"),
+    ("OBJECT_NAME", "name"),
+    ("OBJECT_ID", "intldesg"),
+    ("EPOCH", "epoch"),
+    ("MEAN_MOTION", "mean_motion"),
+    ("ECCENTRICITY", "eccentricity"),
+    ("INCLINATION", "inclination"),
+    ("RA_OF_ASC_NODE", "raan"),
+    ("ARG_OF_PERICENTER", "arg_perigee"),
+    ("MEAN_ANOMALY", "mean_anomaly"),
+    ("EPHEMERIS_TYPE", "ephemeris_type"),
+    ("CLASSIFICATION_TYPE", "classification"),
+    ("NORAD_CAT_ID", "norad"),
+    ("ELEMENT_SET_NO", "element_set_no"),
+    ("REV_AT_EPOCH", "rev_at_epoch"),
+    ("BSTAR", "bstar"),
+    ("MEAN_MOTION_DOT", "mean_motion_dot"),
+    ("MEAN_MOTION_DDOT", "mean_motion_ddot"),
 )
-_OMM_REQUIRED = ("EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLINATION", "RA_OF_ASC_NODE",
-                 "ARG_OF_PERICENTER", "MEAN_ANOMALY", "NORAD_CAT_ID", "BSTAR",
-                 "MEAN_MOTION_DOT", "MEAN_MOTION_DDOT")
+_OMM_REQUIRED = (
+    "EPOCH",
+    "MEAN_MOTION",
+    "ECCENTRICITY",
+    "INCLINATION",
+    "RA_OF_ASC_NODE",
+    "ARG_OF_PERICENTER",
+    "MEAN_ANOMALY",
+    "NORAD_CAT_ID",
+    "BSTAR",
+    "MEAN_MOTION_DOT",
+    "MEAN_MOTION_DDOT",
+)
 
 _FORMATS = ("tle", "csv", "json", "xml")
-
-
-class ElementSetWarning(UserWarning):
-    """Records were skipped (``errors="skip"``) or duplicate NORAD numbers dropped."""
 
 
 class Skipped(NamedTuple):
@@ -160,8 +202,7 @@ class Duplicate(NamedTuple):
 # small helpers
 
 
-def _error(source: str, line: int | None, field: str | None, message: str,
-           where: str = "line") -> ElementSetError:
+def _error(source: str, line: int | None, field: str | None, message: str, where: str = "line") -> ElementSetError:
     """An ElementSetError with ``source``, ``line`` and ``field`` attributes attached."""
     loc = source if line is None else f"{source}:{line}"
     if where != "line" and line is not None:
@@ -211,8 +252,7 @@ def _tle_checksum(line: str) -> int:
 
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _INT_RE = re.compile(r"[+-]?\d+", re.ASCII)
-_OMM_EPOCH_RE = re.compile(
-    r"(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?", re.ASCII)
+_OMM_EPOCH_RE = re.compile(r"(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?", re.ASCII)
 _OBJECT_ID_RE = re.compile(r"(\d{4})-(\d{3})([A-Z]{1,3})", re.ASCII)
 _TLE_INTLDESG_RE = re.compile(r"(\d{2})(\d{3})([A-Z]{1,3}) *", re.ASCII)
 
@@ -401,8 +441,13 @@ class ElementSet:
     # -- construction ------------------------------------------------------------------
 
     @classmethod
-    def _new(cls, arrays: dict[str, np.ndarray], source: str | None = None,
-             skipped: Iterable[Skipped] = (), duplicates: Iterable[Duplicate] = ()) -> ElementSet:
+    def _new(
+        cls,
+        arrays: dict[str, np.ndarray],
+        source: str | None = None,
+        skipped: Iterable[Skipped] = (),
+        duplicates: Iterable[Duplicate] = (),
+    ) -> ElementSet:
         """Trusted fast path: arrays already have the right dtypes and lengths."""
         self = object.__new__(cls)
         for name in _ALL_ARRAYS:
@@ -447,10 +492,15 @@ class ElementSet:
     @classmethod
     def empty(cls) -> ElementSet:
         """An ElementSet with no records."""
-        return cls.from_arrays(**{f: np.zeros(0, np.int64) for f in ("norad", "mean_motion")},
-                               epoch=np.zeros(0, "datetime64[ns]"),
-                               eccentricity=np.zeros(0), inclination=np.zeros(0),
-                               raan=np.zeros(0), arg_perigee=np.zeros(0), mean_anomaly=np.zeros(0))
+        return cls.from_arrays(
+            **{f: np.zeros(0, np.int64) for f in ("norad", "mean_motion")},
+            epoch=np.zeros(0, "datetime64[ns]"),
+            eccentricity=np.zeros(0),
+            inclination=np.zeros(0),
+            raan=np.zeros(0),
+            arg_perigee=np.zeros(0),
+            mean_anomaly=np.zeros(0),
+        )
 
     @classmethod
     def concat(cls, sets: Sequence[ElementSet]) -> ElementSet:
@@ -600,8 +650,9 @@ class ElementSet:
                 "epoch_fr": np.where(tle, fr_tle, fr_omm),
                 "bstar": np.where(tle, bstar, self.bstar),
                 "ndot": np.where(tle, ndot_v / (_XPDOTP * 1440.0), ndot_v / _OMM_NDOT_UNITS),
-                "nddot": np.where(tle, nddot_field / (_XPDOTP * 1440.0 * 1440),
-                                  self.mean_motion_ddot / _OMM_NDDOT_UNITS),
+                "nddot": np.where(
+                    tle, nddot_field / (_XPDOTP * 1440.0 * 1440), self.mean_motion_ddot / _OMM_NDDOT_UNITS
+                ),
                 "ecco": self.eccentricity.copy(),
                 "argpo": self.arg_perigee * _DEG2RAD,
                 "inclo": self.inclination * _DEG2RAD,
@@ -693,8 +744,7 @@ class ElementSet:
             raise fail("element_set_no", f"{elnum} is outside 0-9999")
         cls_txt = str(self.classification[i])
 
-        line1 = (f"1 {satnum}{cls_txt} {intl_txt} {epoch_txt} {ndot_txt} {nddot_txt} "
-                 f"{bstar_txt} {eph_txt} {elnum:4d}")
+        line1 = f"1 {satnum}{cls_txt} {intl_txt} {epoch_txt} {ndot_txt} {nddot_txt} {bstar_txt} {eph_txt} {elnum:4d}"
 
         def fixed(field: str, v: float, width: int, dec: int, hi: float) -> str:
             t = "%*.*f" % (width, dec, v)
@@ -792,26 +842,47 @@ class ElementSet:
 
     def _to_xml(self) -> str:
         meta_keys = ("OBJECT_NAME", "OBJECT_ID")
-        mean_keys = ("EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLINATION", "RA_OF_ASC_NODE",
-                     "ARG_OF_PERICENTER", "MEAN_ANOMALY")
-        tle_keys = ("EPHEMERIS_TYPE", "CLASSIFICATION_TYPE", "NORAD_CAT_ID", "ELEMENT_SET_NO",
-                    "REV_AT_EPOCH", "BSTAR", "MEAN_MOTION_DOT", "MEAN_MOTION_DDOT")
+        mean_keys = (
+            "EPOCH",
+            "MEAN_MOTION",
+            "ECCENTRICITY",
+            "INCLINATION",
+            "RA_OF_ASC_NODE",
+            "ARG_OF_PERICENTER",
+            "MEAN_ANOMALY",
+        )
+        tle_keys = (
+            "EPHEMERIS_TYPE",
+            "CLASSIFICATION_TYPE",
+            "NORAD_CAT_ID",
+            "ELEMENT_SET_NO",
+            "REV_AT_EPOCH",
+            "BSTAR",
+            "MEAN_MOTION_DOT",
+            "MEAN_MOTION_DDOT",
+        )
 
         def tags(row: dict[str, str], ks: Iterable[str]) -> str:
             return "".join(f"<{k}>{_xml_escape(row[k])}</{k}>" for k in ks)
 
-        out = ['<?xml version="1.0" encoding="UTF-8"?>\n<ndm xmlns:xsi="http://www.w3.org/2001/'
-               'XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://sanaregistry.org/r/'
-               'ndmxml_unqualified/ndmxml-2.0.0-master-2.0.xsd">\n']
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n<ndm xmlns:xsi="http://www.w3.org/2001/'
+            'XMLSchema-instance" xsi:noNamespaceSchemaLocation="https://sanaregistry.org/r/'
+            'ndmxml_unqualified/ndmxml-2.0.0-master-2.0.xsd">\n'
+        ]
         for row in self._omm_text_rows():
             out.append(
                 '<omm id="CCSDS_OMM_VERS" version="2.0"><header><CREATION_DATE/><ORIGINATOR/>'
-                "</header><body><segment><metadata>" + tags(row, meta_keys)
+                "</header><body><segment><metadata>"
+                + tags(row, meta_keys)
                 + "<CENTER_NAME>EARTH</CENTER_NAME><REF_FRAME>TEME</REF_FRAME>"
                 "<TIME_SYSTEM>UTC</TIME_SYSTEM><MEAN_ELEMENT_THEORY>SGP4</MEAN_ELEMENT_THEORY>"
-                "</metadata><data><meanElements>" + tags(row, mean_keys)
-                + "</meanElements><tleParameters>" + tags(row, tle_keys)
-                + "</tleParameters></data></segment></body></omm>\n")
+                "</metadata><data><meanElements>"
+                + tags(row, mean_keys)
+                + "</meanElements><tleParameters>"
+                + tags(row, tle_keys)
+                + "</tleParameters></data></segment></body></omm>\n"
+            )
         out.append("</ndm>\n")
         return "".join(out)
 
@@ -838,8 +909,7 @@ class _Collector:
     def bad(self, err: ElementSetError) -> None:
         if self.errors == "raise":
             raise err
-        self.skipped.append(Skipped(self.source, getattr(err, "line", None),
-                                    getattr(err, "field", None), str(err)))
+        self.skipped.append(Skipped(self.source, getattr(err, "line", None), getattr(err, "field", None), str(err)))
 
     def finish(self) -> ElementSet:
         c = self.cols
@@ -862,18 +932,25 @@ class _Collector:
             arrays = {k: v[keep] for k, v in arrays.items()}
         es = ElementSet._new(arrays, self.source, self.skipped, dups)
         if self.skipped:
-            warnings.warn(f"{self.source}: skipped {len(self.skipped)} malformed record(s); "
-                          f"see ElementSet.skipped (first: {self.skipped[0].message})",
-                          ElementSetWarning, stacklevel=4)
+            warnings.warn(
+                f"{self.source}: skipped {len(self.skipped)} malformed record(s); "
+                f"see ElementSet.skipped (first: {self.skipped[0].message})",
+                ElementSetWarning,
+                stacklevel=4,
+            )
         if dups:
-            warnings.warn(f"{self.source}: dropped {len(dups)} record(s) with a duplicate NORAD "
-                          "number (kept the newest epoch); see ElementSet.duplicates",
-                          ElementSetWarning, stacklevel=4)
+            warnings.warn(
+                f"{self.source}: dropped {len(dups)} record(s) with a duplicate NORAD "
+                "number (kept the newest epoch); see ElementSet.duplicates",
+                ElementSetWarning,
+                stacklevel=4,
+            )
         return es
 
 
-def _dedupe(norad: np.ndarray, ns: np.ndarray, lines: list[int | None],
-            source: str) -> tuple[np.ndarray, list[Duplicate]]:
+def _dedupe(
+    norad: np.ndarray, ns: np.ndarray, lines: list[int | None], source: str
+) -> tuple[np.ndarray, list[Duplicate]]:
     """Mask keeping the newest epoch per NORAD number (ties: the first), plus the drops."""
     keep = np.ones(len(norad), bool)
     uniq, counts = np.unique(norad, return_counts=True)
@@ -898,8 +975,11 @@ def _dedupe(norad: np.ndarray, ns: np.ndarray, lines: list[int | None],
     for dropped, _ in sorted(drops):
         key = int(norad[dropped])
         kept = best[key]
-        dups.append(Duplicate(key, np.datetime64(int(ns[kept]), "ns"),
-                              np.datetime64(int(ns[dropped]), "ns"), lines[dropped], source))
+        dups.append(
+            Duplicate(
+                key, np.datetime64(int(ns[kept]), "ns"), np.datetime64(int(ns[dropped]), "ns"), lines[dropped], source
+            )
+        )
     return keep, dups
 
 
@@ -920,8 +1000,9 @@ def _looks_like_line(s: str, digit: str) -> bool:
     return s.startswith(digit + " ") and len(s) >= 60
 
 
-def _tle_field(source: str, lineno: int, line: str, field: str, a: int, b: int,
-               pattern: str, expect: str) -> re.Match[str]:
+def _tle_field(
+    source: str, lineno: int, line: str, field: str, a: int, b: int, pattern: str, expect: str
+) -> re.Match[str]:
     text = line[a:b]
     m = re.fullmatch(pattern, text, re.ASCII)
     if m is None:
@@ -930,8 +1011,16 @@ def _tle_field(source: str, lineno: int, line: str, field: str, a: int, b: int,
 
 
 def _parse_exp_field(source: str, lineno: int, line: str, field: str, a: int) -> tuple[float, bool]:
-    m = _tle_field(source, lineno, line, field, a, a + 8, r"([ +-])(\d{5})([+-])(\d)",
-                   "a signed mantissa and exponent like ' 12345-4' or '-12345-4'")
+    m = _tle_field(
+        source,
+        lineno,
+        line,
+        field,
+        a,
+        a + 8,
+        r"([ +-])(\d{5})([+-])(\d)",
+        "a signed mantissa and exponent like ' 12345-4' or '-12345-4'",
+    )
     sign = "-" if m.group(1) == "-" else ""
     value = float(f"{sign}0.{m.group(2)}e{m.group(3)}{m.group(4)}")
     return value, (m.group(4) == "0" and m.group(3) == "-")
@@ -939,28 +1028,27 @@ def _parse_exp_field(source: str, lineno: int, line: str, field: str, a: int) ->
 
 def _check_tle_line(source: str, lineno: int, line: str, digit: str, blanks: Sequence[int]) -> None:
     if len(line) < 69:
-        raise _error(source, lineno, None,
-                     f"TLE line {digit} is {len(line)} characters long, expected 69")
+        raise _error(source, lineno, None, f"TLE line {digit} is {len(line)} characters long, expected 69")
     if len(line) > 69 and not line[69].isspace():
-        raise _error(source, lineno, None,
-                     f"TLE line {digit} is longer than 69 characters (column 70 is {line[69]!r})")
+        raise _error(source, lineno, None, f"TLE line {digit} is longer than 69 characters (column 70 is {line[69]!r})")
     if not line.isascii():
         raise _error(source, lineno, None, f"TLE line {digit} contains non-ASCII characters")
     for col in blanks:
         if line[col] != " ":
-            raise _error(source, lineno, None,
-                         f"TLE line {digit} column {col + 1}: expected a blank, got {line[col]!r}")
+            raise _error(
+                source, lineno, None, f"TLE line {digit} column {col + 1}: expected a blank, got {line[col]!r}"
+            )
     cs = line[68]
     if not cs.isdigit():
         raise _error(source, lineno, "checksum", f"(column 69): expected a digit, got {cs!r}")
     computed = _tle_checksum(line)
     if int(cs) != computed:
-        raise _error(source, lineno, "checksum",
-                     f"(column 69): line says {cs} but its characters sum to {computed}")
+        raise _error(source, lineno, "checksum", f"(column 69): line says {cs} but its characters sum to {computed}")
 
 
-def _parse_tle_record(source: str, name: str | None, name_no: int | None,
-                      l1: str, n1: int, l2: str, n2: int) -> dict[str, Any]:
+def _parse_tle_record(
+    source: str, name: str | None, name_no: int | None, l1: str, n1: int, l2: str, n2: int
+) -> dict[str, Any]:
     flags = FLAG_TLE
     if name is not None and name.startswith("0 "):
         name = name[2:]
@@ -970,15 +1058,22 @@ def _parse_tle_record(source: str, name: str | None, name_no: int | None,
 
     sat1 = _alpha5_decode(l1[2:7])
     if sat1 is None:
-        raise _error(source, n1, "norad", f"(columns 3-7): expected a catalog number (5 digits "
-                     f"or Alpha-5 like 'A0001'), got {l1[2:7]!r}")
+        raise _error(
+            source,
+            n1,
+            "norad",
+            f"(columns 3-7): expected a catalog number (5 digits or Alpha-5 like 'A0001'), got {l1[2:7]!r}",
+        )
     sat2 = _alpha5_decode(l2[2:7])
     if sat2 is None:
-        raise _error(source, n2, "norad", f"(columns 3-7): expected a catalog number (5 digits "
-                     f"or Alpha-5 like 'A0001'), got {l2[2:7]!r}")
+        raise _error(
+            source,
+            n2,
+            "norad",
+            f"(columns 3-7): expected a catalog number (5 digits or Alpha-5 like 'A0001'), got {l2[2:7]!r}",
+        )
     if sat1 != sat2:
-        raise _error(source, n2, "norad", f"(columns 3-7): expected {l1[2:7]!r} as on line {n1}, "
-                     f"got {l2[2:7]!r}")
+        raise _error(source, n2, "norad", f"(columns 3-7): expected {l1[2:7]!r} as on line {n1}, got {l2[2:7]!r}")
     cls = l1[7]
     if cls not in "UCS":
         raise _error(source, n1, "classification", f"(column 8): expected 'U', 'C' or 'S', got {cls!r}")
@@ -991,21 +1086,19 @@ def _parse_tle_record(source: str, name: str | None, name_no: int | None,
     else:
         intl = raw.strip()
         if len(raw.rstrip()) != len(raw.rstrip().lstrip()) and intl:
-            raise _error(source, n1, "intldesg", f"(columns 10-17): expected a designator like "
-                         f"'98067A  ', got {raw!r}")
+            raise _error(source, n1, "intldesg", f"(columns 10-17): expected a designator like '98067A  ', got {raw!r}")
 
-    m = _tle_field(source, n1, l1, "epoch", 18, 32, r"(\d\d)(\d{3})\.(\d{8})",
-                   "'YYDDD.DDDDDDDD'")
+    m = _tle_field(source, n1, l1, "epoch", 18, 32, r"(\d\d)(\d{3})\.(\d{8})", "'YYDDD.DDDDDDDD'")
     yy, doy, frac = int(m.group(1)), int(m.group(2)), int(m.group(3))
     year = yy + (2000 if yy < 57 else 1900)
     ndays = 366 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 365
     if not 1 <= doy <= ndays:
-        raise _error(source, n1, "epoch", f"(columns 19-32): expected a day of year 001-{ndays}, "
-                     f"got {m.group(2)!r}")
-    ns = ((_days_from_civil(year, 1, 1) + doy - 1) * _NS_PER_DAY + frac * _NS_PER_TLE_DIGIT)
+        raise _error(source, n1, "epoch", f"(columns 19-32): expected a day of year 001-{ndays}, got {m.group(2)!r}")
+    ns = (_days_from_civil(year, 1, 1) + doy - 1) * _NS_PER_DAY + frac * _NS_PER_TLE_DIGIT
 
-    m = _tle_field(source, n1, l1, "mean_motion_dot", 33, 43, r"[ +-]\.\d{8}",
-                   "a number like ' .00012345' or '-.00012345'")
+    m = _tle_field(
+        source, n1, l1, "mean_motion_dot", 33, 43, r"[ +-]\.\d{8}", "a number like ' .00012345' or '-.00012345'"
+    )
     ndot = float(m.group(0).replace(" ", ""))
     nddot, nddot_m0 = _parse_exp_field(source, n1, l1, "mean_motion_ddot", 44)
     bstar, bstar_m0 = _parse_exp_field(source, n1, l1, "bstar", 53)
@@ -1036,10 +1129,20 @@ def _parse_tle_record(source: str, name: str | None, name_no: int | None,
     m = _tle_field(source, n2, l2, "rev_at_epoch", 63, 68, r" *\d{1,5}", "an integer of up to 5 digits")
     rev = int(m.group(0))
     return {
-        "norad": sat1, "name": name or "", "intldesg": intl, "classification": cls,
-        "epoch": ns, "eccentricity": ecc, "bstar": bstar, "mean_motion_dot": ndot,
-        "mean_motion_ddot": nddot, "element_set_no": elnum, "rev_at_epoch": rev,
-        "ephemeris_type": eph, "fmt_flags": flags, **vals,
+        "norad": sat1,
+        "name": name or "",
+        "intldesg": intl,
+        "classification": cls,
+        "epoch": ns,
+        "eccentricity": ecc,
+        "bstar": bstar,
+        "mean_motion_dot": ndot,
+        "mean_motion_ddot": nddot,
+        "element_set_no": elnum,
+        "rev_at_epoch": rev,
+        "ephemeris_type": eph,
+        "fmt_flags": flags,
+        **vals,
     }
 
 
@@ -1056,11 +1159,10 @@ def _read_tle(text: str, source: str, errors: str) -> ElementSet:
         else:
             name, name_no, k1 = s, no, i + 1
         k2 = k1 + 1
-        structured = (k2 < n and lines[k1][1].startswith("1") and lines[k2][1].startswith("2"))
+        structured = k2 < n and lines[k1][1].startswith("1") and lines[k2][1].startswith("2")
         if structured:
             try:
-                rec = _parse_tle_record(source, name, name_no, lines[k1][1], lines[k1][0],
-                                        lines[k2][1], lines[k2][0])
+                rec = _parse_tle_record(source, name, name_no, lines[k1][1], lines[k1][0], lines[k2][1], lines[k2][0])
             except ElementSetError as err:
                 col.bad(err)
             else:
@@ -1069,22 +1171,18 @@ def _read_tle(text: str, source: str, errors: str) -> ElementSet:
             continue
         # structural problem: report, then resynchronise on the next "1 ..." / "2 ..." pair
         if k1 >= n:
-            err = _error(source, no, None, f"expected TLE line 1 after name line {s[:40]!r}, "
-                         "got end of file")
+            err = _error(source, no, None, f"expected TLE line 1 after name line {s[:40]!r}, got end of file")
         elif not lines[k1][1].startswith("1"):
-            err = _error(source, lines[k1][0], None, "expected TLE line 1 (starting '1 '), got "
-                         f"{lines[k1][1][:40]!r}")
+            err = _error(source, lines[k1][0], None, f"expected TLE line 1 (starting '1 '), got {lines[k1][1][:40]!r}")
         elif k2 >= n:
             err = _error(source, lines[k1][0], None, "expected TLE line 2 after line 1, got end of file")
         else:
-            err = _error(source, lines[k2][0], None, "expected TLE line 2 (starting '2 '), got "
-                         f"{lines[k2][1][:40]!r}")
+            err = _error(source, lines[k2][0], None, f"expected TLE line 2 (starting '2 '), got {lines[k2][1][:40]!r}")
         col.bad(err)
         j = i + 1
-        while j < n and not (j + 1 < n and _looks_like_line(lines[j][1], "1")
-                             and lines[j + 1][1].startswith("2")):
+        while j < n and not (j + 1 < n and _looks_like_line(lines[j][1], "1") and lines[j + 1][1].startswith("2")):
             j += 1
-        if j < n and j - 1 > i and not lines[j - 1][1][:2] in ("1 ", "2 "):
+        if j < n and j - 1 > i and lines[j - 1][1][:2] not in ("1 ", "2 "):
             j -= 1
         i = j
     return col.finish()
@@ -1112,8 +1210,14 @@ def _omm_record(fields: dict[str, Any], source: str, line: int | None, where: st
         if v is None or v == "":
             raise err(key, "required value is missing")
 
-    def num(key: str, lo: float | None = None, hi: float | None = None,
-            lo_open: bool = False, hi_open: bool = False, default: float | None = None) -> float:
+    def num(
+        key: str,
+        lo: float | None = None,
+        hi: float | None = None,
+        lo_open: bool = False,
+        hi_open: bool = False,
+        default: float | None = None,
+    ) -> float:
         t = get(key)
         if t is None or t == "":
             if default is not None:
@@ -1162,8 +1266,7 @@ def _omm_record(fields: dict[str, Any], source: str, line: int | None, where: st
     except ValueError as exc:
         raise err("EPOCH", f"expected a valid UTC date and time, got {t!r} ({exc})") from None
     frac = m.group(8) or ""
-    ns = (day0 * _NS_PER_DAY + (hh * 3600 + mi * 60 + ss) * 1_000_000_000
-          + int(frac.ljust(9, "0") or "0"))
+    ns = day0 * _NS_PER_DAY + (hh * 3600 + mi * 60 + ss) * 1_000_000_000 + int(frac.ljust(9, "0") or "0")
 
     cls = get("CLASSIFICATION_TYPE") or "U"
     if cls not in ("U", "C", "S"):
@@ -1205,13 +1308,20 @@ def _read_csv(text: str, source: str, errors: str) -> ElementSet:
                 header = [h.strip().lstrip("\ufeff").upper() for h in row]
                 missing = [k for k in _OMM_REQUIRED if k not in header]
                 if missing:
-                    raise _error(source, reader.line_num, None,
-                                 f"CSV header lacks required OMM column(s) {', '.join(missing)}")
+                    raise _error(
+                        source, reader.line_num, None, f"CSV header lacks required OMM column(s) {', '.join(missing)}"
+                    )
                 continue
             line = reader.line_num
             if len(row) != len(header):
-                col.bad(_error(source, line, None,
-                               f"expected {len(header)} comma-separated values as in the header, got {len(row)}"))
+                col.bad(
+                    _error(
+                        source,
+                        line,
+                        None,
+                        f"expected {len(header)} comma-separated values as in the header, got {len(row)}",
+                    )
+                )
                 continue
             try:
                 rec = _omm_record(dict(zip(header, row)), source, line, "line")
@@ -1320,12 +1430,14 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise _error(source, line, None, f"expected UTF-8 text, got byte {data[exc.start]:#04x} "
-                     f"at offset {exc.start}") from None
+        raise _error(
+            source, line, None, f"expected UTF-8 text, got byte {data[exc.start]:#04x} at offset {exc.start}"
+        ) from None
 
 
-def parse_elements(text: str | bytes, *, format: str | None = None, errors: str = "raise",
-                   source: str = "<text>") -> ElementSet:
+def parse_elements(
+    text: str | bytes, *, format: str | None = None, errors: str = "raise", source: str = "<text>"
+) -> ElementSet:
     """Parse element sets from a string (or bytes, possibly gzip-compressed).
 
     ``format``: "tle", "csv", "json", "xml" or None (detect from content). ``errors``:
@@ -1346,8 +1458,7 @@ def parse_elements(text: str | bytes, *, format: str | None = None, errors: str 
     return _READERS[fmt](text, source, errors)
 
 
-def load_elements(path: str | os.PathLike[str], *, format: str | None = None,
-                  errors: str = "raise") -> ElementSet:
+def load_elements(path: str | os.PathLike[str], *, format: str | None = None, errors: str = "raise") -> ElementSet:
     """Read a TLE (2- or 3-line) or CelesTrak OMM (CSV, JSON, XML) file; gzip is detected.
 
     See :func:`parse_elements` for ``format`` and ``errors``. Errors name the file, line

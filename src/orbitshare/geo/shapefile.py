@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from orbitshare.errors import DataError
 
 __all__ = ["read_shapefile", "read_shp", "read_dbf", "dbf_encoding"]
 
@@ -47,20 +47,22 @@ def read_shp(data: bytes, name: str = ".shp"):
     n = len(data)
     if n < 100:
         raise DataError(f"{name}: not a shapefile (only {n} bytes; the header alone is 100)")
-    code, = struct.unpack_from(">i", data, 0)
+    (code,) = struct.unpack_from(">i", data, 0)
     if code != _SHP_FILE_CODE:
         raise DataError(f"{name}: not a shapefile (file code {code}, expected {_SHP_FILE_CODE})")
-    length_words, = struct.unpack_from(">i", data, 24)
+    (length_words,) = struct.unpack_from(">i", data, 24)
     version, shape_type = struct.unpack_from("<ii", data, 28)
     if version != 1000:
         raise DataError(f"{name}: unsupported shapefile version {version} (expected 1000)")
     if shape_type not in _POLYGON_TYPES and shape_type != 0:
-        raise DataError(f"{name}: shape type {shape_type} is not a polygon layer "
-                        "(supported: 5 Polygon, 15 PolygonZ, 25 PolygonM)")
+        raise DataError(
+            f"{name}: shape type {shape_type} is not a polygon layer (supported: 5 Polygon, 15 PolygonZ, 25 PolygonM)"
+        )
     end = 2 * length_words
     if end > n or end < 100:
-        raise DataError(f"{name}: header gives a file length of {end} bytes but the file has {n} "
-                        "(truncated or damaged)")
+        raise DataError(
+            f"{name}: header gives a file length of {end} bytes but the file has {n} (truncated or damaged)"
+        )
     out = []
     pos = 100
     while pos < end:
@@ -71,34 +73,39 @@ def read_shp(data: bytes, name: str = ".shp"):
         clen *= 2
         pos += 8
         if clen < 4 or pos + clen > end:
-            raise DataError(f"{name}: record {rec} (number {number}): content length {clen} bytes at "
-                            f"byte {pos} runs past the end of the file ({end} bytes) or is too short")
+            raise DataError(
+                f"{name}: record {rec} (number {number}): content length {clen} bytes at "
+                f"byte {pos} runs past the end of the file ({end} bytes) or is too short"
+            )
         out.append(_shape(data, pos, clen, name, rec))
         pos += clen
     return out
 
 
 def _shape(data, pos, clen, name, rec):
-    st, = struct.unpack_from("<i", data, pos)
+    (st,) = struct.unpack_from("<i", data, pos)
     if st == 0:
         return None
     if st not in _POLYGON_TYPES:
-        raise DataError(f"{name}: record {rec}: shape type {st} is not a polygon "
-                        "(supported: 0 null, 5 Polygon, 15 PolygonZ, 25 PolygonM)")
+        raise DataError(
+            f"{name}: record {rec}: shape type {st} is not a polygon "
+            "(supported: 0 null, 5 Polygon, 15 PolygonZ, 25 PolygonM)"
+        )
     if clen < 44:
-        raise DataError(f"{name}: record {rec}: polygon content of {clen} bytes is shorter than its "
-                        "44-byte header")
+        raise DataError(f"{name}: record {rec}: polygon content of {clen} bytes is shorter than its 44-byte header")
     nparts, npoints = struct.unpack_from("<ii", data, pos + 36)
     need = 44 + 4 * nparts + 16 * npoints
     if nparts < 0 or npoints < 0 or need > clen:
-        raise DataError(f"{name}: record {rec}: {nparts} parts and {npoints} points do not fit in its "
-                        f"{clen} content bytes")
+        raise DataError(
+            f"{name}: record {rec}: {nparts} parts and {npoints} points do not fit in its {clen} content bytes"
+        )
     if nparts == 0 or npoints == 0:
         return None
     parts = np.frombuffer(data, "<i4", nparts, pos + 44).astype(np.int64)
     if parts[0] != 0 or np.any(np.diff(parts) <= 0) or parts[-1] >= npoints:
-        raise DataError(f"{name}: record {rec}: part offsets {parts.tolist()[:8]} are not increasing "
-                        f"from 0 within {npoints} points")
+        raise DataError(
+            f"{name}: record {rec}: part offsets {parts.tolist()[:8]} are not increasing from 0 within {npoints} points"
+        )
     xy = np.frombuffer(data, "<f8", 2 * npoints, pos + 44 + 4 * nparts).reshape(npoints, 2)
     if not np.isfinite(xy).all():
         raise DataError(f"{name}: record {rec}: non-finite coordinates")
@@ -133,8 +140,7 @@ def _polygons(rings, name, rec):
     rings = [_closed(r) for r in rings]
     for k, r in enumerate(rings):
         if r.shape[0] < 4:
-            raise DataError(f"{name}: record {rec}: ring {k} has {r.shape[0]} points (a closed ring needs "
-                            "at least 4)")
+            raise DataError(f"{name}: record {rec}: ring {k} has {r.shape[0]} points (a closed ring needs at least 4)")
     areas = [_signed_area(r) for r in rings]
     outer = [a < 0 for a in areas]  # shapefile outer rings are clockwise (negative area)
     if not any(outer):
@@ -147,8 +153,9 @@ def _polygons(rings, name, rec):
         else:
             holes.append((k, len(polys) - 1))
     if holes:
-        boxes = [(rings[p][:, 0].min(), rings[p][:, 1].min(), rings[p][:, 0].max(), rings[p][:, 1].max())
-                 for p, _ in polys]
+        boxes = [
+            (rings[p][:, 0].min(), rings[p][:, 1].min(), rings[p][:, 0].max(), rings[p][:, 1].max()) for p, _ in polys
+        ]
         for k, prev in holes:
             best = None
             pt = rings[k][0]
@@ -203,9 +210,10 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
     pos = 32
     while pos < hlen and data[pos] != 0x0D:
         if pos + 32 > hlen:
-            raise DataError(f"{name}: field descriptor {len(fields) + 1} runs past the header "
-                            f"({hlen} bytes); no 0x0D terminator")
-        fname = data[pos:pos + 11].split(b"\0", 1)[0].decode("ascii", "replace").strip()
+            raise DataError(
+                f"{name}: field descriptor {len(fields) + 1} runs past the header ({hlen} bytes); no 0x0D terminator"
+            )
+        fname = data[pos : pos + 11].split(b"\0", 1)[0].decode("ascii", "replace").strip()
         ftype = chr(data[pos + 11])
         flen, fdec = data[pos + 16], data[pos + 17]
         fields.append((fname, ftype, off, flen, fdec))
@@ -216,8 +224,10 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
     if off != rlen:
         raise DataError(f"{name}: fields add up to {off} bytes per record but the header says {rlen}")
     if hlen + nrec * rlen > n:
-        raise DataError(f"{name}: {nrec} records of {rlen} bytes after a {hlen}-byte header need "
-                        f"{hlen + nrec * rlen} bytes; the file has {n} (truncated)")
+        raise DataError(
+            f"{name}: {nrec} records of {rlen} bytes after a {hlen}-byte header need "
+            f"{hlen + nrec * rlen} bytes; the file has {n} (truncated)"
+        )
     records, deleted = [], []
     for r in range(nrec):
         base = hlen + r * rlen
@@ -227,12 +237,13 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
         deleted.append(flag == 0x2A)
         rec = {}
         for fname, ftype, foff, flen, fdec in fields:
-            raw = data[base + foff:base + foff + flen]
+            raw = data[base + foff : base + foff + flen]
             try:
                 rec[fname] = _value(raw, ftype, fdec, encoding)
             except (ValueError, UnicodeDecodeError) as e:
-                raise DataError(f"{name}: record {r + 1}, field {fname} ({ftype}): cannot read "
-                                f"{raw[:40]!r} ({e})") from None
+                raise DataError(
+                    f"{name}: record {r + 1}, field {fname} ({ftype}): cannot read {raw[:40]!r} ({e})"
+                ) from None
         records.append(rec)
     return [f[0] for f in fields], records, deleted
 
@@ -325,7 +336,9 @@ def read_shapefile(path) -> list:
         if "_close" in files:
             files["_close"]()
     if len(geoms) != len(records):
-        raise DataError(f"{path}: {shp_name} has {len(geoms)} shapes but {dbf_name} has {len(records)} "
-                        "records")
-    return [{"type": "Feature", "properties": rec, "geometry": g}
-            for g, rec, dead in zip(geoms, records, deleted) if not dead]
+        raise DataError(f"{path}: {shp_name} has {len(geoms)} shapes but {dbf_name} has {len(records)} records")
+    return [
+        {"type": "Feature", "properties": rec, "geometry": g}
+        for g, rec, dead in zip(geoms, records, deleted)
+        if not dead
+    ]

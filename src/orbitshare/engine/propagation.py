@@ -7,14 +7,14 @@ code and NaN rows instead of an exception.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from .elements import ElementSet
-from .kernels import frames as _frames
-from .kernels import sgp4 as _sgp4
-from .timegrid import TimeGrid, time_grid_from_times
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.kernels import frames as _frames
+from orbitshare.kernels import sgp4 as _sgp4
+from orbitshare.timegrid import TimeGrid, time_grid_from_times
 
 FRAMES = ("teme", "itrs")
 
@@ -38,8 +38,14 @@ def _times_from_jd(jd, fr) -> TimeGrid:
     grid = time_grid_from_times(ns.astype("datetime64[ns]"))
     # keep the caller's (jd, fr) exactly for SGP4; the grid supplies UT1 and polar motion
     return TimeGrid(
-        time=grid.time, jd=jd, fr=fr, ut1_jd=grid.ut1_jd, ut1_fr=grid.ut1_fr,
-        xp=grid.xp, yp=grid.yp, sprime=grid.sprime,
+        time=grid.time,
+        jd=jd,
+        fr=fr,
+        ut1_jd=grid.ut1_jd,
+        ut1_fr=grid.ut1_fr,
+        xp=grid.xp,
+        yp=grid.yp,
+        sprime=grid.sprime,
     )
 
 
@@ -94,14 +100,29 @@ def propagate(elements: ElementSet, jd, fr=None, *, frame: str = "teme"):
             fr1 = np.atleast_1d(np.asarray(fr, dtype=np.float64))
             jd1, fr1 = np.broadcast_arrays(jd1, fr1)
             z = np.zeros(jd1.shape)
-            times = TimeGrid(time=np.zeros(jd1.shape, "datetime64[ns]"), jd=jd1.copy(), fr=fr1.copy(),
-                             ut1_jd=z, ut1_fr=z, xp=z, yp=z, sprime=z)
+            times = TimeGrid(
+                time=np.zeros(jd1.shape, "datetime64[ns]"),
+                jd=jd1.copy(),
+                fr=fr1.copy(),
+                ut1_jd=z,
+                ut1_fr=z,
+                xp=z,
+                yp=z,
+                sprime=z,
+            )
     params, init_err = sgp4_params(elements)
     return _propagate_params(params, init_err, times, frame)
 
 
-def iter_propagate(elements: ElementSet, times: TimeGrid, chunk_steps: int, *, frame: str = "teme",
-                   reuse_buffers: bool = False, velocities: bool = True) -> Iterator:
+def iter_propagate(
+    elements: ElementSet,
+    times: TimeGrid,
+    chunk_steps: int,
+    *,
+    frame: str = "teme",
+    reuse_buffers: bool = False,
+    velocities: bool = True,
+) -> Iterator:
     """Propagate in time chunks: yields ``(chunk: TimeGrid, e, r, v)`` with at most ``chunk_steps`` steps each.
 
     Memory holds one chunk at a time: ``nsat × chunk_steps × 49`` bytes. The satellites are

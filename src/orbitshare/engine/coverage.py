@@ -4,7 +4,7 @@
 system once (one :func:`orbitshare.iter_propagate` over the concatenated element sets, ITRS) and
 hands the positions to :func:`orbitshare.kernels.visibility.accumulate_chunk`, whose per-cell
 integer statistics are merged exactly across chunks (:func:`~orbitshare.kernels.visibility.merge_chunk_states`).
-Nothing of size (satellite × time × cell) is ever held. :func:`orbitshare.spectrum.service` runs the
+Nothing of size (satellite × time × cell) is ever held. :func:`orbitshare.engine.service.service` runs the
 same driver (``_drive``) with the kernel's ``steps_any`` and capacity accumulation switched on, so
 coverage, spectrum and capacity come from one pass; ``coverage()`` alone never pays for them.
 
@@ -28,35 +28,33 @@ surface; satellites whose SGP4 step failed are not visible):
   country's land area in the cell) and ``share`` the country's share of the cell's land, hence of
   its population: ``frac`` itself when the geography has no ``land_fraction`` (``frac`` is then a
   share of the land), ``frac / land_fraction`` when it has one (``frac`` is then a share of the
-  cell's area, as :func:`orbitshare.geography.geography` defines it). NaN where the denominator
+  cell's area, as :func:`orbitshare.geo.build.geography` defines it). NaN where the denominator
   is 0 (no population, or no land, of that country on this grid). NaN population or fraction
   counts as 0.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .elements import ElementSet
-from .grid import Grid
-from .kernels.visibility import (
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.grid import Grid
+from orbitshare.kernels.visibility import (
     CAPACITY_TIME_BLOCKS,
     accumulate_chunk,
     empty_chunk_state,
     longest_gap,
     merge_chunk_states,
 )
-from .spectrum import Band
-from .timegrid import TimeGrid
+from orbitshare.system import as_systems
+from orbitshare.timegrid import TimeGrid
 
-__all__ = ["Band", "System", "coverage", "default_chunk_steps", "SAT_STEPS_PER_CHUNK"]
+__all__ = ["coverage", "default_chunk_steps", "SAT_STEPS_PER_CHUNK"]
 
 #: Default propagation budget per time chunk, satellite-steps (49 bytes each: r, v, e).
 SAT_STEPS_PER_CHUNK = 4_000_000
@@ -64,226 +62,16 @@ SAT_STEPS_PER_CHUNK = 4_000_000
 COUNTS_BYTES_PER_CHUNK = 128 * 2**20
 
 
-# --------------------------------------------------------------------------- systems
-def _is_real(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
-
-
-def _iso3_tuple(value, field: str, name: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise ValueError(f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got the string "
-                         f"{value!r} (write ({value!r},)) (system {name!r})")
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise ValueError(f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got "
-                         f"{type(value).__name__} (system {name!r})") from None
-    out = []
-    for c in items:
-        if not (isinstance(c, str) and len(c) == 3 and c.isascii() and c.isalpha()):
-            raise ValueError(f"System.{field}: expected ISO 3166-1 alpha-3 codes (three letters), got {c!r} "
-                             f"(system {name!r})")
-        if c.upper() not in out:
-            out.append(c.upper())
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class System:
-    """A satellite system: a name, its element set, what counts as coverage, and what it offers.
-
-    name : str                  label on the ``system`` dimension (non-empty, unique in a run)
-    elements : ElementSet       its satellites
-    elevation_mask_deg : float  minimum elevation seen from the ground, degrees, in (−90, 90)
-    min_visible : int           a step is covered where at least this many satellites are visible (≥ 1)
-    operator : str              the operator's name ("" when unknown)
-    administration : str        the notifying administration, ISO 3166-1 alpha-3 (upper-cased), or ""
-    bands : tuple[Band, ...]    downlink bands (:class:`orbitshare.spectrum.Band`, or ``(name, low_mhz,
-                                high_mhz)`` tuples); names unique within the system
-    capacity_per_sat_mbps : float | None   capacity of each satellite, Mbps (> 0)
-    spectral_efficiency_bps_per_hz : float | None   with ``beams`` (and ``bands``) instead of
-                                capacity_per_sat_mbps: capacity = efficiency × Σ band widths (MHz) × beams
-    beams : int | None          beams per satellite (≥ 1), with spectral_efficiency_bps_per_hz
-    serve_countries : tuple[str, ...] | None   landing rights: the only countries (ISO3) it may serve;
-                                None = no allow list
-    exclude_countries : tuple[str, ...]   countries it may not serve (wins over serve_countries)
-
-    A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
-    see :func:`orbitshare.spectrum.served_share` for the served share of a cell otherwise. Capacity is
-    optional here; :func:`orbitshare.spectrum.service` requires exactly one of the two ways.
-    """
-
-    name: str
-    elements: ElementSet
-    elevation_mask_deg: float = 25.0
-    min_visible: int = 1
-    operator: str = ""
-    administration: str = ""
-    bands: tuple = ()
-    capacity_per_sat_mbps: float | None = None
-    spectral_efficiency_bps_per_hz: float | None = None
-    beams: int | None = None
-    serve_countries: tuple | None = None
-    exclude_countries: tuple = ()
-
-    @property
-    def bandwidth_mhz(self) -> float:
-        """Σ of the band widths, MHz (0 without bands)."""
-        return float(sum(b.width_mhz for b in self.bands))
-
-    @property
-    def capacity_mbps(self) -> float | None:
-        """Capacity per satellite, Mbps: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
-        Σ band widths (MHz) × beams; None when neither is given."""
-        if self.capacity_per_sat_mbps is not None:
-            return self.capacity_per_sat_mbps
-        if self.spectral_efficiency_bps_per_hz is not None:
-            return self.spectral_efficiency_bps_per_hz * self.bandwidth_mhz * self.beams
-        return None
-
-    @property
-    def has_landing_rights(self) -> bool:
-        """True when serve_countries or exclude_countries restrict where it may serve."""
-        return self.serve_countries is not None or bool(self.exclude_countries)
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"System.name: expected a non-empty string, got {self.name!r}")
-        if not isinstance(self.elements, ElementSet):
-            raise TypeError(f"System.elements: expected an ElementSet, got {type(self.elements).__name__} "
-                            f"(system {self.name!r})")
-        m = self.elevation_mask_deg
-        if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not (
-                math.isfinite(float(m)) and -90.0 < float(m) < 90.0):
-            raise ValueError(f"System.elevation_mask_deg: expected degrees strictly between -90 and 90, got {m!r} "
-                             f"(system {self.name!r})")
-        object.__setattr__(self, "elevation_mask_deg", float(m))
-        mv = self.min_visible
-        if isinstance(mv, bool) or not isinstance(mv, (int, np.integer)) or not (1 <= int(mv) <= 32767):
-            raise ValueError(f"System.min_visible: expected an integer in [1, 32767], got {mv!r} "
-                             f"(system {self.name!r})")
-        object.__setattr__(self, "min_visible", int(mv))
-        self._validate_service()
-
-    def _validate_service(self):
-        name = self.name
-        for field in ("operator", "administration"):
-            if getattr(self, field) is None:
-                object.__setattr__(self, field, "")
-        if self.exclude_countries is None:
-            object.__setattr__(self, "exclude_countries", ())
-        if not isinstance(self.operator, str):
-            raise ValueError(f"System.operator: expected a string, got {type(self.operator).__name__} "
-                             f"(system {name!r})")
-        adm = self.administration
-        if not isinstance(adm, str) or (adm and not (len(adm) == 3 and adm.isascii() and adm.isalpha())):
-            raise ValueError(f"System.administration: expected an ISO 3166-1 alpha-3 code or '', got {adm!r} "
-                             f"(system {name!r})")
-        object.__setattr__(self, "administration", adm.upper())
-        # bands
-        if isinstance(self.bands, (str, Band)):
-            raise ValueError(f"System.bands: expected a sequence of Band, got {self.bands!r} (write (band,)) "
-                             f"(system {name!r})")
-        try:
-            items = tuple(self.bands)
-        except TypeError:
-            raise ValueError(f"System.bands: expected a sequence of Band, got {type(self.bands).__name__} "
-                             f"(system {name!r})") from None
-        bands = []
-        for i, b in enumerate(items):
-            try:
-                bands.append(Band.coerce(b))
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"System.bands[{i}]: {e} (system {name!r})") from None
-        names = [b.name for b in bands]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"System.bands: duplicate band name(s) {', '.join(map(repr, dup))} (system {name!r})")
-        object.__setattr__(self, "bands", tuple(bands))
-        # capacity: one way or none here
-        for field in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz"):
-            v = getattr(self, field)
-            if v is None:
-                continue
-            if not _is_real(v) or not (math.isfinite(float(v)) and float(v) > 0):
-                raise ValueError(f"System.{field}: expected a finite number > 0, got {v!r} (system {name!r})")
-            object.__setattr__(self, field, float(v))
-        bm = self.beams
-        if bm is not None:
-            if isinstance(bm, bool) or not isinstance(bm, (int, np.integer)) or int(bm) < 1:
-                raise ValueError(f"System.beams: expected an integer >= 1, got {bm!r} (system {name!r})")
-            object.__setattr__(self, "beams", int(bm))
-        cap, eff = self.capacity_per_sat_mbps, self.spectral_efficiency_bps_per_hz
-        if cap is not None and (eff is not None or bm is not None):
-            raise ValueError(f"System.capacity_per_sat_mbps: give either capacity_per_sat_mbps or "
-                             f"spectral_efficiency_bps_per_hz with beams, not both (system {name!r})")
-        if eff is not None and bm is None:
-            raise ValueError(f"System.beams: required with spectral_efficiency_bps_per_hz (capacity = "
-                             f"efficiency x bandwidth x beams) (system {name!r})")
-        if bm is not None and eff is None:
-            raise ValueError(f"System.spectral_efficiency_bps_per_hz: required with beams (capacity = "
-                             f"efficiency x bandwidth x beams) (system {name!r})")
-        if eff is not None and not bands:
-            raise ValueError(f"System.bands: spectral_efficiency_bps_per_hz needs at least one band for the "
-                             f"bandwidth (system {name!r})")
-        # landing rights
-        if self.serve_countries is not None:
-            object.__setattr__(self, "serve_countries", _iso3_tuple(self.serve_countries, "serve_countries", name))
-        object.__setattr__(self, "exclude_countries",
-                           _iso3_tuple(self.exclude_countries, "exclude_countries", name))
-
-    @classmethod
-    def from_elements(cls, elements: ElementSet, name: str | None = None) -> "System":
-        """A System with the default mask; ``name`` defaults to the element file's stem, else "system"."""
-        if name is None:
-            name = Path(elements.source).stem if getattr(elements, "source", None) else "system"
-            name = name or "system"
-        return cls(name, elements)
-
-
-def _as_systems(systems) -> list[System]:
-    if isinstance(systems, (System, ElementSet)):
-        systems = [systems]
-    try:
-        items = list(systems)
-    except TypeError:
-        raise TypeError(f"systems: expected a System, an ElementSet or a sequence of them, "
-                        f"got {type(systems).__name__}") from None
-    if not items:
-        raise ValueError("systems: expected at least one System")
-    out, derived = [], []
-    for i, s in enumerate(items):
-        if isinstance(s, ElementSet):
-            out.append(System.from_elements(s))
-            derived.append(True)
-        elif isinstance(s, System):
-            out.append(s)
-            derived.append(False)
-        else:
-            raise TypeError(f"systems[{i}]: expected a System or an ElementSet, got {type(s).__name__}")
-    # names of bare element sets are made unique ("system", "system_2", ...); explicit names must be
-    names = [s.name for s in out]
-    explicit = [n for n, d in zip(names, derived) if not d]
-    dup = sorted({n for n in explicit if explicit.count(n) > 1})
-    if dup:
-        raise ValueError(f"systems: duplicate system name(s) {', '.join(map(repr, dup))}; names label the "
-                         "'system' dimension and must be unique")
-    taken = set(explicit)
-    for i, d in enumerate(derived):
-        if d:
-            base, name, k = out[i].name, out[i].name, 1
-            while name in taken:
-                k += 1
-                name = f"{base}_{k}"
-            taken.add(name)
-            if name != base:
-                out[i] = dataclasses.replace(out[i], name=name)
-    return out
-
-
 # --------------------------------------------------------------------------- helpers
-def default_chunk_steps(nsat: int, ntime: int, *, ncells: int = 0, nsys: int = 1,
-                        keep_time_series: bool = False, nthreads: int | None = None) -> int:
+def default_chunk_steps(
+    nsat: int,
+    ntime: int,
+    *,
+    ncells: int = 0,
+    nsys: int = 1,
+    keep_time_series: bool = False,
+    nthreads: int | None = None,
+) -> int:
     """Steps per chunk: ``SAT_STEPS_PER_CHUNK // nsat`` (and, with kept counts, at most
     ``COUNTS_BYTES_PER_CHUNK`` of int16 counts), at least the thread count, at most ``ntime``."""
     import numba
@@ -302,8 +90,10 @@ def _step_seconds(times: TimeGrid) -> float:
         return math.nan
     d = np.diff(t)
     if d[0] <= 0 or np.any(d != d[0]):
-        raise ValueError("times: expected regularly spaced, increasing steps (max_gap_s is a number of "
-                         "steps times the step); build the grid with orbitshare.time_grid(start, stop, step_s)")
+        raise ValueError(
+            "times: expected regularly spaced, increasing steps (max_gap_s is a number of "
+            "steps times the step); build the grid with orbitshare.time_grid(start, stop, step_s)"
+        )
     return float(d[0]) / 1e9
 
 
@@ -342,8 +132,10 @@ def _check_geography(geography, grid: Grid) -> None:
         raise TypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
     for name in ("country_fraction", "population"):
         if name not in geography:
-            raise ValueError(f"geography: missing variable {name!r} (expected country_fraction(country, lat, lon) "
-                             "and population(lat, lon))")
+            raise ValueError(
+                f"geography: missing variable {name!r} (expected country_fraction(country, lat, lon) "
+                "and population(lat, lon))"
+            )
     cf = geography["country_fraction"]
     pop = geography["population"]
     if set(cf.dims) != {"country", "lat", "lon"}:
@@ -353,8 +145,10 @@ def _check_geography(geography, grid: Grid) -> None:
     for dim, ref in (("lat", grid.lat), ("lon", grid.lon)):
         v = np.asarray(geography[dim].values, dtype=np.float64)
         if v.shape != ref.shape or not np.allclose(v, ref, rtol=0, atol=1e-6):
-            raise ValueError(f"geography: its {dim} coordinate ({v.size} values) does not match the grid's "
-                             f"({ref.size} cell centres at {grid.resolution_deg:g}°); build it on the same Grid")
+            raise ValueError(
+                f"geography: its {dim} coordinate ({v.size} values) does not match the grid's "
+                f"({ref.size} cell centres at {grid.resolution_deg:g}°); build it on the same Grid"
+            )
 
 
 def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
@@ -363,20 +157,21 @@ def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
     Weights per cell: population × country share of the cell's land, and cell_area × country_fraction
     (the country's land area in the cell). The share of the land is ``country_fraction`` itself, or
     ``country_fraction / land_fraction`` when the geography has ``land_fraction`` (then
-    ``country_fraction`` is a share of the cell's area, as :func:`orbitshare.geography.geography`
+    ``country_fraction`` is a share of the cell's area, as :func:`orbitshare.geo.build.geography`
     makes it). The sums run over the (country, cell) pairs with a nonzero fraction
-    (:func:`orbitshare.geography.country_cell_pairs`, read a block of countries at a time), so a lazily
+    (:func:`orbitshare.geo.build.country_cell_pairs`, read a block of countries at a time), so a lazily
     loaded 0.1° ``country_fraction`` is never converted to float64 all at once.
     Returns ``(coords, pop_frac float64[nsys, ncountry], area_frac float64[nsys, ncountry])``.
     """
-    from .geography import country_cell_pairs
+    from orbitshare.geo.build import country_cell_pairs
 
     _check_geography(geography, grid)
     pop = geography["population"]
     p = np.nan_to_num(np.asarray(pop.transpose("lat", "lon").values, dtype=np.float64), nan=0.0).reshape(-1)
     if "land_fraction" in geography:
-        land = np.nan_to_num(np.asarray(geography["land_fraction"].transpose("lat", "lon").values,
-                                        dtype=np.float64), nan=0.0).reshape(-1)
+        land = np.nan_to_num(
+            np.asarray(geography["land_fraction"].transpose("lat", "lon").values, dtype=np.float64), nan=0.0
+        ).reshape(-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             p = np.where(land > 0, p / land, 0.0)
     area = np.repeat(np.asarray(grid.cell_area_km2, np.float64), grid.nlon)
@@ -409,7 +204,7 @@ class _TimeSeriesWriter:
     def __init__(self, path, grid: Grid, names, nt: int, attrs: dict, counts_attrs: dict):
         import h5netcdf
 
-        from .io import atomic_path
+        from orbitshare.io import atomic_path
 
         self._ctx = atomic_path(path, overwrite=False)
         tmp = self._ctx.__enter__()
@@ -428,12 +223,24 @@ class _TimeSeriesWriter:
             sv[:] = np.asarray(names, dtype=object)
             sv.attrs["long_name"] = "satellite system"
             tv = f.create_variable("time", ("time",), dtype=np.int64, chunks=(4096,))
-            tv.attrs.update(standard_name="time", long_name="time of step (UTC)", axis="T",
-                            units="nanoseconds since 1970-01-01T00:00:00", calendar="proleptic_gregorian")
+            tv.attrs.update(
+                standard_name="time",
+                long_name="time of step (UTC)",
+                axis="T",
+                units="nanoseconds since 1970-01-01T00:00:00",
+                calendar="proleptic_gregorian",
+            )
             ct = max(1, min(nt, (1 << 20) // (2 * nlat * nlon)))
             cl = min(nlat, max(1, (1 << 19) // nlon))
-            cv = f.create_variable("counts", ("system", "time", "lat", "lon"), dtype=np.int16,
-                                   chunks=(1, ct, cl, nlon), compression="gzip", compression_opts=4, shuffle=True)
+            cv = f.create_variable(
+                "counts",
+                ("system", "time", "lat", "lon"),
+                dtype=np.int16,
+                chunks=(1, ct, cl, nlon),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
             cv.attrs.update(counts_attrs)
             for k, v in attrs.items():
                 f.attrs[k] = v
@@ -463,9 +270,20 @@ class _TimeSeriesWriter:
 
 
 # --------------------------------------------------------------------------- the driver
-def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series: bool = False,
-             chunk_steps: int | None = None, time_series_path=None, resume=None, on_chunk=None,
-             client=None, backend: str = "cpu"):
+def coverage(
+    systems,
+    grid,
+    times: TimeGrid,
+    *,
+    geography=None,
+    keep_time_series: bool = False,
+    chunk_steps: int | None = None,
+    time_series_path=None,
+    resume=None,
+    on_chunk=None,
+    client=None,
+    backend: str = "cpu",
+):
     """Coverage statistics of each system on each grid cell over ``times``.
 
     Parameters
@@ -509,7 +327,7 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
       count, epochs and ages).
 
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results;
-        :func:`orbitshare.backends.get_client`), or None for this process.
+        :func:`orbitshare.engine.backends.get_client`), or None for this process.
     backend : "cpu" (Numba on this machine's cores) or "cuda" (SGP4, ITRS and the footprint counts
         on the GPU, :mod:`orbitshare.kernels.cuda`, per time chunk; the same integer statistics as
         the CPU given the same positions, see that module on SGP4's last bits). "cuda" raises
@@ -526,16 +344,26 @@ def coverage(systems, grid, times: TimeGrid, *, geography=None, keep_time_series
     60 s steps, 1° grid): 590 MB for 1 day, 592 MB for 3 days; a 30-day run of 10,000 satellites
     therefore stays near 0.6 GB, well under 2 GB.
     """
-    ds, _ = _drive(systems, grid, times, geography=geography, keep_time_series=keep_time_series,
-                   chunk_steps=chunk_steps, time_series_path=time_series_path, resume=resume, on_chunk=on_chunk,
-                   client=client, backend=backend)
+    ds, _ = _drive(
+        systems,
+        grid,
+        times,
+        geography=geography,
+        keep_time_series=keep_time_series,
+        chunk_steps=chunk_steps,
+        time_series_path=time_series_path,
+        resume=resume,
+        on_chunk=on_chunk,
+        client=client,
+        backend=backend,
+    )
     return ds
 
 
 def _check_backend(backend, client):
     """Validate ``backend`` for :func:`_drive`; for "cuda", return the :mod:`orbitshare.kernels.cuda`
     module (imported only then), else None."""
-    from .errors import BackendError
+    from orbitshare.errors import BackendError
 
     if backend not in ("cpu", "cuda"):
         raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
@@ -543,21 +371,33 @@ def _check_backend(backend, client):
         return None
     if client is not None:
         raise BackendError("backend = 'cuda' runs in this process: pass client=None (no Dask client)")
-    from .cuda_support import cuda_available
+    from orbitshare.kernels.cuda_env import cuda_available
 
     ok, why = cuda_available()
     if not ok:
-        raise BackendError(f"compute.backend = 'cuda': CUDA is not available ({why}); "
-                           "use backend = 'cpu' or 'dask'")
-    from .kernels import cuda as cuda_kernels
+        raise BackendError(f"compute.backend = 'cuda': CUDA is not available ({why}); use backend = 'cpu' or 'dask'")
+    from orbitshare.kernels import cuda as cuda_kernels
 
     return cuda_kernels
 
 
-def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chunk_steps=None,
-           time_series_path=None, count_any=False, capacity=None, resume=None, on_chunk=None, client=None,
-           backend="cpu"):
-    """The one streaming pass behind :func:`coverage` and :func:`orbitshare.spectrum.service`.
+def _drive(
+    systems,
+    grid,
+    times,
+    *,
+    geography=None,
+    keep_time_series=False,
+    chunk_steps=None,
+    time_series_path=None,
+    count_any=False,
+    capacity=None,
+    resume=None,
+    on_chunk=None,
+    client=None,
+    backend="cpu",
+):
+    """The one streaming pass behind :func:`coverage` and :func:`orbitshare.engine.service.service`.
 
     count_any : also count the steps with at least one satellite visible (``state.steps_any``)
     capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``: accumulate
@@ -588,16 +428,17 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     import numba
     import xarray as xr
 
-    from . import __version__
-    from .propagation import iter_propagate, sgp4_params
+    from orbitshare._version import __version__
+    from orbitshare.engine.propagation import iter_propagate, sgp4_params
 
     cuda_kernels = _check_backend(backend, client)
-    syslist = _as_systems(systems)
+    syslist = as_systems(systems)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
     if not isinstance(times, TimeGrid):
-        raise TypeError(f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), "
-                        f"got {type(times).__name__}")
+        raise TypeError(
+            f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), got {type(times).__name__}"
+        )
     nt = len(times)
     if nt == 0:
         raise ValueError("times: expected at least one time step")
@@ -627,8 +468,7 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         cap_kw["capacity_per_sat"] = np.ascontiguousarray(cap_sys[sat_sys])
         cap_kw["weight"] = np.ascontiguousarray(weight, dtype=np.float64)
     if chunk_steps is None:
-        chunk_steps = default_chunk_steps(nsat, nt, ncells=nlat * nlon, nsys=nsys,
-                                          keep_time_series=keep_time_series)
+        chunk_steps = default_chunk_steps(nsat, nt, ncells=nlat * nlon, nsys=nsys, keep_time_series=keep_time_series)
     if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, (int, np.integer)) or chunk_steps < 1:
         raise ValueError(f"chunk_steps: expected an integer >= 1, got {chunk_steps!r}")
     chunk_steps = int(chunk_steps)
@@ -643,10 +483,19 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     sys_meta = []
     for s in syslist:
         (e0, e1, e2), (a0, a1, a2) = _epoch_stats(s.elements.epoch, start)
-        sys_meta.append(dict(name=s.name, operator=s.operator, administration=s.administration,
-                             elevation_mask_deg=s.elevation_mask_deg, min_visible=s.min_visible,
-                             element_count=len(s.elements), source=s.elements.source or "",
-                             epochs=(e0, e1, e2), ages=(a0, a1, a2)))
+        sys_meta.append(
+            {
+                "name": s.name,
+                "operator": s.operator,
+                "administration": s.administration,
+                "elevation_mask_deg": s.elevation_mask_deg,
+                "min_visible": s.min_visible,
+                "element_count": len(s.elements),
+                "source": s.elements.source or "",
+                "epochs": (e0, e1, e2),
+                "ages": (a0, a1, a2),
+            }
+        )
     end = start + np.timedelta64(int(round(step_s * 1e9)), "ns") * nt if math.isfinite(step_s) else start
     attrs = {
         "Conventions": "CF-1.10",
@@ -658,18 +507,32 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         "time_step_s": step_s,
         "time_steps": nt,
         "grid_resolution_deg": float(grid.resolution_deg),
-        "systems": json.dumps([{
-            "name": m["name"], "operator": m["operator"], "administration": m["administration"],
-            "elevation_mask_deg": m["elevation_mask_deg"], "min_visible": m["min_visible"],
-            "element_count": m["element_count"], "element_source": m["source"],
-            "element_epoch_min": "" if np.isnat(m["epochs"][0]) else _iso(m["epochs"][0]),
-            "element_epoch_median": "" if np.isnat(m["epochs"][1]) else _iso(m["epochs"][1]),
-            "element_epoch_max": "" if np.isnat(m["epochs"][2]) else _iso(m["epochs"][2]),
-            "element_age_at_start_days_max": m["ages"][0], "element_age_at_start_days_median": m["ages"][1],
-            "element_age_at_start_days_min": m["ages"][2]} for m in sys_meta]),
+        "systems": json.dumps(
+            [
+                {
+                    "name": m["name"],
+                    "operator": m["operator"],
+                    "administration": m["administration"],
+                    "elevation_mask_deg": m["elevation_mask_deg"],
+                    "min_visible": m["min_visible"],
+                    "element_count": m["element_count"],
+                    "element_source": m["source"],
+                    "element_epoch_min": "" if np.isnat(m["epochs"][0]) else _iso(m["epochs"][0]),
+                    "element_epoch_median": "" if np.isnat(m["epochs"][1]) else _iso(m["epochs"][1]),
+                    "element_epoch_max": "" if np.isnat(m["epochs"][2]) else _iso(m["epochs"][2]),
+                    "element_age_at_start_days_max": m["ages"][0],
+                    "element_age_at_start_days_median": m["ages"][1],
+                    "element_age_at_start_days_min": m["ages"][2],
+                }
+                for m in sys_meta
+            ]
+        ),
     }
-    counts_attrs = {"long_name": "number of satellites visible above the elevation mask", "units": "1",
-                    "comment": "saturates at 32767"}
+    counts_attrs = {
+        "long_name": "number of satellites visible above the elevation mask",
+        "units": "1",
+        "comment": "saturates at 32767",
+    }
 
     # ---- the time loop
     keep = bool(keep_time_series)
@@ -692,8 +555,9 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         state = resume["state"]
         k0 = min(chunks_done * chunk_steps, nt)
         if state.nsteps != k0 or not 0 <= chunks_done <= chunks_total:
-            raise ValueError(f"resume: {chunks_done} chunk(s) of {chunk_steps} steps do not match the state's "
-                             f"{state.nsteps} steps")
+            raise ValueError(
+                f"resume: {chunks_done} chunk(s) of {chunk_steps} steps do not match the state's {state.nsteps} steps"
+            )
         expect = (nsys, nlat, nlon)
         for name in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap"):
             if np.shape(getattr(state, name)) != expect:
@@ -707,40 +571,96 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         rest = times[k0:] if k0 else times
 
         def _local_parts():
-            chunks = iter_propagate(elements, rest, chunk_steps, frame="itrs", reuse_buffers=True,
-                                    velocities=False) if nsat else (
-                (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None) for c in rest.chunks(chunk_steps))
+            chunks = (
+                iter_propagate(elements, rest, chunk_steps, frame="itrs", reuse_buffers=True, velocities=False)
+                if nsat
+                else (
+                    (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None)
+                    for c in rest.chunks(chunk_steps)
+                )
+            )
             for chunk, e, r, _v in chunks:
                 del _v
                 n = len(chunk)
                 # integer statistics do not depend on the blocks; capacity's float sums must not depend
                 # on the thread count, so their partition depends on the chunk length only
                 nblocks = min(CAPACITY_TIME_BLOCKS if capacity is not None else numba.get_num_threads(), n)
-                st = accumulate_chunk(r, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad,
-                                      cos_lon=cos_lon, sin_lon=sin_lon, err=e, keep_counts=keep,
-                                      nblocks=nblocks, **cap_kw)
-                inc = (np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
-                       if nsat else np.zeros(nsys, np.int64))
+                st = accumulate_chunk(
+                    r,
+                    sat_sys,
+                    mask_rad,
+                    min_visible,
+                    pxy,
+                    pz,
+                    nxy,
+                    nz,
+                    lon_rad,
+                    cos_lon=cos_lon,
+                    sin_lon=sin_lon,
+                    err=e,
+                    keep_counts=keep,
+                    nblocks=nblocks,
+                    **cap_kw,
+                )
+                inc = (
+                    np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
+                    if nsat
+                    else np.zeros(nsys, np.int64)
+                )
                 del e, r
                 yield chunk, st, inc
 
         def _cuda_parts():
-            from .kernels.frames import itrs_rotations
+            from orbitshare.kernels.frames import itrs_rotations
 
             params = sgp4_params(elements)[0] if nsat else None
             for chunk in rest.chunks(chunk_steps):
                 n = len(chunk)
                 if not nsat:  # nothing to propagate: the (trivial) CPU kernel gives the empty chunk's state
-                    st = accumulate_chunk(np.zeros((0, n, 3)), sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz,
-                                          lon_rad, cos_lon=cos_lon, sin_lon=sin_lon,
-                                          err=np.zeros((0, n), np.uint8), keep_counts=keep, **cap_kw)
+                    st = accumulate_chunk(
+                        np.zeros((0, n, 3)),
+                        sat_sys,
+                        mask_rad,
+                        min_visible,
+                        pxy,
+                        pz,
+                        nxy,
+                        nz,
+                        lon_rad,
+                        cos_lon=cos_lon,
+                        sin_lon=sin_lon,
+                        err=np.zeros((0, n), np.uint8),
+                        keep_counts=keep,
+                        **cap_kw,
+                    )
                     yield chunk, st, np.zeros(nsys, np.int64)
                     continue
-                m, w, thd = itrs_rotations(*(np.ascontiguousarray(a, dtype=np.float64) for a in (
-                    chunk.ut1_jd, chunk.ut1_fr, chunk.xp, chunk.yp, chunk.sprime)))
+                m, w, thd = itrs_rotations(
+                    *(
+                        np.ascontiguousarray(a, dtype=np.float64)
+                        for a in (chunk.ut1_jd, chunk.ut1_fr, chunk.xp, chunk.yp, chunk.sprime)
+                    )
+                )
                 st, e = cuda_kernels.cuda_coverage(
-                    params, chunk.jd, chunk.fr, m, w, thd, sat_sys, mask_rad, min_visible, pxy, pz, nxy, nz,
-                    lon_rad, cos_lon=cos_lon, sin_lon=sin_lon, keep_counts=keep, **cap_kw)
+                    params,
+                    chunk.jd,
+                    chunk.fr,
+                    m,
+                    w,
+                    thd,
+                    sat_sys,
+                    mask_rad,
+                    min_visible,
+                    pxy,
+                    pz,
+                    nxy,
+                    nz,
+                    lon_rad,
+                    cos_lon=cos_lon,
+                    sin_lon=sin_lon,
+                    keep_counts=keep,
+                    **cap_kw,
+                )
                 inc = np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
                 del e
                 yield chunk, st, inc
@@ -750,10 +670,18 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
         elif cuda_kernels is not None:
             parts = _cuda_parts()
         elif client is not None:
-            from .backends import dask_drive_chunks
+            from orbitshare.engine.backends import dask_drive_chunks
 
-            parts = dask_drive_chunks(syslist, grid, rest, chunk_steps, client=client, count_any=count_any,
-                                      capacity=capacity, keep_counts=keep)
+            parts = dask_drive_chunks(
+                syslist,
+                grid,
+                rest,
+                chunk_steps,
+                client=client,
+                count_any=count_any,
+                capacity=capacity,
+                keep_counts=keep,
+            )
         else:
             parts = _local_parts()
         try:
@@ -764,16 +692,25 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
                     if writer is not None:
                         writer.append(chunk.time, st.counts)
                     else:
-                        counts_mem[:, k0:k0 + n] = st.counts
+                        counts_mem[:, k0 : k0 + n] = st.counts
                     st = st._replace(counts=None)
                 state = merge_chunk_states(state, st)
                 k0 += n
                 chunks_done += 1
                 del st
                 if on_chunk is not None:
-                    on_chunk({"chunks_done": chunks_done, "chunks_total": chunks_total, "chunk_steps": chunk_steps,
-                              "steps_done": k0, "steps_total": nt, "state": state, "err_steps": err_steps,
-                              "counts": counts_mem[:, :k0] if counts_mem is not None else None})
+                    on_chunk(
+                        {
+                            "chunks_done": chunks_done,
+                            "chunks_total": chunks_total,
+                            "chunk_steps": chunk_steps,
+                            "steps_done": k0,
+                            "steps_total": nt,
+                            "state": state,
+                            "err_steps": err_steps,
+                            "counts": counts_mem[:, :k0] if counts_mem is not None else None,
+                        }
+                    )
         finally:
             if hasattr(parts, "close"):
                 parts.close()  # cancels Dask tasks still in flight on an error
@@ -794,60 +731,108 @@ def _drive(systems, grid, times, *, geography=None, keep_time_series=False, chun
     coords["system"] = xr.Variable("system", np.array(names), {"long_name": "satellite system"})
     sysc = {
         "operator": (np.array([m["operator"] for m in sys_meta], dtype=str), {"long_name": "operator"}),
-        "administration": (np.array([m["administration"] for m in sys_meta], dtype=str), {
-            "long_name": "notifying administration (ISO 3166-1 alpha-3; empty when unknown)"}),
-        "elevation_mask_deg": (np.array([m["elevation_mask_deg"] for m in sys_meta]),
-                               {"long_name": "minimum elevation above the local (geodetic) horizon", "units": "degree"}),
-        "min_visible": (min_visible.astype(np.int32),
-                        {"long_name": "satellites needed in view for a step to count as covered", "units": "1"}),
-        "element_count": (np.array([m["element_count"] for m in sys_meta], np.int64),
-                          {"long_name": "number of satellites (element sets)", "units": "1"}),
-        "sgp4_error_steps": (err_steps,
-                             {"long_name": "satellite-steps skipped because SGP4 returned an error", "units": "1"}),
+        "administration": (
+            np.array([m["administration"] for m in sys_meta], dtype=str),
+            {"long_name": "notifying administration (ISO 3166-1 alpha-3; empty when unknown)"},
+        ),
+        "elevation_mask_deg": (
+            np.array([m["elevation_mask_deg"] for m in sys_meta]),
+            {"long_name": "minimum elevation above the local (geodetic) horizon", "units": "degree"},
+        ),
+        "min_visible": (
+            min_visible.astype(np.int32),
+            {"long_name": "satellites needed in view for a step to count as covered", "units": "1"},
+        ),
+        "element_count": (
+            np.array([m["element_count"] for m in sys_meta], np.int64),
+            {"long_name": "number of satellites (element sets)", "units": "1"},
+        ),
+        "sgp4_error_steps": (
+            err_steps,
+            {"long_name": "satellite-steps skipped because SGP4 returned an error", "units": "1"},
+        ),
     }
     for k, label in enumerate(("min", "median", "max")):
-        sysc[f"element_epoch_{label}"] = (np.array([m["epochs"][k] for m in sys_meta], "datetime64[ns]"),
-                                          {"long_name": f"{label} epoch of the system's element sets (UTC)"})
+        sysc[f"element_epoch_{label}"] = (
+            np.array([m["epochs"][k] for m in sys_meta], "datetime64[ns]"),
+            {"long_name": f"{label} epoch of the system's element sets (UTC)"},
+        )
     for k, label in enumerate(("max", "median", "min")):
         sysc[f"element_age_at_start_days_{label}"] = (
             np.array([m["ages"][k] for m in sys_meta], np.float64),
-            {"long_name": f"{label} age of the element sets at time_coverage_start", "units": "day"})
+            {"long_name": f"{label} age of the element sets at time_coverage_start", "units": "day"},
+        )
     for name, (data, a) in sysc.items():
         coords[name] = xr.Variable("system", data, a)
 
     dims = ("system", "lat", "lon")
     data_vars = {
-        "mean_visible": xr.Variable(dims, mean_visible, {
-            "long_name": "mean number of satellites visible above the elevation mask", "units": "1",
-            "cell_methods": "time: mean"}),
-        "covered_fraction": xr.Variable(dims, covered, {
-            "long_name": "fraction of time steps with at least min_visible satellites visible", "units": "1",
-            "valid_min": 0.0, "valid_max": 1.0, "cell_methods": "time: mean"}),
-        "max_gap_s": xr.Variable(dims, max_gap, {
-            "long_name": "longest run of consecutive time steps with fewer than min_visible satellites visible",
-            "units": "s", "cell_methods": "time: maximum",
-            "comment": "steps x time_step_s; a cell never covered has the whole duration "
-                       "(time_steps x time_step_s), a cell always covered 0"}),
+        "mean_visible": xr.Variable(
+            dims,
+            mean_visible,
+            {
+                "long_name": "mean number of satellites visible above the elevation mask",
+                "units": "1",
+                "cell_methods": "time: mean",
+            },
+        ),
+        "covered_fraction": xr.Variable(
+            dims,
+            covered,
+            {
+                "long_name": "fraction of time steps with at least min_visible satellites visible",
+                "units": "1",
+                "valid_min": 0.0,
+                "valid_max": 1.0,
+                "cell_methods": "time: mean",
+            },
+        ),
+        "max_gap_s": xr.Variable(
+            dims,
+            max_gap,
+            {
+                "long_name": "longest run of consecutive time steps with fewer than min_visible satellites visible",
+                "units": "s",
+                "cell_methods": "time: maximum",
+                "comment": "steps x time_step_s; a cell never covered has the whole duration "
+                "(time_steps x time_step_s), a cell always covered 0",
+            },
+        ),
     }
     if counts_mem is not None:
-        coords["time"] = xr.Variable("time", np.asarray(times.time, "datetime64[ns]"),
-                                     {"standard_name": "time", "long_name": "time of step (UTC)", "axis": "T"})
+        coords["time"] = xr.Variable(
+            "time",
+            np.asarray(times.time, "datetime64[ns]"),
+            {"standard_name": "time", "long_name": "time of step (UTC)", "axis": "T"},
+        )
         data_vars["counts"] = xr.Variable(("system", "time", "lat", "lon"), counts_mem, counts_attrs)
     if geography is not None:
         ccoords, pop_frac, area_frac = _geography_fractions(geography, grid, covered)
         coords.update(ccoords)
-        data_vars["population_covered_fraction"] = xr.Variable(("system", "country"), pop_frac, {
-            "long_name": "population-weighted covered_fraction of the country's cells", "units": "1",
-            "cell_methods": "time: mean area: mean (weighted by population x land_share)",
-            "comment": "sum(population*land_share*covered_fraction)/sum(population*land_share), land_share = "
-                       "the country's share of the cell's land (country_fraction/land_fraction when the "
-                       "geography has land_fraction, else country_fraction); NaN where the country has "
-                       "no population on this grid"})
-        data_vars["area_covered_fraction"] = xr.Variable(("system", "country"), area_frac, {
-            "long_name": "land-area-weighted covered_fraction of the country's cells", "units": "1",
-            "cell_methods": "time: mean area: mean (weighted by cell_area x country_fraction)",
-            "comment": "sum(cell_area*country_fraction*covered_fraction)/sum(cell_area*country_fraction); "
-                       "NaN where the country has no land on this grid"})
+        data_vars["population_covered_fraction"] = xr.Variable(
+            ("system", "country"),
+            pop_frac,
+            {
+                "long_name": "population-weighted covered_fraction of the country's cells",
+                "units": "1",
+                "cell_methods": "time: mean area: mean (weighted by population x land_share)",
+                "comment": "sum(population*land_share*covered_fraction)/sum(population*land_share), land_share = "
+                "the country's share of the cell's land (country_fraction/land_fraction when the "
+                "geography has land_fraction, else country_fraction); NaN where the country has "
+                "no population on this grid",
+            },
+        )
+        data_vars["area_covered_fraction"] = xr.Variable(
+            ("system", "country"),
+            area_frac,
+            {
+                "long_name": "land-area-weighted covered_fraction of the country's cells",
+                "units": "1",
+                "cell_methods": "time: mean area: mean (weighted by cell_area x country_fraction)",
+                "comment": "sum(cell_area*country_fraction*covered_fraction)/sum(cell_area*country_fraction); "
+                "NaN where the country has no land on this grid",
+            },
+        )
     if time_series_path is not None:
         attrs["time_series_file"] = os.fspath(time_series_path)
     return xr.Dataset(data_vars, coords=coords, attrs=attrs), state

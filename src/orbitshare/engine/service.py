@@ -10,8 +10,8 @@ Served share (landing rights)
 -----------------------------
 ``share_X(c)``: country X's share of the cell's LAND, ``country_fraction / land_fraction`` (0 where
 the cell has no land) when the geography has ``land_fraction`` (then ``country_fraction`` is a share
-of the cell's area, as :func:`orbitshare.geography.geography` makes it), else ``country_fraction``
-itself (then it is already a share of the land; the convention of :func:`orbitshare.coverage.coverage`).
+of the cell's area, as :func:`orbitshare.geo.build.geography` makes it), else ``country_fraction``
+itself (then it is already a share of the land; the convention of :func:`orbitshare.engine.coverage.coverage`).
 The served share ``s_c`` in [0, 1]:
 
 * no ``serve_countries`` and no ``exclude_countries``: 1 in every cell, ocean included;
@@ -61,58 +61,12 @@ exact integers until the final division and do not change at all.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["Band", "served_share", "service", "WEIGHTINGS"]
+__all__ = ["served_share", "service", "WEIGHTINGS"]
 
 #: Weightings of the capacity shares.
 WEIGHTINGS = ("population", "area")
-
-
-def _real(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
-
-
-@dataclass(frozen=True)
-class Band:
-    """A downlink band: ``name`` (e.g. "Ku"), ``low_mhz`` < ``high_mhz``, both > 0, MHz."""
-
-    name: str
-    low_mhz: float
-    high_mhz: float
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"Band.name: expected a non-empty string, got {self.name!r}")
-        for field in ("low_mhz", "high_mhz"):
-            v = getattr(self, field)
-            if not _real(v) or not (math.isfinite(float(v)) and float(v) > 0):
-                raise ValueError(f"Band.{field}: expected a finite frequency > 0 MHz, got {v!r} (band {self.name!r})")
-            object.__setattr__(self, field, float(v))
-        if not self.low_mhz < self.high_mhz:
-            raise ValueError(f"Band.low_mhz: expected low_mhz < high_mhz, got {self.low_mhz:g} >= {self.high_mhz:g} "
-                             f"(band {self.name!r})")
-
-    @property
-    def width_mhz(self) -> float:
-        return self.high_mhz - self.low_mhz
-
-    @classmethod
-    def coerce(cls, obj) -> "Band":
-        """A Band from a Band, a ``(name, low_mhz, high_mhz)`` sequence or a mapping with those keys."""
-        if isinstance(obj, Band):
-            return obj
-        if isinstance(obj, dict):
-            unknown = set(obj) - {"name", "low_mhz", "high_mhz"}
-            if unknown:
-                raise ValueError(f"unknown key(s) {sorted(unknown)}; a band has name, low_mhz, high_mhz")
-            return cls(**obj)
-        if isinstance(obj, (tuple, list)) and len(obj) == 3:
-            return cls(*obj)
-        raise TypeError(f"expected a Band or (name, low_mhz, high_mhz), got {obj!r}")
 
 
 # --------------------------------------------------------------------------- shares and weights
@@ -147,8 +101,10 @@ def served_share(system, geography) -> np.ndarray:
         codes = getattr(system, field) or ()
         unknown = [c for c in codes if c not in idx]
         if unknown:
-            raise ValueError(f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
-                             f"geography's 'country' coordinate (system {system.name!r})")
+            raise ValueError(
+                f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
+                f"geography's 'country' coordinate (system {system.name!r})"
+            )
     excl = set(system.exclude_countries)
     if system.serve_countries is not None:
         served = [c for c in system.serve_countries if c not in excl]
@@ -170,9 +126,20 @@ def _land_area(geography, grid) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the pass
-def service(systems, grid, times, geography, *, weighting: str = "population", chunk_steps: int | None = None,
-            keep_time_series: bool = False, resume=None, on_chunk=None, client=None,
-            backend: str = "cpu") -> dict:
+def service(
+    systems,
+    grid,
+    times,
+    geography,
+    *,
+    weighting: str = "population",
+    chunk_steps: int | None = None,
+    keep_time_series: bool = False,
+    resume=None,
+    on_chunk=None,
+    client=None,
+    backend: str = "cpu",
+) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
     Parameters
@@ -185,9 +152,9 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     geography : xarray.Dataset on the grid: ``country_fraction(country, lat, lon)``,
         ``population(lat, lon)``, optionally ``land_fraction(lat, lon)`` (:func:`orbitshare.geography`)
     weighting : "population" (w = population × served share) or "area" (w = land area × served share)
-    chunk_steps : time steps per chunk (default :func:`orbitshare.coverage.default_chunk_steps`)
-    keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.coverage.coverage`)
-    resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.coverage._drive``; used
+    chunk_steps : time steps per chunk (default :func:`orbitshare.engine.coverage.default_chunk_steps`)
+    keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.engine.coverage.coverage`)
+    resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.engine.coverage._drive``; used
         by :mod:`orbitshare.runner`)
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results), or None
     backend : "cpu", or "cuda": SGP4, footprints and the capacity accumulation on the GPU
@@ -216,7 +183,7 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     ``element_count``, ``elevation_mask_deg``, ...), the grid's CF
     ``lat``/``lon`` with bounds, and the coverage Dataset's time-coverage attributes.
 
-    Memory and time: as :func:`orbitshare.coverage.coverage`, plus per chunk ≈ (28·blocks + 56) bytes
+    Memory and time: as :func:`orbitshare.engine.coverage.coverage`, plus per chunk ≈ (28·blocks + 56) bytes
     per cell and system (blocks ≤ ``CAPACITY_TIME_BLOCKS`` = 8), plus the result arrays
     (8 bytes × systems × (2·bands + 4) per cell). The capacity accumulation uses the visibility
     kernel's exact row intervals: O(visible rows) per satellite-step, plus one pass over each touched
@@ -224,51 +191,86 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
     """
     import xarray as xr
 
-    from .coverage import _as_systems, _check_geography, _drive
-    from .grid import Grid
-    from .timegrid import TimeGrid
+    from orbitshare.engine.coverage import _check_geography, _drive
+    from orbitshare.grid import Grid
+    from orbitshare.system import as_systems
+    from orbitshare.timegrid import TimeGrid
 
-    syslist = _as_systems(systems)
+    syslist = as_systems(systems)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting: expected one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
     if geography is None:
-        raise ValueError("geography: required (population and country fractions on the grid: "
-                         "orbitshare.geography(grid))")
+        raise ValueError(
+            "geography: required (population and country fractions on the grid: orbitshare.geography(grid))"
+        )
     if not isinstance(times, TimeGrid):
-        raise TypeError(f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), "
-                        f"got {type(times).__name__}")
+        raise TypeError(
+            f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), got {type(times).__name__}"
+        )
     _check_geography(geography, grid)
     caps = []
     for s in syslist:
         c = s.capacity_mbps
         if c is None:
-            raise ValueError(f"System.capacity_per_sat_mbps: system {s.name!r} has no capacity; give "
-                             "capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz and beams (with bands)")
+            raise ValueError(
+                f"System.capacity_per_sat_mbps: system {s.name!r} has no capacity; give "
+                "capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz and beams (with bands)"
+            )
         caps.append(c)
     shares = np.stack([served_share(s, geography) for s in syslist])
     pop = _population(geography)
     base = pop if weighting == "population" else _land_area(geography, grid)
     weight = np.ascontiguousarray(base[None, :, :] * shares)
 
-    cov, state = _drive(syslist, grid, times, geography=geography, keep_time_series=keep_time_series,
-                        chunk_steps=chunk_steps, count_any=True, capacity=(np.array(caps), weight),
-                        resume=resume, on_chunk=on_chunk, client=client, backend=backend)
+    cov, state = _drive(
+        syslist,
+        grid,
+        times,
+        geography=geography,
+        keep_time_series=keep_time_series,
+        chunk_steps=chunk_steps,
+        count_any=True,
+        capacity=(np.array(caps), weight),
+        resume=resume,
+        on_chunk=on_chunk,
+        client=client,
+        backend=backend,
+    )
     nt = state.nsteps
 
     # ---- shared coordinates and attributes
-    coords = {k: cov.coords[k].variable for k in ("lat", "lon", "lat_bnds", "lon_bnds", "cell_area")
-              if k in cov.coords}
+    coords = {k: cov.coords[k].variable for k in ("lat", "lon", "lat_bnds", "lon_bnds", "cell_area") if k in cov.coords}
     coords.update({k: c.variable for k, c in cov.coords.items() if c.dims == ("system",)})  # names, operator, ...
-    base_attrs = {k: cov.attrs[k] for k in ("Conventions", "source", "time_coverage_start", "time_coverage_end",
-                                            "time_coverage_resolution", "time_step_s", "time_steps",
-                                            "grid_resolution_deg", "systems") if k in cov.attrs}
+    base_attrs = {
+        k: cov.attrs[k]
+        for k in (
+            "Conventions",
+            "source",
+            "time_coverage_start",
+            "time_coverage_end",
+            "time_coverage_resolution",
+            "time_step_s",
+            "time_steps",
+            "grid_resolution_deg",
+            "systems",
+        )
+        if k in cov.attrs
+    }
     cell = ("system", "lat", "lon")
-    share_var = xr.Variable(cell, shares, {
-        "long_name": "served share of the cell (landing rights)", "units": "1", "valid_min": 0.0, "valid_max": 1.0,
-        "comment": "1 without landing rights; with serve_countries the served countries' share of the cell's land "
-                   "(0 where no land); with only exclude_countries 1 minus the excluded share (1 over the ocean)"})
+    share_var = xr.Variable(
+        cell,
+        shares,
+        {
+            "long_name": "served share of the cell (landing rights)",
+            "units": "1",
+            "valid_min": 0.0,
+            "valid_max": 1.0,
+            "comment": "1 without landing rights; with serve_countries the served countries' share of the cell's land "
+            "(0 where no land); with only exclude_countries 1 minus the excluded share (1 over the ocean)",
+        },
+    )
 
     # ---- spectrum
     band_names = []
@@ -284,63 +286,133 @@ def service(systems, grid, times, geography, *, weighting: str = "population", c
             j = band_names.index(b.name)
             low[i, j], high[i, j] = b.low_mhz, b.high_mhz
     width = high - low
-    any_frac = state.steps_any / np.float64(nt) * shares          # [nsys, nlat, nlon]
+    any_frac = state.steps_any / np.float64(nt) * shares  # [nsys, nlat, nlon]
     sat_mean = state.sum_visible / np.float64(nt) * shares
     mhz = width[:, :, None, None] * any_frac[:, None]
     mhz_sat = width[:, :, None, None] * sat_mean[:, None]
     scoords = dict(coords)
     scoords["band"] = xr.Variable("band", np.array(band_names, dtype=str), {"long_name": "downlink band name"})
     sb = ("system", "band")
-    spectrum = xr.Dataset({
-        "mhz_available": xr.Variable(("system", "band", "lat", "lon"), mhz, {
-            "long_name": "bandwidth available: band width while at least one satellite of the system is visible, "
-                         "times the served share", "units": "MHz", "cell_methods": "time: mean",
-            "comment": "NaN where the system lacks the band"}),
-        "mhz_sat_available": xr.Variable(("system", "band", "lat", "lon"), mhz_sat, {
-            "long_name": "band width times the number of visible satellites of the system, times the served share",
-            "units": "MHz", "cell_methods": "time: mean", "comment": "NaN where the system lacks the band"}),
-        "band_low_mhz": xr.Variable(sb, low, {"long_name": "lower band edge", "units": "MHz"}),
-        "band_high_mhz": xr.Variable(sb, high, {"long_name": "upper band edge", "units": "MHz"}),
-        "band_width_mhz": xr.Variable(sb, width, {"long_name": "band width", "units": "MHz"}),
-        "bandwidth_mhz": xr.Variable("system", np.array([s.bandwidth_mhz for s in syslist]), {
-            "long_name": "sum of the system's band widths", "units": "MHz"}),
-        "served_share": share_var,
-    }, coords=scoords, attrs={**base_attrs, "title": "orbitshare spectrum"})
+    spectrum = xr.Dataset(
+        {
+            "mhz_available": xr.Variable(
+                ("system", "band", "lat", "lon"),
+                mhz,
+                {
+                    "long_name": "bandwidth available: band width while at least one satellite of the system is visible, "
+                    "times the served share",
+                    "units": "MHz",
+                    "cell_methods": "time: mean",
+                    "comment": "NaN where the system lacks the band",
+                },
+            ),
+            "mhz_sat_available": xr.Variable(
+                ("system", "band", "lat", "lon"),
+                mhz_sat,
+                {
+                    "long_name": "band width times the number of visible satellites of the system, times the served share",
+                    "units": "MHz",
+                    "cell_methods": "time: mean",
+                    "comment": "NaN where the system lacks the band",
+                },
+            ),
+            "band_low_mhz": xr.Variable(sb, low, {"long_name": "lower band edge", "units": "MHz"}),
+            "band_high_mhz": xr.Variable(sb, high, {"long_name": "upper band edge", "units": "MHz"}),
+            "band_width_mhz": xr.Variable(sb, width, {"long_name": "band width", "units": "MHz"}),
+            "bandwidth_mhz": xr.Variable(
+                "system",
+                np.array([s.bandwidth_mhz for s in syslist]),
+                {"long_name": "sum of the system's band widths", "units": "MHz"},
+            ),
+            "served_share": share_var,
+        },
+        coords=scoords,
+        attrs={**base_attrs, "title": "orbitshare spectrum"},
+    )
 
     # ---- capacity
     cap_mean = state.capacity_sum / np.float64(nt)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_person = np.where(pop[None] > 0, cap_mean / pop[None], np.nan)
     ccoords = dict(coords)
-    ccoords["population"] = xr.Variable(("lat", "lon"), pop, {"long_name": "population of the cell",
-                                                              "units": "1", "comment": "persons"})
-    ccoords["time"] = xr.Variable("time", np.asarray(times.time, "datetime64[ns]"),
-                                  {"standard_name": "time", "long_name": "time of step (UTC)", "axis": "T"})
+    ccoords["population"] = xr.Variable(
+        ("lat", "lon"), pop, {"long_name": "population of the cell", "units": "1", "comment": "persons"}
+    )
+    ccoords["time"] = xr.Variable(
+        "time",
+        np.asarray(times.time, "datetime64[ns]"),
+        {"standard_name": "time", "long_name": "time of step (UTC)", "axis": "T"},
+    )
     wdesc = "population x served_share" if weighting == "population" else "land area (km2) x served_share"
-    capacity = xr.Dataset({
-        "capacity_mbps": xr.Variable(cell, cap_mean, {
-            "long_name": "capacity delivered to the cell", "units": "Mbit s-1", "cell_methods": "time: mean",
-            "comment": f"each visible satellite shares its capacity among the cells it sees in proportion to "
-                       f"their weight ({wdesc})"}),
-        "capacity_per_person_mbps": xr.Variable(cell, per_person, {
-            "long_name": "capacity delivered to the cell per person living in it", "units": "Mbit s-1",
-            "cell_methods": "time: mean", "comment": "capacity_mbps / population; NaN where the population is 0"}),
-        "delivered_mbps": xr.Variable("system", state.delivered.sum(axis=1) / np.float64(nt), {
-            "long_name": "capacity delivered over all cells", "units": "Mbit s-1", "cell_methods": "time: mean"}),
-        "offered_mbps": xr.Variable("system", state.offered.sum(axis=1) / np.float64(nt), {
-            "long_name": "capacity of the satellites that see a cell of positive weight", "units": "Mbit s-1",
-            "cell_methods": "time: mean"}),
-        "delivered_step_mbps": xr.Variable(("system", "time"), state.delivered, {
-            "long_name": "capacity delivered over all cells at the step", "units": "Mbit s-1",
-            "cell_methods": "area: sum"}),
-        "offered_step_mbps": xr.Variable(("system", "time"), state.offered, {
-            "long_name": "capacity of the satellites that see a cell of positive weight at the step",
-            "units": "Mbit s-1", "cell_methods": "area: sum"}),
-        "capacity_per_sat_mbps": xr.Variable("system", np.array(caps, np.float64), {
-            "long_name": "capacity of each satellite", "units": "Mbit s-1"}),
-        "served_share": share_var,
-        "weight": xr.Variable(cell, weight, {
-            "long_name": f"capacity-sharing weight of the cell ({wdesc})",
-            "units": "1" if weighting == "population" else "km2"}),
-    }, coords=ccoords, attrs={**base_attrs, "title": "orbitshare capacity", "weighting": weighting})
+    capacity = xr.Dataset(
+        {
+            "capacity_mbps": xr.Variable(
+                cell,
+                cap_mean,
+                {
+                    "long_name": "capacity delivered to the cell",
+                    "units": "Mbit s-1",
+                    "cell_methods": "time: mean",
+                    "comment": f"each visible satellite shares its capacity among the cells it sees in proportion to "
+                    f"their weight ({wdesc})",
+                },
+            ),
+            "capacity_per_person_mbps": xr.Variable(
+                cell,
+                per_person,
+                {
+                    "long_name": "capacity delivered to the cell per person living in it",
+                    "units": "Mbit s-1",
+                    "cell_methods": "time: mean",
+                    "comment": "capacity_mbps / population; NaN where the population is 0",
+                },
+            ),
+            "delivered_mbps": xr.Variable(
+                "system",
+                state.delivered.sum(axis=1) / np.float64(nt),
+                {"long_name": "capacity delivered over all cells", "units": "Mbit s-1", "cell_methods": "time: mean"},
+            ),
+            "offered_mbps": xr.Variable(
+                "system",
+                state.offered.sum(axis=1) / np.float64(nt),
+                {
+                    "long_name": "capacity of the satellites that see a cell of positive weight",
+                    "units": "Mbit s-1",
+                    "cell_methods": "time: mean",
+                },
+            ),
+            "delivered_step_mbps": xr.Variable(
+                ("system", "time"),
+                state.delivered,
+                {
+                    "long_name": "capacity delivered over all cells at the step",
+                    "units": "Mbit s-1",
+                    "cell_methods": "area: sum",
+                },
+            ),
+            "offered_step_mbps": xr.Variable(
+                ("system", "time"),
+                state.offered,
+                {
+                    "long_name": "capacity of the satellites that see a cell of positive weight at the step",
+                    "units": "Mbit s-1",
+                    "cell_methods": "area: sum",
+                },
+            ),
+            "capacity_per_sat_mbps": xr.Variable(
+                "system", np.array(caps, np.float64), {"long_name": "capacity of each satellite", "units": "Mbit s-1"}
+            ),
+            "served_share": share_var,
+            "weight": xr.Variable(
+                cell,
+                weight,
+                {
+                    "long_name": f"capacity-sharing weight of the cell ({wdesc})",
+                    "units": "1" if weighting == "population" else "km2",
+                },
+            ),
+        },
+        coords=ccoords,
+        attrs={**base_attrs, "title": "orbitshare capacity", "weighting": weighting},
+    )
     return {"coverage": cov, "spectrum": spectrum, "capacity": capacity}

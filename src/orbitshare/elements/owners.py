@@ -1,6 +1,6 @@
 """Operating country of each satellite: catalogs and code tables → ISO 3166-1 alpha-3.
 
-:func:`satellite_owners` attributes every record of an :class:`~orbitshare.elements.ElementSet`
+:func:`satellite_owners` attributes every record of an :class:`~orbitshare.elements.elementset.ElementSet`
 to one country (ISO alpha-3) or to ``"unattributed"``, from these sources, tried in order per
 satellite (the first source that yields an ISO code wins):
 
@@ -50,14 +50,14 @@ import functools
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
-from .errors import DataError
+from orbitshare.errors import DataError
 
 __all__ = ["satellite_owners", "owner_table", "filing_administrations", "Owners", "SOURCES", "SCHEMES", "UNATTRIBUTED"]
 
@@ -69,14 +69,25 @@ SOURCES = ("celestrak", "gcat", "ucs", "name")
 SCHEMES = ("gcat", "celestrak", "ucs", "name")
 #: ``kind`` values of the table, plus ``unmapped`` (code not in the table) and ``not_found``
 #: (no record in any source) in :class:`Owners`.
-KINDS = ("state", "subnational", "territory", "company", "igo", "multinational", "historical",
-         "unknown", "unmapped", "not_found", "administration")
+KINDS = (
+    "state",
+    "subnational",
+    "territory",
+    "company",
+    "igo",
+    "multinational",
+    "historical",
+    "unknown",
+    "unmapped",
+    "not_found",
+    "administration",
+)
 
 _ISO3_RE = re.compile(r"[A-Z]{3}")
 
 
 # ============================================================================ mapping tables
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _all_rows() -> tuple[dict, ...]:
     text = (resources.files("orbitshare") / "data" / "owner_codes.csv").read_text(encoding="utf-8")
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
@@ -92,8 +103,11 @@ def owner_table(scheme: str) -> dict[str, dict[str, str]]:
     """
     if scheme not in SCHEMES:
         raise ValueError(f"owner_table: scheme: expected one of {SCHEMES}, got {scheme!r}")
-    return {r["code"]: {"iso3": r["iso3"], "kind": r["kind"], "name": r["name"], "note": r["note"]}
-            for r in _all_rows() if r["scheme"] == scheme}
+    return {
+        r["code"]: {"iso3": r["iso3"], "kind": r["kind"], "name": r["name"], "note": r["note"]}
+        for r in _all_rows()
+        if r["scheme"] == scheme
+    }
 
 
 # ============================================================================ result
@@ -150,11 +164,11 @@ class Owners:
         un = self.owner == UNATTRIBUTED
         if un.any():
             kinds = Counter(self.owner_kind[un].tolist()).most_common()
-            lines.append(f"  unattributed: {int(un.sum())} ("
-                         + ", ".join(f"{k} {v}" for k, v in kinds) + ")")
+            lines.append(f"  unattributed: {int(un.sum())} (" + ", ".join(f"{k} {v}" for k, v in kinds) + ")")
         if self.unmapped:
-            lines.append("  unmapped codes: " + ", ".join(
-                f"{s}:{c} ×{k}" for (s, c), k in sorted(self.unmapped.items())))
+            lines.append(
+                "  unmapped codes: " + ", ".join(f"{s}:{c} ×{k}" for (s, c), k in sorted(self.unmapped.items()))
+            )
         return "\n".join(lines)
 
     def to_dataset(self):
@@ -165,12 +179,15 @@ class Owners:
             return ("satellite", np.asarray(a, dtype=str), {"long_name": long_name})
 
         return xr.Dataset(
-            {"owner": var(self.owner, "operating country (ISO 3166-1 alpha-3) or 'unattributed'"),
-             "owner_source": var(self.owner_source, "source that decided the owner"),
-             "owner_code": var(self.owner_code, "owner code as written in that source"),
-             "owner_kind": var(self.owner_kind, "kind of owner code")},
-            coords={"satellite": ("satellite", np.asarray(self.norad, np.int64),
-                                  {"long_name": "NORAD catalog number"})},
+            {
+                "owner": var(self.owner, "operating country (ISO 3166-1 alpha-3) or 'unattributed'"),
+                "owner_source": var(self.owner_source, "source that decided the owner"),
+                "owner_code": var(self.owner_code, "owner code as written in that source"),
+                "owner_kind": var(self.owner_kind, "kind of owner code"),
+            },
+            coords={
+                "satellite": ("satellite", np.asarray(self.norad, np.int64), {"long_name": "NORAD catalog number"})
+            },
             attrs={"owner_sources": ",".join(self.sources), "owner_files": ";".join(self.files)},
         )
 
@@ -179,8 +196,10 @@ class Owners:
 def _data_dir(data_dir) -> Path:
     d = data_dir if data_dir is not None else os.environ.get("ORBITSHARE_DATA_DIR")
     if not d:
-        raise DataError("satellite_owners: no data directory; pass data_dir= or set ORBITSHARE_DATA_DIR "
-                        "(the catalogs are read from <data_dir>/satcat/)")
+        raise DataError(
+            "satellite_owners: no data directory; pass data_dir= or set ORBITSHARE_DATA_DIR "
+            "(the catalogs are read from <data_dir>/satcat/)"
+        )
     return Path(d)
 
 
@@ -190,8 +209,10 @@ def _find(data_dir: Path, patterns: Iterable[str], what: str) -> Path:
             hits = sorted(p for p in base.glob(pat) if p.is_file())
             if hits:
                 return hits[-1]  # newest by the date in the name
-    raise DataError(f"satellite_owners: no {what} in {data_dir / 'satcat'} "
-                    f"(looked for {', '.join(patterns)}); add the file or drop the source")
+    raise DataError(
+        f"satellite_owners: no {what} in {data_dir / 'satcat'} "
+        f"(looked for {', '.join(patterns)}); add the file or drop the source"
+    )
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:
@@ -244,8 +265,9 @@ def _read_ucs(stamp) -> dict[int, str]:
     rows = _csv_rows(path)
     cols = [c.strip() for c in (rows.fieldnames or [])]
     if "NORAD Number" not in cols or "Country of Operator/Owner" not in cols:
-        raise DataError(f"{path}: not a UCS satellite database (need 'NORAD Number' and "
-                        "'Country of Operator/Owner' columns)")
+        raise DataError(
+            f"{path}: not a UCS satellite database (need 'NORAD Number' and 'Country of Operator/Owner' columns)"
+        )
     for r in rows:
         r = {(k or "").strip(): v for k, v in r.items()}
         n = _norad(r.get("NORAD Number"))
@@ -308,23 +330,24 @@ def _administration_array(administration, norad: np.ndarray) -> np.ndarray:
 def filing_administrations(elements, shells=None) -> np.ndarray:
     """object[n]: the filed operator country of each satellite of a filed system, ``""`` elsewhere.
 
-    A satellite belongs to a shell of :func:`orbitshare.filings.load_filings` (or ``shells``) when its
+    A satellite belongs to a shell of :func:`orbitshare.elements.filings.load_filings` (or ``shells``) when its
     NORAD number lies in ``[norad_first, norad_first + total_sats)`` (the catalog block the filings
-    table assigns, as in ``tle/`` and :func:`orbitshare.filings.filing_elements`). Pass the result as
+    table assigns, as in ``tle/`` and :func:`orbitshare.elements.filings.filing_elements`). Pass the result as
     ``satellite_owners(..., administration=...)``.
     """
-    from .filings import load_filings
+    from orbitshare.elements.filings import load_filings
 
     norad = np.asarray(elements.norad, dtype=np.int64)
     out = np.full(len(norad), "", dtype=object)
-    for sh in (load_filings() if shells is None else shells):
+    for sh in load_filings() if shells is None else shells:
         hit = (norad >= sh.norad_first) & (norad < sh.norad_first + sh.total_sats)
         out[hit] = sh.operator_country_iso3
     return out
 
 
-def satellite_owners(elements, *, data_dir=None, sources=("gcat", "ucs", "name"), satcat=None,
-                     administration=None) -> Owners:
+def satellite_owners(
+    elements, *, data_dir=None, sources=("gcat", "ucs", "name"), satcat=None, administration=None
+) -> Owners:
     """Operating country (ISO alpha-3 or ``"unattributed"``) of every satellite of ``elements``.
 
     Parameters
@@ -370,11 +393,14 @@ def satellite_owners(elements, *, data_dir=None, sources=("gcat", "ucs", "name")
                 raise DataError(f"satellite_owners: satcat: no such file {path}")
         else:
             ddir = _data_dir(data_dir)
-            pats = {"gcat": ("gcat_psatcat*.tsv", "psatcat*.tsv"),
-                    "ucs": ("ucs_satellite_database*.csv", "UCS*Database*.txt", "ucs*.txt"),
-                    "celestrak": ("satcat.csv", "celestrak_satcat*.csv")}[src]
-            path = _find(ddir, pats, {"gcat": "GCAT psatcat", "ucs": "UCS database",
-                                      "celestrak": "CelesTrak SATCAT"}[src])
+            pats = {
+                "gcat": ("gcat_psatcat*.tsv", "psatcat*.tsv"),
+                "ucs": ("ucs_satellite_database*.csv", "UCS*Database*.txt", "ucs*.txt"),
+                "celestrak": ("satcat.csv", "celestrak_satcat*.csv"),
+            }[src]
+            path = _find(
+                ddir, pats, {"gcat": "GCAT psatcat", "ucs": "UCS database", "celestrak": "CelesTrak SATCAT"}[src]
+            )
         reader = {"gcat": _read_gcat, "ucs": _read_ucs, "celestrak": _read_satcat}[src]
         catalogs[src] = reader(_stamp(path))
         files.append(str(path))
@@ -417,5 +443,13 @@ def satellite_owners(elements, *, data_dir=None, sources=("gcat", "ucs", "name")
                 first = (src, code, kind)
         if first is not None:
             osrc[i], ocode[i], okind[i] = first
-    return Owners(norad=norad, owner=owner, owner_source=osrc, owner_code=ocode, owner_kind=okind,
-                  sources=sources, files=tuple(files), unmapped=dict(unmapped))
+    return Owners(
+        norad=norad,
+        owner=owner,
+        owner_source=osrc,
+        owner_code=ocode,
+        owner_kind=okind,
+        sources=sources,
+        files=tuple(files),
+        unmapped=dict(unmapped),
+    )

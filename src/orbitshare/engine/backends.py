@@ -1,6 +1,6 @@
 """Compute backends of the streaming coverage pass: Dask (``[compute] backend = "dask"``).
 
-The pass of :func:`orbitshare.coverage._drive` goes over the time steps in chunks; each chunk's
+The pass of :func:`orbitshare.engine.coverage._drive` goes over the time steps in chunks; each chunk's
 statistics (:class:`~orbitshare.kernels.visibility.ChunkState`) are merged in time order with the
 exact :func:`~orbitshare.kernels.visibility.merge_chunk_states`. The systems never interact in the
 kernel (every accumulator is indexed by the satellite's system, and the satellites of one system are
@@ -35,12 +35,13 @@ import itertools
 import threading
 import uuid
 from collections import deque
-from typing import Callable, Iterator, NamedTuple, Optional, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from .kernels.visibility import CAPACITY_TIME_BLOCKS, ChunkState, accumulate_chunk
-from .timegrid import TimeGrid
+from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS, ChunkState, accumulate_chunk
+from orbitshare.timegrid import TimeGrid
 
 __all__ = [
     "GridGeometry",
@@ -70,15 +71,19 @@ class GridGeometry(NamedTuple):
     sin_lon: np.ndarray
 
     @classmethod
-    def from_grid(cls, grid) -> "GridGeometry":
+    def from_grid(cls, grid) -> GridGeometry:
         """From a :class:`~orbitshare.grid.Grid` (or a resolution in degrees), exactly as the driver."""
-        from .grid import Grid
+        from orbitshare.grid import Grid
 
         if not isinstance(grid, Grid):
             grid = Grid(grid)
         pxy, pz, nxy, nz = grid.row_geometry()
-        return cls(*(np.ascontiguousarray(a, dtype=np.float64) for a in (
-            pxy, pz, nxy, nz, np.array(grid.lon_rad), np.array(grid.cos_lon), np.array(grid.sin_lon))))
+        return cls(
+            *(
+                np.ascontiguousarray(a, dtype=np.float64)
+                for a in (pxy, pz, nxy, nz, np.array(grid.lon_rad), np.array(grid.cos_lon), np.array(grid.sin_lon))
+            )
+        )
 
     @property
     def nlat(self) -> int:
@@ -92,7 +97,7 @@ class GridGeometry(NamedTuple):
 class SystemInput(NamedTuple):
     """One system's share of the work: its SGP4 parameters and coverage rule (picklable).
 
-    params : float64[nsat, NPARAM], init_err : uint8[nsat]   from :func:`orbitshare.propagation.sgp4_params`
+    params : float64[nsat, NPARAM], init_err : uint8[nsat]   from :func:`orbitshare.engine.propagation.sgp4_params`
     mask_rad : float              elevation mask, rad
     min_visible : int             satellites needed for a covered step
     capacity_mbps : float or None capacity of each satellite (with capacity)
@@ -103,20 +108,20 @@ class SystemInput(NamedTuple):
     init_err: np.ndarray
     mask_rad: float
     min_visible: int
-    capacity_mbps: Optional[float] = None
-    weight: Optional[np.ndarray] = None
+    capacity_mbps: float | None = None
+    weight: np.ndarray | None = None
 
 
-def system_inputs(systems, capacity=None, geometry: Optional[GridGeometry] = None) -> list[SystemInput]:
+def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) -> list[SystemInput]:
     """One :class:`SystemInput` per system, with the driver's conversions.
 
-    systems : the driver's list of :class:`~orbitshare.coverage.System` (anything with ``elements``,
+    systems : the driver's list of :class:`~orbitshare.system.System` (anything with ``elements``,
         ``elevation_mask_deg`` and ``min_visible``)
     capacity : None, or the driver's ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon] or
         [nlat, nlon])``
     geometry : checks the weight's shape against the grid when given
     """
-    from .propagation import sgp4_params
+    from orbitshare.engine.propagation import sgp4_params
 
     systems = list(systems)
     nsys = len(systems)
@@ -130,37 +135,50 @@ def system_inputs(systems, capacity=None, geometry: Optional[GridGeometry] = Non
         if weight.ndim == 2:
             weight = np.broadcast_to(weight, (nsys,) + weight.shape)
         if weight.ndim != 3 or weight.shape[0] != nsys:
-            raise ValueError(f"capacity: expected weights of shape (nsys, nlat, nlon) or (nlat, nlon), "
-                             f"got {weight.shape}")
+            raise ValueError(
+                f"capacity: expected weights of shape (nsys, nlat, nlon) or (nlat, nlon), got {weight.shape}"
+            )
         if geometry is not None and weight.shape[1:] != (geometry.nlat, geometry.nlon):
-            raise ValueError(f"capacity: weights of shape {weight.shape[1:]} do not fit the grid "
-                             f"({geometry.nlat}, {geometry.nlon})")
+            raise ValueError(
+                f"capacity: weights of shape {weight.shape[1:]} do not fit the grid ({geometry.nlat}, {geometry.nlon})"
+            )
     out = []
     for i, s in enumerate(systems):
         params, init_err = sgp4_params(s.elements)
-        out.append(SystemInput(
-            np.ascontiguousarray(params, np.float64), np.ascontiguousarray(init_err),
-            float(np.radians(np.float64(s.elevation_mask_deg))), int(s.min_visible),
-            None if cap_sys is None else float(cap_sys[i]),
-            None if weight is None else np.ascontiguousarray(weight[i:i + 1], dtype=np.float64)))
+        out.append(
+            SystemInput(
+                np.ascontiguousarray(params, np.float64),
+                np.ascontiguousarray(init_err),
+                float(np.radians(np.float64(s.elevation_mask_deg))),
+                int(s.min_visible),
+                None if cap_sys is None else float(cap_sys[i]),
+                None if weight is None else np.ascontiguousarray(weight[i : i + 1], dtype=np.float64),
+            )
+        )
     return out
 
 
-def capacity_nblocks(n: int, capacity: bool) -> Optional[int]:
+def capacity_nblocks(n: int, capacity: bool) -> int | None:
     """The driver's time-block rule: ``min(CAPACITY_TIME_BLOCKS, n)`` with capacity (the float sums
     depend on the block partition, which must depend on the chunk length only); otherwise None (the
     worker's Numba thread count: the integer statistics do not depend on it)."""
     return min(CAPACITY_TIME_BLOCKS, int(n)) if capacity else None
 
 
-def chunk_system_task(inp: SystemInput, geom: GridGeometry, times: TimeGrid, count_any: bool = False,
-                      keep_counts: bool = False, nblocks: Optional[int] = None):
+def chunk_system_task(
+    inp: SystemInput,
+    geom: GridGeometry,
+    times: TimeGrid,
+    count_any: bool = False,
+    keep_counts: bool = False,
+    nblocks: int | None = None,
+):
     """One (time chunk × system) task: propagate the system over ``times`` (ITRS) and accumulate.
 
     Returns ``(ChunkState with leading dimension 1, SGP4 error satellite-steps int)``. Pure: running
     it again gives the same bits (Dask reruns it when a worker is lost).
     """
-    from .propagation import _propagate_params
+    from orbitshare.engine.propagation import _propagate_params
 
     nsat, n = int(inp.params.shape[0]), len(times)
     cap_kw = {}
@@ -173,10 +191,24 @@ def chunk_system_task(inp: SystemInput, geom: GridGeometry, times: TimeGrid, cou
             del v
         else:
             e, r = np.zeros((0, n), np.uint8), np.zeros((0, n, 3))
-        st = accumulate_chunk(r, np.zeros(nsat, np.int32), np.array([inp.mask_rad], np.float64),
-                              np.array([inp.min_visible], np.int32), geom.pxy, geom.pz, geom.nxy, geom.nz,
-                              geom.lon_rad, cos_lon=geom.cos_lon, sin_lon=geom.sin_lon, err=e,
-                              keep_counts=keep_counts, nblocks=nblocks, count_any=count_any, **cap_kw)
+        st = accumulate_chunk(
+            r,
+            np.zeros(nsat, np.int32),
+            np.array([inp.mask_rad], np.float64),
+            np.array([inp.min_visible], np.int32),
+            geom.pxy,
+            geom.pz,
+            geom.nxy,
+            geom.nz,
+            geom.lon_rad,
+            cos_lon=geom.cos_lon,
+            sin_lon=geom.sin_lon,
+            err=e,
+            keep_counts=keep_counts,
+            nblocks=nblocks,
+            count_any=count_any,
+            **cap_kw,
+        )
     return st, int(np.count_nonzero(e))
 
 
@@ -210,11 +242,20 @@ def _n_workers(client) -> int:
         return 1
 
 
-def dask_chunk_states(systems_inputs, times: TimeGrid, chunk_steps: int, grid_geometry, *, client,
-                      count_any: bool = False, capacity=None, keep_counts: bool = False,
-                      nblocks_for: Optional[Callable[[int], Optional[int]]] = None,
-                      max_chunks_ahead: Optional[int] = None, retries: int = 2,
-                      ) -> Iterator[tuple[int, int, ChunkState, np.ndarray]]:
+def dask_chunk_states(
+    systems_inputs,
+    times: TimeGrid,
+    chunk_steps: int,
+    grid_geometry,
+    *,
+    client,
+    count_any: bool = False,
+    capacity=None,
+    keep_counts: bool = False,
+    nblocks_for: Callable[[int], int | None] | None = None,
+    max_chunks_ahead: int | None = None,
+    retries: int = 2,
+) -> Iterator[tuple[int, int, ChunkState, np.ndarray]]:
     """Per-chunk states of the streaming pass computed on a Dask cluster, in time order.
 
     systems_inputs : list of :class:`SystemInput` (from :func:`system_inputs`), or the driver's list
@@ -256,8 +297,10 @@ def dask_chunk_states(systems_inputs, times: TimeGrid, chunk_steps: int, grid_ge
         if do_cap and (s.weight is None or s.weight.shape != (1, geom.nlat, geom.nlon)):
             raise ValueError(f"SystemInput.weight: expected shape (1, {geom.nlat}, {geom.nlon})")
     if nblocks_for is None:
+
         def nblocks_for(n):
             return capacity_nblocks(n, do_cap)
+
     nsys = len(inputs)
     ahead = int(max_chunks_ahead) if max_chunks_ahead is not None else max(2, 2 * _n_workers(client))
     ahead = max(1, ahead)
@@ -279,10 +322,22 @@ def dask_chunk_states(systems_inputs, times: TimeGrid, chunk_steps: int, grid_ge
     def submit(ci, chunk):
         nb = nblocks_for(len(chunk))
         tag = uuid.uuid4().hex[:12]
-        return [client.submit(chunk_system_task, scattered["inp"][s], scattered["geom"], chunk, bool(count_any),
-                              bool(keep_counts), nb, key=f"orbitshare-chunk-{tag}-{ci}-{s}", priority=-ci,
-                              retries=retries, pure=False)
-                for s in range(nsys)]
+        return [
+            client.submit(
+                chunk_system_task,
+                scattered["inp"][s],
+                scattered["geom"],
+                chunk,
+                bool(count_any),
+                bool(keep_counts),
+                nb,
+                key=f"orbitshare-chunk-{tag}-{ci}-{s}",
+                priority=-ci,
+                retries=retries,
+                pure=False,
+            )
+            for s in range(nsys)
+        ]
 
     def submit_next() -> bool:
         item = next(chunk_iter, None)
@@ -329,9 +384,18 @@ def dask_chunk_states(systems_inputs, times: TimeGrid, chunk_steps: int, grid_ge
         scattered.clear()  # the scattered inputs are released with their last reference
 
 
-def dask_drive_chunks(systems, grid, times: TimeGrid, chunk_steps: int, *, client, count_any: bool = False,
-                      capacity=None, keep_counts: bool = False,
-                      **kwargs) -> Iterator[tuple[TimeGrid, ChunkState, np.ndarray]]:
+def dask_drive_chunks(
+    systems,
+    grid,
+    times: TimeGrid,
+    chunk_steps: int,
+    *,
+    client,
+    count_any: bool = False,
+    capacity=None,
+    keep_counts: bool = False,
+    **kwargs,
+) -> Iterator[tuple[TimeGrid, ChunkState, np.ndarray]]:
     """Drop-in for the driver's local chunk loop: yields ``(chunk TimeGrid, state, err_steps int64[nsys])``.
 
     ``systems`` the driver's ``syslist``, ``grid`` its Grid, ``times`` its ``rest`` (the steps still to
@@ -340,11 +404,19 @@ def dask_drive_chunks(systems, grid, times: TimeGrid, chunk_steps: int, *, clien
     what it adds to its ``err_steps``. Other keywords go to :func:`dask_chunk_states`.
     """
     chunk_steps = int(chunk_steps)
-    for ci, n, st, err in dask_chunk_states(systems, times, chunk_steps, GridGeometry.from_grid(grid),
-                                            client=client, count_any=count_any, capacity=capacity,
-                                            keep_counts=keep_counts, **kwargs):
+    for ci, n, st, err in dask_chunk_states(
+        systems,
+        times,
+        chunk_steps,
+        GridGeometry.from_grid(grid),
+        client=client,
+        count_any=count_any,
+        capacity=capacity,
+        keep_counts=keep_counts,
+        **kwargs,
+    ):
         k = ci * chunk_steps
-        yield times[k:k + n], st, err
+        yield times[k : k + n], st, err
 
 
 @contextlib.contextmanager
@@ -372,7 +444,7 @@ def get_client(scheduler=None, workers=None, **cluster_kwargs):
         return
     if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
         raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
-    kw = dict(threads_per_worker=1, processes=True, dashboard_address=None)
+    kw = {"threads_per_worker": 1, "processes": True, "dashboard_address": None}
     if workers is not None:
         kw["n_workers"] = int(workers)
     kw.update(cluster_kwargs)
@@ -385,4 +457,3 @@ def get_client(scheduler=None, workers=None, **cluster_kwargs):
             client.close()
     finally:
         cluster.close()
-

@@ -19,9 +19,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .elements import ElementSet, load_elements, parse_elements
-from .errors import DataError, ElementSetError
-from .io import atomic_path
+from orbitshare._version import __version__
+from orbitshare.elements.elementset import ElementSet, load_elements, parse_elements
+from orbitshare.errors import DataError, ElementSetError
+from orbitshare.io import atomic_path
 
 __all__ = ["DEFAULT_BASE_URL", "default_cache_dir", "fetch_group", "fetch_elements"]
 
@@ -40,18 +41,15 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("orbitshare")) / "celestrak"
 
 
-def _version() -> str:
-    try:
-        from . import __version__
-
-        return __version__
-    except ImportError:  # pragma: no cover
-        return "0"
-
-
-def fetch_group(group: str, *, cache_dir: str | os.PathLike[str] | None = None,
-                max_age_s: float = 7200.0, base_url: str = DEFAULT_BASE_URL,
-                format: str = "csv", timeout_s: float = 60.0) -> Path:
+def fetch_group(
+    group: str,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    max_age_s: float = 7200.0,
+    base_url: str = DEFAULT_BASE_URL,
+    format: str = "csv",
+    timeout_s: float = 60.0,
+) -> Path:
     """Path of a cached CelesTrak GP file ``<group>.<format>``, downloading it when missing
     or older than ``max_age_s`` seconds from ``<base_url>?GROUP=<group>&FORMAT=<format>``.
 
@@ -87,7 +85,7 @@ def fetch_group(group: str, *, cache_dir: str | os.PathLike[str] | None = None,
     query = urllib.parse.urlencode({"GROUP": group, "FORMAT": _FORMATS[fmt]})
     url = f"{base_url}{'&' if '?' in base_url else '?'}{query}"
     stale = f" (a stale cached copy remains at {target})" if age is not None else ""
-    request = urllib.request.Request(url, headers={"User-Agent": f"orbitshare/{_version()}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"orbitshare/{__version__}"})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:  # noqa: S310 (scheme checked)
             payload = resp.read()
@@ -99,8 +97,7 @@ def fetch_group(group: str, *, cache_dir: str | os.PathLike[str] | None = None,
 
     head = payload[:200].decode("utf-8", "replace").strip()
     if not head or head.lower().startswith("no gp data found"):
-        raise DataError(f"CelesTrak has no GP data for group {group!r} ({url} answered "
-                        f"{head[:80]!r}){stale}")
+        raise DataError(f"CelesTrak has no GP data for group {group!r} ({url} answered {head[:80]!r}){stale}")
     try:
         parse_elements(payload, format=fmt, source=url)
     except ElementSetError as exc:
@@ -113,6 +110,6 @@ def fetch_group(group: str, *, cache_dir: str | os.PathLike[str] | None = None,
 
 
 def fetch_elements(group: str, **kw: object) -> ElementSet:
-    """:func:`fetch_group` then :func:`~orbitshare.elements.load_elements` of the cached file."""
+    """:func:`fetch_group` then :func:`~orbitshare.elements.elementset.load_elements` of the cached file."""
     fmt = kw.get("format", "csv")
     return load_elements(fetch_group(group, **kw), format=str(fmt))  # type: ignore[arg-type]

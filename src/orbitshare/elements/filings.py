@@ -55,7 +55,7 @@ can take the next free block without renumbering). The 25 shells use 200000–29
 the TLE Alpha-5 scheme can write (it reaches 339,999) and which lies far above the
 catalog numbers assigned to real objects (about 100,300 in 2026). Within a shell, satellite
 ``k = p·S + j`` gets ``norad_first + k`` and the name
-``f"{name_prefix}-P{p+1:02d}S{j+1:02d}"`` (:func:`orbitshare.walker.walker`). Every shell's
+``f"{name_prefix}-P{p+1:02d}S{j+1:02d}"`` (:func:`orbitshare.elements.walker.walker`). Every shell's
 first plane has RAAN 0° at the epoch (filings do not fix nodes).
 """
 
@@ -71,8 +71,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import DataError, OrbitshareError
-from .walker import parse_epoch, walker
+from orbitshare.elements.walker import parse_epoch, walker
+from orbitshare.errors import DataError, OrbitshareError
 
 __all__ = [
     "Shell",
@@ -88,14 +88,34 @@ __all__ = [
 ]
 
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
-NORAD_BLOCK = 4000        # catalog numbers reserved per shell
-ALPHA5_MAX = 339_999      # largest catalog number a TLE (Alpha-5) can carry
+NORAD_BLOCK = 4000  # catalog numbers reserved per shell
+ALPHA5_MAX = 339_999  # largest catalog number a TLE (Alpha-5) can carry
 
 _COLUMNS = (
-    "system_id", "system", "operator", "operator_country_iso3", "filing", "shell",
-    "altitude_km", "inclination_deg", "planes", "sats_per_plane", "total_sats", "phasing",
-    "pattern", "planes_assumed", "phasing_assumed", "pattern_assumed", "norad_first",
-    "name_prefix", "status", "status_note", "source", "confidence", "as_of", "assumptions",
+    "system_id",
+    "system",
+    "operator",
+    "operator_country_iso3",
+    "filing",
+    "shell",
+    "altitude_km",
+    "inclination_deg",
+    "planes",
+    "sats_per_plane",
+    "total_sats",
+    "phasing",
+    "pattern",
+    "planes_assumed",
+    "phasing_assumed",
+    "pattern_assumed",
+    "norad_first",
+    "name_prefix",
+    "status",
+    "status_note",
+    "source",
+    "confidence",
+    "as_of",
+    "assumptions",
 )
 _STATUS = ("deployed", "deploying", "authorized", "planned")
 _CONFIDENCE = ("high", "medium", "low")
@@ -137,8 +157,7 @@ class Shell:
 
     def summary(self) -> str:
         """``id:altitude/inclination/PxS``, e.g. ``G1-S1:550/53.0/72x22``."""
-        return (f"{self.shell}:{self.altitude_km:g}/{float(self.inclination_deg)!r}"
-                f"/{self.planes}x{self.sats_per_plane}")
+        return f"{self.shell}:{self.altitude_km:g}/{float(self.inclination_deg)!r}/{self.planes}x{self.sats_per_plane}"
 
 
 def assumed_planes(total_sats: int) -> int:
@@ -184,8 +203,7 @@ def load_filings(path=None) -> list[Shell]:
 
 def _parse_row(row: dict, where: str, lineno: int) -> Shell:
     def fail(column, expectation):
-        raise DataError(f"{where} line {lineno}, column {column}: {expectation}, "
-                        f"got {row.get(column)!r}")
+        raise DataError(f"{where} line {lineno}, column {column}: {expectation}, got {row.get(column)!r}")
 
     def as_float(column):
         try:
@@ -251,8 +269,7 @@ def _parse_row(row: dict, where: str, lineno: int) -> Shell:
     if not 0.0 <= shell.inclination_deg <= 180.0:
         fail("inclination_deg", "expected 0 <= inclination_deg <= 180")
     if shell.planes * shell.sats_per_plane != shell.total_sats:
-        fail("total_sats", f"expected planes x sats_per_plane = "
-                           f"{shell.planes * shell.sats_per_plane}")
+        fail("total_sats", f"expected planes x sats_per_plane = {shell.planes * shell.sats_per_plane}")
     if shell.phasing >= shell.planes:
         fail("phasing", f"expected 0 <= phasing < planes ({shell.planes})")
     if shell.pattern not in ("delta", "star"):
@@ -278,14 +295,12 @@ def _check_table(shells: list[Shell], where: str) -> None:
     seen: dict[str, int] = {}
     for i, s in enumerate(shells):
         if s.shell in seen:
-            raise DataError(f"{where}: shell id {s.shell!r} appears twice "
-                            f"(lines {seen[s.shell] + 2} and {i + 2})")
+            raise DataError(f"{where}: shell id {s.shell!r} appears twice (lines {seen[s.shell] + 2} and {i + 2})")
         seen[s.shell] = i
     ranges = sorted((s.norad_first, s.norad_last, s.shell) for s in shells)
     for (a0, a1, a), (b0, _b1, b) in zip(ranges, ranges[1:]):
         if b0 <= a1:
-            raise DataError(f"{where}: catalog-number ranges of shells {a} ({a0}-{a1}) "
-                            f"and {b} (from {b0}) overlap")
+            raise DataError(f"{where}: catalog-number ranges of shells {a} ({a0}-{a1}) and {b} (from {b0}) overlap")
     # the rows of one system must be contiguous (one TLE file per system, in table order)
     order: list[str] = []
     for s in shells:
@@ -311,8 +326,7 @@ def _select(system: str, shells: list[Shell]) -> list[Shell]:
     if not chosen:
         chosen = [s for s in shells if s.system.lower() == key.lower()]
     if not chosen:
-        raise OrbitshareError(
-            f"unknown system {system!r}; known system_id values: {', '.join(filing_systems(shells))}")
+        raise OrbitshareError(f"unknown system {system!r}; known system_id values: {', '.join(filing_systems(shells))}")
     return chosen
 
 
@@ -326,12 +340,21 @@ def filing_elements(system: str, epoch=DEFAULT_EPOCH, *, shells: list[Shell] | N
     plane 0 = 0°, bstar = 0, SGP4 mean altitude equal to the filed altitude. Records come in
     table (shell) order, then plane-major order.
     """
-    from .elements import ElementSet
+    from orbitshare.elements.elementset import ElementSet
 
     shells = load_filings() if shells is None else shells
     parts = [
-        walker(s.altitude_km, s.inclination_deg, s.planes, s.sats_per_plane, s.phasing, epoch,
-               pattern=s.pattern, norad_start=s.norad_first, name_prefix=s.name_prefix)
+        walker(
+            s.altitude_km,
+            s.inclination_deg,
+            s.planes,
+            s.sats_per_plane,
+            s.phasing,
+            epoch,
+            pattern=s.pattern,
+            norad_start=s.norad_first,
+            name_prefix=s.name_prefix,
+        )
         for s in _select(system, shells)
     ]
     return parts[0] if len(parts) == 1 else ElementSet.concat(parts)
@@ -354,8 +377,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-MANIFEST_HEADER = ("file", "system_id", "system", "filings", "shells", "n_sats",
-                   "norad_range", "epoch", "sha256")
+MANIFEST_HEADER = ("file", "system_id", "system", "filings", "shells", "n_sats", "norad_range", "epoch", "sha256")
 
 
 def generate_tle_dir(out_dir, epoch=DEFAULT_EPOCH, *, filings_path=None) -> list[Path]:
@@ -395,14 +417,22 @@ def generate_tle_dir(out_dir, epoch=DEFAULT_EPOCH, *, filings_path=None) -> list
                 filings.append(s.filing)
         n_sats = sum(s.total_sats for s in rows)
         if len(elements) != n_sats:
-            raise OrbitshareError(f"{system_id}: generated {len(elements)} records, "
-                                  f"table says {n_sats}")
-        manifest.append("\t".join((
-            path.name, system_id, rows[0].system, " | ".join(filings),
-            "; ".join(s.summary() for s in rows), str(n_sats),
-            f"{min(s.norad_first for s in rows)}-{max(s.norad_last for s in rows)}",
-            epoch_text, hashlib.sha256(data).hexdigest(),
-        )))
+            raise OrbitshareError(f"{system_id}: generated {len(elements)} records, table says {n_sats}")
+        manifest.append(
+            "\t".join(
+                (
+                    path.name,
+                    system_id,
+                    rows[0].system,
+                    " | ".join(filings),
+                    "; ".join(s.summary() for s in rows),
+                    str(n_sats),
+                    f"{min(s.norad_first for s in rows)}-{max(s.norad_last for s in rows)}",
+                    epoch_text,
+                    hashlib.sha256(data).hexdigest(),
+                )
+            )
+        )
     manifest_path = out / "MANIFEST"
     _atomic_write(manifest_path, ("\n".join(manifest) + "\n").encode("utf-8"))
     written.append(manifest_path)

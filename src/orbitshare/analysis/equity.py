@@ -56,8 +56,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from .errors import OrbitshareError
-from .kernels import inequality as _k
+from orbitshare.errors import InequalityError, ZerosDroppedWarning
+from orbitshare.kernels import inequality as _k
 
 __all__ = [
     "InequalityError",
@@ -71,14 +71,6 @@ __all__ = [
 ]
 
 ZERO_POLICIES = ("raise", "drop", "floor", "keep")
-
-
-class InequalityError(OrbitshareError, ValueError):
-    """Input an inequality index cannot use (negative/NaN values, bad weights, undefined zeros)."""
-
-
-class ZerosDroppedWarning(UserWarning):
-    """``zeros="drop"`` removed units with ``x == 0``; the message says how many."""
 
 
 class Theil(NamedTuple):
@@ -117,8 +109,7 @@ def _check_values(name: str, x: np.ndarray, w: np.ndarray | None, where: str) ->
     bad = ~np.isfinite(x)
     if bad.any():
         raise InequalityError(
-            f"{name}{where}: x has {int(bad.sum())} NaN or infinite entries of {x.size}; "
-            "fill or drop them first"
+            f"{name}{where}: x has {int(bad.sum())} NaN or infinite entries of {x.size}; fill or drop them first"
         )
     neg = x < 0
     if neg.any():
@@ -129,9 +120,7 @@ def _check_values(name: str, x: np.ndarray, w: np.ndarray | None, where: str) ->
     if w is not None:
         bad = ~np.isfinite(w)
         if bad.any():
-            raise InequalityError(
-                f"{name}{where}: w has {int(bad.sum())} NaN or infinite entries of {w.size}"
-            )
+            raise InequalityError(f"{name}{where}: w has {int(bad.sum())} NaN or infinite entries of {w.size}")
         neg = w < 0
         if neg.any():
             raise InequalityError(
@@ -168,9 +157,7 @@ def _prepare(
         w = np.ones_like(x)
     else:
         if not w.max() > 0:
-            raise InequalityError(
-                f"{name}{where}: the weights sum to 0; at least one weight must be > 0"
-            )
+            raise InequalityError(f"{name}{where}: the weights sum to 0; at least one weight must be > 0")
         w = w / w.max()
         keep = w > 0
         if not keep.all():
@@ -217,9 +204,7 @@ def _prepare(
 
 def _check_options(name: str, zeros: str, floor: float | None) -> None:
     if zeros not in ZERO_POLICIES:
-        raise InequalityError(
-            f"{name}: zeros must be one of {', '.join(map(repr, ZERO_POLICIES))}, got {zeros!r}"
-        )
+        raise InequalityError(f"{name}: zeros must be one of {', '.join(map(repr, ZERO_POLICIES))}, got {zeros!r}")
     if floor is not None:
         if zeros != "floor":
             raise InequalityError(f"{name}: floor= applies only with zeros='floor'")
@@ -250,9 +235,7 @@ def _is_dataarray(a: Any) -> bool:
 
 def _numpy_inputs(name, x, w, groups, dim):
     if dim is not None:
-        raise InequalityError(
-            f"{name}: dim= needs an xarray.DataArray; NumPy input is reduced over all elements"
-        )
+        raise InequalityError(f"{name}: dim= needs an xarray.DataArray; NumPy input is reduced over all elements")
     xa = _as_float(name, "x", x)
     wa = None
     if w is not None:
@@ -276,21 +259,16 @@ def _like_x(name: str, what: str, x, a):
     if _is_dataarray(a):
         extra = set(a.dims) - set(x.dims)
         if extra:
-            raise InequalityError(
-                f"{name}: {what} has dimensions {sorted(map(str, extra))} that x {x.dims} lacks"
-            )
+            raise InequalityError(f"{name}: {what} has dimensions {sorted(map(str, extra))} that x {x.dims} lacks")
         try:
             _, a = xr.align(x, a, join="exact")
         except ValueError as exc:
-            raise InequalityError(
-                f"{name}: the coordinates of {what} and x differ ({exc})"
-            ) from None
+            raise InequalityError(f"{name}: the coordinates of {what} and x differ ({exc})") from None
         return a.broadcast_like(x).transpose(*x.dims)
     arr = np.asarray(a)
     if arr.shape != x.shape:
         raise InequalityError(
-            f"{name}: {what} has shape {arr.shape} but x has shape {x.shape} {x.dims}; "
-            "pass a DataArray to broadcast"
+            f"{name}: {what} has shape {arr.shape} but x has shape {x.shape} {x.dims}; pass a DataArray to broadcast"
         )
     return xr.DataArray(arr, dims=x.dims)
 
@@ -360,10 +338,7 @@ def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attr
         idx = np.unravel_index(i, rest_shape) if rest else ()
         where = ""
         if rest:
-            loc = ", ".join(
-                f"{d}={x[d].values[j]!s}" if d in x.coords else f"{d}={j}"
-                for d, j in zip(rest, idx)
-            )
+            loc = ", ".join(f"{d}={x[d].values[j]!s}" if d in x.coords else f"{d}={j}" for d, j in zip(rest, idx))
             where = f" at {loc}"
         vals = row_fn(xv[i], None if wv is None else wv[i], None if gv is None else gv[i], where)
         for k, v in enumerate(vals):

@@ -15,10 +15,10 @@ the cell's people (and of whatever the cell receives)::
     P_c     = Σ_cells population · share_c
 
 ``country_fraction`` is a share of the cell's *area*, and ``land_fraction`` its land share
-(:func:`orbitshare.geography.geography`). So that no person is ever counted twice, the denominator
+(:func:`orbitshare.geo.build.geography`). So that no person is ever counted twice, the denominator
 is ``max(land_fraction, Σ_c country_fraction)`` — computed in float64, and taken as
 ``Σ_c country_fraction`` whenever the two agree to 1e-6 (they differ only by float32 rounding in
-:func:`~orbitshare.geography.geography`, and then the shares of a land cell sum to 1 exactly).
+:func:`~orbitshare.geo.build.geography`, and then the shares of a land cell sum to 1 exactly).
 Land that no country claims (``land_fraction`` above ``Σ_c country_fraction``) keeps its share of
 the people, who then belong to no country. Without ``land_fraction`` the fractions are taken to be
 shares of the land already (as in :mod:`orbitshare.coverage`): the denominator is
@@ -82,11 +82,11 @@ Whose satellites are whose. Accepted forms:
 * ``None``: the capacity Dataset's ``administration`` coordinate on ``system`` (ISO3), if any, is
   the owner of all the system's satellites; otherwise no operated-satellite variables.
 * a mapping ``{system name: owner}``, each owner an ISO3 string (the whole system), an
-  :class:`~orbitshare.owners.Owners`, or an array of ISO3 codes (one per satellite);
+  :class:`~orbitshare.elements.owners.Owners`, or an array of ISO3 codes (one per satellite);
 * an ``xarray.DataArray`` of ISO3 strings on ``system``;
 * a sequence of systems with ``.name`` and ``.administration`` (a per-system owner);
-* one :class:`~orbitshare.owners.Owners` (or array) for all satellites of all systems, concatenated
-  in the order of the ``system`` dimension (as :func:`orbitshare.coverage.coverage` concatenates
+* one :class:`~orbitshare.elements.owners.Owners` (or array) for all satellites of all systems, concatenated
+  in the order of the ``system`` dimension (as :func:`orbitshare.engine.coverage.coverage` concatenates
   them; the split uses the ``element_count`` coordinate).
 
 A whole-system owner needs the number of the system's satellites: the ``element_count``
@@ -141,8 +141,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import equity as _eq
-from .geography import country_cell_pairs
+from orbitshare.analysis import equity as _eq
+from orbitshare.geo.build import country_cell_pairs
 
 __all__ = ["country_accounts", "group_accounts", "equity_summary", "lorenz_curves", "GROUPS"]
 
@@ -173,8 +173,10 @@ class _Cells:
             raise TypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
         for name in ("country_fraction", "population"):
             if name not in geography:
-                raise ValueError(f"geography: missing variable {name!r} (expected country_fraction(country, "
-                                 "lat, lon) and population(lat, lon) from orbitshare.geography)")
+                raise ValueError(
+                    f"geography: missing variable {name!r} (expected country_fraction(country, "
+                    "lat, lon) and population(lat, lon) from orbitshare.geography)"
+                )
         self.geo = geography
         self.nlat, self.nlon = geography.sizes["lat"], geography.sizes["lon"]
         self.ncell = self.nlat * self.nlon
@@ -223,8 +225,10 @@ class _Cells:
             a = np.asarray(ds[dim].values, np.float64)
             b = np.asarray(self.geo[dim].values, np.float64)
             if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6):
-                raise ValueError(f"{what}: its {dim} coordinate ({a.size} values) does not match the "
-                                 f"geography's ({b.size}); build both on the same Grid")
+                raise ValueError(
+                    f"{what}: its {dim} coordinate ({a.size} values) does not match the "
+                    f"geography's ({b.size}); build both on the same Grid"
+                )
 
 
 def _flat(da: xr.DataArray) -> np.ndarray:
@@ -250,8 +254,9 @@ def _systems(coverage, capacity, spectrum) -> list[str]:
         if names is None:
             names = these
         elif set(these) != set(names):
-            raise ValueError(f"{what}: its systems {sorted(these)} differ from {sorted(names)}; give results "
-                             "of the same run")
+            raise ValueError(
+                f"{what}: its systems {sorted(these)} differ from {sorted(names)}; give results of the same run"
+            )
     if names is None:
         raise ValueError("country_accounts: give at least one of coverage, capacity, spectrum")
     return names
@@ -283,7 +288,7 @@ def _owner_lists(owners, systems, counts, capacity):
             return {s: (str(a), None) for s, a in zip(systems, adm)}
         return None
     if isinstance(owners, str):  # one country owns every system
-        return {s: (owners, None) for s in systems}
+        return dict.fromkeys(systems, (owners, None))
     if isinstance(owners, xr.DataArray):
         if owners.dims != ("system",):
             raise ValueError(f"owners: a DataArray of owners must be on ('system',), got {owners.dims}")
@@ -291,8 +296,10 @@ def _owner_lists(owners, systems, counts, capacity):
     if isinstance(owners, Mapping):
         missing = [s for s in systems if s not in owners]
         if missing:
-            raise ValueError(f"owners: no owner for system(s) {missing}; give one per system "
-                             "(ISO3, an Owners or an array of ISO3 per satellite)")
+            raise ValueError(
+                f"owners: no owner for system(s) {missing}; give one per system "
+                "(ISO3, an Owners or an array of ISO3 per satellite)"
+            )
         out = {}
         for s in systems:
             o = owners[s]
@@ -301,28 +308,38 @@ def _owner_lists(owners, systems, counts, capacity):
             else:  # an Owners or an array: one owner per satellite
                 out[s] = (None, np.asarray(getattr(o, "owner", o), dtype=object).reshape(-1))
         return out
-    if hasattr(owners, "owner") or isinstance(owners, np.ndarray) or (
-            isinstance(owners, Sequence) and owners and all(isinstance(o, str) for o in owners)):
+    if (
+        hasattr(owners, "owner")
+        or isinstance(owners, np.ndarray)
+        or (isinstance(owners, Sequence) and owners and all(isinstance(o, str) for o in owners))
+    ):
         codes = np.asarray(getattr(owners, "owner", owners), dtype=object).reshape(-1)
         if counts is None:
-            raise ValueError("owners: per-satellite owners of all systems are split by the element_count "
-                             "coordinate on system, which neither coverage nor capacity has; pass "
-                             "{system: owners} instead")
+            raise ValueError(
+                "owners: per-satellite owners of all systems are split by the element_count "
+                "coordinate on system, which neither coverage nor capacity has; pass "
+                "{system: owners} instead"
+            )
         if codes.size != int(counts.sum()):
-            raise ValueError(f"owners: {codes.size} owners for {int(counts.sum())} satellites "
-                             f"(element_count {dict(zip(systems, counts.tolist()))})")
+            raise ValueError(
+                f"owners: {codes.size} owners for {int(counts.sum())} satellites "
+                f"(element_count {dict(zip(systems, counts.tolist()))})"
+            )
         edges = np.concatenate([[0], np.cumsum(counts)])
-        return {s: (None, codes[edges[i]:edges[i + 1]]) for i, s in enumerate(systems)}
+        return {s: (None, codes[edges[i] : edges[i + 1]]) for i, s in enumerate(systems)}
     if isinstance(owners, Sequence):
         by_name = {}
         for o in owners:
             if not (hasattr(o, "name") and hasattr(o, "administration")):
-                raise TypeError("owners: a sequence of systems needs .name and .administration on each, "
-                                f"got {type(o).__name__}")
+                raise TypeError(
+                    f"owners: a sequence of systems needs .name and .administration on each, got {type(o).__name__}"
+                )
             by_name[o.name] = o.administration
         return _owner_lists(by_name, systems, counts, capacity)
-    raise TypeError(f"owners: expected None, a mapping, a DataArray, an Owners, an array or a sequence of "
-                    f"systems, got {type(owners).__name__}")
+    raise TypeError(
+        f"owners: expected None, a mapping, a DataArray, an Owners, an array or a sequence of "
+        f"systems, got {type(owners).__name__}"
+    )
 
 
 def _operated(owners, systems, counts, capacity, country_codes):
@@ -337,8 +354,10 @@ def _operated(owners, systems, counts, capacity, country_codes):
         code, per_sat = lists[s]
         if per_sat is None:
             if counts is None:
-                raise ValueError(f"owners: system {s!r} has one owner for all its satellites, but neither "
-                                 "coverage nor capacity has the element_count coordinate that says how many")
+                raise ValueError(
+                    f"owners: system {s!r} has one owner for all its satellites, but neither "
+                    "coverage nor capacity has the element_count coordinate that says how many"
+                )
             n = int(counts[k])
             i = index.get(str(code).strip()) if code is not None else None
             if i is None:
@@ -347,8 +366,9 @@ def _operated(owners, systems, counts, capacity, country_codes):
                 sats[k, i] += n
         else:
             if counts is not None and per_sat.size != int(counts[k]):
-                raise ValueError(f"owners: system {s!r} has {per_sat.size} owners for {int(counts[k])} "
-                                 "satellites (element_count)")
+                raise ValueError(
+                    f"owners: system {s!r} has {per_sat.size} owners for {int(counts[k])} satellites (element_count)"
+                )
             for c in per_sat:
                 i = index.get(str(c).strip()) if c is not None else None
                 if i is None:
@@ -379,45 +399,64 @@ def _derive(ds: xr.Dataset, world: xr.Dataset) -> xr.Dataset:
     P = ds["population"]
     Pw = float(world["population"])
     ds["population_share"] = (P / Pw if Pw > 0 else P * np.nan).assign_attrs(
-        long_name="share of the world population", units="1")
+        long_name="share of the world population", units="1"
+    )
     if "population_covered" in ds:
         ds["population_covered_fraction"] = xr.apply_ufunc(_divide, ds["population_covered"], P).assign_attrs(
-            long_name="fraction of the population in covered cells (time mean)", units="1")
-        ds["population_covered_any_fraction"] = xr.apply_ufunc(
-            _divide, ds["population_covered_any"], P).assign_attrs(
-            long_name="fraction of the population covered by at least one system (time mean)", units="1")
+            long_name="fraction of the population in covered cells (time mean)", units="1"
+        )
+        ds["population_covered_any_fraction"] = xr.apply_ufunc(_divide, ds["population_covered_any"], P).assign_attrs(
+            long_name="fraction of the population covered by at least one system (time mean)", units="1"
+        )
     if "capacity_delivered_mbps" in ds:
         pshare = ds["population_share"]
         for suffix, sys_text in (("", ""), ("_total", " (all systems)")):
             D = ds[f"capacity_delivered{suffix}_mbps"]
             Dw = world[f"capacity_delivered{suffix}_mbps"]
             ds[f"capacity_per_person{suffix}_mbps"] = xr.apply_ufunc(_divide, D, P).assign_attrs(
-                long_name=f"mean capacity delivered per person{sys_text} (time mean)", units=_MBPS,
-                comment="capacity delivered to the population / population; NaN where population = 0")
+                long_name=f"mean capacity delivered per person{sys_text} (time mean)",
+                units=_MBPS,
+                comment="capacity delivered to the population / population; NaN where population = 0",
+            )
             dshare = xr.apply_ufunc(_divide, D, Dw)
             if suffix == "_total":
                 ds["capacity_share"] = dshare.assign_attrs(
-                    long_name="share of the world capacity delivered (all systems)", units="1")
+                    long_name="share of the world capacity delivered (all systems)", units="1"
+                )
             ds[f"service_ratio{suffix}"] = xr.apply_ufunc(_ratio, dshare, pshare).assign_attrs(
                 long_name=f"share of world capacity delivered / share of world population{sys_text}",
-                units="1", comment=_RATIO_COMMENT)
+                units="1",
+                comment=_RATIO_COMMENT,
+            )
             if f"capacity_operated{suffix}_mbps" in ds:
                 O = ds[f"capacity_operated{suffix}_mbps"]
                 Ow = world[f"capacity_operated{suffix}_mbps"]
                 oshare = xr.apply_ufunc(_divide, O, Ow)
                 ds[f"resource_balance{suffix}"] = xr.apply_ufunc(_ratio, oshare, dshare).assign_attrs(
                     long_name=f"share of world capacity operated / share of world capacity delivered{sys_text}",
-                    units="1", comment=_RATIO_COMMENT)
+                    units="1",
+                    comment=_RATIO_COMMENT,
+                )
     return ds
 
 
-_RATIO_COMMENT = ("ratio of two shares a/b: finite where b > 0; inf where b = 0 < a; NaN where a = b = 0 "
-                  "or where a world total is 0")
+_RATIO_COMMENT = (
+    "ratio of two shares a/b: finite where b > 0; inf where b = 0 < a; NaN where a = b = 0 or where a world total is 0"
+)
 
 
 def _world(ds: xr.Dataset) -> xr.Dataset:
-    names = [v for v in ("population", "capacity_delivered_mbps", "capacity_delivered_total_mbps",
-                         "capacity_operated_mbps", "capacity_operated_total_mbps") if v in ds]
+    names = [
+        v
+        for v in (
+            "population",
+            "capacity_delivered_mbps",
+            "capacity_delivered_total_mbps",
+            "capacity_operated_mbps",
+            "capacity_operated_total_mbps",
+        )
+        if v in ds
+    ]
     return ds[names].sum("country")
 
 
@@ -428,10 +467,10 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
     Parameters
     ----------
     geography : xarray.Dataset
-        :func:`orbitshare.geography.geography` (``country_fraction``, ``land_fraction``,
+        :func:`orbitshare.geo.build.geography` (``country_fraction``, ``land_fraction``,
         ``population``, ``cell_area`` and the country coordinates).
     coverage : xarray.Dataset or None
-        :func:`orbitshare.coverage.coverage` on the same grid (``covered_fraction(system, lat, lon)``;
+        :func:`orbitshare.engine.coverage.coverage` on the same grid (``covered_fraction(system, lat, lon)``;
         optionally ``counts(system, time, lat, lon)`` for exact "any system" coverage).
     spectrum : xarray.Dataset, optional
         ``mhz_available(system, band, lat, lon)`` (time-mean MHz), optionally ``mhz_sat_available``.
@@ -447,7 +486,7 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
     xarray.Dataset named "countries" on ``country`` (and ``system``, ``band``); the variables,
     definitions and the inf/NaN rule are in the module docstring.
     """
-    from . import __version__
+    from orbitshare._version import __version__
 
     cells = _Cells(geography)
     systems = _systems(coverage, capacity, spectrum)
@@ -509,78 +548,125 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
         "population_grid_total": pop_total,
         "population_unassigned": pop_total - float(P.sum()),
         "comment": "share of a cell = country_fraction / land_fraction (the country's share of the cell's "
-                   "land); world = sum over the country dimension; see orbitshare.accounts",
+        "land); world = sum over the country dimension; see orbitshare.accounts",
     }
     data = {
-        "population": _var("country", P, "population on the grid (country's share of each cell's land)",
-                           "persons", cell_methods="area: sum"),
+        "population": _var(
+            "country",
+            P,
+            "population on the grid (country's share of each cell's land)",
+            "persons",
+            cell_methods="area: sum",
+        ),
     }
     if cells.area is not None:
-        data["land_area"] = _var("country", area, "land area of the country on the grid", "km2",
-                                 cell_methods="area: sum")
+        data["land_area"] = _var(
+            "country", area, "land area of the country on the grid", "km2", cell_methods="area: sum"
+        )
     if coverage is not None:
         data["population_covered"] = _var(
-            ("system", "country"), covered, "population covered (time mean of covered people)", "persons",
+            ("system", "country"),
+            covered,
+            "population covered (time mean of covered people)",
+            "persons",
             cell_methods="time: mean area: sum",
-            comment="sum over cells of population * share * covered_fraction")
+            comment="sum over cells of population * share * covered_fraction",
+        )
         data["population_covered_any"] = _var(
-            "country", covered_any, "population covered by at least one system (time mean)", "persons",
-            cell_methods="time: mean area: sum", comment=f"method: {any_method}")
+            "country",
+            covered_any,
+            "population covered by at least one system (time mean)",
+            "persons",
+            cell_methods="time: mean area: sum",
+            comment=f"method: {any_method}",
+        )
         attrs["population_covered_any_method"] = any_method
     if capacity is not None:
         cu = _MBPS
         data["capacity_delivered_mbps"] = _var(
-            ("system", "country"), delivered, "capacity delivered to the country (time mean)", cu,
-            cell_methods="time: mean area: sum", comment="sum over cells of capacity_mbps * share")
+            ("system", "country"),
+            delivered,
+            "capacity delivered to the country (time mean)",
+            cu,
+            cell_methods="time: mean area: sum",
+            comment="sum over cells of capacity_mbps * share",
+        )
         data["capacity_delivered_total_mbps"] = _var(
-            "country", delivered.sum(axis=0), "capacity delivered to the country by all systems (time mean)",
-            cu, cell_methods="time: mean area: sum")
+            "country",
+            delivered.sum(axis=0),
+            "capacity delivered to the country by all systems (time mean)",
+            cu,
+            cell_methods="time: mean area: sum",
+        )
         attrs["capacity_grid_total_mbps"] = float(cap.sum())
         attrs["capacity_unassigned_mbps"] = float(cap.sum() - delivered.sum())
     if spectrum is not None:
-        coords["band"] = xr.Variable("band", np.asarray(bands), dict(spectrum["band"].attrs)
-                                     if "band" in spectrum.coords else {"long_name": "band"})
-        for name, num, ln in (("mhz_available", mhz_num, "spectrum available"),
-                              ("mhz_sat_available", mhz_sat_num, "spectrum available from satellites")):
+        coords["band"] = xr.Variable(
+            "band",
+            np.asarray(bands),
+            dict(spectrum["band"].attrs) if "band" in spectrum.coords else {"long_name": "band"},
+        )
+        for name, num, ln in (
+            ("mhz_available", mhz_num, "spectrum available"),
+            ("mhz_sat_available", mhz_sat_num, "spectrum available from satellites"),
+        ):
             if num is None:
                 continue
             mean = _divide(num, P[None, None, :])
-            data[name] = _var(("system", "band", "country"), mean,
-                              f"{ln}, mean over the country's people (time mean)", "MHz",
-                              cell_methods="time: mean area: mean (weighted by population)")
+            data[name] = _var(
+                ("system", "band", "country"),
+                mean,
+                f"{ln}, mean over the country's people (time mean)",
+                "MHz",
+                cell_methods="time: mean area: mean (weighted by population)",
+            )
             if name == "mhz_available":
                 data["mhz_available_all_bands"] = _var(
-                    ("system", "country"), _divide(num.sum(axis=1), P[None, :]),
-                    f"{ln} summed over bands, mean over the country's people", "MHz",
-                    cell_methods="time: mean area: mean (weighted by population)")
+                    ("system", "country"),
+                    _divide(num.sum(axis=1), P[None, :]),
+                    f"{ln} summed over bands, mean over the country's people",
+                    "MHz",
+                    cell_methods="time: mean area: mean (weighted by population)",
+                )
                 data["mhz_available_total"] = _var(
-                    "country", _divide(num.sum(axis=(0, 1)), P),
-                    f"{ln} summed over systems and bands, mean over the country's people", "MHz",
-                    cell_methods="time: mean area: mean (weighted by population)")
+                    "country",
+                    _divide(num.sum(axis=(0, 1)), P),
+                    f"{ln} summed over systems and bands, mean over the country's people",
+                    "MHz",
+                    cell_methods="time: mean area: mean (weighted by population)",
+                )
 
     counts = _element_counts(systems, coverage, capacity)
     op = _operated(owners, systems, counts, capacity, [str(c) for c in geography["country"].values])
     if op is not None:
         sats, unattr = op
-        data["satellites_operated"] = _var(("system", "country"), sats,
-                                           "satellites of the system operated by the country", "1")
-        data["satellites_operated_total"] = _var("country", sats.sum(axis=0),
-                                                 "satellites operated by the country (all systems)", "1")
-        data["satellites_unattributed"] = _var("system", unattr,
-                                               "satellites without an operating country on the country "
-                                               "dimension", "1")
+        data["satellites_operated"] = _var(
+            ("system", "country"), sats, "satellites of the system operated by the country", "1"
+        )
+        data["satellites_operated_total"] = _var(
+            "country", sats.sum(axis=0), "satellites operated by the country (all systems)", "1"
+        )
+        data["satellites_unattributed"] = _var(
+            "system", unattr, "satellites without an operating country on the country dimension", "1"
+        )
         if capacity is not None and "capacity_per_sat_mbps" in capacity:
-            per_sat = np.nan_to_num(np.asarray(
-                capacity["capacity_per_sat_mbps"].sel(system=systems).values, np.float64), nan=0.0)
+            per_sat = np.nan_to_num(
+                np.asarray(capacity["capacity_per_sat_mbps"].sel(system=systems).values, np.float64), nan=0.0
+            )
             oc = sats * per_sat[:, None]
             data["capacity_operated_mbps"] = _var(
-                ("system", "country"), oc, "capacity of the system's satellites operated by the country",
-                _MBPS, comment="satellites_operated * capacity_per_sat_mbps")
+                ("system", "country"),
+                oc,
+                "capacity of the system's satellites operated by the country",
+                _MBPS,
+                comment="satellites_operated * capacity_per_sat_mbps",
+            )
             data["capacity_operated_total_mbps"] = _var(
-                "country", oc.sum(axis=0), "capacity of the satellites operated by the country (all systems)",
-                _MBPS)
+                "country", oc.sum(axis=0), "capacity of the satellites operated by the country (all systems)", _MBPS
+            )
             data["capacity_operated_unattributed_mbps"] = _var(
-                "system", unattr * per_sat, "capacity of satellites without an operating country", _MBPS)
+                "system", unattr * per_sat, "capacity of satellites without an operating country", _MBPS
+            )
 
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds = _derive(ds, _world(ds))
@@ -588,11 +674,26 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
 
 
 def _order(ds):
-    order = ["population", "population_share", "land_area", "population_covered", "population_covered_fraction",
-             "population_covered_any", "population_covered_any_fraction", "capacity_delivered_mbps",
-             "capacity_delivered_total_mbps", "capacity_share", "capacity_per_person_mbps",
-             "capacity_per_person_total_mbps", "service_ratio", "service_ratio_total", "mhz_available",
-             "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available"]
+    order = [
+        "population",
+        "population_share",
+        "land_area",
+        "population_covered",
+        "population_covered_fraction",
+        "population_covered_any",
+        "population_covered_any_fraction",
+        "capacity_delivered_mbps",
+        "capacity_delivered_total_mbps",
+        "capacity_share",
+        "capacity_per_person_mbps",
+        "capacity_per_person_total_mbps",
+        "service_ratio",
+        "service_ratio_total",
+        "mhz_available",
+        "mhz_available_all_bands",
+        "mhz_available_total",
+        "mhz_sat_available",
+    ]
     names = [v for v in order if v in ds] + [v for v in ds.data_vars if v not in order]
     return ds[names]
 
@@ -603,8 +704,11 @@ def _any_covered(coverage, systems, cov):
         return cov[0], "exact (one system)"
     if "counts" in coverage and "time" in coverage["counts"].dims:
         counts = coverage["counts"].sel(system=systems).transpose("system", "time", "lat", "lon")
-        mv = (np.asarray(coverage["min_visible"].sel(system=systems).values) if "min_visible" in coverage.coords
-              else np.ones(len(systems), np.int64))
+        mv = (
+            np.asarray(coverage["min_visible"].sel(system=systems).values)
+            if "min_visible" in coverage.coords
+            else np.ones(len(systems), np.int64)
+        )
         nt = counts.sizes["time"]
         hit = np.zeros(cov.shape[1])
         for t0 in range(0, nt, 64):
@@ -616,27 +720,47 @@ def _any_covered(coverage, systems, cov):
 
 
 # ============================================================================ group accounts
-_SUMMED = ("population", "land_area", "population_covered", "population_covered_any", "capacity_delivered_mbps",
-           "capacity_delivered_total_mbps", "satellites_operated", "satellites_operated_total",
-           "capacity_operated_mbps", "capacity_operated_total_mbps")
+_SUMMED = (
+    "population",
+    "land_area",
+    "population_covered",
+    "population_covered_any",
+    "capacity_delivered_mbps",
+    "capacity_delivered_total_mbps",
+    "satellites_operated",
+    "satellites_operated_total",
+    "capacity_operated_mbps",
+    "capacity_operated_total_mbps",
+)
 _MHZ = ("mhz_available", "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available")
 
 
 def _membership(countries: xr.Dataset) -> xr.DataArray:
     for c in ("ldc", "lldc", "sids", "itu_region"):
         if c not in countries.coords:
-            raise ValueError(f"group_accounts: the country dimension lacks the coordinate {c!r} (from "
-                             "orbitshare.geography)")
+            raise ValueError(
+                f"group_accounts: the country dimension lacks the coordinate {c!r} (from orbitshare.geography)"
+            )
     ldc = countries["ldc"].values.astype(bool)
     lldc = countries["lldc"].values.astype(bool)
     sids = countries["sids"].values.astype(bool)
     itu = countries["itu_region"].values.astype(int)
-    rows = {"ldc": ldc, "lldc": lldc, "sids": sids, "rest": ~(ldc | lldc | sids),
-            "itu_region_1": itu == 1, "itu_region_2": itu == 2, "itu_region_3": itu == 3,
-            "world": np.ones(ldc.size, bool)}
-    return xr.DataArray(np.array(list(rows.values())), dims=("group", "country"),
-                        coords={"group": list(rows), "country": countries["country"].values},
-                        attrs={"long_name": "country is a member of the group", "units": "1"})
+    rows = {
+        "ldc": ldc,
+        "lldc": lldc,
+        "sids": sids,
+        "rest": ~(ldc | lldc | sids),
+        "itu_region_1": itu == 1,
+        "itu_region_2": itu == 2,
+        "itu_region_3": itu == 3,
+        "world": np.ones(ldc.size, bool),
+    }
+    return xr.DataArray(
+        np.array(list(rows.values())),
+        dims=("group", "country"),
+        coords={"group": list(rows), "country": countries["country"].values},
+        attrs={"long_name": "country is a member of the group", "units": "1"},
+    )
 
 
 def group_accounts(countries: xr.Dataset) -> xr.Dataset:
@@ -663,26 +787,34 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
             v = countries[name]
             num = xr.dot(m, (v * P).where(pos, 0.0).fillna(0.0), dim="country")
             den = xr.dot(m, P.where(pos, 0.0), dim="country")
-            data[name] = xr.apply_ufunc(_divide, num, den).assign_attrs(v.attrs).assign_attrs(
-                cell_methods="area: mean (weighted by population, group members)")
+            data[name] = (
+                xr.apply_ufunc(_divide, num, den)
+                .assign_attrs(v.attrs)
+                .assign_attrs(cell_methods="area: mean (weighted by population, group members)")
+            )
     for name in ("satellites_unattributed", "capacity_operated_unattributed_mbps"):
         if name in countries:
             data[name] = countries[name]
     coords = {
         "group": xr.Variable("group", np.array(list(GROUPS)), {"long_name": "country group"}),
         "group_name": xr.Variable("group", np.array(list(GROUPS.values())), {"long_name": "country group name"}),
-        "member_count": xr.Variable("group", member.sum("country").values.astype(np.int64),
-                                    {"long_name": "number of member countries", "units": "1"}),
+        "member_count": xr.Variable(
+            "group",
+            member.sum("country").values.astype(np.int64),
+            {"long_name": "number of member countries", "units": "1"},
+        ),
     }
-    ds = xr.Dataset(data, coords=coords, attrs={k: v for k, v in countries.attrs.items()
-                                                if k in ("Conventions", "source")})
+    ds = xr.Dataset(
+        data, coords=coords, attrs={k: v for k, v in countries.attrs.items() if k in ("Conventions", "source")}
+    )
     ds.attrs["title"] = "orbitshare group accounts"
-    ds.attrs["comment"] = ("totals are sums over members; per-person values, fractions, shares and ratios are "
-                           "recomputed from the group totals and the world totals (all countries), never averaged")
+    ds.attrs["comment"] = (
+        "totals are sums over members; per-person values, fractions, shares and ratios are "
+        "recomputed from the group totals and the world totals (all countries), never averaged"
+    )
     ds = _derive(ds, _world(countries))
     ds = ds.transpose(..., "group")
-    ds["group_member"] = member.assign_coords(
-        {k: v for k, v in countries.coords.items() if v.dims == ("country",)})
+    ds["group_member"] = member.assign_coords({k: v for k, v in countries.coords.items() if v.dims == ("country",)})
     return _order(ds)
 
 
@@ -692,8 +824,15 @@ def _row_indices(x, w, groups):
     keep = w > 0
     x, w = x[keep], w[keep]
     groups = {k: g[keep] for k, g in groups.items()}
-    out = {"gini": np.nan, "theil_T": np.nan, "theil_L": np.nan, "palma": np.nan,
-           "atkinson_0.5": np.nan, "atkinson_1": np.nan, "zero_population_share": np.nan}
+    out = {
+        "gini": np.nan,
+        "theil_T": np.nan,
+        "theil_L": np.nan,
+        "palma": np.nan,
+        "atkinson_0.5": np.nan,
+        "atkinson_1": np.nan,
+        "zero_population_share": np.nan,
+    }
     parts = {k: dict.fromkeys(("T_between", "T_within", "L_between", "L_within"), np.nan) for k in groups}
     if x.size == 0 or not (x > 0).any():
         if x.size:
@@ -711,8 +850,12 @@ def _row_indices(x, w, groups):
         for k, g in groups.items():
             tk = _eq.theil(x, w, g, zeros="keep")
             td = _eq.theil(x, w, g, zeros="drop")
-            parts[k] = {"T_between": tk.T_between, "T_within": tk.T_within,
-                        "L_between": td.L_between, "L_within": td.L_within}
+            parts[k] = {
+                "T_between": tk.T_between,
+                "T_within": tk.T_within,
+                "L_between": td.L_between,
+                "L_within": td.L_within,
+            }
     return out, parts
 
 
@@ -741,8 +884,9 @@ def _people_values(systems, capacity, spectrum, cells):
     return out
 
 
-def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz_points: int | None = 101
-                   ) -> xr.Dataset:
+def equity_summary(
+    geography, countries, *, capacity=None, spectrum=None, lorenz_points: int | None = 101
+) -> xr.Dataset:
     """Inequality of capacity per person and MHz available, across countries and across people ("equity").
 
     Parameters
@@ -773,20 +917,30 @@ def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz
     country_x = {}
     if "capacity_per_person_mbps" in countries:
         quantities.append("capacity_per_person")
-        country_x["capacity_per_person"] = np.vstack([
-            countries["capacity_per_person_mbps"].sel(system=systems).transpose("system", "country").values,
-            countries["capacity_per_person_total_mbps"].values[None, :]])
+        country_x["capacity_per_person"] = np.vstack(
+            [
+                countries["capacity_per_person_mbps"].sel(system=systems).transpose("system", "country").values,
+                countries["capacity_per_person_total_mbps"].values[None, :],
+            ]
+        )
     if "mhz_available_all_bands" in countries:
         quantities.append("mhz_available")
-        country_x["mhz_available"] = np.vstack([
-            countries["mhz_available_all_bands"].sel(system=systems).transpose("system", "country").values,
-            countries["mhz_available_total"].values[None, :]])
+        country_x["mhz_available"] = np.vstack(
+            [
+                countries["mhz_available_all_bands"].sel(system=systems).transpose("system", "country").values,
+                countries["mhz_available_total"].values[None, :],
+            ]
+        )
     if capacity is not None and "capacity_per_person" not in quantities:
-        raise ValueError("equity_summary: capacity given but countries has no capacity variables; build "
-                         "countries with country_accounts(..., capacity=capacity)")
+        raise ValueError(
+            "equity_summary: capacity given but countries has no capacity variables; build "
+            "countries with country_accounts(..., capacity=capacity)"
+        )
     if spectrum is not None and "mhz_available" not in quantities:
-        raise ValueError("equity_summary: spectrum given but countries has no mhz_available; build countries "
-                         "with country_accounts(..., spectrum=spectrum)")
+        raise ValueError(
+            "equity_summary: spectrum given but countries has no mhz_available; build countries "
+            "with country_accounts(..., spectrum=spectrum)"
+        )
     if not quantities:
         raise ValueError("equity_summary: countries has neither capacity nor spectrum variables")
 
@@ -803,8 +957,9 @@ def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz
     nq, nsc, ns = len(quantities), 2, len(sys_labels)
     idx_names = ("gini", "theil_T", "theil_L", "palma", "atkinson_0.5", "atkinson_1", "zero_population_share")
     vals = {k: np.full((nq, nsc, ns), np.nan) for k in idx_names}
-    part_vals = {k: np.full((len(PARTITIONS), nq, nsc, ns), np.nan)
-                 for k in ("T_between", "T_within", "L_between", "L_within")}
+    part_vals = {
+        k: np.full((len(PARTITIONS), nq, nsc, ns), np.nan) for k in ("T_between", "T_within", "L_between", "L_within")
+    }
     for iq, q in enumerate(quantities):
         for isc, scope in enumerate(scopes):
             if scope == "countries":
@@ -816,8 +971,11 @@ def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz
                 w = pw
                 groups = {k: g[pc] for k, g in labels.items()}
             for js in range(ns):
-                x = np.nan_to_num(np.asarray(X[js], np.float64), nan=0.0) if scope == "people" else \
-                    np.where(w > 0, np.nan_to_num(X[js], nan=0.0), 0.0)
+                x = (
+                    np.nan_to_num(np.asarray(X[js], np.float64), nan=0.0)
+                    if scope == "people"
+                    else np.where(w > 0, np.nan_to_num(X[js], nan=0.0), 0.0)
+                )
                 res, parts = _row_indices(x, w, groups)
                 for k in idx_names:
                     vals[k][iq, isc, js] = res[k]
@@ -826,53 +984,90 @@ def equity_summary(geography, countries, *, capacity=None, spectrum=None, lorenz
                         part_vals[k][ip, iq, isc, js] = parts[pname][k]
 
     dims = ("quantity", "scope", "system")
-    desc = {"gini": "Gini index", "theil_T": "Theil T index", "theil_L": "Theil L index (mean log deviation)",
-            "palma": "Palma ratio"}
+    desc = {
+        "gini": "Gini index",
+        "theil_T": "Theil T index",
+        "theil_L": "Theil L index (mean log deviation)",
+        "palma": "Palma ratio",
+    }
     data = {}
     for k, ln in desc.items():
-        extra = {"zeros": "drop (units with x = 0 excluded; see zero_population_share)"} if k == "theil_L" \
+        extra = (
+            {"zeros": "drop (units with x = 0 excluded; see zero_population_share)"}
+            if k == "theil_L"
             else {"zeros": "keep"}
+        )
         data[k] = _var(dims, vals[k], ln, "1", **extra)
-    data["atkinson"] = _var(("epsilon",) + dims, np.stack([vals["atkinson_0.5"], vals["atkinson_1"]]),
-                            "Atkinson index", "1",
-                            zeros="keep for epsilon = 0.5; drop for epsilon = 1 (see zero_population_share)")
+    data["atkinson"] = _var(
+        ("epsilon",) + dims,
+        np.stack([vals["atkinson_0.5"], vals["atkinson_1"]]),
+        "Atkinson index",
+        "1",
+        zeros="keep for epsilon = 0.5; drop for epsilon = 1 (see zero_population_share)",
+    )
     data["zero_population_share"] = _var(
-        dims, vals["zero_population_share"],
-        "share of the population with x = 0 (excluded from theil_L, its parts and atkinson at epsilon = 1)", "1")
-    for k, ln in (("T_between", "between-group Theil T"), ("T_within", "within-group Theil T"),
-                  ("L_between", "between-group Theil L"), ("L_within", "within-group Theil L")):
-        data[f"theil_{k}"] = _var(("partition",) + dims, part_vals[k], ln, "1",
-                                  zeros="keep" if k[0] == "T" else "drop")
+        dims,
+        vals["zero_population_share"],
+        "share of the population with x = 0 (excluded from theil_L, its parts and atkinson at epsilon = 1)",
+        "1",
+    )
+    for k, ln in (
+        ("T_between", "between-group Theil T"),
+        ("T_within", "within-group Theil T"),
+        ("L_between", "between-group Theil L"),
+        ("L_within", "within-group Theil L"),
+    ):
+        data[f"theil_{k}"] = _var(("partition",) + dims, part_vals[k], ln, "1", zeros="keep" if k[0] == "T" else "drop")
     coords = {
-        "quantity": xr.Variable("quantity", np.array(quantities), {
-            "long_name": "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
-                         "reaching a person, summed over bands)"}),
-        "scope": xr.Variable("scope", np.array(scopes), {
-            "long_name": "units: countries (x per country, w = population) or people (x per cell, w = the "
-                         "population of each country's piece of the cell)"}),
-        "system": xr.Variable("system", np.array(sys_labels), {
-            "long_name": "satellite system ('all' = all systems together)"}),
-        "epsilon": xr.Variable("epsilon", np.array([0.5, 1.0]), {"long_name": "Atkinson inequality aversion",
-                                                                "units": "1"}),
-        "partition": xr.Variable("partition", np.array(PARTITIONS), {
-            "long_name": "grouping of the Theil decomposition: ldc, lldc, sids (members vs rest) or itu_region "
-                         "(1-3 and 0 = none)"}),
+        "quantity": xr.Variable(
+            "quantity",
+            np.array(quantities),
+            {
+                "long_name": "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
+                "reaching a person, summed over bands)"
+            },
+        ),
+        "scope": xr.Variable(
+            "scope",
+            np.array(scopes),
+            {
+                "long_name": "units: countries (x per country, w = population) or people (x per cell, w = the "
+                "population of each country's piece of the cell)"
+            },
+        ),
+        "system": xr.Variable(
+            "system", np.array(sys_labels), {"long_name": "satellite system ('all' = all systems together)"}
+        ),
+        "epsilon": xr.Variable(
+            "epsilon", np.array([0.5, 1.0]), {"long_name": "Atkinson inequality aversion", "units": "1"}
+        ),
+        "partition": xr.Variable(
+            "partition",
+            np.array(PARTITIONS),
+            {
+                "long_name": "grouping of the Theil decomposition: ldc, lldc, sids (members vs rest) or itu_region "
+                "(1-3 and 0 = none)"
+            },
+        ),
     }
     attrs = {
         "Conventions": "CF-1.10",
         "title": "orbitshare equity summary",
         "source": countries.attrs.get("source", ""),
         "zeros": "gini, theil_T (+parts), atkinson(0.5), palma: zeros kept (palma inf when the poorest 40% "
-                 "have nothing); theil_L (+parts), atkinson(1): zeros dropped, zero_population_share records "
-                 "the excluded population; every x = 0 gives NaN",
+        "have nothing); theil_L (+parts), atkinson(1): zeros dropped, zero_population_share records "
+        "the excluded population; every x = 0 gives NaN",
         "zero_population_share_max": float(np.nanmax(vals["zero_population_share"]))
-        if np.isfinite(vals["zero_population_share"]).any() else float("nan"),
+        if np.isfinite(vals["zero_population_share"]).any()
+        else float("nan"),
         "people_scope": "computed" if people_x else "not computed (no capacity or spectrum grid given)",
     }
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     if "capacity_per_person" in people_x:
-        ds = xr.merge([ds, _lorenz(people_x["capacity_per_person"][:, pn], pw, sys_labels, lorenz_points)],
-                      combine_attrs="override")
+        ds = xr.merge(
+            [ds, _lorenz(people_x["capacity_per_person"][:, pn], pw, sys_labels, lorenz_points)],
+            combine_attrs="override",
+        )
     return ds
 
 
@@ -894,14 +1089,25 @@ def _lorenz(X, w, sys_labels, points):
             rows_p.append(p)
             rows_l.append(l)
     dims = ("system", "lorenz_point")
-    return xr.Dataset({
-        "lorenz_population_share": _var(dims, np.array(rows_p), "cumulative share of the population (people "
-                                        "sorted by capacity per person)", "1"),
-        "lorenz_capacity_share": _var(dims, np.array(rows_l), "cumulative share of the capacity delivered "
-                                      "(Lorenz curve of capacity per person across people)", "1"),
-    }, coords={"system": xr.Variable("system", np.array(sys_labels)),
-               "lorenz_point": xr.Variable("lorenz_point", np.arange(len(rows_p[0])),
-                                           {"long_name": "index of the point on the Lorenz curve"})})
+    return xr.Dataset(
+        {
+            "lorenz_population_share": _var(
+                dims, np.array(rows_p), "cumulative share of the population (people sorted by capacity per person)", "1"
+            ),
+            "lorenz_capacity_share": _var(
+                dims,
+                np.array(rows_l),
+                "cumulative share of the capacity delivered (Lorenz curve of capacity per person across people)",
+                "1",
+            ),
+        },
+        coords={
+            "system": xr.Variable("system", np.array(sys_labels)),
+            "lorenz_point": xr.Variable(
+                "lorenz_point", np.arange(len(rows_p[0])), {"long_name": "index of the point on the Lorenz curve"}
+            ),
+        },
+    )
 
 
 def lorenz_curves(geography, capacity, *, systems=None, points: int | None = 101) -> xr.Dataset:

@@ -41,7 +41,7 @@ def install_numpy_shim() -> bool:
         # numba-cuda overloads np.row_stack at its first compile; NumPy 2.5 removed it. The two are the
         # same function (NumPy's own deprecation note), so aliasing is exact. Installed only by the
         # CUDA backend.
-        np.row_stack = np.vstack
+        np.vstack = np.vstack
         _SHIM_INSTALLED = True
     return _SHIM_INSTALLED
 
@@ -63,7 +63,7 @@ def import_numba_cuda():
     """Install the NumPy shim and import ``numba.cuda``; returns the module.
 
     Raises :class:`orbitshare.errors.BackendError` with a fix when numba-cuda is missing."""
-    from .errors import BackendError
+    from orbitshare.errors import BackendError
 
     install_numpy_shim()
     try:
@@ -71,7 +71,8 @@ def import_numba_cuda():
     except Exception as exc:  # pragma: no cover - depends on the installation
         raise BackendError(
             f"compute.backend = 'cuda': numba.cuda cannot be imported ({exc.__class__.__name__}: {exc}); "
-            "install the CUDA extra: pip install 'orbitshare[cuda]' (numba-cuda)") from exc
+            "install the CUDA extra: pip install 'orbitshare[cuda]' (numba-cuda)"
+        ) from exc
     return cuda
 
 

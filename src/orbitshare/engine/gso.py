@@ -2,7 +2,7 @@
 
 * :func:`geostationary` picks the GSO objects of an element set (thresholds are parameters).
 * :func:`subsatellite_longitudes` gives their Earth-fixed longitudes at one instant (SGP4/SDP4,
-  then TEME → ITRS as :func:`orbitshare.propagation.propagate` does).
+  then TEME → ITRS as :func:`orbitshare.engine.propagation.propagate` does).
 * :func:`arc_occupancy` counts objects per longitude bin (default 0.5°) and operating country.
 * :func:`visible_arc` gives, per country, the part of the arc visible from its territory above each
   elevation mask, how many GSO satellites sit in it, how many are the country's own, and an
@@ -38,15 +38,22 @@ import math
 
 import numpy as np
 
-from .constants import WGS84_A_KM, WGS84_E2
-from .elements import ElementSet
-from .propagation import propagate
-from .timegrid import TimeGrid, time_grid_from_times
+from orbitshare.constants import WGS84_A_KM, WGS84_E2
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.engine.propagation import propagate
+from orbitshare.timegrid import TimeGrid, time_grid_from_times
 
 __all__ = [
-    "GSO_RADIUS_KM", "SIDEREAL_REV_PER_DAY", "geostationary", "subsatellite_longitudes",
-    "arc_occupancy", "visible_arc", "visible_half_width_deg", "max_gso_elevation_deg",
-    "gso_elevation_deg", "longitude_bins",
+    "GSO_RADIUS_KM",
+    "SIDEREAL_REV_PER_DAY",
+    "geostationary",
+    "subsatellite_longitudes",
+    "arc_occupancy",
+    "visible_arc",
+    "visible_half_width_deg",
+    "max_gso_elevation_deg",
+    "gso_elevation_deg",
+    "longitude_bins",
 ]
 
 #: Radius of the geostationary orbit, km (the IAU/ITU conventional 42,164.17 km).
@@ -58,8 +65,9 @@ UNATTRIBUTED = "unattributed"
 
 
 # ============================================================================ identification
-def geostationary(elements: ElementSet, *, mean_motion_rev_per_day=(0.99, 1.01), max_eccentricity=0.01,
-                  max_inclination_deg=5.0) -> np.ndarray:
+def geostationary(
+    elements: ElementSet, *, mean_motion_rev_per_day=(0.99, 1.01), max_eccentricity=0.01, max_inclination_deg=5.0
+) -> np.ndarray:
     """bool[n]: which objects are geostationary.
 
     True when ``lo <= mean_motion <= hi`` (rev/day, Kozai, as in the TLE/OMM), ``eccentricity <=
@@ -68,11 +76,16 @@ def geostationary(elements: ElementSet, *, mean_motion_rev_per_day=(0.99, 1.01),
     """
     lo, hi = (float(x) for x in mean_motion_rev_per_day)
     if not lo <= hi:
-        raise ValueError(f"mean_motion_rev_per_day: expected (low, high) with low <= high, got {mean_motion_rev_per_day!r}")
+        raise ValueError(
+            f"mean_motion_rev_per_day: expected (low, high) with low <= high, got {mean_motion_rev_per_day!r}"
+        )
     n = np.asarray(elements.mean_motion, dtype=np.float64)
-    return ((n >= lo) & (n <= hi)
-            & (np.asarray(elements.eccentricity) <= float(max_eccentricity))
-            & (np.asarray(elements.inclination) <= float(max_inclination_deg)))
+    return (
+        (n >= lo)
+        & (n <= hi)
+        & (np.asarray(elements.eccentricity) <= float(max_eccentricity))
+        & (np.asarray(elements.inclination) <= float(max_inclination_deg))
+    )
 
 
 def _one_time(time) -> TimeGrid:
@@ -131,11 +144,20 @@ def _lon_coords(bin_deg):
 
     centres, bounds = longitude_bins(bin_deg)
     return {
-        "longitude": xr.DataArray(centres, dims="longitude", attrs={
-            "standard_name": "longitude", "long_name": "longitude of GSO arc bin centre",
-            "units": "degrees_east", "axis": "X", "bounds": "longitude_bnds"}),
-        "longitude_bnds": xr.DataArray(bounds, dims=("longitude", "bnds"), attrs={
-            "long_name": "longitude bin bounds", "units": "degrees_east"}),
+        "longitude": xr.DataArray(
+            centres,
+            dims="longitude",
+            attrs={
+                "standard_name": "longitude",
+                "long_name": "longitude of GSO arc bin centre",
+                "units": "degrees_east",
+                "axis": "X",
+                "bounds": "longitude_bnds",
+            },
+        ),
+        "longitude_bnds": xr.DataArray(
+            bounds, dims=("longitude", "bnds"), attrs={"long_name": "longitude bin bounds", "units": "degrees_east"}
+        ),
     }
 
 
@@ -154,7 +176,7 @@ def arc_occupancy(elements: ElementSet, owners, time, *, bin_deg: float = 0.5, g
     Parameters
     ----------
     elements : ElementSet (n)
-    owners : :class:`orbitshare.owners.Owners` or str[n] aligned with ``elements`` (ISO alpha-3 or
+    owners : :class:`orbitshare.elements.owners.Owners` or str[n] aligned with ``elements`` (ISO alpha-3 or
         ``"unattributed"``); None → all unattributed.
     time : one instant (see :func:`subsatellite_longitudes`).
     bin_deg : bin width, degrees (must divide 360).
@@ -197,30 +219,59 @@ def arc_occupancy(elements: ElementSet, owners, time, *, bin_deg: float = 0.5, g
     if len(o):
         np.add.at(count, (np.array([pos[str(x)] for x in o], np.int64), b), 1)
     coords = _lon_coords(bin_deg)
-    coords["owner"] = xr.DataArray(np.array(owner_list, dtype=str), dims="owner", attrs={
-        "long_name": "operating country (ISO 3166-1 alpha-3) or 'unattributed'"})
-    coords["satellite"] = xr.DataArray(np.asarray(sub.norad, np.int64), dims="satellite",
-                                       attrs={"long_name": "NORAD catalog number"})
-    coords["sat_name"] = xr.DataArray(np.asarray(sub.name, dtype=str), dims="satellite",
-                                      attrs={"long_name": "object name"})
+    coords["owner"] = xr.DataArray(
+        np.array(owner_list, dtype=str),
+        dims="owner",
+        attrs={"long_name": "operating country (ISO 3166-1 alpha-3) or 'unattributed'"},
+    )
+    coords["satellite"] = xr.DataArray(
+        np.asarray(sub.norad, np.int64), dims="satellite", attrs={"long_name": "NORAD catalog number"}
+    )
+    coords["sat_name"] = xr.DataArray(
+        np.asarray(sub.name, dtype=str), dims="satellite", attrs={"long_name": "object name"}
+    )
     t_str = np.datetime_as_string(tg.time[0], unit="s") + "Z"
     return xr.Dataset(
         {
-            "count": (("owner", "longitude"), count, {
-                "long_name": "geostationary objects per longitude bin and operating country",
-                "units": "1", "cell_methods": "longitude: sum"}),
-            "count_all": ("longitude", count.sum(axis=0, dtype=np.int32), {
-                "long_name": "geostationary objects per longitude bin", "units": "1",
-                "cell_methods": "longitude: sum owner: sum"}),
-            "sat_longitude": ("satellite", lon, {
-                "long_name": "sub-satellite longitude (ITRS)", "units": "degrees_east"}),
-            "sat_owner": ("satellite", np.asarray(sub_own, dtype=str), {
-                "long_name": "operating country (ISO 3166-1 alpha-3) or 'unattributed'"}),
+            "count": (
+                ("owner", "longitude"),
+                count,
+                {
+                    "long_name": "geostationary objects per longitude bin and operating country",
+                    "units": "1",
+                    "cell_methods": "longitude: sum",
+                },
+            ),
+            "count_all": (
+                "longitude",
+                count.sum(axis=0, dtype=np.int32),
+                {
+                    "long_name": "geostationary objects per longitude bin",
+                    "units": "1",
+                    "cell_methods": "longitude: sum owner: sum",
+                },
+            ),
+            "sat_longitude": (
+                "satellite",
+                lon,
+                {"long_name": "sub-satellite longitude (ITRS)", "units": "degrees_east"},
+            ),
+            "sat_owner": (
+                "satellite",
+                np.asarray(sub_own, dtype=str),
+                {"long_name": "operating country (ISO 3166-1 alpha-3) or 'unattributed'"},
+            ),
         },
         coords=coords,
-        attrs={"Conventions": "CF-1.10", "title": "geostationary arc occupancy", "time": t_str,
-               "bin_deg": float(bin_deg), "n_gso": int(len(idx)), "n_counted": int(ok.sum()),
-               "n_failed": int((~ok).sum())},
+        attrs={
+            "Conventions": "CF-1.10",
+            "title": "geostationary arc occupancy",
+            "time": t_str,
+            "bin_deg": float(bin_deg),
+            "n_gso": int(len(idx)),
+            "n_counted": int(ok.sum()),
+            "n_failed": int((~ok).sum()),
+        },
     )
 
 
@@ -308,8 +359,9 @@ def _in_union(x, starts, ends):
     return out & np.isfinite(x)
 
 
-def visible_arc(geography, *, masks_deg=(5.0, 10.0), bin_deg: float = 0.5, occupancy=None,
-                entitlement_per_administration: int = 1):
+def visible_arc(
+    geography, *, masks_deg=(5.0, 10.0), bin_deg: float = 0.5, occupancy=None, entitlement_per_administration: int = 1
+):
     """The GSO arc visible from each country, and (with ``occupancy``) the satellites in it.
 
     Parameters
@@ -384,25 +436,40 @@ def visible_arc(geography, *, masks_deg=(5.0, 10.0), bin_deg: float = 0.5, occup
     for name, c in geography.coords.items():
         if c.dims == ("country",) and name != "country":
             coords[name] = c
-    coords["mask"] = xr.DataArray(masks, dims="mask", attrs={
-        "long_name": "elevation mask (geodetic)", "units": "degree"})
+    coords["mask"] = xr.DataArray(
+        masks, dims="mask", attrs={"long_name": "elevation mask (geodetic)", "units": "degree"}
+    )
     data = {
-        "arc_visible_deg": (("country", "mask"), arc, {
-            "long_name": "length of the geostationary arc visible from the country above the mask",
-            "units": "degree"}),
-        "visible": (("country", "mask", "longitude"), vis, {
-            "long_name": "GSO slot at the bin centre is above the mask from some cell of the country"}),
-        "max_elevation_deg": ("country", elmax, {
-            "long_name": "highest elevation of any GSO slot from the country", "units": "degree"}),
+        "arc_visible_deg": (
+            ("country", "mask"),
+            arc,
+            {"long_name": "length of the geostationary arc visible from the country above the mask", "units": "degree"},
+        ),
+        "visible": (
+            ("country", "mask", "longitude"),
+            vis,
+            {"long_name": "GSO slot at the bin centre is above the mask from some cell of the country"},
+        ),
+        "max_elevation_deg": (
+            "country",
+            elmax,
+            {"long_name": "highest elevation of any GSO slot from the country", "units": "degree"},
+        ),
     }
-    attrs = {"Conventions": "CF-1.10", "title": "geostationary arc visible per country",
-             "gso_radius_km": GSO_RADIUS_KM, "bin_deg": float(bin_deg),
-             "visibility_rule": "slot above the mask from any cell with country_fraction > 0; "
-                                "geodetic elevation from the cell centre on the WGS84 surface"}
+    attrs = {
+        "Conventions": "CF-1.10",
+        "title": "geostationary arc visible per country",
+        "gso_radius_km": GSO_RADIUS_KM,
+        "bin_deg": float(bin_deg),
+        "visibility_rule": "slot above the mask from any cell with country_fraction > 0; "
+        "geodetic elevation from the cell centre on the WGS84 surface",
+    }
     if occupancy is not None:
         ent = int(entitlement_per_administration)
         if ent < 1:
-            raise ValueError(f"entitlement_per_administration: expected an integer >= 1, got {entitlement_per_administration!r}")
+            raise ValueError(
+                f"entitlement_per_administration: expected an integer >= 1, got {entitlement_per_administration!r}"
+            )
         ok = np.isfinite(sat_lon)
         pos = {c: i for i, c in enumerate(countries)}
         own = np.zeros(nc, np.int32)
@@ -412,20 +479,40 @@ def visible_arc(geography, *, masks_deg=(5.0, 10.0), bin_deg: float = 0.5, occup
                 own[pos[o]] += 1
             else:
                 other[o] = other.get(o, 0) + 1
-        data.update({
-            "gso_sats_visible": (("country", "mask"), nvis, {
-                "long_name": "GSO satellites whose longitude lies in the country's visible arc", "units": "1"}),
-            "gso_sats_own": ("country", own, {
-                "long_name": "GSO satellites operated by the country", "units": "1"}),
-            "entitlement_positions": ("country", np.full(nc, ent, np.int32), {
-                "long_name": "equal-entitlement baseline: orbital positions per administration "
-                             "(Appendix-30B-style illustration)", "units": "1"}),
-            "holdings_vs_entitlement": ("country", own - np.int32(ent), {
-                "long_name": "own GSO satellites minus equal-entitlement positions", "units": "1"}),
-            "holdings_ratio": ("country", own / float(ent), {
-                "long_name": "own GSO satellites per equal-entitlement position", "units": "1"}),
-        })
-        attrs.update({"occupancy_time": occupancy.attrs.get("time", ""),
-                      "n_gso_counted": int(ok.sum()),
-                      "gso_sats_other_owners": ";".join(f"{k}:{v}" for k, v in sorted(other.items()))})
+        data.update(
+            {
+                "gso_sats_visible": (
+                    ("country", "mask"),
+                    nvis,
+                    {"long_name": "GSO satellites whose longitude lies in the country's visible arc", "units": "1"},
+                ),
+                "gso_sats_own": ("country", own, {"long_name": "GSO satellites operated by the country", "units": "1"}),
+                "entitlement_positions": (
+                    "country",
+                    np.full(nc, ent, np.int32),
+                    {
+                        "long_name": "equal-entitlement baseline: orbital positions per administration "
+                        "(Appendix-30B-style illustration)",
+                        "units": "1",
+                    },
+                ),
+                "holdings_vs_entitlement": (
+                    "country",
+                    own - np.int32(ent),
+                    {"long_name": "own GSO satellites minus equal-entitlement positions", "units": "1"},
+                ),
+                "holdings_ratio": (
+                    "country",
+                    own / float(ent),
+                    {"long_name": "own GSO satellites per equal-entitlement position", "units": "1"},
+                ),
+            }
+        )
+        attrs.update(
+            {
+                "occupancy_time": occupancy.attrs.get("time", ""),
+                "n_gso_counted": int(ok.sum()),
+                "gso_sats_other_owners": ";".join(f"{k}:{v}" for k, v in sorted(other.items())),
+            }
+        )
     return xr.Dataset(data, coords=coords, attrs=attrs)

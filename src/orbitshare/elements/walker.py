@@ -1,7 +1,7 @@
 """Walker constellations as SGP4 mean element sets.
 
 :func:`walker` builds the idealized shells that regulators see in filings (``T/P/F`` Walker
-patterns at one altitude and inclination) as an :class:`~orbitshare.elements.ElementSet` that
+patterns at one altitude and inclination) as an :class:`~orbitshare.elements.elementset.ElementSet` that
 propagates with SGP4 like any published TLE/OMM.
 
 Mean altitude
@@ -52,11 +52,11 @@ from __future__ import annotations
 
 import math
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
-from .constants import (
+from orbitshare.constants import (
     MIN_PER_DAY,
     RE_KM,
     TWOPI,
@@ -65,7 +65,7 @@ from .constants import (
     WGS72_RE_KM,
     WGS72_XKE_PER_MIN,
 )
-from .errors import OrbitshareError
+from orbitshare.errors import WalkerParameterError
 
 __all__ = ["walker", "mean_motion_for_altitude", "parse_epoch", "WalkerParameterError"]
 
@@ -73,13 +73,10 @@ MAX_ALTITUDE_KM = 50_000.0
 """Upper bound for ``altitude_km`` (well above GEO, below the Moon's influence)."""
 
 
-class WalkerParameterError(OrbitshareError, ValueError):
-    """A Walker-constellation parameter is out of range (the message names it)."""
-
-
 # ----------------------------------------------------------------------------------------
 # epoch
 # ----------------------------------------------------------------------------------------
+
 
 def parse_epoch(epoch, name: str = "epoch") -> np.datetime64:
     """Return ``epoch`` as ``numpy.datetime64[ns]`` in UTC.
@@ -101,26 +98,24 @@ def parse_epoch(epoch, name: str = "epoch") -> np.datetime64:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise WalkerParameterError(
-                f"{name}: {epoch!r} is not an ISO-8601 date-time ({exc})") from None
+            raise WalkerParameterError(f"{name}: {epoch!r} is not an ISO-8601 date-time ({exc})") from None
         if dt.tzinfo is None:
-            raise WalkerParameterError(
-                f"{name}: {epoch!r} has no time zone; write e.g. '2026-01-01T00:00:00Z'")
+            raise WalkerParameterError(f"{name}: {epoch!r} has no time zone; write e.g. '2026-01-01T00:00:00Z'")
         epoch = dt
     if isinstance(epoch, datetime):
         if epoch.tzinfo is None or epoch.tzinfo.utcoffset(epoch) is None:
             raise WalkerParameterError(
-                f"{name}: naive datetime {epoch!r}; pass a timezone-aware datetime "
-                "(e.g. tzinfo=datetime.timezone.utc)")
-        utc = epoch.astimezone(timezone.utc).replace(tzinfo=None)
+                f"{name}: naive datetime {epoch!r}; pass a timezone-aware datetime (e.g. tzinfo=datetime.timezone.utc)"
+            )
+        utc = epoch.astimezone(UTC).replace(tzinfo=None)
         return np.datetime64(utc.isoformat(), "ns")
-    raise WalkerParameterError(
-        f"{name}: expected datetime, numpy.datetime64 or ISO string, got {type(epoch).__name__}")
+    raise WalkerParameterError(f"{name}: expected datetime, numpy.datetime64 or ISO string, got {type(epoch).__name__}")
 
 
 # ----------------------------------------------------------------------------------------
 # mean motion
 # ----------------------------------------------------------------------------------------
+
 
 def _unkozai_del(n_kozai: float, cosi: float, ecc: float) -> float:
     """SGP4 ``initl``: the ``del`` with ``n_Brouwer = n_Kozai / (1 + del)`` (rad/min in)."""
@@ -134,8 +129,7 @@ def _unkozai_del(n_kozai: float, cosi: float, ecc: float) -> float:
     return d1 / (adel * adel)
 
 
-def mean_motion_for_altitude(altitude_km: float, inclination_deg: float,
-                             eccentricity: float = 0.0) -> float:
+def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, eccentricity: float = 0.0) -> float:
     """Kozai mean motion (rev/day, as written in a TLE) whose SGP4 mean altitude is ``altitude_km``.
 
     See the module docstring for the definition of mean altitude and the derivation.
@@ -146,18 +140,18 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float,
     sini = math.sin(math.radians(float(inclination_deg)))
     con41 = 3.0 * cosi * cosi - 1.0
     omeosq = 1.0 - e * e
-    r_mean = (h + RE_KM) / WGS72_RE_KM                       # Earth radii (WGS72)
-    kepler = 1.0 + 0.5 * e * e                               # <1 - e cos E>
+    r_mean = (h + RE_KM) / WGS72_RE_KM  # Earth radii (WGS72)
+    kepler = 1.0 + 0.5 * e * e  # <1 - e cos E>
     # R = a*kepler - k/a, with the short-period J2 factor (betal = sqrt(1-e^2), p = a(1-e^2))
     k = 0.75 * WGS72_J2 * con41 * kepler / (math.sqrt(omeosq) * omeosq * omeosq)
     # J3 long-period eccentricity (SGP4 aycof / p): adds a*aynl^2/2 to the mean radius
     aycof = -0.5 * (WGS72_J3 / WGS72_J2) * sini
     a = 0.5 * (r_mean / kepler + math.sqrt((r_mean / kepler) ** 2 + 4.0 * k / kepler))
-    for _ in range(3):                                      # tiny J3 correction, fixed point
+    for _ in range(3):  # tiny J3 correction, fixed point
         aynl = aycof / (a * omeosq)
         target = r_mean - 0.5 * a * aynl * aynl
         a = 0.5 * (target / kepler + math.sqrt((target / kepler) ** 2 + 4.0 * k / kepler))
-    n_brouwer = WGS72_XKE_PER_MIN * a ** -1.5               # rad/min
+    n_brouwer = WGS72_XKE_PER_MIN * a**-1.5  # rad/min
     n_kozai = n_brouwer
     for _ in range(50):
         new = n_brouwer * (1.0 + _unkozai_del(n_kozai, cosi, e))
@@ -171,6 +165,7 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float,
 # ----------------------------------------------------------------------------------------
 # the generator
 # ----------------------------------------------------------------------------------------
+
 
 def _as_int(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -194,9 +189,23 @@ def _as_float(value, name: str) -> float:
     return out
 
 
-def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch, *,
-           pattern="delta", raan0_deg=0.0, eccentricity=0.0, arg_perigee_deg=0.0,
-           bstar=0.0, norad_start=900000, name_prefix="WALKER", intldesg=""):
+def walker(
+    altitude_km,
+    inclination_deg,
+    planes,
+    sats_per_plane,
+    phasing,
+    epoch,
+    *,
+    pattern="delta",
+    raan0_deg=0.0,
+    eccentricity=0.0,
+    arg_perigee_deg=0.0,
+    bstar=0.0,
+    norad_start=900000,
+    name_prefix="WALKER",
+    intldesg="",
+):
     """A Walker constellation ``T/P/F`` as SGP4 mean elements (an ``ElementSet``).
 
     Parameters
@@ -248,7 +257,7 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
 
     Returns
     -------
-    orbitshare.elements.ElementSet
+    orbitshare.elements.elementset.ElementSet
         ``T`` records with the same epoch and Kozai mean motion (rev/day), classification
         ``"U"``, element-set number 999, revolution number 0, ephemeris type 0.
 
@@ -260,8 +269,7 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
     """
     h = _as_float(altitude_km, "altitude_km")
     if not 0.0 < h < MAX_ALTITUDE_KM:
-        raise WalkerParameterError(
-            f"altitude_km must be > 0 and < {MAX_ALTITUDE_KM:,.0f} km, got {h}")
+        raise WalkerParameterError(f"altitude_km must be > 0 and < {MAX_ALTITUDE_KM:,.0f} km, got {h}")
     inc = _as_float(inclination_deg, "inclination_deg")
     if not 0.0 <= inc <= 180.0:
         raise WalkerParameterError(f"inclination_deg must be in [0, 180], got {inc}")
@@ -269,13 +277,13 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
         # SGP4 divides by sin(i): a subnormal sine gives NaN positions (the sgp4 package as well).
         raise WalkerParameterError(
             f"inclination_deg {inc} is too small for SGP4 to propagate (its value in radians is "
-            f"subnormal); use 0 for an equatorial shell")
+            f"subnormal); use 0 for an equatorial shell"
+        )
     n_planes = _as_int(planes, "planes", 1)
     n_slots = _as_int(sats_per_plane, "sats_per_plane", 1)
     f = _as_int(phasing, "phasing", 0)
     if f >= n_planes:
-        raise WalkerParameterError(
-            f"phasing must satisfy 0 <= phasing < planes ({n_planes}), got {f}")
+        raise WalkerParameterError(f"phasing must satisfy 0 <= phasing < planes ({n_planes}), got {f}")
     if pattern not in ("delta", "star"):
         raise WalkerParameterError(f"pattern must be 'delta' or 'star', got {pattern!r}")
     raan0 = _as_float(raan0_deg, "raan0_deg")
@@ -294,8 +302,7 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
     n_rev_day = mean_motion_for_altitude(h, inc, ecc)
     a_km = (WGS72_XKE_PER_MIN / (n_rev_day * TWOPI / MIN_PER_DAY)) ** (2.0 / 3.0) * WGS72_RE_KM
     if a_km * (1.0 - ecc) <= RE_KM:
-        raise WalkerParameterError(
-            f"eccentricity {ecc} puts perigee below the surface at altitude_km={h}")
+        raise WalkerParameterError(f"eccentricity {ecc} puts perigee below the surface at altitude_km={h}")
 
     total = n_planes * n_slots
     p = np.repeat(np.arange(n_planes, dtype=np.int64), n_slots)
@@ -307,10 +314,11 @@ def walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
 
     wp = max(2, len(str(n_planes)))
     ws = max(2, len(str(n_slots)))
-    names = np.array([f"{name_prefix}-P{pp + 1:0{wp}d}S{jj + 1:0{ws}d}"
-                      for pp, jj in zip(p.tolist(), j.tolist())], dtype=object)
+    names = np.array(
+        [f"{name_prefix}-P{pp + 1:0{wp}d}S{jj + 1:0{ws}d}" for pp, jj in zip(p.tolist(), j.tolist())], dtype=object
+    )
 
-    from .elements import ElementSet  # late import: elements.py is a sibling module
+    from orbitshare.elements.elementset import ElementSet  # late import: elements.py is a sibling module
 
     return ElementSet.from_arrays(
         norad=first + np.arange(total, dtype=np.int64),

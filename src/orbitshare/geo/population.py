@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from orbitshare.errors import DataError
 
 __all__ = ["Raster", "read_raster", "read_esri_ascii", "regrid_counts", "population_on_grid"]
 
@@ -24,9 +24,9 @@ __all__ = ["Raster", "read_raster", "read_esri_ascii", "regrid_counts", "populat
 class Raster:
     """Counts on a regular lat/lon raster. ``data[i, j]``: row i from SOUTH to north, NaN = no data."""
 
-    data: np.ndarray          # float64[nrows, ncols]
-    lat_edges: np.ndarray     # float64[nrows + 1], ascending
-    lon_edges: np.ndarray     # float64[ncols + 1], ascending
+    data: np.ndarray  # float64[nrows, ncols]
+    lat_edges: np.ndarray  # float64[nrows + 1], ascending
+    lon_edges: np.ndarray  # float64[ncols + 1], ascending
     source: str = ""
 
     @property
@@ -39,7 +39,7 @@ def read_esri_ascii(path) -> Raster:
     NODATA_value``; row 0 is the northern row). NODATA cells become NaN."""
     path = Path(path)
     try:
-        f = open(path, "r", encoding="ascii", errors="strict")
+        f = open(path, encoding="ascii", errors="strict")
     except OSError as e:
         raise DataError(f"{path}: cannot open population raster ({e})") from None
     with f:
@@ -145,10 +145,12 @@ def regrid_counts(raster: Raster, grid) -> np.ndarray:
     if lon_e[-1] > 180.0 + 1e-9:  # a 0..360 raster: move the part east of 180° to the west
         cut = int(np.argmin(np.abs(lon_e - 180.0)))
         if abs(lon_e[cut] - 180.0) > 1e-9 or lon_e[0] < -180.0 - 1e-9 or lon_e[-1] > lon_e[0] + 360.0 + 1e-9:
-            raise DataError(f"{raster.source}: longitudes {lon_e[0]}..{lon_e[-1]} must lie in [-180, 180] "
-                            "or in [0, 360] with an edge at 180")
+            raise DataError(
+                f"{raster.source}: longitudes {lon_e[0]}..{lon_e[-1]} must lie in [-180, 180] "
+                "or in [0, 360] with an edge at 180"
+            )
         data = np.concatenate([data[:, cut:], data[:, :cut]], axis=1)
-        lon_e = np.concatenate([lon_e[cut:] - 360.0, lon_e[1:cut + 1]])
+        lon_e = np.concatenate([lon_e[cut:] - 360.0, lon_e[1 : cut + 1]])
     if lon_e[0] < -180.0 - 1e-9:
         raise DataError(f"{raster.source}: longitudes start at {lon_e[0]} < -180")
     lat_e = np.clip(np.asarray(raster.lat_edges, float), -90.0, 90.0)

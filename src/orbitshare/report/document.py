@@ -9,7 +9,7 @@ directory, then ``os.replace``, via :func:`orbitshare.io.atomic_path`; existing 
 
 Tables
 ------
-``countries.csv``: one row per country of the "countries" Dataset (:func:`orbitshare.accounts.country_accounts`):
+``countries.csv``: one row per country of the "countries" Dataset (:func:`orbitshare.analysis.accounts.country_accounts`):
 first its coordinates on ``country`` (``country``, ``country_name``, ``m49``, ``ldc``, ``lldc``, ``sids``,
 ``itu_region``, ``un_member``; booleans as ``1``/``0``), then every data variable on ``country``, in the
 Dataset's order. A variable with further dimensions is flattened into one column per label, in the
@@ -85,7 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path
+from orbitshare.io import atomic_path
 
 __all__ = [
     "write_tables",
@@ -102,7 +102,7 @@ __all__ = [
     "OUTLINE_COLOR",
 ]
 
-#: Display names of the groups of :func:`orbitshare.accounts.group_accounts`.
+#: Display names of the groups of :func:`orbitshare.analysis.accounts.group_accounts`.
 GROUP_LABELS = {
     "ldc": "LDC",
     "lldc": "LLDC",
@@ -113,10 +113,17 @@ GROUP_LABELS = {
     "itu_region_3": "ITU Region 3",
     "world": "world",
 }
-_GROUP_LONG = {"ldc": "Least Developed Countries", "lldc": "Landlocked Developing Countries",
-               "sids": "Small Island Developing States"}
-_PARTITION_LABELS = {"ldc": "LDC vs others", "lldc": "LLDC vs others", "sids": "SIDS vs others",
-                     "itu_region": "ITU Regions (1, 2, 3, none)"}
+_GROUP_LONG = {
+    "ldc": "Least Developed Countries",
+    "lldc": "Landlocked Developing Countries",
+    "sids": "Small Island Developing States",
+}
+_PARTITION_LABELS = {
+    "ldc": "LDC vs others",
+    "lldc": "LLDC vs others",
+    "sids": "SIDS vs others",
+    "itu_region": "ITU Regions (1, 2, 3, none)",
+}
 #: (width, height) of the map PNGs in pixels
 MAP_PIXELS = (1200, 675)
 #: (width, height) of the Lorenz-curve PNG in pixels
@@ -216,11 +223,10 @@ def _flat_columns(ds, dim, skip=()):
 
 
 def _write_csv(path: Path, header, rows) -> Path:
-    with atomic_path(path, overwrite=True) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(header)
-            w.writerows(rows)
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
     return path
 
 
@@ -245,8 +251,9 @@ def _equity_rows(equity):
             index = name
             if "epsilon" in lab:
                 index = f"{name}_{float(lab['epsilon']):g}"
-            rows.append([lab["quantity"], lab["scope"], lab["system"], index, lab.get("partition", ""),
-                         _cell(v.values[idx])])
+            rows.append(
+                [lab["quantity"], lab["scope"], lab["system"], index, lab.get("partition", ""), _cell(v.values[idx])]
+            )
     return rows
 
 
@@ -261,8 +268,11 @@ def write_tables(out_dir, countries, groups, equity) -> list[Path]:
     if groups is not None:
         paths.append(_write_flat(out / "groups.csv", groups, "group", skip=("group_member",)))
     if equity is not None:
-        paths.append(_write_csv(out / "equity.csv", ["quantity", "scope", "system", "index", "partition", "value"],
-                                _equity_rows(equity)))
+        paths.append(
+            _write_csv(
+                out / "equity.csv", ["quantity", "scope", "system", "index", "partition", "value"], _equity_rows(equity)
+            )
+        )
     return paths
 
 
@@ -286,9 +296,9 @@ def dominant_country(geography) -> np.ndarray:
     The dominant label is the country with the largest ``country_fraction`` (the lowest index among
     equals), unless the unclaimed share ``1 − Σ_c country_fraction`` is at least as large (then -1).
     Works on the (country, cell) pairs with a nonzero fraction
-    (:func:`orbitshare.geography.country_cell_pairs`): memory O(pairs), never countries × cells.
+    (:func:`orbitshare.geo.build.country_cell_pairs`): memory O(pairs), never countries × cells.
     """
-    from .geography import country_cell_pairs
+    from orbitshare.geo.build import country_cell_pairs
 
     shape = (geography.sizes["lat"], geography.sizes["lon"])
     c, n, f, total = country_cell_pairs(geography)
@@ -392,14 +402,29 @@ def _map(path, lat_e, lon_e, values, *, title, cbar_label, segments, footnote, l
         cmap = colormaps["YlGnBu"].with_extremes(bad="#e6e6e6")
         norm = Normalize(0.0, 1.0)
         extend = "neither"
-    mesh = ax.pcolormesh(lon_e, lat_e, v, cmap=cmap, norm=norm, shading="flat", antialiased=False,
-                         rasterized=True)
+    mesh = ax.pcolormesh(lon_e, lat_e, v, cmap=cmap, norm=norm, shading="flat", antialiased=False, rasterized=True)
     if zeros is not None and zeros.count():
-        ax.pcolormesh(lon_e, lat_e, zeros, cmap=ListedColormap([_ZERO_COLOR]), vmin=0, vmax=2, shading="flat",
-                      antialiased=False, rasterized=True)
+        ax.pcolormesh(
+            lon_e,
+            lat_e,
+            zeros,
+            cmap=ListedColormap([_ZERO_COLOR]),
+            vmin=0,
+            vmax=2,
+            shading="flat",
+            antialiased=False,
+            rasterized=True,
+        )
     if len(segments):
-        ax.add_collection(LineCollection(segments, colors=[tuple(c / 255 for c in OUTLINE_COLOR)],
-                                         linewidths=0.8, capstyle="projecting", antialiaseds=False))
+        ax.add_collection(
+            LineCollection(
+                segments,
+                colors=[tuple(c / 255 for c in OUTLINE_COLOR)],
+                linewidths=0.8,
+                capstyle="projecting",
+                antialiaseds=False,
+            )
+        )
     ax.set_xlim(-180, 180)
     ax.set_ylim(-90, 90)
     ax.set_xticks(np.arange(-180, 181, 60))
@@ -442,11 +467,16 @@ def write_figures(out_dir, geography, coverage, capacity=None, equity=None) -> l
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    segments = outline_segments(geography) if geography is not None and geography.sizes.get("country", 0) \
+    segments = (
+        outline_segments(geography)
+        if geography is not None and geography.sizes.get("country", 0)
         else np.zeros((0, 2, 2))
+    )
     gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
-    foot = ("Outlines: edges between grid cells of different dominant country (largest country_fraction, "
-            f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée.")
+    foot = (
+        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
+        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
+    )
     paths = []
     used = set()
     if coverage is not None and "covered_fraction" in coverage:
@@ -460,17 +490,29 @@ def write_figures(out_dir, geography, coverage, capacity=None, equity=None) -> l
                 mv = f" (at least {int(cf['min_visible'].sel(system=s))} satellite(s) in view)"
             title = f"Covered fraction of time, {s}"
             name = _unique_name(f"map_covered_fraction_{_slug(s)}", used)
-            paths.append(_map(out / f"{name}.png", lat_e, lon_e, field, title=title,
-                              cbar_label="fraction of time steps covered (1)", segments=segments,
-                              footnote=f"Share of time steps with the system covering the cell{mv}"
-                                       f"{f'; grid {res:g}°' if res else ''}. " + foot))
+            paths.append(
+                _map(
+                    out / f"{name}.png",
+                    lat_e,
+                    lon_e,
+                    field,
+                    title=title,
+                    cbar_label="fraction of time steps covered (1)",
+                    segments=segments,
+                    footnote=f"Share of time steps with the system covering the cell{mv}"
+                    f"{f'; grid {res:g}°' if res else ''}. " + foot,
+                )
+            )
     if capacity is not None and ("capacity_per_person_mbps" in capacity or "capacity_mbps" in capacity):
         cds = capacity.sortby("lat").sortby("lon")
         if "capacity_per_person_mbps" in cds:
             cpp = cds["capacity_per_person_mbps"].transpose("system", "lat", "lon")
         else:
-            pop = (cds["population"] if "population" in cds.variables else
-                   geography["population"].sortby("lat").sortby("lon"))
+            pop = (
+                cds["population"]
+                if "population" in cds.variables
+                else geography["population"].sortby("lat").sortby("lon")
+            )
             cpp = (cds["capacity_mbps"] / pop.where(pop > 0)).transpose("system", "lat", "lon")
         lat_e, lon_e = _grid_edges(cds)
         systems = [str(s) for s in cpp["system"].values]
@@ -482,12 +524,21 @@ def write_figures(out_dir, geography, coverage, capacity=None, equity=None) -> l
         for s, v in fields:
             stem = "map_capacity_per_person_all" if s == "all systems" else f"map_capacity_per_person_{_slug(s)}"
             name = _unique_name(stem, used)
-            paths.append(_map(out / f"{name}.png", lat_e, lon_e, v, log=True,
-                              title=f"Capacity per person, {s}", cbar_label="Mbit/s per person (time mean)",
-                              segments=segments,
-                              footnote="Capacity delivered to the cell / its population (log scale, 1st to 99th "
-                                       "percentile of the cells; beyond: the end colours); grey: no population; "
-                                       "light red: people but no capacity. " + foot))
+            paths.append(
+                _map(
+                    out / f"{name}.png",
+                    lat_e,
+                    lon_e,
+                    v,
+                    log=True,
+                    title=f"Capacity per person, {s}",
+                    cbar_label="Mbit/s per person (time mean)",
+                    segments=segments,
+                    footnote="Capacity delivered to the cell / its population (log scale, 1st to 99th "
+                    "percentile of the cells; beyond: the end colours); grey: no population; "
+                    "light red: people but no capacity. " + foot,
+                )
+            )
     if equity is not None and "lorenz_capacity_share" in equity:
         paths.append(_lorenz_figure(out / "lorenz_capacity_per_person.png", equity))
     return paths
@@ -497,8 +548,9 @@ def _lorenz_figure(path, equity):
     fig = _figure(LORENZ_PIXELS)
     ax = fig.add_axes((0.12, 0.1, 0.82, 0.8))
     ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="equal shares")
-    has_gini = ("gini" in equity and "capacity_per_person" in equity["quantity"].values
-                and "people" in equity["scope"].values)
+    has_gini = (
+        "gini" in equity and "capacity_per_person" in equity["quantity"].values and "people" in equity["scope"].values
+    )
     systems = [str(s) for s in equity["system"].values]
     if len(systems) == 2 and "all" in systems:  # one system: "all" is the same curve
         systems = [x for x in systems if x != "all"]
@@ -535,8 +587,8 @@ def _png_title(path: Path):
         return None
     pos = 8
     while pos + 8 <= len(data):
-        (n,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + n]
+        (n,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + n]
         pos += 12 + n
         try:
             if kind == b"tEXt":
@@ -581,8 +633,12 @@ def report_meta(coverage=None, geography=None, **extra) -> dict:
             systems = [str(s) for s in coverage["system"].values]
         if systems is not None:
             meta["systems"] = systems
-        for src, dst in (("time_coverage_start", "period_start"), ("time_coverage_end", "period_end"),
-                         ("time_step_s", "time_step_s"), ("grid_resolution_deg", "grid_resolution_deg")):
+        for src, dst in (
+            ("time_coverage_start", "period_start"),
+            ("time_coverage_end", "period_end"),
+            ("time_step_s", "time_step_s"),
+            ("grid_resolution_deg", "grid_resolution_deg"),
+        ):
             if src in a:
                 meta[dst] = a[src]
     if geography is not None:
@@ -691,9 +747,17 @@ figcaption{font-size:0.9rem;color:#444}code{background:#f4f4f4;padding:0 0.2rem}
 
 
 def _render_html(blocks, title: str) -> str:
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
     for b in blocks:
         if b.kind == "h":
             out.append(f"<h{b.level}>{_html_spans(b.spans)}</h{b.level}>")
@@ -703,18 +767,26 @@ def _render_html(blocks, title: str) -> str:
             out.append("<ul>" + "".join(f"<li>{_html_spans(it)}</li>" for it in b.items) + "</ul>")
         elif b.kind == "table":
             out.append("<table>")
-            out.append("<thead><tr>" + "".join(f'<th class="{a}">{_html_spans(_spans(h))}</th>'
-                                               for h, a in zip(b.header, b.align)) + "</tr></thead>")
+            out.append(
+                "<thead><tr>"
+                + "".join(f'<th class="{a}">{_html_spans(_spans(h))}</th>' for h, a in zip(b.header, b.align))
+                + "</tr></thead>"
+            )
             out.append("<tbody>")
             for r in b.rows:
-                out.append("<tr>" + "".join(f'<td class="{a}">{_html_spans(_spans(c))}</td>'
-                                            for c, a in zip(r, b.align)) + "</tr>")
+                out.append(
+                    "<tr>"
+                    + "".join(f'<td class="{a}">{_html_spans(_spans(c))}</td>' for c, a in zip(r, b.align))
+                    + "</tr>"
+                )
             out.append("</tbody></table>")
         elif b.kind == "figure":
             src = html.escape(b.src, quote=True)
             cap = html.escape(b.caption)
-            out.append(f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(b.caption, quote=True)}">'
-                       f"</a><figcaption>{cap}</figcaption></figure>")
+            out.append(
+                f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(b.caption, quote=True)}">'
+                f"</a><figcaption>{cap}</figcaption></figure>"
+            )
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -781,18 +853,34 @@ def _inputs_blocks(meta, countries):
     p0, p1 = meta.get("period_start"), meta.get("period_end")
     if p0 or p1:
         step = meta.get("time_step_s")
-        items.append([f"Period: {p0 or '?'} to {p1 or '?'}"
-                      + (f", time step {format_number(step)} s" if step is not None else "")])
+        items.append(
+            [
+                f"Period: {p0 or '?'} to {p1 or '?'}"
+                + (f", time step {format_number(step)} s" if step is not None else "")
+            ]
+        )
     else:
         items.append(["Period: not recorded"])
     res = meta.get("grid_resolution_deg")
-    items.append([f"Grid: {format_number(res)}° latitude-longitude cells" if res is not None
-                  else "Grid: not recorded"])
+    items.append([f"Grid: {format_number(res)}° latitude-longitude cells" if res is not None else "Grid: not recorded"])
     gs = meta.get("geography_source")
-    items.append([f"Geography: {gs}" + (f" ({meta['geography_detail']})" if meta.get("geography_detail") else "")
-                  if gs else "Geography: not recorded"])
-    known = {"title", "systems", "period_start", "period_end", "time_step_s", "grid_resolution_deg",
-             "geography_source", "geography_detail"}
+    items.append(
+        [
+            f"Geography: {gs}" + (f" ({meta['geography_detail']})" if meta.get("geography_detail") else "")
+            if gs
+            else "Geography: not recorded"
+        ]
+    )
+    known = {
+        "title",
+        "systems",
+        "period_start",
+        "period_end",
+        "time_step_s",
+        "grid_resolution_deg",
+        "geography_source",
+        "geography_detail",
+    }
     for k, v in meta.items():
         if k in known:
             continue
@@ -832,38 +920,56 @@ def _headline_blocks(groups, countries, meta):
         label = GROUP_LABELS[key]
         n = int(g["member_count"].sel(group=key)) if "member_count" in g.coords else None
         pop = _val(g, "population", group=key)
-        head = f"{label} ({_GROUP_LONG[key]}; " + (f"{n} countries, " if n is not None else "") + \
-            f"{_people(pop)} people on the grid)"
+        head = (
+            f"{label} ({_GROUP_LONG[key]}; "
+            + (f"{n} countries, " if n is not None else "")
+            + f"{_people(pop)} people on the grid)"
+        )
         facts = []
-        a, b = _val(g, "population_covered_any_fraction", group=key), _val(g, "population_covered_any_fraction",
-                                                                            group=rest)
+        a, b = (
+            _val(g, "population_covered_any_fraction", group=key),
+            _val(g, "population_covered_any_fraction", group=rest),
+        )
         if a is not None:
-            facts.append(f"{_pct(a)} of the population covered by at least one system (time mean), against "
-                         f"{_pct(b)} in the rest")
-        a, b = _val(g, "capacity_per_person_total_mbps", group=key), _val(g, "capacity_per_person_total_mbps",
-                                                                           group=rest)
+            facts.append(
+                f"{_pct(a)} of the population covered by at least one system (time mean), against {_pct(b)} in the rest"
+            )
+        a, b = (
+            _val(g, "capacity_per_person_total_mbps", group=key),
+            _val(g, "capacity_per_person_total_mbps", group=rest),
+        )
         if a is not None:
             rel = f", {format_number(a / b, 3)} times the rest's" if b and math.isfinite(a / b) else ""
-            facts.append(f"capacity per person {format_number(a)} Mbit/s against {format_number(b)} Mbit/s in "
-                         f"the rest{rel}")
+            facts.append(
+                f"capacity per person {format_number(a)} Mbit/s against {format_number(b)} Mbit/s in the rest{rel}"
+            )
         a, b = _val(g, "service_ratio_total", group=key), _val(g, "service_ratio_total", group=rest)
         if a is not None:
-            facts.append(f"service ratio (share of world capacity / share of world population) "
-                         f"{format_number(a, 3)} against {format_number(b, 3)} in the rest")
+            facts.append(
+                f"service ratio (share of world capacity / share of world population) "
+                f"{format_number(a, 3)} against {format_number(b, 3)} in the rest"
+            )
         a, b = _val(g, "mhz_available_total", group=key), _val(g, "mhz_available_total", group=rest)
         if a is not None:
-            facts.append(f"{format_number(a)} MHz of spectrum reaching a person (mean over people, all systems "
-                         f"and bands) against {format_number(b)} MHz in the rest")
+            facts.append(
+                f"{format_number(a)} MHz of spectrum reaching a person (mean over people, all systems "
+                f"and bands) against {format_number(b)} MHz in the rest"
+            )
         a, b = _val(g, "resource_balance_total", group=key), _val(g, "resource_balance_total", group=rest)
         if a is not None:
-            facts.append(f"resource balance (share of capacity operated / share delivered) "
-                         f"{format_number(a, 3)} against {format_number(b, 3)} in the rest")
+            facts.append(
+                f"resource balance (share of capacity operated / share delivered) "
+                f"{format_number(a, 3)} against {format_number(b, 3)} in the rest"
+            )
         items.append([head + ": " + ("; ".join(facts) if facts else "no indicators computed") + "."])
     if "world" in g["group"].values:
         w = []
         pop = _val(g, "population", group="world")
-        w.append(f"{_people(pop)} people in {int(g['member_count'].sel(group='world'))} countries"
-                 if "member_count" in g.coords else f"{_people(pop)} people")
+        w.append(
+            f"{_people(pop)} people in {int(g['member_count'].sel(group='world'))} countries"
+            if "member_count" in g.coords
+            else f"{_people(pop)} people"
+        )
         a = _val(g, "population_covered_any_fraction", group="world")
         if a is not None:
             w.append(f"{_pct(a)} covered by at least one system")
@@ -877,8 +983,12 @@ def _headline_blocks(groups, countries, meta):
     blocks.append(_Block("ul", items=items))
     method = str(countries.attrs.get("population_covered_any_method", ""))
     if method.startswith("lower bound"):
-        blocks.append(_p("Coverage by at least one system is a lower bound here: the largest covered fraction "
-                         "of any one system in each cell (the per-step counts were not kept)."))
+        blocks.append(
+            _p(
+                "Coverage by at least one system is a lower bound here: the largest covered fraction "
+                "of any one system in each cell (the per-step counts were not kept)."
+            )
+        )
     return blocks
 
 
@@ -894,30 +1004,38 @@ _GROUP_COLUMNS = (  # (variable, header, formatter)
 
 
 def _groups_blocks(groups):
-    blocks = [_h(2, "Groups"), _p("LDC, LLDC and SIDS overlap; rest = countries in none of the three; ITU "
-                                  "Regions 1-3; world = all countries. Per-person values and ratios are "
-                                  "recomputed from the group totals (population-weighted), not averaged over "
-                                  "countries.")]
+    blocks = [
+        _h(2, "Groups"),
+        _p(
+            "LDC, LLDC and SIDS overlap; rest = countries in none of the three; ITU "
+            "Regions 1-3; world = all countries. Per-person values and ratios are "
+            "recomputed from the group totals (population-weighted), not averaged over "
+            "countries."
+        ),
+    ]
     cols = [c for c in _GROUP_COLUMNS if c[0] in groups]
     header = ["group", "countries"] + [h for _, h, _ in cols]
     rows = []
     for gk in groups["group"].values:
         gk = str(gk)
         n = int(groups["member_count"].sel(group=gk)) if "member_count" in groups.coords else None
-        rows.append([GROUP_LABELS.get(gk, gk), "" if n is None else str(n)]
-                    + [f(_val(groups, v, group=gk)) for v, _, f in cols])
+        rows.append(
+            [GROUP_LABELS.get(gk, gk), "" if n is None else str(n)] + [f(_val(groups, v, group=gk)) for v, _, f in cols]
+        )
     blocks.append(_table(header, rows))
     if "system" in groups.dims:
         systems = [str(s) for s in groups["system"].values]
-        for var, what, f in (("population_covered_fraction", "Population covered, by system", _pct),
-                             ("capacity_per_person_mbps", "Capacity per person (Mbit/s), by system",
-                              format_number)):
+        for var, what, f in (
+            ("population_covered_fraction", "Population covered, by system", _pct),
+            ("capacity_per_person_mbps", "Capacity per person (Mbit/s), by system", format_number),
+        ):
             if var not in groups:
                 continue
             blocks.append(_h(3, what))
-            rows = [[GROUP_LABELS.get(str(gk), str(gk))] + [f(_val(groups, var, group=gk, system=s))
-                                                            for s in systems]
-                    for gk in groups["group"].values]
+            rows = [
+                [GROUP_LABELS.get(str(gk), str(gk))] + [f(_val(groups, var, group=gk, system=s)) for s in systems]
+                for gk in groups["group"].values
+            ]
             blocks.append(_table(["group"] + systems, rows))
     return blocks
 
@@ -934,17 +1052,19 @@ def _country_blocks(countries):
         ok &= np.asarray(countries["un_member"].values, bool)
         crit = "UN members with " + crit
     idx = np.nonzero(ok)[0]
-    blocks = [_h(2, "Countries by capacity per person"),
-              _p(f"Capacity delivered per person, all systems (Mbit/s, time mean), among {len(idx)} countries: "
-                 f"{crit}.")]
+    blocks = [
+        _h(2, "Countries by capacity per person"),
+        _p(f"Capacity delivered per person, all systems (Mbit/s, time mean), among {len(idx)} countries: {crit}."),
+    ]
     if not idx.size:
         blocks.append(_p("No country qualifies."))
         return blocks
     order = idx[np.argsort(-x[idx], kind="stable")]
     names = countries["country_name"].values if "country_name" in countries.coords else countries["country"].values
     codes = countries["country"].values
-    cov = countries["population_covered_any_fraction"].values if "population_covered_any_fraction" in countries \
-        else None
+    cov = (
+        countries["population_covered_any_fraction"].values if "population_covered_any_fraction" in countries else None
+    )
     sr = countries["service_ratio_total"].values if "service_ratio_total" in countries else None
     header = ["rank", "country", "ISO3", "population", "capacity per person (Mbit/s)"]
     if cov is not None:
@@ -965,10 +1085,12 @@ def _country_blocks(countries):
         return out
 
     align = ["r", "l", "l", "r", "r"] + ["r"] * (len(header) - 5)
-    blocks += [_h(3, f"Top {min(_TOP_N, order.size)} (highest capacity per person)"),
-               _table(header, rows(order[:_TOP_N]), align),
-               _h(3, f"Bottom {min(_TOP_N, order.size)} (lowest capacity per person)"),
-               _table(header, rows(order[::-1][:_TOP_N]), align)]
+    blocks += [
+        _h(3, f"Top {min(_TOP_N, order.size)} (highest capacity per person)"),
+        _table(header, rows(order[:_TOP_N]), align),
+        _h(3, f"Bottom {min(_TOP_N, order.size)} (lowest capacity per person)"),
+        _table(header, rows(order[::-1][:_TOP_N]), align),
+    ]
     return blocks
 
 
@@ -979,12 +1101,16 @@ _QUANTITY_LABELS = {"capacity_per_person": "capacity per person", "mhz_available
 def _equity_blocks(equity):
     if equity is None or "gini" not in equity:
         return []
-    blocks = [_h(2, "Inequality"),
-              _p("Indices of capacity per person and of the MHz reaching a person, across countries (each "
-                 "country one unit, weighted by its population) and across people (grid cells weighted by "
-                 "their people). Gini, Theil T, Atkinson (ε = 0.5) and Palma keep people without service; "
-                 "Theil L and Atkinson (ε = 1) are computed among those with service, and the last column is "
-                 "the population share so excluded. System 'all' = all systems together.")]
+    blocks = [
+        _h(2, "Inequality"),
+        _p(
+            "Indices of capacity per person and of the MHz reaching a person, across countries (each "
+            "country one unit, weighted by its population) and across people (grid cells weighted by "
+            "their people). Gini, Theil T, Atkinson (ε = 0.5) and Palma keep people without service; "
+            "Theil L and Atkinson (ε = 1) are computed among those with service, and the last column is "
+            "the population share so excluded. System 'all' = all systems together."
+        ),
+    ]
     has_atk = "atkinson" in equity and "epsilon" in equity.dims
     header = ["quantity", "scope", "system"] + [h for _, h in _INDEX_COLUMNS]
     if has_atk:
@@ -995,40 +1121,61 @@ def _equity_blocks(equity):
     for q in equity["quantity"].values:
         for sc in equity["scope"].values:
             for s in equity["system"].values:
-                sel = dict(quantity=q, scope=sc, system=s)
+                sel = {"quantity": q, "scope": sc, "system": s}
                 r = [_QUANTITY_LABELS.get(str(q), str(q)), str(sc), str(s)]
                 r += [format_index(_val(equity, v, **sel)) for v, _ in _INDEX_COLUMNS]
                 if has_atk:
-                    r += [format_index(float(equity["atkinson"].sel(epsilon=e, **sel))) for e in
-                          equity["epsilon"].values]
+                    r += [
+                        format_index(float(equity["atkinson"].sel(epsilon=e, **sel))) for e in equity["epsilon"].values
+                    ]
                 if "zero_population_share" in equity:
                     r.append(_pct(_val(equity, "zero_population_share", **sel)))
                 rows.append(r)
     blocks.append(_table(header, rows, ["l", "l", "l"] + ["r"] * (len(header) - 3)))
     if "theil_T_between" in equity and "partition" in equity.dims:
         sys_all = "all" if "all" in equity["system"].values else equity["system"].values[-1]
-        blocks += [_h(3, "Theil decomposition: between and within groups"),
-                   _p(f"For all systems together (system '{sys_all}'): Theil = between-group part + within-"
-                      "group part, for the partitions LDC, LLDC, SIDS (members vs all others) and ITU Regions. "
-                      "The between share is the part of the inequality explained by the partition.")]
-        header = ["quantity", "scope", "partition", "Theil T", "T between", "T within", "T between share",
-                  "Theil L", "L between", "L within"]
+        blocks += [
+            _h(3, "Theil decomposition: between and within groups"),
+            _p(
+                f"For all systems together (system '{sys_all}'): Theil = between-group part + within-"
+                "group part, for the partitions LDC, LLDC, SIDS (members vs all others) and ITU Regions. "
+                "The between share is the part of the inequality explained by the partition."
+            ),
+        ]
+        header = [
+            "quantity",
+            "scope",
+            "partition",
+            "Theil T",
+            "T between",
+            "T within",
+            "T between share",
+            "Theil L",
+            "L between",
+            "L within",
+        ]
         rows = []
         for q in equity["quantity"].values:
             for sc in equity["scope"].values:
                 for part in equity["partition"].values:
-                    sel = dict(quantity=q, scope=sc, system=sys_all)
+                    sel = {"quantity": q, "scope": sc, "system": sys_all}
                     tT = _val(equity, "theil_T", **sel)
                     tb = _val(equity, "theil_T_between", partition=part, **sel)
                     share = tb / tT if tT and tb is not None and math.isfinite(tb / tT) else None
-                    rows.append([_QUANTITY_LABELS.get(str(q), str(q)), str(sc),
-                                 _PARTITION_LABELS.get(str(part), str(part)),
-                                 format_index(tT), format_index(tb),
-                                 format_index(_val(equity, "theil_T_within", partition=part, **sel)),
-                                 _pct(share) if share is not None else "n/a",
-                                 format_index(_val(equity, "theil_L", **sel)),
-                                 format_index(_val(equity, "theil_L_between", partition=part, **sel)),
-                                 format_index(_val(equity, "theil_L_within", partition=part, **sel))])
+                    rows.append(
+                        [
+                            _QUANTITY_LABELS.get(str(q), str(q)),
+                            str(sc),
+                            _PARTITION_LABELS.get(str(part), str(part)),
+                            format_index(tT),
+                            format_index(tb),
+                            format_index(_val(equity, "theil_T_within", partition=part, **sel)),
+                            _pct(share) if share is not None else "n/a",
+                            format_index(_val(equity, "theil_L", **sel)),
+                            format_index(_val(equity, "theil_L_between", partition=part, **sel)),
+                            format_index(_val(equity, "theil_L_within", partition=part, **sel)),
+                        ]
+                    )
         blocks.append(_table(header, rows, ["l", "l", "l"] + ["r"] * 7))
     return blocks
 
@@ -1043,7 +1190,7 @@ def _figure_blocks(figures, out_dir):
     if isinstance(figures, dict):
         figures = list(figures.items())
     for f in figures or []:
-        path, cap = (f if isinstance(f, (tuple, list)) else (f, None))
+        path, cap = f if isinstance(f, (tuple, list)) else (f, None)
         path = Path(path)
         if not path.is_absolute() and not path.exists():
             path = Path(out_dir) / path
@@ -1056,9 +1203,11 @@ def _files_blocks(out_dir):
     names = [n for n in ("countries.csv", "groups.csv", "equity.csv") if (Path(out_dir) / n).exists()]
     if not names:
         return []
-    desc = {"countries.csv": "one row per country, every indicator and the group flags",
-            "groups.csv": "one row per group",
-            "equity.csv": "inequality indices in long format (quantity, scope, system, index, partition, value)"}
+    desc = {
+        "countries.csv": "one row per country, every indicator and the group flags",
+        "groups.csv": "one row per group",
+        "equity.csv": "inequality indices in long format (quantity, scope, system, index, partition, value)",
+    }
     return [_h(2, "Tables"), _Block("ul", items=[[_Link(n, n), f": {desc[n]}"] for n in names])]
 
 
@@ -1069,8 +1218,7 @@ def _unattributed_blocks(countries):
     if not np.asarray(v.values).any():
         return []
     parts = [f"{s}: {int(v.sel(system=s))}" for s in v["system"].values]
-    return [_p("Satellites without an operating country among the countries of the run: " + "; ".join(parts)
-               + ".")]
+    return [_p("Satellites without an operating country among the countries of the run: " + "; ".join(parts) + ".")]
 
 
 def write_report(out_dir, *, countries, groups, equity, figures, meta: dict) -> tuple[Path, Path]:
@@ -1098,7 +1246,6 @@ def write_report(out_dir, *, countries, groups, equity, figures, meta: dict) -> 
     blocks += _files_blocks(out)
     md_path, html_path = out / "report.md", out / "report.html"
     for path, text in ((md_path, _render_md(blocks)), (html_path, _render_html(blocks, title))):
-        with atomic_path(path, overwrite=True) as tmp:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
+        with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
     return md_path, html_path

@@ -16,13 +16,13 @@ false). Natural Earth draws some overseas territories inside their sovereign's f
 Réunion, … in FRA; Bonaire, Sint Eustatius and Saba in NLD; Svalbard in NOR).
 
 Rasterization: the even-odd rule on n×n sample points per cell (scanline form, Numba,
-:func:`orbitshare.geography._scanline_fill`): a country's fraction of a cell is the share of the cell's
+:func:`orbitshare.kernels.rasterize.scanline_fill`): a country's fraction of a cell is the share of the cell's
 samples inside its polygons. Every polygon that covers no sample point (a small island) still gets its
 area (planar, cos-latitude scaled) as a fraction of the cell that contains its representative point
 (exterior-ring centroid); other countries of that cell shrink so the sum stays <= 1.
 
 Population: a gridded count raster (ESRI ASCII or netCDF), regridded to the grid conserving totals
-(:mod:`orbitshare.population`); without one, the embedded population is used.
+(:mod:`orbitshare.geo.population`); without one, the embedded population is used.
 """
 
 from __future__ import annotations
@@ -35,17 +35,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .geography import (Polygons, _country_table, _version_string, add_minimum_fractions, build_dataset,
-                        cell_counts, country_groups, sparse_to_arrays)
+from orbitshare._version import __version__
+from orbitshare.errors import ConfigError, DataError
+from orbitshare.geo import embedded as geography_embedded
+from orbitshare.geo.parts import (
+    Polygons,
+    add_minimum_fractions,
+    build_dataset,
+    cell_counts,
+    country_groups,
+    country_table,
+    sparse_to_arrays,
+)
 
 NE_ALIASES = {"KOS": "XKX", "SOL": "SOM", "CYN": "CYP", "IOA": "AUS", "ATC": "AUS", "KAS": "IND"}
 GPW_NAME = "gpw_v4_population_count_rev11_2020_1_deg.asc"
 
 
 def data_versions():
-    from . import geography_embedded
-
     return geography_embedded.data_versions()
 
 
@@ -68,10 +75,12 @@ def find_boundaries(data_dir, scale="50m", *, download: bool = False) -> Path:
     if base is None:
         if download:
             return fetch_naturalearth(scale)
-        raise DataError("geography(source='naturalearth'): give data_dir or set ORBITSHARE_DATA_DIR "
-                        f"(a folder with ne_{scale}_admin_0_countries.geojson or the Natural Earth zip "
-                        f"ne_{scale}_admin_0_countries.zip), or pass download=True to download it once "
-                        "into the cache")
+        raise DataError(
+            "geography(source='naturalearth'): give data_dir or set ORBITSHARE_DATA_DIR "
+            f"(a folder with ne_{scale}_admin_0_countries.geojson or the Natural Earth zip "
+            f"ne_{scale}_admin_0_countries.zip), or pass download=True to download it once "
+            "into the cache"
+        )
     base = Path(base)
     name = f"ne_{scale}_admin_0_countries.geojson"
     for cand in (base / name, base / "boundaries" / name):
@@ -84,8 +93,9 @@ def find_boundaries(data_dir, scale="50m", *, download: bool = False) -> Path:
                 return max(zips, key=lambda z: (_zip_version(z), z.name))
     if base.is_file():
         return base
-    raise DataError(f"{base}: no {name} or ne_{scale}_admin_0_countries*.zip (looked in the folder and "
-                    "its boundaries/ subfolder)")
+    raise DataError(
+        f"{base}: no {name} or ne_{scale}_admin_0_countries*.zip (looked in the folder and its boundaries/ subfolder)"
+    )
 
 
 # ---------------------------------------------------------------------------- download + cache
@@ -142,7 +152,7 @@ def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -
     import urllib.parse
     import urllib.request
 
-    from .io import atomic_path
+    from orbitshare.io import atomic_path
 
     if scale not in NE_SHA256:
         raise ConfigError(f"fetch_naturalearth: scale: expected one of {sorted(NE_SHA256)}, got {scale!r}")
@@ -154,9 +164,11 @@ def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -
     target = cdir / f"ne_{scale}_admin_0_countries_v{NE_VERSION}.zip"
     if target.is_file() and _sha256_file(target) == expected:
         return target
-    manual = (f"download ne_{scale}_admin_0_countries.zip (Natural Earth v{NE_VERSION}) yourself and set "
-              "ORBITSHARE_DATA_DIR (or data_dir=) to its folder")
-    request = urllib.request.Request(url, headers={"User-Agent": f"orbitshare/{_version_string()}"})
+    manual = (
+        f"download ne_{scale}_admin_0_countries.zip (Natural Earth v{NE_VERSION}) yourself and set "
+        "ORBITSHARE_DATA_DIR (or data_dir=) to its folder"
+    )
+    request = urllib.request.Request(url, headers={"User-Agent": f"orbitshare/{__version__}"})
     try:
         cdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -171,21 +183,24 @@ def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -
                     for block in iter(lambda: resp.read(1 << 20), b""):
                         size += len(block)
                         if size > NE_MAX_BYTES:
-                            raise DataError(f"Natural Earth download {url}: more than {NE_MAX_BYTES} bytes, "
-                                            f"not the admin-0 countries zip; {manual}")
+                            raise DataError(
+                                f"Natural Earth download {url}: more than {NE_MAX_BYTES} bytes, "
+                                f"not the admin-0 countries zip; {manual}"
+                            )
                         h.update(block)
                         out.write(block)
             except urllib.error.HTTPError as e:
-                raise DataError(f"Natural Earth download {url} failed: HTTP {e.code} {e.reason}; "
-                                f"{manual}") from None
+                raise DataError(f"Natural Earth download {url} failed: HTTP {e.code} {e.reason}; {manual}") from None
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DataError(f"Natural Earth download {url} failed: {reason}; {manual}") from None
             got = h.hexdigest()
             if got != expected:  # raising inside atomic_path deletes the temporary file
-                raise DataError(f"Natural Earth download {url}: sha256 mismatch (expected {expected}, got "
-                                f"{got}); the file was not cached. The server may serve another version "
-                                f"than v{NE_VERSION}: {manual}")
+                raise DataError(
+                    f"Natural Earth download {url}: sha256 mismatch (expected {expected}, got "
+                    f"{got}); the file was not cached. The server may serve another version "
+                    f"than v{NE_VERSION}: {manual}"
+                )
     except OSError as e:  # cache not writable
         raise DataError(f"Natural Earth cache file {target}: {e}") from None
     return target
@@ -197,8 +212,11 @@ def find_population(boundaries: Path, population):
         if not p.is_file():
             raise DataError(f"{p}: population raster not found")
         return p
-    for cand in (boundaries.parent / GPW_NAME, boundaries.parent.parent / "population" / GPW_NAME,
-                 boundaries.parent / "population" / GPW_NAME):
+    for cand in (
+        boundaries.parent / GPW_NAME,
+        boundaries.parent.parent / "population" / GPW_NAME,
+        boundaries.parent / "population" / GPW_NAME,
+    ):
         if cand.is_file():
             return cand
     return None
@@ -215,7 +233,7 @@ def _rings_of(geom):
 
 def read_features(path) -> list:
     """GeoJSON-like features of a boundaries file: GeoJSON (``.geojson``/``.json``) or an ESRI shapefile
-    layer (``.zip``, ``.shp`` or a folder; :func:`orbitshare.shapefile.read_shapefile`)."""
+    layer (``.zip``, ``.shp`` or a folder; :func:`orbitshare.geo.shapefile.read_shapefile`)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json"):
@@ -229,7 +247,7 @@ def read_features(path) -> list:
             raise DataError(f"{path}: not a GeoJSON FeatureCollection ({e})") from None
         return feats
     if suffix in (".zip", ".shp") or path.is_dir():
-        from .shapefile import read_shapefile
+        from orbitshare.geo.shapefile import read_shapefile
 
         return read_shapefile(path)
     raise DataError(f"{path}: unknown boundaries format (expected .geojson, .json, .zip or .shp)")
@@ -269,7 +287,7 @@ def read_polygons(features, *, source=None):
                 extra_codes.append(code)
                 extra_names[code] = pr.get("NAME_LONG") or pr.get("NAME") or code
         codes.append(code)
-    countries = _country_table(extra_codes, extra_names)
+    countries = country_table(extra_codes, extra_names)
     index = {c: i for i, c in enumerate(countries["country"])}
     polys = Polygons()
     for ft, code in zip(feats, codes):
@@ -339,24 +357,22 @@ def build(grid, n, boundaries: Path, pop_path, scale):
     frac = rasterize(polys, grid, n, nlabels)
     ii, jj, kk, ff = sparse_to_arrays(frac)
     if pop_path is not None:
-        from .population import population_on_grid
+        from orbitshare.geo.population import population_on_grid
 
         pop = population_on_grid(pop_path, grid)
         pop_attrs = {"source": f"{Path(pop_path).name}, regridded by area-weighted overlap (totals conserved)"}
     else:
-        from . import geography_embedded
-
         pop = geography_embedded.build(grid, n)["population"].values
         pop_attrs = {"source": "orbitshare embedded population (GeoNames)"}
     attrs = {
         "title": "orbitshare geography: Natural Earth admin-0 countries",
-        "source": f"orbitshare {_version_string()}",
+        "source": f"orbitshare {__version__}",
         "geography_source": "naturalearth",
         "boundaries": f"Natural Earth admin-0 countries 1:{scale} ({boundaries.name}), public domain",
         "boundaries_version": _ne_version(boundaries, scale),
         "population_source": pop_attrs["source"],
         "country_groups": "orbitshare/data/country_groups.csv (UNSD M49 2026-07-19 flags; ITU RR Art. 5; "
-                          "UN membership)",
+        "UN membership)",
         "samples_per_cell": f"{n}x{n}",
         "resolution_deg": grid.resolution_deg,
     }

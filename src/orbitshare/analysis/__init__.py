@@ -1,0 +1,1 @@
+"""Accounts per country and group, and inequality indices."""

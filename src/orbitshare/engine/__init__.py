@@ -1,0 +1,1 @@
+"""The streaming engine: propagation, the one time-chunked pass (coverage, service), backends, GSO."""

@@ -1,0 +1,1 @@
+"""Experiment files: schema, validation, and building the engine's inputs."""

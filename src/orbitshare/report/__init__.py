@@ -1,0 +1,1 @@
+"""Outputs for readers: CSV tables, maps and Lorenz figures, the Markdown/HTML report."""
