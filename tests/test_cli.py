@@ -1,4 +1,4 @@
-"""The ``orbitshare`` command end to end, in subprocesses, on a small experiment."""
+"""The ``orbitshare`` command end to end, in subprocesses, on a small experiment; exit codes in process."""
 
 import csv
 import os
@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orbitshare.errors import ConfigError
-from orbitshare.experiment.config import load_experiment
+from orbitshare import cli
+from orbitshare._version import __version__
+from orbitshare.errors import ConfigError, DataError
+from orbitshare.experiment import load_experiment
 from orbitshare.io import open_results, read_provenance
 from orbitshare.report.document import GROUP_LABELS
 from test_runner import SMALL_TOML
@@ -156,3 +158,66 @@ def test_compare(small_run, tmp_path):
     assert rows and {r["dataset"] for r in rows} >= {"countries", "equity"}
     p = orbitshare("compare", run, tmp_path / "nowhere", cwd=tmp_path)
     assert p.returncode == 2
+
+
+# ----------------------------------------------------------------------------- exit codes, in process
+def _raising(exc):
+    def cmd(args):
+        raise exc
+
+    return cmd
+
+
+def test_orbitshare_error_exits_2_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "cmd_info", _raising(DataError("somewhere.bsp: missing\n  (twice)")))
+    assert cli.main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err == "orbitshare: error: somewhere.bsp: missing (twice)\n"
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), ValueError("a bug, not a usage error")])
+def test_internal_error_exits_1_and_writes_the_traceback(monkeypatch, capsys, tmp_path, exc):
+    monkeypatch.setenv("ORBITSHARE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "cmd_info", _raising(exc))
+    assert cli.main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "internal error" in err and type(exc).__name__ in err
+    assert "Traceback" not in err
+    written = list((tmp_path / "tracebacks").iterdir())
+    assert len(written) == 1 and str(written[0]) in err
+    text = written[0].read_text()
+    assert "Traceback (most recent call last)" in text and f"{type(exc).__name__}: {exc}" in text
+    assert "command: orbitshare info" in text
+
+
+def test_debug_prints_the_traceback(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("ORBITSHARE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "cmd_info", _raising(RuntimeError("boom")))
+    assert cli.main(["--debug", "info"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "RuntimeError: boom" in err
+    assert not (tmp_path / "tracebacks").exists()
+    monkeypatch.setattr(cli, "cmd_info", _raising(DataError("bad data")))
+    assert cli.main(["--debug", "info"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.endswith("orbitshare: error: bad data\n")
+
+
+def test_interrupt_exits_130(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "cmd_info", _raising(KeyboardInterrupt()))
+    assert cli.main(["info"]) == 130
+    assert capsys.readouterr().err == "orbitshare: interrupted\n"
+
+
+def test_version(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"orbitshare {__version__}\n"
+    p = orbitshare("--version")
+    assert p.returncode == 0 and p.stdout == f"orbitshare {__version__}\n"
+
+
+def test_missing_input_files_exit_2(tmp_path, capsys):
+    assert cli.main(["elements", "info", str(tmp_path / "none.tle")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"orbitshare: error: {tmp_path / 'none.tle'}: element file not found\n"
+    assert cli.main(["frobnicate"]) == 2

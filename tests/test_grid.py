@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from orbitshare.constants import WGS84_A_KM, WGS84_B_KM, WGS84_E2
+from orbitshare.errors import ParameterError
 from orbitshare.grid import WGS84_SURFACE_AREA_KM2, Grid
 
 # WGS84 ellipsoid surface area (NIMA TR8350.2, Table 3.5: 5.10065621718e14 m²)
@@ -101,7 +102,7 @@ def test_good_resolutions(res):
     "res", [0.7, 0.35, 1.1, 7.0, 6.0, 0.05, 0.0, -1.0, float("nan"), float("inf"), "1x", None, True]
 )
 def test_bad_resolutions(res):
-    with pytest.raises(ValueError, match="resolution_deg"):
+    with pytest.raises(ParameterError, match="resolution_deg"):
         Grid(res)
 
 

@@ -11,6 +11,7 @@ import xarray as xr
 
 import orbitshare
 from orbitshare import io as oio
+from orbitshare.errors import ParameterError, ParameterTypeError, ResultsError
 from orbitshare.io import file_sha256, open_results, read_provenance, save_results
 
 
@@ -261,3 +262,15 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         save_results({"a": spectrum_like()}, tmp_path / "y.nc", provenance={"inputs": [tmp_path / "nope"]})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nc"]
+
+
+def test_bad_inputs_are_orbitshare_errors(tmp_path):
+    with pytest.raises(ParameterTypeError, match="expected an xarray.Dataset"):
+        save_results([spectrum_like()], tmp_path / "x.nc")
+    with pytest.raises(ParameterError, match="group names"):
+        save_results({"": spectrum_like()}, tmp_path / "x.nc")
+    with pytest.raises(ParameterTypeError, match="cannot store object in JSON provenance"):
+        save_results(spectrum_like(), tmp_path / "x.nc", provenance={"extra": object()})
+    with pytest.raises(ResultsError, match="does not exist"):
+        save_results(spectrum_like(), tmp_path / "no" / "x.nc")
+    assert list(tmp_path.iterdir()) == []

@@ -17,8 +17,8 @@ import pytest
 import xarray as xr
 
 from orbitshare import runner
-from orbitshare.errors import ConfigError
-from orbitshare.experiment.config import load_experiment
+from orbitshare.errors import ResultsError
+from orbitshare.experiment import load_experiment
 from orbitshare.io import open_results
 
 # 1116 Walker satellites, 200 steps of 60 s in 40 chunks of 5 steps, 5° grid, embedded geography
@@ -183,7 +183,7 @@ class _Stop(KeyboardInterrupt):
 
 def _interrupted_run(exp, out, after, monkeypatch):
     """Run in this process, interrupted (KeyboardInterrupt) after ``after`` checkpoints."""
-    real = runner._write_checkpoint
+    real = runner.write_checkpoint
     n = {"k": 0}
 
     def write(path, fp, info):
@@ -192,10 +192,10 @@ def _interrupted_run(exp, out, after, monkeypatch):
         if n["k"] == after:
             raise _Stop()
 
-    monkeypatch.setattr(runner, "_write_checkpoint", write)
+    monkeypatch.setattr(runner, "write_checkpoint", write)
     with pytest.raises(_Stop):
         runner.run(exp, out, progress=False)
-    monkeypatch.setattr(runner, "_write_checkpoint", real)
+    monkeypatch.setattr(runner, "write_checkpoint", real)
 
 
 def test_checkpoint_of_another_config_is_refused(small, reference, tmp_path, monkeypatch):
@@ -204,7 +204,7 @@ def test_checkpoint_of_another_config_is_refused(small, reference, tmp_path, mon
     assert _chunks_done(out) == 7
     other = tmp_path / "other.toml"
     other.write_text(SMALL_TOML.replace("altitude_km = 550", "altitude_km = 560"))
-    with pytest.raises(ConfigError, match="another configuration"):
+    with pytest.raises(ResultsError, match="another configuration"):
         runner.run(other, out, resume=True, progress=False)
     assert _chunks_done(out) == 7  # left as it was
     # the right configuration resumes, to the same results
@@ -214,14 +214,16 @@ def test_checkpoint_of_another_config_is_refused(small, reference, tmp_path, mon
 
 
 def test_run_dir_rules(small, reference, tmp_path):
-    with pytest.raises(ConfigError, match="--overwrite"):
+    with pytest.raises(ResultsError, match="--overwrite"):
         runner.run(small, reference.out_dir, progress=False)
     out = tmp_path / "busy"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="not empty"):
+    with pytest.raises(ResultsError, match="not empty"):
         runner.run(small, out, progress=False)
     assert (out / "notes.txt").read_text() == "mine"
+    with pytest.raises(ResultsError, match="no results.h5"):
+        runner.compare_runs(reference.out_dir, out)
 
 
 def test_default_out_dir(monkeypatch, tmp_path):

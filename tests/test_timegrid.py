@@ -5,6 +5,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.timegrid import data_kernel_path, time_grid, timescale
 
 
@@ -47,8 +48,16 @@ def test_timezone_offsets_are_respected():
     ],
 )
 def test_bad_input_is_explained(start, stop, step, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ParameterError, match=match):
         time_grid(start, stop, step)
+
+
+def test_bad_types_and_chunks_are_parameter_errors():
+    with pytest.raises(ParameterTypeError, match="start: expected a datetime"):
+        time_grid(12345, "2026-01-02T00:00:00Z", 60)
+    tg = time_grid("2026-01-01T00:00:00Z", "2026-01-01T00:10:00Z", 60)
+    with pytest.raises(ParameterError, match="chunk_steps"):
+        list(tg.chunks(0))
 
 
 def test_chunks_cover_the_grid_exactly():

@@ -18,8 +18,7 @@ from orbitshare import constants, errors
 from orbitshare._version import __version__
 from orbitshare.analysis import equity
 from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts
-from orbitshare.elements import owners
-from orbitshare.elements.elementset import ElementSet, load_elements
+from orbitshare.elements import ElementSet, load_elements, owners
 from orbitshare.elements.owners import satellite_owners
 from orbitshare.elements.walker import walker
 from orbitshare.engine import gso
@@ -27,7 +26,7 @@ from orbitshare.engine.coverage import coverage
 from orbitshare.engine.propagation import iter_propagate, propagate
 from orbitshare.engine.service import service
 from orbitshare.errors import BackendError, ConfigError, DataError, ElementSetError, OrbitshareError
-from orbitshare.experiment.config import load_experiment, validate_experiment
+from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
 from orbitshare.io import open_results, save_results

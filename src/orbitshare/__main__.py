@@ -1,7 +1,8 @@
-"""``python -m orbitshare``: the command line."""
+"""``python -m orbitshare``: the command line (:func:`orbitshare.cli.main`)."""
 
 import sys
 
 from orbitshare.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

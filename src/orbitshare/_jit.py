@@ -5,12 +5,15 @@
 NaN marks decayed satellites and SGP4 must match the reference bit for bit in spirit.
 """
 
+from typing import Any
+
 import numba
 
-JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+#: options every orbitshare kernel is compiled with (a keyword argument of njit/pjit overrides one)
+JIT_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
-def njit(*args, **kwargs):
+def njit(*args: Any, **kwargs: Any) -> Any:
     """``numba.njit`` with orbitshare's options (scalar helpers, serial kernels)."""
     opts = dict(JIT_OPTIONS)
     opts.update(kwargs)
@@ -19,7 +22,7 @@ def njit(*args, **kwargs):
     return numba.njit(*args, **opts)
 
 
-def pjit(*args, **kwargs):
+def pjit(*args: Any, **kwargs: Any) -> Any:
     """``numba.njit(parallel=True)`` with orbitshare's options (outermost ``prange`` only)."""
     opts = dict(JIT_OPTIONS)
     opts["parallel"] = True

@@ -1,24 +1,73 @@
 """The ``orbitshare`` command.
 
-Exit codes: 0 done, 2 usage or input error, 1 runtime error. Errors are one line on stderr;
-``--debug`` shows the traceback.
+Exit codes:
+
+* 0: done (also ``orbitshare --version``, which prints ``orbitshare <version>``);
+* 2: usage or input error: a command line argparse refuses, or any
+  :class:`~orbitshare.errors.OrbitshareError` (a bad experiment, element file, run directory, ...),
+  reported in one line on stderr (a :class:`~orbitshare.errors.ConfigError`: its problem lines,
+  ``file: key.path: message``);
+* 1: internal error: any other exception is a bug (or an environment failure) of orbitshare; one
+  line on stderr says so and names the file its traceback was written to, under
+  :func:`traceback_dir` (``$ORBITSHARE_CACHE_DIR/tracebacks``, default
+  ``platformdirs.user_cache_dir("orbitshare")/tracebacks``);
+* 130: interrupted (SIGINT/SIGTERM; a run keeps its last checkpoint for ``--resume``).
+
+``--debug`` prints the traceback on stderr (before the same one-line message and exit code)
+instead of writing it to a file.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as _dt
+import math
+import os
 import sys
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from orbitshare.errors import ConfigError, DataError, ElementSetError
+import numba
+import numpy as np
+import platformdirs
 
-EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+from orbitshare._version import __version__
+from orbitshare.atomic import atomic_path
+from orbitshare.elements.fetch import fetch_group
+from orbitshare.elements.filings import generate_tle_dir
+from orbitshare.elements.read import load_elements
+from orbitshare.errors import ConfigError, DataError, OrbitshareError
+from orbitshare.experiment import load_experiment, validate_experiment
+from orbitshare.kernels.cuda_env import cuda_info
+from orbitshare.kernels.frames import gmst1982
+from orbitshare.runner import compare_runs, install_signal_handlers, run
+from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
+
+__all__ = ["main", "build_parser", "traceback_dir", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def cmd_run(args) -> int:
-    from orbitshare.experiment.config import load_experiment
-    from orbitshare.runner import install_signal_handlers, run
+def _input_file(path: str, what: str = "file") -> Path:
+    """``path`` as a Path, or :class:`~orbitshare.errors.DataError` when it is not a file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{path}: {what} not found" if not p.exists() else f"{path}: not a file")
+    return p
 
+
+def _output_dir(path: str) -> None:
+    """:class:`~orbitshare.errors.DataError` unless the directory ``path`` would be written to exists."""
+    d = Path(path).parent
+    if not d.is_dir():
+        raise DataError(f"{path}: directory {d} does not exist")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``orbitshare run [EXPERIMENT.toml]``: run an experiment into its run directory."""
     exp = load_experiment(args.experiment)
     restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the next checkpoint
     try:
@@ -36,17 +85,14 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def cmd_validate(args) -> int:
-    from orbitshare.experiment.config import validate_experiment
-
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``orbitshare validate EXPERIMENT.toml``: print the resolved configuration."""
     exp = validate_experiment(args.experiment, deep=True)
     sys.stdout.write(exp.to_toml())
     return EXIT_OK
 
 
-def _fmt(x) -> str:
-    import math
-
+def _fmt(x: Any) -> str:
     if isinstance(x, float):
         if math.isnan(x):
             return "nan"
@@ -54,12 +100,8 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def cmd_compare(args) -> int:
-    import csv
-
-    from orbitshare.io import atomic_path
-    from orbitshare.runner import compare_runs
-
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``orbitshare compare RUN_A RUN_B``: differences of two runs, on stdout and in compare.csv."""
     rows = compare_runs(args.run_a, args.run_b)
     out_dir = Path(args.out) if args.out else Path.cwd()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,20 +129,15 @@ def cmd_compare(args) -> int:
         table = [cols] + [[_fmt(r[c]) for c in cols] for r in shown]
         widths = [max(len(t[k]) for t in table) for k in range(len(cols))]
         for t in table:
-            print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
+            print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)).rstrip())
         if len(diff) > len(shown):
             print(f"... {len(diff) - len(shown)} more in {path}")
     print(path)
     return EXIT_OK
 
 
-def cmd_info(args) -> int:
-    import numba
-    import numpy as np
-
-    from orbitshare._version import __version__
-    from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
-
+def cmd_info(args: argparse.Namespace) -> int:
+    """``orbitshare info``: versions, threads, data kernels, CUDA."""
     lines = [
         f"orbitshare {__version__}",
         f"python {sys.version.split()[0]}",
@@ -114,8 +151,6 @@ def cmd_info(args) -> int:
             lines.append(f"{mod} unavailable ({exc})")
     lines.append(f"threads {numba.get_num_threads()} (NUMBA_NUM_THREADS to change)")
     try:
-        from orbitshare.kernels.frames import gmst1982
-
         gmst1982(2451545.0, 0.0)
         lines.append(f"numba threading layer {numba.threading_layer()}")
     except Exception:
@@ -125,33 +160,28 @@ def cmd_info(args) -> int:
             lines.append(f"data kernel {name}: {data_kernel_path(name)}")
         except DataError as exc:
             lines.append(f"data kernel {name}: missing ({exc})")
-    from orbitshare.kernels.cuda_env import cuda_info
-
     lines.append(cuda_info())
     print("\n".join(lines))
     return EXIT_OK
 
 
-def cmd_elements_fetch(args) -> int:
-    from orbitshare.elements.fetch import fetch_group
-
+def cmd_elements_fetch(args: argparse.Namespace) -> int:
+    """``orbitshare elements fetch GROUP``: CelesTrak GP data into the cache."""
     path = fetch_group(args.group, cache_dir=args.cache_dir, max_age_s=args.max_age_s, format=args.format)
     print(path)
     return EXIT_OK
 
 
-def cmd_elements_generate(args) -> int:
-    from orbitshare.elements.filings import generate_tle_dir
-
+def cmd_elements_generate(args: argparse.Namespace) -> int:
+    """``orbitshare elements generate-filings [OUT_DIR]``: the filed systems' element sets."""
     for p in generate_tle_dir(args.out_dir, epoch=args.epoch):
         print(p)
     return EXIT_OK
 
 
-def cmd_elements_info(args) -> int:
-    from orbitshare.elements.elementset import load_elements
-
-    es = load_elements(args.path, errors=args.errors)
+def cmd_elements_info(args: argparse.Namespace) -> int:
+    """``orbitshare elements info PATH``: count, epochs, skipped records of an element file."""
+    es = load_elements(_input_file(args.path, "element file"), errors=args.errors)
     lo, med, hi = es.epoch_stats()
     print(
         f"{args.path}: {len(es)} element sets, epochs {lo} / {med} / {hi} (min / median / max), "
@@ -162,10 +192,10 @@ def cmd_elements_info(args) -> int:
     return EXIT_OK
 
 
-def cmd_elements_convert(args) -> int:
-    from orbitshare.elements.elementset import load_elements
-
-    es = load_elements(args.source, errors=args.errors)
+def cmd_elements_convert(args: argparse.Namespace) -> int:
+    """``orbitshare elements convert SOURCE DEST --format F``: TLE ⇄ OMM (csv, json, xml)."""
+    es = load_elements(_input_file(args.source, "element file"), errors=args.errors)
+    _output_dir(args.dest)
     if args.format == "tle":
         es.to_tle(args.dest)
     else:
@@ -175,8 +205,10 @@ def cmd_elements_convert(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``orbitshare`` command (each sub-command sets ``func``)."""
     p = argparse.ArgumentParser(prog="orbitshare", description="How equitably the world shares orbit and spectrum.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action="version", version=f"orbitshare {__version__}")
+    p.add_argument("--debug", action="store_true", help="print tracebacks on stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run an experiment (default: the embedded default experiment)")
@@ -226,43 +258,82 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _one_line(exc) -> str:
+def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ConfigError as exc:
-        if args.debug:
-            raise
-        problems = getattr(exc, "problems", None)
-        if problems:  # the validation's own lines: "file: key: expected ..., got ..."
-            for line in problems:
-                print(line, file=sys.stderr)
-        else:
-            print(f"orbitshare: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ElementSetError, ValueError, FileNotFoundError) as exc:
-        if args.debug:
-            raise
+def traceback_dir() -> Path:
+    """Where internal errors leave their tracebacks: ``$ORBITSHARE_CACHE_DIR/tracebacks``, else
+    ``platformdirs.user_cache_dir("orbitshare")/tracebacks``."""
+    env = os.environ.get("ORBITSHARE_CACHE_DIR")
+    base = Path(env) if env else Path(platformdirs.user_cache_dir("orbitshare"))
+    return base / "tracebacks"
+
+
+def _write_traceback(exc: BaseException, argv: Sequence[str]) -> Path:
+    """Write the traceback of ``exc`` (with the version and command line) to a new file under
+    :func:`traceback_dir`, named by the UTC time and process id; return its path."""
+    directory = traceback_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    path = directory / f"{stamp}-{os.getpid()}.txt"
+    head = f"orbitshare {__version__}, python {sys.version.split()[0]}\ncommand: orbitshare {' '.join(argv)}\n\n"
+    with open(path, "x", encoding="utf-8") as f:
+        f.write(head + "".join(traceback.format_exception(exc)))
+    return path
+
+
+def _report(exc: BaseException, debug: bool) -> None:
+    """The one-line message of an OrbitshareError (a ConfigError: its problem lines)."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    problems = getattr(exc, "problems", None) if isinstance(exc, ConfigError) else None
+    if problems:  # the validation's own lines: "file: key: expected ..., got ..."
+        for line in problems:
+            print(line, file=sys.stderr)
+    else:
         print(f"orbitshare: error: {_one_line(exc)}", file=sys.stderr)
+
+
+def _report_internal(exc: BaseException, debug: bool, argv: Sequence[str]) -> None:
+    """One line saying an internal error happened and where its traceback went."""
+    what = f"orbitshare: internal error: {type(exc).__name__}: {_one_line(exc)}"
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+        print(f"{what} (traceback above)", file=sys.stderr)
+        return
+    try:
+        path = _write_traceback(exc, argv)
+    except OSError as err:
+        where = f"the traceback could not be written ({_one_line(err)}); rerun with --debug to see it"
+    else:
+        where = f"traceback written to {path} (--debug prints it)"
+    print(f"{what}; {where}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``orbitshare`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code
+    (module docstring): 0 done, 2 usage or input error, 1 internal error, 130 interrupted."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) and usage errors (2), already printed
+        return EXIT_OK if exc.code is None else exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except OrbitshareError as exc:
+        _report(exc, args.debug)
         return EXIT_USAGE
     except KeyboardInterrupt:
         hint = ""
         if getattr(args, "command", None) == "run":
             hint = "; continue with the same command and --resume"
         print(f"orbitshare: interrupted{hint}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
-        if args.debug:
-            raise
-        print(
-            f"orbitshare: error: {_one_line(exc)} ({type(exc).__name__}; --debug shows the traceback)", file=sys.stderr
-        )
-        return EXIT_RUNTIME
+        _report_internal(exc, args.debug, argv)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

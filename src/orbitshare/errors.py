@@ -37,7 +37,16 @@ class SystemDefinitionError(ParameterError):
 
 
 class WalkerParameterError(ParameterError):
-    """A Walker-constellation parameter is out of range (the message names it)."""
+    """A Walker-constellation parameter is out of range (the message names it).
+
+    ``field`` is the parameter's name, ``expected`` what it must be (a phrase such as "an integer
+    >= 1") and ``value`` what was given, so an experiment reader can report it under its own key."""
+
+    def __init__(self, message: str, *, field: str = "", expected: str = "", value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.expected = expected
+        self.value = value
 
 
 class InequalityError(ParameterError):

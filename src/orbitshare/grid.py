@@ -12,18 +12,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import xarray as xr
 
 from orbitshare.constants import WGS84_A_KM, WGS84_B_KM, WGS84_E2
+from orbitshare.errors import ParameterError
 
-__all__ = ["Grid", "ellipsoid_zone_area_km2", "WGS84_SURFACE_AREA_KM2"]
+__all__ = ["Grid", "ellipsoid_zone_area_km2", "WGS84_SURFACE_AREA_KM2", "MIN_RESOLUTION_DEG", "MAX_RESOLUTION_DEG"]
 
-_MIN_RES_DEG = 0.1
-_MAX_RES_DEG = 5.0
+#: Finest and coarsest cell size a :class:`Grid` accepts, degrees.
+MIN_RESOLUTION_DEG = 0.1
+MAX_RESOLUTION_DEG = 5.0
 _E = math.sqrt(WGS84_E2)
 
 
-def ellipsoid_zone_area_km2(lat_deg):
-    """Area (km²) of the WGS84 ellipsoid between the equator and geodetic latitude ``lat_deg``.
+def ellipsoid_zone_area_km2(lat_deg: float | np.ndarray) -> np.ndarray | float:
+    """Area (km²) of the WGS84 ellipsoid between the equator and geodetic latitude ``lat_deg`` (degrees).
 
     Closed form of ∫₀^φ M(φ')·N(φ')·cos φ' dφ' · 2π (M, N: meridional and prime-vertical radii of
     curvature)::
@@ -31,12 +34,17 @@ def ellipsoid_zone_area_km2(lat_deg):
         S(φ) = π b² [ sin φ / (1 − e² sin² φ) + artanh(e sin φ) / e ]
 
     Signed: negative for southern latitudes. ``S(90°)`` is half the ellipsoid's surface.
+
+    >>> round(float(ellipsoid_zone_area_km2(90.0)) * 2 / 1e6, 3)  # the whole surface, million km²
+    510.066
+    >>> float(ellipsoid_zone_area_km2(-30.0)) == -float(ellipsoid_zone_area_km2(30.0))
+    True
     """
     s = np.sin(np.deg2rad(np.asarray(lat_deg, dtype=np.float64)))
     return math.pi * WGS84_B_KM**2 * (s / (1.0 - WGS84_E2 * s * s) + np.arctanh(_E * s) / _E)
 
 
-def _zone_area_between_km2(lat1_deg, lat2_deg):
+def _zone_area_between_km2(lat1_deg: np.ndarray, lat2_deg: np.ndarray) -> np.ndarray:
     """Area (km²) of the WGS84 zone between geodetic latitudes lat1 < lat2: S(φ2) − S(φ1) of
     :func:`ellipsoid_zone_area_km2`, rearranged so that narrow zones keep full relative precision::
 
@@ -58,21 +66,21 @@ def _zone_area_between_km2(lat1_deg, lat2_deg):
 WGS84_SURFACE_AREA_KM2 = float(2.0 * ellipsoid_zone_area_km2(90.0))
 
 
-def _check_resolution(resolution_deg) -> tuple[float, int]:
+def _check_resolution(resolution_deg: float) -> tuple[float, int]:
     try:
         res = float(resolution_deg)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"resolution_deg: expected a number of degrees in [{_MIN_RES_DEG}, {_MAX_RES_DEG}] that "
+        raise ParameterError(
+            f"resolution_deg: expected a number of degrees in [{MIN_RESOLUTION_DEG}, {MAX_RESOLUTION_DEG}] that "
             f"divides 180, got {resolution_deg!r}"
         ) from None
     if (
         isinstance(resolution_deg, bool)
         or not math.isfinite(res)
-        or not (_MIN_RES_DEG * (1 - 1e-12) <= res <= _MAX_RES_DEG * (1 + 1e-12))
+        or not (MIN_RESOLUTION_DEG * (1 - 1e-12) <= res <= MAX_RESOLUTION_DEG * (1 + 1e-12))
     ):
-        raise ValueError(
-            f"resolution_deg: expected a number of degrees in [{_MIN_RES_DEG}, {_MAX_RES_DEG}] that "
+        raise ParameterError(
+            f"resolution_deg: expected a number of degrees in [{MIN_RESOLUTION_DEG}, {MAX_RESOLUTION_DEG}] that "
             f"divides 180, got {resolution_deg!r}"
         )
     nlat_f = 180.0 / res
@@ -81,7 +89,7 @@ def _check_resolution(resolution_deg) -> tuple[float, int]:
     if abs(nlat_f - nlat) > 1e-9 or abs(nlon_f - 2 * nlat) > 1e-9:
         lo = 180.0 / math.ceil(nlat_f)
         hi = 180.0 / max(math.floor(nlat_f), 1)
-        raise ValueError(
+        raise ParameterError(
             f"resolution_deg: expected a value such that 180/resolution_deg and 360/resolution_deg are "
             f"integers (e.g. 5, 2, 1, 0.5, 0.25, 0.1), got {resolution_deg!r} "
             f"(180/{res:g} = {nlat_f:.9g}; nearest valid: {lo:.9g} or {hi:.9g})"
@@ -102,7 +110,8 @@ class Grid:
     ----------
     resolution_deg : float
         Cell size in degrees, from 5 down to 0.1; 180/resolution_deg (and so 360/resolution_deg)
-        must be an integer within 1e-9, otherwise ``ValueError``.
+        must be an integer within 1e-9, otherwise :class:`~orbitshare.errors.ParameterError`
+        (a ``ValueError``).
 
     Attributes (all arrays read-only)
     ----------
@@ -118,10 +127,21 @@ class Grid:
 
     Cell areas use the closed-form area of an ellipsoidal zone (:func:`ellipsoid_zone_area_km2`,
     equivalent to the authalic-latitude formula), in a difference form that keeps full precision
-    for narrow rows: a row's cells share the zone between its edge latitudes equally. Summed over the globe they give the WGS84 surface area, 510,065,621.7 km².
+    for narrow rows: a row's cells share the zone between its edge latitudes equally. Summed over
+    the globe they give the WGS84 surface area, 510,065,621.7 km².
+
+    >>> g = Grid(5.0)
+    >>> g.nlat, g.nlon
+    (36, 72)
+    >>> float(g.lat[0]), float(g.lon[0])  # centre of the south-west cell, degrees
+    (-87.5, -177.5)
+    >>> round(float(g.cell_area_km2[18]))  # a cell just north of the equator, km²
+    307347
+    >>> round(float(g.cell_area_km2.sum()) * g.nlon / 1e6, 3)  # all cells: the WGS84 surface, million km²
+    510.066
     """
 
-    def __init__(self, resolution_deg: float):
+    def __init__(self, resolution_deg: float) -> None:
         res, nlat = _check_resolution(resolution_deg)
         nlon = 2 * nlat
         self.resolution_deg = res
@@ -141,7 +161,7 @@ class Grid:
         self.cell_area_km2 = _readonly(_zone_area_between_km2(lat_edges[:-1], lat_edges[1:]) / nlon)
 
     # ------------------------------------------------------------------ geometry for the kernels
-    def row_geometry(self):
+    def row_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Cell-centre positions and geodetic up-normals per row, on the WGS84 surface (height 0).
 
         Returns ``(pxy, pz, nxy, nz)``, each float64[nlat] (new, writeable, C-contiguous):
@@ -159,7 +179,7 @@ class Grid:
         pz = np.ascontiguousarray(n * (1.0 - WGS84_E2) * s)
         return pxy, pz, np.ascontiguousarray(c), np.ascontiguousarray(s)
 
-    def cell_centres_itrs(self):
+    def cell_centres_itrs(self) -> np.ndarray:
         """Cell-centre positions float64[nlat, nlon, 3] km (ITRS, height 0), same arithmetic as kernels."""
         pxy, pz, _, _ = self.row_geometry()
         out = np.empty((self.nlat, self.nlon, 3))
@@ -169,14 +189,12 @@ class Grid:
         return out
 
     # ------------------------------------------------------------------ labelled world
-    def coords(self) -> dict:
-        """xarray coordinates with CF attributes: ``lat``, ``lon`` and their bounds.
+    def coords(self) -> dict[str, xr.DataArray]:
+        """xarray coordinates with CF attributes: ``lat``, ``lon`` and their bounds (degrees).
 
         Returns ``{"lat", "lon", "lat_bnds", "lon_bnds"}`` as ``xarray.DataArray`` (bounds on dims
         ``(lat, bnds)`` / ``(lon, bnds)``); pass to ``xr.Dataset(coords=grid.coords())``.
         """
-        import xarray as xr
-
         lat = xr.DataArray(
             np.array(self.lat),
             dims="lat",
@@ -211,10 +229,8 @@ class Grid:
         )
         return {"lat": lat, "lon": lon, "lat_bnds": lat_b, "lon_bnds": lon_b}
 
-    def cell_area(self):
+    def cell_area(self) -> xr.DataArray:
         """Cell areas as ``xarray.DataArray`` (lat, lon), km² (``units = "km2"``, CF ``cell_area``)."""
-        import xarray as xr
-
         c = self.coords()
         data = np.broadcast_to(np.asarray(self.cell_area_km2)[:, None], (self.nlat, self.nlon)).copy()
         return xr.DataArray(
@@ -234,13 +250,13 @@ class Grid:
         """``(nlat, nlon)``."""
         return (self.nlat, self.nlon)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Grid):
             return NotImplemented
         return self.nlat == other.nlat
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(("orbitshare.Grid", self.nlat))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Grid(resolution_deg={self.resolution_deg!r})"

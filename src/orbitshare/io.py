@@ -34,26 +34,30 @@ Round trip
 :func:`open_results` loads everything into memory and closes the file. The result is identical to
 what was written (``xarray.testing.assert_identical``), including dtypes: fixed-width unicode
 (``<U``) and object-dtype string variables, stored as variable-length strings, get their numpy
-dtype back (recorded in the private attribute ``_orbitshare_dtype``, removed again on reading); ``datetime64[ns]`` times are
-stored as int64 nanoseconds since 1970-01-01.
+dtype back (recorded in the private attribute ``_orbitshare_dtype``, removed again on reading);
+``datetime64[ns]`` times are stored as int64 nanoseconds since 1970-01-01.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import h5netcdf
 import numpy as np
+import xarray as xr
 
 from orbitshare._version import __version__
+from orbitshare.atomic import atomic_path
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.timegrid import to_datetime
 
 __all__ = [
     "atomic_path",
@@ -85,7 +89,7 @@ _TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00"
 
 
 # --------------------------------------------------------------------------- small helpers
-def file_sha256(path, chunk_bytes: int = 1 << 20) -> str:
+def file_sha256(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes, as 64 lowercase hex digits (read in ``chunk_bytes`` blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -101,7 +105,7 @@ def _utc_now_iso() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _iso(t) -> str:
+def _iso(t: Any) -> str:
     """ISO 8601 UTC text (``...Z``) of a datetime64 / aware datetime; "" for NaT."""
     t = (
         np.datetime64(t, "ns")
@@ -113,16 +117,14 @@ def _iso(t) -> str:
     return np.datetime_as_string(t, unit="s" if t.astype(np.int64) % 1_000_000_000 == 0 else "ns") + "Z"
 
 
-def _as_datetime64(value, what: str) -> np.datetime64:
+def _as_datetime64(value: Any, what: str) -> np.datetime64:
     if isinstance(value, np.datetime64):
         return value.astype("datetime64[ns]")
-    from orbitshare.timegrid import _to_datetime
-
-    d = _to_datetime(value, what)
+    d = to_datetime(value, what)
     return np.datetime64(d.replace(tzinfo=None), "ns")
 
 
-def epoch_summary(epochs, start=None) -> dict:
+def epoch_summary(epochs: Any, start: Any = None) -> dict[str, Any]:
     """Min/median/max of element epochs (datetime64) and their age at ``start`` (days).
 
     Returns ``{"count", "epoch_min", "epoch_median", "epoch_max"}`` (ISO text, "" when empty) and,
@@ -158,22 +160,20 @@ def _json_default(o):
         return os.fspath(o)
     if isinstance(o, (_dt.datetime, _dt.date)):
         return o.isoformat()
-    raise TypeError(f"cannot store {type(o).__name__} in JSON provenance")
+    raise ParameterTypeError(f"cannot store {type(o).__name__} in JSON provenance")
 
 
 def _json(value) -> str:
     return json.dumps(value, sort_keys=True, default=_json_default, allow_nan=True)
 
 
-def _epochs_of(obj) -> np.ndarray:
-    from orbitshare.elements.elementset import ElementSet
-
+def _epochs_of(obj: Any) -> np.ndarray:
     if isinstance(obj, ElementSet):
         return np.asarray(obj.epoch)
     return np.asarray(obj, dtype="datetime64[ns]")
 
 
-def provenance_attrs(provenance: Mapping | None = None, *, start=None) -> dict:
+def provenance_attrs(provenance: Mapping[str, Any] | None = None, *, start: Any = None) -> dict[str, Any]:
     """The provenance attributes :func:`save_results` adds (see the module docstring)."""
     prov = dict(provenance or {})
     attrs: dict[str, Any] = {"orbitshare_version": __version__, "date_created": _utc_now_iso()}
@@ -225,67 +225,8 @@ def provenance_attrs(provenance: Mapping | None = None, *, start=None) -> dict:
     return attrs
 
 
-# --------------------------------------------------------------------------- atomic files
-@contextlib.contextmanager
-def atomic_path(path, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success fsync it and move it to ``path``.
-
-    Refuses an existing ``path`` unless ``overwrite`` (``FileExistsError`` naming it), both before
-    and at the moment of the move (a no-clobber hard link when not overwriting). On any exception
-    the temporary file is deleted and ``path`` is left as it was.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(_exists_message(path))
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.unlink()  # writers (HDF5) create the file themselves
-        yield tmp
-        if not tmp.exists():
-            raise RuntimeError(f"{path}: nothing was written")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise FileExistsError(_exists_message(path)) from None
-            except OSError:  # no hard links on this file system: check, then replace
-                if path.exists():
-                    raise FileExistsError(_exists_message(path)) from None
-                os.replace(tmp, path)
-        _fsync_dir(directory)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _exists_message(path: Path) -> str:
-    return f"{path}: file exists; pass overwrite=True to replace it, or choose another path"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- writing
-def _chunks(shape, itemsize) -> tuple:
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     """Chunk shape of about 1 MiB: halve the largest dimension until it fits."""
     ch = [max(1, int(n)) for n in shape]
     while int(np.prod(ch)) * itemsize > _CHUNK_BYTES and max(ch) > 1:
@@ -294,10 +235,10 @@ def _chunks(shape, itemsize) -> tuple:
     return tuple(ch)
 
 
-def _prepare(ds):
+def _prepare(ds: xr.Dataset) -> tuple[xr.Dataset, dict[Hashable, dict[str, Any]]]:
     """Copy of ``ds`` with encodings set for writing and string dtypes recorded."""
     ds = ds.copy(deep=False)
-    encoding = {}
+    encoding: dict[Hashable, dict[str, Any]] = {}
     for name in list(ds.variables):
         var = ds.variables[name]
         var.encoding = {}
@@ -306,7 +247,7 @@ def _prepare(ds):
             var.attrs = {**var.attrs, _DTYPE_ATTR: var.dtype.str}
         if kind == "M":
             var.attrs = {k: v for k, v in var.attrs.items() if k not in ("units", "calendar")}
-            enc = {"units": _TIME_UNITS, "calendar": "proleptic_gregorian", "dtype": "int64"}
+            enc: dict[str, Any] = {"units": _TIME_UNITS, "calendar": "proleptic_gregorian", "dtype": "int64"}
         else:
             enc = {}
         if var.ndim >= 1 and kind in "biufcM" and var.size > 0:
@@ -330,25 +271,31 @@ def _prepare(ds):
     return ds, encoding
 
 
-def _same_attr(a, b) -> bool:
+def _same_attr(a: Any, b: Any) -> bool:
     try:
         return bool(np.all(a == b)) and np.shape(a) == np.shape(b)
     except Exception:  # pragma: no cover - exotic attribute types
         return False
 
 
-def _write_group(ds, path: Path, group: str | None, mode: str) -> None:
+def _write_group(ds: xr.Dataset, path: Path, group: str | None, mode: Literal["w", "a"]) -> None:
     ds, encoding = _prepare(ds)
     ds.to_netcdf(path, mode=mode, group=group, engine="h5netcdf", encoding=encoding)
 
 
-def _check_group_name(name) -> str:
+def _check_group_name(name: Any) -> str:
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"group names must be non-empty strings without '/', got {name!r}")
+        raise ParameterError(f"group names must be non-empty strings without '/', got {name!r}")
     return name
 
 
-def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Mapping | None = None):
+def save_results(
+    ds_or_mapping: xr.Dataset | Mapping[str, xr.Dataset],
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    provenance: Mapping[str, Any] | None = None,
+) -> xr.Dataset | dict[str, xr.Dataset]:
     """Write a Dataset, or a mapping name → Dataset (one netCDF4 group each), to ``path``.
 
     ``path`` : the netCDF4/HDF5 file to create (conventionally ``.nc``); refused when it exists
@@ -356,10 +303,22 @@ def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Ma
     ``provenance`` : optional mapping (``inputs``, ``config``, ``elements``, ``start``, extra keys;
     see the module docstring).
     Returns what a later :func:`open_results` gives back: the Dataset with its provenance attributes
-    added, or the mapping of Datasets (unchanged; provenance in the root group).
-    """
-    import xarray as xr
+    added, or the mapping of Datasets (unchanged; provenance in the root group). Raises
+    :class:`~orbitshare.errors.ParameterTypeError` for something else than Datasets and
+    :class:`~orbitshare.errors.ParameterError` for a group name that is empty or holds ``/``.
 
+    A round trip through a temporary directory:
+
+    >>> import tempfile
+    >>> ds = xr.Dataset({"covered_fraction": ("lat", [0.25, 1.0], {"units": "1"})}, coords={"lat": [-45.0, 45.0]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = save_results({"coverage": ds}, Path(tmp) / "results.h5")
+    ...     back = open_results(Path(tmp) / "results.h5")
+    >>> list(back)
+    ['coverage']
+    >>> back["coverage"].identical(ds)
+    True
+    """
     path = Path(path)
     if isinstance(ds_or_mapping, xr.Dataset):
         start = ds_or_mapping.attrs.get("time_coverage_start")
@@ -370,16 +329,18 @@ def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Ma
             _write_group(out, tmp, None, "w")
         return out
     if not isinstance(ds_or_mapping, Mapping) or not ds_or_mapping:
-        raise TypeError(
+        raise ParameterTypeError(
             "save_results: expected an xarray.Dataset or a non-empty mapping name -> Dataset, "
             f"got {type(ds_or_mapping).__name__}"
         )
-    groups = {}
+    groups: dict[str, xr.Dataset] = {}
     for name, ds in ds_or_mapping.items():
         _check_group_name(name)
         if not isinstance(ds, xr.Dataset):
-            raise TypeError(f"save_results: group {name!r}: expected an xarray.Dataset, got {type(ds).__name__}")
-        groups[name] = ds
+            raise ParameterTypeError(
+                f"save_results: group {name!r}: expected an xarray.Dataset, got {type(ds).__name__}"
+            )
+        groups[str(name)] = ds
     starts = [g.attrs.get("time_coverage_start") for g in groups.values() if g.attrs.get("time_coverage_start")]
     attrs = provenance_attrs(provenance, start=starts[0] if starts else None)
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -390,7 +351,7 @@ def save_results(ds_or_mapping, path, *, overwrite: bool = False, provenance: Ma
 
 
 # --------------------------------------------------------------------------- reading
-def _restore(ds):
+def _restore(ds: xr.Dataset) -> xr.Dataset:
     """Undo what :func:`_prepare` recorded: string dtypes and the bounds attributes xarray dropped."""
     for name in list(ds.variables):
         var = ds.variables[name]
@@ -405,7 +366,8 @@ def _restore(ds):
         data = np.asarray(var.values)
         if dt is not None and data.dtype != np.dtype(str(dt)):
             data = data.astype(np.dtype(str(dt)))
-        new = xr_variable(var.dims, data, attrs, var.encoding)
+        new = xr.Variable(var.dims, data, attrs)
+        new.encoding = dict(var.encoding)
         if name in ds.coords:
             ds = ds.assign_coords({name: new})
         else:
@@ -413,35 +375,23 @@ def _restore(ds):
     return ds
 
 
-def xr_variable(dims, data, attrs, encoding):
-    import xarray as xr
-
-    v = xr.Variable(dims, data, attrs)
-    v.encoding = dict(encoding)
-    return v
-
-
-def _open_group(path: Path, group: str | None):
-    import xarray as xr
-
+def _open_group(path: Path, group: str | None) -> xr.Dataset:
     with xr.open_dataset(path, group=group, engine="h5netcdf") as ds:
         ds = ds.load()
     return _restore(ds)
 
 
 def _group_names(path: Path) -> list[str]:
-    import h5netcdf
-
     with h5netcdf.File(path, "r") as f:
         return list(f.groups)
 
 
-def open_results(path, group: str | None = None):
+def open_results(path: str | os.PathLike[str], group: str | None = None) -> xr.Dataset | dict[str, xr.Dataset]:
     """Read a results file written by :func:`save_results` into memory (the file is closed).
 
     ``group`` given: that group's Dataset (``"/"`` for the root group). ``group=None``: a dict
     name → Dataset of all groups, or, for a file with no groups (a single saved Dataset), that
-    Dataset.
+    Dataset. A missing file raises ``FileNotFoundError``, a missing group ``KeyError`` (both naming it).
     """
     path = Path(path)
     if not path.is_file():
@@ -458,10 +408,8 @@ def open_results(path, group: str | None = None):
     return {name: _open_group(path, name) for name in names}
 
 
-def read_provenance(path) -> dict:
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The root-group attributes of a results file (provenance; JSON-valued ones left as text)."""
-    import h5netcdf
-
     with h5netcdf.File(Path(path), "r") as f:
         out = {}
         for k, v in f.attrs.items():

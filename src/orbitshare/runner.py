@@ -1,7 +1,7 @@
 """The experiment runner: one experiment file in, one run directory out.
 
 :func:`run` (and ``orbitshare run [EXPERIMENT.toml]``) loads and validates an experiment
-(:func:`orbitshare.experiment.config.load_experiment`; ``None`` is the embedded default), builds its time
+(:func:`orbitshare.experiment.validate.load_experiment`; ``None`` is the embedded default), builds its time
 steps, grid, geography and systems, makes the datasets its ``[outputs]`` ask for in ONE streaming
 pass over time chunks (:func:`orbitshare.engine.service.service`, or :func:`orbitshare.engine.coverage.coverage`
 when no capacity output is asked for), then the country, group and equity accounts, and writes:
@@ -19,15 +19,16 @@ Default run directory: ``runs/<experiment name>`` under the current directory. E
 written through a temporary file and ``os.replace``: a stopped run never leaves a half-written file.
 
 Nothing is overwritten without ``overwrite=True``: a directory holding a finished run, an
-interrupted run or anything else is refused with :class:`~orbitshare.errors.ConfigError`.
+interrupted run or anything else is refused with :class:`~orbitshare.errors.ResultsError`.
 
 Checkpoints and resume
 ----------------------
 After each finished time chunk the merged accumulator state (the integer arrays and float sums of
-:class:`~orbitshare.kernels.visibility.ChunkState`, the SGP4 error counts, the kept time series if
+:class:`~orbitshare.kernels.chunkstate.ChunkState`, the SGP4 error counts, the kept time series if
 any, the number of finished chunks and the chunk length) goes atomically to
 ``<run>/checkpoint/state.npz`` with the configuration's fingerprint (sha256 of ``to_toml()`` less
-its first, comment line, which names the file it came from). ``resume=True`` continues from it:
+its first, comment line, which names the file it came from; :mod:`orbitshare.checkpoint`).
+``resume=True`` continues from it:
 the finished chunks are not propagated again and, the chunk partition being the same, the results
 are bit-identical to an uninterrupted run. A checkpoint of another configuration is refused. The
 checkpoint is removed when the run has finished.
@@ -37,18 +38,53 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import math
 import os
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import IO, Any
 
+import numba
 import numpy as np
+import xarray as xr
 
-from orbitshare.errors import ConfigError
+from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
+from orbitshare.atomic import atomic_path
+from orbitshare.checkpoint import (
+    CHECKPOINT,
+    clear_stale_temporaries,
+    config_fingerprint,
+    read_checkpoint,
+    remove_checkpoint,
+    write_checkpoint,
+)
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.owners import satellite_owners
+from orbitshare.engine.coverage import coverage as coverage_fn
+from orbitshare.engine.dask_backend import get_client
+from orbitshare.engine.gso import arc_occupancy, visible_arc
+from orbitshare.engine.passinputs import default_chunk_steps
+from orbitshare.engine.service import service
+from orbitshare.errors import ConfigError, ResultsError
+from orbitshare.experiment import (
+    DATASETS,
+    Experiment,
+    build_geography,
+    build_grid,
+    build_systems,
+    build_times,
+    load_experiment,
+)
+from orbitshare.io import open_results, save_results
+from orbitshare.report.document import report_meta, write_report
+from orbitshare.report.figures import grid_edges, map_figure, outline_segments, slug, unique_name, write_figures
+from orbitshare.report.tables import write_tables
 
 __all__ = [
     "run",
@@ -63,19 +99,6 @@ __all__ = [
 
 RESULTS_FILE = "results.h5"
 CONFIG_FILE = "experiment.toml"
-CHECKPOINT = Path("checkpoint") / "state.npz"
-_STATE_FIELDS = (
-    "sum_visible",
-    "steps_covered",
-    "lead_run",
-    "trail_run",
-    "max_inner_run",
-    "all_gap",
-    "steps_any",
-    "capacity_sum",
-    "delivered",
-    "offered",
-)
 _TABLES = ("countries.csv", "groups.csv", "equity.csv")
 _REPORTS = ("report.md", "report.html")
 # test hook: seconds to sleep after each checkpoint (lets a test stop a run between chunks)
@@ -85,27 +108,30 @@ _DELAY_ENV = "ORBITSHARE_RUNNER_CHUNK_DELAY_S"
 # ============================================================================ results
 @dataclass
 class Results:
-    """What :func:`run` made: the Datasets (None when not asked for), where they went."""
+    """What :func:`run` made: the Datasets (None when not asked for), where they went.
 
-    experiment: object
+    ``files``: the paths written, in order; ``timings``: seconds per stage (``geography``,
+    ``systems``, ``pass``, ``accounts``, ``writing``, ``total``); ``resumed_chunks``: time chunks
+    taken from a checkpoint.
+    """
+
+    experiment: Experiment
     out_dir: Path | None
-    files: list = field(default_factory=list)
-    coverage: object = None
-    spectrum: object = None
-    capacity: object = None
-    countries: object = None
-    groups: object = None
-    equity: object = None
-    lorenz: object = None
-    gso: object = None
-    timings: dict = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    coverage: xr.Dataset | None = None
+    spectrum: xr.Dataset | None = None
+    capacity: xr.Dataset | None = None
+    countries: xr.Dataset | None = None
+    groups: xr.Dataset | None = None
+    equity: xr.Dataset | None = None
+    lorenz: xr.Dataset | None = None
+    gso: xr.Dataset | None = None
+    timings: dict[str, float] = field(default_factory=dict)
     resumed_chunks: int = 0
 
     @property
-    def datasets(self) -> dict:
+    def datasets(self) -> dict[str, xr.Dataset]:
         """name → Dataset of the datasets made, in the order of ``outputs.datasets``."""
-        from orbitshare.experiment.config import DATASETS
-
         return {n: getattr(self, n) for n in DATASETS if getattr(self, n) is not None}
 
     def __repr__(self) -> str:
@@ -124,7 +150,7 @@ class Progress:
     ``enabled=False`` prints nothing.
     """
 
-    def __init__(self, enabled: bool = True, stream=None, interval_s: float = 2.0):
+    def __init__(self, enabled: bool = True, stream: IO[str] | None = None, interval_s: float = 2.0) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.enabled = bool(enabled)
         try:
@@ -132,7 +158,10 @@ class Progress:
         except (AttributeError, ValueError):
             self.tty = False
         self.interval_s = interval_s
-        self._name = None
+        self._name: str | None = None
+        self._total: int | None = None
+        self._t0 = self._last = 0.0
+        self._done0 = 0
 
     def _write(self, text: str) -> None:
         if self.enabled:
@@ -143,6 +172,7 @@ class Progress:
                 pass
 
     def start(self, name: str, total: int | None = None, done: int = 0) -> None:
+        """Begin the stage ``name`` of ``total`` units (None: no bar), ``done`` of them already."""
         self._name, self._total, self._t0, self._last = name, total, time.perf_counter(), 0.0
         self._done0 = done
         if self.tty:
@@ -151,6 +181,7 @@ class Progress:
             self._write(f"orbitshare: {name} ...\n")
 
     def update(self, done: int) -> None:
+        """``done`` units of the current stage are finished (shown at most every ``interval_s``)."""
         if self._name is None:
             return
         now = time.perf_counter()
@@ -183,6 +214,7 @@ class Progress:
         self._write(f"\r\x1b[2K{self._name} {bar}{self._status(done)}")
 
     def done(self, note: str = "") -> float:
+        """End the current stage (``note`` in parentheses); return its duration, s."""
         if self._name is None:
             return 0.0
         dt = time.perf_counter() - self._t0
@@ -196,10 +228,10 @@ class Progress:
 
 
 # ============================================================================ stopping
-_STOP = {"signal": None}
+_STOP: dict[str, int | None] = {"signal": None}
 
 
-def request_stop(signum=None, frame=None) -> None:
+def request_stop(signum: int | None = None, frame: FrameType | None = None) -> None:
     """Signal handler: ask the run to stop at the next safe point (after the current chunk's
     checkpoint, or between stages) with ``KeyboardInterrupt``; a second signal stops at once."""
     if _STOP["signal"] is not None:
@@ -207,21 +239,17 @@ def request_stop(signum=None, frame=None) -> None:
     _STOP["signal"] = signum if signum is not None else 0
 
 
-def install_signal_handlers():
+def install_signal_handlers() -> Callable[[], None]:
     """Route SIGINT and SIGTERM to :func:`request_stop` (main thread only); return a function
     restoring the previous handlers. A signal must not raise inside a Numba kernel call (that turns
     into a SystemError), so the run stops between chunks instead, its last checkpoint written."""
-    import signal
-
-    old = {}
+    old: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
             old[sig] = signal.signal(sig, request_stop)
-        except (ValueError, OSError):  # pragma: no cover - not the main thread
-            pass
     _STOP["signal"] = None
 
-    def restore():
+    def restore() -> None:
         for sig, h in old.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, h)
@@ -236,31 +264,18 @@ def _check_stop() -> None:
 
 
 # ============================================================================ helpers
-def default_out_dir(experiment) -> Path:
+def default_out_dir(experiment: Experiment) -> Path:
     """``runs/<experiment name>`` under the current directory."""
     return Path.cwd() / "runs" / experiment.name
 
 
-def config_fingerprint(experiment) -> str:
-    """sha256 (hex) of the resolved configuration, ``to_toml()`` without its first (comment) line."""
-    text = experiment.to_toml()
-    lines = text.split("\n")
-    if lines and lines[0].startswith("#"):
-        lines = lines[1:]
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
-def _load(experiment):
-    from orbitshare.experiment.config import Experiment, load_experiment
-
+def _load(experiment: Experiment | str | os.PathLike[str] | None) -> Experiment:
     if isinstance(experiment, Experiment):
         return experiment
     return load_experiment(experiment)
 
 
 def _write_text(path: Path, text: str) -> Path:
-    from orbitshare.io import atomic_path
-
     with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
     return path
@@ -274,10 +289,10 @@ def _managed(out: Path) -> list[Path]:
     return paths
 
 
-def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool):
+def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
     """Check (and with ``overwrite`` clear) the run directory; return the checkpoint to resume or None."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a directory; choose another --out")
+        raise ResultsError(f"{out}: exists and is not a directory; choose another --out")
     ck = out / CHECKPOINT
     if out.is_dir():
         finished = [p.name for p in (out / RESULTS_FILE, out / "report.md", out / "countries.csv") if p.exists()]
@@ -287,88 +302,32 @@ def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool):
             shutil.rmtree(out / CHECKPOINT.parent, ignore_errors=True)
             return None
         if finished and not ck.exists():
-            raise ConfigError(
+            raise ResultsError(
                 f"{out}: holds a finished run ({finished[0]}); pass --overwrite to replace it, "
                 "or --out DIR to write elsewhere"
             )
         if ck.exists() and not resume:
-            raise ConfigError(
+            raise ResultsError(
                 f"{out}: holds an interrupted run ({CHECKPOINT}); pass --resume to continue it, "
                 "or --overwrite to start over"
             )
         if not ck.exists() and any(out.iterdir()) and not resume:
-            raise ConfigError(
+            raise ResultsError(
                 f"{out}: exists and is not empty; pass --overwrite to replace its contents, "
                 "--resume to continue a run stopped before its first checkpoint, or --out DIR "
                 "to write elsewhere"
             )
-        # stale temporary files of a killed checkpoint write
-        for p in (out / CHECKPOINT.parent).glob(".state*.tmp*") if (out / CHECKPOINT.parent).is_dir() else ():
-            with contextlib.suppress(OSError):
-                p.unlink()
+        clear_stale_temporaries(ck)  # of a killed checkpoint write
         if resume and ck.exists():
-            return _read_checkpoint(ck, fingerprint)
+            return read_checkpoint(ck, fingerprint, config_file=out / CONFIG_FILE)
     return None
 
 
-def _read_checkpoint(path: Path, fingerprint: str) -> dict:
-    from orbitshare.kernels.visibility import ChunkState
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as exc:
-        raise ConfigError(f"{path}: unreadable checkpoint ({exc}); pass --overwrite to start over") from None
-    fp = str(data["fingerprint"])
-    if fp != fingerprint:
-        raise ConfigError(
-            f"{path}: the checkpoint was made by another configuration (fingerprint {fp[:12]} != "
-            f"{fingerprint[:12]}); resume with the experiment that made it "
-            f"({path.parent.parent / CONFIG_FILE}), or pass --overwrite to start over"
-        )
-    state = ChunkState(int(data["nsteps"]), counts=None, **{k: data.get(k) for k in _STATE_FIELDS})
-    return {
-        "chunks_done": int(data["chunks_done"]),
-        "chunk_steps": int(data["chunk_steps"]),
-        "state": state,
-        "err_steps": data["err_steps"],
-        "counts": data.get("counts"),
-    }
-
-
-def _write_checkpoint(path: Path, fingerprint: str, info: dict) -> None:
-    state = info["state"]
-    arrays = {k: getattr(state, k) for k in _STATE_FIELDS if getattr(state, k) is not None}
-    if info.get("counts") is not None:
-        arrays["counts"] = info["counts"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".state.{os.getpid()}.tmp.npz"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                fingerprint=np.array(fingerprint),
-                chunks_done=np.int64(info["chunks_done"]),
-                chunk_steps=np.int64(info["chunk_steps"]),
-                nsteps=np.int64(state.nsteps),
-                err_steps=info["err_steps"],
-                **arrays,
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 # ============================================================================ the run
-def _owners(exp, systems):
+def _owners(exp: Experiment, systems: list) -> dict[str, Any] | None:
     """``owners=`` of country_accounts: None (the systems' administrations) or per-satellite owners."""
     if exp.outputs.owners_data_dir is None:
         return None
-    from orbitshare.elements.owners import satellite_owners
-
     return {
         s.name: satellite_owners(
             s.elements, data_dir=exp.outputs.owners_data_dir, administration=s.administration or None
@@ -377,10 +336,7 @@ def _owners(exp, systems):
     }
 
 
-def _gso(exp, systems, geography, times, owners):
-    from orbitshare.elements.elementset import ElementSet
-    from orbitshare.engine.gso import arc_occupancy, visible_arc
-
+def _gso(exp: Experiment, systems: list, geography: xr.Dataset, times: Any, owners: dict | None) -> xr.Dataset:
     elements = ElementSet.concat([s.elements for s in systems])
     if owners is None:
         own = np.concatenate(
@@ -394,20 +350,18 @@ def _gso(exp, systems, geography, times, owners):
     return visible_arc(geography, masks_deg=exp.outputs.gso_masks_deg, bin_deg=exp.outputs.gso_bin_deg, occupancy=occ)
 
 
-def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
+def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> list[Path]:
     """The PNG maps of ``outputs.maps`` (one per system; capacity per person also for all systems)."""
-    from orbitshare.report import document as rp
-
     wanted = list(exp.outputs.maps)
     paths = []
     if "covered_fraction" in wanted and res.coverage is not None:
-        paths += rp.write_figures(out, geography, res.coverage[["covered_fraction"]])
+        paths += write_figures(out, geography, res.coverage[["covered_fraction"]])
     if "capacity_per_person_mbps" in wanted and res.capacity is not None:
-        paths += rp.write_figures(out, geography, None, res.capacity[["capacity_per_person_mbps"]])
+        paths += write_figures(out, geography, None, res.capacity[["capacity_per_person_mbps"]])
     others = [m for m in wanted if m not in ("covered_fraction", "capacity_per_person_mbps")]
     if not others:
         return paths
-    segments = rp.outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
+    segments = outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
     used = {p.stem for p in paths}
     for m in others:
         ds = getattr(
@@ -423,17 +377,17 @@ def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
         if ds is None or m not in ds:
             continue
         ds = ds.sortby("lat").sortby("lon")
-        lat_e, lon_e = rp._grid_edges(ds)
+        lat_e, lon_e = grid_edges(ds)
         da = ds[m]
         if "band" in da.dims:  # sum over the bands of each system
             da = da.sum("band", skipna=True, min_count=1)
         da = da.transpose("system", "lat", "lon")
         attrs = ds[m].attrs
         for s in da["system"].values:
-            name = rp._unique_name(f"map_{m}_{rp._slug(str(s))}", used)
+            name = unique_name(f"map_{m}_{slug(str(s))}", used)
             title = f"{attrs.get('long_name', m)}, {s}"[:110]
             paths.append(
-                rp._map(
+                map_figure(
                     out / f"{name}.png",
                     lat_e,
                     lon_e,
@@ -448,8 +402,8 @@ def _maps(out: Path, exp, geography, res: Results) -> list[Path]:
     return paths
 
 
-def _provenance(exp, systems) -> dict:
-    inputs = {}
+def _provenance(exp: Experiment, systems: list) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
     if exp.source is not None and Path(exp.source).is_file():
         inputs["experiment"] = exp.source
     for i, s in enumerate(exp.systems):
@@ -468,23 +422,26 @@ def _provenance(exp, systems) -> dict:
 
 
 @contextlib.contextmanager
-def _compute_client(compute):
+def _compute_client(compute: Any) -> Iterator[Any]:
     """A Dask client for ``backend = "dask"`` (an existing scheduler or a local cluster), else None."""
     if compute.backend != "dask":
         yield None
         return
-    from orbitshare.engine.backends import get_client
-
     with get_client(scheduler=compute.scheduler, workers=compute.workers) as client:
         yield client
 
 
 def run(
-    experiment=None, out_dir=None, *, overwrite: bool = False, resume: bool = False, progress: bool = True
+    experiment: Experiment | str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
 ) -> Results:
     """Run an experiment into its run directory (module docstring); return the :class:`Results`.
 
-    experiment : an :class:`~orbitshare.experiment.config.Experiment`, a path to an experiment file, or None
+    experiment : an :class:`~orbitshare.experiment.schema.Experiment`, a path to an experiment file, or None
         (the embedded default)
     out_dir : the run directory (default ``runs/<experiment name>`` under the current directory)
     overwrite : replace an existing run (finished, interrupted or anything else in ``out_dir``)
@@ -492,17 +449,11 @@ def run(
         there is none)
     progress : progress bars on stderr
 
-    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment or a run directory that
-    may not be written; other errors of the computation as they come. ``KeyboardInterrupt`` (and
-    SIGTERM under the CLI) leaves the last checkpoint for ``resume``.
+    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment,
+    :class:`~orbitshare.errors.ResultsError` for a run directory that may not be written or a
+    checkpoint that does not fit; other errors of the computation as they come.
+    ``KeyboardInterrupt`` (and SIGTERM under the CLI) leaves the last checkpoint for ``resume``.
     """
-    from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
-    from orbitshare.engine.coverage import coverage as coverage_fn
-    from orbitshare.engine.coverage import default_chunk_steps
-    from orbitshare.engine.service import service
-    from orbitshare.experiment.config import build_geography, build_grid, build_systems, build_times
-    from orbitshare.io import save_results
-
     t_start = time.perf_counter()
     exp = _load(experiment)
     if exp.compute.backend not in ("cpu", "dask", "cuda"):  # pragma: no cover - validation refuses it
@@ -519,8 +470,6 @@ def run(
     files.append(_write_text(out / CONFIG_FILE, exp.to_toml()))
 
     if exp.compute.threads:
-        import numba
-
         numba.set_num_threads(exp.compute.threads)
     want = set(exp.outputs.datasets)
 
@@ -542,7 +491,7 @@ def run(
     chunk_steps = int(min(chunk_steps, nt))
     if resume_data is not None:
         if resume_data["chunk_steps"] != chunk_steps:
-            raise ConfigError(
+            raise ResultsError(
                 f"{ck_path}: checkpoint of {resume_data['chunk_steps']}-step chunks, this run uses "
                 f"{chunk_steps}; pass --overwrite to start over"
             )
@@ -550,8 +499,8 @@ def run(
     delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
     nchunks = -(-nt // chunk_steps)
 
-    def on_chunk(info):
-        _write_checkpoint(ck_path, fp, info)
+    def on_chunk(info: dict[str, Any]) -> None:
+        write_checkpoint(ck_path, fp, info)
         pr.update(info["chunks_done"])
         if delay > 0:
             time.sleep(delay)
@@ -563,7 +512,7 @@ def run(
         total=nchunks,
         done=resume_data["chunks_done"] if resume_data else 0,
     )
-    kw = {
+    kw: dict[str, Any] = {
         "chunk_steps": chunk_steps,
         "keep_time_series": exp.outputs.keep_time_series,
         "resume": resume_data,
@@ -588,12 +537,16 @@ def run(
     res.coverage = cov if "coverage" in want else None
     res.spectrum = spec if "spectrum" in want else None
     res.capacity = cap if "capacity" in want else None
-    countries = groups = equity = None
+    countries: xr.Dataset | None = None
+    groups: xr.Dataset | None = None
+    equity: xr.Dataset | None = None
     if "countries" in want:
         countries = country_accounts(geography, cov, spectrum=spec, capacity=cap, owners=owners)
     if "groups" in want:
+        assert countries is not None  # validation: "groups" needs "countries"
         groups = group_accounts(countries)
     if "equity" in want:
+        assert countries is not None  # validation: "equity" needs "countries"
         equity = equity_summary(
             geography, countries, capacity=cap, spectrum=spec, lorenz_points=exp.outputs.lorenz_points
         )
@@ -611,21 +564,19 @@ def run(
 
     _check_stop()
     pr.start("writing")
-    from orbitshare.report import document as rp
-
     datasets = res.datasets
     if "netcdf" in exp.outputs.files:
         save_results(datasets, out / RESULTS_FILE, overwrite=True, provenance=_provenance(exp, systems))
         files.append(out / RESULTS_FILE)
     if "csv" in exp.outputs.files and countries is not None:
-        files += rp.write_tables(out, countries, groups, equity)
+        files += write_tables(out, countries, groups, equity)
     figures = _maps(out, exp, geography, res)
     lorenz_src = equity if equity is not None and "lorenz_capacity_share" in equity else res.lorenz
     if lorenz_src is not None and "lorenz_capacity_share" in lorenz_src:
-        figures += rp.write_figures(out, geography, None, None, lorenz_src)
+        figures += write_figures(out, geography, None, None, lorenz_src)
     files += figures
     if countries is not None:
-        meta = rp.report_meta(
+        meta = report_meta(
             cov,
             geography,
             title=f"orbitshare run report: {exp.name}",
@@ -633,22 +584,19 @@ def run(
             experiment=exp.name,
             description=exp.experiment.description,
         )
-        files += list(
-            rp.write_report(out, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta)
-        )
+        files += list(write_report(out, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta))
     res.timings["writing"] = pr.done()
-    with contextlib.suppress(FileNotFoundError):
-        ck_path.unlink()
-    with contextlib.suppress(OSError):
-        ck_path.parent.rmdir()
+    remove_checkpoint(ck_path)
     res.timings["total"] = time.perf_counter() - t_start
     return res
 
 
 # ============================================================================ compare
-def _flat_rows(ds, skip_dims=("lorenz_point", "lat", "lon", "time", "longitude", "satellite")):
-    """(variable, label tuple) → float value of the numeric variables of ``ds``."""
-    out = {}
+def _flat_rows(
+    ds: xr.Dataset, skip_dims: tuple[str, ...] = ("lorenz_point", "lat", "lon", "time", "longitude", "satellite")
+) -> dict[tuple[str, tuple[str, ...]], Any]:
+    """(variable, label tuple) → float value (numpy float64) of the numeric variables of ``ds``."""
+    out: dict[tuple[str, tuple[str, ...]], Any] = {}
     for name, da in ds.data_vars.items():
         if da.dtype.kind not in "biuf" or any(d in skip_dims for d in da.dims):
             continue
@@ -657,21 +605,23 @@ def _flat_rows(ds, skip_dims=("lorenz_point", "lat", "lon", "time", "longitude",
             [str(x) for x in ds[d].values] if d in ds.coords else [str(i) for i in range(ds.sizes[d])] for d in da.dims
         ]
         for idx in np.ndindex(vals.shape):
-            out[(name, tuple(f"{d}={labels[k][i]}" for k, (d, i) in enumerate(zip(da.dims, idx))))] = vals[idx]
+            where = tuple(f"{d}={labels[k][i]}" for k, (d, i) in enumerate(zip(da.dims, idx, strict=True)))
+            out[(str(name), where)] = vals[idx]
     return out
 
 
-def _open_run(path) -> dict:
-    from orbitshare.io import open_results
-
+def _open_run(path: str | os.PathLike[str]) -> dict[str, xr.Dataset]:
     p = Path(path)
     f = p / RESULTS_FILE if p.is_dir() else p
     if not f.is_file():
-        raise ConfigError(f"{path}: no {RESULTS_FILE} (a finished run directory with files = ['netcdf', ...])")
-    return open_results(f)
+        raise ResultsError(f"{path}: no {RESULTS_FILE} (a finished run directory with files = ['netcdf', ...])")
+    got = open_results(f)
+    if isinstance(got, xr.Dataset):
+        raise ResultsError(f"{path}: {f.name} holds a single Dataset, not the groups of a run")
+    return got
 
 
-def compare_runs(run_a, run_b) -> list[dict]:
+def compare_runs(run_a: str | os.PathLike[str], run_b: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Differences of the ``countries`` and ``equity`` datasets of two run directories.
 
     One row per numeric value present in either run (maps and curves left out): ``dataset``,

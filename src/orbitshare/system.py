@@ -4,95 +4,311 @@ A :class:`System` is what the engine streams: a name, an element set, what count
 (elevation mask, degrees; minimum satellites in view), and what it offers (downlink :class:`Band`
 s in MHz, capacity per satellite in Mbit/s, landing rights as ISO 3166-1 alpha-3 lists). Every
 field is checked when the object is made; an invalid one raises
-:class:`~orbitshare.errors.SystemDefinitionError` naming the field, and the experiment reader
-reports that message under the field's key.
+:class:`~orbitshare.errors.SystemDefinitionError` whose ``field`` is the field's name as written in
+an experiment file (``elevation_mask_deg``, ``bands[1].low_mhz``, ``serve_countries[2]``, ...).
+:meth:`System.check_fields` returns every problem of a set of field values at once; the experiment
+reader reports each under its own key path (``systems[0].bands[1].low_mhz: expected ...``).
+
+>>> Band("Ku", 10700, 12700).width_mhz
+2000.0
+>>> System.check_fields(elevation_mask_deg=95, min_visible=2)[0].field
+'elevation_mask_deg'
+>>> print(System.check_fields(bands=[("Ku", 10700, 12700), ("Ka", 12000, 13000)])[0])
+System.bands[1]: expected a band not overlapping bands[0] ('Ku', 10700-12700 MHz), got 'Ka', 12000-13000 MHz
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from orbitshare.elements.elementset import ElementSet
+from orbitshare.errors import ParameterError, ParameterTypeError, SystemDefinitionError
 
-__all__ = ["Band", "System", "as_systems"]
+__all__ = ["Band", "System", "as_systems", "MAX_MIN_VISIBLE", "field_detail"]
+
+MAX_MIN_VISIBLE = 32767
+"""Largest ``min_visible``: per-step visible-satellite counts are int16 (saturating at 32767)."""
+
+_BAND_FIELDS = ("name", "low_mhz", "high_mhz")
+_CAPACITY_RULE = "(capacity = efficiency x bandwidth x beams)"
+
+# A problem found by the checks below: (field as written in an experiment file, "expected ..., got ...").
+_Problem = tuple[str, str]
 
 
-def _is_real(v) -> bool:
+def _is_real(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+
+
+def _is_integer(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
+
+
+def _num_text(x: float) -> str:
+    """A number in a message: 10700 rather than 10700.0."""
+    return f"{x:g}" if x == int(x) and abs(x) < 1e15 else repr(x)
+
+
+def _positive(v: Any) -> bool:
+    """A finite real number > 0."""
+    return _is_real(v) and math.isfinite(float(v)) and float(v) > 0
+
+
+def _error(owner: str, field: str, detail: str, context: str = "", system: str = "") -> SystemDefinitionError:
+    return SystemDefinitionError(f"{owner}.{field}: {detail}{context}", field=field, system=system)
+
+
+def field_detail(err: SystemDefinitionError) -> str:
+    """The message of ``err`` without its ``System.<field>: `` / ``Band.<field>: `` prefix and without the
+    ``(system ...)`` / ``(band ...)`` context: what a configuration reader prints after its own key path.
+
+    >>> field_detail(System.check_fields(min_visible=0)[0])
+    'expected an integer in [1, 32767], got 0'
+    """
+    text = str(err)
+    for owner in ("System", "Band"):
+        prefix = f"{owner}.{err.field}: "
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    if err.system and text.endswith(f" (system {err.system!r})"):
+        text = text[: -len(f" (system {err.system!r})")]
+    return text
+
+
+# ---------------------------------------------------------------------------------------- bands
+def _band_problems(name: Any, low: Any, high: Any) -> list[_Problem]:
+    """The problems of one band's fields (all of them); fields named as in an experiment file."""
+    out: list[_Problem] = []
+    if not isinstance(name, str) or not name.strip():
+        out.append(("name", f"expected a non-empty string, got {name!r}"))
+    good = True
+    for field, v in (("low_mhz", low), ("high_mhz", high)):
+        if not _positive(v):
+            out.append((field, f"expected a number of MHz > 0, got {v!r}"))
+            good = False
+    if good and not float(low) < float(high):
+        out.append(("low_mhz", f"expected a number < high_mhz ({_num_text(float(high))}), got {low!r}"))
+    return out
+
+
+def _band_fields(obj: Any) -> tuple[Any, Any, Any] | None:
+    """(name, low_mhz, high_mhz) of a Band, a 3-sequence or a mapping with those keys; None otherwise."""
+    if isinstance(obj, Band):
+        return obj.name, obj.low_mhz, obj.high_mhz
+    if isinstance(obj, dict):
+        if set(obj) != set(_BAND_FIELDS):
+            return None
+        return obj["name"], obj["low_mhz"], obj["high_mhz"]
+    if isinstance(obj, (tuple, list)) and len(obj) == 3:
+        return obj[0], obj[1], obj[2]
+    return None
 
 
 @dataclass(frozen=True)
 class Band:
-    """A downlink band: ``name`` (e.g. "Ku"), ``low_mhz`` < ``high_mhz``, both > 0, MHz."""
+    """A downlink band: ``name`` (e.g. "Ku"), ``low_mhz`` < ``high_mhz``, both > 0, MHz.
+
+    >>> Band("Ku", 10700, 12700)
+    Band(name='Ku', low_mhz=10700.0, high_mhz=12700.0)
+    >>> Band("Ku", 10700, 12700).width_mhz
+    2000.0
+    """
 
     name: str
     low_mhz: float
     high_mhz: float
 
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"Band.name: expected a non-empty string, got {self.name!r}")
-        for field in ("low_mhz", "high_mhz"):
-            v = getattr(self, field)
-            if not _is_real(v) or not (math.isfinite(float(v)) and float(v) > 0):
-                raise ValueError(f"Band.{field}: expected a finite frequency > 0 MHz, got {v!r} (band {self.name!r})")
-            object.__setattr__(self, field, float(v))
-        if not self.low_mhz < self.high_mhz:
-            raise ValueError(
-                f"Band.low_mhz: expected low_mhz < high_mhz, got {self.low_mhz:g} >= {self.high_mhz:g} "
-                f"(band {self.name!r})"
-            )
+    def __post_init__(self) -> None:
+        problems = _band_problems(self.name, self.low_mhz, self.high_mhz)
+        if problems:
+            field, detail = problems[0]
+            context = f" (band {self.name!r})" if field != "name" else ""
+            raise _error("Band", field, detail, context)
+        object.__setattr__(self, "low_mhz", float(self.low_mhz))
+        object.__setattr__(self, "high_mhz", float(self.high_mhz))
 
     @property
     def width_mhz(self) -> float:
+        """Bandwidth, MHz."""
         return self.high_mhz - self.low_mhz
 
     @classmethod
-    def coerce(cls, obj) -> Band:
+    def coerce(cls, obj: Any) -> Band:
         """A Band from a Band, a ``(name, low_mhz, high_mhz)`` sequence or a mapping with those keys."""
-        if isinstance(obj, Band):
-            return obj
         if isinstance(obj, dict):
-            unknown = set(obj) - {"name", "low_mhz", "high_mhz"}
+            unknown = set(obj) - set(_BAND_FIELDS)
             if unknown:
-                raise ValueError(f"unknown key(s) {sorted(unknown)}; a band has name, low_mhz, high_mhz")
-            return cls(**obj)
-        if isinstance(obj, (tuple, list)) and len(obj) == 3:
-            return cls(*obj)
-        raise TypeError(f"expected a Band or (name, low_mhz, high_mhz), got {obj!r}")
+                raise ParameterError(f"unknown key(s) {sorted(unknown)}; a band has name, low_mhz, high_mhz")
+        values = _band_fields(obj)
+        if values is None:
+            raise ParameterTypeError(f"expected a Band or (name, low_mhz, high_mhz), got {obj!r}")
+        return obj if isinstance(obj, Band) else cls(*values)
 
 
-def _is_real(v) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+def _bands_problems(bands: Any) -> tuple[tuple[Band, ...], list[_Problem]]:
+    """The bands of a system (those without problems) and the problems of all of them, band by band: its
+    own fields, then its name repeated or its range overlapping an earlier band."""
+    if isinstance(bands, (str, Band)):
+        return (), [("bands", f"expected a sequence of Band, got {bands!r} (write (band,))")]
+    try:
+        items = tuple(bands)
+    except TypeError:
+        return (), [("bands", f"expected a sequence of Band, got {type(bands).__name__}")]
+    problems: list[_Problem] = []
+    good: list[tuple[int, Band]] = []
+    for i, b in enumerate(items):
+        values = _band_fields(b)
+        if values is None:
+            problems.append((f"bands[{i}]", f"expected a Band or (name, low_mhz, high_mhz), got {b!r}"))
+            continue
+        mine = _band_problems(*values)
+        problems.extend((f"bands[{i}].{field}", detail) for field, detail in mine)
+        if mine:
+            continue
+        band = b if isinstance(b, Band) else Band(*values)
+        for k, other in good:
+            if other.name == band.name:
+                problems.append(
+                    (
+                        f"bands[{i}].name",
+                        f"expected a band name unique within the system, got {band.name!r} (also bands[{k}])",
+                    )
+                )
+            elif band.low_mhz < other.high_mhz and other.low_mhz < band.high_mhz:
+                problems.append(
+                    (
+                        f"bands[{i}]",
+                        f"expected a band not overlapping bands[{k}] ({other.name!r}, {_num_text(other.low_mhz)}-"
+                        f"{_num_text(other.high_mhz)} MHz), got {band.name!r}, {_num_text(band.low_mhz)}-"
+                        f"{_num_text(band.high_mhz)} MHz",
+                    )
+                )
+        good.append((i, band))
+    return tuple(b for _, b in good), problems
 
 
-def _iso3_tuple(value, field: str, name: str) -> tuple[str, ...]:
+# ---------------------------------------------------------------------------------------- systems
+def _iso3_problems(value: Any, field: str) -> tuple[tuple[str, ...], list[_Problem]]:
+    """The codes of a sequence of ISO 3166-1 alpha-3 codes (upper-cased, first occurrence kept) and the
+    problems of its items (one per malformed item)."""
+    expected = "a sequence of ISO 3166-1 alpha-3 codes"
     if isinstance(value, str):
-        raise ValueError(
-            f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got the string "
-            f"{value!r} (write ({value!r},)) (system {name!r})"
-        )
+        return (), [(field, f"expected {expected}, got the string {value!r} (write ({value!r},))")]
     try:
         items = tuple(value)
     except TypeError:
-        raise ValueError(
-            f"System.{field}: expected a sequence of ISO 3166-1 alpha-3 codes, got "
-            f"{type(value).__name__} (system {name!r})"
-        ) from None
-    out = []
-    for c in items:
+        return (), [(field, f"expected {expected}, got {type(value).__name__}")]
+    out: list[str] = []
+    problems: list[_Problem] = []
+    for j, c in enumerate(items):
         if not (isinstance(c, str) and len(c) == 3 and c.isascii() and c.isalpha()):
-            raise ValueError(
-                f"System.{field}: expected ISO 3166-1 alpha-3 codes (three letters), got {c!r} (system {name!r})"
-            )
-        if c.upper() not in out:
+            problems.append((f"{field}[{j}]", f"expected an ISO 3166-1 alpha-3 code (three letters), got {c!r}"))
+        elif c.upper() not in out:
             out.append(c.upper())
-    return tuple(out)
+    return tuple(out), problems
+
+
+def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Problem]]:
+    """Normalised field values of a system (those without problems) and every problem, in the order of
+    the fields in an experiment file. ``values`` holds every field but ``elements``."""
+    out: dict[str, Any] = {}
+    problems: list[_Problem] = []
+    name = values["name"]
+    if not isinstance(name, str) or not name.strip():
+        problems.append(("name", f"expected a non-empty string, got {name!r}"))
+    operator = values["operator"]
+    if operator is None:
+        out["operator"] = ""
+    elif not isinstance(operator, str):
+        problems.append(("operator", f"expected a string, got {operator!r}"))
+    adm = values["administration"]
+    if adm is None:
+        out["administration"] = ""
+    elif not isinstance(adm, str) or (adm and not (len(adm) == 3 and adm.isascii() and adm.isalpha())):
+        problems.append(("administration", f"expected an ISO 3166-1 alpha-3 code (three letters) or '', got {adm!r}"))
+    else:
+        out["administration"] = adm.upper()
+    # bands
+    bands, band_problems = _bands_problems(values["bands"])
+    problems.extend(band_problems)
+    out["bands"] = bands
+    # capacity: one way or none
+    good = True
+    for field, expected in (
+        ("capacity_per_sat_mbps", "a number of Mbit/s > 0"),
+        ("spectral_efficiency_bps_per_hz", "a number of bit/s/Hz > 0"),
+    ):
+        v = values[field]
+        if v is None:
+            continue
+        if not _positive(v):
+            problems.append((field, f"expected {expected}, got {v!r}"))
+            good = False
+        else:
+            out[field] = float(v)
+    beams = values["beams"]
+    if beams is not None:
+        if not _is_integer(beams) or int(beams) < 1:
+            problems.append(("beams", f"expected an integer >= 1, got {beams!r}"))
+            good = False
+        else:
+            out["beams"] = int(beams)
+    if good:
+        cap, eff = values["capacity_per_sat_mbps"], values["spectral_efficiency_bps_per_hz"]
+        if cap is not None and (eff is not None or beams is not None):
+            problems.append(
+                (
+                    "capacity_per_sat_mbps",
+                    "expected either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams, got both",
+                )
+            )
+        elif eff is not None and beams is None:
+            problems.append(
+                ("beams", f"expected an integer >= 1 with spectral_efficiency_bps_per_hz {_CAPACITY_RULE}, got nothing")
+            )
+        elif beams is not None and eff is None:
+            problems.append(
+                (
+                    "spectral_efficiency_bps_per_hz",
+                    f"expected a number of bit/s/Hz > 0 with beams {_CAPACITY_RULE}, got nothing",
+                )
+            )
+        elif eff is not None and not band_problems and not bands:
+            problems.append(
+                (
+                    "bands",
+                    "expected at least one band with spectral_efficiency_bps_per_hz (for the bandwidth), got none",
+                )
+            )
+    # coverage
+    m = values["elevation_mask_deg"]
+    if not _is_real(m) or not (math.isfinite(float(m)) and -90.0 < float(m) < 90.0):
+        problems.append(("elevation_mask_deg", f"expected a number of degrees in (-90, 90), got {m!r}"))
+    else:
+        out["elevation_mask_deg"] = float(m)
+    mv = values["min_visible"]
+    if not _is_integer(mv) or not 1 <= int(mv) <= MAX_MIN_VISIBLE:
+        problems.append(("min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got {mv!r}"))
+    else:
+        out["min_visible"] = int(mv)
+    # landing rights
+    for field in ("serve_countries", "exclude_countries"):
+        v = values[field]
+        if v is None:
+            out[field] = None if field == "serve_countries" else ()
+            continue
+        codes, iso_problems = _iso3_problems(v, field)
+        problems.extend(iso_problems)
+        out[field] = codes
+    return out, problems
 
 
 @dataclass(frozen=True)
@@ -106,8 +322,8 @@ class System:
     operator : str              the operator's name ("" when unknown)
     administration : str        the notifying administration, ISO 3166-1 alpha-3 (upper-cased), or ""
     bands : tuple[Band, ...]    downlink bands (:class:`orbitshare.system.Band`, or ``(name, low_mhz,
-                                high_mhz)`` tuples); names unique within the system
-    capacity_per_sat_mbps : float | None   capacity of each satellite, Mbps (> 0)
+                                high_mhz)`` tuples); names unique and bands not overlapping within the system
+    capacity_per_sat_mbps : float | None   capacity of each satellite, Mbit/s (> 0)
     spectral_efficiency_bps_per_hz : float | None   with ``beams`` (and ``bands``) instead of
                                 capacity_per_sat_mbps: capacity = efficiency × Σ band widths (MHz) × beams
     beams : int | None          beams per satellite (≥ 1), with spectral_efficiency_bps_per_hz
@@ -118,6 +334,9 @@ class System:
     A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
     see :func:`orbitshare.engine.service.served_share` for the served share of a cell otherwise. Capacity is
     optional here; :func:`orbitshare.engine.service.service` requires exactly one of the two ways.
+
+    An invalid field raises :class:`~orbitshare.errors.SystemDefinitionError` (the first problem;
+    :meth:`check_fields` lists them all).
     """
 
     name: str
@@ -140,11 +359,11 @@ class System:
 
     @property
     def capacity_mbps(self) -> float | None:
-        """Capacity per satellite, Mbps: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
+        """Capacity per satellite, Mbit/s: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
         Σ band widths (MHz) × beams; None when neither is given."""
         if self.capacity_per_sat_mbps is not None:
             return self.capacity_per_sat_mbps
-        if self.spectral_efficiency_bps_per_hz is not None:
+        if self.spectral_efficiency_bps_per_hz is not None and self.beams is not None:
             return self.spectral_efficiency_bps_per_hz * self.bandwidth_mhz * self.beams
         return None
 
@@ -153,130 +372,70 @@ class System:
         """True when serve_countries or exclude_countries restrict where it may serve."""
         return self.serve_countries is not None or bool(self.exclude_countries)
 
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"System.name: expected a non-empty string, got {self.name!r}")
+    def __post_init__(self) -> None:
         if not isinstance(self.elements, ElementSet):
-            raise TypeError(
+            raise ParameterTypeError(
                 f"System.elements: expected an ElementSet, got {type(self.elements).__name__} (system {self.name!r})"
             )
-        m = self.elevation_mask_deg
-        if (
-            isinstance(m, bool)
-            or not isinstance(m, (int, float, np.integer, np.floating))
-            or not (math.isfinite(float(m)) and -90.0 < float(m) < 90.0)
-        ):
-            raise ValueError(
-                f"System.elevation_mask_deg: expected degrees strictly between -90 and 90, got {m!r} "
-                f"(system {self.name!r})"
-            )
-        object.__setattr__(self, "elevation_mask_deg", float(m))
-        mv = self.min_visible
-        if isinstance(mv, bool) or not isinstance(mv, (int, np.integer)) or not (1 <= int(mv) <= 32767):
-            raise ValueError(
-                f"System.min_visible: expected an integer in [1, 32767], got {mv!r} (system {self.name!r})"
-            )
-        object.__setattr__(self, "min_visible", int(mv))
-        self._validate_service()
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "elements"}
+        normalised, problems = _system_problems(values)
+        if problems:
+            raise _system_errors(problems, self.name)[0]
+        for key, value in normalised.items():
+            object.__setattr__(self, key, value)
 
-    def _validate_service(self):
-        name = self.name
-        for field in ("operator", "administration"):
-            if getattr(self, field) is None:
-                object.__setattr__(self, field, "")
-        if self.exclude_countries is None:
-            object.__setattr__(self, "exclude_countries", ())
-        if not isinstance(self.operator, str):
-            raise ValueError(
-                f"System.operator: expected a string, got {type(self.operator).__name__} (system {name!r})"
-            )
-        adm = self.administration
-        if not isinstance(adm, str) or (adm and not (len(adm) == 3 and adm.isascii() and adm.isalpha())):
-            raise ValueError(
-                f"System.administration: expected an ISO 3166-1 alpha-3 code or '', got {adm!r} (system {name!r})"
-            )
-        object.__setattr__(self, "administration", adm.upper())
-        # bands
-        if isinstance(self.bands, (str, Band)):
-            raise ValueError(
-                f"System.bands: expected a sequence of Band, got {self.bands!r} (write (band,)) (system {name!r})"
-            )
-        try:
-            items = tuple(self.bands)
-        except TypeError:
-            raise ValueError(
-                f"System.bands: expected a sequence of Band, got {type(self.bands).__name__} (system {name!r})"
-            ) from None
-        bands = []
-        for i, b in enumerate(items):
-            try:
-                bands.append(Band.coerce(b))
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"System.bands[{i}]: {e} (system {name!r})") from None
-        names = [b.name for b in bands]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"System.bands: duplicate band name(s) {', '.join(map(repr, dup))} (system {name!r})")
-        object.__setattr__(self, "bands", tuple(bands))
-        # capacity: one way or none here
-        for field in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz"):
-            v = getattr(self, field)
-            if v is None:
-                continue
-            if not _is_real(v) or not (math.isfinite(float(v)) and float(v) > 0):
-                raise ValueError(f"System.{field}: expected a finite number > 0, got {v!r} (system {name!r})")
-            object.__setattr__(self, field, float(v))
-        bm = self.beams
-        if bm is not None:
-            if isinstance(bm, bool) or not isinstance(bm, (int, np.integer)) or int(bm) < 1:
-                raise ValueError(f"System.beams: expected an integer >= 1, got {bm!r} (system {name!r})")
-            object.__setattr__(self, "beams", int(bm))
-        cap, eff = self.capacity_per_sat_mbps, self.spectral_efficiency_bps_per_hz
-        if cap is not None and (eff is not None or bm is not None):
-            raise ValueError(
-                f"System.capacity_per_sat_mbps: give either capacity_per_sat_mbps or "
-                f"spectral_efficiency_bps_per_hz with beams, not both (system {name!r})"
-            )
-        if eff is not None and bm is None:
-            raise ValueError(
-                f"System.beams: required with spectral_efficiency_bps_per_hz (capacity = "
-                f"efficiency x bandwidth x beams) (system {name!r})"
-            )
-        if bm is not None and eff is None:
-            raise ValueError(
-                f"System.spectral_efficiency_bps_per_hz: required with beams (capacity = "
-                f"efficiency x bandwidth x beams) (system {name!r})"
-            )
-        if eff is not None and not bands:
-            raise ValueError(
-                f"System.bands: spectral_efficiency_bps_per_hz needs at least one band for the "
-                f"bandwidth (system {name!r})"
-            )
-        # landing rights
-        if self.serve_countries is not None:
-            object.__setattr__(self, "serve_countries", _iso3_tuple(self.serve_countries, "serve_countries", name))
-        object.__setattr__(self, "exclude_countries", _iso3_tuple(self.exclude_countries, "exclude_countries", name))
+    @classmethod
+    def check_fields(cls, **fields: Any) -> list[SystemDefinitionError]:
+        """Every problem that ``System(name, elements, **fields)`` would have in these fields, the fields
+        not given at their defaults; ``[]`` when they are all valid. ``name`` is checked only when given.
+
+        Each error's ``field`` is the field's name as written in an experiment file (``bands[1].low_mhz``,
+        ``serve_countries[2]``); :func:`field_detail` gives its message without the ``System.<field>:``
+        prefix.
+
+        >>> [e.field for e in System.check_fields(min_visible=0, bands=[("Ku", 12700, 10700)])]
+        ['bands[0].low_mhz', 'min_visible']
+        """
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "elements"]
+        unknown = sorted(set(fields) - set(names))
+        if unknown:
+            raise ParameterError(f"System.check_fields: unknown field(s) {unknown}; a System has {', '.join(names)}")
+        values = {f.name: f.default for f in dataclasses.fields(cls) if f.name in names}
+        values.update(fields)
+        values["name"] = fields.get("name", "system")
+        _, problems = _system_problems(values)
+        name = values["name"]
+        return _system_errors(problems, name if "name" in fields and isinstance(name, str) else "")
 
     @classmethod
     def from_elements(cls, elements: ElementSet, name: str | None = None) -> System:
         """A System with the default mask; ``name`` defaults to the element file's stem, else "system"."""
         if name is None:
-            name = Path(elements.source).stem if getattr(elements, "source", None) else "system"
+            source = getattr(elements, "source", None)
+            name = Path(source).stem if source else "system"
             name = name or "system"
         return cls(name, elements)
 
 
-def as_systems(systems) -> list[System]:
+def _system_errors(problems: Iterable[_Problem], name: Any) -> list[SystemDefinitionError]:
+    system = name if isinstance(name, str) and name.strip() else ""
+    context = f" (system {system!r})" if system else ""
+    return [_error("System", field, detail, context, system) for field, detail in problems]
+
+
+def as_systems(systems: Any) -> list[System]:
+    """A list of :class:`System` from a System, an ElementSet or a sequence of them; bare element sets get
+    the default mask and names from their files, made unique (``system``, ``system_2``, ...)."""
     if isinstance(systems, (System, ElementSet)):
         systems = [systems]
     try:
         items = list(systems)
     except TypeError:
-        raise TypeError(
+        raise ParameterTypeError(
             f"systems: expected a System, an ElementSet or a sequence of them, got {type(systems).__name__}"
         ) from None
     if not items:
-        raise ValueError("systems: expected at least one System")
+        raise ParameterError("systems: expected at least one System")
     out, derived = [], []
     for i, s in enumerate(items):
         if isinstance(s, ElementSet):
@@ -286,13 +445,13 @@ def as_systems(systems) -> list[System]:
             out.append(s)
             derived.append(False)
         else:
-            raise TypeError(f"systems[{i}]: expected a System or an ElementSet, got {type(s).__name__}")
+            raise ParameterTypeError(f"systems[{i}]: expected a System or an ElementSet, got {type(s).__name__}")
     # names of bare element sets are made unique ("system", "system_2", ...); explicit names must be
     names = [s.name for s in out]
-    explicit = [n for n, d in zip(names, derived) if not d]
+    explicit = [n for n, d in zip(names, derived, strict=True) if not d]
     dup = sorted({n for n in explicit if explicit.count(n) > 1})
     if dup:
-        raise ValueError(
+        raise ParameterError(
             f"systems: duplicate system name(s) {', '.join(map(repr, dup))}; names label the "
             "'system' dimension and must be unique"
         )

@@ -3,6 +3,9 @@
 Skyfield provides the time scales (UTC, TT, UT1) and Earth-orientation data, always offline:
 the data kernels come from the project's ``kernels/`` folder when present (or the directory in
 ``ORBITSHARE_KERNELS_DIR``), else from the ``skyfield-data`` package. Nothing is downloaded.
+
+:func:`time_grid` makes the :class:`TimeGrid` (UTC steps with the Julian dates, UT1 and polar
+motion the kernels need) that propagation and coverage run over.
 """
 
 from __future__ import annotations
@@ -10,15 +13,23 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from skyfield.data import iers
+from skyfield.timelib import Time, Timescale
 
-from orbitshare.errors import DataError
+from orbitshare.errors import DataError, ParameterError, ParameterTypeError
 
+__all__ = ["TimeGrid", "time_grid", "time_grid_from_times", "timescale", "data_kernel_path", "to_datetime"]
+
+#: Earth-orientation data kernel (IERS finals, UT1 − UTC and polar motion) and planetary ephemeris.
 FINALS_FILE = "finals2000A.all"
 EPHEMERIS_FILE = "de421.bsp"
+#: radians per arcsecond
 ASEC2RAD = np.pi / (180.0 * 3600.0)
 
 
@@ -49,10 +60,7 @@ def data_kernel_path(name: str) -> Path:
 
 
 @functools.cache
-def _timescale_cached(finals_path: str):
-    from skyfield.data import iers
-    from skyfield.timelib import Timescale
-
+def _timescale_cached(finals_path: str) -> Timescale:
     with open(finals_path, "rb") as f:
         finals = iers.parse_x_y_dut1_from_finals_all(f)
     if len(finals) == 0:
@@ -63,7 +71,7 @@ def _timescale_cached(finals_path: str):
     return ts
 
 
-def timescale():
+def timescale() -> Timescale:
     """Skyfield ``Timescale`` with UT1 and polar motion from the offline ``finals2000A.all``.
 
     Cached: every call returns the same object.
@@ -71,7 +79,15 @@ def timescale():
     return _timescale_cached(str(data_kernel_path(FINALS_FILE)))
 
 
-def _to_datetime(value, what: str) -> _dt.datetime:
+def to_datetime(value: Any, what: str) -> _dt.datetime:
+    """A timezone-aware UTC ``datetime`` from an aware datetime, a ``numpy.datetime64`` (taken as UTC)
+    or an ISO 8601 string with a zone (``Z`` or ``+hh:mm``). ``what`` names the argument in error
+    messages: :class:`~orbitshare.errors.ParameterError` for a string that is not ISO 8601 or a naive
+    datetime, :class:`~orbitshare.errors.ParameterTypeError` for another type.
+
+    >>> to_datetime("2024-01-01T01:00:00+01:00", "start").isoformat()
+    '2024-01-01T00:00:00+00:00'
+    """
     if isinstance(value, np.datetime64):
         ns = value.astype("datetime64[ns]").astype(np.int64)
         return _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=int(ns // 1000))
@@ -80,11 +96,13 @@ def _to_datetime(value, what: str) -> _dt.datetime:
         try:
             value = _dt.datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{what}: expected an ISO 8601 datetime with timezone, got {value!r}") from None
+            raise ParameterError(f"{what}: expected an ISO 8601 datetime with timezone, got {value!r}") from None
     if not isinstance(value, _dt.datetime):
-        raise TypeError(f"{what}: expected a datetime, numpy.datetime64 or ISO string, got {type(value).__name__}")
+        raise ParameterTypeError(
+            f"{what}: expected a datetime, numpy.datetime64 or ISO string, got {type(value).__name__}"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what}: datetime {value.isoformat()} has no timezone; add one (e.g. 'Z' or +00:00)")
+        raise ParameterError(f"{what}: datetime {value.isoformat()} has no timezone; add one (e.g. 'Z' or +00:00)")
     return value.astimezone(_dt.UTC)
 
 
@@ -110,24 +128,25 @@ class TimeGrid:
     def __len__(self) -> int:
         return len(self.jd)
 
-    def __getitem__(self, index) -> TimeGrid:
+    def __getitem__(self, index: int | np.integer | slice | np.ndarray) -> TimeGrid:
+        """The steps at ``index`` (an integer gives a one-step TimeGrid)."""
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1 if index != -1 else None)
         return TimeGrid(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
 
-    def chunks(self, chunk_steps: int):
+    def chunks(self, chunk_steps: int) -> Iterator[TimeGrid]:
         """Yield consecutive TimeGrid slices of at most ``chunk_steps`` steps."""
         if chunk_steps < 1:
-            raise ValueError(f"chunk_steps: expected an integer >= 1, got {chunk_steps}")
+            raise ParameterError(f"chunk_steps: expected an integer >= 1, got {chunk_steps}")
         for i in range(0, len(self), chunk_steps):
             yield self[i : i + chunk_steps]
 
-    def skyfield_time(self):
+    def skyfield_time(self) -> Time:
         """These steps as a Skyfield ``Time`` (from the same offline timescale)."""
         return timescale().utc(*_utc_components(self.time))
 
 
-def _utc_components(time: np.ndarray):
+def _utc_components(time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, np.ndarray]:
     t = np.asarray(time, dtype="datetime64[ns]")
     days = t.astype("datetime64[D]")
     sec = (t - days).astype(np.int64) / 1e9
@@ -138,12 +157,12 @@ def _utc_components(time: np.ndarray):
     return year, month, day, 0, 0, sec
 
 
-def time_grid_from_times(times) -> TimeGrid:
-    """TimeGrid for arbitrary UTC instants (datetime64 array or list of aware datetimes)."""
+def time_grid_from_times(times: Any) -> TimeGrid:
+    """TimeGrid for arbitrary UTC instants (datetime64 array or list of aware datetimes or ISO strings)."""
     arr = np.asarray(times)
     if arr.dtype.kind != "M":
         arr = np.array(
-            [np.datetime64(_to_datetime(t, "times").replace(tzinfo=None), "ns") for t in np.atleast_1d(times)]
+            [np.datetime64(to_datetime(t, "times").replace(tzinfo=None), "ns") for t in np.atleast_1d(times)]
         )
     arr = np.atleast_1d(arr).astype("datetime64[ns]")
     ts = timescale()
@@ -165,18 +184,27 @@ def time_grid_from_times(times) -> TimeGrid:
     )
 
 
-def time_grid(start, stop, step_s: float) -> TimeGrid:
+def time_grid(start: Any, stop: Any, step_s: float) -> TimeGrid:
     """Steps ``start, start + step_s, ...`` in [start, stop) (stop excluded, like ``numpy.arange``).
 
     ``start``/``stop``: timezone-aware datetimes, ISO strings with a zone, or datetime64 (UTC).
-    ``step_s``: step in seconds (> 0; whole nanoseconds).
+    ``step_s``: step in seconds (> 0; whole nanoseconds). Bad values raise
+    :class:`~orbitshare.errors.ParameterError` (a ``ValueError``).
+
+    >>> tg = time_grid("2024-01-01T00:00:00Z", "2024-01-01T00:03:00Z", 60.0)
+    >>> len(tg)
+    3
+    >>> str(tg.time[0]), str(tg.time[-1])
+    ('2024-01-01T00:00:00.000000000', '2024-01-01T00:02:00.000000000')
+    >>> float((tg.time[1] - tg.time[0]) / np.timedelta64(1, "s"))  # step, s
+    60.0
     """
-    t0 = _to_datetime(start, "start")
-    t1 = _to_datetime(stop, "stop")
+    t0 = to_datetime(start, "start")
+    t1 = to_datetime(stop, "stop")
     if not (isinstance(step_s, (int, float, np.integer, np.floating)) and step_s > 0 and np.isfinite(step_s)):
-        raise ValueError(f"step_s: expected a positive number of seconds, got {step_s!r}")
+        raise ParameterError(f"step_s: expected a positive number of seconds, got {step_s!r}")
     if t1 <= t0:
-        raise ValueError(f"stop ({t1.isoformat()}) must be after start ({t0.isoformat()})")
+        raise ParameterError(f"stop ({t1.isoformat()}) must be after start ({t0.isoformat()})")
     step_ns = int(round(step_s * 1e9))
     a = np.datetime64(t0.replace(tzinfo=None), "ns")
     b = np.datetime64(t1.replace(tzinfo=None), "ns")

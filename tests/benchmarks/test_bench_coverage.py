@@ -13,9 +13,9 @@ import pytest
 import orbitshare
 from orbitshare.engine.coverage import coverage
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import brute_force_counts
 from orbitshare.system import System
 from orbitshare.timegrid import time_grid
+from reference import brute_force_counts
 
 STARLINK_OMM = "omm/celestrak_gp_csv_2026-08-18/starlink.csv"
 NSAT = 10926  # records in that (dated, immutable) snapshot

@@ -21,7 +21,7 @@ is ``max(land_fraction, Σ_c country_fraction)`` — computed in float64, and ta
 :func:`~orbitshare.geo.build.geography`, and then the shares of a land cell sum to 1 exactly).
 Land that no country claims (``land_fraction`` above ``Σ_c country_fraction``) keeps its share of
 the people, who then belong to no country. Without ``land_fraction`` the fractions are taken to be
-shares of the land already (as in :mod:`orbitshare.coverage`): the denominator is
+shares of the land already (as in :mod:`orbitshare.engine.coverage`): the denominator is
 ``max(1, Σ_c country_fraction)``.
 
 Conservation: ``Σ_c P_c = Σ_cells population · Σ_c share_c``, which equals the population of the
@@ -137,11 +137,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from orbitshare._version import __version__
 from orbitshare.analysis import equity as _eq
+from orbitshare.errors import ParameterError, ParameterTypeError, ZerosDroppedWarning
 from orbitshare.geo.build import country_cell_pairs
 
 __all__ = ["country_accounts", "group_accounts", "equity_summary", "lorenz_curves", "GROUPS"]
@@ -170,10 +173,10 @@ class _Cells:
 
     def __init__(self, geography: xr.Dataset):
         if not isinstance(geography, xr.Dataset):
-            raise TypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
+            raise ParameterTypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
         for name in ("country_fraction", "population"):
             if name not in geography:
-                raise ValueError(
+                raise ParameterError(
                     f"geography: missing variable {name!r} (expected country_fraction(country, "
                     "lat, lon) and population(lat, lon) from orbitshare.geography)"
                 )
@@ -197,10 +200,10 @@ class _Cells:
         self.assigned = sumcf * self.inv
         #: the country's share of the cell's land, per pair
         self.share = self.frac * self.inv[self.n]
+        #: cell area (km2) per cell, when the geography has it
+        self.area: np.ndarray | None = None
         if "cell_area" in geography.variables:
             self.area = _flat(geography["cell_area"].broadcast_like(geography["population"]))
-        else:
-            self.area = None
 
     def country_sum(self, v: np.ndarray) -> np.ndarray:
         """Σ over each country's pairs of the per-pair values ``v`` [..., npairs] → [..., ncountry]
@@ -212,20 +215,21 @@ class _Cells:
             out[r] = np.bincount(self.c, weights=flat[r], minlength=self.ncountry)
         return out.reshape(v.shape[:-1] + (self.ncountry,))
 
-    def pieces(self):
+    def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sparse (country, cell) pieces with population > 0: (country index, cell index, weight)."""
         w = self.share * self.pop[self.n]
         keep = w > 0
         return self.c[keep], self.n[keep], w[keep]
 
     def check_grid(self, ds: xr.Dataset, what: str) -> None:
+        """Raise :class:`ParameterError` unless ``ds`` has the geography's lat/lon (deg, to 1e-6)."""
         for dim in ("lat", "lon"):
             if dim not in ds.dims:
-                raise ValueError(f"{what}: expected dims including (lat, lon), got {tuple(ds.dims)}")
+                raise ParameterError(f"{what}: expected dims including (lat, lon), got {tuple(ds.dims)}")
             a = np.asarray(ds[dim].values, np.float64)
             b = np.asarray(self.geo[dim].values, np.float64)
             if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6):
-                raise ValueError(
+                raise ParameterError(
                     f"{what}: its {dim} coordinate ({a.size} values) does not match the "
                     f"geography's ({b.size}); build both on the same Grid"
                 )
@@ -249,16 +253,16 @@ def _systems(coverage, capacity, spectrum) -> list[str]:
         if ds is None:
             continue
         if "system" not in ds.dims:
-            raise ValueError(f"{what}: expected a 'system' dimension")
+            raise ParameterError(f"{what}: expected a 'system' dimension")
         these = [str(s) for s in ds["system"].values]
         if names is None:
             names = these
         elif set(these) != set(names):
-            raise ValueError(
+            raise ParameterError(
                 f"{what}: its systems {sorted(these)} differ from {sorted(names)}; give results of the same run"
             )
     if names is None:
-        raise ValueError("country_accounts: give at least one of coverage, capacity, spectrum")
+        raise ParameterError("country_accounts: give at least one of coverage, capacity, spectrum")
     return names
 
 
@@ -285,18 +289,18 @@ def _owner_lists(owners, systems, counts, capacity):
     if owners is None:
         if capacity is not None and "administration" in capacity.coords:
             adm = capacity["administration"].sel(system=systems).values
-            return {s: (str(a), None) for s, a in zip(systems, adm)}
+            return {s: (str(a), None) for s, a in zip(systems, adm, strict=True)}
         return None
     if isinstance(owners, str):  # one country owns every system
         return dict.fromkeys(systems, (owners, None))
     if isinstance(owners, xr.DataArray):
         if owners.dims != ("system",):
-            raise ValueError(f"owners: a DataArray of owners must be on ('system',), got {owners.dims}")
+            raise ParameterError(f"owners: a DataArray of owners must be on ('system',), got {owners.dims}")
         return {s: (str(owners.sel(system=s).values), None) for s in systems}
     if isinstance(owners, Mapping):
         missing = [s for s in systems if s not in owners]
         if missing:
-            raise ValueError(
+            raise ParameterError(
                 f"owners: no owner for system(s) {missing}; give one per system "
                 "(ISO3, an Owners or an array of ISO3 per satellite)"
             )
@@ -315,15 +319,15 @@ def _owner_lists(owners, systems, counts, capacity):
     ):
         codes = np.asarray(getattr(owners, "owner", owners), dtype=object).reshape(-1)
         if counts is None:
-            raise ValueError(
+            raise ParameterError(
                 "owners: per-satellite owners of all systems are split by the element_count "
                 "coordinate on system, which neither coverage nor capacity has; pass "
                 "{system: owners} instead"
             )
         if codes.size != int(counts.sum()):
-            raise ValueError(
+            raise ParameterError(
                 f"owners: {codes.size} owners for {int(counts.sum())} satellites "
-                f"(element_count {dict(zip(systems, counts.tolist()))})"
+                f"(element_count {dict(zip(systems, counts.tolist(), strict=True))})"
             )
         edges = np.concatenate([[0], np.cumsum(counts)])
         return {s: (None, codes[edges[i] : edges[i + 1]]) for i, s in enumerate(systems)}
@@ -331,12 +335,12 @@ def _owner_lists(owners, systems, counts, capacity):
         by_name = {}
         for o in owners:
             if not (hasattr(o, "name") and hasattr(o, "administration")):
-                raise TypeError(
+                raise ParameterTypeError(
                     f"owners: a sequence of systems needs .name and .administration on each, got {type(o).__name__}"
                 )
             by_name[o.name] = o.administration
         return _owner_lists(by_name, systems, counts, capacity)
-    raise TypeError(
+    raise ParameterTypeError(
         f"owners: expected None, a mapping, a DataArray, an Owners, an array or a sequence of "
         f"systems, got {type(owners).__name__}"
     )
@@ -354,7 +358,7 @@ def _operated(owners, systems, counts, capacity, country_codes):
         code, per_sat = lists[s]
         if per_sat is None:
             if counts is None:
-                raise ValueError(
+                raise ParameterError(
                     f"owners: system {s!r} has one owner for all its satellites, but neither "
                     "coverage nor capacity has the element_count coordinate that says how many"
                 )
@@ -366,7 +370,7 @@ def _operated(owners, systems, counts, capacity, country_codes):
                 sats[k, i] += n
         else:
             if counts is not None and per_sat.size != int(counts[k]):
-                raise ValueError(
+                raise ParameterError(
                     f"owners: system {s!r} has {per_sat.size} owners for {int(counts[k])} satellites (element_count)"
                 )
             for c in per_sat:
@@ -429,9 +433,9 @@ def _derive(ds: xr.Dataset, world: xr.Dataset) -> xr.Dataset:
                 comment=_RATIO_COMMENT,
             )
             if f"capacity_operated{suffix}_mbps" in ds:
-                O = ds[f"capacity_operated{suffix}_mbps"]
-                Ow = world[f"capacity_operated{suffix}_mbps"]
-                oshare = xr.apply_ufunc(_divide, O, Ow)
+                Op = ds[f"capacity_operated{suffix}_mbps"]
+                Opw = world[f"capacity_operated{suffix}_mbps"]
+                oshare = xr.apply_ufunc(_divide, Op, Opw)
                 ds[f"resource_balance{suffix}"] = xr.apply_ufunc(_ratio, oshare, dshare).assign_attrs(
                     long_name=f"share of world capacity operated / share of world capacity delivered{sys_text}",
                     units="1",
@@ -461,7 +465,14 @@ def _world(ds: xr.Dataset) -> xr.Dataset:
 
 
 # ============================================================================ country accounts
-def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owners=None) -> xr.Dataset:
+def country_accounts(
+    geography: xr.Dataset,
+    coverage: xr.Dataset | None,
+    *,
+    spectrum: xr.Dataset | None = None,
+    capacity: xr.Dataset | None = None,
+    owners: Any = None,
+) -> xr.Dataset:
     """Per-country accounts ("countries"): population, coverage, capacity, spectrum, operated satellites.
 
     Parameters
@@ -486,8 +497,6 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
     xarray.Dataset named "countries" on ``country`` (and ``system``, ``band``); the variables,
     definitions and the inf/NaN rule are in the module docstring.
     """
-    from orbitshare._version import __version__
-
     cells = _Cells(geography)
     systems = _systems(coverage, capacity, spectrum)
     for what, ds in (("coverage", coverage), ("capacity", capacity), ("spectrum", spectrum)):
@@ -503,12 +512,12 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
     cap = None
     if capacity is not None:
         if "capacity_mbps" not in capacity:
-            raise ValueError("capacity: missing variable 'capacity_mbps' (system, lat, lon)")
+            raise ParameterError("capacity: missing variable 'capacity_mbps' (system, lat, lon)")
         cap = _per_system(capacity["capacity_mbps"], systems)
     mhz = mhz_sat = bands = None
     if spectrum is not None:
         if "mhz_available" not in spectrum:
-            raise ValueError("spectrum: missing variable 'mhz_available' (system, band, lat, lon)")
+            raise ParameterError("spectrum: missing variable 'mhz_available' (system, band, lat, lon)")
         bands = spectrum["band"].values if "band" in spectrum.coords else np.arange(spectrum.sizes["band"])
         mhz = _per_system(spectrum["mhz_available"], systems, ("band",))
         if "mhz_sat_available" in spectrum:
@@ -521,7 +530,7 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
     P = cells.country_sum(w)
     if cells.area is not None:
         area = cells.country_sum(cells.frac * cells.area[n])
-    if cov is not None:
+    if cov is not None and any_cov is not None:  # both set together, with coverage
         covered = cells.country_sum(cov[:, n] * w)
         covered_any = cells.country_sum(any_cov[n] * w)
     if cap is not None:
@@ -581,7 +590,7 @@ def country_accounts(geography, coverage, *, spectrum=None, capacity=None, owner
             comment=f"method: {any_method}",
         )
         attrs["population_covered_any_method"] = any_method
-    if capacity is not None:
+    if cap is not None and delivered is not None:  # both set together, with capacity
         cu = _MBPS
         data["capacity_delivered_mbps"] = _var(
             ("system", "country"),
@@ -738,7 +747,7 @@ _MHZ = ("mhz_available", "mhz_available_all_bands", "mhz_available_total", "mhz_
 def _membership(countries: xr.Dataset) -> xr.DataArray:
     for c in ("ldc", "lldc", "sids", "itu_region"):
         if c not in countries.coords:
-            raise ValueError(
+            raise ParameterError(
                 f"group_accounts: the country dimension lacks the coordinate {c!r} (from orbitshare.geography)"
             )
     ldc = countries["ldc"].values.astype(bool)
@@ -840,7 +849,7 @@ def _row_indices(x, w, groups):
         return out, parts
     out["zero_population_share"] = float(w[x == 0].sum() / w.sum())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", _eq.ZerosDroppedWarning)
+        warnings.simplefilter("ignore", ZerosDroppedWarning)
         out["gini"] = _eq.gini(x, w, zeros="keep")
         out["palma"] = _eq.palma(x, w, zeros="keep")
         out["atkinson_0.5"] = _eq.atkinson(x, w, 0.5, zeros="keep")
@@ -885,7 +894,12 @@ def _people_values(systems, capacity, spectrum, cells):
 
 
 def equity_summary(
-    geography, countries, *, capacity=None, spectrum=None, lorenz_points: int | None = 101
+    geography: xr.Dataset,
+    countries: xr.Dataset,
+    *,
+    capacity: xr.Dataset | None = None,
+    spectrum: xr.Dataset | None = None,
+    lorenz_points: int | None = 101,
 ) -> xr.Dataset:
     """Inequality of capacity per person and MHz available, across countries and across people ("equity").
 
@@ -908,10 +922,10 @@ def equity_summary(
     decompositions, Lorenz curves).
     """
     if "system" not in countries.dims:
-        raise ValueError("equity_summary: countries has no 'system' dimension")
+        raise ParameterError("equity_summary: countries has no 'system' dimension")
     systems = [str(s) for s in countries["system"].values]
     if "all" in systems:
-        raise ValueError("equity_summary: a system is named 'all', which labels all systems together here")
+        raise ParameterError("equity_summary: a system is named 'all', which labels all systems together here")
     sys_labels = systems + ["all"]
     quantities = []
     country_x = {}
@@ -932,26 +946,29 @@ def equity_summary(
             ]
         )
     if capacity is not None and "capacity_per_person" not in quantities:
-        raise ValueError(
+        raise ParameterError(
             "equity_summary: capacity given but countries has no capacity variables; build "
             "countries with country_accounts(..., capacity=capacity)"
         )
     if spectrum is not None and "mhz_available" not in quantities:
-        raise ValueError(
+        raise ParameterError(
             "equity_summary: spectrum given but countries has no mhz_available; build countries "
             "with country_accounts(..., spectrum=spectrum)"
         )
     if not quantities:
-        raise ValueError("equity_summary: countries has neither capacity nor spectrum variables")
+        raise ParameterError("equity_summary: countries has neither capacity nor spectrum variables")
 
     labels = _partition_labels(countries)
     Pc = np.nan_to_num(countries["population"].values.astype(np.float64), nan=0.0)
     cells = _Cells(geography)
     geo_codes = [str(c) for c in geography["country"].values]
     if geo_codes != [str(c) for c in countries["country"].values]:
-        raise ValueError("equity_summary: geography and countries have different country dimensions")
+        raise ParameterError("equity_summary: geography and countries have different country dimensions")
     people_x = _people_values(systems, capacity, spectrum, cells)
-    pc, pn, pw = cells.pieces() if people_x else (None, None, None)
+    if people_x:
+        pc, pn, pw = cells.pieces()
+    else:  # no "people" scope: the pieces are never used
+        pc = pn = pw = np.zeros(0, np.int64)
 
     scopes = ("countries", "people")
     nq, nsc, ns = len(quantities), 2, len(sys_labels)
@@ -1080,14 +1097,14 @@ def _lorenz(X, w, sys_labels, points):
             rows_p.append(np.linspace(0.0, 1.0, n) if points is not None else np.full(n, np.nan))
             rows_l.append(np.full(n, np.nan))
             continue
-        p, l = _eq.lorenz(x, w)
+        p, lc = _eq.lorenz(x, w)
         if points is not None:
             pg = np.linspace(0.0, 1.0, int(points))
             rows_p.append(pg)
-            rows_l.append(np.interp(pg, p, l))
+            rows_l.append(np.interp(pg, p, lc))
         else:
             rows_p.append(p)
-            rows_l.append(l)
+            rows_l.append(lc)
     dims = ("system", "lorenz_point")
     return xr.Dataset(
         {
@@ -1110,9 +1127,17 @@ def _lorenz(X, w, sys_labels, points):
     )
 
 
-def lorenz_curves(geography, capacity, *, systems=None, points: int | None = 101) -> xr.Dataset:
+def lorenz_curves(
+    geography: xr.Dataset,
+    capacity: xr.Dataset,
+    *,
+    systems: Sequence[str] | None = None,
+    points: int | None = 101,
+) -> xr.Dataset:
     """Lorenz curves of capacity per person across people (the "people" scope of :func:`equity_summary`).
 
+    ``capacity``: ``capacity_mbps(system, lat, lon)`` (Mbit/s) on the geography's grid; ``systems``: the
+    order of the curves (default: the capacity's); ``points``: as ``lorenz_points`` of :func:`equity_summary`.
     Returns a Dataset with ``lorenz_population_share`` and ``lorenz_capacity_share`` on
     ``(system, lorenz_point)`` (``system`` includes ``"all"``).
     """

@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 
 from orbitshare.errors import InequalityError, ZerosDroppedWarning
@@ -71,6 +72,9 @@ __all__ = [
 ]
 
 ZERO_POLICIES = ("raise", "drop", "floor", "keep")
+
+#: what the indices accept for ``x``, ``w`` and ``groups``: anything NumPy reads as an array, or a DataArray
+Values = npt.ArrayLike | xr.DataArray
 
 
 class Theil(NamedTuple):
@@ -338,7 +342,9 @@ def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attr
         idx = np.unravel_index(i, rest_shape) if rest else ()
         where = ""
         if rest:
-            loc = ", ".join(f"{d}={x[d].values[j]!s}" if d in x.coords else f"{d}={j}" for d, j in zip(rest, idx))
+            loc = ", ".join(
+                f"{d}={x[d].values[j]!s}" if d in x.coords else f"{d}={j}" for d, j in zip(rest, idx, strict=True)
+            )
             where = f" at {loc}"
         vals = row_fn(xv[i], None if wv is None else wv[i], None if gv is None else gv[i], where)
         for k, v in enumerate(vals):
@@ -350,7 +356,7 @@ def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attr
     template = x.isel({dim: 0}, drop=True)
     desc = _describe(x)
     results = []
-    for k, (field, long_name) in enumerate(zip(fields, long_names)):
+    for k, (field, long_name) in enumerate(zip(fields, long_names, strict=True)):
         if k in none_fields:
             results.append(None)
             continue
@@ -378,12 +384,30 @@ def _maybe_float(v):
 # --------------------------------------------------------------------------------------------
 
 
-def gini(x, w=None, *, dim: str | None = None, zeros: str = "raise", floor: float | None = None):
-    """Population-weighted Gini index.
+def gini(
+    x: Values,
+    w: Values | None = None,
+    *,
+    dim: str | None = None,
+    zeros: str = "raise",
+    floor: float | None = None,
+) -> float | xr.DataArray:
+    """Population-weighted Gini index (unit 1).
 
     ``G = Σ_ij w_i w_j |x_i − x_j| / (2 W² μ)`` (weighted mean absolute difference over twice the
     mean), computed exactly by sorting in O(n log n); integer weights equal replication, and one
     holder among ``n`` equal-weight units gives ``1 − 1/n``. Ranges over [0, 1).
+
+    >>> gini([1, 2, 3, 4])  # mean |x_i - x_j| over all 16 pairs = 20/16, over 2 * mean 5
+    0.25
+    >>> gini([5, 5, 5])
+    0.0
+    >>> round(gini([0, 1], w=[3, 1]), 12)  # weight 3 = three copies: one holder among 4 -> 1 - 1/4
+    0.75
+    >>> import xarray as xr
+    >>> x = xr.DataArray([[1, 2, 3, 4], [1, 1, 1, 1]], dims=("time", "country"))
+    >>> gini(x, dim="country").values.tolist()
+    [0.25, 0.0]
 
     Parameters
     ----------
@@ -424,15 +448,15 @@ def gini(x, w=None, *, dim: str | None = None, zeros: str = "raise", floor: floa
 
 
 def theil(
-    x,
-    w=None,
-    groups=None,
+    x: Values,
+    w: Values | None = None,
+    groups: Values | str | None = None,
     *,
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
 ) -> Theil:
-    """Population-weighted Theil T and Theil L, with their exact group decomposition.
+    """Population-weighted Theil T and Theil L (unit 1, in nats), with their exact group decomposition.
 
     With ``μ = Σ w_i x_i / W``::
 
@@ -457,6 +481,22 @@ def theil(
     Theil
         ``Theil(T, L, T_between, T_within, L_between, L_within)``; the four parts are ``None``
         without ``groups``. Floats, or DataArrays with ``dim=``.
+
+    Examples
+    --------
+    ``x = [1, 3]``: ``μ = 2``, ``T = ½ (½ ln ½ + 3/2 ln 3/2)``, ``L = ½ (ln 2 + ln 2/3) = ½ ln 4/3``:
+
+    >>> t = theil([1, 3])
+    >>> round(t.T, 6), round(t.L, 6)
+    (0.130812, 0.143841)
+
+    Each unit its own group: all inequality is between the groups.
+
+    >>> t = theil([1, 3], groups=["a", "b"])
+    >>> round(t.T_between, 6), t.T_within
+    (0.130812, 0.0)
+    >>> theil([0, 1, 1], zeros="keep").L
+    inf
     """
     _check_options("theil", zeros, floor)
 
@@ -501,20 +541,20 @@ def theil(
     ]
     vals = _reduce("theil", x, w, groups, dim, row, fields, long_names, report)
     if not _is_dataarray(x) or dim is None:
-        vals = [_maybe_float(v) for v in vals]
+        vals = tuple(_maybe_float(v) for v in vals)
     return Theil(*vals)
 
 
 def atkinson(
-    x,
-    w=None,
+    x: Values,
+    w: Values | None = None,
     epsilon: float = 0.5,
     *,
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
-):
-    """Population-weighted Atkinson index ``A = 1 − M_{1−ε}/μ``.
+) -> float | xr.DataArray:
+    """Population-weighted Atkinson index ``A = 1 − M_{1−ε}/μ`` (unit 1).
 
     ``M_{1−ε} = (Σ w_i x_i^{1−ε} / W)^{1/(1−ε)}`` is the weighted power mean of order ``1 − ε``
     (``ε = 1``: the weighted geometric mean), ``μ`` the weighted mean. ``ε ≥ 0`` is the
@@ -527,6 +567,17 @@ def atkinson(
     Returns
     -------
     float, or xarray.DataArray with ``dim=``.
+
+    Examples
+    --------
+    ``x = [1, 4]``, mean 2.5: geometric mean 2 (``ε = 1``), power mean of order ½ ``((1 + 2)/2)² = 2.25``:
+
+    >>> round(atkinson([1, 4], epsilon=1), 12)  # 1 - 2/2.5
+    0.2
+    >>> round(atkinson([1, 4], epsilon=0.5), 12)  # 1 - 2.25/2.5
+    0.1
+    >>> atkinson([1, 4], epsilon=0)
+    0.0
     """
     _check_options("atkinson", zeros, floor)
     try:
@@ -568,8 +619,15 @@ def atkinson(
     return _maybe_float(a) if not _is_dataarray(a) else a
 
 
-def palma(x, w=None, *, dim: str | None = None, zeros: str = "raise", floor: float | None = None):
-    """Population-weighted Palma ratio.
+def palma(
+    x: Values,
+    w: Values | None = None,
+    *,
+    dim: str | None = None,
+    zeros: str = "raise",
+    floor: float | None = None,
+) -> float | xr.DataArray:
+    """Population-weighted Palma ratio (unit 1).
 
     The share of total ``x·w`` held by the richest 10 % of the weight (population) divided by the
     share held by the poorest 40 %. Units are sorted by ``x``; the unit straddling the 10 % or
@@ -585,6 +643,18 @@ def palma(x, w=None, *, dim: str | None = None, zeros: str = "raise", floor: flo
     Returns
     -------
     float, or xarray.DataArray with ``dim=``.
+
+    Examples
+    --------
+    ``x = [1, 2, 3, 4]`` (total 10), four units of 25 % each: the richest 10 % are 0.4 of the unit
+    with 4 (1.6), the poorest 40 % the unit with 1 and 0.6 of the unit with 2 (2.2); 1.6/2.2 = 8/11:
+
+    >>> round(palma([1, 2, 3, 4]), 12) == round(8 / 11, 12)
+    True
+    >>> palma([2, 2, 2])
+    0.25
+    >>> palma([0, 0, 1], zeros="keep")  # the poorest 40 % hold nothing
+    inf
     """
     _check_options("palma", zeros, floor)
 
@@ -619,8 +689,10 @@ def palma(x, w=None, *, dim: str | None = None, zeros: str = "raise", floor: flo
     return _maybe_float(p) if not _is_dataarray(p) else p
 
 
-def lorenz(x, w=None, *, zeros: str = "raise", floor: float | None = None):
-    """Population-weighted Lorenz curve.
+def lorenz(
+    x: Values, w: Values | None = None, *, zeros: str = "raise", floor: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population-weighted Lorenz curve (shares, unit 1).
 
     Returns
     -------
@@ -632,9 +704,17 @@ def lorenz(x, w=None, *, zeros: str = "raise", floor: float | None = None):
         with integer weight ``k`` give the same polyline as ``k`` copies.
 
     Zeros are allowed. A DataArray ``x`` is reduced over all its dimensions (no ``dim=``).
+
+    >>> p, lc = lorenz([1, 2, 3, 4])
+    >>> p.tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> lc.tolist()  # cumulative sums 1, 3, 6, 10 of the total 10
+    [0.0, 0.1, 0.3, 0.6, 1.0]
+    >>> [a.tolist() for a in lorenz([0, 1], w=[3, 1])]
+    [[0.0, 0.75, 1.0], [0.0, 0.0, 1.0]]
     """
     _check_options("lorenz", zeros, floor)
-    out = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     report: list[str] = []
 

@@ -19,10 +19,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import platformdirs
+
 from orbitshare._version import __version__
-from orbitshare.elements.elementset import ElementSet, load_elements, parse_elements
-from orbitshare.errors import DataError, ElementSetError
-from orbitshare.io import atomic_path
+from orbitshare.atomic import atomic_path
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.read import load_elements, parse_elements
+from orbitshare.errors import DataError, ElementSetError, ParameterError
 
 __all__ = ["DEFAULT_BASE_URL", "default_cache_dir", "fetch_group", "fetch_elements"]
 
@@ -36,8 +39,6 @@ def default_cache_dir() -> Path:
     env = os.environ.get("ORBITSHARE_CACHE_DIR")
     if env:
         return Path(env)
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("orbitshare")) / "celestrak"
 
 
@@ -55,23 +56,23 @@ def fetch_group(
 
     ``format``: "csv", "json", "xml" or "tle". ``base_url`` defaults to
     ``$ORBITSHARE_CELESTRAK_URL`` when set, else CelesTrak. The payload must parse as
-    element sets before it atomically replaces the cached file. Raises ValueError for a
-    bad group name/format/max_age_s and DataError for HTTP/network failures and payloads
+    element sets before it atomically replaces the cached file. Raises ParameterError (a
+    ValueError) for a bad group name/format/max_age_s/base_url and DataError for HTTP/network failures and payloads
     that are not element data (e.g. CelesTrak's "No GP data found"); the cache is then
     left untouched.
     """
     if not isinstance(group, str) or not _GROUP_RE.fullmatch(group):
-        raise ValueError(f"CelesTrak group name must be 1-64 letters, digits, '-' or '_', got {group!r}")
+        raise ParameterError(f"CelesTrak group name must be 1-64 letters, digits, '-' or '_', got {group!r}")
     fmt = format.lower()
     if fmt not in _FORMATS:
-        raise ValueError(f"format must be one of {', '.join(_FORMATS)}, got {format!r}")
+        raise ParameterError(f"format must be one of {', '.join(_FORMATS)}, got {format!r}")
     if not max_age_s >= 0:
-        raise ValueError(f"max_age_s must be >= 0, got {max_age_s!r}")
+        raise ParameterError(f"max_age_s must be >= 0, got {max_age_s!r}")
     if base_url == DEFAULT_BASE_URL:
         base_url = os.environ.get("ORBITSHARE_CELESTRAK_URL") or DEFAULT_BASE_URL
     scheme = urllib.parse.urlsplit(base_url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        raise ParameterError(f"base_url must be an http(s) URL, got {base_url!r}")
 
     cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cdir / f"{group}.{fmt}"
@@ -110,6 +111,6 @@ def fetch_group(
 
 
 def fetch_elements(group: str, **kw: object) -> ElementSet:
-    """:func:`fetch_group` then :func:`~orbitshare.elements.elementset.load_elements` of the cached file."""
+    """:func:`fetch_group` then :func:`~orbitshare.elements.read.load_elements` of the cached file."""
     fmt = kw.get("format", "csv")
     return load_elements(fetch_group(group, **kw), format=str(fmt))  # type: ignore[arg-type]

@@ -61,6 +61,7 @@ first plane has RAAN 0° at the epoch (filings do not fix nodes).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -68,11 +69,18 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import NoReturn
 
+import numpy as np
+
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.tle import ALPHA5_MAX
 from orbitshare.elements.walker import parse_epoch, walker
-from orbitshare.errors import DataError, OrbitshareError
+from orbitshare.errors import DataError, OrbitshareError, ParameterError
 
 __all__ = [
     "Shell",
@@ -89,7 +97,6 @@ __all__ = [
 
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
 NORAD_BLOCK = 4000  # catalog numbers reserved per shell
-ALPHA5_MAX = 339_999  # largest catalog number a TLE (Alpha-5) can carry
 
 _COLUMNS = (
     "system_id",
@@ -164,17 +171,17 @@ def assumed_planes(total_sats: int) -> int:
     """The divisor of ``total_sats`` nearest ``sqrt(total_sats)`` (the smaller on a tie)."""
     total = int(total_sats)
     if total < 1:
-        raise ValueError(f"total_sats must be >= 1, got {total_sats}")
+        raise ParameterError(f"total_sats must be >= 1, got {total_sats}")
     root = math.sqrt(total)
     divisors = [d for d in range(1, total + 1) if total % d == 0]
     return min(divisors, key=lambda d: (abs(d - root), d))
 
 
-def _default_path():
+def _default_path() -> Traversable:
     return resources.files("orbitshare") / "data" / "filings.csv"
 
 
-def load_filings(path=None) -> list[Shell]:
+def load_filings(path: str | os.PathLike[str] | None = None) -> list[Shell]:
     """Read the filings table (default: the one shipped in ``orbitshare/data``).
 
     Raises :class:`~orbitshare.errors.DataError` naming the file, line and column of the
@@ -201,11 +208,11 @@ def load_filings(path=None) -> list[Shell]:
     return shells
 
 
-def _parse_row(row: dict, where: str, lineno: int) -> Shell:
-    def fail(column, expectation):
+def _parse_row(row: dict[str, str], where: str, lineno: int) -> Shell:
+    def fail(column: str, expectation: str) -> NoReturn:
         raise DataError(f"{where} line {lineno}, column {column}: {expectation}, got {row.get(column)!r}")
 
-    def as_float(column):
+    def as_float(column: str) -> float:
         try:
             value = float(row[column])
         except (TypeError, ValueError):
@@ -214,7 +221,7 @@ def _parse_row(row: dict, where: str, lineno: int) -> Shell:
             fail(column, "expected a finite number")
         return value
 
-    def as_int(column, minimum=0):
+    def as_int(column: str, minimum: int = 0) -> int:
         try:
             value = int(row[column])
         except (TypeError, ValueError):
@@ -223,12 +230,12 @@ def _parse_row(row: dict, where: str, lineno: int) -> Shell:
             fail(column, f"expected an integer >= {minimum}")
         return value
 
-    def as_flag(column):
+    def as_flag(column: str) -> bool:
         if row[column] not in ("0", "1"):
             fail(column, "expected 0 or 1")
         return row[column] == "1"
 
-    def as_text(column, required=True):
+    def as_text(column: str, required: bool = True) -> str:
         value = (row[column] or "").strip()
         if required and not value:
             fail(column, "expected a value")
@@ -298,7 +305,7 @@ def _check_table(shells: list[Shell], where: str) -> None:
             raise DataError(f"{where}: shell id {s.shell!r} appears twice (lines {seen[s.shell] + 2} and {i + 2})")
         seen[s.shell] = i
     ranges = sorted((s.norad_first, s.norad_last, s.shell) for s in shells)
-    for (a0, a1, a), (b0, _b1, b) in zip(ranges, ranges[1:]):
+    for (a0, a1, a), (b0, _b1, b) in zip(ranges, ranges[1:], strict=False):
         if b0 <= a1:
             raise DataError(f"{where}: catalog-number ranges of shells {a} ({a0}-{a1}) and {b} (from {b0}) overlap")
     # the rows of one system must be contiguous (one TLE file per system, in table order)
@@ -311,7 +318,11 @@ def _check_table(shells: list[Shell], where: str) -> None:
 
 
 def filing_systems(shells: list[Shell] | None = None) -> list[str]:
-    """The ``system_id`` values in table order."""
+    """The ``system_id`` values in table order (default: of the shipped filings table).
+
+    >>> filing_systems()[:3]
+    ['starlink_gen1', 'starlink_gen2_granted', 'oneweb_phase1']
+    """
     shells = load_filings() if shells is None else shells
     out: list[str] = []
     for s in shells:
@@ -326,11 +337,13 @@ def _select(system: str, shells: list[Shell]) -> list[Shell]:
     if not chosen:
         chosen = [s for s in shells if s.system.lower() == key.lower()]
     if not chosen:
-        raise OrbitshareError(f"unknown system {system!r}; known system_id values: {', '.join(filing_systems(shells))}")
+        raise ParameterError(f"unknown system {system!r}; known system_id values: {', '.join(filing_systems(shells))}")
     return chosen
 
 
-def filing_elements(system: str, epoch=DEFAULT_EPOCH, *, shells: list[Shell] | None = None):
+def filing_elements(
+    system: str, epoch: datetime | np.datetime64 | str = DEFAULT_EPOCH, *, shells: list[Shell] | None = None
+) -> ElementSet:
     """All shells of one system as Walker shells (an ``ElementSet``).
 
     ``system`` is a ``system_id`` (``"starlink_gen1"``) or a display name from the table
@@ -338,10 +351,9 @@ def filing_elements(system: str, epoch=DEFAULT_EPOCH, *, shells: list[Shell] | N
     ``walker(altitude_km, inclination_deg, planes, sats_per_plane, phasing, epoch,
     pattern=pattern, norad_start=norad_first, name_prefix=name_prefix)``: circular, RAAN of
     plane 0 = 0°, bstar = 0, SGP4 mean altitude equal to the filed altitude. Records come in
-    table (shell) order, then plane-major order.
+    table (shell) order, then plane-major order. An unknown ``system`` raises
+    :class:`~orbitshare.errors.ParameterError` listing the known ones.
     """
-    from orbitshare.elements.elementset import ElementSet
-
     shells = load_filings() if shells is None else shells
     parts = [
         walker(
@@ -370,17 +382,20 @@ def _atomic_write(path: Path, data: bytes) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
 MANIFEST_HEADER = ("file", "system_id", "system", "filings", "shells", "n_sats", "norad_range", "epoch", "sha256")
 
 
-def generate_tle_dir(out_dir, epoch=DEFAULT_EPOCH, *, filings_path=None) -> list[Path]:
+def generate_tle_dir(
+    out_dir: str | os.PathLike[str],
+    epoch: datetime | np.datetime64 | str = DEFAULT_EPOCH,
+    *,
+    filings_path: str | os.PathLike[str] | None = None,
+) -> list[Path]:
     """Write one 3-line TLE file per system of the filings table, plus ``MANIFEST``.
 
     Files: ``<out_dir>/<system_id>.tle`` (ASCII, LF line endings, in table order) and
@@ -439,7 +454,7 @@ def generate_tle_dir(out_dir, epoch=DEFAULT_EPOCH, *, filings_path=None) -> list
     return written
 
 
-def read_manifest(path) -> list[dict[str, str]]:
+def read_manifest(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Rows of a ``MANIFEST`` written by :func:`generate_tle_dir` as dicts."""
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))

@@ -50,16 +50,29 @@ import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from orbitshare.errors import DataError
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.filings import Shell, load_filings
+from orbitshare.errors import DataError, ParameterError
 
-__all__ = ["satellite_owners", "owner_table", "filing_administrations", "Owners", "SOURCES", "SCHEMES", "UNATTRIBUTED"]
+__all__ = [
+    "satellite_owners",
+    "owner_table",
+    "owner_rows",
+    "filing_administrations",
+    "Owners",
+    "SOURCES",
+    "SCHEMES",
+    "UNATTRIBUTED",
+]
 
 #: The label of satellites without a single operating country.
 UNATTRIBUTED = "unattributed"
@@ -88,7 +101,8 @@ _ISO3_RE = re.compile(r"[A-Z]{3}")
 
 # ============================================================================ mapping tables
 @functools.cache
-def _all_rows() -> tuple[dict, ...]:
+def owner_rows() -> tuple[dict[str, str], ...]:
+    """Every row of the shipped ``owner_codes.csv`` (keys ``scheme, code, iso3, kind, name, note``), cached."""
     text = (resources.files("orbitshare") / "data" / "owner_codes.csv").read_text(encoding="utf-8")
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     return tuple(csv.DictReader(lines))
@@ -102,10 +116,10 @@ def owner_table(scheme: str) -> dict[str, dict[str, str]]:
     single country applies (``kind`` says why). Returns a new dict each call.
     """
     if scheme not in SCHEMES:
-        raise ValueError(f"owner_table: scheme: expected one of {SCHEMES}, got {scheme!r}")
+        raise ParameterError(f"owner_table: scheme: expected one of {SCHEMES}, got {scheme!r}")
     return {
         r["code"]: {"iso3": r["iso3"], "kind": r["kind"], "name": r["name"], "note": r["note"]}
-        for r in _all_rows()
+        for r in owner_rows()
         if r["scheme"] == scheme
     }
 
@@ -129,12 +143,13 @@ class Owners:
     owner_kind: np.ndarray
     sources: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
-    unmapped: dict = field(default_factory=dict)
+    unmapped: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.owner)
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The ``owner`` array (so that an Owners can stand where an array of ISO3 codes is expected)."""
         return np.asarray(self.owner, dtype=dtype)
 
     def counts(self) -> dict[str, int]:
@@ -171,11 +186,10 @@ class Owners:
             )
         return "\n".join(lines)
 
-    def to_dataset(self):
+    def to_dataset(self) -> xr.Dataset:
         """As an ``xarray.Dataset`` on dim ``satellite`` (NORAD numbers)."""
-        import xarray as xr
 
-        def var(a, long_name):
+        def var(a: np.ndarray, long_name: str) -> tuple[str, np.ndarray, dict[str, str]]:
             return ("satellite", np.asarray(a, dtype=str), {"long_name": long_name})
 
         return xr.Dataset(
@@ -193,7 +207,7 @@ class Owners:
 
 
 # ============================================================================ catalog readers
-def _data_dir(data_dir) -> Path:
+def _data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     d = data_dir if data_dir is not None else os.environ.get("ORBITSHARE_DATA_DIR")
     if not d:
         raise DataError(
@@ -224,7 +238,7 @@ _GCAT_DECOR = re.compile(r"[\[\]*?]")
 
 
 @functools.lru_cache(maxsize=8)
-def _read_gcat(stamp) -> dict[int, str]:
+def _read_gcat(stamp: tuple[str, int, int]) -> dict[int, str]:
     """NORAD → raw UNState code (as written), from a GCAT psatcat TSV."""
     path = Path(stamp[0])
     out: dict[int, str] = {}
@@ -244,13 +258,13 @@ def _read_gcat(stamp) -> dict[int, str]:
     return out
 
 
-def _csv_rows(path: Path):
+def _csv_rows(path: Path) -> csv.DictReader[str]:
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     delim = "\t" if text.split("\n", 1)[0].count("\t") > text.split("\n", 1)[0].count(",") else ","
     return csv.DictReader(text.splitlines(), delimiter=delim)
 
 
-def _norad(v) -> int | None:
+def _norad(v: str | None) -> int | None:
     v = (v or "").strip()
     if v.endswith(".0"):
         v = v[:-2]
@@ -258,7 +272,7 @@ def _norad(v) -> int | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_ucs(stamp) -> dict[int, str]:
+def _read_ucs(stamp: tuple[str, int, int]) -> dict[int, str]:
     """NORAD → ``Country of Operator/Owner`` from the UCS database (CSV or tab-separated text)."""
     path = Path(stamp[0])
     out: dict[int, str] = {}
@@ -277,7 +291,7 @@ def _read_ucs(stamp) -> dict[int, str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_satcat(stamp) -> dict[int, str]:
+def _read_satcat(stamp: tuple[str, int, int]) -> dict[int, str]:
     """NORAD → ``OWNER`` code from a CelesTrak SATCAT CSV."""
     path = Path(stamp[0])
     rows = _csv_rows(path)
@@ -293,7 +307,7 @@ def _read_satcat(stamp) -> dict[int, str]:
 
 
 # ============================================================================ attribution
-def _lookup(table: dict, code: str, clean: str):
+def _lookup(table: dict[str, dict[str, str]], code: str, clean: str) -> tuple[str, str]:
     """(iso3, kind) for a code; kind 'unmapped' when the table lacks it."""
     row = table.get(clean)
     if row is None:
@@ -301,14 +315,16 @@ def _lookup(table: dict, code: str, clean: str):
     return row["iso3"], row["kind"]
 
 
-def _name_matcher():
+def _name_matcher() -> tuple[dict[str, dict[str, str]], re.Pattern[str]]:
     table = owner_table("name")
     prefixes = sorted(table, key=len, reverse=True)
     pat = re.compile(r"\s*(" + "|".join(re.escape(p) for p in prefixes) + r")(?![A-Z])")
     return table, pat
 
 
-def _administration_array(administration, norad: np.ndarray) -> np.ndarray:
+def _administration_array(
+    administration: str | Sequence[str | None] | Mapping[int, str] | None, norad: np.ndarray
+) -> np.ndarray:
     """Per-satellite override (object array; '' = none) from str / sequence / {norad: iso3}."""
     n = len(norad)
     if administration is None:
@@ -320,14 +336,14 @@ def _administration_array(administration, norad: np.ndarray) -> np.ndarray:
     else:
         vals = np.array(["" if v is None else str(v) for v in administration], dtype=object)
         if len(vals) != n:
-            raise ValueError(f"administration: expected {n} values (one per satellite), got {len(vals)}")
+            raise ParameterError(f"administration: expected {n} values (one per satellite), got {len(vals)}")
     bad = sorted({v for v in vals.tolist() if v and not _ISO3_RE.fullmatch(v)})
     if bad:
-        raise ValueError(f"administration: expected ISO 3166-1 alpha-3 codes such as 'USA', got {bad[:5]}")
+        raise ParameterError(f"administration: expected ISO 3166-1 alpha-3 codes such as 'USA', got {bad[:5]}")
     return vals
 
 
-def filing_administrations(elements, shells=None) -> np.ndarray:
+def filing_administrations(elements: ElementSet, shells: list[Shell] | None = None) -> np.ndarray:
     """object[n]: the filed operator country of each satellite of a filed system, ``""`` elsewhere.
 
     A satellite belongs to a shell of :func:`orbitshare.elements.filings.load_filings` (or ``shells``) when its
@@ -335,8 +351,6 @@ def filing_administrations(elements, shells=None) -> np.ndarray:
     table assigns, as in ``tle/`` and :func:`orbitshare.elements.filings.filing_elements`). Pass the result as
     ``satellite_owners(..., administration=...)``.
     """
-    from orbitshare.elements.filings import load_filings
-
     norad = np.asarray(elements.norad, dtype=np.int64)
     out = np.full(len(norad), "", dtype=object)
     for sh in load_filings() if shells is None else shells:
@@ -346,7 +360,12 @@ def filing_administrations(elements, shells=None) -> np.ndarray:
 
 
 def satellite_owners(
-    elements, *, data_dir=None, sources=("gcat", "ucs", "name"), satcat=None, administration=None
+    elements: ElementSet,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    sources: Sequence[str] = ("gcat", "ucs", "name"),
+    satcat: str | os.PathLike[str] | None = None,
+    administration: str | Sequence[str | None] | Mapping[int, str] | None = None,
 ) -> Owners:
     """Operating country (ISO alpha-3 or ``"unattributed"``) of every satellite of ``elements``.
 
@@ -365,16 +384,17 @@ def satellite_owners(
         Operating country / notifying administration of a filed system; overrides all sources
         (``""``/None entries do not override).
 
-    Returns :class:`Owners`. Raises ``ValueError`` for an unknown source or a malformed
-    ``administration``, ``DataError`` when a requested catalog file is missing or unreadable.
-    Unknown codes never raise: they are counted in ``Owners.unmapped``.
+    Returns :class:`Owners`. Raises :class:`~orbitshare.errors.ParameterError` (a ``ValueError``)
+    for an unknown source or a malformed ``administration``, ``DataError`` when a requested
+    catalog file is missing or unreadable. Unknown codes never raise: they are counted in
+    ``Owners.unmapped``.
     """
-    sources = tuple(sources)
-    if satcat is not None and "celestrak" not in sources:
-        sources = ("celestrak",) + sources
-    bad = [s for s in sources if s not in SOURCES]
+    tried = tuple(sources)
+    if satcat is not None and "celestrak" not in tried:
+        tried = ("celestrak",) + tried
+    bad = [s for s in tried if s not in SOURCES]
     if bad:
-        raise ValueError(f"satellite_owners: sources: unknown {bad}; expected some of {SOURCES}")
+        raise ParameterError(f"satellite_owners: sources: unknown {bad}; expected some of {SOURCES}")
     norad = np.asarray(elements.norad, dtype=np.int64)
     names = getattr(elements, "name", None)
     names = np.full(len(norad), "", dtype=object) if names is None else np.asarray(names, dtype=object)
@@ -384,7 +404,7 @@ def satellite_owners(
     # load the catalogs and tables
     files: list[str] = []
     catalogs: dict[str, dict[int, str]] = {}
-    for src in sources:
+    for src in tried:
         if src == "name":
             continue
         if src == "celestrak" and satcat is not None:
@@ -418,7 +438,7 @@ def satellite_owners(
             continue
         first = None  # first record found that did not give an ISO code
         k = int(norad[i])
-        for src in sources:
+        for src in tried:
             if src == "name":
                 m = name_pat.match(str(names[i]).upper())
                 if m is None:
@@ -449,7 +469,7 @@ def satellite_owners(
         owner_source=osrc,
         owner_code=ocode,
         owner_kind=okind,
-        sources=sources,
+        sources=tried,
         files=tuple(files),
         unmapped=dict(unmapped),
     )

@@ -53,6 +53,7 @@ from __future__ import annotations
 import math
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -65,9 +66,17 @@ from orbitshare.constants import (
     WGS72_RE_KM,
     WGS72_XKE_PER_MIN,
 )
+from orbitshare.elements.elementset import ElementSet
 from orbitshare.errors import WalkerParameterError
 
-__all__ = ["walker", "mean_motion_for_altitude", "parse_epoch", "WalkerParameterError"]
+__all__ = [
+    "SHELL_FIELDS",
+    "WalkerParameterError",
+    "mean_motion_for_altitude",
+    "parse_epoch",
+    "shell_problems",
+    "walker",
+]
 
 MAX_ALTITUDE_KM = 50_000.0
 """Upper bound for ``altitude_km`` (well above GEO, below the Moon's influence)."""
@@ -78,7 +87,7 @@ MAX_ALTITUDE_KM = 50_000.0
 # ----------------------------------------------------------------------------------------
 
 
-def parse_epoch(epoch, name: str = "epoch") -> np.datetime64:
+def parse_epoch(epoch: datetime | np.datetime64 | str, name: str = "epoch") -> np.datetime64:
     """Return ``epoch`` as ``numpy.datetime64[ns]`` in UTC.
 
     Accepts a timezone-aware :class:`datetime.datetime`, a ``numpy.datetime64`` (numpy has no
@@ -167,9 +176,9 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, eccentr
 # ----------------------------------------------------------------------------------------
 
 
-def _as_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+def _as_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        if isinstance(value, float | np.floating) and float(value).is_integer():
             value = int(value)
         else:
             raise WalkerParameterError(f"{name} must be an integer, got {value!r}")
@@ -179,7 +188,7 @@ def _as_int(value, name: str, minimum: int) -> int:
     return value
 
 
-def _as_float(value, name: str) -> float:
+def _as_float(value: Any, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -189,23 +198,127 @@ def _as_float(value, name: str) -> float:
     return out
 
 
+#: The parameters of one Walker shell checked by :func:`shell_problems`, in the order they are checked.
+SHELL_FIELDS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
+
+#: What each shell parameter must be (``phasing`` also < ``planes``).
+SHELL_EXPECTED = {
+    "altitude_km": f"a number of km in (0, {MAX_ALTITUDE_KM:.0f})",
+    "inclination_deg": "a number of degrees in [0, 180]",
+    "planes": "an integer >= 1",
+    "sats_per_plane": "an integer >= 1",
+    "phasing": "an integer >= 0",
+    "pattern": "'delta' or 'star'",
+}
+
+
+def _real(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def shell_problems(
+    altitude_km: Any,
+    inclination_deg: Any,
+    planes: Any,
+    sats_per_plane: Any,
+    phasing: Any = 0,
+    pattern: Any = "delta",
+) -> tuple[dict[str, Any], list[WalkerParameterError]]:
+    """Check one Walker shell's parameters: the one home of these rules (used by :func:`walker` and
+    by the experiment reader).
+
+    Returns ``(values, problems)``: the values as ``float`` (km, degrees), ``int`` and ``str`` for
+    the fields that are valid, and one :class:`~orbitshare.errors.WalkerParameterError` per invalid
+    field, in the order of :data:`SHELL_FIELDS`, each with ``field``, ``expected`` and ``value``.
+
+    >>> values, problems = shell_problems(550, 53, 0, 2.0, 0)
+    >>> values["altitude_km"], values["sats_per_plane"], [str(p) for p in problems]
+    (550.0, 2, ['planes: expected an integer >= 1, got 0'])
+    """
+    values: dict[str, Any] = {}
+    problems: list[WalkerParameterError] = []
+
+    def bad(field: str, value: Any, expected: str | None = None, message: str | None = None) -> None:
+        expected = expected or SHELL_EXPECTED[field]
+        problems.append(
+            WalkerParameterError(
+                message or f"{field}: expected {expected}, got {value!r}", field=field, expected=expected, value=value
+            )
+        )
+
+    h = _real(altitude_km)
+    if h is None or not 0.0 < h < MAX_ALTITUDE_KM:
+        bad("altitude_km", altitude_km)
+    else:
+        values["altitude_km"] = h
+    inc = _real(inclination_deg)
+    if inc is None or not 0.0 <= inc <= 180.0:
+        bad("inclination_deg", inclination_deg)
+    elif 0.0 < math.radians(inc) < sys.float_info.min:
+        # SGP4 divides by sin(i): a subnormal sine gives NaN positions (the sgp4 package as well).
+        bad(
+            "inclination_deg",
+            inclination_deg,
+            "a number of degrees whose value in radians is 0 or a normal double",
+            f"inclination_deg {inc} is too small for SGP4 to propagate (its value in radians is "
+            f"subnormal); use 0 for an equatorial shell",
+        )
+    else:
+        values["inclination_deg"] = inc
+    for field, given in (("planes", planes), ("sats_per_plane", sats_per_plane)):
+        n = _integer(given)
+        if n is None or n < 1:
+            bad(field, given)
+        else:
+            values[field] = n
+    f = _integer(phasing)
+    n_planes = values.get("planes")
+    if n_planes is None:
+        if f is None or f < 0:
+            bad("phasing", phasing)
+        else:
+            values["phasing"] = f
+    elif f is None or not 0 <= f < n_planes:
+        bad("phasing", phasing, f"an integer in [0, planes) = [0, {n_planes - 1}]")
+    else:
+        values["phasing"] = f
+    if pattern not in ("delta", "star"):
+        bad("pattern", pattern)
+    else:
+        values["pattern"] = pattern
+    return values, problems
+
+
 def walker(
-    altitude_km,
-    inclination_deg,
-    planes,
-    sats_per_plane,
-    phasing,
-    epoch,
+    altitude_km: float,
+    inclination_deg: float,
+    planes: int,
+    sats_per_plane: int,
+    phasing: int,
+    epoch: datetime | np.datetime64 | str,
     *,
-    pattern="delta",
-    raan0_deg=0.0,
-    eccentricity=0.0,
-    arg_perigee_deg=0.0,
-    bstar=0.0,
-    norad_start=900000,
-    name_prefix="WALKER",
-    intldesg="",
-):
+    pattern: str = "delta",
+    raan0_deg: float = 0.0,
+    eccentricity: float = 0.0,
+    arg_perigee_deg: float = 0.0,
+    bstar: float = 0.0,
+    norad_start: int = 900000,
+    name_prefix: str = "WALKER",
+    intldesg: str = "",
+) -> ElementSet:
     """A Walker constellation ``T/P/F`` as SGP4 mean elements (an ``ElementSet``).
 
     Parameters
@@ -266,26 +379,24 @@ def walker(
     WalkerParameterError
         (an :class:`~orbitshare.errors.OrbitshareError` and ``ValueError``) naming the
         parameter that is out of range.
+
+    Examples
+    --------
+    A 2 x 2 shell at 550 km and 53 degrees:
+
+    >>> shell = walker(550.0, 53.0, 2, 2, 1, "2026-01-01T00:00:00Z")
+    >>> len(shell), shell.inclination.tolist()
+    (4, [53.0, 53.0, 53.0, 53.0])
+    >>> shell.raan.tolist(), shell.mean_anomaly.tolist()
+    ([0.0, 0.0, 180.0, 180.0], [0.0, 180.0, 90.0, 270.0])
+    >>> shell.name.tolist()
+    ['WALKER-P01S01', 'WALKER-P01S02', 'WALKER-P02S01', 'WALKER-P02S02']
     """
-    h = _as_float(altitude_km, "altitude_km")
-    if not 0.0 < h < MAX_ALTITUDE_KM:
-        raise WalkerParameterError(f"altitude_km must be > 0 and < {MAX_ALTITUDE_KM:,.0f} km, got {h}")
-    inc = _as_float(inclination_deg, "inclination_deg")
-    if not 0.0 <= inc <= 180.0:
-        raise WalkerParameterError(f"inclination_deg must be in [0, 180], got {inc}")
-    if 0.0 < math.radians(inc) < sys.float_info.min:
-        # SGP4 divides by sin(i): a subnormal sine gives NaN positions (the sgp4 package as well).
-        raise WalkerParameterError(
-            f"inclination_deg {inc} is too small for SGP4 to propagate (its value in radians is "
-            f"subnormal); use 0 for an equatorial shell"
-        )
-    n_planes = _as_int(planes, "planes", 1)
-    n_slots = _as_int(sats_per_plane, "sats_per_plane", 1)
-    f = _as_int(phasing, "phasing", 0)
-    if f >= n_planes:
-        raise WalkerParameterError(f"phasing must satisfy 0 <= phasing < planes ({n_planes}), got {f}")
-    if pattern not in ("delta", "star"):
-        raise WalkerParameterError(f"pattern must be 'delta' or 'star', got {pattern!r}")
+    shell, problems = shell_problems(altitude_km, inclination_deg, planes, sats_per_plane, phasing, pattern)
+    if problems:
+        raise problems[0]
+    h, inc = shell["altitude_km"], shell["inclination_deg"]
+    n_planes, n_slots, f = shell["planes"], shell["sats_per_plane"], shell["phasing"]
     raan0 = _as_float(raan0_deg, "raan0_deg")
     ecc = _as_float(eccentricity, "eccentricity")
     if not 0.0 <= ecc < 0.5:
@@ -315,10 +426,9 @@ def walker(
     wp = max(2, len(str(n_planes)))
     ws = max(2, len(str(n_slots)))
     names = np.array(
-        [f"{name_prefix}-P{pp + 1:0{wp}d}S{jj + 1:0{ws}d}" for pp, jj in zip(p.tolist(), j.tolist())], dtype=object
+        [f"{name_prefix}-P{pp + 1:0{wp}d}S{jj + 1:0{ws}d}" for pp, jj in zip(p.tolist(), j.tolist(), strict=True)],
+        dtype=object,
     )
-
-    from orbitshare.elements.elementset import ElementSet  # late import: elements.py is a sibling module
 
     return ElementSet.from_arrays(
         norad=first + np.arange(total, dtype=np.int64),

@@ -1,12 +1,15 @@
 """Per-system coverage: how many satellites each grid cell sees, and how often it is covered.
 
-:func:`coverage` streams over time chunks: for each chunk it propagates every satellite of every
-system once (one :func:`orbitshare.iter_propagate` over the concatenated element sets, ITRS) and
-hands the positions to :func:`orbitshare.kernels.visibility.accumulate_chunk`, whose per-cell
-integer statistics are merged exactly across chunks (:func:`~orbitshare.kernels.visibility.merge_chunk_states`).
-Nothing of size (satellite × time × cell) is ever held. :func:`orbitshare.engine.service.service` runs the
-same driver (``_drive``) with the kernel's ``steps_any`` and capacity accumulation switched on, so
-coverage, spectrum and capacity come from one pass; ``coverage()`` alone never pays for them.
+:func:`coverage` checks its inputs once (:func:`orbitshare.engine.passinputs.prepare_pass`) and runs
+the one streaming pass (:func:`orbitshare.engine.stream.run_pass`): for each time chunk the backend
+(:func:`orbitshare.engine.backends.chunk_source`) propagates every satellite of every system once
+(ITRS) and hands the positions to :func:`orbitshare.kernels.visibility.accumulate_chunk`, whose
+per-cell integer statistics are merged exactly across chunks
+(:func:`~orbitshare.kernels.chunkstate.merge_chunk_states`). Nothing of size (satellite × time ×
+cell) is ever held. :func:`run_coverage` builds the Dataset from the merged state;
+:func:`orbitshare.engine.service.service` runs the same pass with the kernel's ``steps_any`` and
+capacity accumulation switched on, so coverage, spectrum and capacity come from one pass;
+``coverage()`` alone never pays for them.
 
 Definitions (per system ``s`` and cell; ``n(k)`` = satellites of ``s`` above the system's elevation
 mask at step ``k``, the kernel's exact geodetic-vertical test at the cell centre on the WGS84
@@ -39,68 +42,32 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
+import h5netcdf
+import h5py
 import numpy as np
+import xarray as xr
 
-from orbitshare.elements.elementset import ElementSet
+from orbitshare._version import __version__
+from orbitshare.atomic import atomic_path
+from orbitshare.engine.backends import check_backend
+from orbitshare.engine.passinputs import PassInputs, prepare_pass
+from orbitshare.engine.stream import PassResult, run_pass
+from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.geo.build import country_cell_pairs
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import (
-    CAPACITY_TIME_BLOCKS,
-    accumulate_chunk,
-    empty_chunk_state,
-    longest_gap,
-    merge_chunk_states,
-)
-from orbitshare.system import as_systems
+from orbitshare.kernels.chunkstate import longest_gap
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["coverage", "default_chunk_steps", "SAT_STEPS_PER_CHUNK"]
-
-#: Default propagation budget per time chunk, satellite-steps (49 bytes each: r, v, e).
-SAT_STEPS_PER_CHUNK = 4_000_000
-#: Default budget per chunk for kept per-step counts, bytes (int16 per system, step and cell).
-COUNTS_BYTES_PER_CHUNK = 128 * 2**20
+__all__ = ["check_geography", "coverage", "run_coverage"]
 
 
-# --------------------------------------------------------------------------- helpers
-def default_chunk_steps(
-    nsat: int,
-    ntime: int,
-    *,
-    ncells: int = 0,
-    nsys: int = 1,
-    keep_time_series: bool = False,
-    nthreads: int | None = None,
-) -> int:
-    """Steps per chunk: ``SAT_STEPS_PER_CHUNK // nsat`` (and, with kept counts, at most
-    ``COUNTS_BYTES_PER_CHUNK`` of int16 counts), at least the thread count, at most ``ntime``."""
-    import numba
-
-    nthreads = numba.get_num_threads() if nthreads is None else nthreads
-    c = SAT_STEPS_PER_CHUNK // max(int(nsat), 1)
-    if keep_time_series and ncells:
-        c = min(c, COUNTS_BYTES_PER_CHUNK // (2 * max(nsys, 1) * ncells))
-    c = max(c, nthreads, 1)
-    return int(max(1, min(c, ntime)))
-
-
-def _step_seconds(times: TimeGrid) -> float:
-    t = np.asarray(times.time, dtype="datetime64[ns]").astype(np.int64)
-    if t.size < 2:
-        return math.nan
-    d = np.diff(t)
-    if d[0] <= 0 or np.any(d != d[0]):
-        raise ValueError(
-            "times: expected regularly spaced, increasing steps (max_gap_s is a number of "
-            "steps times the step); build the grid with orbitshare.time_grid(start, stop, step_s)"
-        )
-    return float(d[0]) / 1e9
-
-
-def _iso(t: np.datetime64) -> str:
+def _iso(t: Any) -> str:
     t = np.datetime64(t, "ns")
-    unit = "s" if t.astype(np.int64) % 1_000_000_000 == 0 else "ns"
-    return np.datetime_as_string(t, unit=unit) + "Z"
+    whole_seconds = t.astype(np.int64) % 1_000_000_000 == 0
+    text = np.datetime_as_string(t, unit="s") if whole_seconds else np.datetime_as_string(t, unit="ns")
+    return str(text) + "Z"
 
 
 def _iso_duration(seconds: float) -> str:
@@ -109,7 +76,7 @@ def _iso_duration(seconds: float) -> str:
     return f"PT{seconds:g}S"
 
 
-def _epoch_stats(epochs: np.ndarray, start: np.datetime64):
+def _epoch_stats(epochs: np.ndarray, start: Any) -> tuple[tuple[Any, ...], tuple[float, ...]]:
     """(min, median, max) epoch as datetime64[ns] (NaT when empty) and ages at start (days)."""
     ep = np.sort(np.asarray(epochs, "datetime64[ns]"))
     ep = ep[~np.isnat(ep)]
@@ -124,28 +91,28 @@ def _epoch_stats(epochs: np.ndarray, start: np.datetime64):
     return tuple(np.datetime64(int(v), "ns") for v in vals), tuple(float((st - v) / 86400e9) for v in vals)
 
 
-def _check_geography(geography, grid: Grid) -> None:
-    """Raise early (before any propagation) when the geography does not fit the grid."""
-    import xarray as xr
-
+def check_geography(geography: Any, grid: Grid) -> None:
+    """Raise early (before any propagation) when the geography does not fit the grid: it must be an
+    xarray.Dataset with ``country_fraction(country, lat, lon)`` and ``population(lat, lon)`` on the
+    grid's cell centres (to 1e-6 deg)."""
     if not isinstance(geography, xr.Dataset):
-        raise TypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
+        raise ParameterTypeError(f"geography: expected an xarray.Dataset, got {type(geography).__name__}")
     for name in ("country_fraction", "population"):
         if name not in geography:
-            raise ValueError(
+            raise ParameterError(
                 f"geography: missing variable {name!r} (expected country_fraction(country, lat, lon) "
                 "and population(lat, lon))"
             )
     cf = geography["country_fraction"]
     pop = geography["population"]
     if set(cf.dims) != {"country", "lat", "lon"}:
-        raise ValueError(f"geography.country_fraction: expected dims (country, lat, lon), got {cf.dims}")
+        raise ParameterError(f"geography.country_fraction: expected dims (country, lat, lon), got {cf.dims}")
     if set(pop.dims) != {"lat", "lon"}:
-        raise ValueError(f"geography.population: expected dims (lat, lon), got {pop.dims}")
+        raise ParameterError(f"geography.population: expected dims (lat, lon), got {pop.dims}")
     for dim, ref in (("lat", grid.lat), ("lon", grid.lon)):
         v = np.asarray(geography[dim].values, dtype=np.float64)
         if v.shape != ref.shape or not np.allclose(v, ref, rtol=0, atol=1e-6):
-            raise ValueError(
+            raise ParameterError(
                 f"geography: its {dim} coordinate ({v.size} values) does not match the grid's "
                 f"({ref.size} cell centres at {grid.resolution_deg:g}°); build it on the same Grid"
             )
@@ -163,9 +130,7 @@ def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
     loaded 0.1° ``country_fraction`` is never converted to float64 all at once.
     Returns ``(coords, pop_frac float64[nsys, ncountry], area_frac float64[nsys, ncountry])``.
     """
-    from orbitshare.geo.build import country_cell_pairs
-
-    _check_geography(geography, grid)
+    check_geography(geography, grid)
     pop = geography["population"]
     p = np.nan_to_num(np.asarray(pop.transpose("lat", "lon").values, dtype=np.float64), nan=0.0).reshape(-1)
     if "land_fraction" in geography:
@@ -202,10 +167,6 @@ class _TimeSeriesWriter:
     chunked and gzip-compressed; written to a temporary file and moved into place on close."""
 
     def __init__(self, path, grid: Grid, names, nt: int, attrs: dict, counts_attrs: dict):
-        import h5netcdf
-
-        from orbitshare.io import atomic_path
-
         self._ctx = atomic_path(path, overwrite=False)
         tmp = self._ctx.__enter__()
         try:
@@ -217,8 +178,6 @@ class _TimeSeriesWriter:
             for name in ("lat", "lon", "lat_bnds", "lon_bnds"):
                 v = f.create_variable(name, c[name].dims, data=np.asarray(c[name].values))
                 v.attrs.update(c[name].attrs)
-            import h5py
-
             sv = f.create_variable("system", ("system",), dtype=h5py.string_dtype("utf-8"))
             sv[:] = np.asarray(names, dtype=object)
             sv.attrs["long_name"] = "satellite system"
@@ -269,9 +228,9 @@ class _TimeSeriesWriter:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
-# --------------------------------------------------------------------------- the driver
+# --------------------------------------------------------------------------- the pass
 def coverage(
-    systems,
+    systems: Any,
     grid,
     times: TimeGrid,
     *,
@@ -304,7 +263,7 @@ def coverage(
         With ``keep_time_series``, stream the counts into this new netCDF4 file (one chunk at a time,
         gzip level 4, written atomically; an existing file is refused) instead of the Dataset; the
         Dataset then carries the path in its ``time_series_file`` attribute.
-    resume, on_chunk : checkpoint hooks of the streaming pass (``_drive``; used by
+    resume, on_chunk : checkpoint hooks of the streaming pass (:func:`orbitshare.engine.stream.run_pass`; used by
         :mod:`orbitshare.runner` to checkpoint after each time chunk and resume a killed run).
 
     Returns
@@ -337,20 +296,18 @@ def coverage(
     Memory
     ------
     Bounded by the chunk, not the duration. Peak ≈ 49 B × nsat × chunk_steps (positions,
-    velocities and error codes, one set of buffers reused for every chunk) — with the default of at most 4·10⁶ satellite-steps per chunk,
-    ≤ 400 MB — + ≈ (28·threads + 90) B per cell and system (kernel, merged state, results) + with
-    counts kept in memory 2 B × nsys × ntime × ncells (streamed: ≤ 128 MiB per chunk), plus the
-    Python/NumPy/Numba/xarray baseline (~210 MB). Measured (ru_maxrss, 10,926 Starlink satellites,
-    60 s steps, 1° grid): 590 MB for 1 day, 592 MB for 3 days; a 30-day run of 10,000 satellites
-    therefore stays near 0.6 GB, well under 2 GB.
+    velocities and error codes, one set of buffers reused for every chunk) — with the default of at
+    most 4·10⁶ satellite-steps per chunk, ≤ 400 MB — + ≈ (28·threads + 90) B per cell and system
+    (kernel, merged state, results) + with counts kept in memory 2 B × nsys × ntime × ncells
+    (streamed: ≤ 128 MiB per chunk), plus the Python/NumPy/Numba/xarray baseline (~210 MB).
+    Measured (ru_maxrss, 10,926 Starlink satellites, 60 s steps, 1° grid): 590 MB for 1 day, 592 MB
+    for 3 days; a 30-day run of 10,000 satellites therefore stays near 0.6 GB, well under 2 GB.
     """
-    ds, _ = _drive(
-        systems,
-        grid,
-        times,
+    check_backend(backend, client)
+    inputs = prepare_pass(systems, grid, times, keep_time_series=keep_time_series, chunk_steps=chunk_steps)
+    ds, _ = run_coverage(
+        inputs,
         geography=geography,
-        keep_time_series=keep_time_series,
-        chunk_steps=chunk_steps,
         time_series_path=time_series_path,
         resume=resume,
         on_chunk=on_chunk,
@@ -360,128 +317,37 @@ def coverage(
     return ds
 
 
-def _check_backend(backend, client):
-    """Validate ``backend`` for :func:`_drive`; for "cuda", return the :mod:`orbitshare.kernels.cuda`
-    module (imported only then), else None."""
-    from orbitshare.errors import BackendError
-
-    if backend not in ("cpu", "cuda"):
-        raise ValueError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
-    if backend == "cpu":
-        return None
-    if client is not None:
-        raise BackendError("backend = 'cuda' runs in this process: pass client=None (no Dask client)")
-    from orbitshare.kernels.cuda_env import cuda_available
-
-    ok, why = cuda_available()
-    if not ok:
-        raise BackendError(f"compute.backend = 'cuda': CUDA is not available ({why}); use backend = 'cpu' or 'dask'")
-    from orbitshare.kernels import cuda as cuda_kernels
-
-    return cuda_kernels
-
-
-def _drive(
-    systems,
-    grid,
-    times,
+def run_coverage(
+    inputs: PassInputs,
     *,
-    geography=None,
-    keep_time_series=False,
-    chunk_steps=None,
-    time_series_path=None,
-    count_any=False,
-    capacity=None,
-    resume=None,
-    on_chunk=None,
-    client=None,
-    backend="cpu",
-):
-    """The one streaming pass behind :func:`coverage` and :func:`orbitshare.engine.service.service`.
+    geography: Any = None,
+    time_series_path: str | os.PathLike[str] | None = None,
+    resume: Any = None,
+    on_chunk: Any = None,
+    client: Any = None,
+    backend: str = "cpu",
+) -> tuple[xr.Dataset, PassResult]:
+    """Run the streaming pass on checked ``inputs`` and build the coverage Dataset.
 
-    count_any : also count the steps with at least one satellite visible (``state.steps_any``)
-    capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``: accumulate
-        capacity in the same kernel pass (``state.capacity_sum``, ``delivered``, ``offered``). Its float
-        sums use a time-block partition that depends on the chunk length only (at most
-        ``CAPACITY_TIME_BLOCKS`` blocks per chunk), never on the thread count.
-    resume : None, or a mapping from an earlier ``on_chunk`` call of the same pass (same systems,
-        grid, times, options and ``chunk_steps``): ``chunks_done`` (int), ``state`` (the merged
-        ChunkState of those chunks, ``counts`` None), ``err_steps`` (int64[nsys]) and, with an
-        in-memory time series, ``counts`` (int16[nsys, steps done, nlat, nlon]). The finished chunks
-        are not propagated again; the chunk partition (and so every float sum) is the same as
-        without ``resume``, so the results are bit-identical.
-    on_chunk : None, or ``on_chunk(info)`` called after each finished (merged) chunk with a mapping
-        ``chunks_done``, ``chunks_total``, ``chunk_steps``, ``steps_done``, ``steps_total``, ``state``,
-        ``err_steps`` and ``counts`` (the in-memory counts of the finished steps, or None). Arrays
-        are the driver's own: copy or write them out, do not modify them.
-    client : None (this process), or a ``distributed.Client``: the chunks are computed as (time chunk ×
-        system) Dask tasks (``orbitshare.backends``) and merged here in time order, so the results
-        are identical to the local run.
-    backend : "cpu", or "cuda": each time chunk is propagated and counted on the GPU (the fused
-        :func:`orbitshare.kernels.cuda.cuda_coverage`: SGP4 → ITRS → footprints, positions never
-        leave the device; with ``capacity`` the capacity accumulation too) and yields the same
-        per-chunk ChunkState, so merging, ``on_chunk`` checkpoints and ``resume`` are unchanged. Not
-        with ``client`` (:class:`~orbitshare.errors.BackendError`, as when no CUDA device is
-        available).
-    Returns ``(coverage Dataset, merged ChunkState)``.
+    The one body behind :func:`coverage` and :func:`orbitshare.engine.service.service` (which asks
+    for ``count_any`` and capacity in ``inputs``); arguments as :func:`coverage`.
+    Returns ``(coverage Dataset, PassResult)``: the merged state carries the capacity sums.
     """
-    import numba
-    import xarray as xr
-
-    from orbitshare._version import __version__
-    from orbitshare.engine.propagation import iter_propagate, sgp4_params
-
-    cuda_kernels = _check_backend(backend, client)
-    syslist = as_systems(systems)
-    if not isinstance(grid, Grid):
-        grid = Grid(grid)
-    if not isinstance(times, TimeGrid):
-        raise TypeError(
-            f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), got {type(times).__name__}"
-        )
-    nt = len(times)
-    if nt == 0:
-        raise ValueError("times: expected at least one time step")
-    step_s = _step_seconds(times)
+    grid, times = inputs.grid, inputs.times
+    nt, step_s = len(times), inputs.step_s
+    names = inputs.names
+    min_visible = inputs.min_visible
     if geography is not None:
-        _check_geography(geography, grid)
-    if time_series_path is not None and not keep_time_series:
-        raise ValueError("time_series_path: given without keep_time_series=True")
+        check_geography(geography, grid)
+    if time_series_path is not None and not inputs.keep_counts:
+        raise ParameterError("time_series_path: given without keep_time_series=True")
     if time_series_path is not None and Path(time_series_path).exists():
         raise FileExistsError(f"{time_series_path}: file exists; remove it or choose another time_series_path")
-
-    names = [s.name for s in syslist]
-    nsys, nlat, nlon = len(syslist), grid.nlat, grid.nlon
-    elements = ElementSet.concat([s.elements for s in syslist])
-    sat_sys = np.concatenate([np.full(len(s.elements), i, np.int32) for i, s in enumerate(syslist)])
-    nsat = len(elements)
-    mask_rad = np.radians(np.array([s.elevation_mask_deg for s in syslist], np.float64))
-    min_visible = np.array([s.min_visible for s in syslist], np.int32)
-    cap_kw = {}
-    if count_any:
-        cap_kw["count_any"] = True
-    if capacity is not None:
-        cap_sys, weight = capacity
-        cap_sys = np.asarray(cap_sys, np.float64)
-        if cap_sys.shape != (nsys,):
-            raise ValueError(f"capacity: expected one capacity per system ({nsys}), got shape {cap_sys.shape}")
-        cap_kw["capacity_per_sat"] = np.ascontiguousarray(cap_sys[sat_sys])
-        cap_kw["weight"] = np.ascontiguousarray(weight, dtype=np.float64)
-    if chunk_steps is None:
-        chunk_steps = default_chunk_steps(nsat, nt, ncells=nlat * nlon, nsys=nsys, keep_time_series=keep_time_series)
-    if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, (int, np.integer)) or chunk_steps < 1:
-        raise ValueError(f"chunk_steps: expected an integer >= 1, got {chunk_steps!r}")
-    chunk_steps = int(chunk_steps)
-
-    pxy, pz, nxy, nz = grid.row_geometry()
-    lon_rad = np.array(grid.lon_rad)
-    cos_lon = np.array(grid.cos_lon)
-    sin_lon = np.array(grid.sin_lon)
     start = np.datetime64(times.time[0], "ns")
 
     # ---- metadata first (the streamed file carries it too)
-    sys_meta = []
-    for s in syslist:
+    sys_meta: list[dict[str, Any]] = []
+    for s in inputs.systems:
         (e0, e1, e2), (a0, a1, a2) = _epoch_stats(s.elements.epoch, start)
         sys_meta.append(
             {
@@ -534,199 +400,27 @@ def _drive(
         "comment": "saturates at 32767",
     }
 
-    # ---- the time loop
-    keep = bool(keep_time_series)
     writer = None
-    counts_mem = None
-    if keep and time_series_path is not None:
+    if time_series_path is not None:
+        if resume is not None:
+            raise ParameterError("resume: not supported with time_series_path")
         writer = _TimeSeriesWriter(time_series_path, grid, names, nt, attrs, counts_attrs)
-    elif keep:
-        counts_mem = np.zeros((nsys, nt, nlat, nlon), np.int16)
-    state = empty_chunk_state(nsys, nlat, nlon, count_any=count_any, capacity=capacity is not None)
-    err_steps = np.zeros(nsys, np.int64)
-    k0 = 0
-    chunks_done = 0
-    chunks_total = -(-nt // chunk_steps)
-    if resume is not None:
-        if writer is not None:
-            writer.abort()
-            raise ValueError("resume: not supported with time_series_path")
-        chunks_done = int(resume["chunks_done"])
-        state = resume["state"]
-        k0 = min(chunks_done * chunk_steps, nt)
-        if state.nsteps != k0 or not 0 <= chunks_done <= chunks_total:
-            raise ValueError(
-                f"resume: {chunks_done} chunk(s) of {chunk_steps} steps do not match the state's {state.nsteps} steps"
-            )
-        expect = (nsys, nlat, nlon)
-        for name in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap"):
-            if np.shape(getattr(state, name)) != expect:
-                raise ValueError(f"resume: state.{name} has shape {np.shape(getattr(state, name))}, expected {expect}")
-        if (state.steps_any is None) == bool(count_any) or (state.capacity_sum is None) == (capacity is not None):
-            raise ValueError("resume: the state was made with other options (count_any / capacity)")
-        err_steps = np.asarray(resume["err_steps"], np.int64).copy()
-        if keep:
-            counts_mem[:, :k0] = resume["counts"]
     try:
-        rest = times[k0:] if k0 else times
-
-        def _local_parts():
-            chunks = (
-                iter_propagate(elements, rest, chunk_steps, frame="itrs", reuse_buffers=True, velocities=False)
-                if nsat
-                else (
-                    (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None)
-                    for c in rest.chunks(chunk_steps)
-                )
-            )
-            for chunk, e, r, _v in chunks:
-                del _v
-                n = len(chunk)
-                # integer statistics do not depend on the blocks; capacity's float sums must not depend
-                # on the thread count, so their partition depends on the chunk length only
-                nblocks = min(CAPACITY_TIME_BLOCKS if capacity is not None else numba.get_num_threads(), n)
-                st = accumulate_chunk(
-                    r,
-                    sat_sys,
-                    mask_rad,
-                    min_visible,
-                    pxy,
-                    pz,
-                    nxy,
-                    nz,
-                    lon_rad,
-                    cos_lon=cos_lon,
-                    sin_lon=sin_lon,
-                    err=e,
-                    keep_counts=keep,
-                    nblocks=nblocks,
-                    **cap_kw,
-                )
-                inc = (
-                    np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
-                    if nsat
-                    else np.zeros(nsys, np.int64)
-                )
-                del e, r
-                yield chunk, st, inc
-
-        def _cuda_parts():
-            from orbitshare.kernels.frames import itrs_rotations
-
-            params = sgp4_params(elements)[0] if nsat else None
-            for chunk in rest.chunks(chunk_steps):
-                n = len(chunk)
-                if not nsat:  # nothing to propagate: the (trivial) CPU kernel gives the empty chunk's state
-                    st = accumulate_chunk(
-                        np.zeros((0, n, 3)),
-                        sat_sys,
-                        mask_rad,
-                        min_visible,
-                        pxy,
-                        pz,
-                        nxy,
-                        nz,
-                        lon_rad,
-                        cos_lon=cos_lon,
-                        sin_lon=sin_lon,
-                        err=np.zeros((0, n), np.uint8),
-                        keep_counts=keep,
-                        **cap_kw,
-                    )
-                    yield chunk, st, np.zeros(nsys, np.int64)
-                    continue
-                m, w, thd = itrs_rotations(
-                    *(
-                        np.ascontiguousarray(a, dtype=np.float64)
-                        for a in (chunk.ut1_jd, chunk.ut1_fr, chunk.xp, chunk.yp, chunk.sprime)
-                    )
-                )
-                st, e = cuda_kernels.cuda_coverage(
-                    params,
-                    chunk.jd,
-                    chunk.fr,
-                    m,
-                    w,
-                    thd,
-                    sat_sys,
-                    mask_rad,
-                    min_visible,
-                    pxy,
-                    pz,
-                    nxy,
-                    nz,
-                    lon_rad,
-                    cos_lon=cos_lon,
-                    sin_lon=sin_lon,
-                    keep_counts=keep,
-                    **cap_kw,
-                )
-                inc = np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
-                del e
-                yield chunk, st, inc
-
-        if k0 >= nt:
-            parts = iter(())
-        elif cuda_kernels is not None:
-            parts = _cuda_parts()
-        elif client is not None:
-            from orbitshare.engine.backends import dask_drive_chunks
-
-            parts = dask_drive_chunks(
-                syslist,
-                grid,
-                rest,
-                chunk_steps,
-                client=client,
-                count_any=count_any,
-                capacity=capacity,
-                keep_counts=keep,
-            )
-        else:
-            parts = _local_parts()
-        try:
-            for chunk, st, inc in parts:
-                n = len(chunk)
-                err_steps += inc
-                if keep:
-                    if writer is not None:
-                        writer.append(chunk.time, st.counts)
-                    else:
-                        counts_mem[:, k0 : k0 + n] = st.counts
-                    st = st._replace(counts=None)
-                state = merge_chunk_states(state, st)
-                k0 += n
-                chunks_done += 1
-                del st
-                if on_chunk is not None:
-                    on_chunk(
-                        {
-                            "chunks_done": chunks_done,
-                            "chunks_total": chunks_total,
-                            "chunk_steps": chunk_steps,
-                            "steps_done": k0,
-                            "steps_total": nt,
-                            "state": state,
-                            "err_steps": err_steps,
-                            "counts": counts_mem[:, :k0] if counts_mem is not None else None,
-                        }
-                    )
-        finally:
-            if hasattr(parts, "close"):
-                parts.close()  # cancels Dask tasks still in flight on an error
+        result = run_pass(inputs, backend=backend, client=client, resume=resume, on_chunk=on_chunk, counts_sink=writer)
         if writer is not None:
             writer.close()
             writer = None
     finally:
         if writer is not None:
             writer.abort()
+    state, err_steps, counts_mem = result.state, result.err_steps, result.counts
 
     # ---- results
     mean_visible = state.sum_visible / np.float64(nt)
     covered = state.steps_covered / np.float64(nt)
     max_gap = longest_gap(state).astype(np.float64) * step_s
 
-    coords = dict(grid.coords())
+    coords: dict[str, Any] = dict(grid.coords())
     coords["cell_area"] = grid.cell_area().variable
     coords["system"] = xr.Variable("system", np.array(names), {"long_name": "satellite system"})
     sysc = {
@@ -835,4 +529,4 @@ def _drive(
         )
     if time_series_path is not None:
         attrs["time_series_file"] = os.fspath(time_series_path)
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs), state
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs), result

@@ -41,6 +41,7 @@ import numpy as np
 from orbitshare.constants import WGS84_A_KM, WGS84_E2
 from orbitshare.elements.elementset import ElementSet
 from orbitshare.engine.propagation import propagate
+from orbitshare.errors import ParameterError
 from orbitshare.timegrid import TimeGrid, time_grid_from_times
 
 __all__ = [
@@ -76,7 +77,7 @@ def geostationary(
     """
     lo, hi = (float(x) for x in mean_motion_rev_per_day)
     if not lo <= hi:
-        raise ValueError(
+        raise ParameterError(
             f"mean_motion_rev_per_day: expected (low, high) with low <= high, got {mean_motion_rev_per_day!r}"
         )
     n = np.asarray(elements.mean_motion, dtype=np.float64)
@@ -96,7 +97,7 @@ def _one_time(time) -> TimeGrid:
             time = [time]
         tg = time_grid_from_times(time)
     if len(tg) != 1:
-        raise ValueError(f"time: expected one instant, got {len(tg)}")
+        raise ParameterError(f"time: expected one instant, got {len(tg)}")
     return tg
 
 
@@ -130,7 +131,7 @@ def longitude_bins(bin_deg: float = 0.5):
     nb_f = 360.0 / bin_deg if bin_deg > 0 else math.inf
     nb = int(round(nb_f))
     if not (0 < bin_deg <= 360) or abs(nb_f - nb) > 1e-9:
-        raise ValueError(f"bin_deg: expected a positive number of degrees that divides 360, got {bin_deg!r}")
+        raise ParameterError(f"bin_deg: expected a positive number of degrees that divides 360, got {bin_deg!r}")
     edges = np.linspace(-180.0, 180.0, nb + 1)
     return 0.5 * (edges[:-1] + edges[1:]), np.stack([edges[:-1], edges[1:]], axis=1)
 
@@ -166,7 +167,7 @@ def _owner_array(owners, n):
         return np.full(n, UNATTRIBUTED, dtype=object)
     a = np.asarray(getattr(owners, "owner", owners), dtype=object)
     if a.shape != (n,):
-        raise ValueError(f"owners: expected {n} values aligned with elements, got shape {a.shape}")
+        raise ParameterError(f"owners: expected {n} values aligned with elements, got shape {a.shape}")
     return np.array([UNATTRIBUTED if v is None or str(v) == "" else str(v) for v in a], dtype=object)
 
 
@@ -200,7 +201,7 @@ def arc_occupancy(elements: ElementSet, owners, time, *, bin_deg: float = 0.5, g
     own = _owner_array(owners, n)
     sel = geostationary(elements) if gso is None else np.asarray(gso, dtype=bool)
     if sel.shape != (n,):
-        raise ValueError(f"gso: expected bool[{n}], got shape {sel.shape}")
+        raise ParameterError(f"gso: expected bool[{n}], got shape {sel.shape}")
     tg = _one_time(time)
     idx = np.flatnonzero(sel)
     sub = elements[idx]
@@ -297,7 +298,7 @@ def visible_half_width_deg(lat_deg, mask_deg, r_km: float = GSO_RADIUS_KM):
     """
     m = np.asarray(mask_deg, dtype=np.float64)
     if np.any(~(m >= 0) | (m >= 90)):
-        raise ValueError(f"mask_deg: expected elevation masks in [0, 90) degrees, got {mask_deg!r}")
+        raise ParameterError(f"mask_deg: expected elevation masks in [0, 90) degrees, got {mask_deg!r}")
     a, b, d, e = _row_terms(lat_deg, float(r_km))
     s2 = np.sin(np.radians(m)) ** 2
     qa = a * a
@@ -407,7 +408,8 @@ def visible_arc(
     centres, _ = longitude_bins(bin_deg)
     nb = len(centres)
 
-    sat_lon = sat_own = None
+    sat_lon: np.ndarray | None = None
+    sat_own: np.ndarray | None = None
     if occupancy is not None:
         sat_lon = np.asarray(occupancy["sat_longitude"].values, np.float64)
         sat_own = np.asarray(occupancy["sat_owner"].values).astype(str)
@@ -464,10 +466,10 @@ def visible_arc(
         "visibility_rule": "slot above the mask from any cell with country_fraction > 0; "
         "geodetic elevation from the cell centre on the WGS84 surface",
     }
-    if occupancy is not None:
+    if occupancy is not None and sat_lon is not None and sat_own is not None:
         ent = int(entitlement_per_administration)
         if ent < 1:
-            raise ValueError(
+            raise ParameterError(
                 f"entitlement_per_administration: expected an integer >= 1, got {entitlement_per_administration!r}"
             )
         ok = np.isfinite(sat_lon)

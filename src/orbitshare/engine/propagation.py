@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from orbitshare.elements.elementset import ElementSet
+from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.kernels import frames as _frames
 from orbitshare.kernels import sgp4 as _sgp4
 from orbitshare.timegrid import TimeGrid, time_grid_from_times
@@ -52,11 +53,24 @@ def _times_from_jd(jd, fr) -> TimeGrid:
 def _check_frame(frame: str) -> str:
     f = str(frame).lower()
     if f not in FRAMES:
-        raise ValueError(f"frame: expected one of {FRAMES}, got {frame!r}")
+        raise ParameterError(f"frame: expected one of {FRAMES}, got {frame!r}")
     return f
 
 
-def _propagate_params(params, init_err, times: TimeGrid, frame: str, buffers=None, velocities: bool = True):
+def propagate_params(
+    params: np.ndarray,
+    init_err: np.ndarray,
+    times: TimeGrid,
+    frame: str,
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    velocities: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Propagate initialised satellites (:func:`sgp4_params`) over ``times``.
+
+    frame : "teme" or "itrs" (checked by the caller); buffers : ``(e, r, v)`` arrays of the right
+    shape to write into (else new ones); velocities : False leaves ``v`` in TEME for "itrs".
+    Returns ``e uint8[nsat, ntime]``, ``r float64[nsat, ntime, 3]`` km, ``v float64[nsat, ntime, 3]`` km/s.
+    """
     nsat, nt = params.shape[0], len(times)
     if buffers is not None and buffers[0].shape == (nsat, nt):
         e, r, v = buffers
@@ -88,7 +102,7 @@ def propagate(elements: ElementSet, jd, fr=None, *, frame: str = "teme"):
     frame = _check_frame(frame)
     if isinstance(jd, TimeGrid):
         if fr is not None:
-            raise TypeError("propagate: pass either a TimeGrid or (jd, fr), not both")
+            raise ParameterTypeError("propagate: pass either a TimeGrid or (jd, fr), not both")
         times = jd
     else:
         if fr is None:
@@ -111,7 +125,7 @@ def propagate(elements: ElementSet, jd, fr=None, *, frame: str = "teme"):
                 sprime=z,
             )
     params, init_err = sgp4_params(elements)
-    return _propagate_params(params, init_err, times, frame)
+    return propagate_params(params, init_err, times, frame)
 
 
 def iter_propagate(
@@ -136,7 +150,7 @@ def iter_propagate(
     params, init_err = sgp4_params(elements)
     buffers = None
     for chunk in times.chunks(int(chunk_steps)):
-        e, r, v = _propagate_params(params, init_err, chunk, frame, buffers=buffers, velocities=velocities)
+        e, r, v = propagate_params(params, init_err, chunk, frame, buffers=buffers, velocities=velocities)
         if reuse_buffers:
             buffers = (e, r, v)
         yield chunk, e, r, v

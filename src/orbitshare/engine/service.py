@@ -1,6 +1,6 @@
 """Spectrum and capacity per cell: bands, MHz available, Mbps delivered and Mbps per person.
 
-:func:`service` runs ONE streaming pass (the coverage driver of :mod:`orbitshare.coverage`, with the
+:func:`service` runs ONE streaming pass (:func:`orbitshare.engine.coverage.run_coverage`, with the
 capacity accumulation of :func:`orbitshare.kernels.visibility.accumulate_chunk` switched on) and
 returns ``{"coverage", "spectrum", "capacity"}`` Datasets. Definitions, per system ``s``, cell ``c``
 and step ``k`` (``V(s, k)``: the satellites of ``s`` visible from c at step k, the exact elevation
@@ -62,6 +62,15 @@ exact integers until the final division and do not change at all.
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
+
+from orbitshare.engine.backends import check_backend
+from orbitshare.engine.coverage import check_geography, run_coverage
+from orbitshare.engine.passinputs import prepare_pass
+from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.grid import Grid
+from orbitshare.system import as_systems
+from orbitshare.timegrid import TimeGrid
 
 __all__ = ["served_share", "service", "WEIGHTINGS"]
 
@@ -101,7 +110,7 @@ def served_share(system, geography) -> np.ndarray:
         codes = getattr(system, field) or ()
         unknown = [c for c in codes if c not in idx]
         if unknown:
-            raise ValueError(
+            raise ParameterError(
                 f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
                 f"geography's 'country' coordinate (system {system.name!r})"
             )
@@ -152,9 +161,9 @@ def service(
     geography : xarray.Dataset on the grid: ``country_fraction(country, lat, lon)``,
         ``population(lat, lon)``, optionally ``land_fraction(lat, lon)`` (:func:`orbitshare.geography`)
     weighting : "population" (w = population × served share) or "area" (w = land area × served share)
-    chunk_steps : time steps per chunk (default :func:`orbitshare.engine.coverage.default_chunk_steps`)
+    chunk_steps : time steps per chunk (default :func:`orbitshare.engine.passinputs.default_chunk_steps`)
     keep_time_series : per-step counts in the coverage Dataset (as :func:`orbitshare.engine.coverage.coverage`)
-    resume, on_chunk : checkpoint hooks of the streaming pass (see ``orbitshare.engine.coverage._drive``; used
+    resume, on_chunk : checkpoint hooks of the streaming pass (:func:`orbitshare.engine.stream.run_pass`; used
         by :mod:`orbitshare.runner`)
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results), or None
     backend : "cpu", or "cuda": SGP4, footprints and the capacity accumulation on the GPU
@@ -189,32 +198,26 @@ def service(
     kernel's exact row intervals: O(visible rows) per satellite-step, plus one pass over each touched
     row per step.
     """
-    import xarray as xr
-
-    from orbitshare.engine.coverage import _check_geography, _drive
-    from orbitshare.grid import Grid
-    from orbitshare.system import as_systems
-    from orbitshare.timegrid import TimeGrid
-
+    check_backend(backend, client)
     syslist = as_systems(systems)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting: expected one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
+        raise ParameterError(f"weighting: expected one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
     if geography is None:
-        raise ValueError(
+        raise ParameterError(
             "geography: required (population and country fractions on the grid: orbitshare.geography(grid))"
         )
     if not isinstance(times, TimeGrid):
-        raise TypeError(
+        raise ParameterTypeError(
             f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), got {type(times).__name__}"
         )
-    _check_geography(geography, grid)
+    check_geography(geography, grid)
     caps = []
     for s in syslist:
         c = s.capacity_mbps
         if c is None:
-            raise ValueError(
+            raise ParameterError(
                 f"System.capacity_per_sat_mbps: system {s.name!r} has no capacity; give "
                 "capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz and beams (with bands)"
             )
@@ -224,25 +227,27 @@ def service(
     base = pop if weighting == "population" else _land_area(geography, grid)
     weight = np.ascontiguousarray(base[None, :, :] * shares)
 
-    cov, state = _drive(
+    inputs = prepare_pass(
         syslist,
         grid,
         times,
-        geography=geography,
         keep_time_series=keep_time_series,
         chunk_steps=chunk_steps,
         count_any=True,
         capacity=(np.array(caps), weight),
-        resume=resume,
-        on_chunk=on_chunk,
-        client=client,
-        backend=backend,
     )
+    cov, result = run_coverage(
+        inputs, geography=geography, resume=resume, on_chunk=on_chunk, client=client, backend=backend
+    )
+    state = result.state
+    # the pass was asked for count_any and capacity: those fields are there
+    assert state.steps_any is not None and state.capacity_sum is not None
+    assert state.delivered is not None and state.offered is not None
     nt = state.nsteps
 
     # ---- shared coordinates and attributes
     coords = {k: cov.coords[k].variable for k in ("lat", "lon", "lat_bnds", "lon_bnds", "cell_area") if k in cov.coords}
-    coords.update({k: c.variable for k, c in cov.coords.items() if c.dims == ("system",)})  # names, operator, ...
+    coords.update({str(k): c.variable for k, c in cov.coords.items() if c.dims == ("system",)})  # names, operator, ...
     base_attrs = {
         k: cov.attrs[k]
         for k in (
@@ -299,8 +304,8 @@ def service(
                 ("system", "band", "lat", "lon"),
                 mhz,
                 {
-                    "long_name": "bandwidth available: band width while at least one satellite of the system is visible, "
-                    "times the served share",
+                    "long_name": "bandwidth available: band width while at least one satellite of the system "
+                    "is visible, times the served share",
                     "units": "MHz",
                     "cell_methods": "time: mean",
                     "comment": "NaN where the system lacks the band",
@@ -310,7 +315,8 @@ def service(
                 ("system", "band", "lat", "lon"),
                 mhz_sat,
                 {
-                    "long_name": "band width times the number of visible satellites of the system, times the served share",
+                    "long_name": "band width times the number of visible satellites of the system, "
+                    "times the served share",
                     "units": "MHz",
                     "cell_methods": "time: mean",
                     "comment": "NaN where the system lacks the band",

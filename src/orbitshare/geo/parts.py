@@ -2,33 +2,52 @@
 their rasterisation into per-cell country fractions, and the assembly of the geography Dataset.
 
 :mod:`orbitshare.geo.embedded` and :mod:`orbitshare.geo.naturalearth` build with these;
-:func:`orbitshare.geo.build.geography` chooses, caches and returns the result.
+:func:`orbitshare.geo.build.geography` chooses, caches and returns the result. The Numba kernels
+behind :class:`Polygons` and :func:`cell_counts` live in :mod:`orbitshare.kernels.rasterize`.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
+from collections.abc import Mapping, Sequence
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
+import h5netcdf
 import numpy as np
+import xarray as xr
 
+from orbitshare.atomic import atomic_path
+from orbitshare.errors import ParameterError
+from orbitshare.grid import Grid
 from orbitshare.kernels.rasterize import cell_label_counts, scanline_fill
+
+#: A sparse set of country fractions: (cell row, cell column, country index) -> fraction of the cell's area.
+SparseFractions = dict[tuple[int, int, int], float]
 
 
 # ============================================================================ country groups table
-def country_groups():
+def country_groups() -> dict[str, np.ndarray]:
     """The project's country groups table as a dict of column arrays (one row per ISO alpha-3 area).
 
     Columns: ``iso3, iso2, m49, name, region, subregion`` (str), ``ldc, lldc, sids, un_member`` (bool),
     ``itu_region`` (int8, 0 = none), ``itu_split`` (bool), ``as_of, source`` (str). The file's header
     comments state sources and definitions (SIDS = the UNSD M49 flag, 53 areas).
+
+    >>> g = country_groups()
+    >>> len(g["iso3"]), int(g["ldc"].sum()), int(g["sids"].sum())
+    (250, 44, 53)
+    >>> str(g["iso3"][g["itu_region"] == 2][0])  # first area of ITU Region 2 (the Americas)
+    'ABW'
     """
     text = (resources.files("orbitshare") / "data" / "country_groups.csv").read_text(encoding="utf-8")
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     rows = list(csv.DictReader(lines))
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for col in ("iso3", "iso2", "m49", "name", "region", "subregion", "as_of", "source"):
         out[col] = np.array([r[col] for r in rows], dtype=object)
     for col in ("ldc", "lldc", "sids", "un_member", "itu_split"):
@@ -37,8 +56,13 @@ def country_groups():
     return out
 
 
-def cell_counts(labels, n, nlabels):
-    """Python wrapper of :func:`~orbitshare.kernels.rasterize.cell_label_counts`: returns (rows, cols, labels, counts) int64 arrays."""
+def cell_counts(labels: np.ndarray, n: int, nlabels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels per cell of a band of samples (n×n samples per cell; label -1 = none).
+
+    Calls :func:`~orbitshare.kernels.rasterize.cell_label_counts` with output buffers that grow
+    until the result fits. Returns ``(rows, cols, labels, counts)``, int64 arrays: cell row and
+    column within the band, the label, and how many of the cell's samples carry it.
+    """
     labels = np.ascontiguousarray(labels)
     ncell = (labels.shape[0] // n) * (labels.shape[1] // n)
     cap = max(1024, ncell * 2)
@@ -46,19 +70,32 @@ def cell_counts(labels, n, nlabels):
         bufs = [np.empty(cap, np.int64) for _ in range(4)]
         m = cell_label_counts(labels, n, nlabels, *bufs)
         if m >= 0:
-            return tuple(b[:m].copy() for b in bufs)
+            rows, cols, labs, counts = (b[:m].copy() for b in bufs)
+            return rows, cols, labs, counts
         cap = ncell * n * n + 16
 
 
 class Polygons:
-    """Polygons as flat arrays for :func:`scanline_fill` (lon/lat degrees, rings implicitly closed)."""
+    """Labelled polygons as flat arrays for :func:`~orbitshare.kernels.rasterize.scanline_fill`
+    (vertices in degrees of longitude/latitude, rings implicitly closed).
 
-    def __init__(self):
-        self._x, self._y, self._rs, self._prs, self._lab = [], [], [0], [0], []
+    :meth:`add` polygons, then :meth:`finish` once; the finished set holds ``vx, vy`` (vertices),
+    ``ring_start``, ``poly_ring_start``, ``label`` (int32) and per polygon its bounding box
+    (``xmin, xmax, ymin, ymax``, degrees), area ``area_km2`` (planar, cos-latitude scaled, km²) and
+    representative point ``cx, cy`` (exterior-ring centroid, degrees).
+    """
+
+    def __init__(self) -> None:
+        self._x: list[np.ndarray] = []
+        self._y: list[np.ndarray] = []
+        self._rs: list[int] = [0]
+        self._prs: list[int] = [0]
+        self._lab: list[int] = []
         self._nv = 0
 
-    def add(self, rings, label):
-        """Add one polygon: ``rings`` is a list of (x, y) array pairs or (n, 2) arrays; exterior first."""
+    def add(self, rings: Sequence[Any], label: int) -> None:
+        """Add one polygon: ``rings`` is a list of (x, y) array pairs or (n, 2) arrays (degrees of
+        longitude, latitude); exterior first, then holes. Rings of fewer than 3 vertices are skipped."""
         for ring in rings:
             if isinstance(ring, tuple) or (isinstance(ring, list) and len(ring) == 2 and np.ndim(ring[0]) == 1):
                 x = np.asarray(ring[0], np.float64)
@@ -75,7 +112,8 @@ class Polygons:
         self._prs.append(len(self._rs) - 1)
         self._lab.append(int(label))
 
-    def finish(self):
+    def finish(self) -> Polygons:
+        """Concatenate the polygons into flat arrays and compute their boxes, areas and centroids."""
         self.vx = np.concatenate(self._x) if self._x else np.zeros(0)
         self.vy = np.concatenate(self._y) if self._y else np.zeros(0)
         self.ring_start = np.asarray(self._rs, np.int64)
@@ -122,8 +160,20 @@ class Polygons:
         del self._x, self._y
         return self
 
-    def fill(self, out, x0, dx, y0, dy, row0, hits=None):
-        """Fill ``out`` (rows row0.. of the sample grid) with polygon labels; returns per-polygon hits."""
+    def fill(
+        self,
+        out: np.ndarray,
+        x0: float,
+        dx: float,
+        y0: float,
+        dy: float,
+        row0: int,
+        hits: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Write polygon labels into ``out`` (int16/int32[nrows, nx]: rows row0.. of the sample grid
+        whose sample (i, j) lies at lon x0 + (j + 0.5) dx, lat y0 + (row0 + i + 0.5) dy, degrees)
+        where a sample is inside (even-odd rule; later polygons overwrite). Returns (and adds to)
+        ``hits``, int64[npoly]: the samples each polygon filled."""
         if hits is None:
             hits = np.zeros(self.label.size, np.int64)
         scanline_fill(
@@ -147,17 +197,24 @@ class Polygons:
         return hits
 
 
-def samples_per_cell(res_deg: float, override=None) -> int:
-    """Sub-cell samples per axis: 10 down to a sample spacing of 0.025°, fewer on finer grids."""
+def samples_per_cell(res_deg: float, override: int | None = None) -> int:
+    """Sub-cell samples per axis for cells of ``res_deg`` degrees: 10 down to a sample spacing of
+    0.025°, fewer on finer grids (at least 2); ``override`` (an integer >= 1) replaces the rule.
+
+    >>> samples_per_cell(1.0), samples_per_cell(0.1), samples_per_cell(0.1, override=4)
+    (10, 4, 4)
+    """
     if override is not None:
+        if isinstance(override, bool) or not isinstance(override, (int, np.integer)) or override < 1:
+            raise ParameterError(f"samples: expected an integer >= 1 (samples per cell and axis), got {override!r}")
         return int(override)
     return int(max(2, min(10, round(res_deg / 0.025))))
 
 
-def add_minimum_fractions(frac, add):
+def add_minimum_fractions(frac: SparseFractions, add: SparseFractions) -> SparseFractions:
     """Add ``add`` (dict (i, j, k) -> fraction) to sparse ``frac`` (same), shrinking the other countries
-    of a cell proportionally so that the sum over countries stays <= 1."""
-    by_cell = {}
+    of a cell proportionally so that the sum over countries stays <= 1. Returns a new dict."""
+    by_cell: dict[tuple[int, int], dict[int, float]] = {}
     for (i, j, k), f in frac.items():
         by_cell.setdefault((i, j), {})[k] = f
     for (i, j, k), f in add.items():
@@ -189,8 +246,10 @@ _COUNTRY_ATTRS = {
 }
 
 
-def country_table(extra_codes, extra_names):
-    """Country dimension: every row of the groups table plus any extra codes a source produced."""
+def country_table(extra_codes: Sequence[str], extra_names: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Country dimension: every row of the groups table plus any extra codes a source produced
+    (named by ``extra_names``, else by the code; all groups false, ITU region 0). Columns
+    ``country, country_name, m49, ldc, lldc, sids, itu_region, un_member``."""
     g = country_groups()
     codes = list(g["iso3"])
     names = list(g["name"])
@@ -201,7 +260,7 @@ def country_table(extra_codes, extra_names):
             names.append(extra_names.get(c, c))
     nextra = len(codes) - n0
 
-    def ext(a, fill):
+    def ext(a: np.ndarray, fill: Any) -> np.ndarray:
         return np.concatenate([a, np.full(nextra, fill, dtype=a.dtype)])
 
     return {
@@ -224,7 +283,17 @@ class GeographyParts:
     coordinate in ``base`` (an xarray.Dataset), the fractions as sparse entries (country index, cell
     row, cell column, value; repeated entries add up, values are clipped to [0, 1])."""
 
-    def __init__(self, base, ncountry, nlat, nlon, kk, ii, jj, ff):
+    def __init__(
+        self,
+        base: xr.Dataset,
+        ncountry: int,
+        nlat: int,
+        nlon: int,
+        kk: np.ndarray,
+        ii: np.ndarray,
+        jj: np.ndarray,
+        ff: np.ndarray,
+    ) -> None:
         order = np.argsort(np.asarray(kk, np.int64), kind="stable")  # stable: the dense path's add order
         self.base = base
         self.shape = (int(ncountry), int(nlat), int(nlon))
@@ -247,7 +316,7 @@ class GeographyParts:
         np.clip(out, 0.0, 1.0, out=out)
         return out
 
-    def dense(self):
+    def dense(self) -> xr.Dataset:
         """The Dataset with a dense in-memory ``country_fraction(country, lat, lon)``."""
         cf = (
             ("country", "lat", "lon"),
@@ -256,13 +325,9 @@ class GeographyParts:
         )
         return self.base.assign(country_fraction=cf)
 
-    def write(self, path) -> None:
+    def write(self, path: str | os.PathLike[str]) -> None:
         """Write the whole Dataset to ``path`` (netCDF4/HDF5, atomically), ``country_fraction`` one
         country at a time (chunks of one country, gzip 4): memory stays O(one country)."""
-        import h5netcdf
-
-        from orbitshare.io import atomic_path
-
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         enc = {v: {"zlib": True, "complevel": 4} for v in ("population", "land_fraction")}
@@ -285,19 +350,28 @@ class GeographyParts:
                     v[k, :, :] = self.country_block(k, k + 1)[0]
 
 
-def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs) -> GeographyParts:
-    """Assemble a geography from sparse fractions (ii, jj, kk, ff: cell row, col, country index, value):
-    everything but the dense ``country_fraction``, which :class:`GeographyParts` makes in memory or
-    writes country by country."""
-    import xarray as xr
-
-    land = np.zeros(grid.nlat * grid.nlon)
+def geography_parts(
+    grid: Grid,
+    countries: Mapping[str, np.ndarray],
+    ii: np.ndarray,
+    jj: np.ndarray,
+    kk: np.ndarray,
+    ff: np.ndarray,
+    population: np.ndarray,
+    attrs: Mapping[str, Any],
+    pop_attrs: Mapping[str, Any],
+) -> GeographyParts:
+    """Assemble a geography from sparse fractions (ii, jj, kk, ff: cell row, col, country index, value
+    as a fraction of the cell's area), ``population`` (float64[nlat, nlon], persons) and the
+    :func:`country_table` ``countries``: everything but the dense ``country_fraction``, which
+    :class:`GeographyParts` makes in memory or writes country by country."""
+    land_sum = np.zeros(grid.nlat * grid.nlon)
     np.add.at(
-        land,
+        land_sum,
         np.asarray(ii, np.int64) * grid.nlon + np.asarray(jj, np.int64),
         np.clip(np.asarray(ff, np.float64), 0.0, 1.0),
     )
-    land = np.minimum(land, 1.0).astype(np.float32).reshape(grid.nlat, grid.nlon)
+    land = np.minimum(land_sum, 1.0).astype(np.float32).reshape(grid.nlat, grid.nlon)
     c = grid.coords()
     coords = {"lat": c["lat"], "lon": c["lon"], "lat_bnds": c["lat_bnds"], "lon_bnds": c["lon_bnds"]}
     for key, val in countries.items():
@@ -326,22 +400,17 @@ def build_dataset(grid, countries, ii, jj, kk, ff, population, attrs, pop_attrs)
     return GeographyParts(base, len(countries["country"]), grid.nlat, grid.nlon, kk, ii, jj, ff)
 
 
-#: the pairs of the last file-backed geography read (its variable object, the result): a run reads them
-#: for coverage, accounts, equity, Lorenz curves and the maps; one read of a 0.1° file takes ~10 s
-
-
 def pkg_version(name: str) -> str:
     """The installed version of distribution ``name``, or "absent"."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(name)
     except PackageNotFoundError:
         return "absent"
 
 
-# helpers shared by the source modules ---------------------------------------------------------
-def sparse_to_arrays(frac: dict):
+def sparse_to_arrays(frac: SparseFractions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ii, jj, kk, ff)`` of sparse fractions: cell row, cell column, country index (int64) and
+    fraction (float64), in the dict's order."""
     if not frac:
         z = np.zeros(0, np.int64)
         return z, z, z, np.zeros(0)

@@ -10,12 +10,17 @@ over its area (no dasymetric refinement).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+import xarray as xr
 
 from orbitshare.errors import DataError
+from orbitshare.grid import Grid
 
 __all__ = ["Raster", "read_raster", "read_esri_ascii", "regrid_counts", "population_on_grid"]
 
@@ -31,34 +36,40 @@ class Raster:
 
     @property
     def total(self) -> float:
+        """Sum of the counts (persons), NaN cells left out."""
         return float(np.nansum(self.data))
 
 
-def read_esri_ascii(path) -> Raster:
-    """Read an ESRI ASCII grid (``ncols, nrows, xllcorner|xllcenter, yllcorner|yllcenter, cellsize,
-    NODATA_value``; row 0 is the northern row). NODATA cells become NaN."""
+def _read_esri_text(f: IO[str], path: Path) -> tuple[dict[str, float], np.ndarray]:
+    """The header (lower-case keys) and the values of an open ESRI ASCII grid."""
+    header: dict[str, float] = {}
+    try:
+        for _ in range(6):
+            pos = f.tell()
+            line = f.readline()
+            parts = line.split()
+            if len(parts) != 2 or parts[0][0].isdigit() or parts[0][0] in "-+.":
+                f.seek(pos)
+                break
+            header[parts[0].lower()] = float(parts[1])
+        for k in ("ncols", "nrows", "cellsize"):
+            if k not in header:
+                raise DataError(f"{path}: ESRI ASCII header lacks {k!r}")
+        data = np.loadtxt(f, dtype=np.float64, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not a valid ESRI ASCII grid ({e})") from None
+    return header, data
+
+
+def read_esri_ascii(path: str | os.PathLike[str]) -> Raster:
+    """Read an ESRI ASCII grid of counts (``ncols, nrows, xllcorner|xllcenter, yllcorner|yllcenter,
+    cellsize`` (degrees), ``NODATA_value``; row 0 is the northern row). NODATA cells become NaN."""
     path = Path(path)
     try:
-        f = open(path, encoding="ascii", errors="strict")
+        with open(path, encoding="ascii", errors="strict") as f:
+            header, data = _read_esri_text(f, path)
     except OSError as e:
         raise DataError(f"{path}: cannot open population raster ({e})") from None
-    with f:
-        header = {}
-        try:
-            for _ in range(6):
-                pos = f.tell()
-                line = f.readline()
-                parts = line.split()
-                if len(parts) != 2 or parts[0][0].isdigit() or parts[0][0] in "-+.":
-                    f.seek(pos)
-                    break
-                header[parts[0].lower()] = float(parts[1])
-            for k in ("ncols", "nrows", "cellsize"):
-                if k not in header:
-                    raise DataError(f"{path}: ESRI ASCII header lacks {k!r}")
-            data = np.loadtxt(f, dtype=np.float64, ndmin=2)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise DataError(f"{path}: not a valid ESRI ASCII grid ({e})") from None
     ncols, nrows, cs = int(header["ncols"]), int(header["nrows"]), header["cellsize"]
     if data.shape != (nrows, ncols):
         raise DataError(f"{path}: expected {nrows}x{ncols} values, got {data.shape[0]}x{data.shape[1]}")
@@ -81,30 +92,29 @@ def read_esri_ascii(path) -> Raster:
     return Raster(data, y0 + cs * np.arange(nrows + 1), x0 + cs * np.arange(ncols + 1), str(path))
 
 
-def _read_netcdf(path, variable=None) -> Raster:
-    import xarray as xr
-
+def _read_netcdf(path: Path, variable: str | None = None) -> Raster:
     with xr.open_dataset(path) as ds:
         names = [variable] if variable else [v for v in ds.data_vars if ds[v].ndim == 2]
         if not names:
             raise DataError(f"{path}: no 2-D variable to read as population counts")
         da = ds[names[0]].load()
-    latn = next((d for d in da.dims if d.lower().startswith("lat") or d.lower() == "y"), None)
-    lonn = next((d for d in da.dims if d.lower().startswith("lon") or d.lower() == "x"), None)
+    latn = next((d for d in da.dims if str(d).lower().startswith("lat") or str(d).lower() == "y"), None)
+    lonn = next((d for d in da.dims if str(d).lower().startswith("lon") or str(d).lower() == "x"), None)
     if latn is None or lonn is None:
         raise DataError(f"{path}: cannot find latitude/longitude dimensions in {da.dims}")
     da = da.transpose(latn, lonn).sortby(latn).sortby(lonn)
     lat, lon = da[latn].values.astype(float), da[lonn].values.astype(float)
 
-    def edges(c):
+    def edges(c: np.ndarray) -> np.ndarray:
         d = np.diff(c)
         return np.concatenate([[c[0] - d[0] / 2], c[:-1] + d / 2, [c[-1] + d[-1] / 2]])
 
     return Raster(da.values.astype(np.float64), edges(lat), edges(lon), str(path))
 
 
-def read_raster(path, variable=None) -> Raster:
-    """Read a population-count raster: ``.asc`` (ESRI ASCII grid) or netCDF (``.nc``, via xarray)."""
+def read_raster(path: str | os.PathLike[str], variable: str | None = None) -> Raster:
+    """Read a population-count raster (persons per cell): ``.asc`` (ESRI ASCII grid) or netCDF
+    (``.nc``, via xarray; ``variable`` names the 2-D variable, default the first)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: population raster not found")
@@ -113,13 +123,17 @@ def read_raster(path, variable=None) -> Raster:
     return read_esri_ascii(path)
 
 
-def _overlap_1d(src_edges, tgt_edges, weight):
+def _overlap_1d(
+    src_edges: np.ndarray, tgt_edges: np.ndarray, weight: Callable[[np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Overlap weights between two 1-D partitions: (src index, tgt index, share of the source cell).
 
     ``weight`` maps edge coordinates to the measure used (identity for longitude, sin for latitude).
     """
     ws = weight(src_edges)
-    si, ti, w = [], [], []
+    si: list[int] = []
+    ti: list[int] = []
+    w: list[float] = []
     for i in range(len(src_edges) - 1):
         a, b = src_edges[i], src_edges[i + 1]
         width = ws[i + 1] - ws[i]
@@ -137,7 +151,7 @@ def _overlap_1d(src_edges, tgt_edges, weight):
     return np.array(si, np.int64), np.array(ti, np.int64), np.array(w, np.float64)
 
 
-def regrid_counts(raster: Raster, grid) -> np.ndarray:
+def regrid_counts(raster: Raster, grid: Grid) -> np.ndarray:
     """Counts of ``raster`` on ``grid`` (float64[nlat, nlon]) by area-weighted overlap; conserves the
     total of the source cells that lie on the globe. Longitudes are wrapped into [-180, 180)."""
     data = np.where(np.isfinite(raster.data), raster.data, 0.0)
@@ -165,6 +179,6 @@ def regrid_counts(raster: Raster, grid) -> np.ndarray:
     return out
 
 
-def population_on_grid(path, grid, variable=None) -> np.ndarray:
+def population_on_grid(path: str | os.PathLike[str], grid: Grid, variable: str | None = None) -> np.ndarray:
     """Read a population raster and regrid it to ``grid`` (persons per cell)."""
     return regrid_counts(read_raster(path, variable), grid)

@@ -26,9 +26,13 @@ ring. Malformed input raises :class:`~orbitshare.errors.DataError` naming the fi
 from __future__ import annotations
 
 import codecs
+import functools
+import os
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +45,7 @@ _SHP_FILE_CODE = 9994
 
 
 # ============================================================================ .shp
-def read_shp(data: bytes, name: str = ".shp"):
+def read_shp(data: bytes, name: str = ".shp") -> list[dict[str, Any] | None]:
     """Geometries of a polygon ``.shp`` file's bytes: a list (one entry per record) of GeoJSON-like
     geometry dicts, or None for null shapes. ``name`` is used in error messages."""
     n = len(data)
@@ -63,7 +67,7 @@ def read_shp(data: bytes, name: str = ".shp"):
         raise DataError(
             f"{name}: header gives a file length of {end} bytes but the file has {n} (truncated or damaged)"
         )
-    out = []
+    out: list[dict[str, Any] | None] = []
     pos = 100
     while pos < end:
         rec = len(out) + 1
@@ -82,7 +86,7 @@ def read_shp(data: bytes, name: str = ".shp"):
     return out
 
 
-def _shape(data, pos, clen, name, rec):
+def _shape(data: bytes, pos: int, clen: int, name: str, rec: int) -> dict[str, Any] | None:
     (st,) = struct.unpack_from("<i", data, pos)
     if st == 0:
         return None
@@ -110,16 +114,16 @@ def _shape(data, pos, clen, name, rec):
     if not np.isfinite(xy).all():
         raise DataError(f"{name}: record {rec}: non-finite coordinates")
     bounds = list(parts) + [npoints]
-    rings = [xy[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    rings = [xy[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     return _polygons(rings, name, rec)
 
 
-def _signed_area(r):
+def _signed_area(r: np.ndarray) -> float:
     x, y = r[:, 0], r[:, 1]
     return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1])
 
 
-def _inside(pt, ring):
+def _inside(pt: np.ndarray, ring: np.ndarray) -> bool:
     """Even-odd point-in-ring test."""
     x, y = pt
     xa, ya = ring[:, 0], ring[:, 1]
@@ -130,13 +134,13 @@ def _inside(pt, ring):
     return bool(np.count_nonzero(cond & (x < xc)) % 2)
 
 
-def _closed(r):
+def _closed(r: np.ndarray) -> np.ndarray:
     if r.shape[0] and (r[0, 0] != r[-1, 0] or r[0, 1] != r[-1, 1]):
         r = np.vstack([r, r[:1]])
     return r
 
 
-def _polygons(rings, name, rec):
+def _polygons(rings: list[np.ndarray], name: str, rec: int) -> dict[str, Any]:
     rings = [_closed(r) for r in rings]
     for k, r in enumerate(rings):
         if r.shape[0] < 4:
@@ -145,11 +149,11 @@ def _polygons(rings, name, rec):
     outer = [a < 0 for a in areas]  # shapefile outer rings are clockwise (negative area)
     if not any(outer):
         outer = [True] * len(rings)  # mis-oriented: every ring on its own (even-odd fill is the same)
-    polys = []  # [outer index, [hole indices]]
+    polys: list[tuple[int, list[int]]] = []  # (outer index, [hole indices])
     holes = []
     for k, is_outer in enumerate(outer):
         if is_outer:
-            polys.append([k, []])
+            polys.append((k, []))
         else:
             holes.append((k, len(polys) - 1))
     if holes:
@@ -195,7 +199,9 @@ def dbf_encoding(cpg_text: str | None, name: str = ".cpg") -> str:
         raise DataError(f"{name}: unknown code page {cpg_text.strip()!r}") from None
 
 
-def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
+def read_dbf(
+    data: bytes, name: str = ".dbf", encoding: str = "utf-8"
+) -> tuple[list[str], list[dict[str, Any]], list[bool]]:
     """Attribute records of a ``.dbf`` file's bytes: ``(field_names, records, deleted)`` where
     ``records`` is a list of dicts (one per record, deleted ones included) and ``deleted`` a list of
     bools."""
@@ -205,7 +211,7 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
     nrec, hlen, rlen = struct.unpack_from("<IHH", data, 4)
     if hlen < 33 or hlen > n:
         raise DataError(f"{name}: header length {hlen} is impossible for a {n}-byte file")
-    fields = []  # (name, type, offset, length, decimals)
+    fields: list[tuple[str, str, int, int, int]] = []  # (name, type, offset, length, decimals)
     off = 1  # the deletion flag
     pos = 32
     while pos < hlen and data[pos] != 0x0D:
@@ -235,7 +241,7 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
         if flag not in (0x20, 0x2A):
             raise DataError(f"{name}: record {r + 1}: bad deletion flag {flag:#04x} (expected ' ' or '*')")
         deleted.append(flag == 0x2A)
-        rec = {}
+        rec: dict[str, Any] = {}
         for fname, ftype, foff, flen, fdec in fields:
             raw = data[base + foff : base + foff + flen]
             try:
@@ -248,7 +254,7 @@ def read_dbf(data: bytes, name: str = ".dbf", encoding: str = "utf-8"):
     return [f[0] for f in fields], records, deleted
 
 
-def _value(raw: bytes, ftype: str, fdec: int, encoding: str):
+def _value(raw: bytes, ftype: str, fdec: int, encoding: str) -> str | int | float | bool | None:
     if ftype == "C":
         return raw.decode(encoding).rstrip(" \0")
     if ftype in "NF":
@@ -278,18 +284,27 @@ def _value(raw: bytes, ftype: str, fdec: int, encoding: str):
 
 
 # ============================================================================ layer
-def _layer_files(path: Path):
-    """``{ext: bytes-loader}`` and display names for the layer at ``path`` (zip, .shp, or folder)."""
+_Loaders = dict[str, tuple[str, Callable[[], bytes]]]
+
+
+def _no_close() -> None:
+    pass
+
+
+def _layer_files(path: Path) -> tuple[_Loaders, Callable[[], None]]:
+    """``{ext: (display name, bytes loader)}`` for the layer at ``path`` (zip, .shp, or folder), and
+    the function that closes what was opened."""
     if path.is_dir():
-        shps = sorted(p for p in path.iterdir() if p.suffix.lower() == ".shp")
-        if len(shps) != 1:
-            raise DataError(f"{path}: expected one .shp file in the folder, found {len(shps)}")
-        path = shps[0]
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".shp")
+        if len(found) != 1:
+            raise DataError(f"{path}: expected one .shp file in the folder, found {len(found)}")
+        path = found[0]
     if path.suffix.lower() == ".shp":
         if not path.is_file():
             raise DataError(f"{path}: no such shapefile")
         sibs = {p.suffix.lower(): p for p in path.parent.iterdir() if p.stem == path.stem}
-        return {ext: (str(p), p.read_bytes) for ext, p in sibs.items() if ext in (".shp", ".dbf", ".cpg")}
+        loaders = {ext: (str(p), p.read_bytes) for ext, p in sibs.items() if ext in (".shp", ".dbf", ".cpg")}
+        return loaders, _no_close
     if path.suffix.lower() == ".zip":
         try:
             zf = zipfile.ZipFile(path)
@@ -301,26 +316,26 @@ def _layer_files(path: Path):
             zf.close()
             raise DataError(f"{path}: expected one .shp layer in the archive, found {len(shps)}")
         stem = shps[0][:-4]
-        files = {}
+        files: _Loaders = {}
         for m in names:
             if m[:-4] == stem and m[-4:].lower() in (".shp", ".dbf", ".cpg"):
-                files[m[-4:].lower()] = (f"{path}!{m}", (lambda m=m: _zip_read(zf, path, m)))
-        files["_close"] = zf.close
-        return files
+                files[m[-4:].lower()] = (f"{path}!{m}", functools.partial(_zip_read, zf, path, m))
+        return files, zf.close
     raise DataError(f"{path}: not a shapefile layer (expected a .zip, a .shp or a folder)")
 
 
-def _zip_read(zf, path, member):
+def _zip_read(zf: zipfile.ZipFile, path: Path, member: str) -> bytes:
     try:
         return zf.read(member)
     except (OSError, zipfile.BadZipFile, EOFError) as e:  # includes CRC errors of damaged archives
         raise DataError(f"{path}: cannot read {member} from the archive ({e})") from None
 
 
-def read_shapefile(path) -> list:
-    """GeoJSON-like features of the polygon layer at ``path`` (a ``.zip``, a ``.shp`` or a folder)."""
+def read_shapefile(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """GeoJSON-like features of the polygon layer at ``path`` (a ``.zip``, a ``.shp`` or a folder);
+    coordinates as stored (Natural Earth: degrees of longitude, latitude)."""
     path = Path(path)
-    files = _layer_files(path)
+    files, close = _layer_files(path)
     try:
         if ".dbf" not in files:
             raise DataError(f"{path}: the layer has no .dbf attribute file")
@@ -333,12 +348,11 @@ def read_shapefile(path) -> list:
         geoms = read_shp(shp_load(), shp_name)
         _, records, deleted = read_dbf(dbf_load(), dbf_name, enc)
     finally:
-        if "_close" in files:
-            files["_close"]()
+        close()
     if len(geoms) != len(records):
         raise DataError(f"{path}: {shp_name} has {len(geoms)} shapes but {dbf_name} has {len(records)} records")
     return [
         {"type": "Feature", "properties": rec, "geometry": g}
-        for g, rec, dead in zip(geoms, records, deleted)
+        for g, rec, dead in zip(geoms, records, deleted, strict=True)
         if not dead
     ]

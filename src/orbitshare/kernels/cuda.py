@@ -1,12 +1,12 @@
 """CUDA backend (numba.cuda): SGP4 → ITRS, footprint visibility, coverage and capacity on the GPU.
 
 Units as the CPU kernels: km, s, rad; time as (jd, fr) day pairs. Importing this module installs the
-NumPy shim of :mod:`orbitshare.cuda_support` and imports ``numba.cuda``; nothing compiles until the
+NumPy shim of :mod:`orbitshare.kernels.cuda_env` and imports ``numba.cuda``; nothing compiles until the
 first call (kernels compile lazily, once per argument types).
 
 Reuse of the CPU math
 ---------------------
-The scalar helpers of :mod:`.sgp4`, :mod:`.sgp4_deep`, :mod:`.frames` and :mod:`.visibility` are
+The scalar helpers of :mod:`.sgp4`, :mod:`.sgp4_deep`, :mod:`.frames`, :mod:`.footprint` and :mod:`.capacity` are
 Numba ``njit`` functions written with ``math`` only (DESIGN.md, kernel rule 6). :func:`device_of`
 turns one into a CUDA device function from its ``py_func``; the njit helpers it calls (looked up among
 its globals) are retargeted the same way, recursively, so the device code runs the very same source.
@@ -17,12 +17,12 @@ guarantees gives identical numbers) and the GPU accumulation (atomics, scans, pe
 Exactness of the counts
 -----------------------
 The visible set of a row is decided by the exact per-cell test only; the closed form merely predicts
-the interval (see :mod:`.visibility`, "Exactness"). On the GPU, NVVM contracts ``a*b + c`` into FMA by
+the interval (see :mod:`.footprint`, "Exactness"). On the GPU, NVVM contracts ``a*b + c`` into FMA by
 default (numba-cuda has no switch for it without fastmath), which would change the test's rounding.
 The exact test used here (:func:`_vis_rn`) therefore performs the same operations in the same order as
-``visibility._vis_h`` with libdevice's ``dmul_rn``/``dadd_rn`` (PTX ``mul.rn``/``add.rn``, which are
+``footprint.vis_h`` with libdevice's ``dmul_rn``/``dadd_rn`` (PTX ``mul.rn``/``add.rn``, which are
 never contracted), so given the same positions the counts equal the CPU engine bit for bit. The rest of
-:func:`visibility._process_row_fast` (prediction, edge walks, degenerate rows) is reused as is, with the
+:func:`footprint.process_row_fast` (prediction, edge walks, degenerate rows) is reused as is, with the
 exact test and no-op writers: it returns each row's span, which the GPU code adds with atomics
 (degenerate rows — satellite within a few km of the polar axis — are re-tested cell by cell).
 
@@ -40,7 +40,7 @@ Layout on the device
 * Cells: one thread per (system, cell) walks the launch's steps in order and updates its running
   statistics (sum, covered, first and last covered step, longest inner gap, steps_any), then zeroes
   the counts for the next launch. The state persists across launches and chunks, so a whole chunk (or
-  the fused run) ends in one :class:`~orbitshare.kernels.visibility.ChunkState`.
+  the fused run) ends in one :class:`~orbitshare.kernels.chunkstate.ChunkState`.
 
 Capacity (optional, as the CPU kernel's "Capacity")
 ---------------------------------------------------
@@ -65,14 +65,19 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
+from orbitshare.errors import ParameterError
+from orbitshare.kernels import capacity as _cap
+from orbitshare.kernels import footprint as _fp
 from orbitshare.kernels import frames as _frames
 from orbitshare.kernels import sgp4 as _sgp4
 from orbitshare.kernels import sgp4_deep as _deep
-from orbitshare.kernels import visibility as _vis
+from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state
 from orbitshare.kernels.cuda_env import import_numba_cuda, simulator_enabled
 from orbitshare.kernels.sgp4 import (
     C_ARGPDOT,
@@ -164,7 +169,7 @@ from orbitshare.kernels.sgp4 import (
     X2O3,
     XKE,
 )
-from orbitshare.kernels.visibility import ChunkState, empty_chunk_state
+from orbitshare.kernels.visibility import prepare_grid_inputs
 
 cuda = import_numba_cuda()
 
@@ -190,16 +195,20 @@ def _is_cpu_dispatcher(obj) -> bool:
     return isinstance(obj, numba.core.registry.CPUDispatcher)
 
 
-def device_of(disp, **overrides):
+def device_of(disp: Any, **overrides: Any) -> Any:
     """A CUDA device function running the ``py_func`` of the njit helper ``disp``.
 
     Globals of the helper that are njit dispatchers themselves are replaced by their device versions
-    (recursively); ``overrides`` replace further globals by name (e.g. a GPU-specific exact test).
-    Results without overrides are cached per helper."""
+    (recursively); ``overrides`` replace further globals by name (e.g. a GPU-specific exact test), and
+    each must name a global the helper uses (a renamed helper would otherwise keep its CPU version
+    silently). Results without overrides are cached per helper."""
     key = id(disp)
     if not overrides and key in _DEVICE:
         return _DEVICE[key]
     f = disp.py_func if hasattr(disp, "py_func") else disp
+    unknown = sorted(set(overrides) - set(f.__code__.co_names))
+    if unknown:
+        raise RuntimeError(f"device_of({f.__qualname__}): it uses no global named {', '.join(unknown)}")
     g = dict(f.__globals__)
     for name in f.__code__.co_names:
         obj = g.get(name)
@@ -222,10 +231,10 @@ _dspace = device_of(_deep.dspace)
 _dpper = device_of(_deep.dpper)
 _deep_periodic_terms = device_of(_sgp4.deep_periodic_terms)
 _rotate_one = device_of(_frames._rotate_one)
-_geodetic_lat_height = device_of(_vis._geodetic_lat_height)
-_footprint_start = device_of(_vis.footprint_start)
-_wrap = device_of(_vis._wrap)
-_next_row = device_of(_vis.next_row)
+_geodetic_lat_height = device_of(_fp.geodetic_lat_height)
+_footprint_start = device_of(_fp.footprint_start)
+_wrap = device_of(_fp.wrap)
+_next_row = device_of(_fp.next_row)
 
 
 # --------------------------------------------------------------------------- SGP4, one (satellite, step)
@@ -427,7 +436,7 @@ else:
 
 @cuda.jit(device=True)
 def _vis_rn(x, y, pos, s2, pxy_i, nxy_i, ndz, dz2, cl, sl):
-    """``visibility._vis_h`` (hence ``cell_visible_exact``), operation for operation, without FMA."""
+    """``footprint.vis_h`` (hence ``cell_visible_exact``), operation for operation, without FMA."""
     dx = _add(x, -_mul(pxy_i, cl))
     dy = _add(y, -_mul(pxy_i, sl))
     nd = _add(_add(_mul(_mul(nxy_i, cl), dx), _mul(_mul(nxy_i, sl), dy)), ndz)
@@ -472,11 +481,11 @@ def _no_cell(diff, sdiff, s, i, j):
     return
 
 
-#: ``visibility._process_row_fast`` with the exact test without FMA, writing nothing: returns the row's
+#: ``footprint.process_row_fast`` with the exact test without FMA, writing nothing: returns the row's
 #: ``(kind, jw, je)`` — 0 none, 1 whole row, 2 the unwrapped columns jw..je, 3 a degenerate row
 #: (satellite within a few km of the polar axis) whose visible cells the caller re-tests one by one
-_row_span = device_of(_vis._process_row_fast, _vis_h=_vis_rn, _add_interval2=_no_interval, _add_cell2=_no_cell)
-_wsum = device_of(_vis._wsum)
+_row_span = device_of(_fp.process_row_fast, vis_h=_vis_rn, add_interval2=_no_interval, add_cell2=_no_cell)
+_wsum = device_of(_cap.wsum)
 
 
 @cuda.jit(device=True)
@@ -507,7 +516,7 @@ def _count_row(kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon
 
 @cuda.jit(device=True)
 def _weight_row(p, kind, jw, je, x, y, z, pos, s2, pxy_i, pz_i, nxy_i, nz_i, cos_lon, sin_lon, w, wh, wl, s, i):
-    """``p`` plus the weight of a row's visible cells: the additions of ``visibility._capacity_sat`` in
+    """``p`` plus the weight of a row's visible cells: the additions of ``capacity.capacity_sat`` in
     the same order (prefix sums for whole rows and intervals, cell by cell for degenerate rows), so P is
     the CPU's to the last bit."""
     nlon = cos_lon.shape[0]
@@ -584,10 +593,10 @@ def _footprint(
     ffl,
 ):
     """One satellite-step's visible cells into diffk[s] / fullk[s]: the row walk of
-    ``visibility._footprint_fast`` (north from the nadir row, then south, to the first empty row).
+    ``footprint.footprint_fast`` (north from the nadir row, then south, to the first empty row).
 
     With ``do_cap`` the same walk also sums P = Σ w over the visible cells and, if P > 0, walks again to
-    add cap/P into the factor difference arrays (the CPU's ``_capacity_sat``; the rows are found twice,
+    add cap/P into the factor difference arrays (the CPU's ``capacity_sat``; the rows are found twice,
     identically). Returns True when the satellite delivered (P > 0)."""
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
@@ -913,7 +922,7 @@ def _blocks(n):
     return max(1, (n + _TPB - 1) // _TPB)
 
 
-def _f64(a):
+def _f64(a: ArrayLike) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
@@ -926,7 +935,19 @@ def _full_device(shape, value, dtype):
     return a
 
 
-def cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, *, k0=0, nk=None, params_d=None, times_d=None):
+def cuda_propagate_itrs_device(
+    params: ArrayLike,
+    jd: ArrayLike,
+    fr: ArrayLike,
+    m: ArrayLike,
+    w: ArrayLike,
+    theta_dot: ArrayLike,
+    *,
+    k0: int = 0,
+    nk: int | None = None,
+    params_d: Any = None,
+    times_d: tuple | None = None,
+) -> tuple[Any, Any, Any]:
     """As :func:`cuda_propagate_itrs` for steps k0..k0+nk−1, results left on the device.
 
     params_d, times_d : optional device copies of params and of (jd, fr, m, w, theta_dot) to reuse
@@ -947,7 +968,9 @@ def cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot, *, k0=0, nk=None
     return e, r, v
 
 
-def cuda_propagate_itrs(params, jd, fr, m, w, theta_dot):
+def cuda_propagate_itrs(
+    params: ArrayLike, jd: ArrayLike, fr: ArrayLike, m: ArrayLike, w: ArrayLike, theta_dot: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SGP4 and TEME→ITRS on the GPU, one thread per (satellite, step).
 
     params : float64[nsat, NPARAM] (``sgp4.sgp4_init``); jd, fr : float64[nt] UTC days;
@@ -956,12 +979,12 @@ def cuda_propagate_itrs(params, jd, fr, m, w, theta_dot):
     ITRS, as ``sgp4_propagate_into`` followed by ``teme_to_itrs_into`` (to ~1e-12 relative)."""
     params = _f64(params)
     if params.ndim != 2 or params.shape[1] != NPARAM:
-        raise ValueError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
+        raise ParameterError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
     jd, fr, theta_dot = (np.atleast_1d(_f64(a)) for a in (jd, fr, theta_dot))
     m, w = _f64(m), _f64(w)
     nt = jd.shape[0]
     if fr.shape != (nt,) or theta_dot.shape != (nt,) or m.shape != (nt, 3, 3) or w.shape != (nt, 3, 3):
-        raise ValueError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
+        raise ParameterError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
     e, r, v = cuda_propagate_itrs_device(params, jd, fr, m, w, theta_dot)
     return e.copy_to_host(), r.copy_to_host(), v.copy_to_host()
 
@@ -971,7 +994,7 @@ class _GridDev:
 
     def __init__(self, nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad):
         (system, sin_mask, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, nsys, nlat, nlon, dlon, lon0) = (
-            _vis.prepare_grid_inputs(
+            prepare_grid_inputs(
                 nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad
             )
         )
@@ -993,7 +1016,7 @@ class _Accumulator:
     """Running per-cell statistics on the device, fed launch by launch in time order.
 
     With capacity (``cap_sat`` float64[nsat] Mbps and ``w`` float64[nsys, nlat, nlon], validated by
-    ``visibility.prepare_capacity_inputs``) it also keeps each cell's factor sum and each step's
+    ``capacity.prepare_capacity_inputs``) it also keeps each cell's factor sum and each step's
     ``delivered``/``offered`` totals."""
 
     def __init__(self, g: _GridDev, nsat, keep_counts, count_any, memory_bytes, cap_sat=None, w=None):
@@ -1016,7 +1039,7 @@ class _Accumulator:
         self.anyc = _full_device(shape if count_any else (0, 0, 0), 0, np.int32)
         if self.do_cap:
             self.w = w
-            wh, wl = _vis._weight_prefix(w)  # double-double prefix sums along lon, as the CPU kernel
+            wh, wl = _cap.weight_prefix(w)  # double-double prefix sums along lon, as the CPU kernel
             self.cap_d = cuda.to_device(_f64(cap_sat))
             self.w_d, self.wh_d, self.wl_d = (cuda.to_device(a) for a in (w, wh, wl))
             self.fsum = _full_device(shape, 0.0, np.float64)
@@ -1028,9 +1051,9 @@ class _Accumulator:
         self.full = None
         self.out16 = None
         self.nsteps = 0
-        self.counts = [] if keep_counts else None
-        self.delivered = []
-        self.offered = []
+        self.counts: list[np.ndarray] | None = [] if keep_counts else None
+        self.delivered: list[np.ndarray] = []
+        self.offered: list[np.ndarray] = []
 
     def _buffers(self, nk):
         g = self.g
@@ -1139,31 +1162,31 @@ class _Accumulator:
 
 def _capacity_args(nsat, g: _GridDev, capacity_per_sat, weight):
     """(cap_sat, w) validated as the CPU kernel does, or (None, None) without capacity."""
-    do_cap, cap_sat, w = _vis.prepare_capacity_inputs(nsat, g.nsys, g.nlat, g.nlon, capacity_per_sat, weight)
+    do_cap, cap_sat, w = _cap.prepare_capacity_inputs(nsat, g.nsys, g.nlat, g.nlon, capacity_per_sat, weight)
     return (cap_sat, w) if do_cap else (None, None)
 
 
 def cuda_accumulate_chunk(
-    r,
-    system,
-    mask_rad,
-    min_visible,
-    pxy,
-    pz,
-    nxy,
-    nz,
-    lon_rad,
+    r: Any,
+    system: ArrayLike,
+    mask_rad: ArrayLike,
+    min_visible: ArrayLike,
+    pxy: ArrayLike,
+    pz: ArrayLike,
+    nxy: ArrayLike,
+    nz: ArrayLike,
+    lon_rad: ArrayLike,
     *,
-    cos_lon=None,
-    sin_lon=None,
-    err=None,
-    sat_mask_rad=None,
-    keep_counts=False,
-    count_any=False,
-    memory_bytes=_DEFAULT_MEMORY,
-    capacity_per_sat=None,
-    weight=None,
-    nblocks=None,
+    cos_lon: ArrayLike | None = None,
+    sin_lon: ArrayLike | None = None,
+    err: Any = None,
+    sat_mask_rad: ArrayLike | None = None,
+    keep_counts: bool = False,
+    count_any: bool = False,
+    memory_bytes: int = _DEFAULT_MEMORY,
+    capacity_per_sat: ArrayLike | float | None = None,
+    weight: ArrayLike | None = None,
+    nblocks: int | None = None,
 ) -> ChunkState:
     """``visibility.accumulate_chunk`` on the GPU: the same arguments and the same :class:`ChunkState`
     (integer statistics and counts identical to the CPU kernel), so ``merge_chunk_states`` and the
@@ -1182,7 +1205,7 @@ def cuda_accumulate_chunk(
     if not on_dev:
         r = _f64(r)
     if len(r.shape) != 3 or r.shape[2] != 3:
-        raise ValueError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
+        raise ParameterError(f"r: expected shape (nsat, ntime, 3), got {r.shape}")
     nsat, nt = r.shape[0], r.shape[1]
     g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
     cap_sat, w_cap = _capacity_args(nsat, g, capacity_per_sat, weight)
@@ -1193,7 +1216,7 @@ def cuda_accumulate_chunk(
     if not _on_device(err):
         err = np.ascontiguousarray(err, dtype=np.uint8)
     if tuple(err.shape) != (nsat, nt):
-        raise ValueError(f"err: expected shape ({nsat}, {nt}), got {tuple(err.shape)}")
+        raise ParameterError(f"err: expected shape ({nsat}, {nt}), got {tuple(err.shape)}")
     r_d = r if on_dev else cuda.to_device(r)
     e_d = err if _on_device(err) else cuda.to_device(err)
     acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes, cap_sat, w_cap)
@@ -1202,31 +1225,31 @@ def cuda_accumulate_chunk(
 
 
 def cuda_coverage(
-    params,
-    jd,
-    fr,
-    m,
-    w,
-    theta_dot,
-    system,
-    mask_rad,
-    min_visible,
-    pxy,
-    pz,
-    nxy,
-    nz,
-    lon_rad,
+    params: ArrayLike,
+    jd: ArrayLike,
+    fr: ArrayLike,
+    m: ArrayLike,
+    w: ArrayLike,
+    theta_dot: ArrayLike,
+    system: ArrayLike,
+    mask_rad: ArrayLike,
+    min_visible: ArrayLike,
+    pxy: ArrayLike,
+    pz: ArrayLike,
+    nxy: ArrayLike,
+    nz: ArrayLike,
+    lon_rad: ArrayLike,
     *,
-    cos_lon=None,
-    sin_lon=None,
-    sat_mask_rad=None,
-    keep_counts=False,
-    count_any=False,
-    chunk_steps=None,
-    memory_bytes=_DEFAULT_MEMORY,
-    capacity_per_sat=None,
-    weight=None,
-):
+    cos_lon: ArrayLike | None = None,
+    sin_lon: ArrayLike | None = None,
+    sat_mask_rad: ArrayLike | None = None,
+    keep_counts: bool = False,
+    count_any: bool = False,
+    chunk_steps: int | None = None,
+    memory_bytes: int = _DEFAULT_MEMORY,
+    capacity_per_sat: ArrayLike | float | None = None,
+    weight: ArrayLike | None = None,
+) -> tuple[ChunkState, np.ndarray]:
     """Fused SGP4 → ITRS → coverage on the GPU: positions never leave the device.
 
     params, jd, fr, m, w, theta_dot as :func:`cuda_propagate_itrs`; the grid and system arguments as
@@ -1236,13 +1259,13 @@ def cuda_coverage(
     SGP4 error codes uint8[nsat, nt] (host)."""
     params = _f64(params)
     if params.ndim != 2 or params.shape[1] != NPARAM:
-        raise ValueError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
+        raise ParameterError(f"params: expected shape (nsat, {NPARAM}), got {params.shape}")
     nsat = params.shape[0]
     jd, fr, theta_dot = (np.atleast_1d(_f64(a)) for a in (jd, fr, theta_dot))
     m, w = _f64(m), _f64(w)
     nt = jd.shape[0]
     if fr.shape != (nt,) or theta_dot.shape != (nt,) or m.shape != (nt, 3, 3) or w.shape != (nt, 3, 3):
-        raise ValueError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
+        raise ParameterError("jd, fr, theta_dot: float64[nt]; m, w: float64[nt, 3, 3]")
     g = _GridDev(nsat, system, mask_rad, min_visible, pxy, pz, nxy, nz, lon_rad, cos_lon, sin_lon, sat_mask_rad)
     cap_sat, w_cap = _capacity_args(nsat, g, capacity_per_sat, weight)
     acc = _Accumulator(g, nsat, keep_counts, count_any, memory_bytes, cap_sat, w_cap)

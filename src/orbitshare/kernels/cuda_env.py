@@ -1,7 +1,7 @@
-"""CUDA backend support: availability detection, a NumPy compatibility shim, ``orbitshare info`` line.
+"""CUDA backend environment: availability detection, a NumPy compatibility shim, ``orbitshare info`` line.
 
-Nothing here imports ``numba.cuda`` at module import time, so ``import orbitshare.cuda_support`` is free
-on machines without CUDA. :func:`import_numba_cuda` is the one place the CUDA backend imports it.
+Nothing here imports ``numba.cuda`` at module import time, so ``import orbitshare.kernels.cuda_env`` is
+free on machines without CUDA. :func:`import_numba_cuda` is the one place the CUDA backend imports it.
 
 The NumPy shim
 --------------
@@ -16,8 +16,12 @@ backend is imported (never by ``import orbitshare``), so CPU-only users see an u
 from __future__ import annotations
 
 import os
+from importlib.metadata import version
+from types import ModuleType
 
 import numpy as np
+
+from orbitshare.errors import BackendError
 
 __all__ = [
     "cuda_available",
@@ -29,6 +33,9 @@ __all__ = [
 ]
 
 _SHIM_INSTALLED = False
+#: The NumPy attribute the shim restores, named through a variable: written as an attribute access,
+#: ruff's NPY201 fix would rewrite it to ``np.vstack`` (and did once, turning the shim into a no-op).
+_ROW_STACK = "row_stack"
 
 
 def install_numpy_shim() -> bool:
@@ -37,11 +44,11 @@ def install_numpy_shim() -> bool:
     global _SHIM_INSTALLED
     if _SHIM_INSTALLED:
         return True
-    if not hasattr(np, "row_stack"):
+    if not hasattr(np, _ROW_STACK):
         # numba-cuda overloads np.row_stack at its first compile; NumPy 2.5 removed it. The two are the
         # same function (NumPy's own deprecation note), so aliasing is exact. Installed only by the
         # CUDA backend.
-        np.vstack = np.vstack
+        setattr(np, _ROW_STACK, np.vstack)
         _SHIM_INSTALLED = True
     return _SHIM_INSTALLED
 
@@ -50,7 +57,7 @@ def numpy_shim_status() -> str:
     """``"installed"`` (np.row_stack aliased to np.vstack), ``"not needed"`` or ``"not installed"``."""
     if _SHIM_INSTALLED:
         return "installed"
-    return "not needed" if hasattr(np, "row_stack") else "not installed"
+    return "not needed" if hasattr(np, _ROW_STACK) else "not installed"
 
 
 def simulator_enabled() -> bool:
@@ -59,12 +66,10 @@ def simulator_enabled() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0").strip() not in ("", "0")
 
 
-def import_numba_cuda():
+def import_numba_cuda() -> ModuleType:
     """Install the NumPy shim and import ``numba.cuda``; returns the module.
 
     Raises :class:`orbitshare.errors.BackendError` with a fix when numba-cuda is missing."""
-    from orbitshare.errors import BackendError
-
     install_numpy_shim()
     try:
         from numba import cuda
@@ -97,10 +102,8 @@ def cuda_available() -> tuple[bool, str]:
 
 def _numba_cuda_version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("numba-cuda")
-    except Exception:
+    except Exception:  # missing (PackageNotFoundError) or unreadable metadata: say so, never raise
         return "not installed"
 
 

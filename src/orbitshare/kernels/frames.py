@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 from numba import prange
+from numpy.typing import ArrayLike
 
 from orbitshare._jit import njit, pjit
 
@@ -129,7 +130,15 @@ def teme_to_itrs_positions_into(r, m):
             r[i, k, 2] = m[k, 2, 0] * x + m[k, 2, 1] * y + m[k, 2, 2] * z
 
 
-def teme_to_itrs(r, v, ut1_jd, ut1_fr, xp, yp, sprime):
+def teme_to_itrs(
+    r: ArrayLike,
+    v: ArrayLike,
+    ut1_jd: ArrayLike,
+    ut1_fr: ArrayLike,
+    xp: ArrayLike,
+    yp: ArrayLike,
+    sprime: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
     """TEME → ITRS for states ``r, v : float64[nsat, ntime, 3]`` (km, km/s); returns new arrays.
 
     ut1_jd, ut1_fr : float64[ntime] days; xp, yp, sprime : float64[ntime] rad.

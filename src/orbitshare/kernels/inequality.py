@@ -1,7 +1,7 @@
 """Inequality kernels: population-weighted Gini, Theil T/L (with group decomposition), Atkinson,
 Palma and the Lorenz curve on plain 1-D NumPy arrays.
 
-Contract (the wrappers in :mod:`orbitshare.equity` enforce it; these functions do not check):
+Contract (the wrappers in :mod:`orbitshare.analysis.equity` enforce it; these functions do not check):
 
 * the weighted mean of ``x`` is a normal float64 (> ~1e-300); the wrappers scale ``x`` and ``w``
   to a maximum of 1 first, which all these indices are invariant to;
@@ -55,14 +55,14 @@ def lorenz_curve(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cw = np.cumsum(ws)
     cy = np.cumsum(ws * xs)
     p = np.empty(x.size + 1)
-    l = np.empty(x.size + 1)
+    lc = np.empty(x.size + 1)
     p[0] = 0.0
-    l[0] = 0.0
+    lc[0] = 0.0
     p[1:] = np.minimum(cw / cw[-1], 1.0)
-    l[1:] = np.minimum(cy / cy[-1], 1.0)
+    lc[1:] = np.minimum(cy / cy[-1], 1.0)
     p[-1] = 1.0
-    l[-1] = 1.0
-    return p, l
+    lc[-1] = 1.0
+    return p, lc
 
 
 def gini_sorted(x: np.ndarray, w: np.ndarray) -> float:
@@ -106,11 +106,8 @@ def theil_tl(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     q = (w[pos] * x[pos]) / total_y  # income shares of the positive units
     log_mu = math.log(mu)
     t = float(np.dot(q, np.log(x[pos]) - log_mu))
-    if pos.all():
-        l = float(-np.dot(w / total_w, np.log(x) - log_mu))
-    else:
-        l = math.inf
-    return max(t, 0.0), max(l, 0.0)
+    theil_l = float(-np.dot(w / total_w, np.log(x) - log_mu)) if pos.all() else math.inf
+    return max(t, 0.0), max(theil_l, 0.0)
 
 
 def theil_decomposed(
@@ -129,7 +126,7 @@ def theil_decomposed(
     (``s_g = 0``). With a zero ``x``, ``L`` and ``L_within`` are ``+inf`` and ``L_between`` is
     ``+inf`` if some group mean is 0 (never NaN).
     """
-    t, l = theil_tl(x, w)
+    t, theil_l = theil_tl(x, w)
     if _all_equal(x):
         return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     total_w = w.sum()
@@ -155,17 +152,11 @@ def theil_decomposed(
     t_within = float(np.dot(y[pos] / total_y, log_x[pos] - log_mu_i[pos]))
     t_between = float(np.dot(s_g[gpos], log_mu_g[gpos] - log_mu))
 
-    if pos.all():
-        l_within = float(np.dot(w / total_w, log_mu_i - log_x))
-    else:
-        l_within = math.inf
-    if gpos[present].all():
-        l_between = float(np.dot(p_g[present], log_mu - log_mu_g[present]))
-    else:
-        l_between = math.inf
+    l_within = float(np.dot(w / total_w, log_mu_i - log_x)) if pos.all() else math.inf
+    l_between = float(np.dot(p_g[present], log_mu - log_mu_g[present])) if gpos[present].all() else math.inf
     return (
         t,
-        l,
+        theil_l,
         max(t_between, 0.0),
         max(t_within, 0.0),
         max(l_between, 0.0),
@@ -212,9 +203,9 @@ def palma_shares(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """
     if _all_equal(x):
         return 0.1, 0.4
-    p, l = lorenz_curve(x, w)
-    bottom = _lorenz_at(p, l, 0.4)
-    top = 1.0 - _lorenz_at(p, l, 0.9)
+    p, lc = lorenz_curve(x, w)
+    bottom = _lorenz_at(p, lc, 0.4)
+    top = 1.0 - _lorenz_at(p, lc, 0.9)
     return top, bottom
 
 
@@ -222,13 +213,13 @@ def palma_shares(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 _BOUNDARY_TOL = 1e-12
 
 
-def _lorenz_at(p: np.ndarray, l: np.ndarray, q: float) -> float:
-    """L(q) on the polyline (p, l). A knot within :data:`_BOUNDARY_TOL` of ``q`` is taken as lying on
+def _lorenz_at(p: np.ndarray, lc: np.ndarray, q: float) -> float:
+    """L(q) on the polyline (p, lc). A knot within :data:`_BOUNDARY_TOL` of ``q`` is taken as lying on
     it: the shares p carry the rounding of the weight sums (weights 1, 3, 1, 1, 3, 1 scaled by 1/3 put
     the knot at 0.39999999999999997), and when the poorest 40 % hold exactly nothing, interpolating
     past such a knot would turn the exact 0 into ~1e-16 and the Palma ratio into ~1e15 instead of inf."""
     i = int(np.searchsorted(p, q))
     for j in (i - 1, i):
         if 0 <= j < p.size and abs(p[j] - q) <= _BOUNDARY_TOL:
-            return float(l[j])
-    return float(np.interp(q, p, l))
+            return float(lc[j])
+    return float(np.interp(q, p, lc))

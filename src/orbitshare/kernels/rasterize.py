@@ -1,7 +1,8 @@
 """Rasterising polygons onto regular sample grids: even-odd scanline fill and per-cell label counts.
 
-Numba kernels on flat arrays (degrees of longitude/latitude for vertices; integer labels); the
-geography builders (:mod:`orbitshare.geo`) wrap them.
+Numba kernels on flat arrays (degrees of longitude/latitude for vertices; integer labels);
+:class:`orbitshare.geo.parts.Polygons` and :func:`orbitshare.geo.parts.cell_counts` wrap them for the
+geography builders.
 """
 
 import math

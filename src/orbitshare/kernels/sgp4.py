@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 from numba import prange
+from numpy.typing import ArrayLike
 
 from orbitshare._jit import njit, pjit
 from orbitshare.constants import (
@@ -43,6 +44,7 @@ from orbitshare.constants import (
     WGS72_MU_KM3_S2,
     WGS72_RE_KM,
 )
+from orbitshare.errors import ParameterError
 from orbitshare.kernels.sgp4_deep import dpper, dscom, dsinit, dspace, fmod2pi
 
 __all__ = [
@@ -959,19 +961,13 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
     if irez != 0:
         k = nt
         for j in range(nt):
-            if use_jd:
-                t = (jd[j] - epoch_jd) * 1440.0 + (fr[j] - epoch_fr) * 1440.0
-            else:
-                t = tsm[i, j]
+            t = (jd[j] - epoch_jd) * 1440.0 + (fr[j] - epoch_fr) * 1440.0 if use_jd else tsm[i, j]
             if t >= 0.0:
                 k = j
                 break
     for m in range(nt):
         j = k + m if k + m < nt else nt - 1 - m
-        if use_jd:
-            t = (jd[j] - epoch_jd) * 1440.0 + (fr[j] - epoch_fr) * 1440.0
-        else:
-            t = tsm[i, j]
+        t = (jd[j] - epoch_jd) * 1440.0 + (fr[j] - epoch_fr) * 1440.0 if use_jd else tsm[i, j]
 
         mm, argpm, nodem, tempa, tempe, templ = near_secular(
             t,
@@ -1131,7 +1127,7 @@ def _propagate_kernel(p, tsm, jd, fr, use_jd, e, r, v):
 # ----------------------------------------------------------------------------------------
 
 
-def _f64(a):
+def _f64(a: ArrayLike) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
@@ -1139,7 +1135,19 @@ _EMPTY1 = np.empty(0, dtype=np.float64)
 _EMPTY2 = np.empty((0, 0), dtype=np.float64)
 
 
-def sgp4_init(epoch_jd, epoch_fr, bstar, ndot, nddot, ecco, argpo, inclo, mo, no_kozai, nodeo):
+def sgp4_init(
+    epoch_jd: ArrayLike,
+    epoch_fr: ArrayLike,
+    bstar: ArrayLike,
+    ndot: ArrayLike,
+    nddot: ArrayLike,
+    ecco: ArrayLike,
+    argpo: ArrayLike,
+    inclo: ArrayLike,
+    mo: ArrayLike,
+    no_kozai: ArrayLike,
+    nodeo: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
     """Initialise SGP4/SDP4 for n element sets (WGS72, improved mode), parallel over n.
 
     Parameters (each float64[n])
@@ -1171,7 +1179,7 @@ def sgp4_init(epoch_jd, epoch_fr, bstar, ndot, nddot, ecco, argpo, inclo, mo, no
     return params, e[:, 0].copy()
 
 
-def sgp4_tsince(params, tsince):
+def sgp4_tsince(params: ArrayLike, tsince: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Propagate each satellite to its own times since epoch.
 
     params : float64[n, NPARAM] from :func:`sgp4_init`.
@@ -1184,7 +1192,7 @@ def sgp4_tsince(params, tsince):
     tsince = _f64(tsince)
     n = params.shape[0]
     if tsince.ndim != 2 or tsince.shape[0] != n:
-        raise ValueError(f"tsince must have shape (n={n}, nt), got {tsince.shape}")
+        raise ParameterError(f"tsince must have shape (n={n}, nt), got {tsince.shape}")
     nt = tsince.shape[1]
     e = np.empty((n, nt), dtype=np.uint8)
     r = np.empty((n, nt, 3), dtype=np.float64)
@@ -1193,7 +1201,7 @@ def sgp4_tsince(params, tsince):
     return e, r, v
 
 
-def sgp4_propagate(params, jd, fr):
+def sgp4_propagate(params: ArrayLike, jd: ArrayLike, fr: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Propagate all satellites to common UTC times, as ``SatrecArray.sgp4(jd, fr)``.
 
     params : float64[n, NPARAM]; jd, fr : float64[nt], Julian date as (whole, fraction),
@@ -1214,7 +1222,9 @@ def sgp4_propagate(params, jd, fr):
     return e, r, v
 
 
-def sgp4_propagate_into(params, jd, fr, e, r, v):
+def sgp4_propagate_into(
+    params: ArrayLike, jd: ArrayLike, fr: ArrayLike, e: np.ndarray, r: np.ndarray, v: np.ndarray
+) -> None:
     """As :func:`sgp4_propagate`, writing into preallocated arrays (time chunking).
 
     e : uint8[n, nt]; r, v : float64[n, nt, 3], km and km/s, TEME: whole per-chunk buffers
@@ -1227,9 +1237,9 @@ def sgp4_propagate_into(params, jd, fr, e, r, v):
     n = params.shape[0]
     nt = jd.shape[0]
     if fr.shape != jd.shape or jd.ndim != 1:
-        raise ValueError("jd and fr must be 1-d arrays of the same length")
+        raise ParameterError("jd and fr must be 1-d arrays of the same length")
     if e.shape != (n, nt) or r.shape != (n, nt, 3) or v.shape != (n, nt, 3):
-        raise ValueError(f"output shapes must be e ({n}, {nt}), r and v ({n}, {nt}, 3)")
+        raise ParameterError(f"output shapes must be e ({n}, {nt}), r and v ({n}, {nt}, 3)")
     if e.dtype != np.uint8 or r.dtype != np.float64 or v.dtype != np.float64:
-        raise ValueError("outputs must be e uint8, r and v float64")
+        raise ParameterError("outputs must be e uint8, r and v float64")
     _propagate_kernel(params, _EMPTY2, jd, fr, True, e, r, v)

@@ -583,10 +583,7 @@ def dspace(
             atime = 0.0
             xni = no
             xli = xlamo
-        if t > 0.0:
-            delt = STEPP
-        else:
-            delt = STEPN
+        delt = STEPP if t > 0.0 else STEPN
         ft = 0.0
         xndt = 0.0
         xldot = 0.0
@@ -648,10 +645,7 @@ def dspace(
 
         nm = xni + xndt * ft + xnddt * ft * ft * 0.5
         xl = xli + xldot * ft + xndt * ft * ft * 0.5
-        if irez != 1:
-            mm = xl - 2.0 * nodem + 2.0 * theta
-        else:
-            mm = xl - nodem - argpm + theta
+        mm = xl - 2.0 * nodem + 2.0 * theta if irez != 1 else xl - nodem - argpm + theta
         dndt = nm - no
         nm = no + dndt
 
@@ -753,10 +747,7 @@ def dpper(
         xnoh = nodep
         nodep = math.atan2(alfdp, betdp)
         if math.fabs(xnoh - nodep) > PI:
-            if nodep < xnoh:
-                nodep = nodep + TWOPI
-            else:
-                nodep = nodep - TWOPI
+            nodep = nodep + TWOPI if nodep < xnoh else nodep - TWOPI
         mp = mp + pl
         argpp = xls - mp - cosip * nodep
 

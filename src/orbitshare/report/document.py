@@ -1,56 +1,13 @@
-"""The run report: CSV tables, maps, Lorenz curves, ``report.md`` and ``report.html``.
+"""The run report: ``report.md`` and ``report.html``.
 
-Three functions write into a run directory (every file atomically: temporary file in the same
-directory, then ``os.replace``, via :func:`orbitshare.io.atomic_path`; existing files are replaced)::
+:func:`write_report` writes into a run directory (every file atomically: temporary file in the same
+directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; existing files are replaced)::
 
-    write_tables(out_dir, countries, groups, equity)                          -> [countries.csv, groups.csv, equity.csv]
-    write_figures(out_dir, geography, coverage, capacity=None, equity=None)   -> [PNG paths]
-    write_report(out_dir, *, countries, groups, equity, figures, meta)       -> (report.md, report.html)
+    write_report(out_dir, *, countries, groups, equity, figures, meta)  -> (report.md, report.html)
 
-Tables
-------
-``countries.csv``: one row per country of the "countries" Dataset (:func:`orbitshare.analysis.accounts.country_accounts`):
-first its coordinates on ``country`` (``country``, ``country_name``, ``m49``, ``ldc``, ``lldc``, ``sids``,
-``itu_region``, ``un_member``; booleans as ``1``/``0``), then every data variable on ``country``, in the
-Dataset's order. A variable with further dimensions is flattened into one column per label, in the
-order of its dimensions: ``population_covered_fraction[starlink]``, ``mhz_available[starlink][Ku]``.
-Floats are written as ``repr(float(v))`` (shortest text that reads back to the same float64, so
-``float(cell) == value`` exactly; ``nan``, ``inf`` for NaN and infinity), integers as integers.
-Variables not on ``country`` (``satellites_unattributed(system)``) are not in the table; the report
-lists them. ``groups.csv``: the same for the "groups" Dataset, one row per group (``group_member``
-left out: membership follows from the flags in ``countries.csv``). ``equity.csv``: the "equity"
-Dataset in long format, columns ``quantity, scope, system, index, partition, value``; ``index`` is the
-variable name (``gini``, ``theil_T``, ``theil_L``, ``palma``, ``atkinson_0.5``, ``atkinson_1`` — the
-Atkinson index per ``epsilon`` —, ``zero_population_share``, and ``theil_T_between``, ``theil_T_within``,
-``theil_L_between``, ``theil_L_within`` with ``partition`` = ``ldc``, ``lldc``, ``sids``, ``itu_region``;
-``partition`` is empty for the overall indices). The Lorenz curves are in the figure only.
+The CSV tables it links are written by :func:`orbitshare.report.tables.write_tables`, the figures it
+shows by :func:`orbitshare.report.figures.write_figures`.
 
-Figures (matplotlib, Agg canvas; no pyplot, no display)
-------------------------------------------------------
-* ``map_covered_fraction_<system>.png``: ``covered_fraction(system, lat, lon)`` of the coverage Dataset,
-  0-1, per system;
-* ``map_capacity_per_person_<system>.png`` and ``map_capacity_per_person_all.png`` (all systems: the sum
-  over systems) from the capacity Dataset's ``capacity_per_person_mbps`` (or ``capacity_mbps`` divided by
-  the capacity's or the geography's ``population``), Mbit/s per person on a logarithmic colour scale
-  from the 1st to the 99th percentile of the cells with capacity (values beyond take the end colours);
-  grey: cells without people; light red: people but no capacity;
-* ``lorenz_capacity_per_person.png``: the equity Dataset's Lorenz curves of capacity per person across
-  people (``lorenz_population_share``, ``lorenz_capacity_share``), one line per system with its Gini.
-
-Maps are plate carrée (longitude and latitude linear), :data:`MAP_PIXELS` pixels; the Lorenz figure
-:data:`LORENZ_PIXELS`. Each PNG carries its caption as the ``Title`` text chunk, which
-:func:`write_report` uses.
-
-Country outlines come from the geography in use, not from a separate boundary file: each cell gets its
-*dominant* label, the country with the largest ``country_fraction`` or "sea" when the cell's unclaimed
-share ``1 − Σ country_fraction`` is larger still, and a line is drawn along every cell edge between two
-cells of different labels. The outlines are therefore the cell edges of the dominant-country raster
-(staircase lines at the grid's resolution; coasts are where sea becomes the dominant label, and a
-country that dominates no cell, such as a small island on a coarse grid, has no outline). The line at
-±180° (the map's edge) is not drawn.
-
-Report
-------
 ``report.md`` and ``report.html`` are rendered from one list of blocks (headings, paragraphs, lists,
 tables, figures) by two small renderers, so they hold the same content; text is escaped for Markdown
 and for HTML respectively. The HTML is one file with its style inline (no script, no external
@@ -69,38 +26,25 @@ people on the grid), the inequality indices and the Theil decompositions, and th
 
 from __future__ import annotations
 
-import csv
 import html
-import itertools
 import json
 import math
 import os
 import re
-import struct
-import textwrap
 import urllib.parse
-import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from orbitshare.io import atomic_path
+from orbitshare.atomic import atomic_path
+from orbitshare.report.figures import png_title
+from orbitshare.report.tables import format_index, format_number
 
-__all__ = [
-    "write_tables",
-    "write_figures",
-    "write_report",
-    "report_meta",
-    "dominant_country",
-    "outline_segments",
-    "format_number",
-    "format_index",
-    "GROUP_LABELS",
-    "MAP_PIXELS",
-    "LORENZ_PIXELS",
-    "OUTLINE_COLOR",
-]
+__all__ = ["write_report", "report_meta", "GROUP_LABELS"]
 
 #: Display names of the groups of :func:`orbitshare.analysis.accounts.group_accounts`.
 GROUP_LABELS = {
@@ -124,38 +68,11 @@ _PARTITION_LABELS = {
     "sids": "SIDS vs others",
     "itu_region": "ITU Regions (1, 2, 3, none)",
 }
-#: (width, height) of the map PNGs in pixels
-MAP_PIXELS = (1200, 675)
-#: (width, height) of the Lorenz-curve PNG in pixels
-LORENZ_PIXELS = (800, 800)
-#: colour of the country outlines (RGB 0-255); the colour maps used never reach it
-OUTLINE_COLOR = (0, 0, 0)
-_ZERO_COLOR = "#f4a6a6"  # capacity maps: people but no capacity
-_DPI = 100
-_MIN_POPULATION = 1e6
+_MIN_POPULATION = 1e6  # persons: the top/bottom country tables skip smaller countries
 _TOP_N = 10
 
 
 # ============================================================================ formatting
-def format_number(x, digits: int = 4) -> str:
-    """``x`` with ``digits`` significant digits (``.{digits}g``); ``n/a`` for NaN/None, ``∞`` for inf."""
-    if x is None:
-        return "n/a"
-    x = float(x)
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    return f"{x:.{digits}g}"
-
-
-def format_index(x) -> str:
-    """An inequality index as the report prints it: 4 decimals (``0.4123``), ``n/a``, ``∞``."""
-    if x is None or not math.isfinite(float(x)):
-        return format_number(x)
-    return f"{float(x):.4f}"
-
-
 def _pct(x) -> str:
     if x is None or not math.isfinite(float(x)):
         return format_number(x)
@@ -179,448 +96,20 @@ def _count(x) -> str:
     return f"{float(x):,.0f}"
 
 
-def _cell(v) -> str:
-    """A value as CSV text that reads back exactly (floats: repr; bools: 1/0)."""
-    if isinstance(v, (bool, np.bool_)):
-        return "1" if v else "0"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    if isinstance(v, np.datetime64):
-        return "" if np.isnat(v) else np.datetime_as_string(v) + "Z"
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
-    return str(v)
-
-
-def _slug(name: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
-    return s or "system"
-
-
-# ============================================================================ tables
-def _flat_columns(ds, dim, skip=()):
-    """[(column name, 1-D array over ``dim``)] from the coordinates and data variables on ``dim``."""
-    cols = [(dim, ds[dim].values)]
-    for name, c in ds.coords.items():
-        if name != dim and c.dims == (dim,):
-            cols.append((name, c.values))
-    for name, v in ds.data_vars.items():
-        if dim not in v.dims or name in skip:
-            continue
-        others = [d for d in v.dims if d != dim]
-        v = v.transpose(*others, dim)
-        if not others:
-            cols.append((name, v.values))
-            continue
-        labels = [[_cell(x) for x in (ds[d].values if d in ds.coords else range(ds.sizes[d]))] for d in others]
-        arr = v.values
-        for idx in itertools.product(*[range(len(lb)) for lb in labels]):
-            suffix = "".join(f"[{labels[k][i]}]" for k, i in enumerate(idx))
-            cols.append((name + suffix, arr[idx]))
-    return cols
-
-
-def _write_csv(path: Path, header, rows) -> Path:
-    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def _write_flat(path, ds, dim, skip=()):
-    cols = _flat_columns(ds, dim, skip)
-    n = ds.sizes[dim]
-    rows = ([_cell(col[i]) for _, col in cols] for i in range(n))
-    return _write_csv(Path(path), [name for name, _ in cols], rows)
-
-
-def _equity_rows(equity):
-    rows = []
-    base = ("quantity", "scope", "system")
-    for name, v in equity.data_vars.items():
-        if not set(base) <= set(v.dims) or not set(v.dims) <= set(base) | {"epsilon", "partition"}:
-            continue
-        extra = [d for d in ("epsilon", "partition") if d in v.dims]
-        v = v.transpose(*base, *extra)
-        labels = {d: [_cell(x) for x in equity[d].values] for d in base + tuple(extra)}
-        for idx in np.ndindex(*v.shape):
-            lab = {d: labels[d][i] for d, i in zip(base + tuple(extra), idx)}
-            index = name
-            if "epsilon" in lab:
-                index = f"{name}_{float(lab['epsilon']):g}"
-            rows.append(
-                [lab["quantity"], lab["scope"], lab["system"], index, lab.get("partition", ""), _cell(v.values[idx])]
-            )
-    return rows
-
-
-def write_tables(out_dir, countries, groups, equity) -> list[Path]:
-    """Write ``countries.csv``, ``groups.csv`` and ``equity.csv`` into ``out_dir``; return their paths.
-
-    ``groups`` or ``equity`` may be None (that file is then not written). Formats: module docstring.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [_write_flat(out / "countries.csv", countries, "country")]
-    if groups is not None:
-        paths.append(_write_flat(out / "groups.csv", groups, "group", skip=("group_member",)))
-    if equity is not None:
-        paths.append(
-            _write_csv(
-                out / "equity.csv", ["quantity", "scope", "system", "index", "partition", "value"], _equity_rows(equity)
-            )
-        )
-    return paths
-
-
-# ============================================================================ outlines
-def _edges(ds, name):
-    """Cell edges (n + 1) along ``name`` from ``<name>_bnds`` or from the centres."""
-    bn = f"{name}_bnds"
-    if bn in ds.variables and ds[bn].ndim == 2:
-        b = np.asarray(ds[bn].values, np.float64)
-        return np.concatenate([b[:, 0], b[-1:, 1]])
-    c = np.asarray(ds[name].values, np.float64)
-    if c.size == 1:
-        return np.array([-90.0, 90.0]) if name == "lat" else np.array([-180.0, 180.0])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
-def dominant_country(geography) -> np.ndarray:
-    """int32[nlat, nlon]: index on ``country`` of the cell's dominant country, -1 where sea dominates.
-
-    The dominant label is the country with the largest ``country_fraction`` (the lowest index among
-    equals), unless the unclaimed share ``1 − Σ_c country_fraction`` is at least as large (then -1).
-    Works on the (country, cell) pairs with a nonzero fraction
-    (:func:`orbitshare.geo.build.country_cell_pairs`): memory O(pairs), never countries × cells.
-    """
-    from orbitshare.geo.build import country_cell_pairs
-
-    shape = (geography.sizes["lat"], geography.sizes["lon"])
-    c, n, f, total = country_cell_pairs(geography)
-    best = np.zeros(shape[0] * shape[1])
-    arg = np.full(best.shape, -1, np.int32)
-    if n.size:
-        order = np.lexsort((c, -f, n))  # by cell, then largest fraction, then lowest country index
-        ns = n[order]
-        first = np.ones(ns.size, bool)
-        first[1:] = ns[1:] != ns[:-1]
-        top = order[first]
-        best[n[top]] = f[top]
-        arg[n[top]] = c[top]
-    sea = 1.0 - np.minimum(total, 1.0)
-    return np.where((best > 0) & (best > sea), arg, -1).astype(np.int32).reshape(shape)
-
-
-def _runs(mask):
-    """Start and stop indices of the runs of True along axis 0 of a 2-D bool array, per column."""
-    pad = np.zeros((1, mask.shape[1]), bool)
-    d = np.diff(np.concatenate([pad, mask, pad]).astype(np.int8), axis=0)
-    s_i, s_j = np.nonzero(d == 1)
-    e_i, e_j = np.nonzero(d == -1)
-    o1, o2 = np.lexsort((s_i, s_j)), np.lexsort((e_i, e_j))
-    return s_j[o1], s_i[o1], e_i[o2]
-
-
-def outline_segments(geography) -> np.ndarray:
-    """float64[nseg, 2, 2]: (lon, lat) end points of the country outlines (module docstring).
-
-    Segments along a cell edge between two cells of different dominant label, consecutive collinear
-    edges merged into one segment.
-    """
-    lab = dominant_country(geography)
-    lat_e, lon_e = _edges(geography, "lat"), _edges(geography, "lon")
-    if geography["lat"].values[0] > geography["lat"].values[-1]:  # north → south rows
-        lab, lat_e = lab[::-1], _edges(geography.isel(lat=slice(None, None, -1)), "lat")
-    if geography["lon"].values[0] > geography["lon"].values[-1]:
-        lab, lon_e = lab[:, ::-1], _edges(geography.isel(lon=slice(None, None, -1)), "lon")
-    segs = []
-    # vertical lines at lon_e[j + 1] where cells (i, j) and (i, j + 1) differ; runs along i
-    diff_v = lab[:, 1:] != lab[:, :-1]
-    j, i0, i1 = _runs(diff_v)
-    for a, b, c in zip(j, i0, i1):
-        x = lon_e[a + 1]
-        segs.append(((x, lat_e[b]), (x, lat_e[c])))
-    # horizontal lines at lat_e[i + 1] where cells (i, j) and (i + 1, j) differ; runs along j
-    diff_h = (lab[1:, :] != lab[:-1, :]).T
-    i, j0, j1 = _runs(diff_h)
-    for a, b, c in zip(i, j0, j1):
-        y = lat_e[a + 1]
-        segs.append(((lon_e[b], y), (lon_e[c], y)))
-    return np.array(segs, np.float64).reshape(-1, 2, 2)
-
-
-# ============================================================================ figures
-def _figure(pixels):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(pixels[0] / _DPI, pixels[1] / _DPI), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path, caption: str) -> Path:
-    with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Title": caption, "Software": "orbitshare"})
-    return path
-
-
-def _map(path, lat_e, lon_e, values, *, title, cbar_label, segments, footnote, log=False):
-    from matplotlib import colormaps
-    from matplotlib.collections import LineCollection
-    from matplotlib.colors import ListedColormap, LogNorm, Normalize
-
-    fig = _figure(MAP_PIXELS)
-    w, h = MAP_PIXELS
-    ax_w = 0.80
-    ax_h = ax_w * w / 2.0 / h  # 2:1 (360° × 180°)
-    ax = fig.add_axes((0.07, 0.135, ax_w, ax_h))
-    cax = fig.add_axes((0.895, 0.135, 0.02, ax_h))
-    v = np.ma.masked_invalid(np.asarray(values, np.float64))
-    zeros = None
-    if log:
-        cmap = colormaps["viridis"].with_extremes(bad="#e6e6e6")
-        cmap = cmap.with_extremes(under=cmap(0.0), over=cmap(1.0))
-        pos = v.compressed()
-        pos = pos[pos > 0]
-        if pos.size:
-            vmin, vmax = (float(q) for q in np.percentile(pos, [1, 99]))
-            if not vmin < vmax:
-                vmin, vmax = vmin / 10.0, vmax * 10.0
-        else:
-            vmin, vmax = 1e-6, 1.0
-        norm = LogNorm(vmin=vmin, vmax=vmax, clip=False)
-        zeros = np.ma.masked_where(~(v.filled(np.nan) == 0), np.ones(v.shape))  # people, no capacity
-        v = np.ma.masked_where(v.filled(np.nan) == 0, v)
-        extend = "both"
-    else:
-        cmap = colormaps["YlGnBu"].with_extremes(bad="#e6e6e6")
-        norm = Normalize(0.0, 1.0)
-        extend = "neither"
-    mesh = ax.pcolormesh(lon_e, lat_e, v, cmap=cmap, norm=norm, shading="flat", antialiased=False, rasterized=True)
-    if zeros is not None and zeros.count():
-        ax.pcolormesh(
-            lon_e,
-            lat_e,
-            zeros,
-            cmap=ListedColormap([_ZERO_COLOR]),
-            vmin=0,
-            vmax=2,
-            shading="flat",
-            antialiased=False,
-            rasterized=True,
-        )
-    if len(segments):
-        ax.add_collection(
-            LineCollection(
-                segments,
-                colors=[tuple(c / 255 for c in OUTLINE_COLOR)],
-                linewidths=0.8,
-                capstyle="projecting",
-                antialiaseds=False,
-            )
-        )
-    ax.set_xlim(-180, 180)
-    ax.set_ylim(-90, 90)
-    ax.set_xticks(np.arange(-180, 181, 60))
-    ax.set_yticks(np.arange(-90, 91, 30))
-    ax.set_xlabel("longitude (degrees east)")
-    ax.set_ylabel("latitude (degrees north)")
-    ax.tick_params(labelsize=8)
-    ax.set_title(title, fontsize=12)
-    cb = fig.colorbar(mesh, cax=cax, extend=extend)
-    cb.set_label(cbar_label)
-    cb.ax.tick_params(labelsize=8)
-    fig.text(0.07, 0.015, textwrap.fill(footnote, 190), fontsize=7.5, color="#444444", va="bottom")
-    return _save(fig, Path(path), title)
-
-
-def _grid_edges(ds):
-    lat_e, lon_e = _edges(ds, "lat"), _edges(ds, "lon")
-    return lat_e, lon_e
-
-
-def _sorted_latlon(da):
-    return da.sortby("lat").sortby("lon")
-
-
-def _unique_name(stem, used):
-    name, k = stem, 2
-    while name in used:
-        name, k = f"{stem}_{k}", k + 1
-    used.add(name)
-    return name
-
-
-def write_figures(out_dir, geography, coverage, capacity=None, equity=None) -> list[Path]:
-    """Write the maps and the Lorenz curves as PNG into ``out_dir``; return their paths.
-
-    Covered-fraction maps need ``coverage`` (``covered_fraction(system, lat, lon)``), capacity maps
-    ``capacity`` (``capacity_per_person_mbps`` or ``capacity_mbps`` (system, lat, lon)), the Lorenz
-    figure ``equity`` with ``lorenz_population_share``/``lorenz_capacity_share``; what is missing is
-    skipped. Outlines from ``geography`` (module docstring). Sizes: :data:`MAP_PIXELS`, :data:`LORENZ_PIXELS`.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    segments = (
-        outline_segments(geography)
-        if geography is not None and geography.sizes.get("country", 0)
-        else np.zeros((0, 2, 2))
-    )
-    gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
-    foot = (
-        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
-        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
-    )
-    paths = []
-    used = set()
-    if coverage is not None and "covered_fraction" in coverage:
-        cf = _sorted_latlon(coverage["covered_fraction"])
-        lat_e, lon_e = _grid_edges(coverage.sortby("lat").sortby("lon"))
-        res = coverage.attrs.get("grid_resolution_deg")
-        for s in cf["system"].values:
-            field = cf.sel(system=s).transpose("lat", "lon").values
-            mv = ""
-            if "min_visible" in cf.coords:
-                mv = f" (at least {int(cf['min_visible'].sel(system=s))} satellite(s) in view)"
-            title = f"Covered fraction of time, {s}"
-            name = _unique_name(f"map_covered_fraction_{_slug(s)}", used)
-            paths.append(
-                _map(
-                    out / f"{name}.png",
-                    lat_e,
-                    lon_e,
-                    field,
-                    title=title,
-                    cbar_label="fraction of time steps covered (1)",
-                    segments=segments,
-                    footnote=f"Share of time steps with the system covering the cell{mv}"
-                    f"{f'; grid {res:g}°' if res else ''}. " + foot,
-                )
-            )
-    if capacity is not None and ("capacity_per_person_mbps" in capacity or "capacity_mbps" in capacity):
-        cds = capacity.sortby("lat").sortby("lon")
-        if "capacity_per_person_mbps" in cds:
-            cpp = cds["capacity_per_person_mbps"].transpose("system", "lat", "lon")
-        else:
-            pop = (
-                cds["population"]
-                if "population" in cds.variables
-                else geography["population"].sortby("lat").sortby("lon")
-            )
-            cpp = (cds["capacity_mbps"] / pop.where(pop > 0)).transpose("system", "lat", "lon")
-        lat_e, lon_e = _grid_edges(cds)
-        systems = [str(s) for s in cpp["system"].values]
-        vals = np.asarray(cpp.values, np.float64)
-        fields = [(s, vals[k]) for k, s in enumerate(systems)]
-        if len(systems) > 1:
-            allv = np.where(np.isnan(vals).all(axis=0), np.nan, np.nansum(vals, axis=0))
-            fields.append(("all systems", allv))
-        for s, v in fields:
-            stem = "map_capacity_per_person_all" if s == "all systems" else f"map_capacity_per_person_{_slug(s)}"
-            name = _unique_name(stem, used)
-            paths.append(
-                _map(
-                    out / f"{name}.png",
-                    lat_e,
-                    lon_e,
-                    v,
-                    log=True,
-                    title=f"Capacity per person, {s}",
-                    cbar_label="Mbit/s per person (time mean)",
-                    segments=segments,
-                    footnote="Capacity delivered to the cell / its population (log scale, 1st to 99th "
-                    "percentile of the cells; beyond: the end colours); grey: no population; "
-                    "light red: people but no capacity. " + foot,
-                )
-            )
-    if equity is not None and "lorenz_capacity_share" in equity:
-        paths.append(_lorenz_figure(out / "lorenz_capacity_per_person.png", equity))
-    return paths
-
-
-def _lorenz_figure(path, equity):
-    fig = _figure(LORENZ_PIXELS)
-    ax = fig.add_axes((0.12, 0.1, 0.82, 0.8))
-    ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="equal shares")
-    has_gini = (
-        "gini" in equity and "capacity_per_person" in equity["quantity"].values and "people" in equity["scope"].values
-    )
-    systems = [str(s) for s in equity["system"].values]
-    if len(systems) == 2 and "all" in systems:  # one system: "all" is the same curve
-        systems = [x for x in systems if x != "all"]
-    for s in systems:
-        p = np.asarray(equity["lorenz_population_share"].sel(system=s).values, np.float64)
-        c = np.asarray(equity["lorenz_capacity_share"].sel(system=s).values, np.float64)
-        ok = np.isfinite(p) & np.isfinite(c)
-        label = "all systems" if s == "all" else str(s)
-        if has_gini:
-            g = equity["gini"].sel(quantity="capacity_per_person", scope="people", system=s).item()
-            label += f" (Gini {format_index(g)})"
-        if not ok.any():
-            label += ": no capacity"
-        ax.plot(p[ok], c[ok], linewidth=2.0 if s == "all" else 1.3, label=label)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.grid(True, color="0.9")
-    ax.set_xlabel("cumulative share of people (1), from least to best served")
-    ax.set_ylabel("cumulative share of capacity delivered (1)")
-    title = "Lorenz curves of capacity per person across people"
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=9)
-    return _save(fig, Path(path), title)
-
-
-def _png_title(path: Path):
-    """The ``Title`` text chunk of a PNG (tEXt, zTXt or iTXt), or None."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    pos = 8
-    while pos + 8 <= len(data):
-        (n,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + n]
-        pos += 12 + n
-        try:
-            if kind == b"tEXt":
-                k, _, v = body.partition(b"\0")
-                if k == b"Title":
-                    return v.decode("latin-1")
-            elif kind == b"zTXt":
-                k, _, v = body.partition(b"\0")
-                if k == b"Title":
-                    return zlib.decompress(v[1:]).decode("latin-1")
-            elif kind == b"iTXt":
-                k, _, rest = body.partition(b"\0")
-                if k == b"Title":
-                    comp, rest = rest[0], rest[2:]
-                    _lang, _, rest = rest.partition(b"\0")
-                    _tr, _, text = rest.partition(b"\0")
-                    return (zlib.decompress(text) if comp else text).decode("utf-8")
-            elif kind == b"IDAT" or kind == b"IEND":
-                break
-        except (zlib.error, IndexError, UnicodeDecodeError):
-            return None
-    return None
-
-
 # ============================================================================ meta
-def report_meta(coverage=None, geography=None, **extra) -> dict:
+def report_meta(coverage: xr.Dataset | None = None, geography: xr.Dataset | None = None, **extra: Any) -> dict:
     """``meta`` for :func:`write_report` from the coverage Dataset's and the geography's attributes.
 
-    Systems with element counts, sources and epochs (``coverage.attrs["systems"]``), period and step,
-    grid resolution, geography source; ``extra`` keys are added (and override).
+    Systems with element counts, sources and epochs (``coverage.attrs["systems"]``), period
+    (``period_start``, ``period_end``: ISO text) and step (``time_step_s``, s), grid resolution
+    (``grid_resolution_deg``, deg), geography source; ``extra`` keys are added (and override).
+
+    >>> import xarray as xr
+    >>> cov = xr.Dataset(coords={"system": ["S1"]}, attrs={"time_step_s": 60.0, "grid_resolution_deg": 1.0})
+    >>> report_meta(cov, run_id="r1")
+    {'systems': ['S1'], 'time_step_s': 60.0, 'grid_resolution_deg': 1.0, 'run_id': 'r1'}
     """
-    meta = {}
+    meta: dict[str, Any] = {}
     if coverage is not None:
         a = coverage.attrs
         systems = None
@@ -769,14 +258,16 @@ def _render_html(blocks, title: str) -> str:
             out.append("<table>")
             out.append(
                 "<thead><tr>"
-                + "".join(f'<th class="{a}">{_html_spans(_spans(h))}</th>' for h, a in zip(b.header, b.align))
+                + "".join(
+                    f'<th class="{a}">{_html_spans(_spans(h))}</th>' for h, a in zip(b.header, b.align, strict=True)
+                )
                 + "</tr></thead>"
             )
             out.append("<tbody>")
             for r in b.rows:
                 out.append(
                     "<tr>"
-                    + "".join(f'<td class="{a}">{_html_spans(_spans(c))}</td>' for c, a in zip(r, b.align))
+                    + "".join(f'<td class="{a}">{_html_spans(_spans(c))}</td>' for c, a in zip(r, b.align, strict=True))
                     + "</tr>"
                 )
             out.append("</tbody></table>")
@@ -1194,7 +685,7 @@ def _figure_blocks(figures, out_dir):
         path = Path(path)
         if not path.is_absolute() and not path.exists():
             path = Path(out_dir) / path
-        cap = cap or _png_title(path) or path.stem.replace("_", " ")
+        cap = cap or png_title(path) or path.stem.replace("_", " ")
         items.append(_Block("figure", src=_href(path, out_dir), caption=cap))
     return [_h(2, "Figures")] + items if items else []
 
@@ -1221,12 +712,22 @@ def _unattributed_blocks(countries):
     return [_p("Satellites without an operating country among the countries of the run: " + "; ".join(parts) + ".")]
 
 
-def write_report(out_dir, *, countries, groups, equity, figures, meta: dict) -> tuple[Path, Path]:
+def write_report(
+    out_dir: str | os.PathLike,
+    *,
+    countries: xr.Dataset,
+    groups: xr.Dataset | None,
+    equity: xr.Dataset | None,
+    figures: Sequence[Any] | Mapping[Any, str] | None,
+    meta: Mapping[str, Any] | None,
+) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``out_dir``; return ``(md_path, html_path)``.
 
-    ``figures``: paths (absolute, or relative to ``out_dir``), ``(path, caption)`` pairs or a mapping
-    path → caption; without a caption the PNG's ``Title`` chunk (written by :func:`write_figures`) is
-    used. ``meta``: the inputs to name (module docstring; :func:`report_meta`).
+    ``countries``, ``groups``, ``equity``: the Datasets of :mod:`orbitshare.analysis.accounts` (persons,
+    Mbit/s, MHz, 1). ``figures``: paths (absolute, or relative to ``out_dir``), ``(path, caption)``
+    pairs or a mapping path → caption; without a caption the PNG's ``Title`` chunk (written by
+    :func:`orbitshare.report.figures.write_figures`) is used. ``meta``: the inputs to name (module
+    docstring; :func:`report_meta`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

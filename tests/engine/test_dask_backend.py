@@ -1,4 +1,4 @@
-"""The Dask backend (orbitshare.backends): (time chunk × system) tasks on separate worker processes
+"""The Dask backend (orbitshare.engine.dask_backend): (time chunk × system) tasks on separate worker processes
 merge to exactly the single-process state — integers identical, capacity float sums bit for bit —
 also when a worker is killed mid-run. dask[distributed] is a test dependency: these never skip."""
 
@@ -10,20 +10,23 @@ import numpy as np
 import pytest
 
 import orbitshare
-from orbitshare.engine import backends
-from orbitshare.engine.backends import (
+from backend_equality import assert_backends_equal
+from orbitshare.engine import dask_backend
+from orbitshare.engine.dask_backend import (
     GridGeometry,
     SystemInput,
     chunk_system_task,
     dask_chunk_states,
-    dask_drive_chunks,
+    dask_pass_chunks,
     get_client,
     stack_system_states,
     system_inputs,
 )
-from orbitshare.engine.coverage import _drive
+from orbitshare.engine.passinputs import prepare_pass
+from orbitshare.engine.stream import run_pass
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import ChunkState, accumulate_chunk, empty_chunk_state, merge_chunk_states
+from orbitshare.kernels.chunkstate import empty_chunk_state, merge_chunk_states
+from orbitshare.kernels.visibility import accumulate_chunk
 from orbitshare.system import System
 from orbitshare.timegrid import time_grid
 
@@ -80,19 +83,6 @@ def _merge(stream, nsys, nlat, nlon, *, count_any=False, cap=False):
     return state, err, order
 
 
-def _assert_same_state(a: ChunkState, b: ChunkState):
-    assert a.nsteps == b.nsteps
-    for name in ChunkState._fields[1:]:
-        x, y = getattr(a, name), getattr(b, name)
-        assert (x is None) == (y is None), name
-        if x is None:
-            continue
-        assert x.dtype == y.dtype and x.shape == y.shape, name
-        # bit-identical, floats included (array_equal on the raw bytes: also -0.0 vs 0.0)
-        assert np.array_equal(x, y), name
-        assert x.tobytes() == y.tobytes(), name
-
-
 def _expected_order(times):
     nt = len(times)
     return [(i, min(CHUNK, nt - i * CHUNK)) for i in range(-(-nt // CHUNK))]
@@ -106,7 +96,7 @@ def test_per_system_tasks_stack_to_the_all_systems_chunk(systems, grid, times, c
     inputs = system_inputs(systems, capacity, geom)
     chunk = times[7:14]
     n = len(chunk)
-    nb = backends.capacity_nblocks(n, True)
+    nb = dask_backend.capacity_nblocks(n, True)
     assert nb == min(8, n)
     parts = [chunk_system_task(inp, geom, chunk, True, True, nb) for inp in inputs]
     st = stack_system_states([p[0] for p in parts])
@@ -133,7 +123,7 @@ def test_per_system_tasks_stack_to_the_all_systems_chunk(systems, grid, times, c
         capacity_per_sat=cap_sys[sat_sys],
         weight=w,
     )
-    _assert_same_state(st, ref)
+    assert_backends_equal(st, ref)
     assert [p[1] for p in parts] == [int(np.count_nonzero(e[sat_sys == i])) for i in range(2)]
     assert st.sum_visible.sum() > 0 and np.count_nonzero(st.capacity_sum) > 0
 
@@ -158,12 +148,13 @@ def test_get_client_rejects_both():
 @pytest.mark.parametrize("with_capacity", [False, True])
 def test_dask_states_equal_the_local_run(client, systems, grid, times, capacity, with_capacity):
     cap = capacity if with_capacity else None
-    _ds, local = _drive(systems, grid, times, chunk_steps=CHUNK, count_any=True, capacity=cap)
-    ds_err = _ds["sgp4_error_steps"].values
+    local_result = run_pass(prepare_pass(systems, grid, times, chunk_steps=CHUNK, count_any=True, capacity=cap))
+    local = local_result.state
+    ds_err = local_result.err_steps
     stream = dask_chunk_states(systems, times, CHUNK, grid, client=client, count_any=True, capacity=cap)
     state, err, order = _merge(stream, 2, grid.nlat, grid.nlon, count_any=True, cap=with_capacity)
     assert order == _expected_order(times)
-    _assert_same_state(state, local)
+    assert_backends_equal(state, local)
     np.testing.assert_array_equal(err, ds_err)
     # not vacuous
     assert state.nsteps == len(times)
@@ -174,12 +165,13 @@ def test_dask_states_equal_the_local_run(client, systems, grid, times, capacity,
         assert state.delivered.shape == (2, len(times))
 
 
-def test_dask_drive_chunks_keeps_counts_and_time_slices(client, systems, grid, times):
-    ds, _local = _drive(systems, grid, times, chunk_steps=CHUNK, keep_time_series=True)
-    got = list(dask_drive_chunks(systems, grid, times, CHUNK, client=client, keep_counts=True, max_chunks_ahead=1))
+def test_dask_pass_chunks_keeps_counts_and_time_slices(client, systems, grid, times):
+    local_counts = run_pass(prepare_pass(systems, grid, times, chunk_steps=CHUNK, keep_time_series=True)).counts
+    inputs = prepare_pass(systems, grid, times, chunk_steps=CHUNK, keep_time_series=True)
+    got = list(dask_pass_chunks(inputs, client=client, max_chunks_ahead=1))
     assert np.array_equal(np.concatenate([c.time for c, _, _ in got]), times.time)
     counts = np.concatenate([st.counts for _, st, _ in got], axis=1)
-    np.testing.assert_array_equal(counts, ds["counts"].values)
+    np.testing.assert_array_equal(counts, local_counts)
     assert counts.any()
 
 
@@ -194,7 +186,8 @@ def test_prepared_inputs_and_early_close(client, systems, grid, times):
 
 
 def test_a_killed_worker_does_not_change_the_result(client, systems, grid, times, capacity):
-    _ds, local = _drive(systems, grid, times, chunk_steps=CHUNK, count_any=True, capacity=capacity)
+    local_result = run_pass(prepare_pass(systems, grid, times, chunk_steps=CHUNK, count_any=True, capacity=capacity))
+    local = local_result.state
     pids = client.run(os.getpid)
     assert len(pids) == 2
     stream = dask_chunk_states(
@@ -209,8 +202,8 @@ def test_a_killed_worker_does_not_change_the_result(client, systems, grid, times
     rest = list(stream)
     state, err, order = _merge([first] + rest, 2, grid.nlat, grid.nlon, count_any=True, cap=True)
     assert order == _expected_order(times)
-    _assert_same_state(state, local)
-    np.testing.assert_array_equal(err, _ds["sgp4_error_steps"].values)
+    assert_backends_equal(state, local)
+    np.testing.assert_array_equal(err, local_result.err_steps)
     # the process really died (the nanny starts a new one)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 30:
@@ -227,7 +220,8 @@ def test_a_killed_worker_does_not_change_the_result(client, systems, grid, times
 def test_capacity_bits_follow_the_driver_block_rule(client, systems, grid, times, capacity):
     """With chunks longer than CAPACITY_TIME_BLOCKS the block partition changes the float sums' bits:
     the default rule reproduces the local run exactly, another partition does not (the test is live)."""
-    _ds, local = _drive(systems, grid, times, chunk_steps=20, capacity=capacity)
+    local_result = run_pass(prepare_pass(systems, grid, times, chunk_steps=20, capacity=capacity))
+    local = local_result.state
 
     def run(**kw):
         return _merge(
@@ -238,7 +232,7 @@ def test_capacity_bits_follow_the_driver_block_rule(client, systems, grid, times
             cap=True,
         )[0]
 
-    _assert_same_state(run(), local)
+    assert_backends_equal(run(), local)
     other = run(nblocks_for=lambda n: 1)
     np.testing.assert_array_equal(other.steps_covered, local.steps_covered)
     assert not np.array_equal(other.capacity_sum, local.capacity_sum)
@@ -248,7 +242,8 @@ def test_capacity_bits_follow_the_driver_block_rule(client, systems, grid, times
 def test_all_workers_killed_inputs_are_scattered_again(client, systems, grid, times, capacity, monkeypatch):
     """Every copy of the scattered inputs lost (both workers killed): the chunks in flight are
     resubmitted with fresh copies once the nannies have restarted the workers; same bits."""
-    _ds, local = _drive(systems, grid, times, chunk_steps=CHUNK, capacity=capacity)
+    local_result = run_pass(prepare_pass(systems, grid, times, chunk_steps=CHUNK, capacity=capacity))
+    local = local_result.state
     client.wait_for_workers(2, timeout=60)
     pids = client.run(os.getpid)
     calls = []
@@ -260,6 +255,6 @@ def test_all_workers_killed_inputs_are_scattered_again(client, systems, grid, ti
         os.kill(pid, signal.SIGKILL)
     state, _err, order = _merge([first, *stream], 2, grid.nlat, grid.nlon, cap=True)
     assert order == _expected_order(times)
-    _assert_same_state(state, local)
+    assert_backends_equal(state, local)
     assert len(calls) == 4  # inputs + geometry, then both again after the loss
     assert not set(pids.values()) & set(client.run(os.getpid).values())

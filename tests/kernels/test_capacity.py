@@ -14,61 +14,17 @@ import numba
 import numpy as np
 import pytest
 
+from orbitshare.errors import ParameterError
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import (
-    CAPACITY_TIME_BLOCKS,
-    accumulate_chunk,
-    empty_chunk_state,
-    merge_chunk_states,
-)
-from test_kernel_visibility import assert_state_equal, random_positions
+from orbitshare.kernels import visibility
+from orbitshare.kernels.chunkstate import empty_chunk_state, merge_chunk_states
+from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS, accumulate_chunk
+from reference import assert_state_equal, brute_capacity, random_positions, visible_cells
 
 GEO_R_KM = 42164.0
 
 
-# --------------------------------------------------------------------------- the reference
-def visible_cells(grid, x, y, z, sm):
-    """bool[nlat, nlon]: the exact test (same float64 expressions as cell_visible_exact)."""
-    pxy, pz, nxy, nz = grid.row_geometry()
-    cl, sl = np.asarray(grid.cos_lon), np.asarray(grid.sin_lon)
-    dx = x - pxy[:, None] * cl[None, :]
-    dy = y - pxy[:, None] * sl[None, :]
-    dz = z - pz[:, None]
-    nd = (nxy[:, None] * cl[None, :]) * dx + (nxy[:, None] * sl[None, :]) * dy + nz[:, None] * dz
-    d2 = dx * dx + dy * dy + dz * dz
-    s2 = sm * sm
-    if sm >= 0:
-        return (nd > 0.0) & (nd * nd > s2 * d2)
-    return (nd > 0.0) | (nd * nd < s2 * d2)
-
-
-def brute_capacity(grid, r, system, nsys, sin_mask, cap, w, err=None):
-    """(capacity_sum [nsys, nlat, nlon], delivered [nsys, nt], offered [nsys, nt], steps_any)."""
-    nsat, nt = r.shape[:2]
-    w = np.broadcast_to(w, (nsys,) + grid.shape)
-    capsum = np.zeros((nsys,) + grid.shape)
-    delivered = np.zeros((nsys, nt))
-    offered = np.zeros((nsys, nt))
-    anyc = np.zeros((nsys,) + grid.shape, np.int32)
-    for k in range(nt):
-        seen = np.zeros((nsys,) + grid.shape, bool)
-        step = np.zeros((nsys,) + grid.shape)
-        for q in range(nsat):
-            if not np.isfinite(r[q, k]).all() or (err is not None and err[q, k] != 0):
-                continue
-            s = system[q]
-            vis = visible_cells(grid, *r[q, k], sin_mask[q])
-            seen[s] |= vis
-            p = w[s][vis].sum()
-            if p > 0:
-                step[s][vis] += cap[q] * w[s][vis] / p
-                offered[s, k] += cap[q]
-        capsum += step
-        delivered[:, k] = step.reshape(nsys, -1).sum(axis=1)
-        anyc += seen
-    return capsum, delivered, offered, anyc
-
-
+# --------------------------------------------------------------------------- helpers (references: tests/reference.py)
 def run(grid, r, system, nsys, sat_mask_rad, cap, w, **kw):
     pxy, pz, nxy, nz = grid.row_geometry()
     return accumulate_chunk(
@@ -267,8 +223,6 @@ def test_thread_count_does_not_change_capacity_bits():
 def test_blocks_held_in_waves_give_the_same_bits(monkeypatch):
     """Above BLOCK_STATE_BYTES the time blocks run in waves (one block per thread) folded in time order:
     every statistic, capacity sums included, has the same bits as with all blocks held at once."""
-    from orbitshare.kernels import visibility
-
     g, r, system, mask, cap, w = _case()
     kw = {"count_any": True, "nblocks": 8}
     held = run(g, r, system, 2, mask, cap, w, **kw)
@@ -314,17 +268,17 @@ def test_input_validation():
     g = Grid(5.0)
     r = np.zeros((2, 1, 3)) + 7000.0
     w = np.ones(g.shape)
-    with pytest.raises(ValueError, match="weight: required"):
+    with pytest.raises(ParameterError, match="weight: required"):
         run(g, r, np.array([0, 0]), 1, None, np.ones(2), None)
-    with pytest.raises(ValueError, match="weight"):
+    with pytest.raises(ParameterError, match="weight"):
         run(g, r, np.array([0, 0]), 1, None, np.ones(2), -w)
-    with pytest.raises(ValueError, match="weight"):
+    with pytest.raises(ParameterError, match="weight"):
         run(g, r, np.array([0, 0]), 1, None, np.ones(2), np.full(g.shape, np.nan))
-    with pytest.raises(ValueError, match="weight: expected shape"):
+    with pytest.raises(ParameterError, match="weight: expected shape"):
         run(g, r, np.array([0, 0]), 1, None, np.ones(2), np.ones((3, 4)))
-    with pytest.raises(ValueError, match="capacity_per_sat"):
+    with pytest.raises(ParameterError, match="capacity_per_sat"):
         run(g, r, np.array([0, 0]), 1, None, np.ones(3), w)
-    with pytest.raises(ValueError, match="capacity_per_sat"):
+    with pytest.raises(ParameterError, match="capacity_per_sat"):
         run(g, r, np.array([0, 0]), 1, None, np.array([1.0, -1.0]), w)
     st = run(g, np.zeros((2, 0, 3)), np.array([0, 0]), 1, None, np.ones(2), w)
     assert st.delivered.shape == (1, 0) and (st.capacity_sum == 0).all()

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from orbitshare import ElementSet, load_elements
-from orbitshare.elements.owners import KINDS, SCHEMES, UNATTRIBUTED, owner_table, satellite_owners
+from orbitshare.elements.filings import filing_elements, filing_systems, load_filings
+from orbitshare.elements.owners import (
+    KINDS,
+    SCHEMES,
+    UNATTRIBUTED,
+    filing_administrations,
+    owner_rows,
+    owner_table,
+    satellite_owners,
+)
 from orbitshare.errors import DataError
 from orbitshare.geo.build import country_groups
 
@@ -52,9 +61,8 @@ def test_tables_well_formed():
 
 
 def test_no_duplicate_codes():
-    from orbitshare.elements.owners import _all_rows
 
-    keys = Counter((r["scheme"], r["code"]) for r in _all_rows())
+    keys = Counter((r["scheme"], r["code"]) for r in owner_rows())
     assert [k for k, v in keys.items() if v > 1] == []
 
 
@@ -164,7 +172,7 @@ def test_unknown_codes_are_unattributed(fake_dir):
         [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13], ["", "", "", "", "", "", "", "", "", "STARLINK-99", "NEWCONSTELLATION-1"]
     )
     own = satellite_owners(els, data_dir=fake_dir)
-    got = dict(zip(own.norad.tolist(), own.owner.tolist()))
+    got = dict(zip(own.norad.tolist(), own.owner.tolist(), strict=True))
     assert got == {
         1: "USA",
         2: "CHN",
@@ -178,10 +186,10 @@ def test_unknown_codes_are_unattributed(fake_dir):
         12: "USA",
         13: UNATTRIBUTED,
     }
-    kind = dict(zip(own.norad.tolist(), own.owner_kind.tolist()))
+    kind = dict(zip(own.norad.tolist(), own.owner_kind.tolist(), strict=True))
     assert kind[3] == "unmapped" and kind[4] == "igo" and kind[8] == "unmapped"
     assert kind[9] == "multinational" and kind[13] == "not_found"
-    src = dict(zip(own.norad.tolist(), own.owner_source.tolist()))
+    src = dict(zip(own.norad.tolist(), own.owner_source.tolist(), strict=True))
     assert src[5] == "ucs" and src[6] == "ucs" and src[12] == "name" and src[13] == ""
     assert own.owner_code[1] == "[CN]*"
     assert own.unmapped == {("gcat", "ZZ"): 1, ("ucs", "Atlantis"): 1}
@@ -228,8 +236,6 @@ def test_data_dir_from_env_and_errors(fake_dir, tmp_path_factory, monkeypatch):
 
 def test_filed_systems():
     """Filed (Walker) systems: the filings table's operator country, and the name rule agrees."""
-    from orbitshare.elements.filings import filing_elements, filing_systems, load_filings
-    from orbitshare.elements.owners import filing_administrations
 
     country = {sh.system_id: sh.operator_country_iso3 for sh in load_filings()}
     for system in filing_systems():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from orbitshare.errors import DataError
-from orbitshare.geo.build import geography
+from orbitshare.geo import geography
 from orbitshare.geo.naturalearth import NE_SHA256, fetch_naturalearth, find_boundaries, read_features, read_polygons
 from orbitshare.geo.shapefile import read_dbf, read_shapefile, read_shp
 from orbitshare.grid import Grid
@@ -36,13 +36,13 @@ def test_shapefile_matches_geojson(shared_data):
     with open(shared_data / GJ110, encoding="utf-8") as f:
         ref = json.load(f)["features"]
     assert len(feats) == len(ref) == 177
-    for a, b in zip(feats, ref):
+    for a, b in zip(feats, ref, strict=True):
         for key in ("ADM0_A3", "NAME", "POP_EST", "ISO_A3", "NAME_LONG"):
             assert a["properties"][key] == b["properties"][key], (key, b["properties"]["NAME"])
         assert a["geometry"]["type"] == b["geometry"]["type"]
         ra, rb = _rings(a["geometry"]), _rings(b["geometry"])
         assert len(ra) == len(rb)
-        for x, y in zip(ra, rb):
+        for x, y in zip(ra, rb, strict=True):
             assert x == y or x == y[::-1], b["properties"]["NAME"]
     assert isinstance(feats[0]["properties"]["NAME"], str)
     names = {f["properties"]["ADM0_A3"]: f["properties"]["NAME"] for f in feats}
@@ -210,7 +210,7 @@ def _dbf(fields, rows, deleted=(), encoding="utf-8"):
     out += b"\r"
     for i, row in enumerate(rows):
         out += b"*" if i in deleted else b" "
-        for (name, typ, length, dec), val in zip(fields, row):
+        for (_name, typ, length, _dec), val in zip(fields, row, strict=True):
             raw = val.encode(encoding)
             out += raw.rjust(length) if typ in "NF" else raw.ljust(length)
     return out + b"\x1a"

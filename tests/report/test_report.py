@@ -22,19 +22,16 @@ import pytest
 import xarray as xr
 
 from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts
-from orbitshare.report.document import (
-    GROUP_LABELS,
+from orbitshare.report.document import GROUP_LABELS, report_meta, write_report
+from orbitshare.report.figures import (
     LORENZ_PIXELS,
     MAP_PIXELS,
     OUTLINE_COLOR,
     dominant_country,
-    format_index,
     outline_segments,
-    report_meta,
     write_figures,
-    write_report,
-    write_tables,
 )
+from orbitshare.report.tables import format_index, write_tables
 
 pytest.importorskip("matplotlib")
 
@@ -185,7 +182,7 @@ def test_countries_csv_equals_dataset_exactly(run):
         others = [d for d in v.dims if d != "country"]
         v = v.transpose(*others, "country")
         for idx in np.ndindex(*v.shape[:-1]):
-            col = name + "".join(f"[{countries[d].values[i]}]" for d, i in zip(others, idx))
+            col = name + "".join(f"[{countries[d].values[i]}]" for d, i in zip(others, idx, strict=True))
             for k, r in enumerate(rows):
                 assert _same(float(r[col]), float(v.values[idx + (k,)])), (col, CODES[k])
                 checked += 1

@@ -7,8 +7,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orbitshare.elements.elementset import ElementSet, ElementSetWarning, parse_elements
-from orbitshare.errors import ElementSetError
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.read import parse_elements
+from orbitshare.errors import ElementSetError, ElementSetWarning
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

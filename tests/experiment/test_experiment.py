@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from orbitshare.errors import ConfigError
-from orbitshare.experiment.config import (
+from orbitshare.experiment import (
     Experiment,
-    _available_threads,
     build_elements,
     build_geography,
     build_grid,
@@ -26,9 +25,10 @@ from orbitshare.experiment.config import (
     load_experiment,
     validate_experiment,
 )
+from orbitshare.experiment.validate import available_threads
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data" / "experiments"
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data" / "experiments"
 SHIPPED = sorted((REPO / "experiments").glob("*.toml"))
 UTC = dt.UTC
 
@@ -108,7 +108,7 @@ def test_default_loads_without_the_repo(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(tmp_path / "site")
     code = (
-        "import orbitshare, orbitshare.experiment.config as x; e = x.load_experiment(); "
+        "import orbitshare, orbitshare.experiment as x; e = x.load_experiment(); "
         "print(orbitshare.__file__); print(e.source); print(e.name, len(e.systems))"
     )
     out = subprocess.run(
@@ -146,7 +146,7 @@ def test_broken_unknown_keys(monkeypatch):
 
 def test_broken_values_all_reported_at_once(monkeypatch):
     monkeypatch.chdir(DATA)
-    n = _available_threads()
+    n = available_threads()
     f = "broken_values.toml"
     assert problems(f) == [
         f"{f}: time.step_s: expected a number of seconds > 0, got 0",
@@ -288,7 +288,7 @@ def test_dask_backend_keys(tmp_path, monkeypatch):
 
 def test_threads_beyond_this_machine(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    n = _available_threads()
+    n = available_threads()
     write(tmp_path, MINIMAL + f"\n[compute]\nthreads = {n + 1}\n")
     assert problems("x.toml") == [
         f"x.toml: compute.threads: expected an integer in [0, {n}] (0 = all {n} cores of this machine), got {n + 1}"
@@ -507,7 +507,7 @@ def test_build_elements_filing_matches_table():
 
 
 def test_build_geography_passes_the_options(tmp_path, monkeypatch):
-    geo_mod = sys.modules["orbitshare.geo.build"]  # the package attribute is the function
+    geo_mod = sys.modules["orbitshare.experiment.build"]  # build_geography calls its imported geography
 
     calls = []
     monkeypatch.setattr(geo_mod, "geography", lambda grid, **kw: calls.append((grid.resolution_deg, kw)) or "geo")

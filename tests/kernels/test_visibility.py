@@ -7,56 +7,23 @@ import numpy as np
 import pytest
 
 from orbitshare.constants import WGS84_A_KM, WGS84_E2
+from orbitshare.errors import ParameterError
 from orbitshare.grid import Grid
-from orbitshare.kernels.visibility import (
-    ChunkState,
-    accumulate_chunk,
-    brute_force_counts,
-    cell_visible_exact,
+from orbitshare.kernels.chunkstate import (
     empty_chunk_state,
     longest_gap,
     merge_chunk_states,
     merge_gap_scalar,
     merge_gap_states,
-    row_cos_threshold,
 )
+from orbitshare.kernels.footprint import acos_approx, cell_visible_exact, row_cos_threshold
+from orbitshare.kernels.visibility import accumulate_chunk
+from reference import assert_state_equal, brute_force_counts, geodetic_to_itrs, random_positions, stats_from_counts
 
 GEO_R_KM = 42164.0
 
 
 # --------------------------------------------------------------------------- helpers
-def geodetic_to_itrs(lat_rad, lon_rad, h_km):
-    s = np.sin(lat_rad)
-    n = WGS84_A_KM / np.sqrt(1 - WGS84_E2 * s * s)
-    return np.stack(
-        [
-            (n + h_km) * np.cos(lat_rad) * np.cos(lon_rad),
-            (n + h_km) * np.cos(lat_rad) * np.sin(lon_rad),
-            (n * (1 - WGS84_E2) + h_km) * s,
-        ],
-        axis=-1,
-    )
-
-
-def random_positions(rng, nsat, nt, res):
-    """Random satellites 300–40,000 km up, with extra ones over and near the poles, on or across
-    ±180°, on cell edges and centres, and NaN rows."""
-    lat = np.arcsin(rng.uniform(-1, 1, (nsat, nt)))
-    lon = rng.uniform(-np.pi, np.pi, (nsat, nt))
-    kind = rng.integers(0, 8, (nsat, nt))
-    lat[kind == 1] = np.pi / 2 * np.sign(rng.normal(size=(kind == 1).sum()))  # over a pole
-    lat[kind == 2] = np.deg2rad(rng.choice([-1, 1], (kind == 2).sum()) * rng.uniform(80, 90, (kind == 2).sum()))
-    lon[kind == 3] = np.pi * rng.choice([-1.0, 1.0], (kind == 3).sum()) + rng.normal(0, 1e-3, (kind == 3).sum())
-    edge = kind == 4  # on cell edges/centres
-    lon[edge] = np.deg2rad(np.round(rng.uniform(-180, 180, edge.sum()) / (res / 2)) * (res / 2))
-    lat[edge] = np.deg2rad(np.round(rng.uniform(-90, 90, edge.sum()) / (res / 2)) * (res / 2))
-    alt = np.exp(rng.uniform(np.log(300.0), np.log(40000.0), (nsat, nt)))
-    r = geodetic_to_itrs(lat, lon, alt)
-    r[kind == 1, 0:2] = 0.0  # exactly on the axis
-    r[rng.random((nsat, nt)) < 0.05] = np.nan
-    return np.ascontiguousarray(r)
-
-
 def run_kernel(grid, r, system, mask_rad=None, min_visible=None, sat_mask_rad=None, **kw):
     pxy, pz, nxy, nz = grid.row_geometry()
     nsys = int(np.max(system)) + 1 if min_visible is None else len(min_visible)
@@ -84,42 +51,6 @@ def run_kernel(grid, r, system, mask_rad=None, min_visible=None, sat_mask_rad=No
 def run_reference(grid, r, system, nsys, sin_mask, err=None):
     pxy, pz, nxy, nz = grid.row_geometry()
     return brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, grid.cos_lon, grid.sin_lon, err=err)
-
-
-def stats_from_counts(counts, min_visible):
-    """Independent reference of the chunk statistics from per-step counts [nsys, nt, nlat, nlon]."""
-    nsys, nt = counts.shape[:2]
-    mv = np.asarray(min_visible).reshape(nsys, 1, 1)
-    cov = counts >= mv[:, None]
-    run = np.zeros(counts.shape[:1] + counts.shape[2:], np.int64)
-    longest = np.zeros_like(run)
-    inner = np.zeros_like(run)
-    seen = np.zeros(run.shape, bool)
-    lead = np.full(run.shape, nt)
-    for k in range(nt):
-        c = cov[:, k]
-        inner = np.where(c & seen, np.maximum(inner, run), inner)
-        lead = np.where(c & ~seen, k, lead)
-        seen |= c
-        run = np.where(c, 0, run + 1)
-        longest = np.maximum(longest, run)
-    return {
-        "sum_visible": counts.sum(axis=1, dtype=np.int64),
-        "steps_covered": cov.sum(axis=1),
-        "lead_run": lead,
-        "trail_run": run,
-        "max_inner_run": np.where(seen, inner, 0),
-        "all_gap": ~seen,
-        "longest": longest,
-    }
-
-
-def assert_state_equal(a: ChunkState, b: ChunkState):
-    assert a.nsteps == b.nsteps
-    for f in ("sum_visible", "steps_covered", "lead_run", "trail_run", "max_inner_run", "all_gap"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
-    if a.counts is not None and b.counts is not None:
-        np.testing.assert_array_equal(a.counts, b.counts)
 
 
 # --------------------------------------------------------------------------- vs brute force
@@ -275,7 +206,9 @@ def test_against_skyfield_altaz():
                 edge[1:] |= v[1:] != v[:-1]
         ii, jj = np.nonzero(edge)
         pick = rng.choice(len(ii), size=min(60, len(ii)), replace=False)
-        cells = list(zip(ii[pick], jj[pick])) + [(rng.integers(g.nlat), rng.integers(g.nlon)) for _ in range(10)]
+        cells = list(zip(ii[pick], jj[pick], strict=True)) + [
+            (rng.integers(g.nlat), rng.integers(g.nlon)) for _ in range(10)
+        ]
         for i, j in cells:
             topos = wgs84.latlon(g.lat[i], g.lon[j])
             alt = (es - topos).at(t).altaz()[0].degrees
@@ -457,13 +390,13 @@ def test_min_visible_zero_covers_everything_and_per_system_masks():
 def test_input_validation():
     g = Grid(5.0)
     r = np.zeros((2, 1, 3)) + 7000.0
-    with pytest.raises(ValueError, match="system"):
+    with pytest.raises(ParameterError, match="system"):
         run_kernel(g, r, np.array([0, 2]), min_visible=np.array([1, 1], np.int32))
-    with pytest.raises(ValueError, match="mask_rad"):
+    with pytest.raises(ParameterError, match="mask_rad"):
         run_kernel(g, r, np.array([0, 0]), mask_rad=[0.0, 0.1], min_visible=np.array([1], np.int32))
-    with pytest.raises(ValueError, match="r: expected"):
+    with pytest.raises(ParameterError, match="r: expected"):
         run_kernel(g, np.zeros((2, 3)), np.array([0, 0]))
-    with pytest.raises(ValueError, match="masks"):
+    with pytest.raises(ParameterError, match="masks"):
         run_kernel(g, r, np.array([0, 0]), mask_rad=[math.pi / 2])
     st = run_kernel(g, np.zeros((2, 0, 3)), np.array([0, 0]))
     assert st.nsteps == 0 and st.all_gap.all()
@@ -472,10 +405,8 @@ def test_input_validation():
 # --------------------------------------------------------------------------- fast-path specifics
 def test_acos_approx_is_within_2e8_rad():
     """The closed form's half-width uses a polynomial acos (only a prediction; edges are re-tested)."""
-    from orbitshare.kernels.visibility import _acos_approx
-
     c = np.concatenate([np.linspace(-1.0, 1.0, 20001), [-1.0, -0.0, 0.0, 1.0, 1 - 1e-15, -1 + 1e-15]])
-    err = np.array([abs(_acos_approx(float(v)) - math.acos(v)) for v in c])
+    err = np.array([abs(acos_approx(float(v)) - math.acos(v)) for v in c])
     assert err.max() <= 3e-8
 
 

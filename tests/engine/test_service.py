@@ -65,12 +65,11 @@ def synthetic_geography(grid, seed=0, land=True):
     (zero in some cells, NaN in the southernmost row)."""
     rng = np.random.default_rng(seed)
     lat, lon = np.asarray(grid.lat), np.asarray(grid.lon)
-    box = lambda la0, la1, lo0, lo1: (
-        (lat[:, None] >= la0)
-        & (lat[:, None] < la1)  # noqa: E731
-        & (lon[None, :] >= lo0)
-        & (lon[None, :] < lo1)
-    ).astype(float)
+
+    def box(la0, la1, lo0, lo1):
+        inside = (lat[:, None] >= la0) & (lat[:, None] < la1) & (lon[None, :] >= lo0) & (lon[None, :] < lo1)
+        return inside.astype(float)
+
     frac = np.zeros((4,) + grid.shape)
     frac[0] = box(0, 40, -60, 10)
     frac[1] = 0.7 * box(40, 50, -60, 10) + box(-40, -20, 60, 120)
@@ -415,7 +414,7 @@ def test_layout_bands_as_a_dimension_and_attributes(systems, times):
 
 # --------------------------------------------------------------------------- validation
 def test_band_validation_names_the_field():
-    with pytest.raises(ValueError, match="low_mhz < high_mhz"):
+    with pytest.raises(ValueError, match=r"low_mhz: expected a number < high_mhz \(10700\)"):
         Band("Ku", 12700.0, 10700.0)
     with pytest.raises(ValueError, match="low_mhz"):
         Band("Ku", 12700.0, 12700.0)
@@ -436,11 +435,11 @@ def test_system_validation_names_the_field(systems):
         System("x", es, bands=(("Ku", 1.0, 2.0), ("Ka", 5.0, 3.0)))
     with pytest.raises(ValueError, match=r"System.bands\[0\]"):
         System("x", es, bands=("Ku",))
-    with pytest.raises(ValueError, match="System.bands: duplicate"):
+    with pytest.raises(ValueError, match=r"System.bands\[1\].name: expected a band name unique"):
         System("x", es, bands=(("Ku", 1.0, 2.0), ("Ku", 3.0, 4.0)))
     with pytest.raises(ValueError, match="System.capacity_per_sat_mbps"):
         System("x", es, capacity_per_sat_mbps=0.0)
-    with pytest.raises(ValueError, match="System.capacity_per_sat_mbps: give either"):
+    with pytest.raises(ValueError, match="System.capacity_per_sat_mbps: expected either"):
         System(
             "x", es, bands=(("Ku", 1.0, 2.0),), capacity_per_sat_mbps=10.0, spectral_efficiency_bps_per_hz=2.0, beams=3
         )

@@ -1,15 +1,16 @@
 """Geography layer: groups table, polygon rasterization, population regridding, both sources, cache."""
 
 import os
+import shutil
 import time
 
 import numpy as np
 import pytest
 
-from orbitshare.errors import ConfigError, DataError
-from orbitshare.geo.build import country_groups, geography
+from orbitshare.errors import ConfigError, DataError, ParameterError
+from orbitshare.geo import country_cell_pairs, country_groups, geography
 from orbitshare.geo.naturalearth import rasterize
-from orbitshare.geo.parts import Polygons
+from orbitshare.geo.parts import Polygons, samples_per_cell
 from orbitshare.geo.population import Raster, read_esri_ascii, regrid_counts
 from orbitshare.grid import Grid
 
@@ -165,7 +166,7 @@ def _check_dataset(ds):
     # every UN member state has territory
     tot = f.sum(axis=(1, 2))
     members = ds["country"].values[ds["un_member"].values]
-    missing = [c for c, t in zip(ds["country"].values, tot) if c in set(members) and t == 0]
+    missing = [c for c, t in zip(ds["country"].values, tot, strict=True) if c in set(members) and t == 0]
     assert missing == []
     return f
 
@@ -229,8 +230,6 @@ def test_large_geography_is_written_country_by_country(embedded, monkeypatch, tm
 def test_country_cell_pairs(embedded):
     """The sparse (country, cell) pairs equal the dense array's nonzeros; a file-backed geography's
     pairs are read once per Dataset, an in-memory one's every time (it may be modified in place)."""
-    from orbitshare.geo.build import country_cell_pairs
-
     ds, _ = embedded
     c, n, f, sumcf = country_cell_pairs(ds, block_values=10_000)  # several countries per block
     dense = ds["country_fraction"].values.reshape(ds.sizes["country"], -1)
@@ -289,6 +288,15 @@ def test_naturalearth_110m_quick(shared_data):
     assert float(ds["country_fraction"].sel(country="FRA").sum()) > 0
 
 
+def test_naturalearth_without_raster_uses_embedded_population(shared_data, tmp_path):
+    """Boundaries alone (no population raster next to them): the population is the embedded one."""
+    shutil.copy(shared_data / "boundaries" / "ne_110m_admin_0_countries.geojson", tmp_path)
+    ds = geography(Grid(5.0), "naturalearth", data_dir=tmp_path, scale="110m", cache=False)
+    assert ds.attrs["population_source"] == "orbitshare embedded population (GeoNames)"
+    emb = geography(Grid(5.0), cache=False)
+    np.testing.assert_array_equal(ds["population"].values, emb["population"].values)
+
+
 # ------------------------------------------------------------------ errors
 def test_errors(monkeypatch, tmp_path):
     with pytest.raises(ConfigError):
@@ -300,3 +308,9 @@ def test_errors(monkeypatch, tmp_path):
         geography(Grid(5.0), source="naturalearth", data_dir=tmp_path)
     with pytest.raises(ConfigError):
         geography(Grid(5.0), source="naturalearth", data_dir=tmp_path, scale="10m")
+    with pytest.raises(ParameterError, match="resolution_deg"):
+        geography(7.0)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ParameterError, match="samples: expected an integer >= 1"):
+            geography(Grid(5.0), samples=bad)
+    assert samples_per_cell(1.0) == 10 and samples_per_cell(0.1) == 4 and samples_per_cell(5.0, np.int64(3)) == 3

@@ -475,7 +475,7 @@ def test_equity_people_scope_equals_cells_weighted_by_population(equity):
     assert float(row["zero_population_share"]) == pytest.approx(100 / 1030)
     # hand value: x = [0.1, 0.3, 0] with weights [800, 130, 100]; mean 119/1030
     mu = 119 / 1030
-    pairs = sum(wi * wj * abs(xi - xj) for xi, wi in zip(x, w) for xj, wj in zip(x, w))
+    pairs = sum(wi * wj * abs(xi - xj) for xi, wi in zip(x, w, strict=True) for xj, wj in zip(x, w, strict=True))
     assert float(row["gini"]) == pytest.approx(pairs / (2 * 1030**2 * mu), rel=1e-12)
     # the group split of a cell's people: LDC people are AAA's 500 in cell 0 and DDD's 100 in cell 2
     xp = np.array([0.1, 0.1, 0.3, 0.3, 0.0])
@@ -545,12 +545,12 @@ def test_system_serving_nobody_gives_nan_row():
 def test_lorenz_curves(equity):
     x = np.array([80 / 800, 39 / 130, 0.0])
     w = np.array([800.0, 130.0, 100.0])
-    p, l = eq.lorenz(x, w)
+    p, lz = eq.lorenz(x, w)
     lp = equity["lorenz_population_share"].sel(system="all").values
     lc = equity["lorenz_capacity_share"].sel(system="all").values
     assert equity["lorenz_capacity_share"].dims == ("system", "lorenz_point")
     assert lp.size == 101 and lp[0] == 0 and lp[-1] == 1
-    np.testing.assert_allclose(lc, np.interp(lp, p, l), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(lc, np.interp(lp, p, lz), rtol=0, atol=1e-15)
     assert lc[0] == 0 and lc[-1] == pytest.approx(1)
     # bottom 100/1030 of the people (DDD) hold nothing
     assert lc[9] == 0 and lc[10] > 0
@@ -558,7 +558,7 @@ def test_lorenz_curves(equity):
     pe = exact["lorenz_population_share"].sel(system="all").values
     le = exact["lorenz_capacity_share"].sel(system="all").values
     # the (country, cell) pieces with equal x are separate vertices on the same polyline
-    np.testing.assert_allclose(np.interp(p, pe, le), l, atol=1e-15)
+    np.testing.assert_allclose(np.interp(p, pe, le), lz, atol=1e-15)
     assert pe.size == 6  # five pieces + the origin
 
 

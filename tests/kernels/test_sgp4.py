@@ -348,7 +348,7 @@ def test_identical_with_one_and_all_threads(ver):
         every = sgp4_tsince(params, tsm) + sgp4_propagate(params, jd, fr)
     finally:
         numba.set_num_threads(nthreads)
-    for a, b in zip(one, every):
+    for a, b in zip(one, every, strict=True):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))  # bit for bit
 

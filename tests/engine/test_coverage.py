@@ -10,7 +10,8 @@ import pytest
 import xarray as xr
 
 import orbitshare
-from orbitshare.engine.coverage import coverage, default_chunk_steps
+from orbitshare.engine.coverage import coverage
+from orbitshare.engine.passinputs import default_chunk_steps
 from orbitshare.grid import Grid
 from orbitshare.system import System
 from orbitshare.timegrid import time_grid
@@ -91,7 +92,9 @@ _BRUTE = {}
 def brute_for(systems, reference, grid):
     key = grid.nlat
     if key not in _BRUTE:
-        _BRUTE[key] = [brute_counts(r, e, grid, s.elevation_mask_deg) for s, (e, r) in zip(systems, reference)]
+        _BRUTE[key] = [
+            brute_counts(r, e, grid, s.elevation_mask_deg) for s, (e, r) in zip(systems, reference, strict=True)
+        ]
     return _BRUTE[key]
 
 
@@ -285,7 +288,7 @@ def test_population_weights_use_land_share_when_land_fraction_given(systems, tim
     cov = ds.covered_fraction.values[0]
     for c, iso in enumerate(["AAA", "BBB"]):
         num = den = 0.0
-        for i, j in zip(*np.nonzero(frac[c])):
+        for i, j in zip(*np.nonzero(frac[c]), strict=True):
             share = frac[c, i, j] / land[i, j]
             num += pop[i, j] * share * cov[i, j]
             den += pop[i, j] * share
@@ -333,9 +336,8 @@ def test_time_series_streamed_to_file(systems, times, tmp_path):
 
 
 def test_failed_run_leaves_no_time_series_file(systems, times, tmp_path, monkeypatch):
-    import importlib
+    from orbitshare.engine import backends
 
-    cov = importlib.import_module("orbitshare.coverage")  # the module (orbitshare.coverage is the function)
     calls = []
 
     def boom(*a, **k):
@@ -344,8 +346,8 @@ def test_failed_run_leaves_no_time_series_file(systems, times, tmp_path, monkeyp
         calls.append(1)
         return real(*a, **k)
 
-    real = cov.accumulate_chunk
-    monkeypatch.setattr(cov, "accumulate_chunk", boom)
+    real = backends.accumulate_chunk
+    monkeypatch.setattr(backends, "accumulate_chunk", boom)
     with pytest.raises(RuntimeError, match="killed"):
         coverage(systems, Grid(5.0), times, keep_time_series=True, time_series_path=tmp_path / "x.nc", chunk_steps=10)
     assert list(tmp_path.iterdir()) == []

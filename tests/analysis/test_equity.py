@@ -132,8 +132,8 @@ def test_one_holder_gini(n):
 def test_gini_equals_one_minus_twice_lorenz_area():
     rng = np.random.default_rng(2)
     x, w = rng.lognormal(size=30), rng.uniform(0.1, 5, size=30)
-    p, l = lorenz(x, w)
-    area = np.sum(np.diff(p) * (l[1:] + l[:-1]) / 2)
+    p, lz = lorenz(x, w)
+    area = np.sum(np.diff(p) * (lz[1:] + lz[:-1]) / 2)
     assert gini(x, w) == pytest.approx(1 - 2 * area, rel=1e-12)
 
 
@@ -174,7 +174,7 @@ def test_integer_weights_equal_replication_zeros_allowed(rows):
     assert _close(atkinson(x, w, 0.5), atkinson(xr_, epsilon=0.5))
     tw = theil(x, w, groups=g, zeros="keep")
     tr = theil(xr_, groups=gr, zeros="keep")
-    for a, b in zip(tw, tr):
+    for a, b in zip(tw, tr, strict=True):
         assert (math.isinf(a) and math.isinf(b)) or _close(a, b)
     pw, pr = palma(x, w, zeros="keep"), palma(xr_, zeros="keep")
     assert (math.isinf(pw) and math.isinf(pr)) or _close(pw, pr)
@@ -189,7 +189,7 @@ def test_integer_weights_equal_replication_positive(rows, eps):
     x, w, g = _unpack(rows)
     xr_, gr = _replicate(x, w, g)
     assert _close(atkinson(x, w, eps), atkinson(xr_, epsilon=eps))
-    for a, b in zip(theil(x, w, g), theil(xr_, groups=gr)):
+    for a, b in zip(theil(x, w, g), theil(xr_, groups=gr), strict=True):
         assert _close(a, b)
 
 
@@ -201,7 +201,7 @@ def test_scale_invariance(rows, c):
     assert _close(palma(c * x, w), palma(x, w))
     for eps in (0.5, 1.0, 2.0):
         assert _close(atkinson(c * x, w, eps), atkinson(x, w, eps))
-    for a, b in zip(theil(c * x, w, g), theil(x, w, g)):
+    for a, b in zip(theil(c * x, w, g), theil(x, w, g), strict=True):
         assert _close(a, b, abs_=1e-11)
 
 
@@ -283,8 +283,8 @@ def test_zeros_allowed_where_defined():
     assert palma([0, 1, 2, 4, 5]) == pytest.approx((2.5 / 12) / (1 / 12), rel=1e-13)
     with pytest.raises(InequalityError, match="poorest 40 % of the weight hold 0"):
         palma(x)
-    p, l = lorenz(x)
-    assert l[1] == l[2] == 0 and p[2] == pytest.approx(0.4)
+    p, lz = lorenz(x)
+    assert lz[1] == lz[2] == 0 and p[2] == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize(
@@ -382,11 +382,11 @@ def test_bad_options():
 @given(_rows(values))
 def test_lorenz_endpoints_and_monotone(rows):
     x, w, _ = _unpack(rows)
-    p, l = lorenz(x, w)
-    assert p[0] == 0 and l[0] == 0 and p[-1] == 1 and l[-1] == 1
-    assert p.shape == l.shape == (x.size + 1,)
-    assert np.all(np.diff(p) >= 0) and np.all(np.diff(l) >= 0)
-    assert np.all(l <= p + 1e-12)  # below the equality line
+    p, lz = lorenz(x, w)
+    assert p[0] == 0 and lz[0] == 0 and p[-1] == 1 and lz[-1] == 1
+    assert p.shape == lz.shape == (x.size + 1,)
+    assert np.all(np.diff(p) >= 0) and np.all(np.diff(lz) >= 0)
+    assert np.all(lz <= p + 1e-12)  # below the equality line
 
 
 # ---------------------------------------------------------------- xarray
@@ -479,7 +479,7 @@ def test_extreme_magnitudes_do_not_overflow_or_nan():
     x = np.array([1e300, 3e300, 0.5e300])
     w = np.array([1e300, 1e300, 2e300])
     assert gini(x, w) == pytest.approx(gini([2, 6, 1], [1, 1, 2]), rel=1e-12)
-    for a, b in zip(theil(x, w, [0, 1, 1]), theil([2, 6, 1], [1, 1, 2], [0, 1, 1])):
+    for a, b in zip(theil(x, w, [0, 1, 1]), theil([2, 6, 1], [1, 1, 2], [0, 1, 1]), strict=True):
         assert a == pytest.approx(b, rel=1e-12)
     with pytest.raises(InequalityError, match="orders of magnitude"):
         gini([0, 1], [1, 1e-305])  # the only holder weighs 1e-305 of the other unit

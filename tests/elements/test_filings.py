@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sgp4.alpha5 import from_alpha5
 from sgp4.api import WGS72, Satrec
 
 from orbitshare.elements.filings import (
@@ -22,9 +23,10 @@ from orbitshare.elements.filings import (
     load_filings,
     read_manifest,
 )
+from orbitshare.elements.read import load_elements
 from orbitshare.errors import DataError, OrbitshareError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TLE_DIR = REPO / "tle"
 PACKAGE_CSV = REPO / "src" / "orbitshare" / "data" / "filings.csv"
 
@@ -77,7 +79,7 @@ def test_totals_per_system(shells):
 
 def test_norad_ranges_unique_and_alpha5(shells):
     ranges = sorted((s.norad_first, s.norad_last) for s in shells)
-    for (a0, a1), (b0, _) in zip(ranges, ranges[1:]):
+    for (_a0, a1), (b0, _) in zip(ranges, ranges[1:], strict=False):
         assert a1 < b0
     assert ranges[0][0] >= 200000 and ranges[-1][1] <= ALPHA5_MAX
     for k, s in enumerate(shells):
@@ -269,7 +271,6 @@ def test_manifest_matches_files():
 
 
 def test_shipped_files_load_with_expected_counts():
-    from orbitshare.elements.elementset import load_elements
 
     for system_id, count in EXPECTED_COUNTS.items():
         es = load_elements(TLE_DIR / f"{system_id}.tle")
@@ -286,7 +287,6 @@ def test_shipped_tles_have_the_filed_mean_altitude(shells):
     for s in shells:
         for k in (0, s.total_sats // 2, s.total_sats - 1):
             by_norad[s.norad_first + k] = s
-    from sgp4.alpha5 import from_alpha5
 
     for path in sorted(TLE_DIR.glob("*.tle")):
         lines = path.read_text(encoding="ascii").splitlines()

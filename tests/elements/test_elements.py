@@ -11,14 +11,11 @@ import pytest
 from sgp4 import omm as sgp4_omm
 from sgp4.api import Satrec
 
-from orbitshare.elements.elementset import (
-    FLAG_TLE,
-    ElementSet,
-    ElementSetWarning,
-    load_elements,
-    parse_elements,
-)
-from orbitshare.errors import ElementSetError
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.fields import FLAG_TLE
+from orbitshare.elements.read import load_elements, parse_elements
+from orbitshare.elements.walker import walker
+from orbitshare.errors import ElementSetError, ElementSetWarning
 
 ISS = (
     "ISS (ZARYA)\n"
@@ -563,9 +560,6 @@ def test_sgp4_verification_file_round_trip():
 @pytest.mark.parametrize("name", ["{curly", "[square", "<angle", "NORAD_CAT_ID,EPOCH"])
 def test_tle_names_that_look_like_other_formats_are_still_tle(name):
     """Found by hypothesis: a 3-line TLE whose name starts with '{' was read as JSON."""
-    from orbitshare.elements.elementset import parse_elements
-    from orbitshare.elements.walker import walker
-
     es = walker(550, 53, 1, 2, 0, "2026-01-01T00:00:00Z", norad_start=1, name_prefix=name)
     back = parse_elements(es.to_tle())
     assert list(back.name) == list(es.name)

@@ -1,11 +1,4 @@
-"""Experiment files: the TOML schema, its strict validation, and the objects an experiment builds.
-
-An experiment file (TOML, read with :mod:`tomllib`) describes one run: the time steps, the grid,
-the geography, the satellite systems, what to write and how to compute. :func:`load_experiment`
-validates it completely and returns an :class:`Experiment`, a frozen dataclass tree with every
-default filled in and every path made absolute; ``build_*`` turn that into the objects the engine
-takes (:class:`~orbitshare.timegrid.TimeGrid`, :class:`~orbitshare.grid.Grid`, the geography
-Dataset, :class:`~orbitshare.system.System` list).
+"""Experiment files: reading the TOML and validating every section (:func:`load_experiment`).
 
 Validation is strict and complete: unknown keys are rejected (with a ``difflib`` suggestion), and
 every problem of the file is reported at once, as ONE :class:`~orbitshare.errors.ConfigError` whose
@@ -22,381 +15,87 @@ each system has a capacity when a capacity output is asked for, the thread count
 Validation never downloads anything (``fetch`` systems are checked for a well-formed group name
 only).
 
-Schema (``=`` gives the default; keys without one are required)
-----------------------------------------------------------------
-``[experiment]``
-    ``name`` (str) = the file's stem; ``description`` (str) = "".
-``[time]`` (required)
-    ``start``, ``stop``: date-times WITH a timezone: TOML offset date-times
-    (``2026-01-01T00:00:00Z``) or strings with an offset (``"2026-01-01T00:00:00+01:00"``); a local
-    date-time is an error. Steps are ``start, start + step_s, ...`` before ``stop``.
-    ``step_s`` (number of seconds > 0; rounded to whole nanoseconds) = 60.
-``[grid]``
-    ``resolution_deg`` (number in [0.1, 5] dividing 180) = 1.0.
-``[geography]``
-    ``source`` ("embedded" | "naturalearth") = "embedded".
-    With "naturalearth" only: ``data_dir`` (path to a folder with ``ne_{scale}_admin_0_countries``
-    GeoJSON/zip, or its ``boundaries/`` subfolder) = ``$ORBITSHARE_DATA_DIR``; ``scale`` ("50m" |
-    "110m") = "50m"; ``population`` (path to an ``.asc``/netCDF population-count raster) = the
-    GPW raster next to the boundaries if present, else the embedded population.
-``[[systems]]`` (one or more), each from EXACTLY ONE of
-    ``elements`` (path of a TLE/OMM file), ``walker`` (array of tables, one per shell:
-    ``altitude_km`` (0, 50000), ``inclination_deg`` [0, 180], ``planes`` >= 1, ``sats_per_plane``
-    >= 1, ``phasing`` in [0, planes) = 0, ``pattern`` ("delta" | "star") = "delta"), ``filing``
-    (a ``system_id`` of the filings table, :func:`orbitshare.elements.filings.filing_systems`), ``fetch`` (a
-    CelesTrak group, downloaded at build time, never at validation); and
-    ``name`` (str, unique) = the filing id / the element file's stem / the fetch group (required for
-    walker); ``epoch`` (date-time with timezone; walker and filing only: epoch of the generated
-    elements) = ``time.start``; ``operator`` (str) = the filing's operator, else "";
-    ``administration`` (ISO3) = the filing's operator country, else ""; ``bands`` (array of tables
-    ``name``, ``low_mhz``, ``high_mhz``; 0 < low < high; names unique, bands not overlapping) = [];
-    capacity: ``capacity_per_sat_mbps`` (> 0) OR ``spectral_efficiency_bps_per_hz`` (> 0) with
-    ``beams`` (int >= 1) and at least one band, or neither (then no capacity outputs);
-    ``elevation_mask_deg`` (-90, 90) = 25.0; ``min_visible`` (int in [1, 32767]) = 1;
-    ``serve_countries`` (array of ISO3, non-empty; absent = no allow list);
-    ``exclude_countries`` (array of ISO3) = [].
-``[outputs]``
-    ``datasets`` (array of "coverage", "spectrum", "capacity", "countries", "groups", "equity",
-    "lorenz", "gso") = every dataset except "gso" when all systems have a capacity, else
-    ["coverage", "countries", "groups"]. Dependencies: "countries" needs "coverage"; "groups" and
-    "equity" need "countries"; "spectrum", "capacity", "equity" and "lorenz" need a capacity for
-    every system; "lorenz" needs "capacity".
-    ``files`` (array of "netcdf", "csv") = ["netcdf", "csv"]: the results file (all datasets) and
-    CSV tables of the per-country/group datasets.
-    ``maps`` (array of variable names, see :data:`MAP_VARIABLES`) = []; each needs its dataset.
-    ``keep_time_series`` (bool) = false; ``weighting`` ("population" | "area") = "population";
-    ``lorenz_points`` (int >= 2) = 101; ``gso_bin_deg`` (number dividing 360, in (0, 10]) = 0.5;
-    ``gso_masks_deg`` (array of numbers in [0, 90), non-empty) = [5.0, 10.0];
-    ``owners_data_dir`` (path of a folder with ``satcat/`` catalogs; absent = owners from satellite
-    names and the systems' administrations only).
-``[compute]``
-    ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
-    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4, the
-    coverage counts and the capacity accumulation on an NVIDIA GPU, numba-cuda:
-    ``pip install "orbitshare[cuda]"``); validation does not look for a GPU: a run without one stops at the coverage
-    pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
-    With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1: a
-    local cluster of that many worker processes; default when neither is given: 2);
-    both need the ``dask[distributed]`` package (``pip install "orbitshare[dask]"``).
-
-Paths are relative to the experiment file (``~`` is expanded). :func:`load_experiment` with no path
-loads the embedded default (``orbitshare/data/default_experiment.toml``, a copy of the project's
-``experiments/default.toml``; it uses no files, so it works from an installed package).
+The value rules of a system's own fields (elevation mask, ``min_visible``, bands, capacity, beams,
+ISO 3166-1 alpha-3 form of the administration and landing rights) are
+:class:`~orbitshare.system.System`'s: validation checks the keys and the TOML types and reports what
+:meth:`System.check_fields <orbitshare.system.System.check_fields>` finds under the system's key path.
+The schema itself is in :mod:`orbitshare.experiment.schema`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import importlib.util
 import math
 import os
 import re
 import tomllib
 import zlib
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from orbitshare.errors import ConfigError
+from orbitshare.elements.filings import filing_systems, load_filings
+from orbitshare.elements.read import load_elements
+from orbitshare.elements.walker import SHELL_FIELDS, shell_problems
+from orbitshare.elements.walker import walker as make_walker
+from orbitshare.errors import ConfigError, DataError, OrbitshareError, SystemDefinitionError
+from orbitshare.experiment.schema import (
+    AVAILABLE_BACKENDS,
+    BACKENDS,
+    BAND_KEYS,
+    CAPACITY_DATASETS,
+    COMPUTE_KEYS,
+    DATASETS,
+    EXPERIMENT_KEYS,
+    FILES,
+    GEOGRAPHY_KEYS,
+    GRID_KEYS,
+    MAP_VARIABLES,
+    OUTPUT_KEYS,
+    SOURCE_KINDS,
+    SYSTEM_KEYS,
+    TIME_KEYS,
+    TOP_KEYS,
+    WALKER_KEYS,
+    WALKER_NORAD_START,
+    BandSection,
+    ComputeSection,
+    Experiment,
+    ExperimentSection,
+    GeographySection,
+    GridSection,
+    OutputsSection,
+    SystemSection,
+    TimeSection,
+    WalkerShell,
+    iso_datetime,
+)
+from orbitshare.geo.build import country_groups
+from orbitshare.geo.naturalearth import find_boundaries
+from orbitshare.system import System, field_detail
 
-__all__ = [
-    "Experiment",
-    "ExperimentSection",
-    "TimeSection",
-    "GridSection",
-    "GeographySection",
-    "SystemSection",
-    "WalkerShell",
-    "BandSection",
-    "OutputsSection",
-    "ComputeSection",
-    "load_experiment",
-    "validate_experiment",
-    "build_systems",
-    "build_system",
-    "build_elements",
-    "build_times",
-    "build_grid",
-    "build_geography",
-    "system_kwargs",
-    "default_experiment_path",
-    "DATASETS",
-    "FILES",
-    "MAP_VARIABLES",
-    "BACKENDS",
-    "SOURCE_KINDS",
-]
+__all__ = ["load_experiment", "validate_experiment", "default_experiment_path", "available_threads"]
 
-#: datasets an experiment can ask for, in the order a run makes them
-DATASETS = ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz", "gso")
-#: datasets that need a capacity for every system (they come from :func:`orbitshare.engine.service.service`)
-CAPACITY_DATASETS = ("spectrum", "capacity", "equity", "lorenz")
-#: file kinds a run can write
-FILES = ("netcdf", "csv")
-#: variables that can be drawn as maps, and the dataset each comes from
-MAP_VARIABLES = {
-    "mean_visible": "coverage",
-    "covered_fraction": "coverage",
-    "max_gap_s": "coverage",
-    "mhz_available": "spectrum",
-    "mhz_sat_available": "spectrum",
-    "capacity_mbps": "capacity",
-    "capacity_per_person_mbps": "capacity",
-}
-BACKENDS = ("cpu", "dask", "cuda")
-AVAILABLE_BACKENDS = ("cpu", "dask", "cuda")
-#: the keys that say where a system's satellites come from (exactly one per system)
-SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
 
 _MIN_RES_DEG, _MAX_RES_DEG = 0.1, 5.0
-_WALKER_NORAD_START = 900_000  # walker shells of an experiment are numbered from here, in file order
 _FETCH_GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 
-_MISSING = object()  # key absent
+
+class _Missing:
+    """A key not given; shown as what was given in a message."""
+
+    def __repr__(self) -> str:
+        return "nothing (the key is missing)"
+
+
+_MISSING: Any = _Missing()  # key absent
 _BAD = object()  # key present but invalid (already reported)
-
-
-# ============================================================================ the dataclass tree
-@dataclass(frozen=True)
-class ExperimentSection:
-    name: str
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class TimeSection:
-    start: _dt.datetime  # timezone-aware, UTC
-    stop: _dt.datetime  # timezone-aware, UTC
-    step_s: float = 60.0
-
-
-@dataclass(frozen=True)
-class GridSection:
-    resolution_deg: float = 1.0
-
-
-@dataclass(frozen=True)
-class GeographySection:
-    source: str = "embedded"
-    data_dir: Path | None = None
-    scale: str | None = None
-    population: Path | None = None
-
-
-@dataclass(frozen=True)
-class WalkerShell:
-    altitude_km: float
-    inclination_deg: float
-    planes: int
-    sats_per_plane: int
-    phasing: int = 0
-    pattern: str = "delta"
-
-    @property
-    def total_sats(self) -> int:
-        return self.planes * self.sats_per_plane
-
-
-@dataclass(frozen=True)
-class BandSection:
-    name: str
-    low_mhz: float
-    high_mhz: float
-
-
-@dataclass(frozen=True)
-class SystemSection:
-    name: str
-    elements: Path | None = None
-    walker: tuple[WalkerShell, ...] | None = None
-    filing: str | None = None
-    fetch: str | None = None
-    epoch: _dt.datetime | None = None  # walker and filing: the generated elements' epoch (UTC)
-    operator: str = ""
-    administration: str = ""
-    bands: tuple[BandSection, ...] = ()
-    capacity_per_sat_mbps: float | None = None
-    spectral_efficiency_bps_per_hz: float | None = None
-    beams: int | None = None
-    elevation_mask_deg: float = 25.0
-    min_visible: int = 1
-    serve_countries: tuple[str, ...] | None = None
-    exclude_countries: tuple[str, ...] = ()
-    walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
-
-    @property
-    def kind(self) -> str:
-        """Where the satellites come from: "elements", "walker", "filing" or "fetch"."""
-        for k in SOURCE_KINDS:
-            if getattr(self, k) is not None:
-                return k
-        raise AssertionError("a validated system has a source")  # pragma: no cover
-
-    @property
-    def has_capacity(self) -> bool:
-        return self.capacity_per_sat_mbps is not None or self.spectral_efficiency_bps_per_hz is not None
-
-
-@dataclass(frozen=True)
-class OutputsSection:
-    datasets: tuple[str, ...]
-    files: tuple[str, ...] = FILES
-    maps: tuple[str, ...] = ()
-    keep_time_series: bool = False
-    weighting: str = "population"
-    lorenz_points: int = 101
-    gso_bin_deg: float = 0.5
-    gso_masks_deg: tuple[float, ...] = (5.0, 10.0)
-    owners_data_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class ComputeSection:
-    threads: int = 0
-    backend: str = "cpu"
-    chunk_steps: int | None = None
-    scheduler: str | None = None
-    workers: int | None = None
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A validated experiment: every default filled in, every path absolute.
-
-    ``source`` is the file it was read from (absolute), or None when made from text.
-    """
-
-    experiment: ExperimentSection
-    time: TimeSection
-    grid: GridSection
-    geography: GeographySection
-    systems: tuple[SystemSection, ...]
-    outputs: OutputsSection
-    compute: ComputeSection
-    source: Path | None = field(default=None, compare=False)
-
-    @property
-    def name(self) -> str:
-        return self.experiment.name
-
-    def to_dict(self) -> dict:
-        """The resolved configuration as plain TOML-ready values (None values left out; paths as
-        absolute strings; date-times timezone-aware, UTC)."""
-        out = {}
-        for f in fields(self):
-            if f.name == "source":
-                continue
-            value = getattr(self, f.name)
-            out[f.name] = [_section_dict(s) for s in value] if f.name == "systems" else _section_dict(value)
-        return out
-
-    def to_toml(self) -> str:
-        """The resolved configuration as TOML text; :func:`load_experiment` of it gives back an equal
-        Experiment (paths are absolute, so the text may live anywhere)."""
-        header = "# resolved orbitshare experiment"
-        if self.source is not None:
-            header += f" (from {self.source})"
-        return header + "\n" + _dumps_toml(self.to_dict())
-
-
-def _plain(v):
-    if isinstance(v, Path):
-        return str(v)
-    if isinstance(v, tuple):
-        return [_plain(x) for x in v]
-    if hasattr(v, "__dataclass_fields__"):
-        return _section_dict(v)
-    return v
-
-
-def _section_dict(obj) -> dict:
-    out = {}
-    for f in fields(obj):
-        if f.name == "walker_norad_start":
-            continue
-        v = getattr(obj, f.name)
-        if v is None:
-            continue
-        out[f.name] = _plain(v)
-    return out
-
-
-# ============================================================================ TOML writer
-def _toml_key(k: str) -> str:
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
-
-
-def _toml_str(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return _toml_str(v)
-    if isinstance(v, _dt.datetime):
-        return _iso(v) if v.tzinfo is not None else v.isoformat()
-    if isinstance(v, (_dt.date, _dt.time)):
-        return v.isoformat()
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def _is_table_array(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def _dumps_table(d: dict, prefix: str, lines: list) -> None:
-    for k, v in d.items():
-        if not isinstance(v, dict) and not _is_table_array(v):
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-    for k, v in d.items():
-        name = f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k)
-        if isinstance(v, dict):
-            lines.append("")
-            lines.append(f"[{name}]")
-            _dumps_table(v, name, lines)
-        elif _is_table_array(v):
-            for item in v:
-                lines.append("")
-                lines.append(f"[[{name}]]")
-                _dumps_table(item, name, lines)
-
-
-def _dumps_toml(d: dict) -> str:
-    lines: list[str] = []
-    _dumps_table(d, "", lines)
-    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 # ============================================================================ problem collection
@@ -419,7 +118,7 @@ def _show(v) -> str:
     if isinstance(v, _dt.datetime):
         if v.tzinfo is None:
             return f"the local date-time {v.isoformat()} (no timezone)"
-        return _iso(v)
+        return iso_datetime(v)
     if isinstance(v, _dt.date):
         return f"the date {v.isoformat()}"
     if isinstance(v, _dt.time):
@@ -430,13 +129,6 @@ def _show(v) -> str:
         text = "[" + ", ".join(_show(x) for x in v) + "]"
         return text if len(text) <= 60 else text[:56] + " ...]"
     return repr(v)
-
-
-def _iso(d: _dt.datetime) -> str:
-    """An aware date-time as ISO 8601, ``Z`` for UTC."""
-    if d.utcoffset() == _dt.timedelta(0):
-        return d.replace(tzinfo=None).isoformat() + "Z"
-    return d.isoformat()
 
 
 def _num_text(x: float) -> str:
@@ -468,11 +160,40 @@ class _Problems:
             else:
                 self.add(where, "unknown key (expected one of " + ", ".join(map(repr, allowed)) + ")")
 
+    def system(self, path: str, errors: list[SystemDefinitionError], table: dict) -> bool:
+        """Report what :meth:`System.check_fields <orbitshare.system.System.check_fields>` found, each
+        under ``path.<field>``; the given value is shown as the file wrote it. True when there was none."""
+        for err in errors:
+            detail = field_detail(err)
+            raw = _raw_at(table, err.field)
+            if raw is _MISSING and detail.endswith(", got nothing"):
+                detail += " (the key is missing)"
+            elif raw is not _MISSING and detail.endswith(f", got {raw!r}"):
+                detail = detail[: len(detail) - len(repr(raw))] + _show(raw)
+            self.add(_join(path, err.field), detail)
+        return not errors
+
     def raise_if_any(self) -> None:
         if self.lines:
-            err = ConfigError("\n".join(self.lines))
-            err.problems = list(self.lines)
-            raise err
+            raise ConfigError("\n".join(self.lines), problems=self.lines)
+
+
+_FIELD_PART_RE = re.compile(r"([^.\[]+)((?:\[\d+\])*)")
+
+
+def _raw_at(table: dict, field: str) -> Any:
+    """The value at ``field`` (``bands[1].low_mhz``) in a TOML table; _MISSING when there is none."""
+    v: Any = table
+    for part in field.split("."):
+        m = _FIELD_PART_RE.fullmatch(part)
+        if m is None or not isinstance(v, dict) or m.group(1) not in v:
+            return _MISSING
+        v = v[m.group(1)]
+        for index in re.findall(r"\d+", m.group(2)):
+            if not isinstance(v, list) or int(index) >= len(v):
+                return _MISSING
+            v = v[int(index)]
+    return v
 
 
 def _join(path: str, key: str) -> str:
@@ -559,15 +280,7 @@ class _Reader:
 
 # ============================================================================ reference tables
 def _country_codes() -> set[str]:
-    from orbitshare.geo.build import country_groups
-
     return {str(c) for c in country_groups()["iso3"]}
-
-
-def _filings():
-    from orbitshare.elements.filings import load_filings
-
-    return load_filings()
 
 
 # ============================================================================ file checks
@@ -618,7 +331,8 @@ def _resolve(base: Path, value: str) -> Path:
     return Path(os.path.normpath(p))
 
 
-def _available_threads() -> int:
+def available_threads() -> int:
+    """Threads a run may use: ``$NUMBA_NUM_THREADS`` when set, else the machine's cores."""
     env = os.environ.get("NUMBA_NUM_THREADS")
     if env and env.strip().isdigit() and int(env) > 0:
         return int(env)
@@ -626,37 +340,6 @@ def _available_threads() -> int:
 
 
 # ============================================================================ validation
-_TOP = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute")
-_SYSTEM_KEYS = (
-    "name",
-    *SOURCE_KINDS,
-    "epoch",
-    "operator",
-    "administration",
-    "bands",
-    "capacity_per_sat_mbps",
-    "spectral_efficiency_bps_per_hz",
-    "beams",
-    "elevation_mask_deg",
-    "min_visible",
-    "serve_countries",
-    "exclude_countries",
-)
-_WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
-_BAND_KEYS = ("name", "low_mhz", "high_mhz")
-_OUTPUT_KEYS = (
-    "datasets",
-    "files",
-    "maps",
-    "keep_time_series",
-    "weighting",
-    "lorenz_points",
-    "gso_bin_deg",
-    "gso_masks_deg",
-    "owners_data_dir",
-)
-
-
 def _table(p: _Problems, doc: dict, key: str, path: str | None = None) -> dict | None:
     v = doc.get(key, _MISSING)
     if v is _MISSING:
@@ -667,8 +350,8 @@ def _table(p: _Problems, doc: dict, key: str, path: str | None = None) -> dict |
     return v
 
 
-def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Experiment | None:
-    p.unknown_keys(doc, "", _TOP)
+def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Experiment:
+    p.unknown_keys(doc, "", TOP_KEYS)
     cache: dict[str, Any] = {}
 
     def countries():
@@ -678,14 +361,14 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
 
     def filings():
         if "filings" not in cache:
-            cache["filings"] = _filings()
+            cache["filings"] = load_filings()
         return cache["filings"]
 
     # ---- [experiment]
     exp_sec = None
     t = _table(p, doc, "experiment")
     if t is not None:
-        p.unknown_keys(t, "experiment", ("name", "description"))
+        p.unknown_keys(t, "experiment", EXPERIMENT_KEYS)
         r = _Reader(p, t, "experiment")
         name = r.string("name", "a non-empty string", default=stem, nonempty=True)
         desc = r.string("description", default="")
@@ -700,13 +383,13 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     elif not isinstance(t, dict):
         p.bad("time", "a table ([time])", t)
     else:
-        p.unknown_keys(t, "time", ("start", "stop", "step_s"))
+        p.unknown_keys(t, "time", TIME_KEYS)
         r = _Reader(p, t, "time")
         start = r.datetime("start")
         stop = r.datetime("stop")
         step = r.number("step_s", "a number of seconds > 0", lambda x: x > 0 and round(x * 1e9) >= 1, default=60.0)
         if start is not _BAD and stop is not _BAD and not stop > start:
-            p.bad("time.stop", f"a date-time after time.start ({_iso(start)})", stop)
+            p.bad("time.stop", f"a date-time after time.start ({iso_datetime(start)})", stop)
             stop = _BAD
         if _BAD not in (start, stop, step):
             time_sec = TimeSection(start=start, stop=stop, step_s=step)
@@ -715,7 +398,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     grid_sec = None
     t = _table(p, doc, "grid")
     if t is not None:
-        p.unknown_keys(t, "grid", ("resolution_deg",))
+        p.unknown_keys(t, "grid", GRID_KEYS)
         r = _Reader(p, t, "grid")
 
         def divides(x):
@@ -736,7 +419,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     geo_sec = None
     t = _table(p, doc, "geography")
     if t is not None:
-        p.unknown_keys(t, "geography", ("source", "data_dir", "scale", "population"))
+        p.unknown_keys(t, "geography", GEOGRAPHY_KEYS)
         r = _Reader(p, t, "geography")
         source = r.string("source", "'embedded' or 'naturalearth'", ("embedded", "naturalearth"), default="embedded")
         data_dir = scale = population = None
@@ -769,9 +452,6 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             else:
                 data_dir = _resolve(base, dd)
             if data_dir is not None and scale is not _BAD:
-                from orbitshare.errors import DataError
-                from orbitshare.geo.naturalearth import find_boundaries
-
                 written = dd if dd is not None else "$ORBITSHARE_DATA_DIR"
                 if not data_dir.exists():
                     p.bad("geography.data_dir", "an existing folder", _given_path(written, data_dir, "no such folder"))
@@ -815,7 +495,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     elif not isinstance(raw_systems, list) or not raw_systems:
         p.bad("systems", "an array of tables ([[systems]], one per system)", raw_systems)
     else:
-        norad = _WALKER_NORAD_START
+        norad = WALKER_NORAD_START
         for i, s in enumerate(raw_systems):
             path = f"systems[{i}]"
             if not isinstance(s, dict):
@@ -852,9 +532,9 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     comp_sec = None
     t = _table(p, doc, "compute")
     if t is not None:
-        p.unknown_keys(t, "compute", ("threads", "backend", "chunk_steps", "scheduler", "workers"))
+        p.unknown_keys(t, "compute", COMPUTE_KEYS)
         r = _Reader(p, t, "compute")
-        avail = _available_threads()
+        avail = available_threads()
         threads = r.integer(
             "threads",
             f"an integer in [0, {avail}] (0 = all {avail} cores of this machine)",
@@ -892,8 +572,6 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         elif scheduler is not None and workers is not None and _BAD not in (scheduler, workers):
             workers = p.bad("compute.workers", "to be left out when 'scheduler' is given (one or the other)", workers)
         if backend == "dask":
-            import importlib.util
-
             if importlib.util.find_spec("distributed") is None:
                 backend = p.bad(
                     "compute.backend",
@@ -908,29 +586,41 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             )
 
     p.raise_if_any()
+    checked = tuple(s for s in systems if s is not None)
+    assert exp_sec is not None and time_sec is not None and grid_sec is not None and geo_sec is not None
+    assert out_sec is not None and comp_sec is not None and len(checked) == len(systems)
     return Experiment(
         experiment=exp_sec,
         time=time_sec,
         grid=grid_sec,
         geography=geo_sec,
-        systems=tuple(systems),
+        systems=checked,
         outputs=out_sec,
         compute=comp_sec,
     )
 
 
-def _iso3_list(p: _Problems, r: _Reader, key: str, countries, nonempty: bool):
-    v = r.raw(key)
-    where = _join(r.path, key)
+def _iso3_list(p: _Problems, s: dict, path: str, key: str, countries: Callable[[], set[str]], nonempty: bool):
+    """The upper-cased codes of an array of ISO 3166-1 alpha-3 codes of the country table (first occurrence
+    kept), None when the key is absent, _BAD when invalid (reported): the TOML types here, the form of
+    each code by :class:`~orbitshare.system.System`, then the country table."""
+    v = s.get(key, _MISSING)
+    where = f"{path}.{key}"
     if v is _MISSING:
         return None
     expected = "a non-empty array of ISO 3166-1 alpha-3 codes" if nonempty else "an array of ISO 3166-1 alpha-3 codes"
     if not isinstance(v, list) or (nonempty and not v):
         return p.bad(where, expected, v)
+    malformed = {e.field: e for e in System.check_fields(**{key: v})}
     out, ok = [], True
-    table = countries()
     for j, c in enumerate(v):
-        if not isinstance(c, str) or c.upper() not in table:
+        err = malformed.get(f"{key}[{j}]")
+        if not isinstance(c, str):
+            p.bad(f"{where}[{j}]", "an ISO 3166-1 alpha-3 code of the country table", c)
+            ok = False
+        elif err is not None:
+            ok = p.system(path, [err], s) and ok
+        elif c.upper() not in countries():
             p.bad(f"{where}[{j}]", "an ISO 3166-1 alpha-3 code of the country table", c)
             ok = False
         elif c.upper() not in out:
@@ -940,7 +630,7 @@ def _iso3_list(p: _Problems, r: _Reader, key: str, countries, nonempty: bool):
 
 def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     """A SystemSection (or None when invalid) and the number of walker catalog numbers it used."""
-    p.unknown_keys(s, path, _SYSTEM_KEYS)
+    p.unknown_keys(s, path, SYSTEM_KEYS)
     r = _Reader(p, s, path)
     ok = True
     kinds = [k for k in SOURCE_KINDS if k in s]
@@ -967,9 +657,6 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
                 )
                 ok = False
             elif deep:
-                from orbitshare.elements.elementset import load_elements
-                from orbitshare.errors import OrbitshareError
-
                 try:
                     load_elements(elements)
                 except (OrbitshareError, OSError, ValueError) as exc:
@@ -989,8 +676,6 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         else:
             rows = [sh for sh in filings() if sh.system_id == v]
             if not rows:
-                from orbitshare.elements.filings import filing_systems
-
                 ids = filing_systems(filings())
                 close = difflib.get_close_matches(v, ids, n=1, cutoff=0.6)
                 hint = f"did you mean {close[0]!r}? " if close else ""
@@ -1015,8 +700,10 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     # name
     if default_name is None and "name" not in s and "walker" in s and len(kinds) == 1:
         name = p.bad(f"{path}.name", "a non-empty string (required for walker systems)", _MISSING)
+    elif "name" in s:
+        name = s["name"] if p.system(path, System.check_fields(name=s["name"]), s) else _BAD
     else:
-        name = r.string("name", "a non-empty string", default=default_name, nonempty=True)
+        name = default_name
     if name is None or name is _BAD:
         ok = False
         name = None
@@ -1038,59 +725,41 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         epoch = start
         ok = ok and start is not None
 
-    operator = r.string("operator", default=default_operator)
-    admin = r.raw("administration")
+    # the System's own fields: their rules are System's; the country table is the experiment's
+    operator = s.get("operator", default_operator)
+    if not p.system(path, System.check_fields(operator=operator), s):
+        operator = _BAD
+    admin = s.get("administration", _MISSING)
     if admin is _MISSING:
         admin = default_admin
     elif not isinstance(admin, str) or (admin and admin.upper() not in countries()):
-        admin = p.bad(f"{path}.administration", "an ISO 3166-1 alpha-3 code of the country table (or '')", admin)
+        errors = System.check_fields(administration=admin) if isinstance(admin, str) else []
+        if p.system(path, errors, s):
+            p.bad(f"{path}.administration", "an ISO 3166-1 alpha-3 code of the country table (or '')", admin)
+        admin = _BAD
     else:
         admin = admin.upper()
     ok = ok and _BAD not in (operator, admin)
 
-    bands = _validate_bands(p, s, path)
-    ok = ok and bands is not _BAD
+    bands = _band_tables(p, s, path)
+    capacity = {k: s[k] for k in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams") if k in s}
+    errors = System.check_fields(bands=() if bands is _BAD else bands, **capacity)
+    if bands is _BAD:  # reported already; System saw no bands
+        errors = [e for e in errors if e.field != "bands"]
+    for err in errors:
+        if bands is not _BAD and err.field.startswith("bands[") and bands[_band_index(err.field)] is None:
+            p.bad(f"{path}.{err.field}", "a table (name, low_mhz, high_mhz)", s["bands"][_band_index(err.field)])
+        else:
+            p.system(path, [err], s)
+    ok = ok and not errors and bands is not _BAD
+    cap, eff, beams = (capacity.get(k) for k in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams"))
 
-    cap = r.number("capacity_per_sat_mbps", "a number of Mbit/s > 0", lambda x: x > 0, default=None)
-    eff = r.number("spectral_efficiency_bps_per_hz", "a number of bit/s/Hz > 0", lambda x: x > 0, default=None)
-    beams = r.integer("beams", "an integer >= 1", lambda x: x >= 1, default=None)
-    if _BAD in (cap, eff, beams):
-        ok = False
-    else:
-        if cap is not None and (eff is not None or beams is not None):
-            p.bad(
-                f"{path}.capacity_per_sat_mbps",
-                "either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams",
-                _Raw("both"),
-            )
-            ok = False
-        elif eff is not None and beams is None:
-            p.bad(
-                f"{path}.beams",
-                "an integer >= 1 with spectral_efficiency_bps_per_hz (capacity = efficiency x bandwidth x beams)",
-                _MISSING,
-            )
-            ok = False
-        elif beams is not None and eff is None:
-            p.bad(
-                f"{path}.spectral_efficiency_bps_per_hz",
-                "a number of bit/s/Hz > 0 with beams (capacity = efficiency x bandwidth x beams)",
-                _MISSING,
-            )
-            ok = False
-        elif eff is not None and bands is not _BAD and not bands:
-            p.bad(
-                f"{path}.bands",
-                "at least one band with spectral_efficiency_bps_per_hz (for the bandwidth)",
-                _Raw("none"),
-            )
-            ok = False
-
-    mask = r.number("elevation_mask_deg", "a number of degrees in (-90, 90)", lambda x: -90 < x < 90, default=25.0)
-    minv = r.integer("min_visible", "an integer in [1, 32767]", lambda x: 1 <= x <= 32767, default=1)
-    serve = _iso3_list(p, r, "serve_countries", countries, nonempty=True)
-    exclude = _iso3_list(p, r, "exclude_countries", countries, nonempty=False)
-    if _BAD in (mask, minv, serve, exclude):
+    coverage = {k: s[k] for k in ("elevation_mask_deg", "min_visible") if k in s}
+    ok = p.system(path, System.check_fields(**coverage), s) and ok
+    mask, minv = coverage.get("elevation_mask_deg", 25.0), coverage.get("min_visible", 1)
+    serve = _iso3_list(p, s, path, "serve_countries", countries, nonempty=True)
+    exclude = _iso3_list(p, s, path, "exclude_countries", countries, nonempty=False)
+    if _BAD in (serve, exclude):
         ok = False
     if not ok:
         return None, used, name
@@ -1104,11 +773,11 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             epoch=epoch,
             operator=operator,
             administration=admin,
-            bands=bands,
-            capacity_per_sat_mbps=cap,
-            spectral_efficiency_bps_per_hz=eff,
+            bands=tuple(BandSection(band, float(low), float(high)) for band, low, high in bands),
+            capacity_per_sat_mbps=None if cap is None else float(cap),
+            spectral_efficiency_bps_per_hz=None if eff is None else float(eff),
             beams=beams,
-            elevation_mask_deg=mask,
+            elevation_mask_deg=float(mask),
             min_visible=minv,
             serve_countries=serve,
             exclude_countries=exclude or (),
@@ -1133,28 +802,21 @@ def _validate_walker(p, v, path, norad):
             p.bad(where, "a table", sh)
             ok = False
             continue
-        p.unknown_keys(sh, where, _WALKER_KEYS)
-        r = _Reader(p, sh, where)
-        alt = r.number("altitude_km", "a number of km in (0, 50000)", lambda x: 0 < x < 50000)
-        inc = r.number("inclination_deg", "a number of degrees in [0, 180]", lambda x: 0 <= x <= 180)
-        planes = r.integer("planes", "an integer >= 1", lambda x: x >= 1)
-        spp = r.integer("sats_per_plane", "an integer >= 1", lambda x: x >= 1)
-        if planes is _BAD:
-            phasing = r.integer("phasing", "an integer >= 0", lambda x: x >= 0, default=0)
-        else:
-            phasing = r.integer(
-                "phasing", f"an integer in [0, planes) = [0, {planes - 1}]", lambda x: 0 <= x < planes, default=0
-            )
-        pattern = r.string("pattern", "'delta' or 'star'", ("delta", "star"), default="delta")
-        vals = (alt, inc, planes, spp, phasing, pattern)
-        if _BAD in vals:
+        p.unknown_keys(sh, where, WALKER_KEYS)
+        # the shell's value rules are the walker generator's (shell_problems); reported under their keys
+        given = {k: sh.get(k, _MISSING) for k in SHELL_FIELDS}
+        given["phasing"] = sh.get("phasing", 0)
+        given["pattern"] = sh.get("pattern", "delta")
+        values, problems = shell_problems(*(given[k] for k in SHELL_FIELDS))
+        for problem in problems:
+            p.bad(f"{where}.{problem.field}", problem.expected, problem.value)
+        if problems:
             ok = False
             continue
-        shell = WalkerShell(*vals)
+        alt, inc, planes = values["altitude_km"], values["inclination_deg"], values["planes"]
+        phasing, pattern = values["phasing"], values["pattern"]
+        shell = WalkerShell(alt, inc, planes, values["sats_per_plane"], phasing, pattern)
         # the walker generator's own checks (e.g. orbits below the surface) are part of validation
-        from orbitshare.elements.walker import walker as make_walker
-        from orbitshare.errors import OrbitshareError
-
         try:
             make_walker(alt, inc, planes, 1, phasing, "2026-01-01T00:00:00Z", pattern=pattern)
         except (OrbitshareError, ValueError) as exc:
@@ -1166,7 +828,16 @@ def _validate_walker(p, v, path, norad):
     return (tuple(shells) if ok else _BAD), used
 
 
-def _validate_bands(p, s, path):
+def _band_index(field: str) -> int:
+    """``i`` of a field ``bands[i]...``."""
+    return int(field[len("bands[") : field.index("]")])
+
+
+def _band_tables(p: _Problems, s: dict, path: str):
+    """The bands of a system as ``(name, low_mhz, high_mhz)`` as written (_MISSING for a key not given;
+    unknown keys are reported here), None for an item that is not a table (reported with what
+    :class:`~orbitshare.system.System` finds), or _BAD when ``bands`` is not an array (reported); their
+    value rules are System's."""
     v = s.get("bands", _MISSING)
     where = f"{path}.bands"
     if v is _MISSING:
@@ -1177,44 +848,18 @@ def _validate_bands(p, s, path):
             "an array of tables (name, low_mhz, high_mhz)",
             v if not isinstance(v, dict) else _Raw("a single table (write [[systems.bands]] or bands = [{...}])"),
         )
-    out, ok = [], True
+    out: list[tuple[Any, Any, Any] | None] = []
     for j, b in enumerate(v):
-        bw = f"{where}[{j}]"
-        if not isinstance(b, dict):
-            p.bad(bw, "a table (name, low_mhz, high_mhz)", b)
-            ok = False
-            continue
-        p.unknown_keys(b, bw, _BAND_KEYS)
-        r = _Reader(p, b, bw)
-        name = r.string("name", "a non-empty string", nonempty=True)
-        low = r.number("low_mhz", "a number of MHz > 0", lambda x: x > 0)
-        high = r.number("high_mhz", "a number of MHz > 0", lambda x: x > 0)
-        if low is not _BAD and high is not _BAD and not low < high:
-            p.bad(f"{bw}.low_mhz", f"a number < high_mhz ({_num_text(high)})", b["low_mhz"])
-            low = _BAD
-        if _BAD in (name, low, high):
-            ok = False
-            continue
-        for k, other in enumerate(out):
-            if other is None:
-                continue
-            if other.name == name:
-                p.bad(f"{bw}.name", "a band name unique within the system", _Raw(f"{name!r} (also bands[{k}])"))
-                ok = False
-            elif low < other.high_mhz and other.low_mhz < high:
-                p.bad(
-                    bw,
-                    f"a band not overlapping bands[{k}] ({other.name!r}, {_num_text(other.low_mhz)}-"
-                    f"{_num_text(other.high_mhz)} MHz)",
-                    _Raw(f"{name!r}, {_num_text(low)}-{_num_text(high)} MHz"),
-                )
-                ok = False
-        out.append(BandSection(name, low, high))
-    return tuple(out) if ok else _BAD
+        if isinstance(b, dict):
+            p.unknown_keys(b, f"{where}[{j}]", BAND_KEYS)
+            out.append((b.get("name", _MISSING), b.get("low_mhz", _MISSING), b.get("high_mhz", _MISSING)))
+        else:
+            out.append(None)
+    return tuple(out)
 
 
 def _validate_outputs(p, t, base, systems):
-    p.unknown_keys(t, "outputs", _OUTPUT_KEYS)
+    p.unknown_keys(t, "outputs", OUTPUT_KEYS)
     r = _Reader(p, t, "outputs")
     ok = True
 
@@ -1279,16 +924,13 @@ def _validate_outputs(p, t, base, systems):
                     m,
                 )
                 ok = False
-        if maps_given:
-            import importlib.util
-
-            if importlib.util.find_spec("matplotlib") is None:
-                p.bad(
-                    "outputs.maps",
-                    "an empty array when matplotlib is not installed (pip install matplotlib)",
-                    t["maps"],
-                )
-                ok = False
+        if maps_given and importlib.util.find_spec("matplotlib") is None:
+            p.bad(
+                "outputs.maps",
+                "an empty array when matplotlib is not installed (pip install matplotlib)",
+                t["maps"],
+            )
+            ok = False
     keep = r.boolean("keep_time_series", default=False)
     weighting = r.string("weighting", "'population' or 'area'", ("population", "area"), default="population")
     lorenz = r.integer("lorenz_points", "an integer >= 2", lambda x: x >= 2, default=101)
@@ -1329,11 +971,12 @@ def _validate_outputs(p, t, base, systems):
 
 # ============================================================================ public API
 def default_experiment_path() -> Path:
-    """The embedded default experiment inside the installed package."""
+    """The path of the embedded default experiment inside the installed package
+    (``orbitshare/data/default_experiment.toml``)."""
     return Path(str(resources.files("orbitshare") / "data" / "default_experiment.toml"))
 
 
-def _label(path: Path, given) -> str:
+def _label(given: str | os.PathLike[str] | None) -> str:
     return os.fspath(given) if given is not None else "orbitshare/data/default_experiment.toml"
 
 
@@ -1351,21 +994,19 @@ def _parse_text(text: str, label: str) -> dict:
             line, col = len(lines), len(lines[-1]) + 1
             msg = _TOML_END_RE.sub("", msg)
         where = f"line {line}, column {col}"
-        err = ConfigError(f"{label}: {where}: invalid TOML: {msg}")
-        err.problems = [str(err)]
-        raise err from None
+        raise ConfigError(f"{label}: {where}: invalid TOML: {msg}") from None
 
 
-def _load(path, deep: bool) -> Experiment:
+def _load(path: str | os.PathLike[str] | None, deep: bool) -> Experiment:
     if path is None:
         res = resources.files("orbitshare") / "data" / "default_experiment.toml"
         text = res.read_text(encoding="utf-8")
         source = default_experiment_path()
-        label = _label(source, None)
+        label = _label(None)
     else:
         given = path
         source = Path(os.path.abspath(Path(path).expanduser()))
-        label = _label(source, given)
+        label = _label(given)
         try:
             data = source.read_bytes()
         except FileNotFoundError:
@@ -1390,113 +1031,25 @@ def _load(path, deep: bool) -> Experiment:
     return Experiment(**{f.name: getattr(exp, f.name) for f in fields(exp) if f.name != "source"}, source=source)
 
 
-def load_experiment(path=None, *, deep: bool = False) -> Experiment:
+def load_experiment(path: str | os.PathLike[str] | None = None, *, deep: bool = False) -> Experiment:
     """Read and validate an experiment file; ``None`` loads the embedded default.
 
     Raises :class:`~orbitshare.errors.ConfigError` listing every problem (one line each: file, key
     path, what was expected, what was given); TOML syntax errors name the line and column.
     ``deep=True`` also parses every element file completely (slower; default: a format sniff).
     Nothing is downloaded.
+
+    >>> exp = load_experiment()
+    >>> exp.name, exp.grid.resolution_deg, exp.time.step_s
+    ('default', 2.0, 60.0)
+    >>> [s.name for s in exp.systems]
+    ['Starlink Gen1', 'OneWeb phase 1', 'Kuiper']
+    >>> exp.systems[0].bands[0].low_mhz, exp.systems[0].capacity_per_sat_mbps  # MHz, Mbit/s
+    (10700.0, 20000.0)
     """
     return _load(path, deep)
 
 
-def validate_experiment(path=None, *, deep: bool = False) -> Experiment:
+def validate_experiment(path: str | os.PathLike[str] | None = None, *, deep: bool = False) -> Experiment:
     """Same as :func:`load_experiment` (the name for ``orbitshare validate``)."""
     return _load(path, deep)
-
-
-# ============================================================================ builders
-def build_times(exp: Experiment):
-    """The run's :class:`~orbitshare.timegrid.TimeGrid` (steps in [start, stop))."""
-    from orbitshare.timegrid import time_grid
-
-    return time_grid(exp.time.start, exp.time.stop, exp.time.step_s)
-
-
-def build_grid(exp: Experiment):
-    """The run's :class:`~orbitshare.grid.Grid`."""
-    from orbitshare.grid import Grid
-
-    return Grid(exp.grid.resolution_deg)
-
-
-def build_geography(exp: Experiment, grid=None):
-    """The geography Dataset on ``grid`` (default :func:`build_grid`), as :func:`orbitshare.geography`."""
-    from orbitshare.geo.build import geography
-
-    g = exp.geography
-    grid = build_grid(exp) if grid is None else grid
-    if g.source == "embedded":
-        return geography(grid, source="embedded")
-    return geography(grid, source="naturalearth", data_dir=g.data_dir, population=g.population, scale=g.scale)
-
-
-def build_elements(spec: SystemSection):
-    """The :class:`~orbitshare.elements.elementset.ElementSet` of one system (``fetch`` downloads, or reuses the
-    cache of :func:`orbitshare.elements.fetch.fetch_group`)."""
-    kind = spec.kind
-    if kind == "elements":
-        from orbitshare.elements.elementset import load_elements
-
-        return load_elements(spec.elements)
-    if kind == "filing":
-        from orbitshare.elements.filings import filing_elements
-
-        return filing_elements(spec.filing, spec.epoch)
-    if kind == "fetch":
-        from orbitshare.elements.fetch import fetch_elements
-
-        return fetch_elements(spec.fetch)
-    from orbitshare.elements.elementset import ElementSet
-    from orbitshare.elements.walker import walker
-
-    parts, norad = [], spec.walker_norad_start or _WALKER_NORAD_START
-    prefix = re.sub(r"[^A-Za-z0-9]+", "-", spec.name).strip("-").upper() or "WALKER"
-    for j, sh in enumerate(spec.walker):
-        parts.append(
-            walker(
-                sh.altitude_km,
-                sh.inclination_deg,
-                sh.planes,
-                sh.sats_per_plane,
-                sh.phasing,
-                spec.epoch,
-                pattern=sh.pattern,
-                norad_start=norad,
-                name_prefix=f"{prefix}-{j + 1}" if len(spec.walker) > 1 else prefix,
-            )
-        )
-        norad += sh.total_sats
-    return parts[0] if len(parts) == 1 else ElementSet.concat(parts)
-
-
-def system_kwargs(spec: SystemSection) -> dict:
-    """Keyword arguments of :class:`~orbitshare.system.System` for ``spec``, except ``elements``."""
-    from orbitshare.system import Band
-
-    return {
-        "name": spec.name,
-        "elevation_mask_deg": spec.elevation_mask_deg,
-        "min_visible": spec.min_visible,
-        "operator": spec.operator,
-        "administration": spec.administration,
-        "bands": tuple(Band(b.name, b.low_mhz, b.high_mhz) for b in spec.bands),
-        "capacity_per_sat_mbps": spec.capacity_per_sat_mbps,
-        "spectral_efficiency_bps_per_hz": spec.spectral_efficiency_bps_per_hz,
-        "beams": spec.beams,
-        "serve_countries": spec.serve_countries,
-        "exclude_countries": spec.exclude_countries,
-    }
-
-
-def build_system(spec: SystemSection):
-    """One :class:`~orbitshare.system.System`."""
-    from orbitshare.system import System
-
-    return System(elements=build_elements(spec), **system_kwargs(spec))
-
-
-def build_systems(exp: Experiment) -> list:
-    """The run's :class:`~orbitshare.system.System` list, in file order."""
-    return [build_system(s) for s in exp.systems]

@@ -16,7 +16,8 @@ OMM_ACTIVE = "omm/celestrak_gp_csv_2026-08-18/active.csv"
 
 
 def _satrecs_from_tle(path):
-    lines = [l.rstrip() for l in open(path, encoding="ascii") if l.strip()]
+    with open(path, encoding="ascii") as f:
+        lines = [line.rstrip() for line in f if line.strip()]
     return [Satrec.twoline2rv(lines[i + 1], lines[i + 2]) for i in range(0, len(lines), 3)]
 
 
@@ -96,7 +97,7 @@ def test_thread_count_does_not_change_results(shared_data):
     finally:
         numba.set_num_threads(n)
     many = orbitshare.propagate(es, tg, frame="itrs")
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

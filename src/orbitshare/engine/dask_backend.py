@@ -1,0 +1,433 @@
+"""The Dask backend of the streaming pass (``[compute] backend = "dask"``).
+
+The pass (:func:`orbitshare.engine.stream.run_pass`) goes over the time steps in chunks; each chunk's
+statistics (:class:`~orbitshare.kernels.chunkstate.ChunkState`) are merged in time order with the
+exact :func:`~orbitshare.kernels.chunkstate.merge_chunk_states`. The systems never interact in the
+kernel (every accumulator is indexed by the satellite's system, and the satellites of one system are
+visited in the same order whether or not other systems are present), so one chunk's state is the
+concatenation, along the system axis, of the states of each system alone. Here the work is split into
+one Dask task per (time chunk × system):
+
+* the task propagates only that system's satellites (SGP4 parameters initialised once on the client,
+  sent once to every worker) over that chunk's :class:`~orbitshare.timegrid.TimeGrid` slice, in ITRS,
+  and calls :func:`~orbitshare.kernels.visibility.accumulate_chunk` with one system;
+* :func:`dask_chunk_states` collects the tasks of each chunk, concatenates them
+  (:func:`stack_system_states`) and yields the chunks strictly in time order, with at most
+  ``max_chunks_ahead`` chunks in flight, so memory stays bounded and the driver merges exactly as in
+  a local run.
+
+The results are identical to the single-process run: the integer statistics do not depend on the
+partition at all, and the capacity float sums use the driver's time-block rule
+(``min(CAPACITY_TIME_BLOCKS, chunk length)``), which depends on the chunk length only — so they are
+bit-identical too. Tasks are pure: a worker that dies is replaced, and the scheduler reruns its tasks
+(``retries`` also covers exceptions). ``distributed`` is imported lazily: install the ``dask`` extra
+(``pip install "orbitshare[dask]"``).
+
+Workers should run one thread each (``dask worker --nthreads 1``; :func:`get_client` does that for a
+local cluster) and let Numba use the cores; with more threads per worker the kernels of one process are
+serialised by a lock (Numba's default threading layer does not allow concurrent parallel launches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from orbitshare.engine.passinputs import PassInputs, check_capacity_inputs
+from orbitshare.engine.propagation import propagate_params, sgp4_params
+from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.grid import Grid
+from orbitshare.kernels.chunkstate import ChunkState
+from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS, accumulate_chunk
+from orbitshare.timegrid import TimeGrid
+
+__all__ = [
+    "GridGeometry",
+    "SystemInput",
+    "capacity_nblocks",
+    "chunk_system_task",
+    "dask_chunk_states",
+    "dask_pass_chunks",
+    "get_client",
+    "stack_system_states",
+    "system_inputs",
+]
+
+# one Numba kernel launch at a time per worker process (see the module docstring)
+_KERNEL_LOCK = threading.Lock()
+
+
+class GridGeometry(NamedTuple):
+    """What the visibility kernel needs of a :class:`~orbitshare.grid.Grid` (small, picklable)."""
+
+    pxy: np.ndarray
+    pz: np.ndarray
+    nxy: np.ndarray
+    nz: np.ndarray
+    lon_rad: np.ndarray
+    cos_lon: np.ndarray
+    sin_lon: np.ndarray
+
+    @classmethod
+    def from_grid(cls, grid) -> GridGeometry:
+        """From a :class:`~orbitshare.grid.Grid` (or a resolution in degrees), exactly as the driver."""
+        if not isinstance(grid, Grid):
+            grid = Grid(grid)
+        pxy, pz, nxy, nz = grid.row_geometry()
+        return cls(
+            *(
+                np.ascontiguousarray(a, dtype=np.float64)
+                for a in (pxy, pz, nxy, nz, np.array(grid.lon_rad), np.array(grid.cos_lon), np.array(grid.sin_lon))
+            )
+        )
+
+    @property
+    def nlat(self) -> int:
+        return int(self.pxy.shape[0])
+
+    @property
+    def nlon(self) -> int:
+        return int(self.lon_rad.shape[0])
+
+
+class SystemInput(NamedTuple):
+    """One system's share of the work: its SGP4 parameters and coverage rule (picklable).
+
+    params : float64[nsat, NPARAM], init_err : uint8[nsat]   from :func:`orbitshare.engine.propagation.sgp4_params`
+    mask_rad : float              elevation mask, rad
+    min_visible : int             satellites needed for a covered step
+    capacity_mbps : float or None capacity of each satellite (with capacity)
+    weight : float64[1, nlat, nlon] or None   the system's cell weights (with capacity)
+    """
+
+    params: np.ndarray
+    init_err: np.ndarray
+    mask_rad: float
+    min_visible: int
+    capacity_mbps: float | None = None
+    weight: np.ndarray | None = None
+
+
+def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) -> list[SystemInput]:
+    """One :class:`SystemInput` per system, with the driver's conversions.
+
+    systems : the driver's list of :class:`~orbitshare.system.System` (anything with ``elements``,
+        ``elevation_mask_deg`` and ``min_visible``)
+    capacity : None, or the driver's ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon] or
+        [nlat, nlon])``
+    geometry : checks the weight's shape against the grid when given
+    """
+    systems = list(systems)
+    nsys = len(systems)
+    cap_sys = weight = None
+    if capacity is not None:
+        nlat, nlon = (geometry.nlat, geometry.nlon) if geometry is not None else np.shape(capacity[1])[-2:]
+        cap_sys, weight = check_capacity_inputs(capacity, nsys, nlat, nlon)
+    out = []
+    for i, s in enumerate(systems):
+        params, init_err = sgp4_params(s.elements)
+        out.append(
+            SystemInput(
+                np.ascontiguousarray(params, np.float64),
+                np.ascontiguousarray(init_err),
+                float(np.radians(np.float64(s.elevation_mask_deg))),
+                int(s.min_visible),
+                None if cap_sys is None else float(cap_sys[i]),
+                None if weight is None else np.ascontiguousarray(weight[i : i + 1], dtype=np.float64),
+            )
+        )
+    return out
+
+
+def capacity_nblocks(n: int, capacity: bool) -> int | None:
+    """The driver's time-block rule: ``min(CAPACITY_TIME_BLOCKS, n)`` with capacity (the float sums
+    depend on the block partition, which must depend on the chunk length only); otherwise None (the
+    worker's Numba thread count: the integer statistics do not depend on it)."""
+    return min(CAPACITY_TIME_BLOCKS, int(n)) if capacity else None
+
+
+def chunk_system_task(
+    inp: SystemInput,
+    geom: GridGeometry,
+    times: TimeGrid,
+    count_any: bool = False,
+    keep_counts: bool = False,
+    nblocks: int | None = None,
+):
+    """One (time chunk × system) task: propagate the system over ``times`` (ITRS) and accumulate.
+
+    Returns ``(ChunkState with leading dimension 1, SGP4 error satellite-steps int)``. Pure: running
+    it again gives the same bits (Dask reruns it when a worker is lost).
+    """
+    nsat, n = int(inp.params.shape[0]), len(times)
+    cap_kw: dict[str, Any] = {}
+    if inp.capacity_mbps is not None:
+        cap_kw["capacity_per_sat"] = np.full(nsat, inp.capacity_mbps, np.float64)
+        cap_kw["weight"] = inp.weight
+    with _KERNEL_LOCK:
+        if nsat:
+            e, r, v = propagate_params(inp.params, inp.init_err, times, "itrs")
+            del v
+        else:
+            e, r = np.zeros((0, n), np.uint8), np.zeros((0, n, 3))
+        st = accumulate_chunk(
+            r,
+            np.zeros(nsat, np.int32),
+            np.array([inp.mask_rad], np.float64),
+            np.array([inp.min_visible], np.int32),
+            geom.pxy,
+            geom.pz,
+            geom.nxy,
+            geom.nz,
+            geom.lon_rad,
+            cos_lon=geom.cos_lon,
+            sin_lon=geom.sin_lon,
+            err=e,
+            keep_counts=keep_counts,
+            nblocks=nblocks,
+            count_any=count_any,
+            **cap_kw,
+        )
+    return st, int(np.count_nonzero(e))
+
+
+def stack_system_states(states: Sequence[ChunkState]) -> ChunkState:
+    """Concatenate the states of the same chunk for systems 0..k−1 along the system axis.
+
+    Every array field has the system axis first (``counts`` [nsys, nsteps, nlat, nlon], ``delivered``
+    and ``offered`` [nsys, nsteps], the rest [nsys, nlat, nlon]); an optional field is kept only if
+    every state has it (as :func:`merge_chunk_states`). All states must cover the same steps.
+    """
+    states = list(states)
+    if not states:
+        raise ParameterError("stack_system_states: expected at least one state")
+    nsteps = int(states[0].nsteps)
+    if any(int(s.nsteps) != nsteps for s in states):
+        raise ParameterError(f"stack_system_states: states of different lengths {[s.nsteps for s in states]}")
+    fields: dict[str, Any] = {"nsteps": nsteps}
+    for name in ChunkState._fields[1:]:
+        parts = [getattr(s, name) for s in states]
+        if any(p is None for p in parts):
+            fields[name] = None
+        else:
+            fields[name] = np.concatenate(parts, axis=0)
+    return ChunkState(**fields)
+
+
+def _n_workers(client) -> int:
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # pragma: no cover - an unusual client
+        return 1
+
+
+def dask_chunk_states(
+    systems_inputs,
+    times: TimeGrid,
+    chunk_steps: int,
+    grid_geometry,
+    *,
+    client,
+    count_any: bool = False,
+    capacity=None,
+    keep_counts: bool = False,
+    nblocks_for: Callable[[int], int | None] | None = None,
+    max_chunks_ahead: int | None = None,
+    retries: int = 2,
+) -> Iterator[tuple[int, int, ChunkState, np.ndarray]]:
+    """Per-chunk states of the streaming pass computed on a Dask cluster, in time order.
+
+    systems_inputs : list of :class:`SystemInput` (from :func:`system_inputs`), or the driver's list
+        of systems (then converted here with ``capacity``)
+    times : the TimeGrid to cover (the driver's ``rest``); chunks are ``times.chunks(chunk_steps)``
+    grid_geometry : :class:`GridGeometry`, or a Grid
+    client : a ``distributed.Client`` (see :func:`get_client`)
+    count_any, keep_counts : as the driver (``keep_counts`` sends int16 counts back: bandwidth!)
+    capacity : the driver's ``(cap_mbps, weight)`` when ``systems_inputs`` are systems; with
+        SystemInputs it may be None (their capacity fields decide) or must agree with them
+    nblocks_for : ``n_steps -> nblocks`` (default :func:`capacity_nblocks`, the driver's rule)
+    max_chunks_ahead : chunks submitted beyond the one being collected (default 2 × workers, ≥ 2)
+    retries : Dask retries of a failing task (a lost worker's tasks are rescheduled regardless)
+
+    Yields ``(chunk_index, n_steps, ChunkState [nsys, ...], err_steps int64[nsys])`` for chunk 0, 1, …
+    of ``times``; merging them in that order with ``merge_chunk_states`` gives the local result bit for
+    bit. Closing the generator early cancels the tasks still in flight.
+    """
+    from distributed import wait  # noqa: F401  (fail early, with a clear message, without distributed)
+
+    if not isinstance(times, TimeGrid):
+        raise ParameterTypeError(f"times: expected a TimeGrid, got {type(times).__name__}")
+    chunk_steps = int(chunk_steps)
+    if chunk_steps < 1:
+        raise ParameterError(f"chunk_steps: expected an integer >= 1, got {chunk_steps}")
+    geom = grid_geometry if isinstance(grid_geometry, GridGeometry) else GridGeometry.from_grid(grid_geometry)
+    inputs = list(systems_inputs)
+    if not inputs:
+        raise ParameterError("systems_inputs: expected at least one system")
+    if not all(isinstance(s, SystemInput) for s in inputs):
+        inputs = system_inputs(inputs, capacity, geom)
+    has_cap = {s.capacity_mbps is not None for s in inputs}
+    if len(has_cap) != 1:
+        raise ParameterError("systems_inputs: capacity given for some systems only")
+    do_cap = has_cap.pop()
+    if capacity is not None and not do_cap:
+        raise ParameterError("capacity: given, but the SystemInputs were built without it")
+    for s in inputs:
+        if do_cap and (s.weight is None or s.weight.shape != (1, geom.nlat, geom.nlon)):
+            raise ParameterError(f"SystemInput.weight: expected shape (1, {geom.nlat}, {geom.nlon})")
+    if nblocks_for is None:
+
+        def nblocks_for(n):
+            return capacity_nblocks(n, do_cap)
+
+    nsys = len(inputs)
+    ahead = int(max_chunks_ahead) if max_chunks_ahead is not None else max(2, 2 * _n_workers(client))
+    ahead = max(1, ahead)
+
+    # The inputs go to every worker once (a copy survives the loss of any one worker). Unique keys
+    # (hash=False): a re-used content-hashed key can be lost to the release race of an earlier run.
+    # Should every copy be lost anyway, the chunks in flight are resubmitted with fresh copies.
+    from concurrent.futures import CancelledError
+
+    scattered = {}
+
+    def scatter_inputs():
+        scattered["inp"] = client.scatter(inputs, broadcast=True, hash=False)
+        scattered["geom"] = client.scatter([geom], broadcast=True, hash=False)[0]
+
+    chunk_iter = enumerate(times.chunks(chunk_steps))
+    pending: deque = deque()  # [ci, n, chunk TimeGrid, futures]
+
+    def submit(ci, chunk):
+        nb = nblocks_for(len(chunk))
+        tag = uuid.uuid4().hex[:12]
+        return [
+            client.submit(
+                chunk_system_task,
+                scattered["inp"][s],
+                scattered["geom"],
+                chunk,
+                bool(count_any),
+                bool(keep_counts),
+                nb,
+                key=f"orbitshare-chunk-{tag}-{ci}-{s}",
+                priority=-ci,
+                retries=retries,
+                pure=False,
+            )
+            for s in range(nsys)
+        ]
+
+    def submit_next() -> bool:
+        item = next(chunk_iter, None)
+        if item is None:
+            return False
+        ci, chunk = item
+        pending.append([ci, len(chunk), chunk, submit(ci, chunk)])
+        return True
+
+    try:
+        scatter_inputs()
+        for _ in range(ahead + 1):
+            if not submit_next():
+                break
+        while pending:
+            head = pending.popleft()
+            submit_next()
+            for attempt in itertools.count():
+                try:
+                    parts = client.gather(head[3])
+                    break
+                except CancelledError:  # lost dependencies: every copy of the inputs is gone
+                    if attempt >= retries:
+                        raise
+                    for item in [head, *pending]:
+                        client.cancel(item[3])
+                    scatter_inputs()
+                    for item in [head, *pending]:
+                        item[3] = submit(item[0], item[2])
+            ci, n, _chunk, futs = head
+            for f in futs:
+                f.release()
+            del futs, head
+            st = stack_system_states([p[0] for p in parts])
+            err = np.array([p[1] for p in parts], np.int64)
+            if st.nsteps != n:  # pragma: no cover - a broken worker environment
+                raise RuntimeError(f"chunk {ci}: expected {n} steps, got {st.nsteps}")
+            del parts
+            yield ci, n, st, err
+    finally:
+        for item in pending:
+            client.cancel(item[3])
+        pending.clear()
+        scattered.clear()  # the scattered inputs are released with their last reference
+
+
+def dask_pass_chunks(
+    inputs: PassInputs, start: int = 0, *, client: Any, **kwargs: Any
+) -> Iterator[tuple[TimeGrid, ChunkState, np.ndarray]]:
+    """The pass's chunks from step ``start`` on, computed on a Dask cluster: yields ``(chunk TimeGrid,
+    state [nsys, ...], err_steps int64[nsys])`` in time order, as the CPU source does. Other keywords
+    go to :func:`dask_chunk_states`."""
+    times = inputs.times[start:] if start else inputs.times
+    chunk_steps = inputs.chunk_steps
+    geom = GridGeometry(inputs.pxy, inputs.pz, inputs.nxy, inputs.nz, inputs.lon_rad, inputs.cos_lon, inputs.sin_lon)
+    for ci, n, st, err in dask_chunk_states(
+        system_inputs(inputs.systems, inputs.capacity, geom),
+        times,
+        chunk_steps,
+        geom,
+        client=client,
+        count_any=inputs.count_any,
+        keep_counts=inputs.keep_counts,
+        **kwargs,
+    ):
+        k = ci * chunk_steps
+        yield times[k : k + n], st, err
+
+
+@contextlib.contextmanager
+def get_client(scheduler=None, workers=None, **cluster_kwargs):
+    """A ``distributed.Client``, as a context manager that closes what it created.
+
+    scheduler : address of a running scheduler (``"tcp://host:8786"``), or an existing Client (used
+        as is, not closed)
+    workers : otherwise, the number of worker processes of a LocalCluster (one thread each; default:
+        Dask's choice); ``cluster_kwargs`` go to LocalCluster (e.g. ``memory_limit``)
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and workers is not None:
+        raise ParameterError("get_client: give either scheduler (an existing cluster) or workers (a local one)")
+    if scheduler is not None:
+        if isinstance(scheduler, Client):
+            yield scheduler
+            return
+        client = Client(str(scheduler))
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
+        raise ParameterError(f"workers: expected an integer >= 1, got {workers!r}")
+    kw = {"threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    if workers is not None:
+        kw["n_workers"] = int(workers)
+    kw.update(cluster_kwargs)
+    cluster = LocalCluster(**kw)
+    try:
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()

@@ -1,0 +1,218 @@
+"""The inputs of the streaming pass, checked once: systems as kernel arrays, grid geometry, chunking.
+
+:func:`prepare_pass` is the one place where the pass's inputs are validated (time grid, capacity
+per satellite and cell weights, chunk length); every backend then reads the same
+:class:`PassInputs`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+
+from orbitshare.elements.elementset import ElementSet
+from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.grid import Grid
+from orbitshare.system import System, as_systems
+from orbitshare.timegrid import TimeGrid
+
+__all__ = [
+    "COUNTS_BYTES_PER_CHUNK",
+    "SAT_STEPS_PER_CHUNK",
+    "PassInputs",
+    "check_capacity_inputs",
+    "default_chunk_steps",
+    "prepare_pass",
+    "step_seconds",
+]
+
+#: Default propagation budget per time chunk, satellite-steps (49 bytes each: r, v, e).
+SAT_STEPS_PER_CHUNK = 4_000_000
+#: Default budget per chunk for kept per-step counts, bytes (int16 per system, step and cell).
+COUNTS_BYTES_PER_CHUNK = 128 * 2**20
+
+
+def default_chunk_steps(
+    nsat: int,
+    ntime: int,
+    *,
+    ncells: int = 0,
+    nsys: int = 1,
+    keep_time_series: bool = False,
+    nthreads: int | None = None,
+) -> int:
+    """Steps per chunk: ``SAT_STEPS_PER_CHUNK // nsat`` (and, with kept counts, at most
+    ``COUNTS_BYTES_PER_CHUNK`` of int16 counts), at least the thread count, at most ``ntime``."""
+    nthreads = numba.get_num_threads() if nthreads is None else nthreads
+    c = SAT_STEPS_PER_CHUNK // max(int(nsat), 1)
+    if keep_time_series and ncells:
+        c = min(c, COUNTS_BYTES_PER_CHUNK // (2 * max(nsys, 1) * ncells))
+    c = max(c, nthreads, 1)
+    return int(max(1, min(c, ntime)))
+
+
+def step_seconds(times: TimeGrid) -> float:
+    """The step of a regularly spaced TimeGrid, s (NaN for a single step).
+
+    Raises ParameterError when the steps are not regular and increasing."""
+    t = np.asarray(times.time, dtype="datetime64[ns]").astype(np.int64)
+    if t.size < 2:
+        return math.nan
+    d = np.diff(t)
+    if d[0] <= 0 or np.any(d != d[0]):
+        raise ParameterError(
+            "times: expected regularly spaced, increasing steps (max_gap_s is a number of "
+            "steps times the step); build the grid with orbitshare.time_grid(start, stop, step_s)"
+        )
+    return float(d[0]) / 1e9
+
+
+def check_capacity_inputs(capacity: Any, nsys: int, nlat: int, nlon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pass's capacity inputs, checked: ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``.
+
+    capacity : ``(cap_mbps, weight)`` with one capacity per system (Mbit/s per satellite) and the
+        cell weights of each system, shape ``(nsys, nlat, nlon)`` or ``(nlat, nlon)`` (broadcast to
+        every system). Raises ParameterError naming ``capacity`` otherwise."""
+    cap_sys, weight = capacity
+    cap_sys = np.asarray(cap_sys, np.float64)
+    if cap_sys.shape != (nsys,):
+        raise ParameterError(f"capacity: expected one capacity per system ({nsys}), got shape {cap_sys.shape}")
+    weight = np.asarray(weight, np.float64)
+    if weight.ndim == 2:
+        weight = np.broadcast_to(weight, (nsys, *weight.shape))
+    if weight.ndim != 3 or weight.shape[0] != nsys:
+        raise ParameterError(
+            f"capacity: expected weights of shape (nsys, nlat, nlon) or (nlat, nlon), got {weight.shape}"
+        )
+    if weight.shape[1:] != (nlat, nlon):
+        raise ParameterError(f"capacity: weights of shape {weight.shape[1:]} do not fit the grid ({nlat}, {nlon})")
+    return cap_sys, np.ascontiguousarray(weight, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PassInputs:
+    """Everything one streaming pass needs, checked once by :func:`prepare_pass`.
+
+    systems : the systems, in the order of the ``system`` axis
+    grid, times : the grid and the (regular) time steps; ``step_s`` their step, s (NaN for one step)
+    elements : every system's element sets, concatenated (nsat)
+    sat_sys : int32[nsat]          system index of each satellite
+    mask_rad : float64[nsys]       elevation masks, rad
+    min_visible : int32[nsys]      satellites needed for a covered step
+    pxy, pz, nxy, nz : float64[nlat]   the grid's per-row geometry (km; unit normal components)
+    lon_rad, cos_lon, sin_lon : float64[nlon]   cell-centre longitudes, rad, and their cos/sin
+    chunk_steps : int              time steps per chunk
+    keep_counts : bool             keep the per-step int16 counts
+    count_any : bool               also count the steps with at least one satellite visible
+    capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``
+    """
+
+    systems: tuple[System, ...]
+    grid: Grid
+    times: TimeGrid
+    step_s: float
+    elements: ElementSet
+    sat_sys: np.ndarray
+    mask_rad: np.ndarray
+    min_visible: np.ndarray
+    pxy: np.ndarray
+    pz: np.ndarray
+    nxy: np.ndarray
+    nz: np.ndarray
+    lon_rad: np.ndarray
+    cos_lon: np.ndarray
+    sin_lon: np.ndarray
+    chunk_steps: int
+    keep_counts: bool
+    count_any: bool
+    capacity: tuple[np.ndarray, np.ndarray] | None
+
+    @property
+    def nsys(self) -> int:
+        return len(self.systems)
+
+    @property
+    def nsat(self) -> int:
+        return len(self.elements)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.systems]
+
+    def kernel_options(self) -> dict[str, Any]:
+        """Keyword arguments of the chunk kernels for ``count_any`` and capacity (per satellite)."""
+        kw: dict[str, Any] = {}
+        if self.count_any:
+            kw["count_any"] = True
+        if self.capacity is not None:
+            cap_sys, weight = self.capacity
+            kw["capacity_per_sat"] = np.ascontiguousarray(cap_sys[self.sat_sys])
+            kw["weight"] = weight
+        return kw
+
+
+def prepare_pass(
+    systems: Any,
+    grid: Grid | float,
+    times: TimeGrid,
+    *,
+    keep_time_series: bool = False,
+    chunk_steps: int | None = None,
+    count_any: bool = False,
+    capacity: Any = None,
+) -> PassInputs:
+    """Check the pass's inputs once and build :class:`PassInputs`.
+
+    systems : System | ElementSet | sequence of them (see :func:`orbitshare.system.as_systems`)
+    grid : Grid, or a resolution in degrees
+    times : a regularly spaced TimeGrid (``orbitshare.time_grid``), at least one step
+    keep_time_series : keep per-step counts; chunk_steps : steps per chunk (default
+        :func:`default_chunk_steps`); count_any, capacity : see :class:`PassInputs`
+    """
+    syslist = as_systems(systems)
+    if not isinstance(grid, Grid):
+        grid = Grid(grid)
+    if not isinstance(times, TimeGrid):
+        raise ParameterTypeError(
+            f"times: expected a TimeGrid (orbitshare.time_grid(start, stop, step_s)), got {type(times).__name__}"
+        )
+    nt = len(times)
+    if nt == 0:
+        raise ParameterError("times: expected at least one time step")
+    step_s = step_seconds(times)
+    nsys, nlat, nlon = len(syslist), grid.nlat, grid.nlon
+    elements = ElementSet.concat([s.elements for s in syslist])
+    sat_sys = np.concatenate([np.full(len(s.elements), i, np.int32) for i, s in enumerate(syslist)])
+    checked_capacity = None if capacity is None else check_capacity_inputs(capacity, nsys, nlat, nlon)
+    if chunk_steps is None:
+        chunk_steps = default_chunk_steps(
+            len(elements), nt, ncells=nlat * nlon, nsys=nsys, keep_time_series=keep_time_series
+        )
+    if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, int | np.integer) or chunk_steps < 1:
+        raise ParameterError(f"chunk_steps: expected an integer >= 1, got {chunk_steps!r}")
+    pxy, pz, nxy, nz = grid.row_geometry()
+    return PassInputs(
+        systems=tuple(syslist),
+        grid=grid,
+        times=times,
+        step_s=step_s,
+        elements=elements,
+        sat_sys=sat_sys,
+        mask_rad=np.radians(np.array([s.elevation_mask_deg for s in syslist], np.float64)),
+        min_visible=np.array([s.min_visible for s in syslist], np.int32),
+        pxy=pxy,
+        pz=pz,
+        nxy=nxy,
+        nz=nz,
+        lon_rad=np.array(grid.lon_rad),
+        cos_lon=np.array(grid.cos_lon),
+        sin_lon=np.array(grid.sin_lon),
+        chunk_steps=int(chunk_steps),
+        keep_counts=bool(keep_time_series),
+        count_any=bool(count_any),
+        capacity=checked_capacity,
+    )

@@ -1,0 +1,451 @@
+"""Experiment files: the TOML schema (the dataclass tree a validated file becomes) and its TOML writer.
+
+An experiment file (TOML, read with :mod:`tomllib`) describes one run: the time steps, the grid,
+the geography, the satellite systems, what to write and how to compute.
+:func:`~orbitshare.experiment.validate.load_experiment` validates it completely (module
+:mod:`orbitshare.experiment.validate`) and returns an :class:`Experiment`, the frozen dataclass tree
+defined here, with every default filled in and every path made absolute; the ``build_*`` functions of
+:mod:`orbitshare.experiment.build` turn that into the objects the engine takes. The value rules of a
+system's coverage, bands, capacity and landing rights are :class:`~orbitshare.system.System`'s own.
+
+Schema (``=`` gives the default; keys without one are required)
+----------------------------------------------------------------
+``[experiment]``
+    ``name`` (str) = the file's stem; ``description`` (str) = "".
+``[time]`` (required)
+    ``start``, ``stop``: date-times WITH a timezone: TOML offset date-times
+    (``2026-01-01T00:00:00Z``) or strings with an offset (``"2026-01-01T00:00:00+01:00"``); a local
+    date-time is an error. Steps are ``start, start + step_s, ...`` before ``stop``.
+    ``step_s`` (number of seconds > 0; rounded to whole nanoseconds) = 60.
+``[grid]``
+    ``resolution_deg`` (number in [0.1, 5] dividing 180) = 1.0.
+``[geography]``
+    ``source`` ("embedded" | "naturalearth") = "embedded".
+    With "naturalearth" only: ``data_dir`` (path to a folder with ``ne_{scale}_admin_0_countries``
+    GeoJSON/zip, or its ``boundaries/`` subfolder) = ``$ORBITSHARE_DATA_DIR``; ``scale`` ("50m" |
+    "110m") = "50m"; ``population`` (path to an ``.asc``/netCDF population-count raster) = the
+    GPW raster next to the boundaries if present, else the embedded population.
+``[[systems]]`` (one or more), each from EXACTLY ONE of
+    ``elements`` (path of a TLE/OMM file), ``walker`` (array of tables, one per shell:
+    ``altitude_km`` (0, 50000), ``inclination_deg`` [0, 180], ``planes`` >= 1, ``sats_per_plane``
+    >= 1, ``phasing`` in [0, planes) = 0, ``pattern`` ("delta" | "star") = "delta"), ``filing``
+    (a ``system_id`` of the filings table, :func:`orbitshare.elements.filings.filing_systems`), ``fetch`` (a
+    CelesTrak group, downloaded at build time, never at validation); and
+    ``name`` (str, unique) = the filing id / the element file's stem / the fetch group (required for
+    walker); ``epoch`` (date-time with timezone; walker and filing only: epoch of the generated
+    elements) = ``time.start``; ``operator`` (str) = the filing's operator, else "";
+    ``administration`` (ISO3) = the filing's operator country, else ""; ``bands`` (array of tables
+    ``name``, ``low_mhz``, ``high_mhz``; 0 < low < high; names unique, bands not overlapping) = [];
+    capacity: ``capacity_per_sat_mbps`` (> 0) OR ``spectral_efficiency_bps_per_hz`` (> 0) with
+    ``beams`` (int >= 1) and at least one band, or neither (then no capacity outputs);
+    ``elevation_mask_deg`` (-90, 90) = 25.0; ``min_visible`` (int in [1, 32767]) = 1;
+    ``serve_countries`` (array of ISO3, non-empty; absent = no allow list);
+    ``exclude_countries`` (array of ISO3) = [].
+``[outputs]``
+    ``datasets`` (array of "coverage", "spectrum", "capacity", "countries", "groups", "equity",
+    "lorenz", "gso") = every dataset except "gso" when all systems have a capacity, else
+    ["coverage", "countries", "groups"]. Dependencies: "countries" needs "coverage"; "groups" and
+    "equity" need "countries"; "spectrum", "capacity", "equity" and "lorenz" need a capacity for
+    every system; "lorenz" needs "capacity".
+    ``files`` (array of "netcdf", "csv") = ["netcdf", "csv"]: the results file (all datasets) and
+    CSV tables of the per-country/group datasets.
+    ``maps`` (array of variable names, see :data:`MAP_VARIABLES`) = []; each needs its dataset.
+    ``keep_time_series`` (bool) = false; ``weighting`` ("population" | "area") = "population";
+    ``lorenz_points`` (int >= 2) = 101; ``gso_bin_deg`` (number dividing 360, in (0, 10]) = 0.5;
+    ``gso_masks_deg`` (array of numbers in [0, 90), non-empty) = [5.0, 10.0];
+    ``owners_data_dir`` (path of a folder with ``satcat/`` catalogs; absent = owners from satellite
+    names and the systems' administrations only).
+``[compute]``
+    ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
+    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4, the
+    coverage counts and the capacity accumulation on an NVIDIA GPU, numba-cuda:
+    ``pip install "orbitshare[cuda]"``); validation does not look for a GPU: a run without one stops at the coverage
+    pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
+    With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1: a
+    local cluster of that many worker processes; default when neither is given: 2);
+    both need the ``dask[distributed]`` package (``pip install "orbitshare[dask]"``).
+
+Paths are relative to the experiment file (``~`` is expanded). ``load_experiment()`` with no path
+loads the embedded default (``orbitshare/data/default_experiment.toml``, a copy of the project's
+``experiments/default.toml``; it uses no files, so it works from an installed package).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from orbitshare.errors import ParameterTypeError
+
+__all__ = [
+    "Experiment",
+    "ExperimentSection",
+    "TimeSection",
+    "GridSection",
+    "GeographySection",
+    "SystemSection",
+    "WalkerShell",
+    "BandSection",
+    "OutputsSection",
+    "ComputeSection",
+    "DATASETS",
+    "CAPACITY_DATASETS",
+    "FILES",
+    "MAP_VARIABLES",
+    "BACKENDS",
+    "AVAILABLE_BACKENDS",
+    "SOURCE_KINDS",
+    "WALKER_NORAD_START",
+    "TOP_KEYS",
+    "EXPERIMENT_KEYS",
+    "TIME_KEYS",
+    "GRID_KEYS",
+    "GEOGRAPHY_KEYS",
+    "SYSTEM_KEYS",
+    "WALKER_KEYS",
+    "BAND_KEYS",
+    "OUTPUT_KEYS",
+    "COMPUTE_KEYS",
+    "iso_datetime",
+]
+
+#: datasets an experiment can ask for, in the order a run makes them
+DATASETS = ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz", "gso")
+#: datasets that need a capacity for every system (they come from :func:`orbitshare.engine.service.service`)
+CAPACITY_DATASETS = ("spectrum", "capacity", "equity", "lorenz")
+#: file kinds a run can write
+FILES = ("netcdf", "csv")
+#: variables that can be drawn as maps, and the dataset each comes from
+MAP_VARIABLES = {
+    "mean_visible": "coverage",
+    "covered_fraction": "coverage",
+    "max_gap_s": "coverage",
+    "mhz_available": "spectrum",
+    "mhz_sat_available": "spectrum",
+    "capacity_mbps": "capacity",
+    "capacity_per_person_mbps": "capacity",
+}
+BACKENDS = ("cpu", "dask", "cuda")
+AVAILABLE_BACKENDS = ("cpu", "dask", "cuda")
+#: the keys that say where a system's satellites come from (exactly one per system)
+SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
+#: walker shells of an experiment get catalog numbers from here on, in file order
+WALKER_NORAD_START = 900_000
+
+#: the keys of each table
+TOP_KEYS = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute")
+EXPERIMENT_KEYS = ("name", "description")
+TIME_KEYS = ("start", "stop", "step_s")
+GRID_KEYS = ("resolution_deg",)
+GEOGRAPHY_KEYS = ("source", "data_dir", "scale", "population")
+SYSTEM_KEYS = (
+    "name",
+    *SOURCE_KINDS,
+    "epoch",
+    "operator",
+    "administration",
+    "bands",
+    "capacity_per_sat_mbps",
+    "spectral_efficiency_bps_per_hz",
+    "beams",
+    "elevation_mask_deg",
+    "min_visible",
+    "serve_countries",
+    "exclude_countries",
+)
+WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
+BAND_KEYS = ("name", "low_mhz", "high_mhz")
+OUTPUT_KEYS = (
+    "datasets",
+    "files",
+    "maps",
+    "keep_time_series",
+    "weighting",
+    "lorenz_points",
+    "gso_bin_deg",
+    "gso_masks_deg",
+    "owners_data_dir",
+)
+COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers")
+
+
+# ============================================================================ the dataclass tree
+@dataclass(frozen=True)
+class ExperimentSection:
+    """``[experiment]``: the run's name and a one-line description."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TimeSection:
+    """``[time]``: steps ``start, start + step_s, ...`` before ``stop`` (UTC date-times; ``step_s`` in s)."""
+
+    start: _dt.datetime  # timezone-aware, UTC
+    stop: _dt.datetime  # timezone-aware, UTC
+    step_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class GridSection:
+    """``[grid]``: the cell size, degrees (divides 180)."""
+
+    resolution_deg: float = 1.0
+
+
+@dataclass(frozen=True)
+class GeographySection:
+    """``[geography]``: "embedded", or "naturalearth" with its data folder, scale and population raster."""
+
+    source: str = "embedded"
+    data_dir: Path | None = None
+    scale: str | None = None
+    population: Path | None = None
+
+
+@dataclass(frozen=True)
+class WalkerShell:
+    """One Walker shell: mean altitude (km), inclination (degrees), ``planes`` × ``sats_per_plane``
+    satellites, phasing factor and pattern ("delta" or "star"); see :func:`orbitshare.elements.walker.walker`."""
+
+    altitude_km: float
+    inclination_deg: float
+    planes: int
+    sats_per_plane: int
+    phasing: int = 0
+    pattern: str = "delta"
+
+    @property
+    def total_sats(self) -> int:
+        """Satellites in the shell."""
+        return self.planes * self.sats_per_plane
+
+
+@dataclass(frozen=True)
+class BandSection:
+    """A downlink band of a system: name, ``low_mhz`` < ``high_mhz`` (MHz)."""
+
+    name: str
+    low_mhz: float
+    high_mhz: float
+
+
+@dataclass(frozen=True)
+class SystemSection:
+    """One ``[[systems]]`` table: where its satellites come from (exactly one of ``elements``, ``walker``,
+    ``filing``, ``fetch``) and the :class:`~orbitshare.system.System` fields (mask in degrees, bands in
+    MHz, capacity in Mbit/s or bit/s/Hz with beams, landing rights as ISO 3166-1 alpha-3 codes)."""
+
+    name: str
+    elements: Path | None = None
+    walker: tuple[WalkerShell, ...] | None = None
+    filing: str | None = None
+    fetch: str | None = None
+    epoch: _dt.datetime | None = None  # walker and filing: the generated elements' epoch (UTC)
+    operator: str = ""
+    administration: str = ""
+    bands: tuple[BandSection, ...] = ()
+    capacity_per_sat_mbps: float | None = None
+    spectral_efficiency_bps_per_hz: float | None = None
+    beams: int | None = None
+    elevation_mask_deg: float = 25.0
+    min_visible: int = 1
+    serve_countries: tuple[str, ...] | None = None
+    exclude_countries: tuple[str, ...] = ()
+    walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
+
+    @property
+    def kind(self) -> str:
+        """Where the satellites come from: "elements", "walker", "filing" or "fetch"."""
+        for k in SOURCE_KINDS:
+            if getattr(self, k) is not None:
+                return k
+        raise AssertionError("a validated system has a source")  # pragma: no cover
+
+    @property
+    def has_capacity(self) -> bool:
+        """True when a capacity is given (capacity_per_sat_mbps, or spectral efficiency with beams)."""
+        return self.capacity_per_sat_mbps is not None or self.spectral_efficiency_bps_per_hz is not None
+
+
+@dataclass(frozen=True)
+class OutputsSection:
+    """``[outputs]``: the datasets, files and maps to write and the options of the accounts (GSO bins and
+    masks in degrees)."""
+
+    datasets: tuple[str, ...]
+    files: tuple[str, ...] = FILES
+    maps: tuple[str, ...] = ()
+    keep_time_series: bool = False
+    weighting: str = "population"
+    lorenz_points: int = 101
+    gso_bin_deg: float = 0.5
+    gso_masks_deg: tuple[float, ...] = (5.0, 10.0)
+    owners_data_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ComputeSection:
+    """``[compute]``: threads (0 = all cores), backend ("cpu", "dask", "cuda"), time steps per chunk
+    (None = automatic) and the Dask scheduler address or local worker count."""
+
+    threads: int = 0
+    backend: str = "cpu"
+    chunk_steps: int | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment: every default filled in, every path absolute.
+
+    ``source`` is the file it was read from (absolute), or None when made from text.
+    """
+
+    experiment: ExperimentSection
+    time: TimeSection
+    grid: GridSection
+    geography: GeographySection
+    systems: tuple[SystemSection, ...]
+    outputs: OutputsSection
+    compute: ComputeSection
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        """The experiment's name."""
+        return self.experiment.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain TOML-ready values (None values left out; paths as
+        absolute strings; date-times timezone-aware, UTC)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "source":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = [_section_dict(s) for s in value] if f.name == "systems" else _section_dict(value)
+        return out
+
+    def to_toml(self) -> str:
+        """The resolved configuration as TOML text; :func:`load_experiment` of it gives back an equal
+        Experiment (paths are absolute, so the text may live anywhere)."""
+        header = "# resolved orbitshare experiment"
+        if self.source is not None:
+            header += f" (from {self.source})"
+        return header + "\n" + _dumps_toml(self.to_dict())
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if hasattr(v, "__dataclass_fields__"):
+        return _section_dict(v)
+    return v
+
+
+def _section_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        if f.name == "walker_norad_start":
+            continue
+        v = getattr(obj, f.name)
+        if v is None:
+            continue
+        out[f.name] = _plain(v)
+    return out
+
+
+# ============================================================================ TOML writer
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
+
+
+def _toml_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, _dt.datetime):
+        return iso_datetime(v) if v.tzinfo is not None else v.isoformat()
+    if isinstance(v, (_dt.date, _dt.time)):
+        return v.isoformat()
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise ParameterTypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _is_table_array(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _dumps_table(d: dict[str, Any], prefix: str, lines: list[str]) -> None:
+    for k, v in d.items():
+        if not isinstance(v, dict) and not _is_table_array(v):
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+    for k, v in d.items():
+        name = f"{prefix}.{_toml_key(k)}" if prefix else _toml_key(k)
+        if isinstance(v, dict):
+            lines.append("")
+            lines.append(f"[{name}]")
+            _dumps_table(v, name, lines)
+        elif _is_table_array(v):
+            for item in v:
+                lines.append("")
+                lines.append(f"[[{name}]]")
+                _dumps_table(item, name, lines)
+
+
+def _dumps_toml(d: dict[str, Any]) -> str:
+    lines: list[str] = []
+    _dumps_table(d, "", lines)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def iso_datetime(d: _dt.datetime) -> str:
+    """An aware date-time as ISO 8601, ``Z`` for UTC.
+
+    >>> import datetime
+    >>> iso_datetime(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    '2026-01-01T00:00:00Z'
+    """
+    if d.utcoffset() == _dt.timedelta(0):
+        return d.replace(tzinfo=None).isoformat() + "Z"
+    return d.isoformat()

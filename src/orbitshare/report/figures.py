@@ -1,0 +1,467 @@
+"""The run's PNG figures: maps with country outlines, and the Lorenz curves.
+
+:func:`write_figures` writes into a run directory (every file atomically: temporary file in the same
+directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; existing files are replaced)::
+
+    write_figures(out_dir, geography, coverage, capacity=None, equity=None)  -> [PNG paths]
+
+Figures (matplotlib, Agg canvas; no pyplot, no display)
+------------------------------------------------------
+* ``map_covered_fraction_<system>.png``: ``covered_fraction(system, lat, lon)`` of the coverage Dataset,
+  0-1, per system;
+* ``map_capacity_per_person_<system>.png`` and ``map_capacity_per_person_all.png`` (all systems: the sum
+  over systems) from the capacity Dataset's ``capacity_per_person_mbps`` (or ``capacity_mbps`` divided by
+  the capacity's or the geography's ``population``), Mbit/s per person on a logarithmic colour scale
+  from the 1st to the 99th percentile of the cells with capacity (values beyond take the end colours);
+  grey: cells without people; light red: people but no capacity;
+* ``lorenz_capacity_per_person.png``: the equity Dataset's Lorenz curves of capacity per person across
+  people (``lorenz_population_share``, ``lorenz_capacity_share``), one line per system with its Gini.
+
+Maps are plate carrée (longitude and latitude linear), :data:`MAP_PIXELS` pixels; the Lorenz figure
+:data:`LORENZ_PIXELS`. Each PNG carries its caption as the ``Title`` text chunk (:func:`png_title`),
+which :func:`orbitshare.report.document.write_report` uses. :func:`map_figure` draws one map; other
+gridded variables (the runner's ``outputs.maps``) use it too.
+
+Country outlines come from the geography in use, not from a separate boundary file: each cell gets its
+*dominant* label, the country with the largest ``country_fraction`` or "sea" when the cell's unclaimed
+share ``1 − Σ country_fraction`` is larger still, and a line is drawn along every cell edge between two
+cells of different labels. The outlines are therefore the cell edges of the dominant-country raster
+(staircase lines at the grid's resolution; coasts are where sea becomes the dominant label, and a
+country that dominates no cell, such as a small island on a coarse grid, has no outline). The line at
+±180° (the map's edge) is not drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import textwrap
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import xarray as xr
+
+from orbitshare.atomic import atomic_path
+from orbitshare.errors import ParameterError
+from orbitshare.geo.build import country_cell_pairs
+from orbitshare.report.tables import format_index
+
+__all__ = [
+    "write_figures",
+    "map_figure",
+    "dominant_country",
+    "outline_segments",
+    "grid_edges",
+    "png_title",
+    "slug",
+    "unique_name",
+    "MAP_PIXELS",
+    "LORENZ_PIXELS",
+    "OUTLINE_COLOR",
+]
+
+#: (width, height) of the map PNGs in pixels
+MAP_PIXELS = (1200, 675)
+#: (width, height) of the Lorenz-curve PNG in pixels
+LORENZ_PIXELS = (800, 800)
+#: colour of the country outlines (RGB 0-255); the colour maps used never reach it
+OUTLINE_COLOR = (0, 0, 0)
+_ZERO_COLOR = "#f4a6a6"  # capacity maps: people but no capacity
+_DPI = 100
+
+
+def slug(name: Any) -> str:
+    """``name`` as a file-name stem: runs of characters other than ``A-Za-z0-9._-`` become ``_``.
+
+    >>> slug("S-2 (test)"), slug("OneWeb/Gen 2"), slug("…")
+    ('S-2_test', 'OneWeb_Gen_2', 'system')
+    """
+    s = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._")
+    return s or "system"
+
+
+# ============================================================================ outlines
+def _edges(ds: xr.Dataset, name: str) -> np.ndarray:
+    """Cell edges (n + 1) along ``name`` from ``<name>_bnds`` or from the centres."""
+    bn = f"{name}_bnds"
+    if bn in ds.variables and ds[bn].ndim == 2:
+        b = np.asarray(ds[bn].values, np.float64)
+        return np.concatenate([b[:, 0], b[-1:, 1]])
+    c = np.asarray(ds[name].values, np.float64)
+    if c.size == 1:
+        return np.array([-90.0, 90.0]) if name == "lat" else np.array([-180.0, 180.0])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def dominant_country(geography: xr.Dataset) -> np.ndarray:
+    """int32[nlat, nlon]: index on ``country`` of the cell's dominant country, -1 where sea dominates.
+
+    The dominant label is the country with the largest ``country_fraction`` (the lowest index among
+    equals), unless the unclaimed share ``1 − Σ_c country_fraction`` is at least as large (then -1).
+    Works on the (country, cell) pairs with a nonzero fraction
+    (:func:`orbitshare.geo.build.country_cell_pairs`): memory O(pairs), never countries × cells.
+    """
+    shape = (geography.sizes["lat"], geography.sizes["lon"])
+    c, n, f, total = country_cell_pairs(geography)
+    best = np.zeros(shape[0] * shape[1])
+    arg = np.full(best.shape, -1, np.int32)
+    if n.size:
+        order = np.lexsort((c, -f, n))  # by cell, then largest fraction, then lowest country index
+        ns = n[order]
+        first = np.ones(ns.size, bool)
+        first[1:] = ns[1:] != ns[:-1]
+        top = order[first]
+        best[n[top]] = f[top]
+        arg[n[top]] = c[top]
+    sea = 1.0 - np.minimum(total, 1.0)
+    return np.where((best > 0) & (best > sea), arg, -1).astype(np.int32).reshape(shape)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and stop indices of the runs of True along axis 0 of a 2-D bool array, per column."""
+    pad = np.zeros((1, mask.shape[1]), bool)
+    d = np.diff(np.concatenate([pad, mask, pad]).astype(np.int8), axis=0)
+    s_i, s_j = np.nonzero(d == 1)
+    e_i, e_j = np.nonzero(d == -1)
+    o1, o2 = np.lexsort((s_i, s_j)), np.lexsort((e_i, e_j))
+    return s_j[o1], s_i[o1], e_i[o2]
+
+
+def outline_segments(geography: xr.Dataset) -> np.ndarray:
+    """float64[nseg, 2, 2]: (lon, lat) end points (deg) of the country outlines (module docstring).
+
+    Segments along a cell edge between two cells of different dominant label, consecutive collinear
+    edges merged into one segment.
+    """
+    lab = dominant_country(geography)
+    lat_e, lon_e = _edges(geography, "lat"), _edges(geography, "lon")
+    if geography["lat"].values[0] > geography["lat"].values[-1]:  # north → south rows
+        lab, lat_e = lab[::-1], _edges(geography.isel(lat=slice(None, None, -1)), "lat")
+    if geography["lon"].values[0] > geography["lon"].values[-1]:
+        lab, lon_e = lab[:, ::-1], _edges(geography.isel(lon=slice(None, None, -1)), "lon")
+    segs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    # vertical lines at lon_e[j + 1] where cells (i, j) and (i, j + 1) differ; runs along i
+    diff_v = lab[:, 1:] != lab[:, :-1]
+    j, i0, i1 = _runs(diff_v)
+    for a, b, c in zip(j, i0, i1, strict=True):
+        x = lon_e[a + 1]
+        segs.append(((x, lat_e[b]), (x, lat_e[c])))
+    # horizontal lines at lat_e[i + 1] where cells (i, j) and (i + 1, j) differ; runs along j
+    diff_h = (lab[1:, :] != lab[:-1, :]).T
+    i, j0, j1 = _runs(diff_h)
+    for a, b, c in zip(i, j0, j1, strict=True):
+        y = lat_e[a + 1]
+        segs.append(((lon_e[b], y), (lon_e[c], y)))
+    return np.array(segs, np.float64).reshape(-1, 2, 2)
+
+
+# ============================================================================ figures
+def _figure(pixels: tuple[int, int]) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(pixels[0] / _DPI, pixels[1] / _DPI), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path, caption: str) -> Path:
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Title": caption, "Software": "orbitshare"})
+    return path
+
+
+def map_figure(
+    path: str | os.PathLike,
+    lat_e: np.ndarray,
+    lon_e: np.ndarray,
+    values: np.ndarray,
+    *,
+    title: str,
+    cbar_label: str,
+    segments: np.ndarray,
+    footnote: str,
+    log: bool = False,
+) -> Path:
+    """Draw one plate-carrée map of ``values`` into the PNG ``path`` (written atomically); return ``path``.
+
+    ``lat_e`` float64[nlat + 1], ``lon_e`` float64[nlon + 1]: cell edges (deg, ascending, as from
+    :func:`grid_edges`); ``values`` float[nlat, nlon] in the variable's own unit (NaN: grey). ``log``:
+    logarithmic colour scale from the 1st to the 99th percentile of the positive cells, zeros light
+    red; otherwise a linear scale 0-1 (fractions). ``segments``: outlines as from
+    :func:`outline_segments` (lon, lat in deg). ``title`` is also the PNG's ``Title`` chunk, ``cbar_label``
+    the colour bar's label (name the unit), ``footnote`` a small note under the map. Size :data:`MAP_PIXELS`.
+    """
+    from matplotlib import colormaps
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import ListedColormap, LogNorm, Normalize
+
+    fig = _figure(MAP_PIXELS)
+    w, h = MAP_PIXELS
+    ax_w = 0.80
+    ax_h = ax_w * w / 2.0 / h  # 2:1 (360° × 180°)
+    ax = fig.add_axes((0.07, 0.135, ax_w, ax_h))
+    cax = fig.add_axes((0.895, 0.135, 0.02, ax_h))
+    v = np.ma.masked_invalid(np.asarray(values, np.float64))
+    zeros: np.ma.MaskedArray | None = None
+    norm: Any
+    if log:
+        cmap = colormaps["viridis"].with_extremes(bad="#e6e6e6")
+        cmap = cmap.with_extremes(under=cmap(0.0), over=cmap(1.0))
+        pos = v.compressed()
+        pos = pos[pos > 0]
+        if pos.size:
+            vmin, vmax = (float(q) for q in np.percentile(pos, [1, 99]))
+            if not vmin < vmax:
+                vmin, vmax = vmin / 10.0, vmax * 10.0
+        else:
+            vmin, vmax = 1e-6, 1.0
+        norm = LogNorm(vmin=vmin, vmax=vmax, clip=False)
+        zeros = np.ma.masked_where(~(v.filled(np.nan) == 0), np.ones(v.shape))  # people, no capacity
+        v = np.ma.masked_where(v.filled(np.nan) == 0, v)
+        extend = "both"
+    else:
+        cmap = colormaps["YlGnBu"].with_extremes(bad="#e6e6e6")
+        norm = Normalize(0.0, 1.0)
+        extend = "neither"
+    mesh = ax.pcolormesh(lon_e, lat_e, v, cmap=cmap, norm=norm, shading="flat", antialiased=False, rasterized=True)
+    if zeros is not None and zeros.count():
+        ax.pcolormesh(
+            lon_e,
+            lat_e,
+            zeros,
+            cmap=ListedColormap([_ZERO_COLOR]),
+            vmin=0,
+            vmax=2,
+            shading="flat",
+            antialiased=False,
+            rasterized=True,
+        )
+    if len(segments):
+        ax.add_collection(
+            LineCollection(
+                cast(Sequence, segments),  # float64[nseg, 2, 2] (matplotlib's hint says Sequence)
+                colors=[tuple(c / 255 for c in OUTLINE_COLOR)],
+                linewidths=0.8,
+                capstyle="projecting",
+                antialiaseds=False,
+            )
+        )
+    ax.set_xlim(-180, 180)
+    ax.set_ylim(-90, 90)
+    ax.set_xticks(np.arange(-180, 181, 60))
+    ax.set_yticks(np.arange(-90, 91, 30))
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.tick_params(labelsize=8)
+    ax.set_title(title, fontsize=12)
+    cb = fig.colorbar(mesh, cax=cax, extend=extend)
+    cb.set_label(cbar_label)
+    cb.ax.tick_params(labelsize=8)
+    fig.text(0.07, 0.015, textwrap.fill(footnote, 190), fontsize=7.5, color="#444444", va="bottom")
+    return _save(fig, Path(path), title)
+
+
+def grid_edges(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Cell edges ``(lat_e, lon_e)`` (deg, float64[nlat + 1] and float64[nlon + 1]) of ``ds``'s grid.
+
+    From the ``lat_bnds``/``lon_bnds`` variables when ``ds`` has them, else halfway between the cell
+    centres (the outer edges mirrored).
+
+    >>> import xarray as xr
+    >>> lat_e, lon_e = grid_edges(xr.Dataset(coords={"lat": [-45.0, 45.0], "lon": [-90.0, 90.0]}))
+    >>> lat_e.tolist(), lon_e.tolist()
+    ([-90.0, 0.0, 90.0], [-180.0, 0.0, 180.0])
+    """
+    lat_e, lon_e = _edges(ds, "lat"), _edges(ds, "lon")
+    return lat_e, lon_e
+
+
+def _sorted_latlon(da: xr.DataArray) -> xr.DataArray:
+    return da.sortby("lat").sortby("lon")
+
+
+def unique_name(stem: str, used: set[str]) -> str:
+    """``stem``, or ``stem_2``, ``stem_3``, ... : the first not in ``used``, which is added to ``used``.
+
+    >>> used = {"map_a"}
+    >>> unique_name("map_a", used), unique_name("map_a", used), sorted(used)
+    ('map_a_2', 'map_a_3', ['map_a', 'map_a_2', 'map_a_3'])
+    """
+    name, k = stem, 2
+    while name in used:
+        name, k = f"{stem}_{k}", k + 1
+    used.add(name)
+    return name
+
+
+def write_figures(
+    out_dir: str | os.PathLike,
+    geography: xr.Dataset | None,
+    coverage: xr.Dataset | None,
+    capacity: xr.Dataset | None = None,
+    equity: xr.Dataset | None = None,
+) -> list[Path]:
+    """Write the maps and the Lorenz curves as PNG into ``out_dir``; return their paths.
+
+    Covered-fraction maps need ``coverage`` (``covered_fraction(system, lat, lon)``), capacity maps
+    ``capacity`` (``capacity_per_person_mbps`` or ``capacity_mbps`` (system, lat, lon)), the Lorenz
+    figure ``equity`` with ``lorenz_population_share``/``lorenz_capacity_share``; what is missing is
+    skipped. Outlines from ``geography`` (module docstring). Sizes: :data:`MAP_PIXELS`, :data:`LORENZ_PIXELS`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    segments = (
+        outline_segments(geography)
+        if geography is not None and geography.sizes.get("country", 0)
+        else np.zeros((0, 2, 2))
+    )
+    gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
+    foot = (
+        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
+        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
+    )
+    paths: list[Path] = []
+    used: set[str] = set()
+    if coverage is not None and "covered_fraction" in coverage:
+        cf = _sorted_latlon(coverage["covered_fraction"])
+        lat_e, lon_e = grid_edges(coverage.sortby("lat").sortby("lon"))
+        res = coverage.attrs.get("grid_resolution_deg")
+        for s in cf["system"].values:
+            field = cf.sel(system=s).transpose("lat", "lon").values
+            mv = ""
+            if "min_visible" in cf.coords:
+                mv = f" (at least {int(cf['min_visible'].sel(system=s))} satellite(s) in view)"
+            title = f"Covered fraction of time, {s}"
+            name = unique_name(f"map_covered_fraction_{slug(s)}", used)
+            paths.append(
+                map_figure(
+                    out / f"{name}.png",
+                    lat_e,
+                    lon_e,
+                    field,
+                    title=title,
+                    cbar_label="fraction of time steps covered (1)",
+                    segments=segments,
+                    footnote=f"Share of time steps with the system covering the cell{mv}"
+                    f"{f'; grid {res:g}°' if res else ''}. " + foot,
+                )
+            )
+    if capacity is not None and ("capacity_per_person_mbps" in capacity or "capacity_mbps" in capacity):
+        cds = capacity.sortby("lat").sortby("lon")
+        if "capacity_per_person_mbps" in cds:
+            cpp = cds["capacity_per_person_mbps"].transpose("system", "lat", "lon")
+        else:
+            if "population" in cds.variables:
+                pop = cds["population"]
+            elif geography is not None:
+                pop = geography["population"].sortby("lat").sortby("lon")
+            else:
+                raise ParameterError(
+                    "write_figures: capacity has neither capacity_per_person_mbps nor population; "
+                    "pass the geography for its population"
+                )
+            cpp = (cds["capacity_mbps"] / pop.where(pop > 0)).transpose("system", "lat", "lon")
+        lat_e, lon_e = grid_edges(cds)
+        systems = [str(s) for s in cpp["system"].values]
+        vals = np.asarray(cpp.values, np.float64)
+        fields = [(s, vals[k]) for k, s in enumerate(systems)]
+        if len(systems) > 1:
+            allv = np.where(np.isnan(vals).all(axis=0), np.nan, np.nansum(vals, axis=0))
+            fields.append(("all systems", allv))
+        for s, v in fields:
+            stem = "map_capacity_per_person_all" if s == "all systems" else f"map_capacity_per_person_{slug(s)}"
+            name = unique_name(stem, used)
+            paths.append(
+                map_figure(
+                    out / f"{name}.png",
+                    lat_e,
+                    lon_e,
+                    v,
+                    log=True,
+                    title=f"Capacity per person, {s}",
+                    cbar_label="Mbit/s per person (time mean)",
+                    segments=segments,
+                    footnote="Capacity delivered to the cell / its population (log scale, 1st to 99th "
+                    "percentile of the cells; beyond: the end colours); grey: no population; "
+                    "light red: people but no capacity. " + foot,
+                )
+            )
+    if equity is not None and "lorenz_capacity_share" in equity:
+        paths.append(_lorenz_figure(out / "lorenz_capacity_per_person.png", equity))
+    return paths
+
+
+def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
+    fig = _figure(LORENZ_PIXELS)
+    ax = fig.add_axes((0.12, 0.1, 0.82, 0.8))
+    ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="equal shares")
+    has_gini = (
+        "gini" in equity and "capacity_per_person" in equity["quantity"].values and "people" in equity["scope"].values
+    )
+    systems = [str(s) for s in equity["system"].values]
+    if len(systems) == 2 and "all" in systems:  # one system: "all" is the same curve
+        systems = [x for x in systems if x != "all"]
+    for s in systems:
+        p = np.asarray(equity["lorenz_population_share"].sel(system=s).values, np.float64)
+        c = np.asarray(equity["lorenz_capacity_share"].sel(system=s).values, np.float64)
+        ok = np.isfinite(p) & np.isfinite(c)
+        label = "all systems" if s == "all" else str(s)
+        if has_gini:
+            g = equity["gini"].sel(quantity="capacity_per_person", scope="people", system=s).item()
+            label += f" (Gini {format_index(g)})"
+        if not ok.any():
+            label += ": no capacity"
+        ax.plot(p[ok], c[ok], linewidth=2.0 if s == "all" else 1.3, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.grid(True, color="0.9")
+    ax.set_xlabel("cumulative share of people (1), from least to best served")
+    ax.set_ylabel("cumulative share of capacity delivered (1)")
+    title = "Lorenz curves of capacity per person across people"
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=9)
+    return _save(fig, Path(path), title)
+
+
+def png_title(path: str | os.PathLike) -> str | None:
+    """The ``Title`` text chunk of the PNG file ``path`` (tEXt, zTXt or iTXt), or None (no such chunk,
+    not a PNG, unreadable)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        (n,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + n]
+        pos += 12 + n
+        try:
+            if kind == b"tEXt":
+                k, _, v = body.partition(b"\0")
+                if k == b"Title":
+                    return v.decode("latin-1")
+            elif kind == b"zTXt":
+                k, _, v = body.partition(b"\0")
+                if k == b"Title":
+                    return zlib.decompress(v[1:]).decode("latin-1")
+            elif kind == b"iTXt":
+                k, _, rest = body.partition(b"\0")
+                if k == b"Title":
+                    comp, rest = rest[0], rest[2:]
+                    _lang, _, rest = rest.partition(b"\0")
+                    _tr, _, text = rest.partition(b"\0")
+                    return (zlib.decompress(text) if comp else text).decode("utf-8")
+            elif kind == b"IDAT" or kind == b"IEND":
+                break
+        except (zlib.error, IndexError, UnicodeDecodeError):
+            return None
+    return None

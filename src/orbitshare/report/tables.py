@@ -1,0 +1,170 @@
+"""The run's CSV tables, and the number formats the report shares.
+
+:func:`write_tables` writes into a run directory (every file atomically: temporary file in the same
+directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; existing files are replaced)::
+
+    write_tables(out_dir, countries, groups, equity)  -> [countries.csv, groups.csv, equity.csv]
+
+``countries.csv``: one row per country of the "countries" Dataset
+(:func:`orbitshare.analysis.accounts.country_accounts`): first its coordinates on ``country`` (``country``,
+``country_name``, ``m49``, ``ldc``, ``lldc``, ``sids``, ``itu_region``, ``un_member``; booleans as
+``1``/``0``), then every data variable on ``country``, in the
+Dataset's order. A variable with further dimensions is flattened into one column per label, in the
+order of its dimensions: ``population_covered_fraction[starlink]``, ``mhz_available[starlink][Ku]``.
+Floats are written as ``repr(float(v))`` (shortest text that reads back to the same float64, so
+``float(cell) == value`` exactly; ``nan``, ``inf`` for NaN and infinity), integers as integers.
+Variables not on ``country`` (``satellites_unattributed(system)``) are not in the table; the report
+lists them. ``groups.csv``: the same for the "groups" Dataset, one row per group (``group_member``
+left out: membership follows from the flags in ``countries.csv``). ``equity.csv``: the "equity"
+Dataset in long format, columns ``quantity, scope, system, index, partition, value``; ``index`` is the
+variable name (``gini``, ``theil_T``, ``theil_L``, ``palma``, ``atkinson_0.5``, ``atkinson_1`` — the
+Atkinson index per ``epsilon`` —, ``zero_population_share``, and ``theil_T_between``, ``theil_T_within``,
+``theil_L_between``, ``theil_L_within`` with ``partition`` = ``ldc``, ``lldc``, ``sids``, ``itu_region``;
+``partition`` is empty for the overall indices). The Lorenz curves are in the figure only
+(:mod:`orbitshare.report.figures`).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from orbitshare.atomic import atomic_path
+
+__all__ = ["format_number", "format_index", "write_tables"]
+
+
+# ============================================================================ formatting
+def format_number(x: float | None, digits: int = 4) -> str:
+    """``x`` (any unit) with ``digits`` significant digits (``.{digits}g``); ``n/a`` for NaN/None, ``∞`` for inf.
+
+    >>> format_number(1234.5678)
+    '1235'
+    >>> format_number(0.000123456, 3)
+    '0.000123'
+    >>> format_number(float("nan")), format_number(None), format_number(float("-inf"))
+    ('n/a', 'n/a', '−∞')
+    """
+    if x is None:
+        return "n/a"
+    v = float(x)
+    if math.isnan(v):
+        return "n/a"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:.{digits}g}"
+
+
+def format_index(x: float | None) -> str:
+    """An inequality index (unit 1) as the report prints it: 4 decimals (``0.4123``), ``n/a``, ``∞``.
+
+    >>> format_index(0.25), format_index(float("inf")), format_index(None)
+    ('0.2500', '∞', 'n/a')
+    """
+    if x is None or not math.isfinite(float(x)):
+        return format_number(x)
+    return f"{float(x):.4f}"
+
+
+def _cell(v: Any) -> str:
+    """A value as CSV text that reads back exactly (floats: repr; bools: 1/0)."""
+    if isinstance(v, (bool, np.bool_)):
+        return "1" if v else "0"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, np.datetime64):
+        return "" if np.isnat(v) else np.datetime_as_string(v) + "Z"
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+# ============================================================================ tables
+def _flat_columns(ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> list[tuple[str, np.ndarray]]:
+    """[(column name, 1-D array over ``dim``)] from the coordinates and data variables on ``dim``."""
+    cols: list[tuple[str, np.ndarray]] = [(dim, ds[dim].values)]
+    for name, c in ds.coords.items():
+        if name != dim and c.dims == (dim,):
+            cols.append((str(name), c.values))
+    for name, v in ds.data_vars.items():
+        if dim not in v.dims or name in skip:
+            continue
+        others = [d for d in v.dims if d != dim]
+        v = v.transpose(*others, dim)
+        if not others:
+            cols.append((str(name), v.values))
+            continue
+        labels = [[_cell(x) for x in (ds[d].values if d in ds.coords else range(ds.sizes[d]))] for d in others]
+        arr = v.values
+        for idx in itertools.product(*[range(len(lb)) for lb in labels]):
+            suffix = "".join(f"[{labels[k][i]}]" for k, i in enumerate(idx))
+            cols.append((f"{name}{suffix}", arr[idx]))
+    return cols
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Path:
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _write_flat(path: str | os.PathLike, ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> Path:
+    cols = _flat_columns(ds, dim, skip)
+    n = ds.sizes[dim]
+    rows = ([_cell(col[i]) for _, col in cols] for i in range(n))
+    return _write_csv(Path(path), [name for name, _ in cols], rows)
+
+
+def _equity_rows(equity: xr.Dataset) -> list[list[str]]:
+    rows = []
+    base = ("quantity", "scope", "system")
+    for name, v in equity.data_vars.items():
+        if not set(base) <= set(v.dims) or not set(v.dims) <= set(base) | {"epsilon", "partition"}:
+            continue
+        extra = [d for d in ("epsilon", "partition") if d in v.dims]
+        v = v.transpose(*base, *extra)
+        labels = {d: [_cell(x) for x in equity[d].values] for d in base + tuple(extra)}
+        for idx in np.ndindex(*v.shape):
+            lab = {d: labels[d][i] for d, i in zip(base + tuple(extra), idx, strict=True)}
+            index = name
+            if "epsilon" in lab:
+                index = f"{name}_{float(lab['epsilon']):g}"
+            rows.append(
+                [lab["quantity"], lab["scope"], lab["system"], index, lab.get("partition", ""), _cell(v.values[idx])]
+            )
+    return rows
+
+
+def write_tables(
+    out_dir: str | os.PathLike, countries: xr.Dataset, groups: xr.Dataset | None, equity: xr.Dataset | None
+) -> list[Path]:
+    """Write ``countries.csv``, ``groups.csv`` and ``equity.csv`` into ``out_dir``; return their paths.
+
+    ``countries``, ``groups``, ``equity``: the Datasets of :mod:`orbitshare.analysis.accounts` (values in
+    their own units: persons, Mbit/s, MHz, 1). ``groups`` or ``equity`` may be None (that file is then
+    not written). Formats: module docstring.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [_write_flat(out / "countries.csv", countries, "country")]
+    if groups is not None:
+        paths.append(_write_flat(out / "groups.csv", groups, "group", skip=("group_member",)))
+    if equity is not None:
+        paths.append(
+            _write_csv(
+                out / "equity.csv", ["quantity", "scope", "system", "index", "partition", "value"], _equity_rows(equity)
+            )
+        )
+    return paths

@@ -1,0 +1,195 @@
+"""System and Band: every invalid field raises SystemDefinitionError naming the field as an experiment
+file writes it; check_fields lists every problem at once (the experiment reader reports those)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orbitshare.elements.walker import walker
+from orbitshare.errors import ParameterError, ParameterTypeError, SystemDefinitionError
+from orbitshare.system import MAX_MIN_VISIBLE, Band, System, as_systems, field_detail
+
+
+@pytest.fixture(scope="module")
+def es():
+    return walker(550.0, 53.0, 2, 2, 0, "2026-01-01T00:00:00Z")
+
+
+def test_band_width_and_coercion():
+    assert Band("Ku", 10700, 12700).width_mhz == 2000.0
+    b = Band("Ka", 17700, 18600)
+    assert (b.low_mhz, b.high_mhz) == (17700.0, 18600.0) and isinstance(b.low_mhz, float)
+    assert Band.coerce(("Ka", 17700, 18600)) == b
+    assert Band.coerce({"name": "Ka", "low_mhz": 17700, "high_mhz": 18600}) == b
+    assert Band.coerce(b) is b
+    with pytest.raises(ParameterError, match="unknown key"):
+        Band.coerce({"name": "Ka", "low_mhz": 1, "high_mhz": 2, "width": 1})
+    with pytest.raises(ParameterTypeError, match="expected a Band"):
+        Band.coerce("Ka")
+
+
+@pytest.mark.parametrize(
+    "args, field, message",
+    [
+        (("", 1.0, 2.0), "name", "Band.name: expected a non-empty string, got ''"),
+        (("Ku", -1, 2.0), "low_mhz", "Band.low_mhz: expected a number of MHz > 0, got -1 (band 'Ku')"),
+        (("Ku", 1.0, float("inf")), "high_mhz", "Band.high_mhz: expected a number of MHz > 0, got inf (band 'Ku')"),
+        (("Ku", 12700, 10700), "low_mhz", "Band.low_mhz: expected a number < high_mhz (10700), got 12700 (band 'Ku')"),
+        (("Ku", True, 2.0), "low_mhz", "Band.low_mhz: expected a number of MHz > 0, got True (band 'Ku')"),
+    ],
+)
+def test_band_errors_name_the_field(args, field, message):
+    with pytest.raises(SystemDefinitionError) as info:
+        Band(*args)
+    assert str(info.value) == message and info.value.field == field and info.value.system == ""
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "kw, field, detail",
+    [
+        ({"elevation_mask_deg": 90}, "elevation_mask_deg", "expected a number of degrees in (-90, 90), got 90"),
+        (
+            {"elevation_mask_deg": float("nan")},
+            "elevation_mask_deg",
+            "expected a number of degrees in (-90, 90), got nan",
+        ),
+        ({"min_visible": 0}, "min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got 0"),
+        ({"min_visible": 1.0}, "min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got 1.0"),
+        ({"operator": 3}, "operator", "expected a string, got 3"),
+        (
+            {"administration": "US"},
+            "administration",
+            "expected an ISO 3166-1 alpha-3 code (three letters) or '', got 'US'",
+        ),
+        ({"capacity_per_sat_mbps": 0}, "capacity_per_sat_mbps", "expected a number of Mbit/s > 0, got 0"),
+        ({"beams": 0}, "beams", "expected an integer >= 1, got 0"),
+        (
+            {
+                "bands": [("Ku", 1.0, 2.0)],
+                "capacity_per_sat_mbps": 10.0,
+                "spectral_efficiency_bps_per_hz": 2,
+                "beams": 3,
+            },
+            "capacity_per_sat_mbps",
+            "expected either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams, got both",
+        ),
+        (
+            {"bands": [("Ku", 1.0, 2.0)], "spectral_efficiency_bps_per_hz": 2.0},
+            "beams",
+            "expected an integer >= 1 with spectral_efficiency_bps_per_hz (capacity = efficiency x bandwidth x beams), "
+            "got nothing",
+        ),
+        (
+            {"spectral_efficiency_bps_per_hz": 2.0, "beams": 2},
+            "bands",
+            "expected at least one band with spectral_efficiency_bps_per_hz (for the bandwidth), got none",
+        ),
+        (
+            {"bands": [("Ku", 1.0, 2.0), ("Ka", 5.0, 3.0)]},
+            "bands[1].low_mhz",
+            "expected a number < high_mhz (3), got 5.0",
+        ),
+        ({"bands": ["Ku"]}, "bands[0]", "expected a Band or (name, low_mhz, high_mhz), got 'Ku'"),
+        (
+            {"bands": [("Ku", 1.0, 2.0), ("Ku", 3.0, 4.0)]},
+            "bands[1].name",
+            "expected a band name unique within the system, got 'Ku' (also bands[0])",
+        ),
+        (
+            {"bands": [("Ku", 10700, 12700), ("Ku2", 12000.5, 13000)]},
+            "bands[1]",
+            "expected a band not overlapping bands[0] ('Ku', 10700-12700 MHz), got 'Ku2', 12000.5-13000 MHz",
+        ),
+        (
+            {"serve_countries": "USA"},
+            "serve_countries",
+            "expected a sequence of ISO 3166-1 alpha-3 codes, got the string 'USA' (write ('USA',))",
+        ),
+        (
+            {"exclude_countries": ("FRA", "US")},
+            "exclude_countries[1]",
+            "expected an ISO 3166-1 alpha-3 code (three letters), got 'US'",
+        ),
+    ],
+)
+def test_system_errors_name_the_field(es, kw, field, detail):
+    with pytest.raises(SystemDefinitionError) as info:
+        System("x", es, **kw)
+    err = info.value
+    assert (err.field, err.system) == (field, "x")
+    assert str(err) == f"System.{field}: {detail} (system 'x')"
+    assert field_detail(err) == detail
+    # the same, alone, from check_fields (no name given: no system in the message)
+    (alone,) = System.check_fields(**kw)
+    assert (alone.field, alone.system, str(alone)) == (field, "", f"System.{field}: {detail}")
+
+
+def test_name_and_elements():
+    with pytest.raises(SystemDefinitionError, match=r"System.name: expected a non-empty string, got ' '") as info:
+        System(" ", walker(550.0, 53.0, 1, 1, 0, "2026-01-01T00:00:00Z"))
+    assert info.value.field == "name" and info.value.system == ""
+    with pytest.raises(ParameterTypeError, match="System.elements: expected an ElementSet"):
+        System("x", [1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_check_fields_lists_every_problem_in_file_order():
+    errors = System.check_fields(
+        name="sys",
+        min_visible=0,
+        administration="U5A",
+        bands=[("Ku", 12700, 10700), ("", 1, 2), ("Ka", 20000, 21000), ("Kb", 20500, 20600)],
+        beams=2,
+        serve_countries=["USA", "X", "CAN", 7],
+    )
+    assert [e.field for e in errors] == [
+        "administration",
+        "bands[0].low_mhz",
+        "bands[1].name",
+        "bands[3]",
+        "spectral_efficiency_bps_per_hz",
+        "min_visible",
+        "serve_countries[1]",
+        "serve_countries[3]",
+    ]
+    assert all(e.system == "sys" and str(e).endswith(" (system 'sys')") for e in errors)
+    assert System.check_fields() == [] and System.check_fields(name="ok", bands=[Band("Ku", 1, 2)]) == []
+    with pytest.raises(ParameterError, match="unknown field"):
+        System.check_fields(mask=10)
+
+
+def test_valid_system_is_normalised(es):
+    s = System(
+        "x",
+        es,
+        elevation_mask_deg=10,
+        min_visible=2,
+        administration="gbr",
+        bands=[("Ku", 10700, 12700), {"name": "Ka", "low_mhz": 17700, "high_mhz": 18600}],
+        spectral_efficiency_bps_per_hz=3,
+        beams=2,
+        serve_countries=["usa", "USA", "can"],
+        exclude_countries=None,  # type: ignore[arg-type]
+        operator=None,  # type: ignore[arg-type]
+    )
+    assert s.elevation_mask_deg == 10.0 and isinstance(s.elevation_mask_deg, float) and s.min_visible == 2
+    assert s.administration == "GBR" and s.operator == "" and s.exclude_countries == ()
+    assert s.bands == (Band("Ku", 10700.0, 12700.0), Band("Ka", 17700.0, 18600.0))
+    assert s.bandwidth_mhz == 2900.0 and s.capacity_mbps == 3.0 * 2900.0 * 2
+    assert s.serve_countries == ("USA", "CAN") and s.has_landing_rights
+    assert System("y", es).capacity_mbps is None and not System("y", es).has_landing_rights
+    # touching bands do not overlap
+    assert len(System("z", es, bands=[("a", 1, 2), ("b", 2, 3)]).bands) == 2
+
+
+def test_as_systems(es):
+    a, b = as_systems([es, es])
+    assert (a.name, b.name) == ("system", "system_2")
+    with pytest.raises(ParameterError, match="duplicate system name"):
+        as_systems([System("a", es), System("a", es)])
+    with pytest.raises(ParameterError, match="at least one"):
+        as_systems([])
+    with pytest.raises(ParameterTypeError, match=r"systems\[0\]"):
+        as_systems([3])
+    with pytest.raises(ParameterTypeError, match="systems: expected"):
+        as_systems(3)
