@@ -336,7 +336,7 @@ def test_time_series_streamed_to_file(systems, times, tmp_path):
 
 
 def test_failed_run_leaves_no_time_series_file(systems, times, tmp_path, monkeypatch):
-    from orbitshare.engine import backends
+    from orbitshare.engine import chunk
 
     calls = []
 
@@ -346,8 +346,8 @@ def test_failed_run_leaves_no_time_series_file(systems, times, tmp_path, monkeyp
         calls.append(1)
         return real(*a, **k)
 
-    real = backends.accumulate_chunk
-    monkeypatch.setattr(backends, "accumulate_chunk", boom)
+    real = chunk.accumulate_chunk
+    monkeypatch.setattr(chunk, "accumulate_chunk", boom)
     with pytest.raises(RuntimeError, match="killed"):
         coverage(systems, Grid(5.0), times, keep_time_series=True, time_series_path=tmp_path / "x.nc", chunk_steps=10)
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,6 @@ import orbitshare
 from backend_equality import assert_backends_equal
 from orbitshare.engine import dask_backend
 from orbitshare.engine.dask_backend import (
-    GridGeometry,
     SystemInput,
     chunk_system_task,
     dask_chunk_states,
@@ -22,7 +21,7 @@ from orbitshare.engine.dask_backend import (
     stack_system_states,
     system_inputs,
 )
-from orbitshare.engine.passinputs import prepare_pass
+from orbitshare.engine.passinputs import GridGeometry, prepare_pass
 from orbitshare.engine.stream import run_pass
 from orbitshare.grid import Grid
 from orbitshare.kernels.chunkstate import empty_chunk_state, merge_chunk_states

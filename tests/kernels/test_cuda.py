@@ -137,7 +137,7 @@ def test_cuda_backend_refuses_unknown_backends_and_clients():
     from orbitshare.grid import Grid
 
     g = Grid(5.0)
-    with pytest.raises(ValueError, match="backend: expected 'cpu' or 'cuda', got 'gpu'"):
+    with pytest.raises(ValueError, match="backend: expected 'cpu', 'dask' \\(with a client\\) or 'cuda', got 'gpu'"):
         coverage(_two_systems(), g, _small_times(), backend="gpu")
     with pytest.raises(BackendError, match="backend = 'cuda' runs in this process: pass client=None"):
         coverage(_two_systems(), g, _small_times(), backend="cuda", client=object())

@@ -4,11 +4,12 @@
 it yields ``(chunk TimeGrid, ChunkState, err_steps int64[nsys])`` for the chunks in time order, and
 :func:`orbitshare.engine.stream.run_pass` merges them the same way:
 
-* ``"cpu"`` — this process: SGP4 → ITRS for all satellites of the chunk
-  (:func:`orbitshare.engine.propagation.iter_propagate`, buffers reused), then the Numba chunk kernel
-  :func:`orbitshare.kernels.visibility.accumulate_chunk` over the machine's cores;
+* ``"cpu"`` — this process: SGP4 → ITRS for all satellites of the chunk, then the Numba chunk kernel
+  over the machine's cores (:func:`orbitshare.engine.chunk.propagate_and_accumulate`, the
+  propagation arrays reused from chunk to chunk);
 * ``"dask"`` — one task per (time chunk × system) on a Dask cluster
-  (:mod:`orbitshare.engine.dask_backend`), stacked along the system axis: identical bits;
+  (:mod:`orbitshare.engine.dask_backend`; each task the same ``propagate_and_accumulate``), stacked
+  along the system axis: identical bits;
 * ``"cuda"`` — SGP4, ITRS and the footprint statistics on the GPU (:mod:`orbitshare.kernels.cuda`),
   the same integer statistics and capacity sums to 1e-12 relative.
 
@@ -25,12 +26,13 @@ from typing import Any
 import numba
 import numpy as np
 
+from orbitshare.engine.chunk import propagate_and_accumulate
 from orbitshare.engine.passinputs import PassInputs
-from orbitshare.engine.propagation import iter_propagate, sgp4_params
+from orbitshare.engine.propagation import sgp4_params
 from orbitshare.errors import BackendError, ParameterError
 from orbitshare.kernels.chunkstate import ChunkState
 from orbitshare.kernels.frames import itrs_rotations
-from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS, accumulate_chunk
+from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS
 from orbitshare.timegrid import TimeGrid
 
 __all__ = ["BACKENDS", "check_backend", "chunk_source", "cpu_chunks", "cuda_chunks"]
@@ -48,7 +50,7 @@ def check_backend(backend: str, client: Any = None) -> str:
     (no client) and needs a CUDA device. Raises ParameterError for an unknown name and BackendError
     (with the reason) when the backend cannot run here."""
     if backend not in BACKENDS:
-        raise ParameterError(f"backend: expected 'cpu' or 'cuda', got {backend!r}")
+        raise ParameterError(f"backend: expected 'cpu', 'dask' (with a client) or 'cuda', got {backend!r}")
     if backend == "dask" and client is None:
         raise BackendError("backend = 'dask' needs a Dask client (orbitshare.engine.dask_backend.get_client)")
     if backend == "cpu":
@@ -78,44 +80,31 @@ def _err_steps(sat_sys: np.ndarray, e: np.ndarray, nsys: int) -> np.ndarray:
 
 
 def cpu_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
-    """The pass's chunks of ``times`` computed in this process (Numba threads)."""
+    """The pass's chunks of ``times`` computed in this process (Numba threads), all systems at once;
+    the propagation arrays are reused from chunk to chunk."""
     nsys, nsat = inputs.nsys, inputs.nsat
     options = inputs.kernel_options()
-    if nsat:
-        chunks = iter_propagate(
-            inputs.elements, times, inputs.chunk_steps, frame="itrs", reuse_buffers=True, velocities=False
-        )
-    else:  # nothing to propagate: the kernel still gives each chunk's (empty) statistics
-        chunks = (
-            (c, np.zeros((0, len(c)), np.uint8), np.zeros((0, len(c), 3)), None)
-            for c in times.chunks(inputs.chunk_steps)
-        )
-    for chunk, e, r, _v in chunks:
-        del _v
+    params, init_err = sgp4_params(inputs.elements) if nsat else (np.zeros((0, 1)), np.zeros(0, np.uint8))
+    buffers = None
+    for chunk in times.chunks(inputs.chunk_steps):
         n = len(chunk)
         # integer statistics do not depend on the blocks; capacity's float sums must not depend on the
         # thread count, so their partition depends on the chunk length only
         nblocks = min(CAPACITY_TIME_BLOCKS if inputs.capacity is not None else numba.get_num_threads(), n)
-        st = accumulate_chunk(
-            r,
+        st, buffers = propagate_and_accumulate(
+            params,
+            init_err,
+            chunk,
             inputs.sat_sys,
             inputs.mask_rad,
             inputs.min_visible,
-            inputs.pxy,
-            inputs.pz,
-            inputs.nxy,
-            inputs.nz,
-            inputs.lon_rad,
-            cos_lon=inputs.cos_lon,
-            sin_lon=inputs.sin_lon,
-            err=e,
+            inputs.geometry,
             keep_counts=inputs.keep_counts,
             nblocks=nblocks,
+            buffers=buffers,
             **options,
         )
-        inc = _err_steps(inputs.sat_sys, e, nsys)
-        del e, r
-        yield chunk, st, inc
+        yield chunk, st, _err_steps(inputs.sat_sys, buffers[0], nsys)
 
 
 def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
@@ -145,13 +134,9 @@ def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
             inputs.sat_sys,
             inputs.mask_rad,
             inputs.min_visible,
-            inputs.pxy,
-            inputs.pz,
-            inputs.nxy,
-            inputs.nz,
-            inputs.lon_rad,
-            cos_lon=inputs.cos_lon,
-            sin_lon=inputs.sin_lon,
+            *inputs.geometry[:5],
+            cos_lon=inputs.geometry.cos_lon,
+            sin_lon=inputs.geometry.sin_lon,
             keep_counts=inputs.keep_counts,
             **options,
         )

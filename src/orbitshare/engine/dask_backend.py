@@ -10,7 +10,7 @@ one Dask task per (time chunk × system):
 
 * the task propagates only that system's satellites (SGP4 parameters initialised once on the client,
   sent once to every worker) over that chunk's :class:`~orbitshare.timegrid.TimeGrid` slice, in ITRS,
-  and calls :func:`~orbitshare.kernels.visibility.accumulate_chunk` with one system;
+  and calls the chunk kernel with one system (:func:`orbitshare.engine.chunk.propagate_and_accumulate`);
 * :func:`dask_chunk_states` collects the tasks of each chunk, concatenates them
   (:func:`stack_system_states`) and yields the chunks strictly in time order, with at most
   ``max_chunks_ahead`` chunks in flight, so memory stays bounded and the driver merges exactly as in
@@ -40,16 +40,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from orbitshare.engine.passinputs import PassInputs, check_capacity_inputs
-from orbitshare.engine.propagation import propagate_params, sgp4_params
+from orbitshare.engine.chunk import propagate_and_accumulate
+from orbitshare.engine.passinputs import GridGeometry, PassInputs, check_capacity_inputs
+from orbitshare.engine.propagation import sgp4_params
 from orbitshare.errors import ParameterError, ParameterTypeError
-from orbitshare.grid import Grid
 from orbitshare.kernels.chunkstate import ChunkState
-from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS, accumulate_chunk
+from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS
 from orbitshare.timegrid import TimeGrid
 
 __all__ = [
-    "GridGeometry",
     "SystemInput",
     "capacity_nblocks",
     "chunk_system_task",
@@ -62,39 +61,6 @@ __all__ = [
 
 # one Numba kernel launch at a time per worker process (see the module docstring)
 _KERNEL_LOCK = threading.Lock()
-
-
-class GridGeometry(NamedTuple):
-    """What the visibility kernel needs of a :class:`~orbitshare.grid.Grid` (small, picklable)."""
-
-    pxy: np.ndarray
-    pz: np.ndarray
-    nxy: np.ndarray
-    nz: np.ndarray
-    lon_rad: np.ndarray
-    cos_lon: np.ndarray
-    sin_lon: np.ndarray
-
-    @classmethod
-    def from_grid(cls, grid) -> GridGeometry:
-        """From a :class:`~orbitshare.grid.Grid` (or a resolution in degrees), exactly as the driver."""
-        if not isinstance(grid, Grid):
-            grid = Grid(grid)
-        pxy, pz, nxy, nz = grid.row_geometry()
-        return cls(
-            *(
-                np.ascontiguousarray(a, dtype=np.float64)
-                for a in (pxy, pz, nxy, nz, np.array(grid.lon_rad), np.array(grid.cos_lon), np.array(grid.sin_lon))
-            )
-        )
-
-    @property
-    def nlat(self) -> int:
-        return int(self.pxy.shape[0])
-
-    @property
-    def nlon(self) -> int:
-        return int(self.lon_rad.shape[0])
 
 
 class SystemInput(NamedTuple):
@@ -166,30 +132,20 @@ def chunk_system_task(
     Returns ``(ChunkState with leading dimension 1, SGP4 error satellite-steps int)``. Pure: running
     it again gives the same bits (Dask reruns it when a worker is lost).
     """
-    nsat, n = int(inp.params.shape[0]), len(times)
+    nsat = int(inp.params.shape[0])
     cap_kw: dict[str, Any] = {}
     if inp.capacity_mbps is not None:
         cap_kw["capacity_per_sat"] = np.full(nsat, inp.capacity_mbps, np.float64)
         cap_kw["weight"] = inp.weight
     with _KERNEL_LOCK:
-        if nsat:
-            e, r, v = propagate_params(inp.params, inp.init_err, times, "itrs")
-            del v
-        else:
-            e, r = np.zeros((0, n), np.uint8), np.zeros((0, n, 3))
-        st = accumulate_chunk(
-            r,
+        st, (e, _r, _v) = propagate_and_accumulate(
+            inp.params,
+            inp.init_err,
+            times,
             np.zeros(nsat, np.int32),
             np.array([inp.mask_rad], np.float64),
             np.array([inp.min_visible], np.int32),
-            geom.pxy,
-            geom.pz,
-            geom.nxy,
-            geom.nz,
-            geom.lon_rad,
-            cos_lon=geom.cos_lon,
-            sin_lon=geom.sin_lon,
-            err=e,
+            geom,
             keep_counts=keep_counts,
             nblocks=nblocks,
             count_any=count_any,
@@ -378,7 +334,7 @@ def dask_pass_chunks(
     go to :func:`dask_chunk_states`."""
     times = inputs.times[start:] if start else inputs.times
     chunk_steps = inputs.chunk_steps
-    geom = GridGeometry(inputs.pxy, inputs.pz, inputs.nxy, inputs.nz, inputs.lon_rad, inputs.cos_lon, inputs.sin_lon)
+    geom = inputs.geometry
     for ci, n, st, err in dask_chunk_states(
         system_inputs(inputs.systems, inputs.capacity, geom),
         times,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -22,6 +22,7 @@ from orbitshare.timegrid import TimeGrid
 
 __all__ = [
     "COUNTS_BYTES_PER_CHUNK",
+    "GridGeometry",
     "SAT_STEPS_PER_CHUNK",
     "PassInputs",
     "check_capacity_inputs",
@@ -34,6 +35,39 @@ __all__ = [
 SAT_STEPS_PER_CHUNK = 4_000_000
 #: Default budget per chunk for kept per-step counts, bytes (int16 per system, step and cell).
 COUNTS_BYTES_PER_CHUNK = 128 * 2**20
+
+
+class GridGeometry(NamedTuple):
+    """What the visibility kernel needs of a :class:`~orbitshare.grid.Grid` (small, picklable)."""
+
+    pxy: np.ndarray
+    pz: np.ndarray
+    nxy: np.ndarray
+    nz: np.ndarray
+    lon_rad: np.ndarray
+    cos_lon: np.ndarray
+    sin_lon: np.ndarray
+
+    @classmethod
+    def from_grid(cls, grid) -> GridGeometry:
+        """From a :class:`~orbitshare.grid.Grid` (or a resolution in degrees), exactly as the driver."""
+        if not isinstance(grid, Grid):
+            grid = Grid(grid)
+        pxy, pz, nxy, nz = grid.row_geometry()
+        return cls(
+            *(
+                np.ascontiguousarray(a, dtype=np.float64)
+                for a in (pxy, pz, nxy, nz, np.array(grid.lon_rad), np.array(grid.cos_lon), np.array(grid.sin_lon))
+            )
+        )
+
+    @property
+    def nlat(self) -> int:
+        return int(self.pxy.shape[0])
+
+    @property
+    def nlon(self) -> int:
+        return int(self.lon_rad.shape[0])
 
 
 def default_chunk_steps(
@@ -103,8 +137,7 @@ class PassInputs:
     sat_sys : int32[nsat]          system index of each satellite
     mask_rad : float64[nsys]       elevation masks, rad
     min_visible : int32[nsys]      satellites needed for a covered step
-    pxy, pz, nxy, nz : float64[nlat]   the grid's per-row geometry (km; unit normal components)
-    lon_rad, cos_lon, sin_lon : float64[nlon]   cell-centre longitudes, rad, and their cos/sin
+    geometry : the grid's per-row geometry and cell-centre longitudes (:class:`GridGeometry`)
     chunk_steps : int              time steps per chunk
     keep_counts : bool             keep the per-step int16 counts
     count_any : bool               also count the steps with at least one satellite visible
@@ -119,13 +152,7 @@ class PassInputs:
     sat_sys: np.ndarray
     mask_rad: np.ndarray
     min_visible: np.ndarray
-    pxy: np.ndarray
-    pz: np.ndarray
-    nxy: np.ndarray
-    nz: np.ndarray
-    lon_rad: np.ndarray
-    cos_lon: np.ndarray
-    sin_lon: np.ndarray
+    geometry: GridGeometry
     chunk_steps: int
     keep_counts: bool
     count_any: bool
@@ -194,7 +221,6 @@ def prepare_pass(
         )
     if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, int | np.integer) or chunk_steps < 1:
         raise ParameterError(f"chunk_steps: expected an integer >= 1, got {chunk_steps!r}")
-    pxy, pz, nxy, nz = grid.row_geometry()
     return PassInputs(
         systems=tuple(syslist),
         grid=grid,
@@ -204,13 +230,7 @@ def prepare_pass(
         sat_sys=sat_sys,
         mask_rad=np.radians(np.array([s.elevation_mask_deg for s in syslist], np.float64)),
         min_visible=np.array([s.min_visible for s in syslist], np.int32),
-        pxy=pxy,
-        pz=pz,
-        nxy=nxy,
-        nz=nz,
-        lon_rad=np.array(grid.lon_rad),
-        cos_lon=np.array(grid.cos_lon),
-        sin_lon=np.array(grid.sin_lon),
+        geometry=GridGeometry.from_grid(grid),
         chunk_steps=int(chunk_steps),
         keep_counts=bool(keep_time_series),
         count_any=bool(count_any),
