@@ -1,6 +1,7 @@
 """The ``orbitshare`` command end to end, in subprocesses, on a small experiment; exit codes in process."""
 
 import csv
+import fcntl
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from orbitshare.errors import ConfigError, DataError
 from orbitshare.experiment import load_experiment
 from orbitshare.io import open_results, read_provenance
 from orbitshare.report.document import GROUP_LABELS
-from test_runner import SMALL_TOML
+from test_runner import SMALL_TOML, TINY_TOML
 
 
 def orbitshare(*args, cwd=None, timeout=180):
@@ -160,6 +161,24 @@ def test_compare(small_run, tmp_path):
     assert p.returncode == 2
 
 
+def test_compare_csv_never_writes_a_formula(monkeypatch, tmp_path, capsys):
+    # issue 10, case 8: text from the runs (labels of a system named "=HYPERLINK(...)") went verbatim into
+    # compare.csv, and a CR in a label split the row, so that its rest began a row of its own
+    nan = float("nan")
+    row = {"dataset": "equity", "variable": "gini", "a": -1.5, "b": float("-inf"), "diff": nan, "rel_diff": nan}
+    rows = [
+        {**row, "where": '=HYPERLINK("http://x","y")', "equal": False},
+        {**row, "where": "x\r+cmd|' /C calc'!A0", "equal": True},
+    ]
+    monkeypatch.setattr(cli, "compare_runs", lambda a, b: rows)
+    assert cli.main(["compare", "a", "b", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    with open(tmp_path / "compare.csv", newline="", encoding="utf-8") as f:
+        got = list(csv.DictReader(f))
+    assert [r["where"] for r in got] == ["'" + rows[0]["where"], rows[1]["where"]]  # the CR row stays one row
+    assert [(r["a"], r["b"], r["diff"]) for r in got] == [("-1.5", "-inf", "nan")] * 2  # numbers stay numbers
+
+
 # ----------------------------------------------------------------------------- exit codes, in process
 def _raising(exc):
     def cmd(args):
@@ -221,3 +240,72 @@ def test_missing_input_files_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"orbitshare: error: {tmp_path / 'none.tle'}: element file not found\n"
     assert cli.main(["frobnicate"]) == 2
+
+
+def test_run_into_a_locked_run_directory_exits_2(tmp_path, capsys):
+    """Issue 10 case 9: a second run (or resume) into the directory of a run going on is refused."""
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(TINY_TOML)
+    out = tmp_path / "run"
+    out.mkdir()
+    fd = os.open(out / ".orbitshare.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the run going on (another process) holds it
+        assert cli.main(["run", str(exp), "--out", str(out), "--resume", "--quiet"]) == 2
+    finally:
+        os.close(fd)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and str(out) in lines[0] and "another orbitshare run is using this run directory" in lines[0]
+    assert os.listdir(out) == [".orbitshare.lock"]
+
+
+def test_run_with_a_name_leading_out_of_runs_exits_2(tmp_path, monkeypatch, capsys):
+    """Issue 10 case 2: `name = "../../x"` wrote the run two levels up."""
+    work = tmp_path / "a" / "work"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    exp = work / "bad.toml"
+    exp.write_text(TINY_TOML.replace('name = "tiny"', 'name = "../../escaped"'))
+    assert cli.main(["run", str(exp), "--quiet"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{exp}: experiment.name: expected a name of 1 to 100 letters, digits, '.', '_' or '-', not starting "
+        "with '.', got '../../escaped'"
+    ]
+    assert sorted(os.listdir(tmp_path)) == ["a"] and sorted(os.listdir(work)) == ["bad.toml"]
+
+
+ISS_TLE = (
+    "ISS (ZARYA)\n"
+    "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927\n"
+    "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537\n"
+)
+
+
+def test_elements_convert_failure_keeps_the_destination(tmp_path, capsys, monkeypatch):
+    tle, js, dest = tmp_path / "iss.tle", tmp_path / "iss.json", tmp_path / "dest.csv"
+    tle.write_text(ISS_TLE)
+    assert cli.main(["elements", "convert", str(tle), str(js), "--format", "json"]) == 0
+    js.write_text(js.read_text().replace("ISS (ZARYA)", "ISS \\ud800"))  # valid JSON, invalid Unicode text
+    dest.write_text("precious\n")
+    capsys.readouterr()
+    assert cli.main(["elements", "convert", str(js), str(dest), "--format", "csv"]) == 2  # was 1, dest emptied
+    assert "record 1: field 'OBJECT_NAME': expected valid Unicode text" in capsys.readouterr().err
+    assert dest.read_text() == "precious\n"
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    assert cli.main(["elements", "convert", str(tle), str(dest), "--format", "csv"]) == 2
+    assert capsys.readouterr().err == f"orbitshare: error: {dest}: cannot write: No space left on device\n"
+    assert dest.read_text() == "precious\n" and sorted(os.listdir(tmp_path)) == ["dest.csv", "iss.json", "iss.tle"]
+
+
+def test_elements_info_skip_on_a_file_of_bad_records_reports_zero(tmp_path, capsys):
+    bad = tmp_path / "bad.tle"
+    bad.write_text("junk\n1 bad\n2 bad\n")
+    assert cli.main(["elements", "info", str(bad), "--errors", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{bad}: 0 element sets, no epochs, 1 skipped, 0 duplicates dropped\n  skipped: ")
+    assert cli.main(["elements", "info", str(bad)]) == 2
+    assert capsys.readouterr().err == f"orbitshare: error: {bad}:2: TLE line 1 is 5 characters long, expected 69\n"

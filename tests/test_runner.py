@@ -5,7 +5,11 @@ same, so even the float sums are merged in the same order). The reference is an 
 of the same experiment made in this process.
 """
 
+import dataclasses
+import fcntl
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +21,7 @@ import pytest
 import xarray as xr
 
 from orbitshare import runner
-from orbitshare.errors import ResultsError
+from orbitshare.errors import ConfigError, ResultsError
 from orbitshare.experiment import load_experiment
 from orbitshare.io import open_results
 
@@ -55,6 +59,34 @@ maps = ["covered_fraction"]
 chunk_steps = 5
 """
 NCHUNKS = 40
+
+# 16 Walker satellites, 10 steps in 2 chunks of 5, results.h5 and countries.csv only: about a second
+TINY_TOML = """\
+[experiment]
+name = "tiny"
+
+[time]
+start = 2026-01-01T00:00:00Z
+stop = 2026-01-01T00:10:00Z
+step_s = 60
+
+[grid]
+resolution_deg = 5.0
+
+[[systems]]
+name = "Shell A"
+administration = "USA"
+walker = [{ altitude_km = 550, inclination_deg = 53, planes = 4, sats_per_plane = 4 }]
+bands = [{ name = "Ku", low_mhz = 10700, high_mhz = 12700 }]
+capacity_per_sat_mbps = 20000
+
+[outputs]
+datasets = ["coverage", "countries"]
+files = ["netcdf", "csv"]
+
+[compute]
+chunk_steps = 5
+"""
 CREATION_ATTRS = ("date_created", "created", "history")
 
 
@@ -181,8 +213,9 @@ class _Stop(KeyboardInterrupt):
     pass
 
 
-def _interrupted_run(exp, out, after, monkeypatch):
-    """Run in this process, interrupted (KeyboardInterrupt) after ``after`` checkpoints."""
+def _interrupted_run(exp, out, after, monkeypatch, **kw):
+    """Run in this process (``kw``: overwrite, resume), interrupted (KeyboardInterrupt) after
+    ``after`` checkpoints."""
     real = runner.write_checkpoint
     n = {"k": 0}
 
@@ -194,7 +227,7 @@ def _interrupted_run(exp, out, after, monkeypatch):
 
     monkeypatch.setattr(runner, "write_checkpoint", write)
     with pytest.raises(_Stop):
-        runner.run(exp, out, progress=False)
+        runner.run(exp, out, progress=False, **kw)
     monkeypatch.setattr(runner, "write_checkpoint", real)
 
 
@@ -278,3 +311,150 @@ def test_dask_backend_run_equals_local_run(small, reference, tmp_path):
         a.attrs = {k: v for k, v in a.attrs.items() if k not in drop}
         b.attrs = {k: v for k, v in b.attrs.items() if k not in drop}
         xr.testing.assert_identical(a, b)
+
+
+# ============================================================================ issue 10: the run directory
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TOML)
+    return path
+
+
+def _files(directory):
+    """name → bytes of the files of ``directory`` (recursively, relative paths)."""
+    d = Path(directory)
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/abs", ".hidden", "a/b", "x" * 101, "tab\there", "nul\u0000"])
+def test_experiment_name_must_be_a_safe_name(tmp_path, name):
+    """Issue 10 case 2: `name = "../../x"` or an absolute path wrote the run there."""
+    path = tmp_path / "bad.toml"
+    path.write_text(TINY_TOML.replace('name = "tiny"', f"name = {json.dumps(name)}"))
+    with pytest.raises(ConfigError, match=r"experiment\.name: expected a name of 1 to 100 letters, digits"):
+        load_experiment(path)
+
+
+def test_the_default_run_directory_stays_under_runs(tiny, tmp_path, monkeypatch):
+    """Issue 10 case 2, defence in depth: an Experiment made in code with a name that leads elsewhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    exp = load_experiment(tiny)
+    for name in ("../escaped", str(tmp_path / "escaped"), ".", "a/b"):
+        bad = dataclasses.replace(exp, experiment=dataclasses.replace(exp.experiment, name=name))
+        with pytest.raises(ConfigError, match=r"experiment\.name: .* would put the run directory outside"):
+            runner.run(bad, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["tiny.toml", "work"] and os.listdir(work) == []
+    # with an explicit out_dir (--out) the name only names the run
+    res = runner.run(bad, tmp_path / "chosen", progress=False)
+    assert res.out_dir == tmp_path / "chosen" and (tmp_path / "chosen" / "results.h5").is_file()
+
+
+@pytest.mark.parametrize("flags", [{"overwrite": True}, {"resume": True}])
+def test_overwrite_and_resume_leave_a_folder_that_is_not_a_run(tiny, tmp_path, flags):
+    """Issue 10 case 3: `--out . --overwrite` in a project folder removed checkpoint/ (with the
+    user's epoch10.pt), map_*.png and report.md."""
+    project = tmp_path / "project"
+    (project / "checkpoint").mkdir(parents=True)
+    (project / "checkpoint" / "epoch10.pt").write_bytes(b"weights")
+    (project / "map_world.png").write_bytes(b"png")
+    (project / "report.md").write_text("# my notes")
+    before = _files(project)
+    with pytest.raises(ResultsError, match="is not empty: holds .* no orbitshare run manifest"):
+        runner.run(tiny, project, progress=False, **flags)
+    assert _files(project) == before
+
+
+def test_an_interrupted_overwrite_leaves_the_finished_run(tiny, tmp_path, monkeypatch):
+    """Issue 10 case 3: an interrupted --overwrite lost the previous finished run. The new run is
+    built beside it and swapped in when complete; --overwrite --resume continues it."""
+    out = tmp_path / "run"
+    runner.run(tiny, out, progress=False)
+    before = _files(out)
+    (tmp_path / "first").mkdir()
+    shutil.copy(out / "results.h5", tmp_path / "first" / "results.h5")
+    _interrupted_run(tiny, out, 1, monkeypatch, overwrite=True)
+    staged = {k for k in _files(out) if k.startswith(".orbitshare-staging/")}
+    assert ".orbitshare-staging/checkpoint/state.npz" in staged
+    assert {k: v for k, v in _files(out).items() if k not in staged} == before
+    with pytest.raises(ResultsError, match="interrupted --overwrite waits in .*--overwrite --resume"):
+        runner.run(tiny, out, progress=False)
+    res = runner.run(tiny, out, overwrite=True, resume=True, progress=False)
+    assert res.resumed_chunks == 1 and res.out_dir == out
+    assert [p.parent for p in res.files] == [out] * len(res.files) and all(p.is_file() for p in res.files)
+    assert sorted(os.listdir(out)) == sorted([".orbitshare-run.json", ".orbitshare.lock", *(p.name for p in res.files)])
+    assert sorted(json.loads((out / ".orbitshare-run.json").read_text())["files"]) == sorted(p.name for p in res.files)
+    assert_same_results(out / "results.h5", tmp_path / "first")
+
+
+def test_overwrite_deletes_the_files_of_the_replaced_run_only(tiny, tmp_path):
+    out = tmp_path / "run"
+    runner.run(tiny, out, progress=False)
+    assert (out / "countries.csv").is_file()
+    netcdf_only = tmp_path / "netcdf_only.toml"
+    netcdf_only.write_text(TINY_TOML.replace('files = ["netcdf", "csv"]', 'files = ["netcdf"]'))
+    res = runner.run(netcdf_only, out, overwrite=True, progress=False)
+    assert not (out / "countries.csv").exists()  # the old run's, not written again
+    assert {p.name for p in res.files} == {"experiment.toml", "results.h5", "report.md", "report.html"}
+
+
+def test_a_second_run_into_a_locked_run_directory_is_refused(tiny, tmp_path, monkeypatch):
+    """Issue 10 case 9: two concurrent runs (or resumes) into one directory both exited 0 and mixed
+    their files. The directory is locked for the run's lifetime."""
+    out = tmp_path / "run"
+    # while a run goes on, a second one is refused (tried here between two of its chunks)
+    real = runner.write_checkpoint
+    refused = []
+
+    def write(path, fp, info):
+        real(path, fp, info)
+        with pytest.raises(ResultsError, match="another orbitshare run is using this run directory") as err:
+            runner.run(tiny, out, resume=True, progress=False)
+        refused.append(str(err.value))
+
+    monkeypatch.setattr(runner, "write_checkpoint", write)
+    runner.run(tiny, out, progress=False)
+    monkeypatch.setattr(runner, "write_checkpoint", real)
+    assert len(refused) == 2
+    # a lock held by another process (flock on its own open file description) counts the same
+    fd = os.open(out / ".orbitshare.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for flags in ({}, {"resume": True}, {"overwrite": True}):
+            with pytest.raises(ResultsError, match="another orbitshare run is using this run directory"):
+                runner.run(tiny, out, progress=False, **flags)
+    finally:
+        os.close(fd)
+    assert sorted(os.listdir(tmp_path)) == ["run", "tiny.toml"]  # no staging directory made
+
+
+def test_results_are_not_written_without_the_space_for_them(tiny, tmp_path, monkeypatch):
+    """Issue 10 case 7: a full disk made h5py segfault and left .results.h5.*.tmp; the free space is
+    now checked against an estimate first, and the checkpoint stays for --resume."""
+    out = tmp_path / "run"
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=100_000))
+    with pytest.raises(ResultsError, match=r"run: 0\.1 MB free on its file system, the results need about \d+\.\d MB"):
+        runner.run(tiny, out, progress=False)
+    monkeypatch.setattr(shutil, "disk_usage", real)
+    assert not (out / "results.h5").exists() and (out / runner.CHECKPOINT).is_file()
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name or "scratch" in p.name]
+    res = runner.run(tiny, out, resume=True, progress=False)
+    assert res.resumed_chunks == 2 and (out / "results.h5").is_file()
+
+
+def test_resume_sweeps_the_temporaries_a_killed_write_left(tiny, tmp_path, monkeypatch):
+    """Issue 10 case 7: a SIGKILL while writing left .results.h5.*.tmp behind for good."""
+    out = tmp_path / "run"
+    _interrupted_run(tiny, out, 1, monkeypatch)
+    (out / ".experiment.toml.k1ll3d00.tmp").write_bytes(b"half")
+    (out / runner.CHECKPOINT.parent / ".state.999.tmp.npz").write_bytes(b"half")
+    (out / ".orbitshare-scratch").mkdir()  # where the writers write (results.h5, tables, figures, report)
+    (out / ".orbitshare-scratch" / ".results.h5.k1ll3d00.tmp").write_bytes(b"half")
+    with pytest.raises(ResultsError, match="unfinished run"):  # and compare refuses it meanwhile
+        runner.compare_runs(out, out)
+    res = runner.run(tiny, out, resume=True, progress=False)
+    assert res.resumed_chunks == 1
+    assert sorted(os.listdir(out)) == sorted([".orbitshare-run.json", ".orbitshare.lock", *(p.name for p in res.files)])

@@ -7,7 +7,7 @@ import pytest
 
 from orbitshare.elements.walker import walker
 from orbitshare.errors import ParameterError, ParameterTypeError, SystemDefinitionError
-from orbitshare.system import MAX_MIN_VISIBLE, Band, System, as_systems, field_detail
+from orbitshare.system import MAX_MIN_VISIBLE, MAX_NAME_LENGTH, Band, System, as_systems, field_detail, label_problem
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +193,39 @@ def test_as_systems(es):
         as_systems([3])
     with pytest.raises(ParameterTypeError, match="systems: expected"):
         as_systems(3)
+
+
+# ----------------------------------------------------------------------------- issue 10: labels and sizes
+@pytest.mark.parametrize("bad", ["a\x00b", "a\rb", "a\nb", "a\tb", "a\x1bb", "a\x7fb", "a\u2028b", "a\u200bb"])
+def test_names_without_control_characters(es, bad):
+    """A NUL in a name passed validation and failed after the pass; a CR injected Markdown structure."""
+    with pytest.raises(SystemDefinitionError, match=r"^System\.name: expected printable characters") as info:
+        System(bad, es)
+    assert info.value.field == "name" and "\n" not in str(info.value) and "\r" not in str(info.value)
+    assert [e.field for e in System.check_fields(name=bad, operator=bad)] == ["name", "operator"]
+    with pytest.raises(SystemDefinitionError, match=r"^Band\.name: expected printable characters"):
+        Band(bad, 10700, 12700)
+
+
+def test_names_of_reasonable_length(es):
+    assert System("x" * MAX_NAME_LENGTH, es).name == "x" * MAX_NAME_LENGTH
+    (err,) = System.check_fields(name="x" * (MAX_NAME_LENGTH + 1))
+    assert field_detail(err) == f"expected at most {MAX_NAME_LENGTH} characters, got '{'x' * 39}... (101 characters)"
+    assert System("Starlink Gen2 (granted) — Ka/Ku, 2026", es, operator="Ž & Co.").operator == "Ž & Co."
+    assert label_problem("", empty_ok=True) is None and label_problem("") is not None
+
+
+def test_integers_a_float_cannot_hold_are_field_errors():
+    """Before: OverflowError from float() inside the checks."""
+    big = 10**400
+    fields = {
+        "elevation_mask_deg": big,
+        "capacity_per_sat_mbps": -big,
+        "bands": [("Ku", 10700, big)],
+    }
+    errors = System.check_fields(**fields)
+    assert [e.field for e in errors] == ["bands[0].high_mhz", "capacity_per_sat_mbps", "elevation_mask_deg"]
+    assert all(field_detail(e).endswith("... (401 digits)") for e in errors)
+    # a capacity (efficiency x bandwidth x beams) beyond a float: refused on beams
+    (err,) = System.check_fields(spectral_efficiency_bps_per_hz=2.0, beams=big, bands=[("Ku", 10700, 12700)])
+    assert err.field == "beams" and "finite number of Mbit/s" in str(err)

@@ -1,12 +1,13 @@
 """time_grid and timescale against Skyfield and closed-form expectations."""
 
 import datetime as dt
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from orbitshare.errors import ParameterError, ParameterTypeError
-from orbitshare.timegrid import data_kernel_path, time_grid, timescale
+from orbitshare.timegrid import count_steps, data_kernel_path, time_grid, time_grid_from_times, timescale, to_datetime
 
 
 def test_stop_is_excluded_like_arange():
@@ -77,3 +78,64 @@ def test_datetime64_bounds_are_utc():
     a = time_grid(np.datetime64("2026-01-01T00:00"), np.datetime64("2026-01-01T01:00"), 600)
     b = time_grid("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", 600)
     np.testing.assert_array_equal(a.time, b.time)
+
+
+# ----------------------------------------------------------------------------- issue 10: the range
+RANGE = "expected a date-time in years 1678-2261"
+
+
+@pytest.mark.parametrize(
+    "start, stop, what",
+    [
+        ("1600-01-01T00:00:00Z", "1600-01-01T01:00:00Z", "start"),  # before: a grid in 2184
+        ("0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00Z", "start"),  # before: OverflowError
+        ("0001-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "start"),  # before: a grid from 1754
+        ("2026-01-01T00:00:00Z", "9999-01-01T00:00:00Z", "stop"),  # before: stop in 1815, "must be after"
+        (np.datetime64("1600-01-01", "D"), "2026-01-01T00:00:00Z", "start"),  # before: wrapped to 2184
+        (np.datetime64("NaT"), "2026-01-01T00:00:00Z", "start"),
+        (dt.datetime(2262, 1, 1, tzinfo=dt.UTC), dt.datetime(2262, 1, 2, tzinfo=dt.UTC), "start"),
+    ],
+)
+def test_times_outside_datetime64_ns_raise_parameter_error(start, stop, what):
+    with pytest.raises(ParameterError, match=rf"^{what}: {RANGE}"):
+        time_grid(start, stop, 600)
+
+
+def test_time_grid_from_times_refuses_instants_it_cannot_hold():
+    with pytest.raises(ParameterError, match=rf"^times: {RANGE} .*got 1600-01-01$"):
+        time_grid_from_times(np.array(["2026-01-01", "1600-01-01"], "datetime64[D]"))
+    with pytest.raises(ParameterError, match=rf"^when: {RANGE}"):
+        to_datetime(np.datetime64("2300-01-01T00:00:00", "s"), "when")
+    assert to_datetime(np.datetime64("2261-12-31", "D"), "when") == dt.datetime(2261, 12, 31, tzinfo=dt.UTC)
+
+
+def test_absurd_step_counts_are_refused_before_allocating():
+    """step_s = 1e-9 over an hour: before, np.arange of 3.6e12 steps (MemoryError)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParameterError, match=r"^step_s: expected at most 2,147,483,647 steps .* 3,600,000,000,000"):
+            time_grid("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", 1e-9)
+        with pytest.raises(ParameterError, match="at least one nanosecond"):
+            time_grid("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", 1e-10)
+        assert tracemalloc.get_traced_memory()[1] < 10e6
+    finally:
+        tracemalloc.stop()
+    # a step longer than the span: one step (before: OverflowError for 1e300 s)
+    assert len(time_grid("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", 1e300)) == 1
+
+
+def test_spans_longer_than_292_years_are_exact():
+    """(stop - start) in int64 ns overflows beyond 292 years: before, the step count came out wrong."""
+    start = dt.datetime(1700, 1, 1, tzinfo=dt.UTC)
+    stop = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+    day = 86400.0
+    tg = time_grid(start, stop, 1000 * day)
+    expected = [start + k * dt.timedelta(days=1000) for k in range(-(-(stop - start).days // 1000))]
+    assert len(tg) == count_steps(start, stop, 1000 * day) == len(expected) == 183
+    assert [to_datetime(t, "t") for t in tg.time] == expected
+
+
+def test_count_steps_is_the_grid_length():
+    for stop, step in (("2026-01-01T01:00:00Z", 60), ("2026-01-01T01:00:30Z", 60), ("2026-01-01T00:00:01Z", 0.3)):
+        t0, t1 = to_datetime("2026-01-01T00:00:00Z", "start"), to_datetime(stop, "stop")
+        assert count_steps(t0, t1, step) == len(time_grid(t0, t1, step))

@@ -20,7 +20,6 @@ instead of writing it to a file.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as _dt
 import math
 import os
@@ -43,6 +42,7 @@ from orbitshare.errors import ConfigError, DataError, OrbitshareError
 from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.kernels.cuda_env import cuda_info
 from orbitshare.kernels.frames import gmst1982
+from orbitshare.report.tables import write_csv_rows
 from orbitshare.runner import compare_runs, install_signal_handlers, run
 from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
 
@@ -86,9 +86,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``orbitshare validate EXPERIMENT.toml``: print the resolved configuration."""
+    """``orbitshare validate EXPERIMENT.toml``: print the resolved configuration (stdout) and the run's
+    estimated peak memory and output size (stderr, one line)."""
     exp = validate_experiment(args.experiment, deep=True)
     sys.stdout.write(exp.to_toml())
+    if exp.estimate is not None:
+        print(f"orbitshare: {exp.name}: {exp.estimate.summary()}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -108,10 +111,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     path = out_dir / "compare.csv"
     cols = ["dataset", "variable", "where", "a", "b", "diff", "rel_diff"]
     with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(cols)
-        for r in rows:
-            w.writerow([_fmt(r[c]) for c in cols])
+        write_csv_rows(f, cols, ([_fmt(r[c]) for c in cols] for r in rows))
     diff = [r for r in rows if not r["equal"]]
     diff.sort(
         key=lambda r: (
@@ -182,9 +182,13 @@ def cmd_elements_generate(args: argparse.Namespace) -> int:
 def cmd_elements_info(args: argparse.Namespace) -> int:
     """``orbitshare elements info PATH``: count, epochs, skipped records of an element file."""
     es = load_elements(_input_file(args.path, "element file"), errors=args.errors)
-    lo, med, hi = es.epoch_stats()
+    if len(es):
+        lo, med, hi = es.epoch_stats()
+        epochs = f"epochs {lo} / {med} / {hi} (min / median / max)"
+    else:  # --errors skip on a file whose every record is malformed
+        epochs = "no epochs"
     print(
-        f"{args.path}: {len(es)} element sets, epochs {lo} / {med} / {hi} (min / median / max), "
+        f"{args.path}: {len(es)} element sets, {epochs}, "
         f"{len(es.skipped)} skipped, {len(es.duplicates)} duplicates dropped"
     )
     for rec in es.skipped:

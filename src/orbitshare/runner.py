@@ -15,11 +15,18 @@ when no capacity output is asked for), then the country, group and equity accoun
 ``checkpoint/state.npz``    only while the run is going or after it was stopped
 =========================  ===================================================================
 
-Default run directory: ``runs/<experiment name>`` under the current directory. Every file is
-written through a temporary file and ``os.replace``: a stopped run never leaves a half-written file.
+Default run directory: ``runs/<experiment name>`` under the current directory (a name that would
+lead elsewhere is refused). Every file is written through a temporary file and ``os.replace``: a
+stopped run never leaves a half-written file.
 
-Nothing is overwritten without ``overwrite=True``: a directory holding a finished run, an
-interrupted run or anything else is refused with :class:`~orbitshare.errors.ResultsError`.
+The run directory is :mod:`orbitshare.rundir`'s: it is locked for the lifetime of the run (a second
+run or resume into it is refused), its manifest ``.orbitshare-run.json`` lists the files the run
+wrote, and only those are ever replaced or deleted. Nothing is overwritten without
+``overwrite=True``: a directory holding a finished or an interrupted run is refused with
+:class:`~orbitshare.errors.ResultsError`, and one holding anything else is refused even then,
+unless empty. A run that replaces a finished run is built beside it and swapped in only when
+complete; interrupted, it leaves the old run as it was (``resume=True`` continues it). The free
+space is checked against an estimate of the results' size before they are written.
 
 Checkpoints and resume
 ----------------------
@@ -27,10 +34,13 @@ After each finished time chunk the merged accumulator state (the integer arrays 
 :class:`~orbitshare.kernels.chunkstate.ChunkState`, the SGP4 error counts, the kept time series if
 any, the number of finished chunks and the chunk length) goes atomically to
 ``<run>/checkpoint/state.npz`` with the configuration's fingerprint (sha256 of ``to_toml()`` less
-its first, comment line, which names the file it came from; :mod:`orbitshare.checkpoint`).
+its first, comment line, which names the file it came from), the sha256 of every input file the
+pass reads (element files, fetch cache entries, boundaries, population raster: the ``input_files``
+of the provenance, hashed once) and the geography's cache key (:mod:`orbitshare.checkpoint`).
 ``resume=True`` continues from it:
 the finished chunks are not propagated again and, the chunk partition being the same, the results
-are bit-identical to an uninterrupted run. A checkpoint of another configuration is refused. The
+are bit-identical to an uninterrupted run. A checkpoint of another configuration, or one whose
+input files changed since (the message names the file), is refused. The
 checkpoint is removed when the run has finished.
 """
 
@@ -38,9 +48,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import math
 import os
-import shutil
 import signal
 import sys
 import time
@@ -55,16 +65,19 @@ import numpy as np
 import xarray as xr
 
 from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
-from orbitshare.atomic import atomic_path
 from orbitshare.checkpoint import (
     CHECKPOINT,
+    Fingerprint,
+    check_inputs,
     clear_stale_temporaries,
     config_fingerprint,
+    input_records,
     read_checkpoint,
     remove_checkpoint,
     write_checkpoint,
 )
 from orbitshare.elements.elementset import ElementSet
+from orbitshare.elements.fetch import fetch_group
 from orbitshare.elements.owners import satellite_owners
 from orbitshare.engine.coverage import coverage as coverage_fn
 from orbitshare.engine.dask_backend import get_client
@@ -81,10 +94,12 @@ from orbitshare.experiment import (
     build_times,
     load_experiment,
 )
+from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, save_results
 from orbitshare.report.document import report_meta, write_report
 from orbitshare.report.figures import grid_edges, map_figure, outline_segments, slug, unique_name, write_figures
 from orbitshare.report.tables import write_tables
+from orbitshare.rundir import RunDirectory, read_manifest
 
 __all__ = [
     "run",
@@ -99,8 +114,6 @@ __all__ = [
 
 RESULTS_FILE = "results.h5"
 CONFIG_FILE = "experiment.toml"
-_TABLES = ("countries.csv", "groups.csv", "equity.csv")
-_REPORTS = ("report.md", "report.html")
 # test hook: seconds to sleep after each checkpoint (lets a test stop a run between chunks)
 _DELAY_ENV = "ORBITSHARE_RUNNER_CHUNK_DELAY_S"
 
@@ -265,8 +278,21 @@ def _check_stop() -> None:
 
 # ============================================================================ helpers
 def default_out_dir(experiment: Experiment) -> Path:
-    """``runs/<experiment name>`` under the current directory."""
-    return Path.cwd() / "runs" / experiment.name
+    """``runs/<experiment name>`` under the current directory.
+
+    Raises :class:`~orbitshare.errors.ConfigError` (key ``experiment.name``) for a name that would
+    put the run directory anywhere else (``..``, ``/``, an absolute path): validation allows safe
+    names only, this guards an :class:`~orbitshare.experiment.schema.Experiment` made in code.
+    """
+    runs = Path.cwd() / "runs"
+    name = experiment.name
+    out = Path(os.path.abspath(runs / name)) if "\x00" not in name else runs
+    if out.parent != runs or out.name != name:
+        raise ConfigError(
+            f"experiment.name: {name!r} would put the run directory outside {runs}; expected letters, "
+            "digits, '.', '_' or '-' (or pass --out DIR)"
+        )
+    return out
 
 
 def _load(experiment: Experiment | str | os.PathLike[str] | None) -> Experiment:
@@ -275,52 +301,25 @@ def _load(experiment: Experiment | str | os.PathLike[str] | None) -> Experiment:
     return load_experiment(experiment)
 
 
-def _write_text(path: Path, text: str) -> Path:
-    with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    return path
-
-
-def _managed(out: Path) -> list[Path]:
-    """The files of an earlier run in ``out`` (what --overwrite replaces)."""
-    names = [CONFIG_FILE, RESULTS_FILE, *_TABLES, *_REPORTS]
-    paths = [out / n for n in names if (out / n).exists()]
-    paths += sorted(out.glob("map_*.png")) + sorted(out.glob("lorenz_*.png"))
-    return paths
-
-
-def _prepare_dir(out: Path, fingerprint: str, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
-    """Check (and with ``overwrite`` clear) the run directory; return the checkpoint to resume or None."""
-    if out.exists() and not out.is_dir():
-        raise ResultsError(f"{out}: exists and is not a directory; choose another --out")
-    ck = out / CHECKPOINT
-    if out.is_dir():
-        finished = [p.name for p in (out / RESULTS_FILE, out / "report.md", out / "countries.csv") if p.exists()]
-        if overwrite:
-            for p in _managed(out):
-                p.unlink()
-            shutil.rmtree(out / CHECKPOINT.parent, ignore_errors=True)
-            return None
-        if finished and not ck.exists():
-            raise ResultsError(
-                f"{out}: holds a finished run ({finished[0]}); pass --overwrite to replace it, "
-                "or --out DIR to write elsewhere"
-            )
-        if ck.exists() and not resume:
-            raise ResultsError(
-                f"{out}: holds an interrupted run ({CHECKPOINT}); pass --resume to continue it, "
-                "or --overwrite to start over"
-            )
-        if not ck.exists() and any(out.iterdir()) and not resume:
-            raise ResultsError(
-                f"{out}: exists and is not empty; pass --overwrite to replace its contents, "
-                "--resume to continue a run stopped before its first checkpoint, or --out DIR "
-                "to write elsewhere"
-            )
-        clear_stale_temporaries(ck)  # of a killed checkpoint write
-        if resume and ck.exists():
-            return read_checkpoint(ck, fingerprint, config_file=out / CONFIG_FILE)
+def _prepare_dir(rd: RunDirectory, fingerprint: str) -> dict[str, Any] | None:
+    """The checkpoint to resume in the locked run directory ``rd`` (None: a fresh start); the
+    directory rules (what may be replaced, the staging of a replacement) are :mod:`orbitshare.rundir`'s."""
+    ck = rd.build / CHECKPOINT
+    clear_stale_temporaries(ck)  # of a killed checkpoint write
+    if rd.resume and ck.exists():
+        return read_checkpoint(ck, fingerprint, config_file=rd.build / CONFIG_FILE)
     return None
+
+
+def _output_bytes(exp: Experiment, datasets: dict[str, xr.Dataset], nsys: int) -> int:
+    """Estimated size of the files the writing stage makes, bytes: the in-memory size of the
+    datasets (results.h5), three times that of the accounts (the CSV text), 2 MB per figure and
+    1 MB for the report."""
+    nbytes = sum(ds.nbytes for ds in datasets.values()) if "netcdf" in exp.outputs.files else 0
+    if "csv" in exp.outputs.files:
+        nbytes += 3 * sum(datasets[n].nbytes for n in ("countries", "groups", "equity") if n in datasets)
+    nfigures = len(exp.outputs.maps) * (nsys + 1) + 1
+    return int(nbytes + nfigures * 2_000_000 + 1_000_000)
 
 
 # ============================================================================ the run
@@ -402,18 +401,58 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
     return paths
 
 
-def _provenance(exp: Experiment, systems: list) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
+_NOT_A_PASS_INPUT = "experiment"  # the experiment file: its resolved text is the config fingerprint
+
+
+def _input_files(exp: Experiment) -> dict[str, Path]:
+    """label → path of every file the run reads, once its systems and geography are built: the
+    experiment file, each system's element file or fetch cache entry, and for a "naturalearth"
+    geography its boundaries and population raster. The provenance records them and the
+    checkpoint's :class:`~orbitshare.checkpoint.Fingerprint` holds their sha256 (all but the
+    experiment file, whose resolved text the configuration fingerprint covers)."""
+    files: dict[str, Path] = {}
     if exp.source is not None and Path(exp.source).is_file():
-        inputs["experiment"] = exp.source
+        files[_NOT_A_PASS_INPUT] = Path(exp.source)
     for i, s in enumerate(exp.systems):
         if s.elements is not None:
-            inputs[f"systems[{i}].elements ({s.name})"] = s.elements
-    pop = exp.geography.population
-    if pop is not None and Path(pop).is_file():
-        inputs["geography.population"] = pop
+            files[f"systems[{i}].elements ({s.name})"] = Path(s.elements)
+        elif s.fetch is not None:  # the cache entry build_systems just read (fresh: no download)
+            files[f"systems[{i}].fetch ({s.name})"] = fetch_group(s.fetch)
+    g = exp.geography
+    if g.source == "naturalearth":  # the files build_geography read
+        boundaries = find_boundaries(g.data_dir, g.scale if g.scale is not None else "50m")
+        files["geography.boundaries"] = boundaries
+        pop = find_population(boundaries, g.population)
+        if pop is not None:
+            files["geography.population"] = pop
+    return files
+
+
+def _geography_key(geography: xr.Dataset) -> str:
+    """The geography's cache key (JSON text) without the size:mtime stamps of its boundaries and
+    population files, whose sha256 the fingerprint holds instead (a touched file is the same)."""
+    text = str(geography.attrs.get("cache_key", ""))
+    try:
+        key = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(key, dict):
+        key = {k: v for k, v in key.items() if k not in ("boundaries", "population")}
+    return json.dumps(key, sort_keys=True)
+
+
+def _run_fingerprint(fp: str, records: list[dict[str, Any]], geography: xr.Dataset) -> Fingerprint:
+    """The checkpoint :class:`~orbitshare.checkpoint.Fingerprint`: the configuration fingerprint
+    ``fp``, the sha256 of the input ``records`` (:func:`_input_files`) and the geography key."""
+    inputs = [r for r in records if r["label"] != _NOT_A_PASS_INPUT]
+    return Fingerprint.of(fp, inputs, _geography_key(geography))
+
+
+def _provenance(exp: Experiment, systems: list, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The provenance of results.h5; ``records``: the run's :func:`~orbitshare.checkpoint.input_records`
+    (hashed once, for the checkpoint fingerprint too) → ``input_files``."""
     return {
-        "inputs": inputs,
+        "input_files": records,
         "config": exp.to_toml(),
         "elements": {s.name: s.elements for s in systems},
         "experiment_name": exp.name,
@@ -444,13 +483,15 @@ def run(
     experiment : an :class:`~orbitshare.experiment.schema.Experiment`, a path to an experiment file, or None
         (the embedded default)
     out_dir : the run directory (default ``runs/<experiment name>`` under the current directory)
-    overwrite : replace an existing run (finished, interrupted or anything else in ``out_dir``)
+    overwrite : replace the run in ``out_dir``, finished or interrupted (only its own files; a
+        finished run stays until the new one is complete)
     resume : continue an interrupted run from ``out_dir/checkpoint/state.npz`` (a fresh start when
-        there is none)
+        there is none), or an interrupted replacement of a finished run
     progress : progress bars on stderr
 
-    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment,
-    :class:`~orbitshare.errors.ResultsError` for a run directory that may not be written or a
+    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment (or a name that would lead
+    out of ``runs/``), :class:`~orbitshare.errors.ResultsError` for a run directory that may not be
+    written (another run holds it, it holds files of no run, too little free space) or a
     checkpoint that does not fit; other errors of the computation as they come.
     ``KeyboardInterrupt`` (and SIGTERM under the CLI) leaves the last checkpoint for ``resume``.
     """
@@ -459,15 +500,20 @@ def run(
     if exp.compute.backend not in ("cpu", "dask", "cuda"):  # pragma: no cover - validation refuses it
         raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available ('cpu', 'dask' or 'cuda')")
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
-    out = Path(os.path.abspath(out))
+    with RunDirectory.open(out, overwrite=overwrite, resume=resume) as rd:  # locked until the run ends
+        return _run_locked(exp, rd, progress=progress, t_start=t_start)
+
+
+def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: float) -> Results:
+    """:func:`run` in the locked run directory ``rd``: the pass, the accounts, the files."""
+    out = rd.build  # the run directory, or the staging directory of a run that replaces a finished one
     fp = config_fingerprint(exp)
     ck_path = out / CHECKPOINT
-    resume_data = _prepare_dir(out, fp, overwrite=overwrite, resume=resume)
-    out.mkdir(parents=True, exist_ok=True)
+    resume_data = _prepare_dir(rd, fp)
     pr = Progress(progress)
-    res = Results(experiment=exp, out_dir=out)
+    res = Results(experiment=exp, out_dir=rd.out)
     files = res.files
-    files.append(_write_text(out / CONFIG_FILE, exp.to_toml()))
+    files.append(rd.write_text(CONFIG_FILE, exp.to_toml()))
 
     if exp.compute.threads:
         numba.set_num_threads(exp.compute.threads)
@@ -483,6 +529,10 @@ def run(
     systems = build_systems(exp)
     nsat = sum(len(s.elements) for s in systems)
     res.timings["systems"] = pr.done(f"{len(systems)} systems, {nsat} satellites")
+    records = input_records(_input_files(exp))  # hashed once: checkpoint fingerprint and provenance
+    run_fp = _run_fingerprint(fp, records, geography)
+    if resume_data is not None:
+        check_inputs(ck_path, resume_data, run_fp)  # a changed input file is refused, named
 
     nt = len(times)
     chunk_steps = exp.compute.chunk_steps or default_chunk_steps(
@@ -500,7 +550,7 @@ def run(
     nchunks = -(-nt // chunk_steps)
 
     def on_chunk(info: dict[str, Any]) -> None:
-        write_checkpoint(ck_path, fp, info)
+        write_checkpoint(ck_path, run_fp, info)
         pr.update(info["chunks_done"])
         if delay > 0:
             time.sleep(delay)
@@ -565,15 +615,18 @@ def run(
     _check_stop()
     pr.start("writing")
     datasets = res.datasets
+    rd.check_free_space(_output_bytes(exp, datasets, len(systems)))
+    done, files = files, []  # files: those of the writers, written into the scratch directory `dest`
+    dest = rd.open_scratch()  # (a failed write leaves nothing; rd.adopt moves them into the run)
     if "netcdf" in exp.outputs.files:
-        save_results(datasets, out / RESULTS_FILE, overwrite=True, provenance=_provenance(exp, systems))
-        files.append(out / RESULTS_FILE)
+        save_results(datasets, dest / RESULTS_FILE, overwrite=True, provenance=_provenance(exp, systems, records))
+        files.append(dest / RESULTS_FILE)
     if "csv" in exp.outputs.files and countries is not None:
-        files += write_tables(out, countries, groups, equity)
-    figures = _maps(out, exp, geography, res)
+        files += write_tables(dest, countries, groups, equity)
+    figures = _maps(dest, exp, geography, res)
     lorenz_src = equity if equity is not None and "lorenz_capacity_share" in equity else res.lorenz
     if lorenz_src is not None and "lorenz_capacity_share" in lorenz_src:
-        figures += write_figures(out, geography, None, None, lorenz_src)
+        figures += write_figures(dest, geography, None, None, lorenz_src)
     files += figures
     if countries is not None:
         meta = report_meta(
@@ -584,9 +637,12 @@ def run(
             experiment=exp.name,
             description=exp.experiment.description,
         )
-        files += list(write_report(out, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta))
+        files += list(write_report(dest, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta))
+    files = done + rd.adopt(files)
     res.timings["writing"] = pr.done()
     remove_checkpoint(ck_path)
+    rd.finish()  # a run that replaces a finished run is swapped into place here
+    res.files = [rd.final(p) for p in files]
     res.timings["total"] = time.perf_counter() - t_start
     return res
 
@@ -612,6 +668,9 @@ def _flat_rows(
 
 def _open_run(path: str | os.PathLike[str]) -> dict[str, xr.Dataset]:
     p = Path(path)
+    manifest = read_manifest(p) if p.is_dir() else None
+    if manifest is not None and not manifest.finished:
+        raise ResultsError(f"{path}: holds an unfinished run (its files may be of an earlier attempt); finish it first")
     f = p / RESULTS_FILE if p.is_dir() else p
     if not f.is_file():
         raise ResultsError(f"{path}: no {RESULTS_FILE} (a finished run directory with files = ['netcdf', ...])")

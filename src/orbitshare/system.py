@@ -31,10 +31,13 @@ import numpy as np
 from orbitshare.elements.elementset import ElementSet
 from orbitshare.errors import ParameterError, ParameterTypeError, SystemDefinitionError
 
-__all__ = ["Band", "System", "as_systems", "MAX_MIN_VISIBLE", "field_detail"]
+__all__ = ["Band", "System", "as_systems", "MAX_MIN_VISIBLE", "MAX_NAME_LENGTH", "field_detail", "label_problem"]
 
 MAX_MIN_VISIBLE = 32767
 """Largest ``min_visible``: per-step visible-satellite counts are int16 (saturating at 32767)."""
+
+MAX_NAME_LENGTH = 100
+"""Most characters of a system's name, operator or band name (labels in tables, files and reports)."""
 
 _BAND_FIELDS = ("name", "low_mhz", "high_mhz")
 _CAPACITY_RULE = "(capacity = efficiency x bandwidth x beams)"
@@ -56,9 +59,54 @@ def _num_text(x: float) -> str:
     return f"{x:g}" if x == int(x) and abs(x) < 1e15 else repr(x)
 
 
+def _as_float(v: Any) -> float | None:
+    """``float(v)`` of a real number, None when a float cannot hold it (a Python int beyond ~1.8e308)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
 def _positive(v: Any) -> bool:
     """A finite real number > 0."""
-    return _is_real(v) and math.isfinite(float(v)) and float(v) > 0
+    x = _as_float(v) if _is_real(v) else None
+    return x is not None and math.isfinite(x) and x > 0
+
+
+def _shown(v: Any) -> str:
+    """``repr(v)``, shortened past 60 characters (a 400-digit integer, a 10,000-character name)."""
+    text = repr(v)
+    if len(text) <= 60:
+        return text
+    what = (
+        f"{len(v)} characters"
+        if isinstance(v, str)
+        else f"{len(text.lstrip('-'))} digits"
+        if _is_integer(v)
+        else "long"
+    )
+    return f"{text[:40]}... ({what})"
+
+
+def label_problem(value: Any, *, empty_ok: bool = False) -> str | None:
+    """None when ``value`` is a good label (a system's name or operator, a band's name): a string of at most
+    :data:`MAX_NAME_LENGTH` printable characters (no control characters: no NUL, tab, CR or line
+    break, which would break the tables, file names and reports it lands in), not only blanks unless
+    ``empty_ok``; else the ``expected ..., got ...`` text.
+
+    >>> print(label_problem("Star" + chr(13) + "link"))
+    expected printable characters (no control characters such as NUL, tab, CR or line breaks), got 'Star\\rlink'
+    """
+    if not isinstance(value, str) or (not empty_ok and not value.strip()):
+        return f"expected {'a string' if empty_ok else 'a non-empty string'}, got {_shown(value)}"
+    if not value.isprintable():
+        return (
+            "expected printable characters (no control characters such as NUL, tab, CR or line breaks), "
+            f"got {_shown(value)}"
+        )
+    if len(value) > MAX_NAME_LENGTH:
+        return f"expected at most {MAX_NAME_LENGTH} characters, got {_shown(value)}"
+    return None
 
 
 def _error(owner: str, field: str, detail: str, context: str = "", system: str = "") -> SystemDefinitionError:
@@ -87,15 +135,16 @@ def field_detail(err: SystemDefinitionError) -> str:
 def _band_problems(name: Any, low: Any, high: Any) -> list[_Problem]:
     """The problems of one band's fields (all of them); fields named as in an experiment file."""
     out: list[_Problem] = []
-    if not isinstance(name, str) or not name.strip():
-        out.append(("name", f"expected a non-empty string, got {name!r}"))
+    problem = label_problem(name)
+    if problem is not None:
+        out.append(("name", problem))
     good = True
     for field, v in (("low_mhz", low), ("high_mhz", high)):
         if not _positive(v):
-            out.append((field, f"expected a number of MHz > 0, got {v!r}"))
+            out.append((field, f"expected a number of MHz > 0, got {_shown(v)}"))
             good = False
     if good and not float(low) < float(high):
-        out.append(("low_mhz", f"expected a number < high_mhz ({_num_text(float(high))}), got {low!r}"))
+        out.append(("low_mhz", f"expected a number < high_mhz ({_num_text(float(high))}), got {_shown(low)}"))
     return out
 
 
@@ -114,7 +163,8 @@ def _band_fields(obj: Any) -> tuple[Any, Any, Any] | None:
 
 @dataclass(frozen=True)
 class Band:
-    """A downlink band: ``name`` (e.g. "Ku"), ``low_mhz`` < ``high_mhz``, both > 0, MHz.
+    """A downlink band: ``name`` (e.g. "Ku"; printable, as a system's name), ``low_mhz`` < ``high_mhz``, both
+    > 0, MHz.
 
     >>> Band("Ku", 10700, 12700)
     Band(name='Ku', low_mhz=10700.0, high_mhz=12700.0)
@@ -222,13 +272,14 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
     out: dict[str, Any] = {}
     problems: list[_Problem] = []
     name = values["name"]
-    if not isinstance(name, str) or not name.strip():
-        problems.append(("name", f"expected a non-empty string, got {name!r}"))
+    problem = label_problem(name)
+    if problem is not None:
+        problems.append(("name", problem))
     operator = values["operator"]
     if operator is None:
         out["operator"] = ""
-    elif not isinstance(operator, str):
-        problems.append(("operator", f"expected a string, got {operator!r}"))
+    elif (problem := label_problem(operator, empty_ok=True)) is not None:
+        problems.append(("operator", problem))
     adm = values["administration"]
     if adm is None:
         out["administration"] = ""
@@ -250,14 +301,14 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
         if v is None:
             continue
         if not _positive(v):
-            problems.append((field, f"expected {expected}, got {v!r}"))
+            problems.append((field, f"expected {expected}, got {_shown(v)}"))
             good = False
         else:
             out[field] = float(v)
     beams = values["beams"]
     if beams is not None:
         if not _is_integer(beams) or int(beams) < 1:
-            problems.append(("beams", f"expected an integer >= 1, got {beams!r}"))
+            problems.append(("beams", f"expected an integer >= 1, got {_shown(beams)}"))
             good = False
         else:
             out["beams"] = int(beams)
@@ -288,15 +339,29 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
                     "expected at least one band with spectral_efficiency_bps_per_hz (for the bandwidth), got none",
                 )
             )
+        elif eff is not None and beams is not None and not band_problems:
+            # the capacity per satellite must be a number a float holds (not inf, no OverflowError later)
+            width = math.fsum(b.width_mhz for b in bands)
+            capacity = _as_float(beams)
+            capacity = None if capacity is None else float(eff) * width * capacity
+            if capacity is None or not math.isfinite(capacity):
+                problems.append(
+                    (
+                        "beams",
+                        f"expected a capacity (efficiency x bandwidth x beams) that is a finite number of Mbit/s, "
+                        f"got {_shown(beams)} beams",
+                    )
+                )
     # coverage
     m = values["elevation_mask_deg"]
-    if not _is_real(m) or not (math.isfinite(float(m)) and -90.0 < float(m) < 90.0):
-        problems.append(("elevation_mask_deg", f"expected a number of degrees in (-90, 90), got {m!r}"))
+    mf = _as_float(m) if _is_real(m) else None
+    if mf is None or not (math.isfinite(mf) and -90.0 < mf < 90.0):
+        problems.append(("elevation_mask_deg", f"expected a number of degrees in (-90, 90), got {_shown(m)}"))
     else:
-        out["elevation_mask_deg"] = float(m)
+        out["elevation_mask_deg"] = mf
     mv = values["min_visible"]
     if not _is_integer(mv) or not 1 <= int(mv) <= MAX_MIN_VISIBLE:
-        problems.append(("min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got {mv!r}"))
+        problems.append(("min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got {_shown(mv)}"))
     else:
         out["min_visible"] = int(mv)
     # landing rights
@@ -315,11 +380,12 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
 class System:
     """A satellite system: a name, its element set, what counts as coverage, and what it offers.
 
-    name : str                  label on the ``system`` dimension (non-empty, unique in a run)
+    name : str                  label on the ``system`` dimension (non-empty, unique in a run, at most
+                                100 printable characters: :func:`label_problem`)
     elements : ElementSet       its satellites
     elevation_mask_deg : float  minimum elevation seen from the ground, degrees, in (−90, 90)
     min_visible : int           a step is covered where at least this many satellites are visible (≥ 1)
-    operator : str              the operator's name ("" when unknown)
+    operator : str              the operator's name ("" when unknown; printable, as ``name``)
     administration : str        the notifying administration, ISO 3166-1 alpha-3 (upper-cased), or ""
     bands : tuple[Band, ...]    downlink bands (:class:`orbitshare.system.Band`, or ``(name, low_mhz,
                                 high_mhz)`` tuples); names unique and bands not overlapping within the system

@@ -24,13 +24,36 @@ from skyfield.timelib import Time, Timescale
 
 from orbitshare.errors import DataError, ParameterError, ParameterTypeError
 
-__all__ = ["TimeGrid", "time_grid", "time_grid_from_times", "timescale", "data_kernel_path", "to_datetime"]
+__all__ = [
+    "TimeGrid",
+    "time_grid",
+    "time_grid_from_times",
+    "timescale",
+    "data_kernel_path",
+    "to_datetime",
+    "check_time_range",
+    "count_steps",
+    "step_nanoseconds",
+    "TIME_MIN",
+    "TIME_MAX",
+    "TIME_RANGE_TEXT",
+    "MAX_TIME_STEPS",
+]
 
 #: Earth-orientation data kernel (IERS finals, UT1 − UTC and polar motion) and planetary ephemeris.
 FINALS_FILE = "finals2000A.all"
 EPHEMERIS_FILE = "de421.bsp"
 #: radians per arcsecond
 ASEC2RAD = np.pi / (180.0 * 3600.0)
+
+#: The instants a time grid may hold: years 1678-2261 (UTC), inside what ``numpy.datetime64[ns]``
+#: holds (1677-09-21 to 2262-04-11; outside it a conversion wraps around silently). ``TIME_MAX`` is
+#: excluded.
+TIME_MIN = _dt.datetime(1678, 1, 1, tzinfo=_dt.UTC)
+TIME_MAX = _dt.datetime(2262, 1, 1, tzinfo=_dt.UTC)
+TIME_RANGE_TEXT = "in years 1678-2261 (UTC; what numpy datetime64[ns] holds)"
+#: Most steps of a time grid: the per-cell step counts of a pass are int32.
+MAX_TIME_STEPS = 2**31 - 1
 
 
 def data_kernel_path(name: str) -> Path:
@@ -79,17 +102,53 @@ def timescale() -> Timescale:
     return _timescale_cached(str(data_kernel_path(FINALS_FILE)))
 
 
+def check_time_range(value: _dt.datetime, what: str) -> _dt.datetime:
+    """``value`` (an aware datetime) when it lies in [:data:`TIME_MIN`, :data:`TIME_MAX`), else
+    :class:`~orbitshare.errors.ParameterError` naming ``what``.
+
+    >>> import datetime as dt
+    >>> check_time_range(dt.datetime(1600, 1, 1, tzinfo=dt.UTC), "start")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    orbitshare.errors.ParameterError: start: expected a date-time in years 1678-2261 ... got 1600-01-01T00:00:00+00:00
+    """
+    if not TIME_MIN <= value < TIME_MAX:
+        raise ParameterError(f"{what}: expected a date-time {TIME_RANGE_TEXT}, got {value.isoformat()}")
+    return value
+
+
+def _datetime64_years_ok(arr: np.ndarray) -> np.ndarray:
+    """True where a datetime64 value (any unit) lies in [TIME_MIN, TIME_MAX) (NaT: False). Done in
+    coarse units first, so that no conversion wraps around."""
+    years = arr.astype("datetime64[Y]").astype(np.int64) + 1970  # floors; never overflows
+    ok = ~np.isnat(arr) & (years >= TIME_MIN.year) & (years < TIME_MAX.year)
+    return np.asarray(ok)
+
+
+def _datetime64_ns(arr: np.ndarray, what: str) -> np.ndarray:
+    """``arr`` (datetime64 of any unit) as datetime64[ns]; ParameterError naming ``what`` for NaT or an
+    instant outside [TIME_MIN, TIME_MAX) instead of a silent wrap-around."""
+    if arr.dtype == np.dtype("datetime64[ns]") and not np.isnat(arr).any():
+        return arr
+    ok = _datetime64_years_ok(arr)
+    if not ok.all():
+        bad = arr[~ok].reshape(-1)[0]
+        raise ParameterError(f"{what}: expected a date-time {TIME_RANGE_TEXT}, got {bad}")
+    return arr.astype("datetime64[ns]")
+
+
 def to_datetime(value: Any, what: str) -> _dt.datetime:
     """A timezone-aware UTC ``datetime`` from an aware datetime, a ``numpy.datetime64`` (taken as UTC)
-    or an ISO 8601 string with a zone (``Z`` or ``+hh:mm``). ``what`` names the argument in error
-    messages: :class:`~orbitshare.errors.ParameterError` for a string that is not ISO 8601 or a naive
-    datetime, :class:`~orbitshare.errors.ParameterTypeError` for another type.
+    or an ISO 8601 string with a zone (``Z`` or ``+hh:mm``), in years 1678-2261 (:data:`TIME_MIN`,
+    :data:`TIME_MAX`: what ``datetime64[ns]`` holds). ``what`` names the argument in error messages:
+    :class:`~orbitshare.errors.ParameterError` for a string that is not ISO 8601, a naive datetime, NaT
+    or an instant out of that range, :class:`~orbitshare.errors.ParameterTypeError` for another type.
 
     >>> to_datetime("2024-01-01T01:00:00+01:00", "start").isoformat()
     '2024-01-01T00:00:00+00:00'
     """
     if isinstance(value, np.datetime64):
-        ns = value.astype("datetime64[ns]").astype(np.int64)
+        ns = _datetime64_ns(np.asarray(value), what).astype(np.int64)
         return _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=int(ns // 1000))
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
@@ -103,7 +162,11 @@ def to_datetime(value: Any, what: str) -> _dt.datetime:
         )
     if value.tzinfo is None or value.utcoffset() is None:
         raise ParameterError(f"{what}: datetime {value.isoformat()} has no timezone; add one (e.g. 'Z' or +00:00)")
-    return value.astimezone(_dt.UTC)
+    try:
+        utc = value.astimezone(_dt.UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ParameterError(f"{what}: expected a date-time {TIME_RANGE_TEXT}, got {value.isoformat()}") from None
+    return check_time_range(utc, what)
 
 
 @dataclass(frozen=True)
@@ -164,7 +227,7 @@ def time_grid_from_times(times: Any) -> TimeGrid:
         arr = np.array(
             [np.datetime64(to_datetime(t, "times").replace(tzinfo=None), "ns") for t in np.atleast_1d(times)]
         )
-    arr = np.atleast_1d(arr).astype("datetime64[ns]")
+    arr = _datetime64_ns(np.atleast_1d(arr), "times")
     ts = timescale()
     t = ts.utc(*_utc_components(arr))
     jd = np.atleast_1d(np.asarray(t.whole, dtype=np.float64))
@@ -184,12 +247,45 @@ def time_grid_from_times(times: Any) -> TimeGrid:
     )
 
 
+def _finite(x: Any) -> bool:
+    """A number that a float holds, finite (a huge Python int is not)."""
+    try:
+        return bool(np.isfinite(float(x)))
+    except OverflowError:
+        return False
+
+
+def step_nanoseconds(step_s: float) -> int | None:
+    """A step of ``step_s`` seconds (> 0, finite) as whole nanoseconds; None when it is too large
+    for a float to hold in ns (then any span is one step)."""
+    ns = float(step_s) * 1e9
+    return int(round(ns)) if np.isfinite(ns) else None
+
+
+def count_steps(start: _dt.datetime, stop: _dt.datetime, step_s: float) -> int:
+    """The number of steps ``start, start + step_s, ...`` before ``stop`` (aware datetimes, ``step_s``
+    seconds > 0): exact integer arithmetic, nothing allocated (what :func:`time_grid` would make).
+
+    >>> import datetime as dt
+    >>> count_steps(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2036, 1, 1, tzinfo=dt.UTC), 1.0)
+    315532800
+    """
+    span_ns = ((stop - start) // _dt.timedelta(microseconds=1)) * 1000
+    step_ns = step_nanoseconds(step_s)
+    if span_ns <= 0:
+        return 0
+    if step_ns is None or step_ns >= span_ns:
+        return 1
+    return -(-span_ns // max(step_ns, 1))
+
+
 def time_grid(start: Any, stop: Any, step_s: float) -> TimeGrid:
     """Steps ``start, start + step_s, ...`` in [start, stop) (stop excluded, like ``numpy.arange``).
 
-    ``start``/``stop``: timezone-aware datetimes, ISO strings with a zone, or datetime64 (UTC).
-    ``step_s``: step in seconds (> 0; whole nanoseconds). Bad values raise
-    :class:`~orbitshare.errors.ParameterError` (a ``ValueError``).
+    ``start``/``stop``: timezone-aware datetimes, ISO strings with a zone, or datetime64 (UTC), in
+    years 1678-2261 (what ``datetime64[ns]`` holds). ``step_s``: step in seconds (> 0; whole
+    nanoseconds); at most :data:`MAX_TIME_STEPS` steps. Bad values raise
+    :class:`~orbitshare.errors.ParameterError` (a ``ValueError``) before anything is allocated.
 
     >>> tg = time_grid("2024-01-01T00:00:00Z", "2024-01-01T00:03:00Z", 60.0)
     >>> len(tg)
@@ -201,13 +297,25 @@ def time_grid(start: Any, stop: Any, step_s: float) -> TimeGrid:
     """
     t0 = to_datetime(start, "start")
     t1 = to_datetime(stop, "stop")
-    if not (isinstance(step_s, (int, float, np.integer, np.floating)) and step_s > 0 and np.isfinite(step_s)):
+    if not (isinstance(step_s, (int, float, np.integer, np.floating)) and step_s > 0 and _finite(step_s)):
         raise ParameterError(f"step_s: expected a positive number of seconds, got {step_s!r}")
     if t1 <= t0:
         raise ParameterError(f"stop ({t1.isoformat()}) must be after start ({t0.isoformat()})")
-    step_ns = int(round(step_s * 1e9))
+    step_ns = step_nanoseconds(step_s)
+    if step_ns is not None and step_ns < 1:
+        raise ParameterError(f"step_s: expected at least one nanosecond, got {step_s!r}")
+    n = count_steps(t0, t1, step_s)
+    if n > MAX_TIME_STEPS:
+        raise ParameterError(
+            f"step_s: expected at most {MAX_TIME_STEPS:,} steps from start to stop (per-cell step counts are "
+            f"int32), got {n:,} steps of {step_s!r} s"
+        )
     a = np.datetime64(t0.replace(tzinfo=None), "ns")
-    b = np.datetime64(t1.replace(tzinfo=None), "ns")
-    n = int(-(-int((b - a).astype(np.int64)) // step_ns))
-    times = a + np.arange(n, dtype=np.int64) * np.timedelta64(step_ns, "ns")
+    if n == 1:
+        return time_grid_from_times(np.array([a]))
+    assert step_ns is not None  # n > 1: the step is shorter than the span (< 2**64 ns)
+    # a + k * step in modular uint64 arithmetic: exact, as every a + k * step lies in datetime64[ns]
+    # while k * step alone may not fit int64 (spans over 292 years); the same integers otherwise
+    offsets = np.arange(n, dtype=np.uint64) * np.uint64(step_ns)
+    times = (offsets + np.uint64(int(a.astype(np.int64)) % 2**64)).view(np.int64).view("datetime64[ns]")
     return time_grid_from_times(times)

@@ -1,7 +1,9 @@
 """ElementSet, load_elements and the TLE/OMM writers (unit tests + real CelesTrak files)."""
 
 import csv
+import errno
 import gzip
+import os
 import re
 import warnings
 from importlib.resources import files
@@ -12,10 +14,10 @@ from sgp4 import omm as sgp4_omm
 from sgp4.api import Satrec
 
 from orbitshare.elements.elementset import ElementSet
-from orbitshare.elements.fields import FLAG_TLE
+from orbitshare.elements.fields import FIELDS, FLAG_TLE
 from orbitshare.elements.read import load_elements, parse_elements
 from orbitshare.elements.walker import walker
-from orbitshare.errors import ElementSetError, ElementSetWarning
+from orbitshare.errors import DataError, ElementSetError, ElementSetWarning
 
 ISS = (
     "ISS (ZARYA)\n"
@@ -565,3 +567,36 @@ def test_tle_names_that_look_like_other_formats_are_still_tle(name):
     assert list(back.name) == list(es.name)
     assert len(back) == 2 and list(back.norad) == [1, 2]
     assert parse_elements(back.to_tle()) == back  # walker's mean motion is rounded once, then exact
+
+
+# -- writers replace files atomically (issue 10) ------------------------------------------------------
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    dest = tmp_path / "out.csv"
+    dest.write_text("precious\n")
+    bad = parse_elements(ISS)
+    bad = ElementSet.from_arrays(**{**{f: getattr(bad, f) for f in FIELDS}, "name": np.array(["ISS \ud800"], object)})
+    for write in (bad.to_omm, bad.to_tle):  # a name that is not valid Unicode: the old writer truncated dest
+        with pytest.raises(ElementSetError, match=rf"^{dest}: cannot write line \d as UTF-8: surrogates not allowed"):
+            write(dest)
+        assert dest.read_text() == "precious\n"
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(DataError, match=rf"^{dest}: cannot write: No space left on device$"):
+        parse_elements(ISS).to_tle(dest)
+    assert dest.read_text() == "precious\n" and os.listdir(tmp_path) == ["out.csv"]  # no temporary file left
+
+
+def test_writers_refuse_a_destination_that_is_not_a_regular_file(tmp_path):
+    es = parse_elements(ISS)
+    with pytest.raises(DataError, match=rf"^{tmp_path}: exists and is not a regular file; refusing to replace it$"):
+        es.to_omm(tmp_path)
+    target = tmp_path / "real.tle"
+    target.write_text("old\n")
+    (tmp_path / "link.tle").symlink_to(target)
+    es.to_tle(tmp_path / "link.tle")  # a link is written through
+    assert (tmp_path / "link.tle").is_symlink() and target.read_text() == es.to_tle()

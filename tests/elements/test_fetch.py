@@ -1,7 +1,10 @@
 """fetch_group against a loopback (127.0.0.1) HTTP server serving the shared CelesTrak CSVs."""
 
+import contextlib
 import http.server
 import os
+import re
+import socketserver
 import threading
 import time
 import urllib.parse
@@ -43,7 +46,7 @@ def server(shared_data):
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/NORAD/elements/gp.php", log
@@ -139,3 +142,140 @@ def test_default_cache_dir_without_env(monkeypatch):
     monkeypatch.delenv("ORBITSHARE_CACHE_DIR", raising=False)
     d = default_cache_dir()
     assert d.name == "celestrak" and "orbitshare" in str(d)
+
+
+# -- bounded downloads and named protocol errors (issue 10) ----------------------------------------
+
+GOOD_BODY = b"No GP data found"  # what an unknown group gets: a complete, well-formed answer
+
+
+def _slow_body(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+    for _ in range(1000):  # one byte every 0.2 s: each read is quick, the whole would take 200 s
+        conn.sendall(b"x")
+        time.sleep(0.2)
+
+
+def _slow_headers(conn):
+    for c in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"y" * 1000:
+        conn.sendall(bytes([c]))
+        time.sleep(0.2)
+
+
+def _endless(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+    while True:  # no Content-Length: streams until the client hangs up
+        conn.sendall(b"1 " + b"0" * 65534)
+
+
+RAW_ANSWERS = {  # GROUP -> what the server does with the connection
+    "incomplete": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly 19 bytes here."),
+    "disconnect": lambda c: None,
+    "badstatus": lambda c: c.sendall(b"NOT HTTP AT ALL\r\n\r\n"),
+    "longline": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nX-Long: " + b"z" * 70000 + b"\r\n\r\n"),
+    "manyheaders": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n"),
+    "badchunk": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n"),
+    "declaredhuge": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 700000000\r\n\r\n1 2"),
+    "endless": _endless,
+    "slowbody": _slow_body,
+    "slowheaders": _slow_headers,
+    "good": lambda c: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n" + GOOD_BODY),
+}
+
+
+@pytest.fixture
+def raw_server():
+    """A loopback TCP server answering GET ...?GROUP=<g> with RAW_ANSWERS[g], byte for byte."""
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            request = b""
+            while b"\r\n\r\n" not in request:
+                data = self.request.recv(4096)
+                if not data:
+                    return
+                request += data
+            target = request.split(b" ", 2)[1].decode()
+            group = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query).get("GROUP", [""])[0]
+            with contextlib.suppress(OSError):  # the client hung up: expected for the bounded cases
+                RAW_ANSWERS[group](self.request)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    srv = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}/NORAD/elements/gp.php"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("group", "reason"),
+    [
+        ("incomplete", r"IncompleteRead"),
+        ("disconnect", r"RemoteDisconnected: Remote end closed connection without response"),
+        ("badstatus", r"BadStatusLine: NOT HTTP AT ALL \("),
+        ("longline", r"LineTooLong"),
+        ("manyheaders", r"HTTPException: got more than 100 headers"),
+        ("badchunk", r"IncompleteRead"),
+    ],
+)
+def test_protocol_errors_are_data_errors_naming_the_url(raw_server, tmp_path, group, reason):
+    stale = tmp_path / f"{group}.csv"
+    stale.write_text("old content")
+    os.utime(stale, (time.time() - 10_000,) * 2)
+    url = rf"{re.escape(raw_server)}\?GROUP={group}&FORMAT=csv"
+    with pytest.raises(DataError, match=rf"^CelesTrak download {url} failed: {reason}.*stale cached copy remains"):
+        fetch_group(group, cache_dir=tmp_path, base_url=raw_server)
+    assert stale.read_text() == "old content" and os.listdir(tmp_path) == [f"{group}.csv"]
+
+
+def test_invalid_url_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match=r"^CelesTrak download http://127\.0\.0\.1:99x/gp\.php\?GROUP=gps.*InvalidURL"):
+        fetch_group("gps", cache_dir=tmp_path, base_url="http://127.0.0.1:99x/gp.php")
+
+
+@pytest.mark.parametrize(
+    ("group", "got"), [("declaredhuge", "the server declares 700000000 bytes"), ("endless", "more than that arrived")]
+)
+def test_payload_over_the_cap_is_refused_and_nothing_cached(raw_server, tmp_path, group, got):
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=rf"payload over the limit of 1000000 bytes \(max_bytes\); {got}$"):
+        fetch_group(group, cache_dir=tmp_path, base_url=raw_server, max_bytes=1_000_000)
+    assert time.monotonic() - t0 < 5
+    assert not tmp_path.exists() or os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("group", ["slowbody", "slowheaders"])
+def test_a_trickling_server_fails_at_the_overall_deadline(raw_server, tmp_path, group):
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"failed: not finished within the deadline of 1 s \(deadline_s\)$"):
+        fetch_group(group, cache_dir=tmp_path, base_url=raw_server, deadline_s=1.0, timeout_s=30.0)
+    assert 0.9 < time.monotonic() - t0 < 4  # per-read timeouts (30 s) never fire: each byte comes in 0.2 s
+    assert os.listdir(tmp_path) == []
+
+
+def test_limits_are_checked_and_a_good_answer_still_passes(raw_server, tmp_path):
+    for key, bad in [("deadline_s", 0), ("deadline_s", float("inf")), ("timeout_s", -1), ("max_bytes", 0)]:
+        with pytest.raises(ValueError, match=key):
+            fetch_group("gps", cache_dir=tmp_path, **{key: bad})
+    with pytest.raises(DataError, match="no GP data for group 'good'"):  # the bounded reader reads it whole
+        fetch_group("good", cache_dir=tmp_path, base_url=raw_server, max_bytes=len(GOOD_BODY), deadline_s=5)
+
+
+def test_a_cache_that_cannot_be_written_is_a_data_error(server, tmp_path, monkeypatch):
+    url, log = server
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(DataError, match=r"gps\.csv: cannot cache the download of .*: No space left on device$"):
+        fetch_group("gps", cache_dir=tmp_path, base_url=url)
+    assert os.listdir(tmp_path) == []

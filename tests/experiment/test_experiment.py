@@ -246,6 +246,36 @@ def test_broken_structure(monkeypatch):
     ]
 
 
+def test_broken_ranges(monkeypatch):
+    """Issue 10: values beyond what a run can hold are refused at validation, every one at once (before:
+    1600 wrapped around to 2184, year 1 raised OverflowError, a 401-digit integer OverflowError, the walker
+    shell allocated 7.45 GiB, the NUL and CR names passed and failed after the pass)."""
+    monkeypatch.chdir(DATA)
+    f = "broken_ranges.toml"
+    when = "expected a date-time in years 1678-2261 (UTC; what numpy datetime64[ns] holds)"
+    printable = "expected printable characters (no control characters such as NUL, tab, CR or line breaks)"
+    big = "1000000000000000000000000000000000000000... (401 digits)"
+    workers = max(available_threads(), 2)
+    assert problems(f) == [
+        f"{f}: experiment.description: expected one line of printable characters (no control characters such "
+        "as NUL, tab, CR or line breaks), got 'two\\nlines'",
+        f"{f}: time.start: {when}, got 0001-01-01T00:00:00+01:00",
+        f"{f}: time.stop: {when}, got 9999-01-01T00:00:00Z",
+        f"{f}: grid.resolution_deg: expected a number of degrees in [0.1, 5] that divides 180 "
+        f"(e.g. 0.1, 0.25, 0.5, 1, 2, 5), got {big}",
+        f"{f}: systems[0].walker[0]: expected at most 10,000,000 satellites (planes x sats_per_plane), "
+        "got 1,000,000,000 x 1",
+        f"{f}: systems[0].name: {printable}, got 'Star\\x00link'",
+        f"{f}: systems[0].epoch: {when}, got 2300-01-01T00:00:00Z",
+        f"{f}: systems[1].name: {printable}, got 'Line\\r# injected heading'",
+        f"{f}: systems[1].epoch: {when}, got 1600-06-01T00:00:00Z",
+        f"{f}: systems[1].elevation_mask_deg: expected a number of degrees in (-90, 90), got {big}",
+        f"{f}: compute.workers: expected an integer in [1, {workers}] (worker processes of a local Dask cluster; "
+        "at most one per core), got 1000000",
+        f"{f}: compute.memory_limit_gb: expected a number of GB > 0, got 0",
+    ]
+
+
 def test_every_broken_file_is_tested():
     tested = {
         "broken_syntax",
@@ -255,6 +285,7 @@ def test_every_broken_file_is_tested():
         "broken_paths",
         "broken_capacity",
         "broken_structure",
+        "broken_ranges",
     }
     assert {p.stem for p in DATA.glob("broken_*.toml")} == tested
 
@@ -520,3 +551,127 @@ def test_build_geography_passes_the_options(tmp_path, monkeypatch):
         (2.0, {"source": "embedded"}),
         (1.0, {"source": "naturalearth", "data_dir": tmp_path, "population": None, "scale": "50m"}),
     ]
+
+
+# ============================================================================ issue 10: ranges and names
+WALKER = """
+[time]
+start = 2026-01-01T00:00:00Z
+stop = 2026-01-01T01:00:00Z
+step_s = 60
+
+[[systems]]
+name = "W"
+walker = [{ altitude_km = 550, inclination_deg = 53, planes = 2, sats_per_plane = 2 }]
+"""
+WHEN = "expected a date-time in years 1678-2261 (UTC; what numpy datetime64[ns] holds)"
+
+
+@pytest.mark.parametrize(
+    "replace, line",
+    [
+        # before: 1600 wrapped around (a report for 2184), year 1 raised MemoryError, 9999 IndexError
+        (("2026-01-01T00:00:00Z", "1600-01-01T00:00:00Z"), f"time.start: {WHEN}, got 1600-01-01T00:00:00Z"),
+        (("2026-01-01T00:00:00Z", "0001-01-01T00:00:00Z"), f"time.start: {WHEN}, got 0001-01-01T00:00:00Z"),
+        (("2026-01-01T01:00:00Z", "9999-01-01T00:00:00Z"), f"time.stop: {WHEN}, got 9999-01-01T00:00:00Z"),
+        (("2026-01-01T01:00:00Z", '"2262-01-01T00:00:00+00:00"'), f"time.stop: {WHEN}, got 2262-01-01T00:00:00Z"),
+        (("name = ", "epoch = 1677-12-31T23:59:59Z\nname = "), f"systems[0].epoch: {WHEN}, got 1677-12-31T23:59:59Z"),
+        # before: OverflowError (astimezone of year 1 with a positive offset)
+        (("2026-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00"), f"time.start: {WHEN}, got 0001-01-01T00:30:00+01:00"),
+    ],
+)
+def test_times_outside_datetime64_ns_are_refused(tmp_path, monkeypatch, replace, line):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, WALKER.replace(*replace, 1))
+    assert problems("x.toml") == [f"x.toml: {line}"]
+
+
+def test_the_ends_of_the_time_range_validate_and_build(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = WALKER.replace("2026-01-01T00:00:00Z", "1678-01-01T00:00:00Z").replace(
+        "2026-01-01T01:00:00Z", "2261-12-31T23:59:59Z"
+    )
+    write(tmp_path, text.replace("step_s = 60", "step_s = 31_557_600"))  # a Julian year
+    times = build_times(load_experiment("x.toml"))
+    assert len(times) == 584 and str(times.time[0]) == "1678-01-01T00:00:00.000000000"
+    assert str(times.time[-1]).startswith("2261-01-0")  # 583 Julian years later
+
+
+def test_step_count_beyond_int32_is_refused(tmp_path, monkeypatch):
+    """step_s = 1e-9 over an hour: 3.6e12 steps (before: accepted, then MemoryError at run time)."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, WALKER.replace("step_s = 60", "step_s = 1e-9"))
+    assert problems("x.toml") == [
+        "x.toml: time.step_s: expected at most 2,147,483,647 steps from time.start to time.stop (per-cell step "
+        "counts are int32), got 1e-09, which makes 3,600,000,000,000 steps"
+    ]
+
+
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("step_s = 60", "step_s = {big}", "time.step_s"),
+        ("planes = 2,", "planes = 2, altitude_km = {big},", None),
+        ('name = "W"', 'name = "W"\nelevation_mask_deg = {big}', "systems[0].elevation_mask_deg"),
+        ('name = "W"', 'name = "W"\ncapacity_per_sat_mbps = -{big}', "systems[0].capacity_per_sat_mbps"),
+        (
+            'name = "W"',
+            'name = "W"\nbands = [{{ name = "Ku", low_mhz = 10700, high_mhz = {big} }}]',
+            "systems[0].bands[0].high_mhz",
+        ),
+        ("step_s = 60", "step_s = 60\n[outputs]\ngso_bin_deg = {big}", "outputs.gso_bin_deg"),
+    ],
+)
+def test_integers_a_float_cannot_hold_are_config_errors(tmp_path, monkeypatch, old, new, key):
+    """Before: OverflowError (an internal error, exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    big = "1" + "0" * 400
+    text = WALKER.replace(old, new.format(big=big), 1)
+    if key is None:  # altitude_km given twice is a TOML error; replace the first instead
+        text = WALKER.replace("altitude_km = 550", f"altitude_km = {big}")
+        key = "systems[0].walker[0].altitude_km"
+    write(tmp_path, text)
+    (line,) = problems("x.toml")
+    assert line.startswith(f"x.toml: {key}: expected ") and line.endswith("... (401 digits)"), line
+
+
+def test_deeply_nested_toml_names_the_file(tmp_path, monkeypatch):
+    """Before: RecursionError from tomllib (an internal error)."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems("x.toml") == [
+        "x.toml: invalid TOML: expected arrays and inline tables nested a few levels deep, got them nested deeper "
+        "than the parser can follow"
+    ]
+    write(tmp_path, "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n")
+    assert problems("x.toml")[0].startswith("x.toml: invalid TOML: expected arrays and inline tables nested")
+
+
+def test_integer_beyond_pythons_digit_limit_names_the_file_and_line(tmp_path, monkeypatch):
+    """Before: a bare ValueError from tomllib."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, WALKER.replace("step_s = 60", "step_s = " + "1" * 5000))
+    (line,) = problems("x.toml")
+    assert line.startswith("x.toml: line 5: invalid TOML: expected a number of sensible size, got Exceeds the limit")
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "a\rb", "a\nb", "a\tb", "a\x7fb", "a\u2028b", "x" * 101])
+def test_system_names_are_printable_one_line_labels(tmp_path, monkeypatch, name):
+    """A NUL in a name passed validation and failed after the pass; a CR injected Markdown structure."""
+    monkeypatch.chdir(tmp_path)
+    escaped = "".join(c if c.isalnum() else f"\\u{ord(c):04x}" for c in name)
+    write(tmp_path, WALKER.replace('name = "W"', f'name = "{escaped}"'))
+    (line,) = problems("x.toml")
+    assert line.startswith("x.toml: systems[0].name: expected "), line
+    assert ("printable" in line or "at most 100 characters" in line) and "\n" not in line and "\r" not in line
+
+
+def test_element_file_stem_as_default_name_follows_the_name_rules(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "tle" / "kuiper.tle", tmp_path / "a\tb.tle")
+    text = MINIMAL.replace('filing = "o3b"', 'elements = "a\\tb.tle"')
+    write(tmp_path, text)
+    (line,) = problems("x.toml")
+    assert line.startswith("x.toml: systems[0].name: expected a name for this system: the element file's name"), line
+    write(tmp_path, text + 'name = "Kuiper"\n')
+    assert load_experiment("x.toml").systems[0].name == "Kuiper"

@@ -14,6 +14,7 @@ the report writes against those Datasets (and PNG files against their own header
 
 import csv
 import html.parser
+import json
 import math
 import struct
 
@@ -28,7 +29,9 @@ from orbitshare.report.figures import (
     MAP_PIXELS,
     OUTLINE_COLOR,
     dominant_country,
+    map_figure,
     outline_segments,
+    png_title,
     write_figures,
 )
 from orbitshare.report.tables import format_index, write_tables
@@ -44,7 +47,7 @@ SYSTEMS = ["S1", "S-2 (test)"]
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 
-def _geography(sea=False):
+def _geography(sea=False, names=NAMES):
     nlat, nlon = LAT.size, LON.size
     frac = np.zeros((len(CODES), nlat, nlon), np.float32)
     pop = np.zeros((nlat, nlon))
@@ -70,7 +73,7 @@ def _geography(sea=False):
             "lat_bnds": (("lat", "bnds"), b_lat),
             "lon_bnds": (("lon", "bnds"), b_lon),
             "country": CODES,
-            "country_name": ("country", NAMES),
+            "country_name": ("country", list(names)),
             "ldc": ("country", np.array([1, 1, 0, 0, 0, 0, 0, 0], bool)),
             "lldc": ("country", np.array([0, 1, 0, 0, 0, 0, 1, 0], bool)),
             "sids": ("country", np.array([0, 0, 1, 0, 0, 1, 0, 0], bool)),
@@ -81,39 +84,48 @@ def _geography(sea=False):
     )
 
 
-def _sys_field(values):
+def _sys_field(values, systems=SYSTEMS):
     return xr.DataArray(
         np.asarray(values, np.float64),
         dims=("system", "lat", "lon"),
-        coords={"system": SYSTEMS, "lat": LAT, "lon": LON},
+        coords={"system": list(systems), "lat": LAT, "lon": LON},
     )
 
 
-def _inputs():
-    geo = _geography()
+def _inputs(systems=SYSTEMS, names=NAMES):
+    """The toy world's Datasets; ``systems`` (two names) and ``names`` (eight country names) may be replaced."""
+    geo = _geography(names=names)
     lat2, lon2 = np.meshgrid(LAT, LON, indexing="ij")
     cov1 = np.clip(np.cos(np.radians(lat2)) * (0.6 + 0.4 * np.sin(np.radians(lon2))), 0, 1)
     cov2 = np.where(np.abs(lat2) < 40, 1.0, 0.25)
     coverage = xr.Dataset(
-        {"covered_fraction": _sys_field([cov1, cov2])},
+        {"covered_fraction": _sys_field([cov1, cov2], systems)},
         coords={"element_count": ("system", [40, 12]), "min_visible": ("system", [1, 2])},
         attrs={
             "time_coverage_start": "2024-03-01T00:00:00Z",
             "time_coverage_end": "2024-03-02T00:00:00Z",
             "time_step_s": 60.0,
             "grid_resolution_deg": RES,
-            "systems": '[{"name": "S1", "element_count": 40, "element_source": "s1.tle", '
-            '"element_epoch_min": "2024-02-28T01:00:00Z", '
-            '"element_epoch_median": "2024-02-29T00:00:00Z", '
-            '"element_epoch_max": "2024-02-29T12:00:00Z"}, '
-            '{"name": "S-2 (test)", "element_count": 12}]',
+            "systems": json.dumps(
+                [
+                    {
+                        "name": systems[0],
+                        "element_count": 40,
+                        "element_source": "s1.tle",
+                        "element_epoch_min": "2024-02-28T01:00:00Z",
+                        "element_epoch_median": "2024-02-29T00:00:00Z",
+                        "element_epoch_max": "2024-02-29T12:00:00Z",
+                    },
+                    {"name": systems[1], "element_count": 12},
+                ]
+            ),
         },
     )
     pop = geo["population"].values
     cap1 = 3e4 * cov1 * (pop > 0) * (1 + np.arange(LON.size))[None, :] / 36
     cap2 = 1e4 * cov2 * (pop > 0)
     cap2[:, 8:12] = 0.0  # CCC gets nothing from S-2
-    cap = _sys_field([cap1, cap2])
+    cap = _sys_field([cap1, cap2], systems)
     with np.errstate(divide="ignore", invalid="ignore"):
         cpp = xr.where(geo["population"] > 0, cap / geo["population"], np.nan)
     capacity = xr.Dataset(
@@ -127,7 +139,7 @@ def _inputs():
     mhz = np.stack([np.stack([250 * cov1, 100 * cov1]), np.stack([500 * cov2, 0 * cov2])])
     spectrum = xr.Dataset(
         {"mhz_available": (("system", "band", "lat", "lon"), mhz)},
-        coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
+        coords={"system": list(systems), "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
     )
     countries = country_accounts(geo, coverage, capacity=capacity, spectrum=spectrum)
     groups = group_accounts(countries)
@@ -460,6 +472,93 @@ def test_rewrite_replaces_files(run, tmp_path):
     write_report(
         out, countries=run["countries"], groups=run["groups"], equity=run["equity"], figures=run["figures"], meta={}
     )
+
+
+# ---------------------------------------------------------------------------------------- hostile names
+#: System and country names a spreadsheet would run as formulas (issue 10, case 8), or that would add
+#: Markdown/HTML structure to the report (case 12): the files must show them as text.
+BAD_SYSTEMS = ['=HYPERLINK("http://x","y")\r\n# Injected S', "+cmd|' /C calc'!A0 $\\foo$"]
+BAD_NAMES = [
+    "<script>alert(1)</script>",
+    "Bland\r\n# Injected C",
+    "@SUM(A1)",
+    "-2+3",
+    "\tTabbed",
+    "-1.5",
+    "\r=1+1",
+    "Hland\r===",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hostile")
+    geo, coverage, _capacity, countries, groups, equity = _inputs(BAD_SYSTEMS, BAD_NAMES)
+    write_tables(out, countries, groups, equity)
+    meta = report_meta(coverage, geo, title="Toy\r\n# Injected T", note="x\u2028# Injected N")
+    write_report(out, countries=countries, groups=groups, equity=equity, figures=[], meta=meta)
+    # the same report for well-behaved names, to compare the structure with
+    geo, coverage, _capacity, countries, groups, equity_ok = _inputs()
+    meta = report_meta(coverage, geo, title="Toy", note="x")
+    write_tables(out / "ok", countries, groups, equity_ok)
+    md_ok, _ = write_report(out / "ok", countries=countries, groups=groups, equity=equity_ok, figures=[], meta=meta)
+    return {"out": out, "equity": equity, "md_ok": md_ok.read_text(encoding="utf-8")}
+
+
+def test_csv_cells_never_start_a_formula(hostile):
+    cells = {}
+    for name in ("countries.csv", "groups.csv", "equity.csv"):
+        with open(hostile["out"] / name, newline="", encoding="utf-8") as f:
+            cells[name] = [c for row in csv.reader(f) for c in row]
+        for c in cells[name]:
+            if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
+                assert math.isfinite(float(c)) or math.isinf(float(c)), (name, c)  # a number, not a formula
+    # the names are kept, behind a quote; numbers (and names that are numbers) are left as they are
+    assert "'" + BAD_SYSTEMS[0] in cells["equity.csv"] and "'" + BAD_SYSTEMS[1] in cells["equity.csv"]
+    for bad in ("@SUM(A1)", "-2+3", "\tTabbed", "\r=1+1"):
+        assert "'" + bad in cells["countries.csv"]
+    assert "-1.5" in cells["countries.csv"] and "'-1.5" not in cells["countries.csv"]
+    rows = _read_csv(hostile["out"] / "equity.csv")
+    assert {r["system"] for r in rows} == {"'" + s for s in BAD_SYSTEMS} | {"all"}
+
+
+def test_names_cannot_add_report_structure(hostile):
+    md = (hostile["out"] / "report.md").read_bytes().decode("utf-8")
+    htm = (hostile["out"] / "report.html").read_bytes().decode("utf-8")
+    for text in (md, htm):
+        assert not set(text) & {"\r", "\t", "\u2028"}
+    lines = md.split("\n")
+    assert not [ln for ln in lines if ln.lstrip(" \\").startswith(("# Injected", "=="))]
+    assert all(not ln.lstrip().startswith("Injected") for ln in lines)
+    # the same skeleton as the report of well-behaved names: headings, list items, table rows
+    skeleton = [ln[:2] for ln in lines if ln[:1] in ("#", "-", "|")]
+    assert skeleton == [ln[:2] for ln in hostile["md_ok"].split("\n") if ln[:1] in ("#", "-", "|")]
+    assert "Bland  \\# Injected C" in md
+    p = _Balance()
+    p.feed(htm)
+    p.close()
+    assert not p.errors and not p.stack
+    assert "<script" not in htm.lower() and "<script>alert(1)</script>" in "".join(p.texts)
+    assert [t for t, _ in p.tags if t == "h1"] == ["h1"]
+
+
+def test_figures_show_names_as_text(hostile, tmp_path):
+    # "$\\foo$" in a system name made Matplotlib parse mathtext and fail (ValueError at savefig)
+    (path,) = write_figures(tmp_path, None, None, None, hostile["equity"])
+    assert png_title(path).startswith("Lorenz curves")
+    lat_e, lon_e = np.array([-90.0, 0.0, 90.0]), np.array([-180.0, 0.0, 180.0])
+    title = f"Capacity per person, {BAD_SYSTEMS[1]}\r\n# x"
+    m = map_figure(
+        tmp_path / "m.png",
+        lat_e,
+        lon_e,
+        np.array([[0.1, 0.2], [0.3, np.nan]]),
+        title=title,
+        cbar_label=BAD_SYSTEMS[1],
+        segments=np.zeros((0, 2, 2)),
+        footnote=BAD_SYSTEMS[1],
+    )
+    assert png_title(m) == "Capacity per person, +cmd|' /C calc'!A0 $\\foo$  # x"
 
 
 # ---------------------------------------------------------------------------------------- real geography

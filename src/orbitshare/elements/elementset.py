@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from orbitshare.atomic import atomic_path
 from orbitshare.elements.fields import (
     ARRAY_FIELDS,
     FIELDS,
@@ -53,10 +55,11 @@ from orbitshare.elements.fields import (
 )
 from orbitshare.elements.omm import format_omm
 from orbitshare.elements.tle import format_tle, tle_exp_parts
-from orbitshare.errors import ElementSetWarning, ParameterError
+from orbitshare.errors import DataError, ElementSetError, ElementSetWarning, ParameterError
 
 __all__ = [
     "ElementSet",
+    "write_text_atomic",
     "ElementSetWarning",
     "Skipped",
     "Duplicate",
@@ -489,7 +492,7 @@ class ElementSet:
         """
         text = format_tle(self._columns(), three_line)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8", newline="")
+            write_text_atomic(path, text)
         return text
 
     def to_omm(self, path: str | os.PathLike[str] | None = None, *, format: str = "csv") -> str:
@@ -500,5 +503,37 @@ class ElementSet:
         """
         text = format_omm(self._columns(), format)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8", newline="")
+            write_text_atomic(path, text)
         return text
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`~orbitshare.atomic.atomic_path`).
+
+    ``path`` is replaced only once the whole text is written and synced: a failure (text that is
+    not valid Unicode, a full disk) leaves the previous file as it was and no temporary file. A
+    symbolic link is written through (its target is replaced).
+    Raises :class:`~orbitshare.errors.ElementSetError` for text that cannot be encoded and
+    :class:`~orbitshare.errors.DataError` when ``path`` exists but is not a regular file, or
+    cannot be written.
+    """
+    p = Path(path)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        raise ElementSetError(
+            f"{p}: cannot write line {line} as UTF-8: {exc.reason} ({text[exc.start : exc.end]!r})"
+        ) from None
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise DataError(f"{p}: exists and is not a regular file; refusing to replace it")
+    target = Path(os.path.realpath(p)) if p.is_symlink() else p  # a link keeps pointing at the new file
+    try:
+        with atomic_path(target, overwrite=True) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:
+        raise DataError(f"{p}: cannot write: {exc.strerror or exc}") from None

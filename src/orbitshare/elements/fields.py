@@ -8,6 +8,7 @@ Epochs travel as integer nanoseconds since 1970-01-01T00:00 UTC (the int64 view 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Any, Protocol
 
 from orbitshare.errors import ElementSetError
@@ -27,6 +28,7 @@ __all__ = [
     "days_from_civil",
     "civil_from_ns",
     "record_error",
+    "has_lone_surrogate",
     "RecordSink",
 ]
 
@@ -41,6 +43,8 @@ FLAG_BSTAR_EXP_MINUS = 4
 FLAG_EPHTYPE_BLANK = 8
 #: ``fmt_flags`` bit: the TLE name line carried Space-Track's ``"0 "`` prefix.
 FLAG_NAME_ZERO_PREFIX = 16
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 #: Nanoseconds per day (epochs are integer ns since 1970-01-01 UTC).
 NS_PER_DAY = 86_400_000_000_000
@@ -114,6 +118,15 @@ def record_error(
     err = ElementSetError(text)
     err.source, err.line, err.field = source, line, field  # type: ignore[attr-defined]
     return err
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone UTF-16 surrogate (a JSON ``"\\ud800"`` escape): not valid Unicode text.
+
+    >>> has_lone_surrogate("ISS (ZARYA)"), has_lone_surrogate("X\\ud800")
+    (False, True)
+    """
+    return not text.isascii() and _SURROGATE_RE.search(text) is not None
 
 
 class RecordSink(Protocol):

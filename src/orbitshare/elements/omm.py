@@ -19,6 +19,7 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,14 @@ from xml.sax.saxutils import escape as _xml_escape
 
 import numpy as np
 
-from orbitshare.elements.fields import NS_PER_DAY, RecordSink, civil_from_ns, days_from_civil, record_error
+from orbitshare.elements.fields import (
+    NS_PER_DAY,
+    RecordSink,
+    civil_from_ns,
+    days_from_civil,
+    has_lone_surrogate,
+    record_error,
+)
 from orbitshare.errors import ElementSetError, ParameterError
 
 __all__ = [
@@ -77,6 +85,8 @@ OMM_REQUIRED = (
 
 _FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _INT_RE = re.compile(r"[+-]?\d+", re.ASCII)
+_INT_DIGITS_MAX = 18  # significant digits an integer field may have (int64 range; below int()'s 4,300-digit limit)
+_OMM_KEYS = frozenset(k for k, _ in OMM_COLUMNS)
 _OMM_EPOCH_RE = re.compile(r"(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?", re.ASCII)
 
 
@@ -139,7 +149,10 @@ def omm_record(fields: Mapping[str, Any], source: str, line: int | None, where: 
             raise err(key, "required value is missing")
         if not _INT_RE.fullmatch(t):
             raise err(key, f"expected an integer, got {t!r}")
-        v = int(t)
+        digits = t.lstrip("+-").lstrip("0")
+        if len(digits) > _INT_DIGITS_MAX:  # int() refuses over 4,300 digits with a ValueError of its own
+            raise err(key, f"expected an integer in [{lo}, {hi}], got {t[:20]!r}... ({len(t)} characters)")
+        v = -int(digits or "0") if t[0] == "-" else int(digits or "0")
         if not lo <= v <= hi:
             raise err(key, f"expected an integer in [{lo}, {hi}], got {t!r}")
         return v
@@ -172,6 +185,9 @@ def omm_record(fields: Mapping[str, Any], source: str, line: int | None, where: 
     name = fields.get("OBJECT_NAME")
     if name is not None and not isinstance(name, str):
         raise err("OBJECT_NAME", f"expected a text value, got {type(name).__name__}")
+    for key, text in (("OBJECT_NAME", name), ("OBJECT_ID", fields.get("OBJECT_ID"))):
+        if isinstance(text, str) and has_lone_surrogate(text):
+            raise err(key, f"expected valid Unicode text, got {text!r} (a lone surrogate)")
     return {
         "norad": integer("NORAD_CAT_ID"),
         "name": (name or "").strip(),
@@ -209,6 +225,15 @@ def read_omm_csv(text: str, source: str, sink: RecordSink) -> None:
                     raise record_error(
                         source, reader.line_num, None, f"CSV header lacks required OMM column(s) {', '.join(missing)}"
                     )
+                counts = Counter(k for k in header if k in _OMM_KEYS)
+                repeated = sorted(k for k, c in counts.items() if c > 1)
+                if repeated:
+                    raise record_error(
+                        source,
+                        reader.line_num,
+                        repeated[0],
+                        f"expected each OMM column once in the CSV header, got {counts[repeated[0]]} columns",
+                    )
                 continue
             line = reader.line_num
             if len(row) != len(header):
@@ -231,6 +256,32 @@ def read_omm_csv(text: str, source: str, sink: RecordSink) -> None:
         raise record_error(source, reader.line_num, None, f"malformed CSV: {exc}") from None
 
 
+class _RepeatedKeys(dict[str, Any]):
+    """A JSON object that repeats a key: ``key`` (the first one repeated) appears ``count`` times."""
+
+    key: str
+    count: int
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: the object as a dict, or a :class:`_RepeatedKeys` when a key repeats.
+
+    Plain ``json.loads`` keeps the last value of a repeated key, which silently merges two
+    records written into one object; the reader reports such a record instead.
+    """
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            break
+        seen.add(key)
+    out = _RepeatedKeys(obj)
+    out.key, out.count = key, sum(k == key for k, _ in pairs)
+    return out
+
+
 def _reject_constant(name: str) -> None:
     # caught by read_omm_json and reported as an ElementSetError
     raise ValueError(f"non-finite number {name} is not allowed")
@@ -239,7 +290,9 @@ def _reject_constant(name: str) -> None:
 def read_omm_json(text: str, source: str, sink: RecordSink) -> None:
     """Parse an OMM JSON text (a list of keyword objects, or one object) into ``sink``."""
     try:
-        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+        data = json.loads(
+            text, parse_float=str, parse_int=str, parse_constant=_reject_constant, object_pairs_hook=_object_pairs
+        )
     except json.JSONDecodeError as exc:
         raise record_error(source, exc.lineno, None, f"malformed JSON: {exc.msg} (column {exc.colno})") from None
     except (ValueError, RecursionError) as exc:
@@ -251,6 +304,10 @@ def read_omm_json(text: str, source: str, sink: RecordSink) -> None:
     for i, obj in enumerate(data, 1):
         if not isinstance(obj, dict):
             sink.bad(record_error(source, i, None, f"expected a JSON object, got {type(obj).__name__}", "record"))
+            continue
+        if isinstance(obj, _RepeatedKeys):
+            msg = f"expected each key once per object, got it {obj.count} times (two records merged?)"
+            sink.bad(record_error(source, i, obj.key, msg, "record"))
             continue
         try:
             rec = omm_record(obj, source, i, "record")
@@ -276,6 +333,7 @@ def read_omm_xml(text: str, source: str, sink: RecordSink) -> None:
     segments = [el for el in root.iter() if _local(el.tag) == "segment"]
     for i, seg in enumerate(segments, 1):
         fields: dict[str, Any] = {}
+        repeated = ""
         for part in seg:
             if _local(part.tag) == "metadata":
                 blocks = [part]
@@ -285,7 +343,15 @@ def read_omm_xml(text: str, source: str, sink: RecordSink) -> None:
                 continue
             for block in blocks:
                 for el in block:
-                    fields[_local(el.tag)] = el.text if el.text is not None else ""
+                    key = _local(el.tag)
+                    if key in _OMM_KEYS and key in fields:
+                        repeated = repeated or key
+                    fields[key] = el.text if el.text is not None else ""
+        if repeated:
+            sink.bad(
+                record_error(source, i, repeated, "expected each OMM keyword once per segment, got it again", "segment")
+            )
+            continue
         try:
             rec = omm_record(fields, source, i, "segment")
         except ElementSetError as e:

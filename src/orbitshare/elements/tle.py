@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from orbitshare.elements.fields import (
     RecordSink,
     civil_from_ns,
     days_from_civil,
+    has_lone_surrogate,
     record_error,
 )
 from orbitshare.errors import ElementSetError
@@ -192,6 +194,8 @@ def parse_tle_record(
     if name is not None and name.startswith("0 "):
         name = name[2:]
         flags |= FLAG_NAME_ZERO_PREFIX
+    if name is not None and has_lone_surrogate(name):
+        raise record_error(source, name_no, "name", f"expected valid Unicode text, got {name!r} (a lone surrogate)")
     _check_tle_line(source, n1, l1, "1", _L1_BLANKS)
     _check_tle_line(source, n2, l2, "2", _L2_BLANKS)
 
@@ -289,53 +293,80 @@ def parse_tle_record(
     }
 
 
+# A line that is neither blank nor a "#" comment (lines end with CRLF, CR or LF): its first
+# character is not "#", a CR or LF, and has no line character before it (the text starts or a
+# CR/LF precedes it); the line holds a non-blank character. Blank runs are skipped inside the
+# regex engine, so a text of blank lines costs no per-line Python objects.
+_CONTENT_LINE_RE = re.compile(r"[^\r\n#](?<![^\r\n]{2})(?:(?<=\S)|[^\S\r\n]*\S)[^\r\n]*")
+
+
+def _content_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without trailing blanks) of each non-blank, non-``#`` line, lazily."""
+    no, pos = 1, 0
+    for m in _CONTENT_LINE_RE.finditer(text):
+        a = m.start()
+        no += text.count("\n", pos, a) + text.count("\r", pos, a) - text.count("\r\n", pos, a)
+        pos = a
+        yield no, m.group(0).rstrip()
+
+
 def read_tle_records(text: str, source: str, sink: RecordSink) -> None:
     """Parse every 2- or 3-line record of ``text`` into ``sink`` (blank and ``#`` lines are ignored).
 
     A malformed record goes to ``sink.bad`` (with its line number) and reading resumes at the
-    next ``"1 ..."``/``"2 ..."`` line pair.
+    next ``"1 ..."``/``"2 ..."`` line pair. Lines are read lazily through a window of at most
+    three lines, so memory does not grow with the number of lines.
     """
-    lines = [(no, s.rstrip()) for no, s in enumerate(re.split(r"\r\n|\r|\n", text), 1)]
-    lines = [(no, s) for no, s in lines if s.strip() and not s.startswith("#")]
-    n = len(lines)
-    i = 0
-    while i < n:
-        no, s = lines[i]
+    it = _content_lines(text)
+    buf: deque[tuple[int, str]] = deque()  # the window: buf[0] is the current line
+
+    def have(k: int) -> bool:
+        """Whether the window holds line ``k`` (0-based from the current one), reading on as needed."""
+        while len(buf) <= k:
+            nxt = next(it, None)
+            if nxt is None:
+                return False
+            buf.append(nxt)
+        return True
+
+    while have(0):
+        no, s = buf[0]
         if _looks_like_line(s, "1"):
-            name, name_no, k1 = None, None, i
+            name, name_no, k1 = None, None, 0
         else:
-            name, name_no, k1 = s, no, i + 1
+            name, name_no, k1 = s, no, 1
         k2 = k1 + 1
-        structured = k2 < n and lines[k1][1].startswith("1") and lines[k2][1].startswith("2")
-        if structured:
+        if have(k2) and buf[k1][1].startswith("1") and buf[k2][1].startswith("2"):
+            (n1, l1), (n2, l2) = buf[k1], buf[k2]
+            for _ in range(k2 + 1):
+                buf.popleft()
             try:
-                rec = parse_tle_record(source, name, name_no, lines[k1][1], lines[k1][0], lines[k2][1], lines[k2][0])
+                rec = parse_tle_record(source, name, name_no, l1, n1, l2, n2)
             except ElementSetError as err:
                 sink.bad(err)
             else:
-                sink.add(rec, lines[k1][0])
-            i = k2 + 1
+                sink.add(rec, n1)
             continue
         # structural problem: report, then resynchronise on the next "1 ..." / "2 ..." pair
-        if k1 >= n:
+        if not have(k1):
             problem = record_error(source, no, None, f"expected TLE line 1 after name line {s[:40]!r}, got end of file")
-        elif not lines[k1][1].startswith("1"):
+        elif not buf[k1][1].startswith("1"):
             problem = record_error(
-                source, lines[k1][0], None, f"expected TLE line 1 (starting '1 '), got {lines[k1][1][:40]!r}"
+                source, buf[k1][0], None, f"expected TLE line 1 (starting '1 '), got {buf[k1][1][:40]!r}"
             )
-        elif k2 >= n:
-            problem = record_error(source, lines[k1][0], None, "expected TLE line 2 after line 1, got end of file")
+        elif not have(k2):
+            problem = record_error(source, buf[k1][0], None, "expected TLE line 2 after line 1, got end of file")
         else:
             problem = record_error(
-                source, lines[k2][0], None, f"expected TLE line 2 (starting '2 '), got {lines[k2][1][:40]!r}"
+                source, buf[k2][0], None, f"expected TLE line 2 (starting '2 '), got {buf[k2][1][:40]!r}"
             )
         sink.bad(problem)
-        j = i + 1
-        while j < n and not (j + 1 < n and _looks_like_line(lines[j][1], "1") and lines[j + 1][1].startswith("2")):
-            j += 1
-        if j < n and j - 1 > i and lines[j - 1][1][:2] not in ("1 ", "2 "):
-            j -= 1
-        i = j
+        buf.popleft()
+        prev = None  # the last line skipped: resume there when it may be a name line
+        while have(0) and not (have(1) and _looks_like_line(buf[0][1], "1") and buf[1][1].startswith("2")):
+            prev = buf.popleft()
+        if have(0) and prev is not None and prev[1][:2] not in ("1 ", "2 "):
+            buf.appendleft(prev)
 
 
 # ---------------------------------------------------------------------------------------

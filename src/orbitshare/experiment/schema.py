@@ -11,12 +11,13 @@ system's coverage, bands, capacity and landing rights are :class:`~orbitshare.sy
 Schema (``=`` gives the default; keys without one are required)
 ----------------------------------------------------------------
 ``[experiment]``
-    ``name`` (str) = the file's stem; ``description`` (str) = "".
+    ``name`` (str) = the file's stem; ``description`` (str of printable characters, one line) = "".
 ``[time]`` (required)
     ``start``, ``stop``: date-times WITH a timezone: TOML offset date-times
     (``2026-01-01T00:00:00Z``) or strings with an offset (``"2026-01-01T00:00:00+01:00"``); a local
-    date-time is an error. Steps are ``start, start + step_s, ...`` before ``stop``.
-    ``step_s`` (number of seconds > 0; rounded to whole nanoseconds) = 60.
+    date-time is an error; years 1678-2261 (what ``datetime64[ns]`` holds). Steps are
+    ``start, start + step_s, ...`` before ``stop``.
+    ``step_s`` (number of seconds > 0; rounded to whole nanoseconds; at most 2**31 - 1 steps) = 60.
 ``[grid]``
     ``resolution_deg`` (number in [0.1, 5] dividing 180) = 1.0.
 ``[geography]``
@@ -28,11 +29,13 @@ Schema (``=`` gives the default; keys without one are required)
 ``[[systems]]`` (one or more), each from EXACTLY ONE of
     ``elements`` (path of a TLE/OMM file), ``walker`` (array of tables, one per shell:
     ``altitude_km`` (0, 50000), ``inclination_deg`` [0, 180], ``planes`` >= 1, ``sats_per_plane``
-    >= 1, ``phasing`` in [0, planes) = 0, ``pattern`` ("delta" | "star") = "delta"), ``filing``
+    >= 1, ``phasing`` in [0, planes) = 0, ``pattern`` ("delta" | "star") = "delta"; planes x
+    sats_per_plane at most 10,000,000 satellites, as the whole experiment), ``filing``
     (a ``system_id`` of the filings table, :func:`orbitshare.elements.filings.filing_systems`), ``fetch`` (a
     CelesTrak group, downloaded at build time, never at validation); and
-    ``name`` (str, unique) = the filing id / the element file's stem / the fetch group (required for
-    walker); ``epoch`` (date-time with timezone; walker and filing only: epoch of the generated
+    ``name`` (str, unique; at most 100 printable characters, no control characters) = the filing id /
+    the element file's stem / the fetch group (required for walker); ``epoch`` (date-time with
+    timezone, years 1678-2261; walker and filing only: epoch of the generated
     elements) = ``time.start``; ``operator`` (str) = the filing's operator, else "";
     ``administration`` (ISO3) = the filing's operator country, else ""; ``bands`` (array of tables
     ``name``, ``low_mhz``, ``high_mhz``; 0 < low < high; names unique, bands not overlapping) = [];
@@ -57,12 +60,16 @@ Schema (``=`` gives the default; keys without one are required)
     names and the systems' administrations only).
 ``[compute]``
     ``threads`` (int >= 0; 0 = all cores; at most the cores available) = 0; ``backend`` ("cpu" |
-    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic). "cuda" (SGP4, the
+    "dask" | "cuda") = "cpu"; ``chunk_steps`` (int >= 1; absent = automatic);
+    ``memory_limit_gb`` (number > 0, GB = 1e9 bytes; absent = 80 % of the memory available when the
+    file is validated): validation estimates the run's peak memory (:mod:`orbitshare.experiment.budget`)
+    and refuses a run above it, naming the key that drives the estimate. "cuda" (SGP4, the
     coverage counts and the capacity accumulation on an NVIDIA GPU, numba-cuda:
     ``pip install "orbitshare[cuda]"``); validation does not look for a GPU: a run without one stops at the coverage
     pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
-    With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1: a
-    local cluster of that many worker processes; default when neither is given: 2);
+    With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1, at
+    most the machine's cores (at least 2): a local cluster of that many worker processes; default when
+    neither is given: 2);
     both need the ``dask[distributed]`` package (``pip install "orbitshare[dask]"``).
 
 Paths are relative to the experiment file (``~`` is expanded). ``load_experiment()`` with no path
@@ -111,6 +118,9 @@ __all__ = [
     "OUTPUT_KEYS",
     "COMPUTE_KEYS",
     "iso_datetime",
+    "MemoryPart",
+    "ResourceEstimate",
+    "size_text",
 ]
 
 #: datasets an experiment can ask for, in the order a run makes them
@@ -170,7 +180,7 @@ OUTPUT_KEYS = (
     "gso_masks_deg",
     "owners_data_dir",
 )
-COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers")
+COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "memory_limit_gb")
 
 
 # ============================================================================ the dataclass tree
@@ -292,20 +302,85 @@ class OutputsSection:
 @dataclass(frozen=True)
 class ComputeSection:
     """``[compute]``: threads (0 = all cores), backend ("cpu", "dask", "cuda"), time steps per chunk
-    (None = automatic) and the Dask scheduler address or local worker count."""
+    (None = automatic), the Dask scheduler address or local worker count, and the memory limit of a run
+    (GB = 1e9 bytes; None = 80 % of the memory available at validation)."""
 
     threads: int = 0
     backend: str = "cpu"
     chunk_steps: int | None = None
     scheduler: str | None = None
     workers: int | None = None
+    memory_limit_gb: float | None = None
+
+
+def size_text(n: float) -> str:
+    """A number of bytes as "1.2 GB" / "45 MB" / "3 kB" (powers of 1000)."""
+    n = float(min(n, 1e30))
+    for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    if n >= 1e6:
+        return f"{n / 1e6:.0f} MB"
+    return f"{n / 1e3:.0f} kB"
+
+
+@dataclass(frozen=True)
+class MemoryPart:
+    """One part of a run's estimated peak memory: what it is (with the sizes that make it), the
+    experiment key that drives it, and its size in bytes."""
+
+    what: str
+    key: str
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class ResourceEstimate:
+    """What a run will need, estimated at validation before anything is allocated
+    (:func:`orbitshare.experiment.budget.estimate_resources`).
+
+    ``peak_bytes``: the peak memory (bytes, the sum of ``parts``); ``output_bytes``: the size of the
+    files the run writes (bytes); ``limit_bytes``: the memory limit it was checked against (None when
+    the available memory is unknown); ``limit_source``: where the limit comes from; ``steps``,
+    ``satellites``, ``cells``: the sizes it was made from (``satellites_exact`` False when an element
+    file's or a fetched group's count was guessed).
+    """
+
+    peak_bytes: int
+    output_bytes: int
+    limit_bytes: int | None
+    limit_source: str
+    steps: int
+    satellites: int
+    cells: int
+    parts: tuple[MemoryPart, ...]
+    satellites_exact: bool = True
+
+    @property
+    def largest(self) -> MemoryPart:
+        """The part of the estimate driven by a key (all but the runtime) that weighs most."""
+        return max([p for p in self.parts if p.key] or self.parts, key=lambda part: part.nbytes)
+
+    @property
+    def over_limit(self) -> bool:
+        """True when the peak estimate exceeds the limit."""
+        return self.limit_bytes is not None and self.peak_bytes > self.limit_bytes
+
+    def summary(self) -> str:
+        """One line: ``estimated peak memory 1.2 GB (limit 19.0 GB), output 45 MB``."""
+        limit = (
+            "no limit: available memory unknown" if self.limit_bytes is None else f"limit {size_text(self.limit_bytes)}"
+        )
+        return f"estimated peak memory {size_text(self.peak_bytes)} ({limit}), output {size_text(self.output_bytes)}"
 
 
 @dataclass(frozen=True)
 class Experiment:
     """A validated experiment: every default filled in, every path absolute.
 
-    ``source`` is the file it was read from (absolute), or None when made from text.
+    ``source`` is the file it was read from (absolute), or None when made from text. ``estimate`` is the
+    :class:`ResourceEstimate` validation checked (None for an Experiment made otherwise); neither takes
+    part in comparisons or the TOML text.
     """
 
     experiment: ExperimentSection
@@ -316,6 +391,7 @@ class Experiment:
     outputs: OutputsSection
     compute: ComputeSection
     source: Path | None = field(default=None, compare=False)
+    estimate: ResourceEstimate | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -327,7 +403,7 @@ class Experiment:
         absolute strings; date-times timezone-aware, UTC)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "source":
+            if f.name in ("source", "estimate"):
                 continue
             value = getattr(self, f.name)
             out[f.name] = [_section_dict(s) for s in value] if f.name == "systems" else _section_dict(value)

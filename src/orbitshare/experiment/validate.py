@@ -33,16 +33,17 @@ import re
 import tomllib
 import zlib
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from orbitshare.elements.filings import filing_systems, load_filings
 from orbitshare.elements.read import load_elements
-from orbitshare.elements.walker import SHELL_FIELDS, shell_problems
+from orbitshare.elements.walker import SHELL_EXPECTED, SHELL_FIELDS, shell_problems
 from orbitshare.elements.walker import walker as make_walker
 from orbitshare.errors import ConfigError, DataError, OrbitshareError, SystemDefinitionError
+from orbitshare.experiment.budget import MAX_SATELLITES, available_threads, estimate_resources
 from orbitshare.experiment.schema import (
     AVAILABLE_BACKENDS,
     BACKENDS,
@@ -73,10 +74,12 @@ from orbitshare.experiment.schema import (
     TimeSection,
     WalkerShell,
     iso_datetime,
+    size_text,
 )
 from orbitshare.geo.build import country_groups
 from orbitshare.geo.naturalearth import find_boundaries
-from orbitshare.system import System, field_detail
+from orbitshare.system import System, field_detail, label_problem
+from orbitshare.timegrid import MAX_TIME_STEPS, TIME_MAX, TIME_MIN, TIME_RANGE_TEXT, count_steps
 
 __all__ = ["load_experiment", "validate_experiment", "default_experiment_path", "available_threads"]
 
@@ -96,6 +99,13 @@ class _Missing:
 
 _MISSING: Any = _Missing()  # key absent
 _BAD = object()  # key present but invalid (already reported)
+_RUN_NAME = "a name of 1 to 100 letters, digits, '.', '_' or '-', not starting with '.'"
+_RUN_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
+
+
+def _run_name(stem: str) -> str:
+    """The default ``experiment.name``: the experiment file's stem, other characters as ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem).lstrip(".")[:100] or "experiment"
 
 
 # ============================================================================ problem collection
@@ -111,10 +121,12 @@ def _show(v) -> str:
         return "nothing (the key is missing)"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return repr(v)
+    if isinstance(v, (int, float, str)):
+        text = repr(v)
+        if len(text) <= 60:
+            return text
+        what = f"{len(v)} characters" if isinstance(v, str) else f"{len(text.lstrip('-'))} digits"
+        return f"{text[:40]}... ({what})"
     if isinstance(v, _dt.datetime):
         if v.tzinfo is None:
             return f"the local date-time {v.isoformat()} (no timezone)"
@@ -208,6 +220,16 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _as_float(v) -> float | None:
+    """A TOML number as a float; None for another type or an integer a float cannot hold (> ~1.8e308)."""
+    if not _is_number(v):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
 class _Reader:
     """Typed access to one table, reporting problems under ``path``."""
 
@@ -226,9 +248,10 @@ class _Reader:
         v = self.raw(key)
         if v is _MISSING:
             return self._missing(key, expected, default)
-        if not _is_number(v) or not math.isfinite(v) or not ok(v):
+        x = _as_float(v)
+        if x is None or not math.isfinite(x) or not ok(x):
             return self.p.bad(_join(self.path, key), expected, v)
-        return float(v)
+        return x
 
     def integer(self, key, expected, ok=lambda x: True, default=_MISSING):
         v = self.raw(key)
@@ -270,12 +293,22 @@ class _Reader:
                 return self.p.bad(where, expected, v)
             if d.tzinfo is None or d.utcoffset() is None:
                 return self.p.bad(where, expected, _Raw(f"{v!r} (no timezone)"))
-            return d.astimezone(_dt.UTC)
-        if isinstance(v, _dt.datetime):
+        elif isinstance(v, _dt.datetime):
             if v.tzinfo is None or v.utcoffset() is None:
                 return self.p.bad(where, expected, v)
-            return v.astimezone(_dt.UTC)
-        return self.p.bad(where, expected, v)
+            d = v
+        else:
+            return self.p.bad(where, expected, v)
+        # beyond what datetime64[ns] holds, a time would wrap around silently (1600 becomes 2184)
+        try:
+            utc = d.astimezone(_dt.UTC)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            utc = None
+        if utc is None or not TIME_MIN <= utc < TIME_MAX:
+            return self.p.bad(
+                where, f"a date-time {TIME_RANGE_TEXT}", _Raw(_show(v) if utc is None else iso_datetime(utc))
+            )
+        return utc
 
 
 # ============================================================================ reference tables
@@ -331,14 +364,6 @@ def _resolve(base: Path, value: str) -> Path:
     return Path(os.path.normpath(p))
 
 
-def available_threads() -> int:
-    """Threads a run may use: ``$NUMBA_NUM_THREADS`` when set, else the machine's cores."""
-    env = os.environ.get("NUMBA_NUM_THREADS")
-    if env and env.strip().isdigit() and int(env) > 0:
-        return int(env)
-    return os.cpu_count() or 1
-
-
 # ============================================================================ validation
 def _table(p: _Problems, doc: dict, key: str, path: str | None = None) -> dict | None:
     v = doc.get(key, _MISSING)
@@ -370,8 +395,16 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     if t is not None:
         p.unknown_keys(t, "experiment", EXPERIMENT_KEYS)
         r = _Reader(p, t, "experiment")
-        name = r.string("name", "a non-empty string", default=stem, nonempty=True)
+        name = r.string("name", _RUN_NAME, default=_run_name(stem), nonempty=True)
+        if name is not _BAD and not _RUN_NAME_RE.fullmatch(name):  # it names the directory runs/<name>
+            name = p.bad("experiment.name", _RUN_NAME, name)
         desc = r.string("description", default="")
+        if isinstance(desc, str) and not desc.isprintable():  # it lands in the report's Markdown and HTML
+            desc = p.bad(
+                "experiment.description",
+                "one line of printable characters (no control characters such as NUL, tab, CR or line breaks)",
+                desc,
+            )
         if _BAD not in (name, desc):
             exp_sec = ExperimentSection(name=name, description=desc)
 
@@ -387,10 +420,21 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         r = _Reader(p, t, "time")
         start = r.datetime("start")
         stop = r.datetime("stop")
-        step = r.number("step_s", "a number of seconds > 0", lambda x: x > 0 and round(x * 1e9) >= 1, default=60.0)
+        step = r.number(
+            "step_s",
+            "a number of seconds > 0",
+            lambda x: x > 0 and (not math.isfinite(x * 1e9) or round(x * 1e9) >= 1),
+            default=60.0,
+        )
         if start is not _BAD and stop is not _BAD and not stop > start:
             p.bad("time.stop", f"a date-time after time.start ({iso_datetime(start)})", stop)
             stop = _BAD
+        if _BAD not in (start, stop, step) and (n := count_steps(start, stop, step)) > MAX_TIME_STEPS:
+            step = p.bad(
+                "time.step_s",
+                f"at most {MAX_TIME_STEPS:,} steps from time.start to time.stop (per-cell step counts are int32)",
+                _Raw(f"{_show(t.get('step_s', 60.0))}, which makes {n:,} steps"),
+            )
         if _BAD not in (start, stop, step):
             time_sec = TimeSection(start=start, stop=stop, step_s=step)
 
@@ -486,6 +530,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     # ---- [[systems]]
     systems: list[SystemSection | None] = []
     names: list[str | None] = []
+    exact_sats: dict[int, int] = {}  # satellites of element files parsed (deep)
     raw_systems = doc.get("systems", _MISSING)
     start = time_sec.start if time_sec is not None else None
     if raw_systems is _MISSING:
@@ -502,10 +547,24 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                 p.bad(path, "a table", s)
                 systems.append(None)
                 continue
-            spec, used, name = _validate_system(p, s, path, base, start, norad, countries, filings, deep)
+            spec, used, name, nsat = _validate_system(p, s, path, base, start, norad, countries, filings, deep)
             norad += used
             systems.append(spec)
             names.append(name)
+            if nsat is not None:
+                exact_sats[i] = nsat
+        # every satellite is held at once: a cap before anything is generated (walker and filing sizes
+        # are known without building them; parsed element files are counted)
+        total = norad - WALKER_NORAD_START + sum(exact_sats.values())
+        total += sum(
+            sh.total_sats
+            for spec in systems
+            if spec is not None and spec.filing
+            for sh in filings()
+            if sh.system_id == spec.filing
+        )
+        if total > MAX_SATELLITES:
+            p.bad("systems", f"at most {MAX_SATELLITES:,} satellites in all", _Raw(f"{total:,} satellites"))
         # unique names
         seen: dict[str, int] = {}
         for i, name in enumerate(names):
@@ -559,9 +618,14 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         scheduler = r.string(
             "scheduler", "a Dask scheduler address like 'tcp://host:8786'", default=None, nonempty=True
         )
+        max_workers = max(avail, 2)
         workers = r.integer(
-            "workers", "an integer >= 1 (worker processes of a local Dask cluster)", lambda x: x >= 1, default=None
+            "workers",
+            f"an integer in [1, {max_workers}] (worker processes of a local Dask cluster; at most one per core)",
+            lambda x: 1 <= x <= max_workers,
+            default=None,
         )
+        limit = r.number("memory_limit_gb", "a number of GB > 0", lambda x: x > 0, default=None)
         if isinstance(scheduler, str) and "://" not in scheduler:
             scheduler = p.bad("compute.scheduler", "a Dask scheduler address like 'tcp://host:8786'", scheduler)
         if backend != "dask":
@@ -580,16 +644,21 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                 )
             elif scheduler is None and workers is None:
                 workers = 2
-        if _BAD not in (threads, backend, chunk, scheduler, workers):
+        if _BAD not in (threads, backend, chunk, scheduler, workers, limit):
             comp_sec = ComputeSection(
-                threads=threads, backend=backend, chunk_steps=chunk, scheduler=scheduler, workers=workers
+                threads=threads,
+                backend=backend,
+                chunk_steps=chunk,
+                scheduler=scheduler,
+                workers=workers,
+                memory_limit_gb=limit,
             )
 
     p.raise_if_any()
     checked = tuple(s for s in systems if s is not None)
     assert exp_sec is not None and time_sec is not None and grid_sec is not None and geo_sec is not None
     assert out_sec is not None and comp_sec is not None and len(checked) == len(systems)
-    return Experiment(
+    exp = Experiment(
         experiment=exp_sec,
         time=time_sec,
         grid=grid_sec,
@@ -598,6 +667,18 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         outputs=out_sec,
         compute=comp_sec,
     )
+    # the memory budget: estimated from the sizes alone, before anything of the run's size exists
+    estimate = estimate_resources(exp, exact_sats)
+    if estimate.over_limit:
+        part = estimate.largest
+        p.add(
+            part.key,
+            f"expected a run within the memory limit of {size_text(estimate.limit_bytes or 0)} "
+            f"({estimate.limit_source}), got an estimated peak of {size_text(estimate.peak_bytes)} (the largest "
+            f"part: {part.what}, {size_text(part.nbytes)})",
+        )
+        p.raise_if_any()
+    return replace(exp, estimate=estimate)
 
 
 def _iso3_list(p: _Problems, s: dict, path: str, key: str, countries: Callable[[], set[str]], nonempty: bool):
@@ -629,7 +710,8 @@ def _iso3_list(p: _Problems, s: dict, path: str, key: str, countries: Callable[[
 
 
 def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
-    """A SystemSection (or None when invalid) and the number of walker catalog numbers it used."""
+    """A SystemSection (or None when invalid), the number of walker catalog numbers it used, its name and
+    the satellites of its element file when parsed (``deep``; else None)."""
     p.unknown_keys(s, path, SYSTEM_KEYS)
     r = _Reader(p, s, path)
     ok = True
@@ -640,6 +722,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         ok = False
     elements = walker = filing = fetch = None
     default_name = None
+    nsat = None
     default_operator, default_admin = "", ""
     used = 0
     if "elements" in s:
@@ -658,7 +741,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
                 ok = False
             elif deep:
                 try:
-                    load_elements(elements)
+                    nsat = len(load_elements(elements))
                 except (OrbitshareError, OSError, ValueError) as exc:
                     msg = str(exc)
                     if msg.startswith(f"{elements}:"):
@@ -666,6 +749,13 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
                     p.bad(f"{path}.elements", "a valid TLE or OMM element file", _given_path(v, elements, msg))
                     ok = False
             default_name = elements.name.split(".")[0] or None
+            if default_name is not None and "name" not in s and label_problem(default_name) is not None:
+                p.bad(
+                    f"{path}.name",
+                    f"a name for this system: the element file's name is no good name ({label_problem(default_name)})",
+                    _MISSING,
+                )
+                default_name, ok = None, False
     if "walker" in s:
         walker, used = _validate_walker(p, s["walker"], f"{path}.walker", norad)
         ok = ok and walker is not _BAD
@@ -762,7 +852,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     if _BAD in (serve, exclude):
         ok = False
     if not ok:
-        return None, used, name
+        return None, used, name, nsat
     return (
         SystemSection(
             name=name,
@@ -785,6 +875,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         ),
         used,
         name,
+        nsat,
     )
 
 
@@ -807,6 +898,12 @@ def _validate_walker(p, v, path, norad):
         given = {k: sh.get(k, _MISSING) for k in SHELL_FIELDS}
         given["phasing"] = sh.get("phasing", 0)
         given["pattern"] = sh.get("pattern", "delta")
+        huge = [k for k in ("altitude_km", "inclination_deg") if _is_number(given[k]) and _as_float(given[k]) is None]
+        for k in huge:  # an integer beyond what a float holds
+            p.bad(f"{where}.{k}", SHELL_EXPECTED[k], given[k])
+        if huge:
+            ok = False
+            continue
         values, problems = shell_problems(*(given[k] for k in SHELL_FIELDS))
         for problem in problems:
             p.bad(f"{where}.{problem.field}", problem.expected, problem.value)
@@ -816,9 +913,18 @@ def _validate_walker(p, v, path, norad):
         alt, inc, planes = values["altitude_km"], values["inclination_deg"], values["planes"]
         phasing, pattern = values["phasing"], values["pattern"]
         shell = WalkerShell(alt, inc, planes, values["sats_per_plane"], phasing, pattern)
-        # the walker generator's own checks (e.g. orbits below the surface) are part of validation
+        if shell.total_sats > MAX_SATELLITES:  # checked before the generator makes a single one
+            p.bad(
+                where,
+                f"at most {MAX_SATELLITES:,} satellites (planes x sats_per_plane)",
+                _Raw(f"{planes:,} x {values['sats_per_plane']:,}"),
+            )
+            ok = False
+            continue
+        # the walker generator's own checks (e.g. orbits below the surface; they depend on the altitude and
+        # inclination only) are part of validation: on a shell of one satellite, whatever the shell's size
         try:
-            make_walker(alt, inc, planes, 1, phasing, "2026-01-01T00:00:00Z", pattern=pattern)
+            make_walker(alt, inc, 1, 1, 0, "2026-01-01T00:00:00Z", pattern=pattern)
         except (OrbitshareError, ValueError) as exc:
             p.add(where, f"expected a valid Walker shell, got {exc}")
             ok = False
@@ -983,6 +1089,11 @@ def _label(given: str | os.PathLike[str] | None) -> str:
 def _parse_text(text: str, label: str) -> dict:
     try:
         return tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise ConfigError(
+            f"{label}: invalid TOML: expected arrays and inline tables nested a few levels deep, got them nested "
+            "deeper than the parser can follow"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = _TOML_POS_RE.search(msg)
@@ -995,6 +1106,10 @@ def _parse_text(text: str, label: str) -> dict:
             msg = _TOML_END_RE.sub("", msg)
         where = f"line {line}, column {col}"
         raise ConfigError(f"{label}: {where}: invalid TOML: {msg}") from None
+    except ValueError as exc:  # an integer of more than sys.get_int_max_str_digits() digits
+        m = re.search(r"[0-9][0-9_]{4000,}", text)
+        where = f"line {text.count(chr(10), 0, m.start()) + 1}: " if m else ""
+        raise ConfigError(f"{label}: {where}invalid TOML: expected a number of sensible size, got {exc}") from None
 
 
 def _load(path: str | os.PathLike[str] | None, deep: bool) -> Experiment:

@@ -42,7 +42,7 @@ import xarray as xr
 
 from orbitshare.atomic import atomic_path
 from orbitshare.report.figures import png_title
-from orbitshare.report.tables import format_index, format_number
+from orbitshare.report.tables import format_index, format_number, plain_text
 
 __all__ = ["write_report", "report_meta", "GROUP_LABELS"]
 
@@ -172,18 +172,18 @@ def _spans(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~$])")
 
 
 def _md_text(s: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", str(s)).replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", plain_text(s))
 
 
 def _md_spans(spans) -> str:
     out = []
     for sp in spans:
         if isinstance(sp, _Code):
-            t = sp.text.replace("`", "'")
+            t = plain_text(sp.text).replace("`", "'")
             out.append(f"`{t}`")
         elif isinstance(sp, _Link):
             out.append(f"[{_md_text(sp.text)}]({sp.href})")
@@ -192,15 +192,20 @@ def _md_spans(spans) -> str:
     return "".join(out)
 
 
+def _html_text(s: Any) -> str:
+    """``s`` as HTML text or attribute value: :func:`~orbitshare.report.tables.plain_text`, then escaped."""
+    return html.escape(plain_text(s), quote=True)
+
+
 def _html_spans(spans) -> str:
     out = []
     for sp in spans:
         if isinstance(sp, _Code):
-            out.append(f"<code>{html.escape(sp.text)}</code>")
+            out.append(f"<code>{_html_text(sp.text)}</code>")
         elif isinstance(sp, _Link):
-            out.append(f'<a href="{html.escape(sp.href, quote=True)}">{html.escape(sp.text)}</a>')
+            out.append(f'<a href="{_html_text(sp.href)}">{_html_text(sp.text)}</a>')
         else:
-            out.append(html.escape(str(sp)))
+            out.append(_html_text(sp))
     return "".join(out)
 
 
@@ -242,7 +247,7 @@ def _render_html(blocks, title: str) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title>",
+        f"<title>{_html_text(title)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
@@ -272,10 +277,10 @@ def _render_html(blocks, title: str) -> str:
                 )
             out.append("</tbody></table>")
         elif b.kind == "figure":
-            src = html.escape(b.src, quote=True)
-            cap = html.escape(b.caption)
+            src = _html_text(b.src)
+            cap = _html_text(b.caption)
             out.append(
-                f'<figure><a href="{src}"><img src="{src}" alt="{html.escape(b.caption, quote=True)}">'
+                f'<figure><a href="{src}"><img src="{src}" alt="{_html_text(b.caption)}">'
                 f"</a><figcaption>{cap}</figcaption></figure>"
             )
     out += ["</body>", "</html>"]

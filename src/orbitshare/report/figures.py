@@ -48,7 +48,7 @@ import xarray as xr
 from orbitshare.atomic import atomic_path
 from orbitshare.errors import ParameterError
 from orbitshare.geo.build import country_cell_pairs
-from orbitshare.report.tables import format_index
+from orbitshare.report.tables import format_index, plain_text
 
 __all__ = [
     "write_figures",
@@ -170,9 +170,19 @@ def _figure(pixels: tuple[int, int]) -> Any:
     return fig
 
 
+def _mpl_text(text: str) -> str:
+    """``text`` for a Matplotlib label, shown as it is: :func:`~orbitshare.report.tables.plain_text`, and
+    every ``$`` escaped (a system named ``"$\\foo$"`` would otherwise be parsed as mathtext and fail).
+
+    >>> print(_mpl_text("Capacity per person, $S$1"))
+    Capacity per person, \\$S\\$1
+    """
+    return plain_text(text).replace("$", r"\$")
+
+
 def _save(fig: Any, path: Path, caption: str) -> Path:
     with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Title": caption, "Software": "orbitshare"})
+        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Title": plain_text(caption), "Software": "orbitshare"})
     return path
 
 
@@ -259,11 +269,11 @@ def map_figure(
     ax.set_xlabel("longitude (degrees east)")
     ax.set_ylabel("latitude (degrees north)")
     ax.tick_params(labelsize=8)
-    ax.set_title(title, fontsize=12)
+    ax.set_title(_mpl_text(title), fontsize=12)
     cb = fig.colorbar(mesh, cax=cax, extend=extend)
-    cb.set_label(cbar_label)
+    cb.set_label(_mpl_text(cbar_label))
     cb.ax.tick_params(labelsize=8)
-    fig.text(0.07, 0.015, textwrap.fill(footnote, 190), fontsize=7.5, color="#444444", va="bottom")
+    fig.text(0.07, 0.015, textwrap.fill(_mpl_text(footnote), 190), fontsize=7.5, color="#444444", va="bottom")
     return _save(fig, Path(path), title)
 
 
@@ -417,7 +427,7 @@ def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
             label += f" (Gini {format_index(g)})"
         if not ok.any():
             label += ": no capacity"
-        ax.plot(p[ok], c[ok], linewidth=2.0 if s == "all" else 1.3, label=label)
+        ax.plot(p[ok], c[ok], linewidth=2.0 if s == "all" else 1.3, label=_mpl_text(label))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")

@@ -22,6 +22,11 @@ Atkinson index per ``epsilon`` —, ``zero_population_share``, and ``theil_T_bet
 ``theil_L_between``, ``theil_L_within`` with ``partition`` = ``ldc``, ``lldc``, ``sids``, ``itu_region``;
 ``partition`` is empty for the overall indices). The Lorenz curves are in the figure only
 (:mod:`orbitshare.report.figures`).
+
+Every cell and column header of every CSV file orbitshare writes goes through :func:`csv_safe`: text
+that a spreadsheet would run as a formula (first character ``=``, ``+``, ``-``, ``@``, TAB, CR or LF,
+the OWASP rule; a system named ``=HYPERLINK(...)``) gets a leading ``'``; numbers (``-1.5``, ``-inf``)
+are written as they are.
 """
 
 from __future__ import annotations
@@ -30,16 +35,17 @@ import csv
 import itertools
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import xarray as xr
 
 from orbitshare.atomic import atomic_path
 
-__all__ = ["format_number", "format_index", "write_tables"]
+__all__ = ["csv_safe", "plain_text", "write_csv_rows", "format_number", "format_index", "write_tables"]
 
 
 # ============================================================================ formatting
@@ -89,6 +95,54 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+# ============================================================================ text safety
+#: Line breaks and control characters (C0, DEL, C1, U+2028/U+2029, bidirectional embeddings, overrides
+#: and isolates): in a name they would start a new Markdown block or reorder the text shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(s: Any) -> str:
+    """``s`` as one line of text: every line break and control character becomes a space.
+
+    Applied to all text of the report (:mod:`orbitshare.report.document`: Markdown and HTML) and of the
+    figures (:mod:`orbitshare.report.figures`), so that a system or country name (``"S1\\r\\n# Injected"``)
+    cannot add a line, a heading or a block.
+
+    >>> plain_text("S1\\r\\n# Injected\\u2028x")
+    'S1  # Injected x'
+    """
+    return _CONTROL.sub(" ", str(s))
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection"; LF added).
+_FORMULA_START = frozenset("=+-@\t\r\n")
+#: A cell that is a number as the tables write it (int, repr(float), ``inf``, ``nan``), optional sign.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
+def csv_safe(cell: str) -> str:
+    """``cell`` (text of a CSV cell or header) neutralised against formula injection in spreadsheets.
+
+    Text whose first character, or first after leading spaces, is ``=``, ``+``, ``-``, ``@``, TAB, CR
+    or LF gets a leading ``'`` (the OWASP rule), unless the cell is a number (``-1.5``, ``+2e-3``,
+    ``-inf``, ``nan``), which is returned as it is, so that ``float(cell)`` still reads it back exactly.
+    Every other text is returned unchanged. Every CSV writer of orbitshare passes its cells through here
+    (:func:`write_csv_rows`).
+
+    >>> print(csv_safe('=HYPERLINK("http://x","y")'), csv_safe("+cmd|' /C calc'!A0"), csv_safe("@SUM(A1)"))
+    '=HYPERLINK("http://x","y") '+cmd|' /C calc'!A0 '@SUM(A1)
+    >>> csv_safe("-1.5"), csv_safe("-inf"), csv_safe("S-2 (test)"), csv_safe(""), csv_safe(" =1+1")
+    ('-1.5', '-inf', 'S-2 (test)', '', "' =1+1")
+    """
+    text = str(cell)
+    head = text.lstrip(" ")
+    if not head or (text[0] not in _FORMULA_START and head[0] not in _FORMULA_START):
+        return text
+    if _NUMBER.fullmatch(text.strip(" ")):
+        return text
+    return "'" + text
+
+
 # ============================================================================ tables
 def _flat_columns(ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> list[tuple[str, np.ndarray]]:
     """[(column name, 1-D array over ``dim``)] from the coordinates and data variables on ``dim``."""
@@ -112,11 +166,24 @@ def _flat_columns(ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> list[tu
     return cols
 
 
+def write_csv_rows(f: TextIO, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Write ``header`` and ``rows`` (cells as text) as CSV to the text file ``f`` (opened with ``newline=""``).
+
+    The one CSV writer of orbitshare: rows end in ``\\n``, fields are quoted where needed, every cell
+    goes through :func:`csv_safe`, and a row with a CR in a cell has all its fields quoted (Python's
+    writer leaves a lone CR unquoted, and a reader would start a new row there).
+    """
+    w = csv.writer(f, lineterminator="\n")
+    quoted = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in itertools.chain([header], rows):
+        cells = [csv_safe(c) for c in row]
+        (quoted if any("\r" in c for c in cells) else w).writerow(cells)
+
+
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Path:
+    """Write ``header`` and ``rows`` to ``path`` atomically with :func:`write_csv_rows`; return ``path``."""
     with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
+        write_csv_rows(f, header, rows)
     return path
 
 
