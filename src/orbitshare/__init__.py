@@ -30,6 +30,7 @@ from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
 from orbitshare.io import open_results, save_results
+from orbitshare.landing import landing_rights
 from orbitshare.runner import Results, run
 from orbitshare.system import Band, System
 from orbitshare.timegrid import TimeGrid, time_grid, timescale
@@ -65,6 +66,7 @@ __all__ = [
     "TimeGrid",
     "time_grid",
     "timescale",
+    "landing_rights",
     "OrbitshareError",
     "ConfigError",
     "ElementSetError",
