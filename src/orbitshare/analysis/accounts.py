@@ -29,6 +29,21 @@ cells with land when every land cell is fully claimed; the rest (people in cells
 on unclaimed land) is ``attrs["population_unassigned"]``. The same holds for capacity
 (``attrs["capacity_unassigned_mbps"]``: capacity delivered to cells without a country).
 
+Landing rights
+--------------
+When the inputs carry ``served_country(system, country)`` (and ``serves_unlisted(system)``), as
+:func:`orbitshare.engine.service.service` adds them when a system has ``serve_countries`` or
+``exclude_countries``, the rows of each such system split a cell by SERVED share instead of land
+share: with ``served_c`` = 1 where the system may serve country c, else 0, and the cell's served share
+``S = Σ_c share_c·served_c (+ the unclaimed land 1 − Σ_c share_c when serves_unlisted)``, country c
+receives ``share_c·served_c / S`` of the cell's capacity (0 where S = 0); its MHz per person is the
+cell's ``mhz_available / S`` for served people and 0 otherwise; ``population_covered`` counts
+``pop·share_c·served_c·covered_fraction`` (in view AND servable); ``population_covered_any`` counts,
+per country, the systems that may serve it. A country the system may not serve therefore receives
+exactly 0 from it, border cells included, and the sums over countries still equal the capacity
+delivered to the cells with a country. Systems without landing rights keep the land-share arithmetic
+below, bit for bit. The "people" scope of the equity summary follows the same rule.
+
 The "countries" Dataset (``country`` dimension with the geography's coordinates ``country_name``,
 ``m49``, ``ldc``, ``lldc``, ``sids``, ``un_member``, ``itu_region``; ``system``; ``band``)
 ----------------------------------------------------------------------------------------------
@@ -214,6 +229,26 @@ class _Cells:
         for r in range(flat.shape[0]):
             out[r] = np.bincount(self.c, weights=flat[r], minlength=self.ncountry)
         return out.reshape(v.shape[:-1] + (self.ncountry,))
+
+    def served_factor(self, served_pair: np.ndarray, serves_unlisted: bool) -> np.ndarray:
+        """Per pair, the country's share of what a cell receives from a system with landing rights.
+
+        ``served_pair``: float64[npairs], 1 where the system may serve the pair's country, else 0;
+        ``serves_unlisted``: the system may also serve land of no country (only exclude_countries).
+        The served share of a cell is ``S = Σ_pairs share·served (+ 1 − Σ share, the unclaimed land,
+        when serves_unlisted)``; a pair receives ``share·served / S`` of the cell (0 where S = 0), so
+        a country the system may not serve receives exactly 0 and the served ones share the cell."""
+        part = self.share * served_pair
+        S = np.bincount(self.n, weights=part, minlength=self.ncell)
+        if serves_unlisted:
+            S = S + np.clip(1.0 - self.assigned, 0.0, 1.0)
+        Sp = S[self.n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(Sp > 0, part / np.where(Sp > 0, Sp, 1.0), 0.0)
+
+    def piece_mask(self) -> np.ndarray:
+        """bool[npairs]: the pairs that are pieces (population · share > 0)."""
+        return (self.share * self.pop[self.n]) > 0
 
     def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sparse (country, cell) pieces with population > 0: (country index, cell index, weight)."""
@@ -540,6 +575,25 @@ def country_accounts(
     if mhz_sat is not None:
         mhz_sat_num = cells.country_sum(mhz_sat[:, :, n] * w)
 
+    # ---- landing rights: the rows of restricted systems split each cell by served share instead
+    rights = _landing_rights(systems, [str(c) for c in geography["country"].values], coverage, capacity, spectrum)
+    if rights is not None:
+        served, unlisted = rights
+        for k in np.flatnonzero(~(served.all(axis=1) & unlisted)):
+            sp = served[k, cells.c]  # 1.0 where the pair's country may be served by system k, else 0.0
+            factor = cells.served_factor(sp, bool(unlisted[k]))
+            if covered is not None and cov is not None:
+                covered[k] = cells.country_sum(cov[k, n] * w * sp)
+            if delivered is not None and cap is not None:
+                delivered[k] = cells.country_sum(cap[k, n] * factor)
+            if mhz_num is not None and mhz is not None:
+                mhz_num[k] = cells.country_sum(mhz[k][:, n] * (cells.pop[n] * factor))
+            if mhz_sat_num is not None and mhz_sat is not None:
+                mhz_sat_num[k] = cells.country_sum(mhz_sat[k][:, n] * (cells.pop[n] * factor))
+        if covered_any is not None and cov is not None and coverage is not None:
+            covered_any = _covered_any_served(coverage, systems, cov, served, cells, w)
+            any_method = f"{any_method}; per country over the systems that may serve it (landing rights)"
+
     # ---- the Dataset
     coords = {name: c.variable for name, c in geography.coords.items() if c.dims == ("country",)}
     coords["system"] = xr.Variable("system", np.array(systems), {"long_name": "satellite system"})
@@ -705,6 +759,51 @@ def _order(ds):
     ]
     names = [v for v in order if v in ds] + [v for v in ds.data_vars if v not in order]
     return ds[names]
+
+
+def _landing_rights(
+    systems: list[str], codes: list[str], *datasets: xr.Dataset | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(served float64[nsys, ncountry] of 0/1, serves_unlisted bool[nsys]) from the first Dataset that
+    carries ``served_country`` (:func:`orbitshare.engine.service.service` under landing rights), else None."""
+    for ds in datasets:
+        if ds is None or "served_country" not in ds:
+            continue
+        da = ds["served_country"]
+        if [str(c) for c in da["country"].values] != codes:
+            raise ParameterError(
+                "served_country: its country dimension differs from the geography's; give results of the same run"
+            )
+        served = np.asarray(da.sel(system=systems).transpose("system", "country").values, np.float64)
+        served = (served > 0).astype(np.float64)
+        if "serves_unlisted" in ds:
+            unlisted = np.asarray(ds["serves_unlisted"].sel(system=systems).values) > 0
+        else:
+            unlisted = np.ones(len(systems), dtype=bool)
+        return served, unlisted
+    return None
+
+
+def _covered_any_served(
+    coverage: xr.Dataset, systems: list[str], cov: np.ndarray, served: np.ndarray, cells: _Cells, w: np.ndarray
+) -> np.ndarray:
+    """Population covered by at least one system that may serve the country, per country.
+
+    Countries with the same set of serving systems share one per-cell "any" fraction
+    (:func:`_any_covered` over those systems); a country no system may serve gets 0."""
+    covered_any = np.zeros(cells.ncountry)
+    patterns: dict[tuple[bool, ...], list[int]] = {}
+    for i in range(cells.ncountry):
+        patterns.setdefault(tuple(bool(v) for v in served[:, i] > 0), []).append(i)
+    for pat, members in patterns.items():
+        ks = [k for k, on in enumerate(pat) if on]
+        if not ks:
+            continue
+        anyc, _ = _any_covered(coverage, [systems[k] for k in ks], cov[ks])
+        inside = np.isin(cells.c, members)
+        part = cells.country_sum(np.where(inside, anyc[cells.n] * w, 0.0))
+        covered_any[members] = part[members]
+    return covered_any
 
 
 def _any_covered(coverage, systems, cov):
@@ -877,19 +976,47 @@ def _partition_labels(countries):
     }
 
 
-def _people_values(systems, capacity, spectrum, cells):
-    """Per-cell x (per system, and summed) for each quantity; None where the input is missing."""
+def _people_values(systems, capacity, spectrum, cells, codes):
+    """Per-piece x (per system, and summed) for each quantity, float64[nsys + 1, npieces] over the pieces
+    of :meth:`_Cells.pieces`; missing inputs give no entry.
+
+    Without landing rights every piece of a cell has the cell's value per person. A system with landing
+    rights (``served_country`` in the capacity or spectrum Dataset) gives a piece of a country it may not
+    serve exactly 0, and the served pieces the cell's value per SERVED person (capacity / (population ·
+    served share), MHz / served share), as in :func:`country_accounts`."""
     pop = cells.pop
+    keep = cells.piece_mask()
+    pn = cells.n[keep]
+    rights = _landing_rights(systems, codes, capacity, spectrum)
+    restricted = [] if rights is None else np.flatnonzero(~(rights[0].all(axis=1) & rights[1])).tolist()
     out = {}
     if capacity is not None:
         cells.check_grid(capacity, "capacity")
         cap = _per_system(capacity["capacity_mbps"], systems)
-        cap = np.vstack([cap, cap.sum(axis=0, keepdims=True)])
-        out["capacity_per_person"] = _divide(cap, pop[None, :])
+        if not restricted:
+            cap = np.vstack([cap, cap.sum(axis=0, keepdims=True)])
+            out["capacity_per_person"] = _divide(cap, pop[None, :])[:, pn]
+        else:
+            x = _divide(cap, pop[None, :])[:, pn]
+            w = (cells.share * pop[cells.n])[keep]
+            for k in restricted:
+                assert rights is not None  # restricted is empty without rights
+                f = cells.served_factor(rights[0][k, cells.c], bool(rights[1][k]))[keep]
+                x[k] = _divide(cap[k, pn] * f, w)
+            out["capacity_per_person"] = np.vstack([x, x.sum(axis=0, keepdims=True)])
     if spectrum is not None:
         cells.check_grid(spectrum, "spectrum")
         mhz = _per_system(spectrum["mhz_available"], systems, ("band",)).sum(axis=1)
-        out["mhz_available"] = np.vstack([mhz, mhz.sum(axis=0, keepdims=True)])
+        if not restricted:
+            out["mhz_available"] = np.vstack([mhz, mhz.sum(axis=0, keepdims=True)])[:, pn]
+        else:
+            x = mhz[:, pn]
+            share = cells.share[keep]
+            for k in restricted:
+                assert rights is not None
+                f = cells.served_factor(rights[0][k, cells.c], bool(rights[1][k]))[keep]
+                x[k] = _divide(mhz[k, pn] * f, share)
+            out["mhz_available"] = np.vstack([x, x.sum(axis=0, keepdims=True)])
     return out
 
 
@@ -964,11 +1091,11 @@ def equity_summary(
     geo_codes = [str(c) for c in geography["country"].values]
     if geo_codes != [str(c) for c in countries["country"].values]:
         raise ParameterError("equity_summary: geography and countries have different country dimensions")
-    people_x = _people_values(systems, capacity, spectrum, cells)
+    people_x = _people_values(systems, capacity, spectrum, cells, geo_codes)
     if people_x:
-        pc, pn, pw = cells.pieces()
+        pc, _, pw = cells.pieces()
     else:  # no "people" scope: the pieces are never used
-        pc = pn = pw = np.zeros(0, np.int64)
+        pc = pw = np.zeros(0, np.int64)
 
     scopes = ("countries", "people")
     nq, nsc, ns = len(quantities), 2, len(sys_labels)
@@ -984,7 +1111,7 @@ def equity_summary(
             else:
                 if q not in people_x:
                     continue
-                X = people_x[q][:, pn]
+                X = people_x[q]
                 w = pw
                 groups = {k: g[pc] for k, g in labels.items()}
             for js in range(ns):
@@ -1082,7 +1209,7 @@ def equity_summary(
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     if "capacity_per_person" in people_x:
         ds = xr.merge(
-            [ds, _lorenz(people_x["capacity_per_person"][:, pn], pw, sys_labels, lorenz_points)],
+            [ds, _lorenz(people_x["capacity_per_person"], pw, sys_labels, lorenz_points)],
             combine_attrs="override",
         )
     return ds
@@ -1143,6 +1270,6 @@ def lorenz_curves(
     """
     cells = _Cells(geography)
     systems = [str(s) for s in capacity["system"].values] if systems is None else list(systems)
-    x = _people_values(systems, capacity, None, cells)["capacity_per_person"]
-    _, pn, pw = cells.pieces()
-    return _lorenz(x[:, pn], pw, systems + ["all"], points)
+    x = _people_values(systems, capacity, None, cells, [str(c) for c in geography["country"].values])
+    _, _, pw = cells.pieces()
+    return _lorenz(x["capacity_per_person"], pw, systems + ["all"], points)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,16 @@ from orbitshare.grid import Grid
 from orbitshare.kernels.chunkstate import longest_gap
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["check_geography", "coverage", "run_coverage"]
+__all__ = [
+    "apply_landing_rights",
+    "check_codes",
+    "check_geography",
+    "country_index",
+    "coverage",
+    "landing_rights_coverage",
+    "run_coverage",
+    "served_countries",
+]
 
 
 def _iso(t: Any) -> str:
@@ -159,6 +169,101 @@ def _weighted_fraction(cov: np.ndarray, c: np.ndarray, w: np.ndarray, ncountry: 
         num = np.bincount(c, weights=cov[s] * w, minlength=ncountry)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[s] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def country_index(geography: xr.Dataset) -> dict:
+    """``{ISO3: index}`` along the geography's ``country`` coordinate."""
+    return {str(c): i for i, c in enumerate(np.asarray(geography["country"].values))}
+
+
+def check_codes(system: Any, idx: dict) -> None:
+    """Raise ParameterError naming the field when a landing-rights country code is not in ``idx``."""
+    for field in ("serve_countries", "exclude_countries"):
+        codes = getattr(system, field) or ()
+        unknown = [c for c in codes if c not in idx]
+        if unknown:
+            raise ParameterError(
+                f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
+                f"geography's 'country' coordinate (system {system.name!r})"
+            )
+
+
+def served_countries(system: Any, geography: xr.Dataset) -> np.ndarray:
+    """Which countries the system may serve: bool[ncountry] in the order of the geography's ``country``.
+
+    True everywhere without landing rights; with ``serve_countries`` the listed countries less the
+    excluded ones; with only ``exclude_countries`` every country but the excluded ones. Raises
+    ParameterError naming the field when a country code is not in the geography."""
+    idx = country_index(geography)
+    out = np.ones(len(idx), dtype=bool)
+    if not system.has_landing_rights:
+        return out
+    check_codes(system, idx)
+    if system.serve_countries is not None:
+        out[:] = False
+        for c in system.serve_countries:
+            out[idx[c]] = True
+    for c in system.exclude_countries:
+        out[idx[c]] = False
+    return out
+
+
+def landing_rights_coverage(cov: xr.Dataset, systems: Sequence[Any], geography: Any) -> xr.Dataset:
+    """``cov`` through :func:`apply_landing_rights` when a geography is given and a system has landing
+    rights (``has_landing_rights``); else ``cov`` itself, unchanged."""
+    if geography is None or not any(getattr(s, "has_landing_rights", False) for s in systems):
+        return cov
+    served = np.stack([served_countries(s, geography) for s in systems])
+    unlisted = np.array([s.serve_countries is None for s in systems])
+    return apply_landing_rights(cov, served, unlisted)
+
+
+def apply_landing_rights(cov: xr.Dataset, served: np.ndarray, serves_unlisted: np.ndarray) -> xr.Dataset:
+    """Coverage under landing rights: "covered" = in view AND servable, per (system, country).
+
+    ``cov``: a coverage Dataset made with a geography (``population_covered_fraction``,
+    ``area_covered_fraction`` on ``(system, country)``); ``served``: bool[nsys, ncountry], True where
+    the system may serve the country (:func:`orbitshare.engine.service.served_countries`);
+    ``serves_unlisted``: bool[nsys], True where the system may also serve land of no country and the
+    ocean (only ``exclude_countries``). Returns a copy in which the geometric fractions are kept as
+    ``population_in_view_fraction`` / ``area_in_view_fraction``, ``population_covered_fraction`` /
+    ``area_covered_fraction`` are those times the served flag (exactly 0 for a country the system may
+    not serve, NaN kept where the country has no population or land on the grid), and
+    ``served_country(system, country)`` (int8, 1 = may serve) and ``serves_unlisted(system)`` (int8)
+    are added. Called only when a system has landing rights; per-cell variables are unchanged.
+    """
+    out = cov.copy()
+    flag = np.asarray(served, dtype=bool)
+    for what in ("population", "area"):
+        geo = cov[f"{what}_covered_fraction"]
+        out[f"{what}_in_view_fraction"] = geo.assign_attrs(
+            long_name=geo.attrs.get("long_name", "").replace("covered_fraction", "fraction in view")
+            + " (geometric: landing rights ignored)"
+        )
+        vals = np.asarray(geo.transpose("system", "country").values, np.float64)
+        out[f"{what}_covered_fraction"] = xr.Variable(
+            ("system", "country"),
+            np.where(flag, vals, vals * 0.0),  # 0 where not served; NaN (no population/land) stays NaN
+            {
+                **geo.attrs,
+                "long_name": f"{what}-weighted covered fraction of the country, in view AND servable",
+                "comment": f"{what}_in_view_fraction where served_country = 1, else 0 (landing rights)",
+            },
+        )
+    out["served_country"] = xr.Variable(
+        ("system", "country"),
+        flag.astype(np.int8),
+        {"long_name": "1 where the system may serve the country (landing rights), else 0", "units": "1"},
+    )
+    out["serves_unlisted"] = xr.Variable(
+        "system",
+        np.asarray(serves_unlisted, dtype=bool).astype(np.int8),
+        {
+            "long_name": "1 where the system may serve land of no country and the ocean (no serve_countries)",
+            "units": "1",
+        },
+    )
     return out
 
 
@@ -314,7 +419,7 @@ def coverage(
         client=client,
         backend=backend,
     )
-    return ds
+    return landing_rights_coverage(ds, inputs.systems, geography)
 
 
 def run_coverage(

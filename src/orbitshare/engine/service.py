@@ -50,7 +50,11 @@ shares it among the cells it sees in proportion to their weight::
 
 ``capacity_per_person_mbps`` divides by the cell's whole population; under landing rights the
 served persons alone get ``capacity_mbps / (population · served_share)``. A cell split between a
-served and an unserved country gets capacity in proportion to its served population only.
+served and an unserved country gets capacity in proportion to its served population only. Under
+landing rights the three Datasets also carry ``served_country(system, country)`` (int8, 1 = may
+serve; :func:`orbitshare.engine.coverage.served_countries`) and ``serves_unlisted(system)``, with which
+:func:`orbitshare.analysis.accounts.country_accounts` gives the served countries of a cell its capacity,
+MHz and covered people, and an unserved country exactly 0.
 
 Accuracy and determinism: per-cell capacity equals the NumPy brute force (every satellite against
 every cell) to ~1e-15 relative (tested at 1e-9); zeros are exact. Results are bit-identical for any
@@ -61,31 +65,36 @@ exact integers until the final division and do not change at all.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
 from orbitshare.engine.backends import check_backend
-from orbitshare.engine.coverage import check_geography, run_coverage
+from orbitshare.engine.coverage import (
+    check_codes,
+    check_geography,
+    country_index,
+    landing_rights_coverage,
+    run_coverage,
+    served_countries,
+)
 from orbitshare.engine.passinputs import prepare_pass
 from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.grid import Grid
 from orbitshare.system import as_systems
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["served_share", "service", "WEIGHTINGS"]
+__all__ = ["served_countries", "served_share", "service", "WEIGHTINGS"]
 
 #: Weightings of the capacity shares.
 WEIGHTINGS = ("population", "area")
 
 
 # --------------------------------------------------------------------------- shares and weights
-def _country_index(geography) -> dict:
-    return {str(c): i for i, c in enumerate(np.asarray(geography["country"].values))}
-
-
 def _land_share_sum(geography, isos) -> np.ndarray:
     """Σ over ``isos`` of the countries' shares of each cell's land, float64[nlat, nlon]."""
-    idx = _country_index(geography)
+    idx = country_index(geography)
     cf = geography["country_fraction"].transpose("country", "lat", "lon")
     nlat, nlon = cf.shape[1], cf.shape[2]
     total = np.zeros((nlat, nlon))
@@ -98,22 +107,15 @@ def _land_share_sum(geography, isos) -> np.ndarray:
     return total
 
 
-def served_share(system, geography) -> np.ndarray:
+def served_share(system: Any, geography: xr.Dataset) -> np.ndarray:
     """The system's served share of each cell, float64[nlat, nlon] in [0, 1] (module docstring).
 
     Raises ValueError naming the field when a country code is not in the geography."""
     if not system.has_landing_rights:
         cf = geography["country_fraction"]
         return np.ones((cf.sizes["lat"], cf.sizes["lon"]))
-    idx = _country_index(geography)
-    for field in ("serve_countries", "exclude_countries"):
-        codes = getattr(system, field) or ()
-        unknown = [c for c in codes if c not in idx]
-        if unknown:
-            raise ParameterError(
-                f"System.{field}: country code(s) {', '.join(map(repr, unknown))} not in the "
-                f"geography's 'country' coordinate (system {system.name!r})"
-            )
+    idx = country_index(geography)
+    check_codes(system, idx)
     excl = set(system.exclude_countries)
     if system.serve_countries is not None:
         served = [c for c in system.serve_countries if c not in excl]
@@ -174,7 +176,11 @@ def service(
     dict with
 
     ``"coverage"``: exactly what ``coverage(systems, grid, times, geography=geography,
-    keep_time_series=keep_time_series)`` returns.
+    keep_time_series=keep_time_series)`` returns; when a system has landing rights, passed through
+    :func:`orbitshare.engine.coverage.apply_landing_rights` (``population_covered_fraction`` = in view AND
+    servable, the geometric view kept as ``population_in_view_fraction``; ``served_country(system,
+    country)`` and ``serves_unlisted(system)``, which the spectrum and capacity Datasets then carry too,
+    so that :func:`orbitshare.analysis.accounts.country_accounts` gives an excluded country exactly 0).
 
     ``"spectrum"``: Dataset on ``(system, band, lat, lon)``: ``mhz_available`` and
     ``mhz_sat_available`` (MHz, ``time: mean``), ``band_low_mhz`` / ``band_high_mhz`` /
@@ -239,6 +245,8 @@ def service(
     cov, result = run_coverage(
         inputs, geography=geography, resume=resume, on_chunk=on_chunk, client=client, backend=backend
     )
+    cov = landing_rights_coverage(cov, syslist, geography)  # unchanged without landing rights
+    rights = {k: cov[k] for k in ("served_country", "serves_unlisted") if k in cov} or None
     state = result.state
     # the pass was asked for count_any and capacity: those fields are there
     assert state.steps_any is not None and state.capacity_sum is not None
@@ -421,4 +429,7 @@ def service(
         coords=ccoords,
         attrs={**base_attrs, "title": "orbitshare capacity", "weighting": weighting},
     )
+    if rights is not None:
+        spectrum = spectrum.assign(rights)
+        capacity = capacity.assign(rights)
     return {"coverage": cov, "spectrum": spectrum, "capacity": capacity}
