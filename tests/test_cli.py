@@ -13,7 +13,7 @@ import pytest
 
 from orbitshare import cli
 from orbitshare._version import __version__
-from orbitshare.errors import ConfigError, DataError
+from orbitshare.errors import ConfigError, DataError, ElementSetWarning
 from orbitshare.experiment import load_experiment
 from orbitshare.io import open_results, read_provenance
 from orbitshare.report.document import GROUP_LABELS
@@ -304,7 +304,8 @@ def test_elements_convert_failure_keeps_the_destination(tmp_path, capsys, monkey
 def test_elements_info_skip_on_a_file_of_bad_records_reports_zero(tmp_path, capsys):
     bad = tmp_path / "bad.tle"
     bad.write_text("junk\n1 bad\n2 bad\n")
-    assert cli.main(["elements", "info", str(bad), "--errors", "skip"]) == 0
+    with pytest.warns(ElementSetWarning, match="skipped 1 malformed record"):
+        assert cli.main(["elements", "info", str(bad), "--errors", "skip"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{bad}: 0 element sets, no epochs, 1 skipped, 0 duplicates dropped\n  skipped: ")
     assert cli.main(["elements", "info", str(bad)]) == 2

@@ -14,10 +14,14 @@ from orbitshare.errors import ConfigError, ParameterError
 from orbitshare.geo.parts import country_groups
 from orbitshare.landing import (
     COLUMNS,
+    SCENARIOS,
     STATUSES,
+    compose_countries,
     default_path,
     landing_rights,
     read_landing_rights,
+    scenario_problem,
+    servable_countries,
     system_families,
     system_family,
 )
@@ -249,3 +253,42 @@ def test_landing_rights_validates_the_table(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER + "starlink,FRA,authorised,2021-02-09,\n")
     with pytest.raises(ConfigError, match=r"line 2: source"):
         landing_rights(path=path)
+
+
+# ============================================================================ servable countries
+def test_servable_all_is_none() -> None:
+    assert servable_countries("starlink", "all", "2026-01-01") is None
+    assert SCENARIOS["all"] is None
+
+
+@pytest.mark.parametrize(
+    ("day", "authorised", "with_pending"),
+    [("2021-01-01", False, False), ("2021-03-01", True, True), ("2022-05-01", False, True), ("2022-06-01", True, True)],
+)
+def test_servable_follows_the_status_changes(day: str, authorised: bool, with_pending: bool) -> None:
+    # FRA: authorised 2021-02-09, pending 2022-04-05, authorised 2022-05-25
+    assert ("FRA" in servable_countries("starlink", "authorised", day)) is authorised
+    assert ("FRA" in servable_countries("starlink", "authorised+pending", day)) is with_pending
+
+
+def test_servable_from_a_user_table(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + GOOD + "starlink,DEU,pending,2021-02-09,report: x\n")
+    assert servable_countries("starlink", str(path), "2022-01-01") == ("FRA",)
+    assert servable_countries("oneweb", str(path), "2022-01-01") == ()
+    assert servable_countries("starlink", "authorised+pending", "2022-01-01", path) == ("DEU", "FRA")
+
+
+def test_servable_bad_scenario_and_table(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="scenario: expected 'all', 'authorised'"):
+        servable_countries("starlink", "authorized", "2026-01-01")
+    assert scenario_problem(3) is not None and scenario_problem("x.CSV") is None
+    path = _write(tmp_path, "not a table", name="rights.txt")
+    with pytest.raises(ConfigError, match="rights.txt: file: expected a .csv"):
+        servable_countries("starlink", "authorised", "2026-01-01", path)
+
+
+def test_compose_countries() -> None:
+    assert compose_countries(None, None, ()) == (None, ())
+    assert compose_countries(None, ("FRA",), ("IND",)) == (("FRA",), ("IND",))
+    assert compose_countries(("DEU", "FRA"), None, ()) == (("DEU", "FRA"), ())
+    assert compose_countries(("DEU", "FRA"), ("ITA", "FRA"), ("IND",), ("CHN", "IND")) == (("FRA",), ("IND", "CHN"))

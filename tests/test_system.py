@@ -229,3 +229,19 @@ def test_integers_a_float_cannot_hold_are_field_errors():
     # a capacity (efficiency x bandwidth x beams) beyond a float: refused on beams
     (err,) = System.check_fields(spectral_efficiency_bps_per_hz=2.0, beams=big, bands=[("Ku", 10700, 12700)])
     assert err.field == "beams" and "finite number of Mbit/s" in str(err)
+
+
+@pytest.mark.parametrize("scenario", ["all", "authorised", "authorised+pending", "tables/rights.csv", "R.CSV"])
+def test_landing_rights_scenarios(es, scenario):
+    s = System("S", es, landing_rights=scenario, serve_countries=("FRA",))
+    assert s.landing_rights == scenario
+    assert s.serve_countries == ("FRA",)  # provenance only: the lists are what the engine reads
+    assert System("S", es).landing_rights == "all"
+
+
+@pytest.mark.parametrize("bad", ["authorized", "rights.txt", "", 3, None])
+def test_landing_rights_rejects_other_values(es, bad):
+    with pytest.raises(SystemDefinitionError, match=r"System.landing_rights: expected 'all', 'authorised'") as info:
+        System("S", es, landing_rights=bad)
+    assert info.value.field == "landing_rights"
+    assert [e.field for e in System.check_fields(landing_rights=bad)] == ["landing_rights"]

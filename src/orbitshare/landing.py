@@ -300,3 +300,85 @@ def landing_rights(as_of: object = None, path: str | os.PathLike[str] | None = N
     out["as_of"] = out["as_of"].astype("datetime64[ns]")
     out = out.sort_values(["system", "iso3"], kind="stable").reset_index(drop=True)
     return out[list(COLUMNS)]
+
+
+#: The named landing-rights scenarios of a system, and the statuses each lets it serve (None: every country).
+SCENARIOS: dict[str, tuple[str, ...] | None] = {
+    "all": None,
+    "authorised": ("authorised",),
+    "authorised+pending": ("authorised", "pending"),
+}
+
+
+def scenario_problem(scenario: object) -> str | None:
+    """None when ``scenario`` is a landing-rights scenario (a name of :data:`SCENARIOS` or a path string ending
+    in ``.csv``), else the expectation and what was given.
+
+    >>> scenario_problem("authorised") is None, scenario_problem("rights.CSV") is None
+    (True, True)
+    >>> scenario_problem("authorized")
+    "expected 'all', 'authorised', 'authorised+pending' or a path to a .csv landing-rights table, got 'authorized'"
+    """
+    if isinstance(scenario, str) and (scenario in SCENARIOS or scenario.lower().endswith(".csv")):
+        return None
+    return (
+        f"expected 'all', 'authorised', 'authorised+pending' or a path to a .csv landing-rights table, got {scenario!r}"
+    )
+
+
+def servable_countries(
+    family: str, scenario: str, as_of: object, path: str | os.PathLike[str] | None = None
+) -> tuple[str, ...] | None:
+    """The countries (ISO 3166-1 alpha-3, sorted) a system of ``family`` may serve under a landing-rights
+    ``scenario`` as of a date; None for ``"all"`` (every country, ocean included).
+
+    ``scenario``: ``"authorised"`` (countries whose status is authorised), ``"authorised+pending"`` (or
+    pending), or the path of a landing-rights CSV (its authorised countries). ``path``: the table of the
+    named scenarios (default: the shipped one). ``as_of``: as for :func:`landing_rights`. A family the table
+    does not mention may serve no country. Raises :class:`~orbitshare.errors.ConfigError` for a bad table
+    and :class:`~orbitshare.errors.ParameterError` for a bad scenario or date.
+
+    >>> servable_countries("starlink", "all", "2026-01-01") is None
+    True
+    >>> "FRA" in servable_countries("starlink", "authorised", "2022-05-01")
+    False
+    >>> "FRA" in servable_countries("starlink", "authorised+pending", "2022-05-01")
+    True
+    >>> "FRA" in servable_countries("starlink", "authorised", "2022-06-01")
+    True
+    """
+    problem = scenario_problem(scenario)
+    if problem is not None:
+        raise ParameterError(f"scenario: {problem}")
+    statuses = SCENARIOS.get(scenario, ("authorised",))
+    if statuses is None:
+        return None
+    table = landing_rights(as_of, path if scenario in SCENARIOS else scenario)
+    chosen = table[(table["system"] == family) & table["status"].isin(statuses)]
+    return tuple(sorted(str(c) for c in chosen["iso3"]))
+
+
+def compose_countries(
+    servable: tuple[str, ...] | None,
+    serve: tuple[str, ...] | None,
+    exclude: tuple[str, ...],
+    territories: tuple[str, ...] = (),
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """A system's ``(serve_countries, exclude_countries)`` under landing rights: the countries it may serve
+    are ``servable`` ∩ ``serve`` (None = no restriction; the order of ``serve`` kept), the excluded ones
+    ``exclude`` ∪ ``territories`` (first occurrence kept; an excluded country is never served).
+
+    >>> compose_countries(None, None, ("IND",))
+    (None, ('IND',))
+    >>> compose_countries(("FRA", "DEU", "ITA"), ("ITA", "ESP", "FRA"), ("IND",), ("FRA", "IND"))
+    (('ITA', 'FRA'), ('IND', 'FRA'))
+    """
+    if servable is None:
+        allowed = serve
+    elif serve is None:
+        allowed = servable
+    else:
+        keep = set(servable)
+        allowed = tuple(c for c in serve if c in keep)
+    excluded = tuple(dict.fromkeys((*exclude, *territories)))
+    return allowed, excluded

@@ -15,6 +15,9 @@ when no capacity output is asked for), then the country, group and equity accoun
 ``checkpoint/state.npz``    only while the run is going or after it was stopped
 =========================  ===================================================================
 
+``map_systems_serving.png`` (systems that may serve each country) is written only when landing rights
+leave some country out of some system's service area.
+
 Default run directory: ``runs/<experiment name>`` under the current directory (a name that would
 lead elsewhere is refused). Every file is written through a temporary file and ``os.replace``: a
 stopped run never leaves a half-written file.
@@ -97,7 +100,15 @@ from orbitshare.experiment import (
 from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, save_results
 from orbitshare.report.document import report_meta, write_report
-from orbitshare.report.figures import grid_edges, map_figure, outline_segments, slug, unique_name, write_figures
+from orbitshare.report.figures import (
+    grid_edges,
+    map_figure,
+    outline_segments,
+    slug,
+    unique_name,
+    write_figures,
+    write_serving_map,
+)
 from orbitshare.report.tables import write_tables
 from orbitshare.rundir import RunDirectory, read_manifest
 
@@ -624,6 +635,8 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     if "csv" in exp.outputs.files and countries is not None:
         files += write_tables(dest, countries, groups, equity)
     figures = _maps(dest, exp, geography, res)
+    if countries is not None:  # only under landing rights that leave out some country
+        figures += write_serving_map(dest, geography, countries)
     lorenz_src = equity if equity is not None and "lorenz_capacity_share" in equity else res.lorenz
     if lorenz_src is not None and "lorenz_capacity_share" in lorenz_src:
         figures += write_figures(dest, geography, None, None, lorenz_src)

@@ -31,13 +31,25 @@ import numpy as np
 from orbitshare.elements.elementset import ElementSet
 from orbitshare.errors import ParameterError, ParameterTypeError, SystemDefinitionError
 
-__all__ = ["Band", "System", "as_systems", "MAX_MIN_VISIBLE", "MAX_NAME_LENGTH", "field_detail", "label_problem"]
+__all__ = [
+    "Band",
+    "System",
+    "as_systems",
+    "MAX_MIN_VISIBLE",
+    "MAX_NAME_LENGTH",
+    "LANDING_SCENARIOS",
+    "field_detail",
+    "label_problem",
+]
 
 MAX_MIN_VISIBLE = 32767
 """Largest ``min_visible``: per-step visible-satellite counts are int16 (saturating at 32767)."""
 
 MAX_NAME_LENGTH = 100
 """Most characters of a system's name, operator or band name (labels in tables, files and reports)."""
+
+LANDING_SCENARIOS = ("all", "authorised", "authorised+pending")
+"""The named landing-rights scenarios a System may record (besides the path of a .csv table)."""
 
 _BAND_FIELDS = ("name", "low_mhz", "high_mhz")
 _CAPACITY_RULE = "(capacity = efficiency x bandwidth x beams)"
@@ -373,6 +385,17 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
         codes, iso_problems = _iso3_problems(v, field)
         problems.extend(iso_problems)
         out[field] = codes
+    scenario = values["landing_rights"]
+    if isinstance(scenario, str) and (scenario in LANDING_SCENARIOS or scenario.lower().endswith(".csv")):
+        out["landing_rights"] = scenario
+    else:
+        problems.append(
+            (
+                "landing_rights",
+                "expected 'all', 'authorised', 'authorised+pending' or a path to a .csv landing-rights table, "
+                f"got {scenario!r}",
+            )
+        )
     return out, problems
 
 
@@ -396,6 +419,10 @@ class System:
     serve_countries : tuple[str, ...] | None   landing rights: the only countries (ISO3) it may serve;
                                 None = no allow list
     exclude_countries : tuple[str, ...]   countries it may not serve (wins over serve_countries)
+    landing_rights : str        the landing-rights scenario serve/exclude come from ("all", "authorised",
+                                "authorised+pending" or a .csv table path): provenance only, the engine
+                                reads serve_countries and exclude_countries
+                                (:func:`orbitshare.landing.servable_countries` resolves a scenario)
 
     A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
     see :func:`orbitshare.engine.service.served_share` for the served share of a cell otherwise. Capacity is
@@ -417,6 +444,7 @@ class System:
     beams: int | None = None
     serve_countries: tuple | None = None
     exclude_countries: tuple = ()
+    landing_rights: str = "all"
 
     @property
     def bandwidth_mhz(self) -> float:

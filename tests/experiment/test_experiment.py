@@ -140,7 +140,7 @@ def test_broken_unknown_keys(monkeypatch):
         "broken_unknown_keys.toml: systems[0].colour: unknown key (expected one of 'name', 'elements', 'walker', "
         "'filing', 'fetch', 'epoch', 'operator', 'administration', 'bands', 'capacity_per_sat_mbps', "
         "'spectral_efficiency_bps_per_hz', 'beams', 'elevation_mask_deg', 'min_visible', 'serve_countries', "
-        "'exclude_countries')",
+        "'exclude_countries', 'landing_rights', 'family')",
     ]
 
 
@@ -371,7 +371,7 @@ def test_timezone_offsets_are_converted_to_utc(tmp_path):
 def test_defaults_are_filled(tmp_path):
     exp = load_experiment(write(tmp_path, MINIMAL, "minimal.toml"))
     d = exp.to_dict()
-    assert d["experiment"] == {"name": "minimal", "description": ""}
+    assert d["experiment"] == {"name": "minimal", "description": "", "exclude_territories": []}
     assert d["time"]["step_s"] == 60.0
     assert d["grid"] == {"resolution_deg": 1.0}
     assert d["geography"] == {"source": "embedded"}
@@ -386,6 +386,8 @@ def test_defaults_are_filled(tmp_path):
             "elevation_mask_deg": 25.0,
             "min_visible": 1,
             "exclude_countries": [],
+            "landing_rights": "all",
+            "family": "o3b",
         }
     ]
     # no capacity anywhere: the default datasets are those that need none

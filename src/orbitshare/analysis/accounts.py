@@ -74,6 +74,9 @@ Per system ``s`` (suffix ``_total``: all systems together)::
     capacity_operated_unattributed_mbps(system) Mbit/s
     resource_balance(system, country)         1        (O_c,s / O_world,s) / (D_c,s / D_world,s)
     resource_balance_total(country)           1        (O_c / O_world) / (D_c / D_world)
+    may_serve(system, country)                1        1 where s may serve c (landing rights), else 0;
+                                                       all 1 for a system without landing rights
+    systems_serving(country)                  1        Σ_s may_serve: systems that may serve c
 
 Only the variables whose inputs were given are present. "World" is always the sum over the
 ``country`` dimension (the countries in the Dataset), so the world's shares are 1 and its ratios 1;
@@ -115,7 +118,9 @@ Groups ("groups" Dataset, ``group`` dimension)
 members; per-person values are the group's total divided by its population (the population-
 weighted mean); fractions, shares and ratios are recomputed from the group's totals and the world
 totals with the ratio rule above — never averages of the members' ratios. ``group_member(group,
-country)`` records the membership.
+country)`` records the membership. Per system, ``countries_servable(system, group)`` (member
+countries with ``may_serve`` = 1) and ``population_servable(system, group)`` (persons: Σ of their
+``population``) say whom the system may serve; the ``world`` group is the per-system total.
 
 Equity ("equity" Dataset)
 -------------------------
@@ -731,6 +736,17 @@ def country_accounts(
                 "system", unattr * per_sat, "capacity of satellites without an operating country", _MBPS
             )
 
+    may = np.ones((len(systems), cells.ncountry), np.int64) if rights is None else rights[0].astype(np.int64)
+    data["may_serve"] = _var(
+        ("system", "country"),
+        may,
+        "the system may serve the country (landing rights; 1 for a system without them)",
+        "1",
+    )
+    data["systems_serving"] = _var(
+        "country", may.sum(axis=0), "number of systems that may serve the country (landing rights)", "1"
+    )
+
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds = _derive(ds, _world(ds))
     return _order(ds)
@@ -903,6 +919,19 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
     for name in ("satellites_unattributed", "capacity_operated_unattributed_mbps"):
         if name in countries:
             data[name] = countries[name]
+    if "may_serve" in countries:
+        may = countries["may_serve"]
+        data["countries_servable"] = (
+            xr.dot(m, may.astype(np.float64), dim="country")
+            .round()
+            .astype(np.int64)
+            .assign_attrs(long_name="number of member countries the system may serve (landing rights)", units="1")
+        )
+        data["population_servable"] = xr.dot(m, may * P.fillna(0.0), dim="country").assign_attrs(
+            long_name="population of the member countries the system may serve (landing rights)",
+            units="persons",
+            cell_methods="area: sum (group members)",
+        )
     coords = {
         "group": xr.Variable("group", np.array(list(GROUPS)), {"long_name": "country group"}),
         "group_name": xr.Variable("group", np.array(list(GROUPS.values())), {"long_name": "country group name"}),

@@ -12,7 +12,10 @@ fetched).
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import xarray as xr
@@ -26,6 +29,7 @@ from orbitshare.errors import ConfigError
 from orbitshare.experiment.schema import WALKER_NORAD_START, Experiment, SystemSection
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
+from orbitshare.landing import compose_countries, servable_countries
 from orbitshare.system import Band, System
 from orbitshare.timegrid import TimeGrid, time_grid
 
@@ -34,6 +38,7 @@ __all__ = [
     "build_grid",
     "build_geography",
     "build_elements",
+    "resolve_landing_rights",
     "system_kwargs",
     "build_system",
     "build_systems",
@@ -94,6 +99,46 @@ def build_elements(spec: SystemSection) -> ElementSet:
     return parts[0] if len(parts) == 1 else ElementSet.concat(parts)
 
 
+def resolve_landing_rights(
+    spec: SystemSection, exclude_territories: Sequence[str] = (), as_of: _dt.datetime | None = None
+) -> SystemSection:
+    """``spec`` with its landing-rights scenario applied to ``serve_countries`` and ``exclude_countries``.
+
+    ``spec.landing_rights``: "all" (no change), "authorised" / "authorised+pending" (the countries of
+    ``spec.family`` with that status in the shipped table as of ``as_of``, the experiment's ``time.start``)
+    or the path of a landing-rights table (its authorised countries). The system may serve the servable
+    countries that are also in its own ``serve_countries`` (when given); its ``exclude_countries`` and the
+    experiment's ``exclude_territories`` (ISO 3166-1 alpha-3) are never served. "all" without exclusions
+    returns ``spec`` itself; applying it twice changes nothing. Raises
+    :class:`~orbitshare.errors.ConfigError` when a scenario other than "all" has no family or no date,
+    or the table is invalid.
+
+    >>> import datetime
+    >>> s = SystemSection("S", filing="starlink_gen1", landing_rights="authorised", family="starlink")
+    >>> def served(day):
+    ...     return "FRA" in resolve_landing_rights(s, (), datetime.datetime.fromisoformat(day)).serve_countries
+    >>> served("2022-05-01"), served("2022-06-01")
+    (False, True)
+    >>> resolve_landing_rights(SystemSection("S", fetch="x"), ("RUS",)).exclude_countries
+    ('RUS',)
+    """
+    if spec.landing_rights == "all":
+        servable = None
+    else:
+        if spec.family is None or as_of is None:
+            missing = "family" if spec.family is None else "date (time.start)"
+            raise ConfigError(
+                f"system {spec.name!r}: landing_rights = {spec.landing_rights!r} needs a landing-rights {missing}"
+            )
+        servable = servable_countries(spec.family, spec.landing_rights, as_of)
+    serve, exclude = compose_countries(
+        servable, spec.serve_countries, spec.exclude_countries, tuple(exclude_territories)
+    )
+    if serve == spec.serve_countries and exclude == spec.exclude_countries:
+        return spec
+    return replace(spec, serve_countries=serve, exclude_countries=exclude)
+
+
 def system_kwargs(spec: SystemSection) -> dict[str, Any]:
     """Keyword arguments of :class:`~orbitshare.system.System` for ``spec``, except ``elements``."""
     return {
@@ -108,6 +153,7 @@ def system_kwargs(spec: SystemSection) -> dict[str, Any]:
         "beams": spec.beams,
         "serve_countries": spec.serve_countries,
         "exclude_countries": spec.exclude_countries,
+        "landing_rights": spec.landing_rights,
     }
 
 
@@ -117,5 +163,8 @@ def build_system(spec: SystemSection) -> System:
 
 
 def build_systems(exp: Experiment) -> list[System]:
-    """The run's :class:`~orbitshare.system.System` list, in file order."""
-    return [build_system(s) for s in exp.systems]
+    """The run's :class:`~orbitshare.system.System` list, in file order, landing rights applied as of
+    ``time.start`` (:func:`resolve_landing_rights`; validation has applied them already, so this changes
+    nothing for a loaded experiment)."""
+    territories = exp.experiment.exclude_territories
+    return [build_system(resolve_landing_rights(s, territories, exp.time.start)) for s in exp.systems]

@@ -148,7 +148,7 @@ WALKER_NORAD_START = 900_000
 
 #: the keys of each table
 TOP_KEYS = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute")
-EXPERIMENT_KEYS = ("name", "description")
+EXPERIMENT_KEYS = ("name", "description", "exclude_territories")
 TIME_KEYS = ("start", "stop", "step_s")
 GRID_KEYS = ("resolution_deg",)
 GEOGRAPHY_KEYS = ("source", "data_dir", "scale", "population")
@@ -166,6 +166,8 @@ SYSTEM_KEYS = (
     "min_visible",
     "serve_countries",
     "exclude_countries",
+    "landing_rights",
+    "family",
 )
 WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
 BAND_KEYS = ("name", "low_mhz", "high_mhz")
@@ -186,10 +188,13 @@ COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "me
 # ============================================================================ the dataclass tree
 @dataclass(frozen=True)
 class ExperimentSection:
-    """``[experiment]``: the run's name and a one-line description."""
+    """``[experiment]``: the run's name, a one-line description and the administrations (ISO 3166-1 alpha-3)
+    that ask to be left out of every non-GSO service area (``exclude_territories``; WRC-27 agenda item 1.5,
+    Resolution 14 (WRC-23)), excluded from every system."""
 
     name: str
     description: str = ""
+    exclude_territories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,7 +254,11 @@ class BandSection:
 class SystemSection:
     """One ``[[systems]]`` table: where its satellites come from (exactly one of ``elements``, ``walker``,
     ``filing``, ``fetch``) and the :class:`~orbitshare.system.System` fields (mask in degrees, bands in
-    MHz, capacity in Mbit/s or bit/s/Hz with beams, landing rights as ISO 3166-1 alpha-3 codes)."""
+    MHz, capacity in Mbit/s or bit/s/Hz with beams, landing rights as ISO 3166-1 alpha-3 codes).
+
+    ``landing_rights`` is the scenario ("all", "authorised", "authorised+pending" or the absolute path of a
+    landing-rights table); validation has already applied it, as of ``time.start``, to ``serve_countries``
+    and ``exclude_countries`` (with the experiment's ``exclude_territories``)."""
 
     name: str
     elements: Path | None = None
@@ -267,6 +276,8 @@ class SystemSection:
     min_visible: int = 1
     serve_countries: tuple[str, ...] | None = None
     exclude_countries: tuple[str, ...] = ()
+    landing_rights: str = "all"  # "all", "authorised", "authorised+pending" or an absolute path to a .csv table
+    family: str | None = None  # the landing-rights family (orbitshare.landing.system_family)
     walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
 
     @property

@@ -19,6 +19,11 @@ The value rules of a system's own fields (elevation mask, ``min_visible``, bands
 ISO 3166-1 alpha-3 form of the administration and landing rights) are
 :class:`~orbitshare.system.System`'s: validation checks the keys and the TOML types and reports what
 :meth:`System.check_fields <orbitshare.system.System.check_fields>` finds under the system's key path.
+
+Landing rights (a system's ``landing_rights`` and ``family``, ``[experiment] exclude_territories``) are
+applied at validation, as of ``time.start``, by
+:func:`~orbitshare.experiment.build.resolve_landing_rights` (build applies it again, which changes nothing),
+so the resolved configuration a run writes shows the serve and exclude lists the run uses.
 The schema itself is in :mod:`orbitshare.experiment.schema`.
 """
 
@@ -44,6 +49,7 @@ from orbitshare.elements.walker import SHELL_EXPECTED, SHELL_FIELDS, shell_probl
 from orbitshare.elements.walker import walker as make_walker
 from orbitshare.errors import ConfigError, DataError, OrbitshareError, SystemDefinitionError
 from orbitshare.experiment.budget import MAX_SATELLITES, available_threads, estimate_resources
+from orbitshare.experiment.build import resolve_landing_rights
 from orbitshare.experiment.schema import (
     AVAILABLE_BACKENDS,
     BACKENDS,
@@ -78,7 +84,8 @@ from orbitshare.experiment.schema import (
 )
 from orbitshare.geo.build import country_groups
 from orbitshare.geo.naturalearth import find_boundaries
-from orbitshare.system import System, field_detail, label_problem
+from orbitshare.landing import read_landing_rights, system_families, system_family
+from orbitshare.system import LANDING_SCENARIOS, System, field_detail, label_problem
 from orbitshare.timegrid import MAX_TIME_STEPS, TIME_MAX, TIME_MIN, TIME_RANGE_TEXT, count_steps
 
 __all__ = ["load_experiment", "validate_experiment", "default_experiment_path", "available_threads"]
@@ -405,8 +412,9 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                 "one line of printable characters (no control characters such as NUL, tab, CR or line breaks)",
                 desc,
             )
-        if _BAD not in (name, desc):
-            exp_sec = ExperimentSection(name=name, description=desc)
+        territories = _iso3_list(p, t, "experiment", "exclude_territories", countries, nonempty=False)
+        if _BAD not in (name, desc, territories):
+            exp_sec = ExperimentSection(name=name, description=desc, exclude_territories=territories or ())
 
     # ---- [time]
     time_sec = None
@@ -581,6 +589,18 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             else:
                 seen[name] = i
 
+    # ---- landing rights, as of time.start, with the experiment's exclude_territories
+    territories = exp_sec.exclude_territories if exp_sec is not None else ()
+    for i, spec in enumerate(systems):
+        if spec is None or (spec.landing_rights != "all" and start is None):
+            continue
+        try:
+            systems[i] = resolve_landing_rights(spec, territories, start)
+        except ConfigError as exc:
+            for line in exc.problems:
+                p.add(f"systems[{i}].landing_rights", line)
+            systems[i] = None
+
     # ---- [outputs]
     out_sec = None
     t = _table(p, doc, "outputs")
@@ -692,7 +712,8 @@ def _iso3_list(p: _Problems, s: dict, path: str, key: str, countries: Callable[[
     expected = "a non-empty array of ISO 3166-1 alpha-3 codes" if nonempty else "an array of ISO 3166-1 alpha-3 codes"
     if not isinstance(v, list) or (nonempty and not v):
         return p.bad(where, expected, v)
-    malformed = {e.field: e for e in System.check_fields(**{key: v})}
+    is_field = key in ("serve_countries", "exclude_countries")  # else the country table judges the form
+    malformed = {e.field: e for e in System.check_fields(**{key: v})} if is_field else {}
     out, ok = [], True
     for j, c in enumerate(v):
         err = malformed.get(f"{key}[{j}]")
@@ -851,6 +872,9 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     exclude = _iso3_list(p, s, path, "exclude_countries", countries, nonempty=False)
     if _BAD in (serve, exclude):
         ok = False
+    scenario, family = _landing_keys(p, s, path, base, filing, fetch)
+    if _BAD in (scenario, family):
+        ok = False
     if not ok:
         return None, used, name, nsat
     return (
@@ -871,12 +895,49 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             min_visible=minv,
             serve_countries=serve,
             exclude_countries=exclude or (),
+            landing_rights=scenario,
+            family=family,
             walker_norad_start=norad if walker is not None else None,
         ),
         used,
         name,
         nsat,
     )
+
+
+def _landing_keys(p: _Problems, s: dict, path: str, base: Path, filing: str | None, fetch: str | None):
+    """A system's ``landing_rights`` (a scenario name, or the absolute path of a table that validates) and
+    ``family`` (given, or derived from its filing or fetch group; None when neither); _BAD when invalid
+    (reported: a table's problems each name its file, line and field)."""
+    scenario = s.get("landing_rights", "all")
+    if not p.system(path, System.check_fields(landing_rights=scenario), s):
+        scenario = _BAD
+    elif scenario not in LANDING_SCENARIOS:
+        table = _resolve(base, scenario)
+        try:
+            read_landing_rights(table)
+        except ConfigError as exc:
+            for line in exc.problems:
+                p.add(f"{path}.landing_rights", f"expected a valid landing-rights table, got {line}")
+            scenario = _BAD
+        else:
+            scenario = str(table)
+    families = system_families()
+    expected = f"a landing-rights system family (one of {', '.join(families)})"
+    family = s.get("family", _MISSING)
+    if family is _MISSING:
+        derived = [system_family(x) for x in (filing, fetch) if x is not None]
+        family = derived[0] if derived and derived[0] in families else None
+        if family is None and scenario not in (_BAD, "all"):
+            family = p.bad(
+                f"{path}.family",
+                f"{expected}: landing_rights = {s.get('landing_rights')!r} needs one and this system's "
+                "filing or fetch group names none",
+                _MISSING,
+            )
+    elif not isinstance(family, str) or family not in families:
+        family = p.bad(f"{path}.family", expected, family)
+    return scenario, family
 
 
 def _validate_walker(p, v, path, norad):

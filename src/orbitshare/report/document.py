@@ -13,9 +13,11 @@ tables, figures) by two small renderers, so they hold the same content; text is 
 and for HTML respectively. The HTML is one file with its style inline (no script, no external
 resource) and links the figures and CSV files by relative paths. Content: the inputs (``meta``), the
 headline findings for LDCs, LLDCs and SIDS against the rest (population covered, capacity per person,
-service ratio, MHz per person, from the groups Dataset), the groups table, coverage and capacity by
-system, the top and bottom 10 countries by capacity per person (UN members with more than 1 million
-people on the grid), the inequality indices and the Theil decompositions, and the figures.
+service ratio, MHz per person, from the groups Dataset; under landing rights also the LDC/LLDC/SIDS
+that no system may serve), the groups table, coverage and capacity by system, who may be served
+(per system the countries and people it may serve, from ``may_serve``), the top and bottom 10
+countries by capacity per person (UN members with more than 1 million people on the grid), the
+inequality indices and the Theil decompositions, and the figures.
 
 ``meta`` (all optional; :func:`report_meta` collects them from the coverage and geography Datasets):
 ``title``; ``systems`` (names, or dicts with ``name``, ``element_count``, ``element_source``,
@@ -476,6 +478,9 @@ def _headline_blocks(groups, countries, meta):
         if a is not None:
             w.append(f"{format_number(a)} MHz per person")
         items.append(["World: " + "; ".join(w) + "."])
+    unserved = _unserved_item(countries)
+    if unserved is not None:
+        items.append([unserved])
     blocks.append(_Block("ul", items=items))
     method = str(countries.attrs.get("population_covered_any_method", ""))
     if method.startswith("lower bound"):
@@ -485,6 +490,66 @@ def _headline_blocks(groups, countries, meta):
                 "of any one system in each cell (the per-step counts were not kept)."
             )
         )
+    return blocks
+
+
+def restricted(countries: xr.Dataset) -> bool:
+    """True where some system may not serve some country (``may_serve`` has a 0: landing rights)."""
+    return "may_serve" in countries and not bool(np.asarray(countries["may_serve"].values).all())
+
+
+def _unserved_item(countries: xr.Dataset) -> str | None:
+    """The headline line naming the LDC/LLDC/SIDS (UN members) that no system may serve; None without
+    landing-rights restriction or without ``systems_serving``."""
+    if not restricted(countries) or "systems_serving" not in countries:
+        return None
+    none = np.asarray(countries["systems_serving"].values) == 0
+    if "un_member" in countries.coords:
+        none &= np.asarray(countries["un_member"].values, bool)
+    names = countries["country_name"].values if "country_name" in countries.coords else countries["country"].values
+    codes = countries["country"].values
+    parts = []
+    for key in ("ldc", "lldc", "sids"):
+        if key not in countries.coords:
+            continue
+        sel = np.flatnonzero(none & np.asarray(countries[key].values, bool))
+        listed = ", ".join(f"{names[k]} ({codes[k]})" for k in sel) if sel.size else "none"
+        parts.append(f"{GROUP_LABELS[key]}: {listed}")
+    if not parts:
+        return None
+    return "No system may serve (landing rights) these UN members — " + "; ".join(parts) + "."
+
+
+def _serving_blocks(countries: xr.Dataset) -> list:
+    """The "Who may be served" section: per system the countries and people it may serve."""
+    if "may_serve" not in countries or "system" not in countries.dims:
+        return []
+    blocks = [_h(2, "Who may be served")]
+    if not restricted(countries):
+        blocks.append(_p("Every system may serve every country (no landing-rights restriction)."))
+        return blocks
+    may = countries["may_serve"].transpose("system", "country")
+    m = np.asarray(may.values) > 0
+    pop = np.nan_to_num(np.asarray(countries["population"].values, np.float64), nan=0.0)
+    world = float(pop.sum())
+    rows = []
+    for k, s in enumerate(may["system"].values):
+        people = float(pop[m[k]].sum())
+        rows.append(
+            [str(s), f"{int(m[k].sum())} of {m.shape[1]}", _people(people), _pct(people / world if world > 0 else None)]
+        )
+    blocks.append(
+        _p(
+            "Countries and people (on the grid) each system may serve under its landing rights; capacity, "
+            "MHz and covered population of a country it may not serve are 0."
+        )
+    )
+    blocks.append(
+        _table(["system", "countries it may serve", "people it may serve", "share of world population"], rows)
+    )
+    n0 = int((m.sum(axis=0) == 0).sum())
+    p0 = float(pop[m.sum(axis=0) == 0].sum())
+    blocks.append(_p(f"{n0} countries ({_people(p0)} people) may be served by no system."))
     return blocks
 
 
@@ -745,6 +810,7 @@ def write_report(
     if groups is not None:
         blocks += _headline_blocks(groups, countries, meta)
         blocks += _groups_blocks(groups)
+    blocks += _serving_blocks(countries)
     blocks += _country_blocks(countries)
     blocks += _unattributed_blocks(countries)
     blocks += _equity_blocks(equity)

@@ -15,7 +15,9 @@ Figures (matplotlib, Agg canvas; no pyplot, no display)
   from the 1st to the 99th percentile of the cells with capacity (values beyond take the end colours);
   grey: cells without people; light red: people but no capacity;
 * ``lorenz_capacity_per_person.png``: the equity Dataset's Lorenz curves of capacity per person across
-  people (``lorenz_population_share``, ``lorenz_capacity_share``), one line per system with its Gini.
+  people (``lorenz_population_share``, ``lorenz_capacity_share``), one line per system with its Gini;
+* ``map_systems_serving.png`` (:func:`write_serving_map`, only when some system's landing rights leave
+  out a country): per cell the number of systems that may serve its dominant country.
 
 Maps are plate carrée (longitude and latitude linear), :data:`MAP_PIXELS` pixels; the Lorenz figure
 :data:`LORENZ_PIXELS`. Each PNG carries its caption as the ``Title`` text chunk (:func:`png_title`),
@@ -52,6 +54,7 @@ from orbitshare.report.tables import format_index, plain_text
 
 __all__ = [
     "write_figures",
+    "write_serving_map",
     "map_figure",
     "dominant_country",
     "outline_segments",
@@ -197,13 +200,14 @@ def map_figure(
     segments: np.ndarray,
     footnote: str,
     log: bool = False,
+    vmax: float = 1.0,
 ) -> Path:
     """Draw one plate-carrée map of ``values`` into the PNG ``path`` (written atomically); return ``path``.
 
     ``lat_e`` float64[nlat + 1], ``lon_e`` float64[nlon + 1]: cell edges (deg, ascending, as from
     :func:`grid_edges`); ``values`` float[nlat, nlon] in the variable's own unit (NaN: grey). ``log``:
     logarithmic colour scale from the 1st to the 99th percentile of the positive cells, zeros light
-    red; otherwise a linear scale 0-1 (fractions). ``segments``: outlines as from
+    red; otherwise a linear scale from 0 to ``vmax`` (default 1: fractions). ``segments``: outlines as from
     :func:`outline_segments` (lon, lat in deg). ``title`` is also the PNG's ``Title`` chunk, ``cbar_label``
     the colour bar's label (name the unit), ``footnote`` a small note under the map. Size :data:`MAP_PIXELS`.
     """
@@ -237,7 +241,7 @@ def map_figure(
         extend = "both"
     else:
         cmap = colormaps["YlGnBu"].with_extremes(bad="#e6e6e6")
-        norm = Normalize(0.0, 1.0)
+        norm = Normalize(0.0, vmax)
         extend = "neither"
     mesh = ax.pcolormesh(lon_e, lat_e, v, cmap=cmap, norm=norm, shading="flat", antialiased=False, rasterized=True)
     if zeros is not None and zeros.count():
@@ -405,6 +409,46 @@ def write_figures(
     if equity is not None and "lorenz_capacity_share" in equity:
         paths.append(_lorenz_figure(out / "lorenz_capacity_per_person.png", equity))
     return paths
+
+
+def write_serving_map(out_dir: str | os.PathLike, geography: xr.Dataset, countries: xr.Dataset) -> list[Path]:
+    """Write ``map_systems_serving.png`` into ``out_dir`` (number of systems that may serve each cell's
+    dominant country, from ``countries["systems_serving"]``); return ``[path]``, or ``[]`` where no
+    system is restricted by landing rights (``may_serve`` all 1) or the variables are missing.
+
+    ``geography``: the run's geography (same ``country`` dimension as ``countries``); cells whose
+    dominant land is sea are grey. Colour scale: 0 to the number of systems (linear).
+    """
+    if "may_serve" not in countries or "systems_serving" not in countries:
+        return []
+    if bool(np.asarray(countries["may_serve"].values).all()):
+        return []
+    if [str(c) for c in geography["country"].values] != [str(c) for c in countries["country"].values]:
+        raise ParameterError("write_serving_map: the geography's country dimension differs from the accounts'")
+    geo = geography.sortby("lat").sortby("lon")
+    dom = dominant_country(geo)
+    n = np.asarray(countries["systems_serving"].values, np.float64)
+    field = np.where(dom >= 0, n[np.maximum(dom, 0)], np.nan)
+    lat_e, lon_e = grid_edges(geo)
+    nsys = countries.sizes.get("system", 1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gsrc = geography.attrs.get("geography_source", "")
+    return [
+        map_figure(
+            out / "map_systems_serving.png",
+            lat_e,
+            lon_e,
+            field,
+            title="Systems that may serve each country (landing rights)",
+            cbar_label="number of systems (1)",
+            segments=outline_segments(geo) if geo.sizes.get("country", 0) else np.zeros((0, 2, 2)),
+            footnote="Per cell, the number of systems that may serve the cell's dominant country (largest "
+            f"country_fraction; grey: sea) under their landing rights, out of {nsys}"
+            f"{'; geography ' + gsrc if gsrc else ''}; plate carrée.",
+            vmax=float(max(nsys, 1)),
+        )
+    ]
 
 
 def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
