@@ -138,9 +138,9 @@ def _geography_fractions(geography, grid: Grid, covered: np.ndarray):
     makes it). The sums run over the (country, cell) pairs with a nonzero fraction
     (:func:`orbitshare.geo.build.country_cell_pairs`, read a block of countries at a time), so a lazily
     loaded 0.1° ``country_fraction`` is never converted to float64 all at once.
-    Returns ``(coords, pop_frac float64[nsys, ncountry], area_frac float64[nsys, ncountry])``.
+    Returns ``(coords, pop_frac float64[nsys, ncountry], area_frac float64[nsys, ncountry])``;
+    ``geography`` has been checked against ``grid`` (:func:`check_geography`) by the caller.
     """
-    check_geography(geography, grid)
     pop = geography["population"]
     p = np.nan_to_num(np.asarray(pop.transpose("lat", "lon").values, dtype=np.float64), nan=0.0).reshape(-1)
     if "land_fraction" in geography:
