@@ -51,7 +51,7 @@ def test_run_writes_the_run_directory(small_run):
         "equity.csv",
         "report.md",
         "report.html",
-        "lorenz_capacity_per_person.png",
+        "lorenz_served_per_subscriber.png",  # the default capacity rule "maxmin"
         "map_covered_fraction_Shell_A.png",
         "map_covered_fraction_Polar_B.png",
     ):
@@ -75,8 +75,9 @@ def test_countries_csv_equals_the_results_file(small_run):
     assert [r["country"] for r in rows] == [str(c) for c in countries["country"].values]
     for col, var, sel in (
         ("population", "population", {}),
-        ("capacity_delivered_total_mbps", "capacity_delivered_total_mbps", {}),
-        ("capacity_delivered_mbps[Shell A]", "capacity_delivered_mbps", {"system": "Shell A"}),
+        ("served_total_mbps", "served_total_mbps", {}),
+        ("served_mbps[Shell A]", "served_mbps", {"system": "Shell A"}),
+        ("served_per_subscriber_mbps", "served_per_subscriber_mbps", {}),
         ("population_covered[Polar B]", "population_covered", {"system": "Polar B"}),
     ):
         got = np.array([float(r[col]) if r[col] not in ("", "nan") else np.nan for r in rows])

@@ -7,6 +7,7 @@ of the same experiment made in this process.
 
 import dataclasses
 import fcntl
+import inspect
 import json
 import os
 import shutil
@@ -147,6 +148,12 @@ def _chunks_done(out):
         return int(z["chunks_done"])
 
 
+def _lorenz_png(exp) -> str:
+    """The Lorenz figure of a run: of the rate served per subscriber under an allocation rule (issue 12)."""
+    alloc = exp.capacity_rule in ("maxmin", "throughput")
+    return "lorenz_served_per_subscriber.png" if alloc else "lorenz_capacity_per_person.png"
+
+
 def test_api_run_returns_results(reference, small):
     res = reference
     assert isinstance(res, runner.Results)
@@ -167,7 +174,7 @@ def test_api_run_returns_results(reference, small):
         "equity.csv",
         "report.md",
         "report.html",
-        "lorenz_capacity_per_person.png",
+        _lorenz_png(res.experiment),
     } <= names
     assert not (res.out_dir / "checkpoint").exists()
     # the saved datasets are the returned ones; the resolved config reloads to the same experiment
@@ -458,3 +465,142 @@ def test_resume_sweeps_the_temporaries_a_killed_write_left(tiny, tmp_path, monke
     res = runner.run(tiny, out, resume=True, progress=False)
     assert res.resumed_chunks == 1
     assert sorted(os.listdir(out)) == sorted([".orbitshare-run.json", ".orbitshare.lock", *(p.name for p in res.files)])
+
+
+# ------------------------------------------------------------------ allocation rules (issue 12)
+def _fake_allocation(real_service, calls):
+    """A stand-in for engine.service.service under rule "maxmin": the real pass, then a capacity Dataset
+    of an allocation with the brief's variables (each system serves half of its cells' demand where it
+    delivers any capacity). Records the keyword arguments of each call in ``calls``."""
+
+    def fake(systems, grid, times, geography, *, weighting="population", rule="maxmin", demand=None, **kw):
+        calls.append({"rule": rule, "demand": demand})
+        if "rule" in inspect.signature(real_service).parameters:
+            kw["rule"] = "proportional"  # the capacity_mbps this stand-in starts from
+        svc = real_service(systems, grid, times, geography, weighting=weighting, **kw)
+        cap = svc["capacity"]
+        names = [str(s) for s in cap["system"].values]
+        nsys = len(names)
+        busy, adoption = 2.0, 0.1
+        pop = geography["population"].values
+        subs = pop * adoption
+        dem = subs * busy
+        some = cap["capacity_mbps"].transpose("system", "lat", "lon").values > 0
+        served = np.where(some, 0.5 * dem[None] / nsys, 0.0)
+        total = served.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            met = np.where(dem > 0, total / dem, np.nan)
+            per = np.where(subs > 0, total / subs, np.nan)
+        ncountry = geography.sizes["country"]
+        alloc = xr.Dataset(
+            {
+                "subscribers": (("lat", "lon"), subs),
+                "demand_mbps": (("lat", "lon"), dem),
+                "system_demand_mbps": (("system", "lat", "lon"), np.broadcast_to(dem / nsys, served.shape).copy()),
+                "served_mbps": (("system", "lat", "lon"), served),
+                "demand_met_fraction": (("lat", "lon"), met),
+                "served_per_subscriber_mbps": (("lat", "lon"), per),
+                "adoption": ("country", np.full(ncountry, adoption)),
+                "demand_share": (("system", "country"), np.full((nsys, ncountry), 1.0 / nsys)),
+                "offered_mbps": ("system", np.full(nsys, 1e6)),
+                "delivered_mbps": ("system", served.sum(axis=(1, 2))),
+                "satellite_utilisation": ("system", served.sum(axis=(1, 2)) / 1e6),
+            },
+            coords={
+                "system": names,
+                "lat": cap["lat"],
+                "lon": cap["lon"],
+                "country": geography["country"].values,
+                "beams": ("system", np.full(nsys, 8)),
+                "beam_capacity_mbps": ("system", np.full(nsys, 2500.0)),
+            },
+            attrs={"rule": "maxmin", "busy_hour_mbps": busy, "thresholds_mbps": [0.5, 1.0, 2.0], "model": "x"},
+        )
+        return {**svc, "capacity": alloc}
+
+    return fake
+
+
+def test_allocation_outputs_are_routed(tmp_path, monkeypatch):
+    """Under an allocation rule the accounts, equity, Lorenz curves, CSV, maps and report follow the
+    served quantities; a capacity_per_person_mbps map asked for is drawn as served per subscriber and the
+    report says so."""
+    calls: list = []
+    monkeypatch.setattr(runner, "service", _fake_allocation(runner.service, calls))
+    toml = TINY_TOML.replace(
+        'datasets = ["coverage", "countries"]',
+        'datasets = ["coverage", "capacity", "countries", "groups", "equity", "lorenz"]\n'
+        'maps = ["capacity_per_person_mbps", "capacity_mbps"]',
+    )
+    path = tmp_path / "alloc.toml"
+    path.write_text(toml)
+    exp = load_experiment(path)
+    res = runner.run(exp, tmp_path / "run", progress=False)
+    assert calls and calls[0]["rule"] == getattr(exp, "capacity_rule", "proportional")
+    assert calls[0]["demand"] is getattr(exp, "demand", None)
+    c = res.countries
+    assert c is not None and "served_per_subscriber_mbps" in c and "capacity_per_person_mbps" not in c
+    assert res.equity is not None and list(res.equity["quantity"].values) == ["served_per_subscriber", "mhz_available"]
+    assert res.lorenz is not None and sorted(res.lorenz.data_vars) == ["lorenz_served_share", "lorenz_subscriber_share"]
+    names = {p.name for p in res.files}
+    assert {"map_served_per_subscriber_Shell_A.png", "map_served_mbps_Shell_A.png"} <= names
+    assert "lorenz_served_per_subscriber.png" in names and "map_capacity_per_person_Shell_A.png" not in names
+    header = (tmp_path / "run" / "countries.csv").read_text().splitlines()[0].split(",")
+    assert {"served_per_subscriber_mbps", "demand_met_fraction", "share_population_at_least_0.5mbps"} <= set(header)
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "## Capacity as delivered" in md and 'capacity rule "maxmin"' in md
+    assert "capacity\\_per\\_person\\_mbps as served\\_per\\_subscriber\\_mbps (the rate served per subscriber)" in md
+    # a cell served half its demand: half the busy-hour rate per subscriber, in every served country
+    sps = c["served_per_subscriber_mbps"].values
+    ok = np.isfinite(sps) & (c["served_total_mbps"].values > 0)
+    assert ok.any()
+    dm = c["demand_met_fraction"].values[ok]
+    np.testing.assert_allclose(sps[ok], 2.0 * dm, rtol=1e-9)
+
+
+def test_allocation_kwargs_follow_the_experiment(monkeypatch):
+    class Exp:
+        capacity_rule = "throughput"
+        demand = object()
+
+    def svc(systems, grid, times, geography, *, rule="maxmin", demand=None):  # the engine's signature
+        return None
+
+    monkeypatch.setattr(runner, "service", svc)
+    assert runner._allocation_kwargs(Exp()) == {"rule": "throughput", "demand": Exp.demand}
+
+
+def test_maxmin_run_end_to_end(tmp_path):
+    """A tiny experiment under capacity.rule = "maxmin" through run(): the accounts agree with the engine's
+    capacity Dataset (subscribers and served rates conserved), no country is served above its demand, and
+    the report explains the model."""
+    toml = TINY_TOML.replace(
+        'datasets = ["coverage", "countries"]',
+        'datasets = ["coverage", "capacity", "countries", "groups", "equity", "lorenz"]\n'
+        'maps = ["capacity_per_person_mbps"]',
+    )
+    toml = toml.replace("capacity_per_sat_mbps = 20000", "capacity_per_sat_mbps = 20000\nbeams = 8")
+    toml += (
+        '\n[capacity]\nrule = "maxmin"\n\n[demand]\nadoption = 0.05\nbusy_hour_mbps = 2.0\nthresholds_mbps = [1, 2]\n'
+    )
+    path = tmp_path / "maxmin.toml"
+    path.write_text(toml)
+    res = runner.run(path, tmp_path / "run", progress=False)
+    cap, c, g = res.capacity, res.countries, res.groups
+    assert cap is not None and c is not None and g is not None
+    assert cap.attrs["rule"] == "maxmin" and c.attrs["rule"] == "maxmin"
+    np.testing.assert_allclose(float(c["subscribers"].sum()), float(cap["subscribers"].sum()), rtol=1e-6)
+    served = float(cap["served_mbps"].sum())
+    assert float(c["served_total_mbps"].sum()) + c.attrs["served_unassigned_mbps"] == pytest.approx(served, rel=1e-9)
+    assert abs(c.attrs["served_unassigned_mbps"]) <= 1e-6 * max(served, 1.0)
+    dm = c["demand_met_fraction"].values
+    assert np.nanmax(dm) <= 1 + 1e-9 and np.nanmin(dm) >= 0
+    assert np.nanmax(c["served_per_subscriber_mbps"].values) <= 2.0 * (1 + 1e-9)
+    assert float(g["subscribers"].sel(group="world")) == pytest.approx(float(c["subscribers"].sum()), rel=1e-12)
+    for t in ("1", "2"):
+        v = c[f"share_population_at_least_{t}mbps"].values
+        assert np.nanmin(v) >= 0 and np.nanmax(v) <= 1
+    names = {p.name for p in res.files}
+    assert "map_served_per_subscriber_Shell_A.png" in names and "lorenz_served_per_subscriber.png" in names
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "## Capacity as delivered" in md and "2 Mbit/s per subscriber" in md

@@ -3,6 +3,7 @@ file writes it; check_fields lists every problem at once (the experiment reader 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from orbitshare.elements.walker import walker
@@ -245,3 +246,134 @@ def test_landing_rights_rejects_other_values(es, bad):
         System("S", es, landing_rights=bad)
     assert info.value.field == "landing_rights"
     assert [e.field for e in System.check_fields(landing_rights=bad)] == ["landing_rights"]
+
+
+# ----------------------------------------------------------------------------- issue 12: beams, cells, gateways
+_SITE = "expected a (lat_deg, lon_deg) pair with the latitude in [-90, 90] and the longitude in [-180, 180], got "
+
+
+@pytest.mark.parametrize(
+    "kw, field, detail",
+    [
+        ({"beam_capacity_mbps": 0, "beams": 2}, "beam_capacity_mbps", "expected a number of Mbit/s > 0, got 0"),
+        (
+            {"beam_capacity_mbps": float("nan"), "beams": 2},
+            "beam_capacity_mbps",
+            "expected a number of Mbit/s > 0, got nan",
+        ),
+        (
+            {"beam_capacity_mbps": 2500},
+            "beams",
+            "expected an integer >= 1 with beam_capacity_mbps (capacity = beams x beam_capacity_mbps), got nothing",
+        ),
+        (
+            {"capacity_per_sat_mbps": 20000, "beam_capacity_mbps": 2500, "beams": 8},
+            "beam_capacity_mbps",
+            "expected either capacity_per_sat_mbps or beam_capacity_mbps with beams, got both",
+        ),
+        (
+            {"bands": [("Ku", 1.0, 2.0)], "spectral_efficiency_bps_per_hz": 2, "beam_capacity_mbps": 2, "beams": 3},
+            "beam_capacity_mbps",
+            "expected either spectral_efficiency_bps_per_hz or beam_capacity_mbps with beams, got both",
+        ),
+        (
+            {"beam_capacity_mbps": 1e300, "beams": 10**10},
+            "beams",
+            "expected a capacity (beams x beam_capacity_mbps) that is a finite number of Mbit/s, got 10000000000 beams",
+        ),
+        ({"max_beams_per_cell": 0}, "max_beams_per_cell", "expected an integer >= 1, got 0"),
+        ({"max_beams_per_cell": 2.0}, "max_beams_per_cell", "expected an integer >= 1, got 2.0"),
+        ({"max_beams_per_cell": True}, "max_beams_per_cell", "expected an integer >= 1, got True"),
+        ({"service_cell_km2": 0}, "service_cell_km2", "expected a number of km2 > 0, got 0"),
+        ({"service_cell_km2": -379.0}, "service_cell_km2", "expected a number of km2 > 0, got -379.0"),
+        ({"service_cell_km2": float("inf")}, "service_cell_km2", "expected a number of km2 > 0, got inf"),
+        ({"service_cell_km2": float("nan")}, "service_cell_km2", "expected a number of km2 > 0, got nan"),
+        ({"service_cell_km2": "379"}, "service_cell_km2", "expected a number of km2 > 0, got '379'"),
+        ({"service_cell_km2": True}, "service_cell_km2", "expected a number of km2 > 0, got True"),
+        (
+            {"service_cell_km2": 10**400},
+            "service_cell_km2",
+            "expected a number of km2 > 0, got 1" + "0" * 39 + "... (401 digits)",
+        ),
+        ({"gateway_mask_deg": 90}, "gateway_mask_deg", "expected a number of degrees in [0, 90), got 90"),
+        ({"gateway_mask_deg": -1}, "gateway_mask_deg", "expected a number of degrees in [0, 90), got -1"),
+        ({"gateway_mask_deg": "25"}, "gateway_mask_deg", "expected a number of degrees in [0, 90), got '25'"),
+        ({"isl": 1}, "isl", "expected true or false, got 1"),
+        ({"isl": "false"}, "isl", "expected true or false, got 'false'"),
+        (
+            {"gateway_sites": "anywhere"},
+            "gateway_sites",
+            "expected a sequence of (lat_deg, lon_deg) gateway sites, or None (anywhere), got 'anywhere'",
+        ),
+        (
+            {"gateway_sites": 3},
+            "gateway_sites",
+            "expected a sequence of (lat_deg, lon_deg) gateway sites, or None (anywhere), got int",
+        ),
+        ({"gateway_sites": [(10.0, 20.0), (91.0, 0.0)]}, "gateway_sites[1]", _SITE + "(91.0, 0.0)"),
+        ({"gateway_sites": [(10.0, 181.0)]}, "gateway_sites[0]", _SITE + "(10.0, 181.0)"),
+        ({"gateway_sites": [(10.0, 20.0, 30.0)]}, "gateway_sites[0]", _SITE + "(10.0, 20.0, 30.0)"),
+        ({"gateway_sites": [("10", "20")]}, "gateway_sites[0]", _SITE + "('10', '20')"),
+        ({"gateway_sites": [(float("nan"), 0.0)]}, "gateway_sites[0]", _SITE + "(nan, 0.0)"),
+    ],
+)
+def test_allocation_fields_name_the_field(es, kw, field, detail):
+    with pytest.raises(SystemDefinitionError) as info:
+        System("x", es, **kw)
+    assert (info.value.field, str(info.value)) == (field, f"System.{field}: {detail} (system 'x')")
+    (alone,) = System.check_fields(**kw)
+    assert (alone.field, field_detail(alone)) == (field, detail)
+
+
+def test_capacity_ways_and_beam_and_cell_caps(es):
+    """S = capacity per satellite, P = one beam, K = max_beams_per_cell x P, in each of the three ways."""
+    # capacity_per_sat_mbps alone: one beam of the whole capacity
+    s = System("a", es, capacity_per_sat_mbps=20000)
+    assert (s.capacity_mbps, s.beam_mbps, s.cell_cap_mbps) == (20000.0, 20000.0, 20000.0)
+    # capacity_per_sat_mbps with beams (refused before issue 12): P = S / beams
+    s = System("b", es, capacity_per_sat_mbps=20000, beams=8, max_beams_per_cell=2)
+    assert (s.capacity_mbps, s.beam_mbps, s.cell_cap_mbps) == (20000.0, 2500.0, 5000.0)
+    # spectral efficiency x bandwidth x beams: P = efficiency x bandwidth
+    s = System("c", es, bands=[("Ku", 10700, 12700)], spectral_efficiency_bps_per_hz=2.5, beams=4)
+    assert (s.capacity_mbps, s.beam_mbps, s.cell_cap_mbps) == (20000.0, 5000.0, 5000.0)
+    # beams x beam capacity
+    s = System("d", es, beam_capacity_mbps=2500, beams=8, max_beams_per_cell=3)
+    assert (s.capacity_mbps, s.beam_mbps, s.cell_cap_mbps) == (20000.0, 2500.0, 7500.0)
+    assert isinstance(s.beam_capacity_mbps, float) and s.max_beams_per_cell == 3
+    # no capacity: none of them
+    s = System("e", es)
+    assert (s.capacity_mbps, s.beam_mbps, s.cell_cap_mbps) == (None, None, None)
+
+
+def test_gateway_fields_defaults_and_normalisation(es):
+    s = System("x", es)
+    assert (s.gateway_sites, s.gateway_mask_deg, s.isl, s.max_beams_per_cell) == (None, 25.0, False, 1)
+    assert s.delivers_anywhere
+    s = System("x", es, gateway_sites=[[47, -121.5], (0, 180)], gateway_mask_deg=10)
+    assert s.gateway_sites == ((47.0, -121.5), (0.0, 180.0)) and isinstance(s.gateway_sites[0][0], float)
+    assert s.gateway_mask_deg == 10.0 and not s.delivers_anywhere
+    assert System("x", es, gateway_sites=(), isl=True).delivers_anywhere
+    # every problem at once, in file order: capacity, then the delivery fields, then coverage
+    errors = System.check_fields(
+        beam_capacity_mbps=-1, max_beams_per_cell=0, gateway_sites=[(0, 0), (99, 0)], isl=2, min_visible=0
+    )
+    assert [e.field for e in errors] == [
+        "beam_capacity_mbps",
+        "max_beams_per_cell",
+        "gateway_sites[1]",
+        "isl",
+        "min_visible",
+    ]
+
+
+def test_service_cell_area_default_and_normalisation(es):
+    """service_cell_km2: None by default (a grid cell is one service cell), else a float of km²; its
+    problem comes with the other delivery fields, after max_beams_per_cell."""
+    assert System("x", es).service_cell_km2 is None
+    s = System("x", es, beam_capacity_mbps=2500, beams=8, max_beams_per_cell=2, service_cell_km2=379)
+    assert s.service_cell_km2 == 379.0 and isinstance(s.service_cell_km2, float)
+    assert System("x", es, service_cell_km2=np.float32(0.5)).service_cell_km2 == 0.5
+    # the caps per service cell do not change with it (the engine scales them per grid cell)
+    assert (s.beam_mbps, s.cell_cap_mbps) == (2500.0, 5000.0)
+    errors = System.check_fields(max_beams_per_cell=0, service_cell_km2=0, isl=2)
+    assert [e.field for e in errors] == ["max_beams_per_cell", "service_cell_km2", "isl"]

@@ -6,6 +6,8 @@ The public API, by pipeline stage (the stages live in sub-packages; this module 
 * propagation and time: ``propagate``, ``iter_propagate``, ``timescale``, ``time_grid``, ``TimeGrid``
 * grid and geography: ``Grid``, ``geography`` (``orbitshare.geo``)
 * systems and the streaming pass: ``System``, ``Band``, ``coverage``, ``service`` (``orbitshare.engine``)
+* capacity allocation: ``Demand`` (who subscribes, busy-hour rate), ``allocate`` (one time step's
+  max-min fair / maximum-throughput allocation of satellites to cells, ``orbitshare.kernels.allocation``)
 * accounts and indices: ``country_accounts``, ``group_accounts``, ``equity_summary``, ``equity``
   (``orbitshare.analysis``)
 * experiments and files: ``load_experiment``, ``validate_experiment``, ``run``, ``Results``,
@@ -18,6 +20,7 @@ from orbitshare import constants, errors
 from orbitshare._version import __version__
 from orbitshare.analysis import equity
 from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts
+from orbitshare.demand import Demand
 from orbitshare.elements import ElementSet, load_elements, owners
 from orbitshare.elements.owners import satellite_owners
 from orbitshare.elements.walker import walker
@@ -30,6 +33,7 @@ from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
 from orbitshare.io import open_results, save_results
+from orbitshare.kernels.allocation import allocate
 from orbitshare.landing import landing_rights
 from orbitshare.runner import Results, run
 from orbitshare.system import Band, System
@@ -48,6 +52,8 @@ __all__ = [
     "coverage",
     "Band",
     "service",
+    "Demand",
+    "allocate",
     "save_results",
     "open_results",
     "equity",

@@ -18,6 +18,13 @@ when no capacity output is asked for), then the country, group and equity accoun
 ``map_systems_serving.png`` (systems that may serve each country) is written only when landing rights
 leave some country out of some system's service area.
 
+The capacity rule (``capacity.rule``, ``exp.capacity_rule``) and the demand (``[demand]``, ``exp.demand``) go
+to :func:`~orbitshare.engine.service.service`. Under an allocation rule ("maxmin", "throughput") the accounts,
+equity and Lorenz curves are of the rate served per subscriber, the maps ``served_per_subscriber_mbps`` and
+``demand_met_fraction`` are drawn, ``capacity_per_person_mbps`` and ``capacity_mbps`` asked for are drawn as
+``served_per_subscriber_mbps`` and ``served_mbps`` (the report says so), and the Lorenz figure is
+``lorenz_served_per_subscriber.png``.
+
 Default run directory: ``runs/<experiment name>`` under the current directory (a name that would
 lead elsewhere is refused). Every file is written through a temporary file and ``os.replace``: a
 stopped run never leaves a half-written file.
@@ -67,7 +74,13 @@ import numba
 import numpy as np
 import xarray as xr
 
-from orbitshare.analysis.accounts import country_accounts, equity_summary, group_accounts, lorenz_curves
+from orbitshare.analysis.accounts import (
+    country_accounts,
+    equity_summary,
+    group_accounts,
+    is_allocation,
+    lorenz_curves,
+)
 from orbitshare.checkpoint import (
     CHECKPOINT,
     Fingerprint,
@@ -99,14 +112,16 @@ from orbitshare.experiment import (
 )
 from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, save_results
-from orbitshare.report.document import report_meta, write_report
+from orbitshare.report.document import MAPS_NOTE, report_meta, write_report
 from orbitshare.report.figures import (
+    SERVED_MAPS,
     grid_edges,
     map_figure,
     outline_segments,
     slug,
     unique_name,
     write_figures,
+    write_served_maps,
     write_serving_map,
 )
 from orbitshare.report.tables import write_tables
@@ -360,15 +375,80 @@ def _gso(exp: Experiment, systems: list, geography: xr.Dataset, times: Any, owne
     return visible_arc(geography, masks_deg=exp.outputs.gso_masks_deg, bin_deg=exp.outputs.gso_bin_deg, occupancy=occ)
 
 
+#: the Lorenz variables of the equity Dataset: proportional rule, then allocation rules
+_LORENZ_VARS = ("lorenz_population_share", "lorenz_capacity_share", "lorenz_subscriber_share", "lorenz_served_share")
+#: under an allocation rule, the map drawn for a proportional-rule map key of ``outputs.maps``
+_ALLOCATION_STAND_IN = {"capacity_per_person_mbps": "served_per_subscriber_mbps", "capacity_mbps": "served_mbps"}
+
+
+def _allocation_kwargs(exp: Experiment) -> dict[str, Any]:
+    """``rule=`` and ``demand=`` of :func:`~orbitshare.engine.service.service` from ``capacity.rule`` and
+    ``[demand]`` (``exp.capacity_rule``, ``exp.demand``)."""
+    return {"rule": exp.capacity_rule, "demand": exp.demand}
+
+
+def _served_map_names(exp: Experiment) -> list[str]:
+    """The allocation maps of ``outputs.maps`` (:data:`~orbitshare.report.figures.SERVED_MAPS`), a
+    ``capacity_per_person_mbps`` asked for standing for ``served_per_subscriber_mbps``; in order, once."""
+    names: list[str] = []
+    for m in exp.outputs.maps:
+        m = _ALLOCATION_STAND_IN.get(m, m)
+        if m in SERVED_MAPS and m not in names:
+            names.append(m)
+    return names
+
+
+def _maps_note(exp: Experiment, capacity: xr.Dataset | None) -> str:
+    """The report's sentence on maps asked for under the proportional rule's names and drawn as their
+    allocation counterparts; "" when none."""
+    if capacity is None or not is_allocation(capacity):
+        return ""
+    asked = [m for m in exp.outputs.maps if m in _ALLOCATION_STAND_IN]
+    if not asked:
+        return ""
+    rule = capacity.attrs.get("rule", "maxmin")
+    what = {
+        "served_per_subscriber_mbps": "the rate served per subscriber",
+        "served_mbps": "the rate served to the cell",
+    }
+    parts = [f"{m} as {_ALLOCATION_STAND_IN[m]} ({what[_ALLOCATION_STAND_IN[m]]})" for m in asked]
+    return (
+        f'Under the capacity rule "{rule}" there is no capacity per person or capacity spread over cells: the maps '
+        "asked for are drawn as their allocation counterparts, " + " and ".join(parts) + "."
+    )
+
+
 def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> list[Path]:
-    """The PNG maps of ``outputs.maps`` (one per system; capacity per person also for all systems)."""
+    """The PNG maps of ``outputs.maps`` (one per system; capacity per person also for all systems).
+
+    Under an allocation rule (capacity rule "maxmin" or "throughput") ``served_per_subscriber_mbps`` and
+    ``demand_met_fraction`` are drawn by :func:`~orbitshare.report.figures.write_served_maps`;
+    ``capacity_per_person_mbps`` stands for ``served_per_subscriber_mbps`` and ``capacity_mbps`` for
+    ``served_mbps`` (the report says so)."""
+    alloc = res.capacity is not None and is_allocation(res.capacity)
     wanted = list(exp.outputs.maps)
+    if alloc:
+        wanted = [_ALLOCATION_STAND_IN.get(m, m) for m in wanted]
     paths = []
     if "covered_fraction" in wanted and res.coverage is not None:
         paths += write_figures(out, geography, res.coverage[["covered_fraction"]])
-    if "capacity_per_person_mbps" in wanted and res.capacity is not None:
+    if "capacity_per_person_mbps" in wanted and res.capacity is not None and not alloc:
         paths += write_figures(out, geography, None, res.capacity[["capacity_per_person_mbps"]])
-    others = [m for m in wanted if m not in ("covered_fraction", "capacity_per_person_mbps")]
+    if alloc and res.capacity is not None:
+        served_maps = _served_map_names(exp)
+        stand_in = "capacity_per_person_mbps" in exp.outputs.maps
+        for m in served_maps:
+            note = (
+                "Drawn for capacity_per_person_mbps of outputs.maps (no capacity per person under this rule)."
+                if stand_in and m == "served_per_subscriber_mbps"
+                else ""
+            )
+            paths += write_served_maps(out, geography, res.capacity, [m], note=note)
+    others = [
+        m
+        for m in dict.fromkeys(wanted)
+        if m not in ("covered_fraction", "capacity_per_person_mbps") and m not in SERVED_MAPS
+    ]
     if not others:
         return paths
     segments = outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
@@ -382,7 +462,8 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
                 "mhz_available": "spectrum",
                 "mhz_sat_available": "spectrum",
                 "capacity_mbps": "capacity",
-            }[m],
+                "served_mbps": "capacity",
+            }.get(m, "capacity"),
         )
         if ds is None or m not in ds:
             continue
@@ -585,6 +666,7 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
         if exp.compute.backend == "cuda":
             kw["backend"] = "cuda"
         if want & {"spectrum", "capacity", "equity", "lorenz"}:
+            kw.update(_allocation_kwargs(exp))
             svc = service(systems, grid, times, geography, weighting=exp.outputs.weighting, **kw)
             cov, spec, cap = svc["coverage"], svc["spectrum"], svc["capacity"]
         else:
@@ -614,8 +696,9 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
         if "lorenz" not in want:
             equity = equity.drop_vars([v for v in equity.variables if "lorenz_point" in equity[v].dims])
     if "lorenz" in want:
-        if equity is not None and "lorenz_capacity_share" in equity:
-            res.lorenz = equity[["lorenz_population_share", "lorenz_capacity_share"]]
+        names = [v for v in _LORENZ_VARS if equity is not None and v in equity]
+        if equity is not None and names:
+            res.lorenz = equity[names]
         else:
             res.lorenz = lorenz_curves(geography, cap, points=exp.outputs.lorenz_points)
     res.countries, res.groups, res.equity = countries, groups, equity
@@ -637,8 +720,8 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     figures = _maps(dest, exp, geography, res)
     if countries is not None:  # only under landing rights that leave out some country
         figures += write_serving_map(dest, geography, countries)
-    lorenz_src = equity if equity is not None and "lorenz_capacity_share" in equity else res.lorenz
-    if lorenz_src is not None and "lorenz_capacity_share" in lorenz_src:
+    lorenz_src = equity if equity is not None and any(v in equity for v in _LORENZ_VARS) else res.lorenz
+    if lorenz_src is not None and any(v in lorenz_src for v in _LORENZ_VARS):
         figures += write_figures(dest, geography, None, None, lorenz_src)
     files += figures
     if countries is not None:
@@ -650,6 +733,9 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
             experiment=exp.name,
             description=exp.experiment.description,
         )
+        note = _maps_note(exp, res.capacity)
+        if note:
+            meta[MAPS_NOTE] = note
         files += list(write_report(dest, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta))
     files = done + rd.adopt(files)
     res.timings["writing"] = pr.done()

@@ -2,8 +2,9 @@
 
 A :class:`System` is what the engine streams: a name, an element set, what counts as coverage
 (elevation mask, degrees; minimum satellites in view), and what it offers (downlink :class:`Band`
-s in MHz, capacity per satellite in Mbit/s, landing rights as ISO 3166-1 alpha-3 lists). Every
-field is checked when the object is made; an invalid one raises
+s in MHz, capacity per satellite and per beam in Mbit/s, beams a cell can take, the area of a service
+cell in km², gateway sites and their elevation mask in degrees, inter-satellite links, landing rights as
+ISO 3166-1 alpha-3 lists). Every field is checked when the object is made; an invalid one raises
 :class:`~orbitshare.errors.SystemDefinitionError` whose ``field`` is the field's name as written in
 an experiment file (``elevation_mask_deg``, ``bands[1].low_mhz``, ``serve_countries[2]``, ...).
 :meth:`System.check_fields` returns every problem of a set of field values at once; the experiment
@@ -53,6 +54,7 @@ LANDING_SCENARIOS = ("all", "authorised", "authorised+pending")
 
 _BAND_FIELDS = ("name", "low_mhz", "high_mhz")
 _CAPACITY_RULE = "(capacity = efficiency x bandwidth x beams)"
+_BEAM_CAPACITY_RULE = "(capacity = beams x beam_capacity_mbps)"
 
 # A problem found by the checks below: (field as written in an experiment file, "expected ..., got ...").
 _Problem = tuple[str, str]
@@ -278,6 +280,170 @@ def _iso3_problems(value: Any, field: str) -> tuple[tuple[str, ...], list[_Probl
     return tuple(out), problems
 
 
+def _capacity_problems(
+    values: dict[str, Any], bands: tuple[Band, ...], bad_bands: bool, out: dict[str, Any], problems: list[_Problem]
+) -> None:
+    """The capacity fields: at most one way of giving a satellite's capacity S (Mbit/s):
+    ``capacity_per_sat_mbps`` (``beams`` optional: each beam S / beams), ``spectral_efficiency_bps_per_hz``
+    with ``beams`` and bands (S = efficiency x bandwidth x beams), or ``beam_capacity_mbps`` with ``beams``
+    (S = beams x beam capacity). Good values go to ``out``, problems to ``problems``."""
+    good = True
+    for field, expected in (
+        ("capacity_per_sat_mbps", "a number of Mbit/s > 0"),
+        ("spectral_efficiency_bps_per_hz", "a number of bit/s/Hz > 0"),
+        ("beam_capacity_mbps", "a number of Mbit/s > 0"),
+    ):
+        v = values[field]
+        if v is None:
+            continue
+        if not _positive(v):
+            problems.append((field, f"expected {expected}, got {_shown(v)}"))
+            good = False
+        else:
+            out[field] = float(v)
+    beams = values["beams"]
+    if beams is not None:
+        if not _is_integer(beams) or int(beams) < 1:
+            problems.append(("beams", f"expected an integer >= 1, got {_shown(beams)}"))
+            good = False
+        else:
+            out["beams"] = int(beams)
+    if not good:
+        return
+    cap, eff = values["capacity_per_sat_mbps"], values["spectral_efficiency_bps_per_hz"]
+    beam = values["beam_capacity_mbps"]
+    if cap is not None and eff is not None:
+        problems.append(
+            (
+                "capacity_per_sat_mbps",
+                "expected either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams, got both",
+            )
+        )
+    elif beam is not None and (cap is not None or eff is not None):
+        other = "capacity_per_sat_mbps" if cap is not None else "spectral_efficiency_bps_per_hz"
+        problems.append(("beam_capacity_mbps", f"expected either {other} or beam_capacity_mbps with beams, got both"))
+    elif cap is not None:
+        return
+    elif beam is not None and beams is None:
+        problems.append(
+            ("beams", f"expected an integer >= 1 with beam_capacity_mbps {_BEAM_CAPACITY_RULE}, got nothing")
+        )
+    elif beam is not None:
+        capacity = _as_float(beams)
+        capacity = None if capacity is None else float(beam) * capacity
+        if capacity is None or not math.isfinite(capacity):
+            problems.append(
+                (
+                    "beams",
+                    f"expected a capacity (beams x beam_capacity_mbps) that is a finite number of Mbit/s, "
+                    f"got {_shown(beams)} beams",
+                )
+            )
+    elif eff is not None and beams is None:
+        problems.append(
+            ("beams", f"expected an integer >= 1 with spectral_efficiency_bps_per_hz {_CAPACITY_RULE}, got nothing")
+        )
+    elif beams is not None and eff is None:
+        problems.append(
+            (
+                "spectral_efficiency_bps_per_hz",
+                f"expected a number of bit/s/Hz > 0 with beams {_CAPACITY_RULE}, got nothing",
+            )
+        )
+    elif eff is not None and not bad_bands and not bands:
+        problems.append(
+            (
+                "bands",
+                "expected at least one band with spectral_efficiency_bps_per_hz (for the bandwidth), got none",
+            )
+        )
+    elif eff is not None and beams is not None and not bad_bands:
+        # the capacity per satellite must be a number a float holds (not inf, no OverflowError later)
+        width = math.fsum(b.width_mhz for b in bands)
+        capacity = _as_float(beams)
+        capacity = None if capacity is None else float(eff) * width * capacity
+        if capacity is None or not math.isfinite(capacity):
+            problems.append(
+                (
+                    "beams",
+                    f"expected a capacity (efficiency x bandwidth x beams) that is a finite number of Mbit/s, "
+                    f"got {_shown(beams)} beams",
+                )
+            )
+
+
+def _site_problem(site: Any) -> tuple[float, float] | None:
+    """``(lat_deg, lon_deg)`` of a gateway site given as a pair of real numbers with the latitude in
+    [-90, 90] and the longitude in [-180, 180]; None when it is not one."""
+    if isinstance(site, (str, bytes)):
+        return None
+    try:
+        lat, lon = site
+    except (TypeError, ValueError):
+        return None
+    if not (_is_real(lat) and _is_real(lon)):
+        return None
+    la, lo = _as_float(lat), _as_float(lon)
+    if la is None or lo is None or not (-90.0 <= la <= 90.0 and -180.0 <= lo <= 180.0):
+        return None
+    return la, lo
+
+
+def _delivery_problems(values: dict[str, Any], out: dict[str, Any], problems: list[_Problem]) -> None:
+    """The fields that limit what a satellite delivers: ``max_beams_per_cell`` (an integer >= 1),
+    ``service_cell_km2`` (None, or a number of km² > 0), ``gateway_sites`` (None, or (lat_deg, lon_deg)
+    pairs), ``gateway_mask_deg`` (degrees in [0, 90)) and ``isl`` (a bool). Good values go to ``out``,
+    problems to ``problems``."""
+    k = values["max_beams_per_cell"]
+    if not _is_integer(k) or int(k) < 1:
+        problems.append(("max_beams_per_cell", f"expected an integer >= 1, got {_shown(k)}"))
+    else:
+        out["max_beams_per_cell"] = int(k)
+    area = values["service_cell_km2"]
+    if area is not None:
+        if not _positive(area):
+            problems.append(("service_cell_km2", f"expected a number of km2 > 0, got {_shown(area)}"))
+        else:
+            out["service_cell_km2"] = float(area)
+    sites = values["gateway_sites"]
+    expected = "a sequence of (lat_deg, lon_deg) gateway sites, or None (anywhere)"
+    if sites is not None:
+        if isinstance(sites, (str, bytes)):
+            problems.append(("gateway_sites", f"expected {expected}, got {_shown(sites)}"))
+        else:
+            try:
+                items = tuple(sites)
+            except TypeError:
+                problems.append(("gateway_sites", f"expected {expected}, got {type(sites).__name__}"))
+            else:
+                good: list[tuple[float, float]] = []
+                for j, site in enumerate(items):
+                    pair = _site_problem(site)
+                    if pair is None:
+                        problems.append(
+                            (
+                                f"gateway_sites[{j}]",
+                                "expected a (lat_deg, lon_deg) pair with the latitude in [-90, 90] and the "
+                                f"longitude in [-180, 180], got {_shown(site)}",
+                            )
+                        )
+                    else:
+                        good.append(pair)
+                if len(good) == len(items):
+                    out["gateway_sites"] = tuple(good)
+    m = values["gateway_mask_deg"]
+    mf = _as_float(m) if _is_real(m) else None
+    if mf is None or not (math.isfinite(mf) and 0.0 <= mf < 90.0):
+        problems.append(("gateway_mask_deg", f"expected a number of degrees in [0, 90), got {_shown(m)}"))
+    else:
+        out["gateway_mask_deg"] = mf
+    isl = values["isl"]
+    if not isinstance(isl, (bool, np.bool_)):
+        problems.append(("isl", f"expected true or false, got {_shown(isl)}"))
+    else:
+        out["isl"] = bool(isl)
+
+
 def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Problem]]:
     """Normalised field values of a system (those without problems) and every problem, in the order of
     the fields in an experiment file. ``values`` holds every field but ``elements``."""
@@ -303,67 +469,9 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
     bands, band_problems = _bands_problems(values["bands"])
     problems.extend(band_problems)
     out["bands"] = bands
-    # capacity: one way or none
-    good = True
-    for field, expected in (
-        ("capacity_per_sat_mbps", "a number of Mbit/s > 0"),
-        ("spectral_efficiency_bps_per_hz", "a number of bit/s/Hz > 0"),
-    ):
-        v = values[field]
-        if v is None:
-            continue
-        if not _positive(v):
-            problems.append((field, f"expected {expected}, got {_shown(v)}"))
-            good = False
-        else:
-            out[field] = float(v)
-    beams = values["beams"]
-    if beams is not None:
-        if not _is_integer(beams) or int(beams) < 1:
-            problems.append(("beams", f"expected an integer >= 1, got {_shown(beams)}"))
-            good = False
-        else:
-            out["beams"] = int(beams)
-    if good:
-        cap, eff = values["capacity_per_sat_mbps"], values["spectral_efficiency_bps_per_hz"]
-        if cap is not None and (eff is not None or beams is not None):
-            problems.append(
-                (
-                    "capacity_per_sat_mbps",
-                    "expected either capacity_per_sat_mbps or spectral_efficiency_bps_per_hz with beams, got both",
-                )
-            )
-        elif eff is not None and beams is None:
-            problems.append(
-                ("beams", f"expected an integer >= 1 with spectral_efficiency_bps_per_hz {_CAPACITY_RULE}, got nothing")
-            )
-        elif beams is not None and eff is None:
-            problems.append(
-                (
-                    "spectral_efficiency_bps_per_hz",
-                    f"expected a number of bit/s/Hz > 0 with beams {_CAPACITY_RULE}, got nothing",
-                )
-            )
-        elif eff is not None and not band_problems and not bands:
-            problems.append(
-                (
-                    "bands",
-                    "expected at least one band with spectral_efficiency_bps_per_hz (for the bandwidth), got none",
-                )
-            )
-        elif eff is not None and beams is not None and not band_problems:
-            # the capacity per satellite must be a number a float holds (not inf, no OverflowError later)
-            width = math.fsum(b.width_mhz for b in bands)
-            capacity = _as_float(beams)
-            capacity = None if capacity is None else float(eff) * width * capacity
-            if capacity is None or not math.isfinite(capacity):
-                problems.append(
-                    (
-                        "beams",
-                        f"expected a capacity (efficiency x bandwidth x beams) that is a finite number of Mbit/s, "
-                        f"got {_shown(beams)} beams",
-                    )
-                )
+    # capacity: one way or none; then what limits its delivery (beams per cell, gateways, links)
+    _capacity_problems(values, bands, bool(band_problems), out, problems)
+    _delivery_problems(values, out, problems)
     # coverage
     m = values["elevation_mask_deg"]
     mf = _as_float(m) if _is_real(m) else None
@@ -415,7 +523,8 @@ class System:
     capacity_per_sat_mbps : float | None   capacity of each satellite, Mbit/s (> 0)
     spectral_efficiency_bps_per_hz : float | None   with ``beams`` (and ``bands``) instead of
                                 capacity_per_sat_mbps: capacity = efficiency × Σ band widths (MHz) × beams
-    beams : int | None          beams per satellite (≥ 1), with spectral_efficiency_bps_per_hz
+    beams : int | None          beams per satellite (≥ 1): with spectral_efficiency_bps_per_hz or
+                                beam_capacity_mbps, or with capacity_per_sat_mbps (each beam capacity / beams)
     serve_countries : tuple[str, ...] | None   landing rights: the only countries (ISO3) it may serve;
                                 None = no allow list
     exclude_countries : tuple[str, ...]   countries it may not serve (wins over serve_countries)
@@ -423,10 +532,27 @@ class System:
                                 "authorised+pending" or a .csv table path): provenance only, the engine
                                 reads serve_countries and exclude_countries
                                 (:func:`orbitshare.landing.servable_countries` resolves a scenario)
+    beam_capacity_mbps : float | None   capacity of one beam, Mbit/s (> 0); with ``beams`` a third way of
+                                giving the capacity: capacity = beams × beam_capacity_mbps
+    max_beams_per_cell : int    beams of a satellite system a cell can take at once (≥ 1): the cell's cap
+                                is max_beams_per_cell × :attr:`beam_mbps`
+    gateway_sites : tuple[tuple[float, float], ...] | None   (lat_deg, lon_deg) of the system's gateways
+                                (latitude in [−90, 90], longitude in [−180, 180]); None = "anywhere" (a
+                                satellite always has a gateway)
+    gateway_mask_deg : float    a gateway sees a satellite above this elevation, degrees, in [0, 90)
+    isl : bool                  inter-satellite links: a satellite delivers without a gateway in view
+    service_cell_km2 : float | None   area of one service cell, km² (> 0): the ground footprint of one user
+                                beam, the unit ``max_beams_per_cell`` counts (Starlink ≈ 379 km²). A grid
+                                cell of land area A km² holds n_c = max(1, A / service_cell_km2) service
+                                cells: one satellite gives it at most min(beams, n_c) beams and it takes at
+                                most max_beams_per_cell × n_c beams. None = a grid cell is one service cell
+                                (n_c = 1)
 
     A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
     see :func:`orbitshare.engine.service.served_share` for the served share of a cell otherwise. Capacity is
-    optional here; :func:`orbitshare.engine.service.service` requires exactly one of the two ways.
+    optional here; :func:`orbitshare.engine.service.service` requires exactly one of the three ways
+    (``capacity_per_sat_mbps``, with or without ``beams``; ``spectral_efficiency_bps_per_hz`` with ``beams``;
+    ``beam_capacity_mbps`` with ``beams``).
 
     An invalid field raises :class:`~orbitshare.errors.SystemDefinitionError` (the first problem;
     :meth:`check_fields` lists them all).
@@ -445,6 +571,12 @@ class System:
     serve_countries: tuple | None = None
     exclude_countries: tuple = ()
     landing_rights: str = "all"
+    beam_capacity_mbps: float | None = None
+    max_beams_per_cell: int = 1
+    gateway_sites: tuple[tuple[float, float], ...] | None = None
+    gateway_mask_deg: float = 25.0
+    isl: bool = False
+    service_cell_km2: float | None = None
 
     @property
     def bandwidth_mhz(self) -> float:
@@ -453,13 +585,46 @@ class System:
 
     @property
     def capacity_mbps(self) -> float | None:
-        """Capacity per satellite, Mbit/s: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
-        Σ band widths (MHz) × beams; None when neither is given."""
+        """Capacity per satellite S, Mbit/s: ``capacity_per_sat_mbps``, or spectral efficiency (bit/s/Hz) ×
+        Σ band widths (MHz) × beams, or beams × ``beam_capacity_mbps``; None when none is given."""
         if self.capacity_per_sat_mbps is not None:
             return self.capacity_per_sat_mbps
         if self.spectral_efficiency_bps_per_hz is not None and self.beams is not None:
             return self.spectral_efficiency_bps_per_hz * self.bandwidth_mhz * self.beams
+        if self.beam_capacity_mbps is not None and self.beams is not None:
+            return self.beams * self.beam_capacity_mbps
         return None
+
+    @property
+    def beam_mbps(self) -> float | None:
+        """Capacity of one beam P, Mbit/s (the most one satellite gives one cell): ``beam_capacity_mbps``
+        when given, else S / beams when beams are given, else S (one beam); None without a capacity.
+
+        >>> from orbitshare.elements.walker import walker
+        >>> es = walker(550, 53, 1, 1, 0, "2026-01-01T00:00:00Z")
+        >>> System("a", es, capacity_per_sat_mbps=20000, beams=8).beam_mbps
+        2500.0
+        >>> System("b", es, beam_capacity_mbps=2500, beams=8, max_beams_per_cell=2).cell_cap_mbps
+        5000.0
+        """
+        if self.beam_capacity_mbps is not None:
+            return self.beam_capacity_mbps
+        capacity = self.capacity_mbps
+        if capacity is None:
+            return None
+        return capacity / self.beams if self.beams is not None else capacity
+
+    @property
+    def cell_cap_mbps(self) -> float | None:
+        """Most a cell takes from this system K, Mbit/s: ``max_beams_per_cell`` × :attr:`beam_mbps`; None
+        without a capacity."""
+        beam = self.beam_mbps
+        return None if beam is None else self.max_beams_per_cell * beam
+
+    @property
+    def delivers_anywhere(self) -> bool:
+        """True when a satellite delivers without a gateway in view (``isl``, or gateways "anywhere")."""
+        return self.isl or self.gateway_sites is None
 
     @property
     def has_landing_rights(self) -> bool:

@@ -72,9 +72,9 @@ def run() -> dict:
         _system("noA", exclude_countries=("AAA",)),
         _system("onlyB", serve_countries=("BBB",)),
     ]
-    svc = service(systems, grid, times, geog)
+    svc = service(systems, grid, times, geog, rule="proportional")
     acc = country_accounts(geog, svc["coverage"], spectrum=svc["spectrum"], capacity=svc["capacity"])
-    alone = service(systems[:1], grid, times, geog)
+    alone = service(systems[:1], grid, times, geog, rule="proportional")
     acc_alone = country_accounts(geog, alone["coverage"], spectrum=alone["spectrum"], capacity=alone["capacity"])
     return {"svc": svc, "acc": acc, "alone": alone, "acc_alone": acc_alone, "geog": geog}
 

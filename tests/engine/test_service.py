@@ -191,7 +191,7 @@ def assert_close_with_exact_zeros(got, ref, rtol=1e-9):
 def test_service_matches_brute_force(systems, times, res, weighting):
     grid = Grid(res)
     geog = synthetic_geography(grid)
-    out = service(systems, grid, times, geog, weighting=weighting)
+    out = service(systems, grid, times, geog, weighting=weighting, rule="proportional")
     cap, spec = out["capacity"], out["spectrum"]
     brute = brute_for(systems, times, grid, geog, weighting)
     assert cap.attrs["weighting"] == weighting
@@ -283,9 +283,9 @@ def test_thread_count_gives_identical_results(systems, times):
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = service(systems, grid, times, geog, chunk_steps=20)
+        one = service(systems, grid, times, geog, chunk_steps=20, rule="proportional")
         numba.set_num_threads(nmax)
-        many = service(systems, grid, times, geog, chunk_steps=20)
+        many = service(systems, grid, times, geog, chunk_steps=20, rule="proportional")
     finally:
         numba.set_num_threads(old)
     _assert_services(one, many)
@@ -297,15 +297,15 @@ def test_chunk_size_changes_capacity_only_to_rounding(systems, times, chunk_step
     everything else (integer statistics, per-step totals) is identical."""
     grid = Grid(5.0)
     geog = synthetic_geography(grid)
-    ref = service(systems, grid, times, geog, chunk_steps=NT)
-    got = service(systems, grid, times, geog, chunk_steps=chunk_steps)
+    ref = service(systems, grid, times, geog, chunk_steps=NT, rule="proportional")
+    got = service(systems, grid, times, geog, chunk_steps=chunk_steps, rule="proportional")
     _assert_services(got, ref, capacity_rtol=1e-12)
 
 
 def test_coverage_part_is_what_coverage_returns(systems, times):
     grid = Grid(5.0)
     geog = synthetic_geography(grid)
-    out = service(systems, grid, times, geog, keep_time_series=True, chunk_steps=13)
+    out = service(systems, grid, times, geog, keep_time_series=True, chunk_steps=13, rule="proportional")
     ref = coverage(systems, grid, times, geography=geog, keep_time_series=True)
     xr.testing.assert_identical(out["coverage"], ref)
 
@@ -336,7 +336,7 @@ def test_single_geo_satellite_spectrum_is_band_width_inside_its_cap():
     tg = time_grid(START, "2026-08-18T03:30:00Z", 1800.0)
     s = _geo(10.0, bands=(("C", 3700.0, 4200.0), ("Ku", 10700.0, 12700.0)), capacity_per_sat_mbps=1000.0)
     geog = synthetic_geography(grid)
-    out = service(s, grid, tg, geog)
+    out = service(s, grid, tg, geog, rule="proportional")
     e, r, _ = orbitshare.propagate(s.elements, tg, frame="itrs")
     el = np.stack([_elevation_deg(r[0, k], grid) for k in range(len(tg))])
     inside = (el > 10.05).all(axis=0)
@@ -358,7 +358,7 @@ def test_single_satellite_shares_equally_over_uniform_population():
     geog = synthetic_geography(grid)
     geog["population"] = xr.full_like(geog.population, 250.0)
     s = _geo(20.0, capacity_per_sat_mbps=1000.0)
-    out = service(s, grid, tg, geog)
+    out = service(s, grid, tg, geog, rule="proportional")
     e, r, _ = orbitshare.propagate(s.elements, tg, frame="itrs")
     vis = [visible(grid, r[0, k], 20.0) for k in range(len(tg))]
     expect = sum(v * 1000.0 / v.sum() for v in vis) / len(tg)
@@ -379,7 +379,7 @@ def test_single_satellite_shares_equally_over_uniform_population():
 def test_layout_bands_as_a_dimension_and_attributes(systems, times):
     grid = Grid(5.0)
     geog = synthetic_geography(grid)
-    out = service(systems, grid, times[:5], geog, weighting="area")
+    out = service(systems, grid, times[:5], geog, weighting="area", rule="proportional")
     spec, cap = out["spectrum"], out["capacity"]
     assert spec.band.values.tolist() == ["Ku", "Ka"]
     assert spec.mhz_available.dims == ("system", "band", "lat", "lon")
@@ -478,12 +478,18 @@ def test_service_validation(systems, times):
     geog = synthetic_geography(grid)
     es = systems[0].elements
     with pytest.raises(ValueError, match="System.capacity_per_sat_mbps: system 'x' has no capacity"):
-        service(System("x", es), grid, times[:2], geog)
+        service(System("x", es), grid, times[:2], geog, rule="proportional")
     with pytest.raises(ValueError, match="System.serve_countries.*'ZZZ'"):
-        service(System("x", es, capacity_per_sat_mbps=1.0, serve_countries=("AAA", "ZZZ")), grid, times[:2], geog)
+        service(
+            System("x", es, capacity_per_sat_mbps=1.0, serve_countries=("AAA", "ZZZ")),
+            grid,
+            times[:2],
+            geog,
+            rule="proportional",
+        )
     with pytest.raises(ValueError, match="weighting"):
-        service(systems, grid, times[:2], geog, weighting="people")
+        service(systems, grid, times[:2], geog, weighting="people", rule="proportional")
     with pytest.raises(ValueError, match="geography"):
-        service(systems, grid, times[:2], None)
+        service(systems, grid, times[:2], None, rule="proportional")
     with pytest.raises(ValueError, match="lat coordinate"):
-        service(systems, Grid(2.0), times[:2], geog)
+        service(systems, Grid(2.0), times[:2], geog, rule="proportional")

@@ -139,7 +139,9 @@ def test_broken_unknown_keys(monkeypatch):
         "broken_unknown_keys.toml: systems[0].elevation_mask: unknown key (did you mean 'elevation_mask_deg'?)",
         "broken_unknown_keys.toml: systems[0].colour: unknown key (expected one of 'name', 'elements', 'walker', "
         "'filing', 'fetch', 'epoch', 'operator', 'administration', 'bands', 'capacity_per_sat_mbps', "
-        "'spectral_efficiency_bps_per_hz', 'beams', 'elevation_mask_deg', 'min_visible', 'serve_countries', "
+        "'spectral_efficiency_bps_per_hz', 'beams', 'beam_capacity_mbps', 'max_beams_per_cell', 'service_cell_km2', "
+        "'gateways', "
+        "'gateway_mask_deg', 'isl', 'elevation_mask_deg', 'min_visible', 'serve_countries', "
         "'exclude_countries', 'landing_rights', 'family')",
     ]
 
@@ -225,11 +227,12 @@ def test_broken_capacity_and_outputs(monkeypatch):
         f"{f}: outputs.datasets[4]: expected each name once in datasets, got 'capacity' again",
         f"{f}: outputs.datasets: expected 'countries' with 'groups' (they are made from the country accounts), "
         "got ['capacity', 'groups', 'lorenz', 'coverage', 'capacity']",
-        f"{f}: systems[0]: expected a capacity (capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz with "
-        "beams) because outputs.datasets includes 'capacity', got neither",
+        f"{f}: systems[0]: expected a capacity (capacity_per_sat_mbps, spectral_efficiency_bps_per_hz with "
+        "beams, or beam_capacity_mbps with beams) because outputs.datasets includes 'capacity', got neither",
         f"{f}: outputs.files[1]: expected one of 'netcdf', 'csv', got 'png'",
         f"{f}: outputs.maps[2]: expected one of 'mean_visible', 'covered_fraction', 'max_gap_s', 'mhz_available', "
-        "'mhz_sat_available', 'capacity_mbps', 'capacity_per_person_mbps' (did you mean 'max_gap_s'?), "
+        "'mhz_sat_available', 'capacity_mbps', 'capacity_per_person_mbps', 'served_mbps', "
+        "'served_per_subscriber_mbps', 'demand_met_fraction' (did you mean 'max_gap_s'?), "
         "got 'max_gap'",
         f"{f}: outputs.weighting: expected 'population' or 'area', got 'people'",
     ]
@@ -383,6 +386,10 @@ def test_defaults_are_filled(tmp_path):
             "operator": "SES",
             "administration": "LUX",
             "bands": [],
+            "max_beams_per_cell": 1,
+            "gateways": "anywhere",
+            "gateway_mask_deg": 25.0,
+            "isl": False,
             "elevation_mask_deg": 25.0,
             "min_visible": 1,
             "exclude_countries": [],
@@ -402,6 +409,14 @@ def test_defaults_are_filled(tmp_path):
         "gso_masks_deg": [5.0, 10.0],
     }
     assert d["compute"] == {"threads": 0, "backend": "cpu"}  # None-valued keys are left out
+    # the demand and the capacity rule are written in full, defaults included
+    assert d["demand"] == {
+        "adoption": 0.01,
+        "busy_hour_mbps": 2.4,
+        "overbooking": 20.0,
+        "thresholds_mbps": [10.0, 25.0, 100.0],
+    }
+    assert d["capacity"] == {"rule": "maxmin"}
     with_cap = load_experiment(write(tmp_path, MINIMAL + "capacity_per_sat_mbps = 1000\n", "cap.toml"))
     assert with_cap.outputs.datasets == ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz")
 

@@ -161,6 +161,9 @@ capacity_per_sat_mbps = 1000
 datasets = DATASETS
 files = ["netcdf"]
 
+[capacity]
+rule = "proportional"
+
 [compute]
 backend = "cuda"
 """
@@ -429,7 +432,7 @@ def test_device_service_backend_matches_cpu():
     g = Grid(5.0)
     geo = geography(g)
     systems, times = _capacity_systems(), _small_times()
-    out = {b: service(systems, g, times, geo, chunk_steps=2, backend=b) for b in ("cuda", "cpu")}
+    out = {b: service(systems, g, times, geo, chunk_steps=2, backend=b, rule="proportional") for b in ("cuda", "cpu")}
     xr.testing.assert_identical(out["cuda"]["coverage"], out["cpu"]["coverage"])
     xr.testing.assert_identical(out["cuda"]["spectrum"], out["cpu"]["spectrum"])
     rtol = 1e-12 if MODE == "sim" else 1e-9

@@ -78,6 +78,41 @@ Per system ``s`` (suffix ``_total``: all systems together)::
                                                        all 1 for a system without landing rights
     systems_serving(country)                  1        Σ_s may_serve: systems that may serve c
 
+Allocation rules (capacity rule "maxmin" or "throughput")
+---------------------------------------------------------
+A capacity Dataset of an allocation (:func:`is_allocation`: ``served_mbps(system, lat, lon)``, ``adoption(country)``,
+``demand_share(system, country)``, attribute ``busy_hour_mbps``; no ``capacity_mbps``) gives, instead of the
+``capacity_delivered``/``capacity_per_person``/``service_ratio``/``resource_balance`` variables above::
+
+    adoption(country)                          1        subscribing share of the population (as given)
+    subscribers(country)                       persons  S_X = Σ pop·share·adoption_X
+    system_demand_mbps(system, country)        Mbit/s   Σ pop·share·adoption_X·busy_hour_mbps·demand_share(s, X)
+    demand_mbps(country)                       Mbit/s   Σ_s system_demand (0 where no system may serve X)
+    served_mbps(system, country)               Mbit/s   Σ_cells served_mbps_s · (X's demand on s in the cell /
+                                                        the cell's demand on s): 0 where s may not serve X
+    served_total_mbps(country)                 Mbit/s   Σ_s served_mbps
+    demand_met_fraction(country)               1        served_total / demand (NaN where demand = 0)
+    system_demand_met_fraction(system, country) 1       served / system_demand
+    served_per_subscriber_mbps(country)        Mbit/s   served_total / subscribers (NaN where subscribers = 0)
+    system_served_per_subscriber_mbps(system, country)  served / subscribers (sums over systems to the total)
+    share_population_at_least_{T}mbps(country) 1        share of X's population in (country, cell) pieces whose
+                                                        active-user rate (served to X in the cell / X's
+                                                        subscribers there × attrs overbooking) is
+                                                        >= T·(1 − 1e-9), for each T of attrs thresholds_mbps
+                                                        (:func:`threshold_name`)
+    offered_mbps, delivered_mbps, unused_mbps, satellite_utilisation, gateway_fraction (system): copied, and
+    the parameters capacity_per_sat_mbps, beams, beam_capacity_mbps, max_beams_per_cell, cell_cap_mbps,
+    gateways, gateway_mask_deg, isl where the capacity Dataset has them as variables (as coordinates they
+    come with the other system coordinates)
+
+and the attributes ``rule``, ``busy_hour_mbps``, ``thresholds_mbps``, ``adoption_source``, ``model``,
+``served_grid_total_mbps``, ``served_unassigned_mbps`` (served where no country's subscriber is counted; 0).
+The served per subscriber of a piece equals the cell's ``served_per_subscriber_mbps`` unless landing rights
+treat the cell's countries differently. Groups sum ``subscribers``, the demands and the served rates and
+recompute the ratios (and ``adoption`` = subscribers / population); the threshold shares are the members'
+shares weighted by population. Under the proportional rule nothing of this is present and every value is as
+before.
+
 Only the variables whose inputs were given are present. "World" is always the sum over the
 ``country`` dimension (the countries in the Dataset), so the world's shares are 1 and its ratios 1;
 unattributed satellites are reported but are in no country's share.
@@ -146,6 +181,12 @@ scope, system)`` with ``partition`` = ``ldc``, ``lldc``, ``sids`` (each: members
 Lorenz curve of capacity per person across people on ``(system, lorenz_point)``:
 ``lorenz_population_share``, ``lorenz_capacity_share``.
 
+Under an allocation rule the quantity ``served_per_subscriber`` replaces ``capacity_per_person``: ``x`` =
+``system_served_per_subscriber_mbps`` / ``served_per_subscriber_mbps`` of the country (scope ``countries``),
+or of the (country, cell) piece (scope ``people``), and ``w`` = subscribers (a per-subscriber quantity is
+weighted by its subscribers, as capacity per person by its people); the Lorenz curve is of the rate served
+per subscriber across subscribers: ``lorenz_subscriber_share``, ``lorenz_served_share``.
+
 Zero rule: units with ``x = 0`` (no service) are kept for Gini, Theil T (and its parts), Atkinson
 ε = 0.5 and Palma (``zeros="keep"``: Palma is ``inf`` when the poorest 40 % have nothing); Theil L
 (and its parts) and Atkinson ε = 1, undefined at 0, are computed among the units with ``x > 0``
@@ -155,6 +196,7 @@ A row where every ``x`` is 0 (a system serving nobody) has NaN indices.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -167,7 +209,18 @@ from orbitshare.analysis import equity as _eq
 from orbitshare.errors import ParameterError, ParameterTypeError, ZerosDroppedWarning
 from orbitshare.geo.build import country_cell_pairs
 
-__all__ = ["country_accounts", "group_accounts", "equity_summary", "lorenz_curves", "GROUPS"]
+__all__ = [
+    "country_accounts",
+    "group_accounts",
+    "equity_summary",
+    "lorenz_curves",
+    "is_allocation",
+    "threshold_name",
+    "thresholds_of",
+    "GROUPS",
+    "ALLOCATION_RULES",
+    "LORENZ_NAMES",
+]
 
 #: Group labels of :func:`group_accounts`, with their long names.
 GROUPS = {
@@ -550,9 +603,13 @@ def country_accounts(
         cov = _per_system(coverage["covered_fraction"], systems)
         any_cov, any_method = _any_covered(coverage, systems, cov)
     cap = None
-    if capacity is not None:
+    alloc = capacity is not None and is_allocation(capacity)
+    if capacity is not None and not alloc:
         if "capacity_mbps" not in capacity:
-            raise ParameterError("capacity: missing variable 'capacity_mbps' (system, lat, lon)")
+            raise ParameterError(
+                "capacity: missing variable 'capacity_mbps' (system, lat, lon), or 'served_mbps' "
+                "(system, lat, lon) of an allocation rule"
+            )
         cap = _per_system(capacity["capacity_mbps"], systems)
     mhz = mhz_sat = bands = None
     if spectrum is not None:
@@ -704,6 +761,14 @@ def country_accounts(
                     cell_methods="time: mean area: mean (weighted by population)",
                 )
 
+    if alloc:
+        assert capacity is not None
+        served_data, served_attrs = _served_variables(
+            _Allocation(cells, systems, capacity, [str(c) for c in geography["country"].values]), capacity
+        )
+        data.update(served_data)
+        attrs.update(served_attrs)
+
     counts = _element_counts(systems, coverage, capacity)
     op = _operated(owners, systems, counts, capacity, [str(c) for c in geography["country"].values])
     if op is not None:
@@ -749,6 +814,7 @@ def country_accounts(
 
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds = _derive(ds, _world(ds))
+    ds = _derive_served(ds)
     return _order(ds)
 
 
@@ -772,7 +838,18 @@ def _order(ds):
         "mhz_available_all_bands",
         "mhz_available_total",
         "mhz_sat_available",
+        "adoption",
+        "subscribers",
+        "demand_mbps",
+        "system_demand_mbps",
+        "served_total_mbps",
+        "served_mbps",
+        "demand_met_fraction",
+        "system_demand_met_fraction",
+        "served_per_subscriber_mbps",
+        "system_served_per_subscriber_mbps",
     ]
+    order += _at_least_vars(ds)
     names = [v for v in order if v in ds] + [v for v in ds.data_vars if v not in order]
     return ds[names]
 
@@ -843,6 +920,240 @@ def _any_covered(coverage, systems, cov):
     return cov.max(axis=0), "lower bound: max over systems of covered_fraction (no per-step counts)"
 
 
+# ============================================================================ allocation (served) accounts
+#: rules of :func:`orbitshare.engine.service.service` whose capacity Dataset is an allocation (served_mbps)
+ALLOCATION_RULES = ("maxmin", "throughput")
+#: per-system variables of an allocation's capacity Dataset copied into the accounts as they are
+_SYSTEM_ONLY = (
+    "offered_mbps",
+    "delivered_mbps",
+    "unused_mbps",
+    "satellite_utilisation",
+    "gateway_fraction",
+    # the systems' allocation parameters, where the capacity Dataset has them as variables (the report names them)
+    "capacity_per_sat_mbps",
+    "beams",
+    "beam_capacity_mbps",
+    "max_beams_per_cell",
+    "cell_cap_mbps",
+    "gateways",
+    "gateway_mask_deg",
+    "isl",
+)
+#: attributes of an allocation's capacity Dataset carried into the accounts (the report reads them)
+_ALLOCATION_ATTRS = ("rule", "busy_hour_mbps", "overbooking", "thresholds_mbps", "adoption_source", "model")
+#: relative tolerance of the threshold test (served per subscriber >= T·(1 − tol)): a demand met in
+#: full reaches its busy-hour rate to rounding only
+THRESHOLD_RTOL = 1e-9
+
+
+def is_allocation(capacity: xr.Dataset) -> bool:
+    """True for a capacity Dataset of an allocation rule ("maxmin", "throughput": ``served_mbps`` and no
+    ``capacity_mbps``); False for the proportional rule's (``capacity_mbps``)."""
+    rule = str(capacity.attrs.get("rule", ""))
+    if rule in ALLOCATION_RULES:
+        return True
+    return "served_mbps" in capacity and "capacity_mbps" not in capacity
+
+
+def threshold_name(t: float) -> str:
+    """The variable holding the population share at ``t`` Mbit/s or more per subscriber; ``t`` is
+    written as an integer when integral.
+
+    >>> threshold_name(10.0), threshold_name(2.5)
+    ('share_population_at_least_10mbps', 'share_population_at_least_2.5mbps')
+    """
+    t = float(t)
+    text = str(int(t)) if t.is_integer() else repr(t)
+    return f"share_population_at_least_{text}mbps"
+
+
+def _threshold_key(name: Any) -> float:
+    try:
+        return float(str(name)[len("share_population_at_least_") : -len("mbps")])
+    except ValueError:  # pragma: no cover - only names of threshold_name come here
+        return math.inf
+
+
+def _at_least_vars(ds: xr.Dataset) -> list[str]:
+    """The ``share_population_at_least_*`` variables of ``ds``, by threshold."""
+    return sorted((str(v) for v in ds.data_vars if str(v).startswith("share_population_at_least_")), key=_threshold_key)
+
+
+def thresholds_of(capacity: xr.Dataset) -> tuple[float, ...]:
+    """``attrs["thresholds_mbps"]`` of a capacity (or accounts) Dataset as floats (Mbit/s); () without it."""
+    t = capacity.attrs.get("thresholds_mbps")
+    if t is None:
+        return ()
+    return tuple(float(v) for v in np.atleast_1d(np.asarray(t, np.float64)))
+
+
+class _Allocation:
+    """The served rates of an allocation split over the (country, cell) pairs of the grid.
+
+    A pair (country X, cell c) holds ``subscribers = population_c · share_X(c) · adoption_X`` (the
+    land share ``share_X(c)`` of :class:`_Cells`) and, per system s, the demand
+    ``subscribers · busy_hour_mbps · demand_share(s, X)``. System s's ``served_mbps`` in cell c goes to
+    the pairs of c in proportion to their demand on s (nothing to a country s may not serve: its
+    demand share is 0). Arrays per pair (float64), per system first where they have one."""
+
+    def __init__(self, cells: _Cells, systems: list[str], capacity: xr.Dataset, codes: list[str]):
+        for name in ("served_mbps", "adoption", "demand_share"):
+            if name not in capacity:
+                raise ParameterError(
+                    f"capacity: missing variable {name!r} of an allocation (served_mbps(system, lat, lon), "
+                    "adoption(country), demand_share(system, country) from orbitshare.engine.service.service)"
+                )
+        if "busy_hour_mbps" not in capacity.attrs:
+            raise ParameterError("capacity: missing attribute 'busy_hour_mbps' of an allocation")
+        cells.check_grid(capacity, "capacity")
+        have = [str(c) for c in capacity["adoption"]["country"].values]
+        missing = [c for c in codes if c not in have]
+        if missing:
+            raise ParameterError(
+                f"capacity: adoption lacks the geography's countries {missing[:5]}; give results of the same run"
+            )
+        self.cells = cells
+        self.systems = list(systems)
+        self.busy = float(capacity.attrs["busy_hour_mbps"])
+        self.adoption = np.nan_to_num(np.asarray(capacity["adoption"].sel(country=codes).values, np.float64), nan=0.0)
+        ds_ = capacity["demand_share"].sel(system=systems, country=codes).transpose("system", "country")
+        self.demand_share = np.nan_to_num(np.asarray(ds_.values, np.float64), nan=0.0)
+        served = _per_system(capacity["served_mbps"], systems)  # [nsys, ncell]
+        c, n = cells.c, cells.n
+        self.pop = cells.share * cells.pop[n]
+        self.subs = self.pop * self.adoption[c]
+        self.demand = self.subs[None, :] * self.busy * self.demand_share[:, c]  # [nsys, npairs]
+        cell_demand = np.stack([np.bincount(n, weights=d, minlength=cells.ncell) for d in self.demand])
+        cell_demand = cell_demand.reshape(len(systems), cells.ncell)
+        den = cell_demand[:, n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.where(den > 0, self.demand / np.where(den > 0, den, 1.0), 0.0)
+        self.served = served[:, n] * factor  # [nsys, npairs]
+        self.served_grid_total = float(served.sum())
+        #: served to cells where no country's subscriber is counted (should be 0)
+        self.served_unassigned = self.served_grid_total - float(self.served.sum())
+
+    def per_subscriber(self) -> np.ndarray:
+        """float64[nsys + 1, npairs]: served per subscriber of each pair, per system and all systems
+        (NaN where the pair has no subscriber)."""
+        s = np.vstack([self.served, self.served.sum(axis=0, keepdims=True)])
+        return _divide(s, self.subs[None, :])
+
+
+def _served_variables(a: _Allocation, capacity: xr.Dataset) -> tuple[dict[str, xr.Variable], dict[str, Any]]:
+    """The extensive served/demand variables of the countries Dataset (ratios: :func:`_derive_served`),
+    the population shares at each threshold, the per-system variables and the attrs of an allocation."""
+    cells = a.cells
+    data: dict[str, xr.Variable] = {}
+    P = cells.country_sum(a.pop)
+    subs = cells.country_sum(a.subs)
+    sys_demand = cells.country_sum(a.demand)
+    served = cells.country_sum(a.served)
+    data["adoption"] = _var("country", a.adoption, "subscribing share of the population", "1")
+    data["subscribers"] = _var(
+        "country",
+        subs,
+        "subscribers (population on the grid x adoption)",
+        "persons",
+        cell_methods="area: sum",
+    )
+    data["demand_mbps"] = _var(
+        "country",
+        sys_demand.sum(axis=0),
+        "busy-hour demand of the subscribers some system may serve",
+        _MBPS,
+        cell_methods="area: sum",
+        comment="subscribers x busy_hour_mbps x sum over systems of demand_share (1, or 0 where no system may serve)",
+    )
+    data["system_demand_mbps"] = _var(
+        ("system", "country"),
+        sys_demand,
+        "busy-hour demand on the system (the subscribers' equal share among the systems that may serve them)",
+        _MBPS,
+        cell_methods="area: sum",
+        comment="subscribers x busy_hour_mbps x demand_share(system, country)",
+    )
+    data["served_mbps"] = _var(
+        ("system", "country"),
+        served,
+        "rate served to the country by the system (time mean)",
+        _MBPS,
+        cell_methods="time: mean area: sum",
+        comment="per cell, served_mbps split over the cell's countries in proportion to their demand on the system",
+    )
+    data["served_total_mbps"] = _var(
+        "country",
+        served.sum(axis=0),
+        "rate served to the country by all systems (time mean)",
+        _MBPS,
+        cell_methods="time: mean area: sum",
+    )
+    # the thresholds are rates of an ACTIVE user: served per subscriber x overbooking (subscribers per active
+    # user in the busy hour; 1 when the capacity Dataset does not say)
+    overbooking = float(capacity.attrs.get("overbooking", 1.0))
+    x = a.per_subscriber()[-1] * overbooking
+    for t in thresholds_of(capacity):
+        hit = np.where(np.nan_to_num(x, nan=-1.0) >= t * (1.0 - THRESHOLD_RTOL), a.pop, 0.0)
+        share = _divide(cells.country_sum(hit), np.where(subs > 0, P, 0.0))
+        data[threshold_name(t)] = _var(
+            "country",
+            share,
+            f"share of the population where an active user is served at least {t:g} Mbit/s in the busy hour "
+            "(time mean)",
+            "1",
+            cell_methods="area: mean (weighted by population)",
+            threshold_mbps=t,
+            comment="per (country, cell) piece: served to the country in the cell / its subscribers there (the "
+            "cell's served_per_subscriber_mbps unless landing rights treat the cell's countries differently), "
+            f"times the overbooking ({overbooking:g} subscribers per active user); NaN where the country has no "
+            "subscriber",
+        )
+    for name in _SYSTEM_ONLY:
+        if name in capacity.data_vars and capacity[name].dims == ("system",):
+            v = capacity[name]
+            data[name] = xr.Variable("system", np.asarray(v.sel(system=a.systems).values), v.attrs)
+    attrs = {k: capacity.attrs[k] for k in _ALLOCATION_ATTRS if k in capacity.attrs}
+    attrs["served_grid_total_mbps"] = a.served_grid_total
+    attrs["served_unassigned_mbps"] = a.served_unassigned
+    return data, attrs
+
+
+def _derive_served(ds: xr.Dataset) -> xr.Dataset:
+    """Add the ratios of an allocation from the totals (countries or groups): demand met, served per subscriber."""
+    if "served_total_mbps" not in ds:
+        return ds
+    pairs = (
+        ("demand_met_fraction", "served_total_mbps", "demand_mbps", "share of the demand met (all systems)", "1"),
+        (
+            "system_demand_met_fraction",
+            "served_mbps",
+            "system_demand_mbps",
+            "share of the demand on the system met by it",
+            "1",
+        ),
+        (
+            "served_per_subscriber_mbps",
+            "served_total_mbps",
+            "subscribers",
+            "rate served per subscriber, all systems (time mean)",
+            _MBPS,
+        ),
+        (
+            "system_served_per_subscriber_mbps",
+            "served_mbps",
+            "subscribers",
+            "rate served per subscriber by the system (time mean; over all the country's subscribers)",
+            _MBPS,
+        ),
+    )
+    for name, num, den, ln, units in pairs:
+        ds[name] = xr.apply_ufunc(_divide, ds[num], ds[den]).assign_attrs(
+            long_name=ln, units=units, comment=f"{num} / {den}; NaN where {den} = 0"
+        )
+    return ds
+
+
 # ============================================================================ group accounts
 _SUMMED = (
     "population",
@@ -855,6 +1166,11 @@ _SUMMED = (
     "satellites_operated_total",
     "capacity_operated_mbps",
     "capacity_operated_total_mbps",
+    "subscribers",
+    "demand_mbps",
+    "system_demand_mbps",
+    "served_mbps",
+    "served_total_mbps",
 )
 _MHZ = ("mhz_available", "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available")
 
@@ -916,7 +1232,17 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
                 .assign_attrs(v.attrs)
                 .assign_attrs(cell_methods="area: mean (weighted by population, group members)")
             )
-    for name in ("satellites_unattributed", "capacity_operated_unattributed_mbps"):
+    for name in _at_least_vars(countries):  # population-weighted mean of the members' shares
+        v = countries[name]
+        ok = pos & np.isfinite(v)
+        num = xr.dot(m, (v * P).where(ok, 0.0), dim="country")
+        den = xr.dot(m, P.where(ok, 0.0), dim="country")
+        data[name] = (
+            xr.apply_ufunc(_divide, num, den)
+            .assign_attrs(v.attrs)
+            .assign_attrs(cell_methods="area: mean (weighted by population, group members)")
+        )
+    for name in ("satellites_unattributed", "capacity_operated_unattributed_mbps", *_SYSTEM_ONLY):
         if name in countries:
             data[name] = countries[name]
     if "may_serve" in countries:
@@ -944,12 +1270,18 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
     ds = xr.Dataset(
         data, coords=coords, attrs={k: v for k, v in countries.attrs.items() if k in ("Conventions", "source")}
     )
+    ds.attrs.update({k: v for k, v in countries.attrs.items() if k in _ALLOCATION_ATTRS})
     ds.attrs["title"] = "orbitshare group accounts"
     ds.attrs["comment"] = (
         "totals are sums over members; per-person values, fractions, shares and ratios are "
         "recomputed from the group totals and the world totals (all countries), never averaged"
     )
     ds = _derive(ds, _world(countries))
+    if "subscribers" in ds:
+        ds["adoption"] = xr.apply_ufunc(_divide, ds["subscribers"], ds["population"]).assign_attrs(
+            long_name="subscribing share of the population (subscribers / population)", units="1"
+        )
+    ds = _derive_served(ds)
     ds = ds.transpose(..., "group")
     ds["group_member"] = member.assign_coords({k: v for k, v in countries.coords.items() if v.dims == ("country",)})
     return _order(ds)
@@ -1019,7 +1351,11 @@ def _people_values(systems, capacity, spectrum, cells, codes):
     rights = _landing_rights(systems, codes, capacity, spectrum)
     restricted = [] if rights is None else np.flatnonzero(~(rights[0].all(axis=1) & rights[1])).tolist()
     out = {}
-    if capacity is not None:
+    if capacity is not None and is_allocation(capacity):
+        a = _Allocation(cells, systems, capacity, codes)
+        out["served_per_subscriber"] = np.nan_to_num(a.per_subscriber()[:, keep], nan=0.0)
+        out["served_per_subscriber:w"] = a.subs[keep][None, :]
+    elif capacity is not None:
         cells.check_grid(capacity, "capacity")
         cap = _per_system(capacity["capacity_mbps"], systems)
         if not restricted:
@@ -1085,6 +1421,19 @@ def equity_summary(
     sys_labels = systems + ["all"]
     quantities = []
     country_x = {}
+    country_w = {}
+    if "served_per_subscriber_mbps" in countries:
+        quantities.append("served_per_subscriber")
+        country_x["served_per_subscriber"] = np.vstack(
+            [
+                countries["system_served_per_subscriber_mbps"]
+                .sel(system=systems)
+                .transpose("system", "country")
+                .values,
+                countries["served_per_subscriber_mbps"].values[None, :],
+            ]
+        )
+        country_w["served_per_subscriber"] = np.nan_to_num(countries["subscribers"].values.astype(np.float64), nan=0.0)
     if "capacity_per_person_mbps" in countries:
         quantities.append("capacity_per_person")
         country_x["capacity_per_person"] = np.vstack(
@@ -1101,7 +1450,12 @@ def equity_summary(
                 countries["mhz_available_total"].values[None, :],
             ]
         )
-    if capacity is not None and "capacity_per_person" not in quantities:
+    if capacity is not None and is_allocation(capacity) and "served_per_subscriber" not in quantities:
+        raise ParameterError(
+            "equity_summary: capacity of an allocation given but countries has no served_per_subscriber_mbps; "
+            "build countries with country_accounts(..., capacity=capacity)"
+        )
+    if capacity is not None and not is_allocation(capacity) and "capacity_per_person" not in quantities:
         raise ParameterError(
             "equity_summary: capacity given but countries has no capacity variables; build "
             "countries with country_accounts(..., capacity=capacity)"
@@ -1136,12 +1490,12 @@ def equity_summary(
     for iq, q in enumerate(quantities):
         for isc, scope in enumerate(scopes):
             if scope == "countries":
-                X, w, groups = country_x[q], Pc, labels
+                X, w, groups = country_x[q], country_w.get(q, Pc), labels
             else:
                 if q not in people_x:
                     continue
                 X = people_x[q]
-                w = pw
+                w = people_x[f"{q}:w"][0] if f"{q}:w" in people_x else pw
                 groups = {k: g[pc] for k, g in labels.items()}
             for js in range(ns):
                 x = (
@@ -1196,7 +1550,11 @@ def equity_summary(
             "quantity",
             np.array(quantities),
             {
-                "long_name": "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
+                "long_name": "quantity shared: served_per_subscriber (Mbit/s served per subscriber under an "
+                "allocation rule; w = subscribers) or mhz_available (MHz reaching a person, summed over bands; "
+                "w = population)"
+                if "served_per_subscriber" in quantities
+                else "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
                 "reaching a person, summed over bands)"
             },
         ),
@@ -1241,10 +1599,47 @@ def equity_summary(
             [ds, _lorenz(people_x["capacity_per_person"], pw, sys_labels, lorenz_points)],
             combine_attrs="override",
         )
+    elif "served_per_subscriber" in people_x:
+        ds = xr.merge(
+            [
+                ds,
+                _lorenz(
+                    people_x["served_per_subscriber"],
+                    people_x["served_per_subscriber:w"][0],
+                    sys_labels,
+                    lorenz_points,
+                    served=True,
+                ),
+            ],
+            combine_attrs="override",
+        )
     return ds
 
 
-def _lorenz(X, w, sys_labels, points):
+#: names and long names of the Lorenz variables: (x share, y share) of capacity per person (proportional
+#: rule) and of the rate served per subscriber (allocation rules)
+LORENZ_NAMES = {
+    False: (
+        ("lorenz_population_share", "cumulative share of the population (people sorted by capacity per person)"),
+        (
+            "lorenz_capacity_share",
+            "cumulative share of the capacity delivered (Lorenz curve of capacity per person across people)",
+        ),
+    ),
+    True: (
+        (
+            "lorenz_subscriber_share",
+            "cumulative share of the subscribers (sorted by the rate served per subscriber)",
+        ),
+        (
+            "lorenz_served_share",
+            "cumulative share of the rate served (Lorenz curve of the rate served per subscriber across subscribers)",
+        ),
+    ),
+}
+
+
+def _lorenz(X, w, sys_labels, points, served=False):
     rows_p, rows_l = [], []
     for x in X:
         x = np.nan_to_num(x, nan=0.0)
@@ -1262,17 +1657,11 @@ def _lorenz(X, w, sys_labels, points):
             rows_p.append(p)
             rows_l.append(lc)
     dims = ("system", "lorenz_point")
+    (px, pln), (ly, lln) = LORENZ_NAMES[bool(served)]
     return xr.Dataset(
         {
-            "lorenz_population_share": _var(
-                dims, np.array(rows_p), "cumulative share of the population (people sorted by capacity per person)", "1"
-            ),
-            "lorenz_capacity_share": _var(
-                dims,
-                np.array(rows_l),
-                "cumulative share of the capacity delivered (Lorenz curve of capacity per person across people)",
-                "1",
-            ),
+            px: _var(dims, np.array(rows_p), pln, "1"),
+            ly: _var(dims, np.array(rows_l), lln, "1"),
         },
         coords={
             "system": xr.Variable("system", np.array(sys_labels)),
@@ -1300,5 +1689,8 @@ def lorenz_curves(
     cells = _Cells(geography)
     systems = [str(s) for s in capacity["system"].values] if systems is None else list(systems)
     x = _people_values(systems, capacity, None, cells, [str(c) for c in geography["country"].values])
+    if "served_per_subscriber" in x:
+        w = x["served_per_subscriber:w"][0]
+        return _lorenz(x["served_per_subscriber"], w, systems + ["all"], points, served=True)
     _, _, pw = cells.pieces()
     return _lorenz(x["capacity_per_person"], pw, systems + ["all"], points)

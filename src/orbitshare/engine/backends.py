@@ -27,12 +27,11 @@ import numba
 import numpy as np
 
 from orbitshare.engine.chunk import propagate_and_accumulate
-from orbitshare.engine.passinputs import PassInputs
+from orbitshare.engine.passinputs import PassInputs, time_blocks
 from orbitshare.engine.propagation import sgp4_params
 from orbitshare.errors import BackendError, ParameterError
 from orbitshare.kernels.chunkstate import ChunkState
 from orbitshare.kernels.frames import itrs_rotations
-from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS
 from orbitshare.timegrid import TimeGrid
 
 __all__ = ["BACKENDS", "check_backend", "chunk_source", "cpu_chunks", "cuda_chunks"]
@@ -60,6 +59,13 @@ def check_backend(backend: str, client: Any = None) -> str:
             raise BackendError("backend = 'cuda' runs in this process: pass client=None (no Dask client)")
         _cuda_kernels()
     return backend
+
+
+#: The one line with which the CUDA backend refuses the capacity allocation (not ported yet).
+ALLOCATION_NOT_ON_CUDA = (
+    "compute.backend = 'cuda': the capacity allocation (capacity.rule = 'maxmin' or 'throughput') has no CUDA "
+    "port yet; use backend = 'cpu' or 'dask', or capacity.rule = 'proportional'"
+)
 
 
 def _cuda_kernels() -> ModuleType:
@@ -90,7 +96,9 @@ def cpu_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
         n = len(chunk)
         # integer statistics do not depend on the blocks; capacity's float sums must not depend on the
         # thread count, so their partition depends on the chunk length only
-        nblocks = min(CAPACITY_TIME_BLOCKS if inputs.capacity is not None else numba.get_num_threads(), n)
+        nblocks = time_blocks(n, inputs.capacity is not None, inputs.allocation is not None) or min(
+            numba.get_num_threads(), n
+        )
         st, buffers = propagate_and_accumulate(
             params,
             init_err,
@@ -110,6 +118,8 @@ def cpu_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
 def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
     """The pass's chunks of ``times`` on the GPU: SGP4 → ITRS → footprints fused, positions never leave
     the device (:func:`orbitshare.kernels.cuda.cuda_coverage`)."""
+    if inputs.allocation is not None:
+        raise BackendError(ALLOCATION_NOT_ON_CUDA)
     cuda_kernels = _cuda_kernels()
     nsys, nsat = inputs.nsys, inputs.nsat
     options = inputs.kernel_options()

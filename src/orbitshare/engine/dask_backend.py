@@ -18,7 +18,7 @@ one Dask task per (time chunk × system):
 
 The results are identical to the single-process run: the integer statistics do not depend on the
 partition at all, and the capacity float sums use the driver's time-block rule
-(``min(CAPACITY_TIME_BLOCKS, chunk length)``), which depends on the chunk length only — so they are
+(:func:`orbitshare.engine.passinputs.time_blocks`), which depends on the chunk length only — so they are
 bit-identical too. Tasks are pure: a worker that dies is replaced, and the scheduler reruns its tasks
 (``retries`` also covers exceptions). ``distributed`` is imported lazily: install the ``dask`` extra
 (``pip install "orbitshare[dask]"``).
@@ -41,11 +41,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from orbitshare.engine.chunk import propagate_and_accumulate
-from orbitshare.engine.passinputs import GridGeometry, PassInputs, check_capacity_inputs
+from orbitshare.engine.passinputs import GridGeometry, PassInputs, check_capacity_inputs, time_blocks
 from orbitshare.engine.propagation import sgp4_params
 from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.kernels.chunkstate import ChunkState
-from orbitshare.kernels.visibility import CAPACITY_TIME_BLOCKS
+from orbitshare.kernels.visibility import AllocationInputs
 from orbitshare.timegrid import TimeGrid
 
 __all__ = [
@@ -79,9 +79,32 @@ class SystemInput(NamedTuple):
     min_visible: int
     capacity_mbps: float | None = None
     weight: np.ndarray | None = None
+    allocation: AllocationInputs | None = None
 
 
-def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) -> list[SystemInput]:
+def _system_allocation(a: AllocationInputs, i: int, first: int, nsat: int) -> AllocationInputs:
+    """System i's part of the pass's allocation inputs (its satellites first .. first + nsat − 1 of the
+    pass, numbered from 0 here). Systems never share a cell's demand, so each system's task allocates
+    exactly what the whole pass would."""
+    g0, g1 = int(a.gw_ptr[i]), int(a.gw_ptr[i + 1])
+    return AllocationInputs(
+        a.rule,
+        np.ascontiguousarray(a.sat_cap[first : first + nsat]),
+        np.ascontiguousarray(a.pair_cap[i : i + 1]),
+        np.ascontiguousarray(a.cell_cap[i : i + 1]),
+        np.ascontiguousarray(a.demand[i : i + 1]),
+        np.ascontiguousarray(a.next_demand[i : i + 1]),
+        np.ascontiguousarray(a.gw_free[i : i + 1]),
+        np.array([0, g1 - g0], np.int64),
+        np.ascontiguousarray(a.gw_pos[g0:g1]),
+        np.ascontiguousarray(a.gw_up[g0:g1]),
+        np.ascontiguousarray(a.gw_mask_rad[i : i + 1]),
+    )
+
+
+def system_inputs(
+    systems, capacity=None, geometry: GridGeometry | None = None, allocation: AllocationInputs | None = None
+) -> list[SystemInput]:
     """One :class:`SystemInput` per system, with the driver's conversions.
 
     systems : the driver's list of :class:`~orbitshare.system.System` (anything with ``elements``,
@@ -89,6 +112,7 @@ def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) 
     capacity : None, or the driver's ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon] or
         [nlat, nlon])``
     geometry : checks the weight's shape against the grid when given
+    allocation : None, or the pass's allocation inputs (split per system)
     """
     systems = list(systems)
     nsys = len(systems)
@@ -97,8 +121,10 @@ def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) 
         nlat, nlon = (geometry.nlat, geometry.nlon) if geometry is not None else np.shape(capacity[1])[-2:]
         cap_sys, weight = check_capacity_inputs(capacity, nsys, nlat, nlon)
     out = []
+    first = 0
     for i, s in enumerate(systems):
         params, init_err = sgp4_params(s.elements)
+        nsat = len(s.elements)
         out.append(
             SystemInput(
                 np.ascontiguousarray(params, np.float64),
@@ -107,16 +133,18 @@ def system_inputs(systems, capacity=None, geometry: GridGeometry | None = None) 
                 int(s.min_visible),
                 None if cap_sys is None else float(cap_sys[i]),
                 None if weight is None else np.ascontiguousarray(weight[i : i + 1], dtype=np.float64),
+                None if allocation is None else _system_allocation(allocation, i, first, nsat),
             )
         )
+        first += nsat
     return out
 
 
-def capacity_nblocks(n: int, capacity: bool) -> int | None:
-    """The driver's time-block rule: ``min(CAPACITY_TIME_BLOCKS, n)`` with capacity (the float sums
-    depend on the block partition, which must depend on the chunk length only); otherwise None (the
+def capacity_nblocks(n: int, capacity: bool, allocation: bool = False) -> int | None:
+    """The driver's time-block rule (:func:`orbitshare.engine.passinputs.time_blocks`): with float sums
+    (capacity, allocation) a partition that depends on the chunk length only; otherwise None (the
     worker's Numba thread count: the integer statistics do not depend on it)."""
-    return min(CAPACITY_TIME_BLOCKS, int(n)) if capacity else None
+    return time_blocks(n, capacity, allocation)
 
 
 def chunk_system_task(
@@ -137,6 +165,8 @@ def chunk_system_task(
     if inp.capacity_mbps is not None:
         cap_kw["capacity_per_sat"] = np.full(nsat, inp.capacity_mbps, np.float64)
         cap_kw["weight"] = inp.weight
+    if inp.allocation is not None:
+        cap_kw["allocation"] = inp.allocation
     with _KERNEL_LOCK:
         st, (e, _r, _v) = propagate_and_accumulate(
             inp.params,
@@ -239,9 +269,10 @@ def dask_chunk_states(
         if do_cap and (s.weight is None or s.weight.shape != (1, geom.nlat, geom.nlon)):
             raise ParameterError(f"SystemInput.weight: expected shape (1, {geom.nlat}, {geom.nlon})")
     if nblocks_for is None:
+        do_alloc = any(s.allocation is not None for s in inputs)
 
         def nblocks_for(n):
-            return capacity_nblocks(n, do_cap)
+            return capacity_nblocks(n, do_cap, do_alloc)
 
     nsys = len(inputs)
     ahead = int(max_chunks_ahead) if max_chunks_ahead is not None else max(2, 2 * _n_workers(client))
@@ -336,7 +367,7 @@ def dask_pass_chunks(
     chunk_steps = inputs.chunk_steps
     geom = inputs.geometry
     for ci, n, st, err in dask_chunk_states(
-        system_inputs(inputs.systems, inputs.capacity, geom),
+        system_inputs(inputs.systems, inputs.capacity, geom, inputs.allocation),
         times,
         chunk_steps,
         geom,

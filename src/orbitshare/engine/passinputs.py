@@ -17,6 +17,7 @@ import numpy as np
 from orbitshare.elements.elementset import ElementSet
 from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.grid import Grid
+from orbitshare.kernels.visibility import ALLOCATION_TIME_BLOCKS, CAPACITY_TIME_BLOCKS, AllocationInputs
 from orbitshare.system import System, as_systems
 from orbitshare.timegrid import TimeGrid
 
@@ -29,6 +30,7 @@ __all__ = [
     "default_chunk_steps",
     "prepare_pass",
     "step_seconds",
+    "time_blocks",
 ]
 
 #: Default propagation budget per time chunk, satellite-steps (49 bytes each: r, v, e).
@@ -89,6 +91,17 @@ def default_chunk_steps(
     return int(max(1, min(c, ntime)))
 
 
+def time_blocks(n: int, capacity: bool, allocation: bool) -> int | None:
+    """The chunk kernel's time blocks for a chunk of n steps: with float sums a number that depends on n
+    only (``CAPACITY_TIME_BLOCKS``, ``ALLOCATION_TIME_BLOCKS``), so that no thread count changes a bit;
+    otherwise None (the kernel's choice: the integer statistics do not depend on it)."""
+    if allocation:
+        return min(ALLOCATION_TIME_BLOCKS, int(n))
+    if capacity:
+        return min(CAPACITY_TIME_BLOCKS, int(n))
+    return None
+
+
 def step_seconds(times: TimeGrid) -> float:
     """The step of a regularly spaced TimeGrid, s (NaN for a single step).
 
@@ -142,6 +155,8 @@ class PassInputs:
     keep_counts : bool             keep the per-step int16 counts
     count_any : bool               also count the steps with at least one satellite visible
     capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``
+    allocation : None, or the capacity allocation's inputs (:class:`~orbitshare.kernels.visibility.AllocationInputs`;
+        instead of ``capacity``)
     """
 
     systems: tuple[System, ...]
@@ -157,6 +172,7 @@ class PassInputs:
     keep_counts: bool
     count_any: bool
     capacity: tuple[np.ndarray, np.ndarray] | None
+    allocation: AllocationInputs | None = None
 
     @property
     def nsys(self) -> int:
@@ -179,7 +195,15 @@ class PassInputs:
             cap_sys, weight = self.capacity
             kw["capacity_per_sat"] = np.ascontiguousarray(cap_sys[self.sat_sys])
             kw["weight"] = weight
+        if self.allocation is not None:
+            kw["allocation"] = self.allocation
         return kw
+
+    @property
+    def float_sums(self) -> bool:
+        """True when the chunk kernel sums floats (capacity or allocation): then its time-block partition
+        must depend on the chunk length only (:func:`time_blocks`)."""
+        return self.capacity is not None or self.allocation is not None
 
 
 def prepare_pass(
@@ -191,6 +215,7 @@ def prepare_pass(
     chunk_steps: int | None = None,
     count_any: bool = False,
     capacity: Any = None,
+    allocation: AllocationInputs | None = None,
 ) -> PassInputs:
     """Check the pass's inputs once and build :class:`PassInputs`.
 
@@ -198,7 +223,7 @@ def prepare_pass(
     grid : Grid, or a resolution in degrees
     times : a regularly spaced TimeGrid (``orbitshare.time_grid``), at least one step
     keep_time_series : keep per-step counts; chunk_steps : steps per chunk (default
-        :func:`default_chunk_steps`); count_any, capacity : see :class:`PassInputs`
+        :func:`default_chunk_steps`); count_any, capacity, allocation : see :class:`PassInputs`
     """
     syslist = as_systems(systems)
     if not isinstance(grid, Grid):
@@ -215,6 +240,8 @@ def prepare_pass(
     elements = ElementSet.concat([s.elements for s in syslist])
     sat_sys = np.concatenate([np.full(len(s.elements), i, np.int32) for i, s in enumerate(syslist)])
     checked_capacity = None if capacity is None else check_capacity_inputs(capacity, nsys, nlat, nlon)
+    if allocation is not None and capacity is not None:
+        raise ParameterError("allocation: given with capacity (one capacity model at a time)")
     if chunk_steps is None:
         chunk_steps = default_chunk_steps(
             len(elements), nt, ncells=nlat * nlon, nsys=nsys, keep_time_series=keep_time_series
@@ -235,4 +262,5 @@ def prepare_pass(
         keep_counts=bool(keep_time_series),
         count_any=bool(count_any),
         capacity=checked_capacity,
+        allocation=allocation,
     )

@@ -70,7 +70,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from orbitshare.engine.backends import check_backend
+from orbitshare.demand import Demand
+from orbitshare.engine.allocation import allocation_dataset, allocation_pass_inputs, demand_grid
+from orbitshare.engine.backends import ALLOCATION_NOT_ON_CUDA, check_backend
 from orbitshare.engine.coverage import (
     check_codes,
     check_geography,
@@ -80,8 +82,9 @@ from orbitshare.engine.coverage import (
     served_countries,
 )
 from orbitshare.engine.passinputs import prepare_pass
-from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.errors import BackendError, ParameterError, ParameterTypeError
 from orbitshare.grid import Grid
+from orbitshare.kernels.allocation import RULES
 from orbitshare.system import as_systems
 from orbitshare.timegrid import TimeGrid
 
@@ -150,6 +153,8 @@ def service(
     on_chunk=None,
     client=None,
     backend: str = "cpu",
+    rule: str = "maxmin",
+    demand: Demand | None = None,
 ) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
@@ -204,6 +209,10 @@ def service(
     kernel's exact row intervals: O(visible rows) per satellite-step, plus one pass over each touched
     row per step.
     """
+    if rule not in RULES:
+        raise ParameterError(f"rule: expected one of {', '.join(map(repr, RULES))}, got {rule!r}")
+    if rule != "proportional" and backend == "cuda":
+        raise BackendError(ALLOCATION_NOT_ON_CUDA)
     check_backend(backend, client)
     syslist = as_systems(systems)
     if not isinstance(grid, Grid):
@@ -230,8 +239,14 @@ def service(
         caps.append(c)
     shares = np.stack([served_share(s, geography) for s in syslist])
     pop = _population(geography)
-    base = pop if weighting == "population" else _land_area(geography, grid)
-    weight = np.ascontiguousarray(base[None, :, :] * shares)
+    dgrid = None
+    if rule == "proportional":
+        base = pop if weighting == "population" else _land_area(geography, grid)
+        weight = np.ascontiguousarray(base[None, :, :] * shares)
+        pass_kw: dict[str, Any] = {"capacity": (np.array(caps), weight)}
+    else:
+        dgrid = demand_grid(syslist, geography, demand if demand is not None else Demand(), grid.cell_area_km2)
+        pass_kw = {"allocation": allocation_pass_inputs(syslist, grid, dgrid, rule)}
 
     inputs = prepare_pass(
         syslist,
@@ -240,7 +255,7 @@ def service(
         keep_time_series=keep_time_series,
         chunk_steps=chunk_steps,
         count_any=True,
-        capacity=(np.array(caps), weight),
+        **pass_kw,
     )
     cov, result = run_coverage(
         inputs, geography=geography, resume=resume, on_chunk=on_chunk, client=client, backend=backend
@@ -345,6 +360,16 @@ def service(
     )
 
     # ---- capacity
+    if dgrid is not None:
+        capacity = allocation_dataset(
+            syslist, state, times, geography, dgrid, demand if demand is not None else Demand(), rule, coords,
+            {**base_attrs, "title": "orbitshare capacity"}, share_var,
+        )  # fmt: skip
+        capacity = capacity.assign(served_country=(("system", "country"), dgrid.served.astype(np.int8)))
+        if rights is not None:
+            spectrum = spectrum.assign(rights)
+            capacity = capacity.assign(rights)
+        return {"coverage": cov, "spectrum": spectrum, "capacity": capacity}
     cap_mean = state.capacity_sum / np.float64(nt)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_person = np.where(pop[None] > 0, cap_mean / pop[None], np.nan)

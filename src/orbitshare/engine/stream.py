@@ -61,7 +61,7 @@ def _resume_point(inputs: PassInputs, resume: Any) -> tuple[int, int, ChunkState
     nt, nsys, nlat, nlon = len(inputs.times), inputs.nsys, inputs.grid.nlat, inputs.grid.nlon
     chunks_total = -(-nt // inputs.chunk_steps)
     if resume is None:
-        state = empty_chunk_state(nsys, nlat, nlon, count_any=inputs.count_any, capacity=inputs.capacity is not None)
+        state = empty_chunk_state(nsys, nlat, nlon, count_any=inputs.count_any, capacity=inputs.float_sums)
         return 0, 0, state, np.zeros(nsys, np.int64), None
     chunks_done = int(resume["chunks_done"])
     state = resume["state"]
@@ -75,7 +75,7 @@ def _resume_point(inputs: PassInputs, resume: Any) -> tuple[int, int, ChunkState
     for name in _STATE_SHAPED:
         if np.shape(getattr(state, name)) != expect:
             raise ParameterError(f"resume: state.{name} has shape {np.shape(getattr(state, name))}, expected {expect}")
-    if (state.steps_any is None) == inputs.count_any or (state.capacity_sum is None) == (inputs.capacity is not None):
+    if (state.steps_any is None) == inputs.count_any or (state.capacity_sum is None) == inputs.float_sums:
         raise ParameterError("resume: the state was made with other options (count_any / capacity)")
     err_steps = np.asarray(resume["err_steps"], np.int64).copy()
     return chunks_done, k0, state, err_steps, resume.get("counts") if inputs.keep_counts else None

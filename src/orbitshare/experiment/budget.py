@@ -14,6 +14,11 @@ and the output options; arithmetic only, nothing is built), what a run holds at 
   per step of a chunk more; b is the thread count (capacity: the chunk's 8 time blocks), fewer when
   their state passes :data:`~orbitshare.kernels.visibility.BLOCK_STATE_BYTES`, as
   :func:`orbitshare.kernels.visibility.accumulate_chunk` holds them;
+* with a capacity dataset under an allocation rule (``[capacity] rule`` "maxmin" or "throughput"): the
+  allocation's (satellite, cell) pairs of a time step, :data:`PAIR_BYTES` each, satellites x the cells of
+  a footprint (:func:`footprint_cells`: the spherical cap above the system's mask over the mean cell area),
+  per thread at work (one per time block, at most the chunk's blocks), and the per-cell float64 sums of
+  the served rate, 8 B per system and cell of each time block;
 * the geography (country fractions, at most what :data:`orbitshare.geo.build.DENSE_LIMIT_BYTES`
   keeps in memory, population, land, areas);
 * the kept time series: 2 B × systems × steps × cells;
@@ -38,13 +43,16 @@ run directory will hold; ``orbitshare validate`` prints both.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from orbitshare.constants import RE_KM
 from orbitshare.elements.filings import Shell, load_filings
 from orbitshare.engine.passinputs import default_chunk_steps
 from orbitshare.experiment.schema import (
+    ALLOCATION_RULES,
     CAPACITY_DATASETS,
     Experiment,
     MemoryPart,
@@ -69,6 +77,9 @@ __all__ = [
     "WORKER_BYTES",
     "FETCH_SATELLITES",
     "RECORD_BYTES",
+    "PAIR_BYTES",
+    "ASSUMED_ALTITUDE_KM",
+    "footprint_cells",
 ]
 
 #: Share of the available memory a run may use by default (``[compute] memory_limit_gb`` sets another).
@@ -91,6 +102,11 @@ FETCH_SATELLITES = 20_000
 #: Fewest bytes of one element record in a file (a TLE without a name line is 2 x 69 characters and two
 #: line ends): an element file's size over this bounds its satellites from above.
 RECORD_BYTES = 140
+#: One (satellite, cell) pair of the capacity allocation of a time step (indices, caps, demand, served), bytes.
+PAIR_BYTES = 40
+#: Altitude assumed for the footprint of a system from an element file or a fetched group (not read at
+#: validation), km: the top of the broadband LEO shells (OneWeb), so that the estimate errs high for LEO.
+ASSUMED_ALTITUDE_KM = 1200.0
 #: Countries of the country table (the geography's and the GSO arc's country dimension).
 COUNTRIES = 260
 #: The result variables per cell and system of each engine dataset (float64 each).
@@ -165,6 +181,34 @@ def satellite_count(spec: SystemSection, filings: list[Shell] | None = None) -> 
     if spec.elements is not None:
         return _file_records(spec.elements), False
     return FETCH_SATELLITES, False
+
+
+def footprint_cells(altitude_km: float, elevation_mask_deg: float, cells: int) -> int:
+    """Cells of a grid of ``cells`` cells within one satellite's footprint, estimated: the spherical cap seen
+    above ``elevation_mask_deg`` (degrees) from ``altitude_km`` (km) over the mean cell area, at least one and
+    at most the grid.
+
+    >>> footprint_cells(550, 25, 64800), footprint_cells(1200, 25, 64800), footprint_cells(35786, 0, 64800)
+    (352, 1147, 27499)
+    """
+    eps = math.radians(elevation_mask_deg)
+    ratio = RE_KM * math.cos(eps) / (RE_KM + max(float(altitude_km), 0.0))
+    half_angle = min(max(math.acos(min(max(ratio, -1.0), 1.0)) - eps, 0.0), math.pi)  # Earth central angle
+    return int(min(max(math.ceil(cells * (1.0 - math.cos(half_angle)) / 2.0), 1), cells))
+
+
+def _footprint_pairs(spec: SystemSection, nsat: int, cells: int, filings: list[Shell] | None) -> int:
+    """(satellite, cell) pairs of one time step of a system: each satellite x the cells of its footprint
+    (:func:`footprint_cells`; walker and filing shells at their altitudes, other systems at
+    :data:`ASSUMED_ALTITUDE_KM`)."""
+    mask = spec.elevation_mask_deg
+    if spec.walker is not None:
+        return sum(sh.total_sats * footprint_cells(sh.altitude_km, mask, cells) for sh in spec.walker)
+    if spec.filing is not None:
+        rows = [sh for sh in (load_filings() if filings is None else filings) if sh.system_id == spec.filing]
+        if rows:
+            return sum(sh.total_sats * footprint_cells(sh.altitude_km, mask, cells) for sh in rows)
+    return nsat * footprint_cells(ASSUMED_ALTITUDE_KM, mask, cells)
 
 
 def _system_key(spec: SystemSection, i: int) -> str:
@@ -247,6 +291,28 @@ def estimate_resources(
             per_cell * cells * nsys * concurrent,
         )
     )
+    if capacity and exp.capacity_rule in ALLOCATION_RULES:
+        # the allocation of a time step: its (satellite, cell) pairs, one step per thread at once, and the
+        # per-cell sums of the served rate of each time block of a chunk
+        pairs = [_footprint_pairs(spec, n, cells, filings) for spec, n in zip(exp.systems, counts, strict=True)]
+        busiest = pairs.index(max(pairs))
+        working = min(threads, nblocks)
+        parts.append(
+            MemoryPart(
+                f"the allocation pairs ({PAIR_BYTES} B x {sum(pairs):,} satellite-cell pairs in view x {working} "
+                "threads" + (f" x {concurrent} workers)" if concurrent > 1 else ")"),
+                _system_key(exp.systems[busiest], busiest),
+                PAIR_BYTES * sum(pairs) * working * concurrent,
+            )
+        )
+        parts.append(
+            MemoryPart(
+                f"the served sums (8 B x {nsys} systems x {cells:,} cells x {nblocks} time blocks"
+                + (f" x {concurrent} workers)" if concurrent > 1 else ")"),
+                "grid.resolution_deg",
+                8 * nsys * cells * nblocks * concurrent,
+            )
+        )
     geography = min(4 * COUNTRIES * cells, _DENSE_GEOGRAPHY_BYTES) + 48 * cells
     parts.append(MemoryPart(f"the geography ({cells:,} cells)", "grid.resolution_deg", geography))
     series = 2 * nsys * nt * cells if out.keep_time_series else 0

@@ -16,6 +16,7 @@ import datetime as _dt
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import xarray as xr
@@ -25,8 +26,9 @@ from orbitshare.elements.fetch import fetch_elements
 from orbitshare.elements.filings import filing_elements
 from orbitshare.elements.read import load_elements
 from orbitshare.elements.walker import walker
-from orbitshare.errors import ConfigError
+from orbitshare.errors import ConfigError, DataError, ParameterError
 from orbitshare.experiment.schema import WALKER_NORAD_START, Experiment, SystemSection
+from orbitshare.gateways import gateway_sites
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
 from orbitshare.landing import compose_countries, servable_countries
@@ -39,6 +41,7 @@ __all__ = [
     "build_geography",
     "build_elements",
     "resolve_landing_rights",
+    "resolve_gateways",
     "system_kwargs",
     "build_system",
     "build_systems",
@@ -139,6 +142,36 @@ def resolve_landing_rights(
     return replace(spec, serve_countries=serve, exclude_countries=exclude)
 
 
+def resolve_gateways(spec: SystemSection, base: Path | None = None) -> SystemSection:
+    """``spec`` with its ``gateways`` setting resolved into ``gateway_sites`` ((lat_deg, lon_deg) pairs,
+    degrees), by :func:`orbitshare.gateways.gateway_sites`: None for "anywhere", the shipped gateway
+    table's sites of ``spec.family`` for "table", a table's rows (of ``spec.family`` when given) for the
+    path of a .csv table (relative to ``base`` when not absolute). A spec already resolved, or "anywhere",
+    is returned as it is. Raises :class:`~orbitshare.errors.ConfigError` (one line per problem) when the
+    setting cannot be resolved.
+
+    >>> resolve_gateways(SystemSection("S", fetch="x")).gateway_sites is None
+    True
+    >>> (48.2033, -111.9453) in resolve_gateways(
+    ...     SystemSection("S", filing="starlink_gen1", gateways="table", family="starlink")
+    ... ).gateway_sites
+    True
+    """
+    if spec.gateways == "anywhere":
+        return spec if spec.gateway_sites is None else replace(spec, gateway_sites=None)
+    if spec.gateway_sites is not None:
+        return spec
+    try:
+        sites = gateway_sites(spec.gateways, spec.family, base=base)
+    except ParameterError as exc:
+        text = str(exc)
+        raise ConfigError(text.removeprefix("gateways: ")) from None
+    except DataError as exc:
+        lines = [f"expected a valid gateway table, got {line}" for line in str(exc).splitlines()]
+        raise ConfigError("\n".join(lines), problems=lines) from None
+    return replace(spec, gateway_sites=sites)
+
+
 def system_kwargs(spec: SystemSection) -> dict[str, Any]:
     """Keyword arguments of :class:`~orbitshare.system.System` for ``spec``, except ``elements``."""
     return {
@@ -154,17 +187,26 @@ def system_kwargs(spec: SystemSection) -> dict[str, Any]:
         "serve_countries": spec.serve_countries,
         "exclude_countries": spec.exclude_countries,
         "landing_rights": spec.landing_rights,
+        "beam_capacity_mbps": spec.beam_capacity_mbps,
+        "max_beams_per_cell": spec.max_beams_per_cell,
+        "service_cell_km2": spec.service_cell_km2,
+        "gateway_sites": spec.gateway_sites,
+        "gateway_mask_deg": spec.gateway_mask_deg,
+        "isl": spec.isl,
     }
 
 
-def build_system(spec: SystemSection) -> System:
-    """One :class:`~orbitshare.system.System`, its element set built by :func:`build_elements`."""
+def build_system(spec: SystemSection, base: Path | None = None) -> System:
+    """One :class:`~orbitshare.system.System`, its element set built by :func:`build_elements`, its gateways
+    resolved by :func:`resolve_gateways` (a gateway table path relative to ``base``)."""
+    spec = resolve_gateways(spec, base)
     return System(elements=build_elements(spec), **system_kwargs(spec))
 
 
 def build_systems(exp: Experiment) -> list[System]:
     """The run's :class:`~orbitshare.system.System` list, in file order, landing rights applied as of
-    ``time.start`` (:func:`resolve_landing_rights`; validation has applied them already, so this changes
-    nothing for a loaded experiment)."""
+    ``time.start`` (:func:`resolve_landing_rights`) and gateways resolved (:func:`resolve_gateways`);
+    validation has done both already, so this changes nothing for a loaded experiment."""
     territories = exp.experiment.exclude_territories
-    return [build_system(resolve_landing_rights(s, territories, exp.time.start)) for s in exp.systems]
+    base = exp.source.parent if exp.source is not None else None
+    return [build_system(resolve_landing_rights(s, territories, exp.time.start), base) for s in exp.systems]

@@ -39,11 +39,30 @@ Schema (``=`` gives the default; keys without one are required)
     elements) = ``time.start``; ``operator`` (str) = the filing's operator, else "";
     ``administration`` (ISO3) = the filing's operator country, else ""; ``bands`` (array of tables
     ``name``, ``low_mhz``, ``high_mhz``; 0 < low < high; names unique, bands not overlapping) = [];
-    capacity: ``capacity_per_sat_mbps`` (> 0) OR ``spectral_efficiency_bps_per_hz`` (> 0) with
-    ``beams`` (int >= 1) and at least one band, or neither (then no capacity outputs);
+    capacity, one way or none (then no capacity outputs): ``capacity_per_sat_mbps`` (> 0; with
+    ``beams`` (int >= 1) optional: each beam capacity / beams), OR ``spectral_efficiency_bps_per_hz``
+    (> 0) with ``beams`` and at least one band, OR ``beam_capacity_mbps`` (> 0) with ``beams``
+    (capacity = beams x beam capacity); ``max_beams_per_cell`` (int >= 1: beams a cell can take) = 1;
+    ``service_cell_km2`` (> 0: the area of one service cell, km², the unit max_beams_per_cell counts; a grid
+    cell holds max(1, its land area / service_cell_km2) of them; absent = a grid cell is one service cell);
+    ``gateways`` ("anywhere" | "table": the shipped gateway table's sites of the system's ``family`` |
+    path of a .csv table of sites) = "anywhere"; ``gateway_mask_deg`` ([0, 90)) = 25.0; ``isl``
+    (bool: inter-satellite links, no gateway needed) = false;
     ``elevation_mask_deg`` (-90, 90) = 25.0; ``min_visible`` (int in [1, 32767]) = 1;
     ``serve_countries`` (array of ISO3, non-empty; absent = no allow list);
-    ``exclude_countries`` (array of ISO3) = [].
+    ``exclude_countries`` (array of ISO3) = [];
+    ``landing_rights`` ("all" | "authorised" | "authorised+pending" | path of a .csv table) = "all";
+    ``family`` (a landing-rights system family) = derived from the filing or fetch group.
+``[demand]`` (:class:`~orbitshare.demand.Demand`; the defaults of :mod:`orbitshare.demand`)
+    ``adoption`` (subscribing share in [0, 1], or the path of a per-country .csv table
+    ``iso3,adoption,as_of,source``) = :data:`~orbitshare.demand.DEFAULT_ADOPTION`;
+    ``adoption_default`` (share in [0, 1]; only with a table: the share of the countries it lacks) =
+    the default adoption; ``busy_hour_mbps`` (> 0, per subscriber) =
+    :data:`~orbitshare.demand.DEFAULT_BUSY_HOUR_MBPS`; ``overbooking`` (> 0: subscribers per
+    simultaneously active user in the busy hour) = :data:`~orbitshare.demand.DEFAULT_OVERBOOKING`;
+    ``thresholds_mbps`` (non-empty array of Mbit/s per active user > 0, increasing) = [10, 25, 100].
+``[capacity]``
+    ``rule`` ("maxmin" | "throughput" | "proportional": the old sharing rule, for comparison) = "maxmin".
 ``[outputs]``
     ``datasets`` (array of "coverage", "spectrum", "capacity", "countries", "groups", "equity",
     "lorenz", "gso") = every dataset except "gso" when all systems have a capacity, else
@@ -67,6 +86,8 @@ Schema (``=`` gives the default; keys without one are required)
     coverage counts and the capacity accumulation on an NVIDIA GPU, numba-cuda:
     ``pip install "orbitshare[cuda]"``); validation does not look for a GPU: a run without one stops at the coverage
     pass with a one-line :class:`~orbitshare.errors.BackendError` naming the reason (exit status 1).
+    The capacity allocation (``capacity.rule`` "maxmin" or "throughput") has no CUDA port yet: "cuda" with
+    it and a capacity dataset (spectrum, capacity, equity, lorenz) is refused at validation.
     With "dask": ``scheduler`` ("tcp://host:port" of an existing cluster) or ``workers`` (int >= 1, at
     most the machine's cores (at least 2): a local cluster of that many worker processes; default when
     neither is given: 2);
@@ -86,6 +107,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from orbitshare.demand import Demand
 from orbitshare.errors import ParameterTypeError
 
 __all__ = [
@@ -117,6 +139,11 @@ __all__ = [
     "BAND_KEYS",
     "OUTPUT_KEYS",
     "COMPUTE_KEYS",
+    "DEMAND_KEYS",
+    "CAPACITY_KEYS",
+    "CAPACITY_RULES",
+    "ALLOCATION_RULES",
+    "GATEWAY_SPECS",
     "iso_datetime",
     "MemoryPart",
     "ResourceEstimate",
@@ -138,6 +165,9 @@ MAP_VARIABLES = {
     "mhz_sat_available": "spectrum",
     "capacity_mbps": "capacity",
     "capacity_per_person_mbps": "capacity",
+    "served_mbps": "capacity",
+    "served_per_subscriber_mbps": "capacity",
+    "demand_met_fraction": "capacity",
 }
 BACKENDS = ("cpu", "dask", "cuda")
 AVAILABLE_BACKENDS = ("cpu", "dask", "cuda")
@@ -146,8 +176,16 @@ SOURCE_KINDS = ("elements", "walker", "filing", "fetch")
 #: walker shells of an experiment get catalog numbers from here on, in file order
 WALKER_NORAD_START = 900_000
 
+#: how a system's capacity is shared among the cells it sees (``[capacity] rule``): "maxmin" (max-min fair
+#: allocation, the default), "throughput" (maximum total), "proportional" (the old sharing rule, comparison only)
+CAPACITY_RULES = ("maxmin", "throughput", "proportional")
+#: the rules that run the capacity allocation (beam-, cell-, gateway- and demand-limited)
+ALLOCATION_RULES = ("maxmin", "throughput")
+#: the named gateway settings of a system (besides the path of a .csv table of sites)
+GATEWAY_SPECS = ("anywhere", "table")
+
 #: the keys of each table
-TOP_KEYS = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute")
+TOP_KEYS = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute", "demand", "capacity")
 EXPERIMENT_KEYS = ("name", "description", "exclude_territories")
 TIME_KEYS = ("start", "stop", "step_s")
 GRID_KEYS = ("resolution_deg",)
@@ -162,6 +200,12 @@ SYSTEM_KEYS = (
     "capacity_per_sat_mbps",
     "spectral_efficiency_bps_per_hz",
     "beams",
+    "beam_capacity_mbps",
+    "max_beams_per_cell",
+    "service_cell_km2",
+    "gateways",
+    "gateway_mask_deg",
+    "isl",
     "elevation_mask_deg",
     "min_visible",
     "serve_countries",
@@ -183,6 +227,8 @@ OUTPUT_KEYS = (
     "owners_data_dir",
 )
 COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "memory_limit_gb")
+DEMAND_KEYS = ("adoption", "adoption_default", "busy_hour_mbps", "overbooking", "thresholds_mbps")
+CAPACITY_KEYS = ("rule",)
 
 
 # ============================================================================ the dataclass tree
@@ -258,7 +304,11 @@ class SystemSection:
 
     ``landing_rights`` is the scenario ("all", "authorised", "authorised+pending" or the absolute path of a
     landing-rights table); validation has already applied it, as of ``time.start``, to ``serve_countries``
-    and ``exclude_countries`` (with the experiment's ``exclude_territories``)."""
+    and ``exclude_countries`` (with the experiment's ``exclude_territories``).
+
+    ``gateways`` is "anywhere", "table" (the shipped gateway table's sites of the system's ``family``) or the
+    absolute path of a gateway table; validation resolves it into ``gateway_sites`` ((lat_deg, lon_deg)
+    pairs; None for "anywhere"), which the resolved TOML does not repeat."""
 
     name: str
     elements: Path | None = None
@@ -272,6 +322,12 @@ class SystemSection:
     capacity_per_sat_mbps: float | None = None
     spectral_efficiency_bps_per_hz: float | None = None
     beams: int | None = None
+    beam_capacity_mbps: float | None = None
+    max_beams_per_cell: int = 1
+    service_cell_km2: float | None = None  # km²; None = a grid cell is one service cell
+    gateways: str = "anywhere"  # "anywhere", "table" or an absolute path to a .csv table of gateway sites
+    gateway_mask_deg: float = 25.0
+    isl: bool = False
     elevation_mask_deg: float = 25.0
     min_visible: int = 1
     serve_countries: tuple[str, ...] | None = None
@@ -279,6 +335,7 @@ class SystemSection:
     landing_rights: str = "all"  # "all", "authorised", "authorised+pending" or an absolute path to a .csv table
     family: str | None = None  # the landing-rights family (orbitshare.landing.system_family)
     walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
+    gateway_sites: tuple[tuple[float, float], ...] | None = None  # resolved ``gateways`` (not a file key)
 
     @property
     def kind(self) -> str:
@@ -290,8 +347,13 @@ class SystemSection:
 
     @property
     def has_capacity(self) -> bool:
-        """True when a capacity is given (capacity_per_sat_mbps, or spectral efficiency with beams)."""
-        return self.capacity_per_sat_mbps is not None or self.spectral_efficiency_bps_per_hz is not None
+        """True when a capacity is given (capacity_per_sat_mbps, or spectral efficiency or beam capacity
+        with beams)."""
+        return (
+            self.capacity_per_sat_mbps is not None
+            or self.spectral_efficiency_bps_per_hz is not None
+            or self.beam_capacity_mbps is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -389,6 +451,11 @@ class ResourceEstimate:
 class Experiment:
     """A validated experiment: every default filled in, every path absolute.
 
+    ``demand`` is the ``[demand]`` table as a :class:`~orbitshare.demand.Demand` (the defaults of
+    :mod:`orbitshare.demand` where a key is missing; with an adoption table, ``adoption`` is the share of
+    the countries it lacks and ``adoption_source`` its absolute path); ``capacity_rule`` is
+    ``[capacity] rule`` (one of :data:`CAPACITY_RULES`). The TOML text writes both in full.
+
     ``source`` is the file it was read from (absolute), or None when made from text. ``estimate`` is the
     :class:`ResourceEstimate` validation checked (None for an Experiment made otherwise); neither takes
     part in comparisons or the TOML text.
@@ -401,6 +468,8 @@ class Experiment:
     systems: tuple[SystemSection, ...]
     outputs: OutputsSection
     compute: ComputeSection
+    demand: Demand = field(default_factory=Demand)
+    capacity_rule: str = "maxmin"
     source: Path | None = field(default=None, compare=False)
     estimate: ResourceEstimate | None = field(default=None, compare=False, repr=False)
 
@@ -417,7 +486,14 @@ class Experiment:
             if f.name in ("source", "estimate"):
                 continue
             value = getattr(self, f.name)
-            out[f.name] = [_section_dict(s) for s in value] if f.name == "systems" else _section_dict(value)
+            if f.name == "systems":
+                out[f.name] = [_section_dict(s) for s in value]
+            elif f.name == "demand":
+                out[f.name] = _demand_dict(value)
+            elif f.name == "capacity_rule":
+                out["capacity"] = {"rule": value}
+            else:
+                out[f.name] = _section_dict(value)
         return out
 
     def to_toml(self) -> str:
@@ -439,10 +515,26 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _demand_dict(demand: Demand) -> dict[str, Any]:
+    """The ``[demand]`` table of a Demand: ``adoption`` (a share, or the adoption table's path with
+    ``adoption_default`` the share of the countries it lacks), ``busy_hour_mbps``, ``overbooking``,
+    ``thresholds_mbps``."""
+    out: dict[str, Any] = {}
+    if demand.adoption_by_country is not None:
+        out["adoption"] = demand.adoption_source
+        out["adoption_default"] = demand.adoption
+    else:
+        out["adoption"] = demand.adoption
+    out["busy_hour_mbps"] = demand.busy_hour_mbps
+    out["overbooking"] = demand.overbooking
+    out["thresholds_mbps"] = list(demand.thresholds_mbps)
+    return out
+
+
 def _section_dict(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
-        if f.name == "walker_norad_start":
+        if f.name in ("walker_norad_start", "gateway_sites"):
             continue
         v = getattr(obj, f.name)
         if v is None:

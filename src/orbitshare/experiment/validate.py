@@ -23,7 +23,14 @@ ISO 3166-1 alpha-3 form of the administration and landing rights) are
 Landing rights (a system's ``landing_rights`` and ``family``, ``[experiment] exclude_territories``) are
 applied at validation, as of ``time.start``, by
 :func:`~orbitshare.experiment.build.resolve_landing_rights` (build applies it again, which changes nothing),
-so the resolved configuration a run writes shows the serve and exclude lists the run uses.
+so the resolved configuration a run writes shows the serve and exclude lists the run uses. A system's
+``gateways`` ("table" or a .csv table of sites) is resolved at validation too
+(:func:`~orbitshare.experiment.build.resolve_gateways`: a bad table's problems are reported under
+``systems[i].gateways``), and ``[demand] adoption`` as a .csv table is read
+(:func:`~orbitshare.demand.read_adoption`: its problems under ``demand.adoption``). The resolved
+configuration writes ``[demand]`` and ``[capacity]`` in full, defaults included. ``compute.backend = "cuda"``
+is refused with ``capacity.rule`` "maxmin" or "throughput" when a capacity dataset is asked for (the
+allocation has no CUDA port yet).
 The schema itself is in :mod:`orbitshare.experiment.schema`.
 """
 
@@ -43,22 +50,36 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from orbitshare.demand import (
+    DEFAULT_ADOPTION,
+    DEFAULT_BUSY_HOUR_MBPS,
+    DEFAULT_OVERBOOKING,
+    DEFAULT_THRESHOLDS_MBPS,
+    Demand,
+    demand_problems,
+    read_adoption,
+)
 from orbitshare.elements.filings import filing_systems, load_filings
 from orbitshare.elements.read import load_elements
 from orbitshare.elements.walker import SHELL_EXPECTED, SHELL_FIELDS, shell_problems
 from orbitshare.elements.walker import walker as make_walker
 from orbitshare.errors import ConfigError, DataError, OrbitshareError, SystemDefinitionError
 from orbitshare.experiment.budget import MAX_SATELLITES, available_threads, estimate_resources
-from orbitshare.experiment.build import resolve_landing_rights
+from orbitshare.experiment.build import resolve_gateways, resolve_landing_rights
 from orbitshare.experiment.schema import (
+    ALLOCATION_RULES,
     AVAILABLE_BACKENDS,
     BACKENDS,
     BAND_KEYS,
     CAPACITY_DATASETS,
+    CAPACITY_KEYS,
+    CAPACITY_RULES,
     COMPUTE_KEYS,
     DATASETS,
+    DEMAND_KEYS,
     EXPERIMENT_KEYS,
     FILES,
+    GATEWAY_SPECS,
     GEOGRAPHY_KEYS,
     GRID_KEYS,
     MAP_VARIABLES,
@@ -92,6 +113,8 @@ __all__ = ["load_experiment", "validate_experiment", "default_experiment_path", 
 
 
 _MIN_RES_DEG, _MAX_RES_DEG = 0.1, 5.0
+_ADOPTION_EXPECTED = "a share of the population in [0, 1] or the path of a .csv adoption table"
+_CAPACITY_FIELDS = ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams", "beam_capacity_mbps")
 _FETCH_GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 _TOML_POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
@@ -674,10 +697,37 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                 memory_limit_gb=limit,
             )
 
+    # ---- [demand], [capacity]
+    demand = None
+    t = _table(p, doc, "demand")
+    if t is not None:
+        demand = _validate_demand(p, t, base)
+    rule: Any = None
+    t = _table(p, doc, "capacity")
+    if t is not None:
+        p.unknown_keys(t, "capacity", CAPACITY_KEYS)
+        rule = _Reader(p, t, "capacity").string(
+            "rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin"
+        )
+    # the allocation runs where a capacity dataset is asked for; it has no CUDA port yet
+    if (
+        comp_sec is not None
+        and comp_sec.backend == "cuda"
+        and rule in ALLOCATION_RULES
+        and out_sec is not None
+        and set(out_sec.datasets) & set(CAPACITY_DATASETS)
+    ):
+        p.add(
+            "compute.backend",
+            f'the capacity allocation (capacity.rule = "{rule}") has no CUDA port yet; use "cpu" or "dask", '
+            'or capacity.rule = "proportional"',
+        )
+
     p.raise_if_any()
     checked = tuple(s for s in systems if s is not None)
     assert exp_sec is not None and time_sec is not None and grid_sec is not None and geo_sec is not None
     assert out_sec is not None and comp_sec is not None and len(checked) == len(systems)
+    assert demand is not None and isinstance(rule, str)
     exp = Experiment(
         experiment=exp_sec,
         time=time_sec,
@@ -686,6 +736,8 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         systems=checked,
         outputs=out_sec,
         compute=comp_sec,
+        demand=demand,
+        capacity_rule=rule,
     )
     # the memory budget: estimated from the sizes alone, before anything of the run's size exists
     estimate = estimate_resources(exp, exact_sats)
@@ -699,6 +751,73 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         )
         p.raise_if_any()
     return replace(exp, estimate=estimate)
+
+
+def _validate_demand(p: _Problems, t: dict, base: Path) -> Demand | None:
+    """The ``[demand]`` table as a :class:`~orbitshare.demand.Demand` (its defaults where a key is missing),
+    None when invalid (every problem reported under ``demand.<key>``). ``adoption`` is a share in [0, 1] or
+    the path of an adoption table (:func:`~orbitshare.demand.read_adoption`; its problems each name the
+    file, line and field), ``adoption_default`` the share of the countries the table lacks, ``overbooking``
+    the subscribers per simultaneously active user in the busy hour (> 0)."""
+    p.unknown_keys(t, "demand", DEMAND_KEYS)
+    ok = True
+    adoption = t.get("adoption", _MISSING)
+    default = t.get("adoption_default", _MISSING)
+    by_country: dict[str, float] | None = None
+    source = f"{DEFAULT_ADOPTION:g} (the default of orbitshare.demand; source: see docs/allocation_parameters.md)"
+    if isinstance(adoption, str):
+        if not adoption.lower().endswith(".csv"):
+            p.bad("demand.adoption", _ADOPTION_EXPECTED, adoption)
+            ok = False
+        else:
+            table = _resolve(base, adoption)
+            try:
+                by_country = read_adoption(table)
+            except DataError as exc:
+                for line in str(exc).splitlines():
+                    p.add("demand.adoption", f"expected a valid adoption table, got {line}")
+                ok = False
+            source = str(table)
+        share = DEFAULT_ADOPTION if default is _MISSING else default
+    else:
+        if default is not _MISSING:
+            p.add(
+                "demand.adoption_default",
+                "only used with an adoption table (demand.adoption = the path of a .csv table), got "
+                f"demand.adoption = {_show(adoption) if adoption is not _MISSING else 'nothing (the default)'}",
+            )
+            ok = False
+        if adoption is _MISSING:
+            share = DEFAULT_ADOPTION
+        else:
+            share = adoption
+            source = f"{_show(adoption)} (demand.adoption of {p.label})"
+    busy = t.get("busy_hour_mbps", DEFAULT_BUSY_HOUR_MBPS)
+    overbooking = t.get("overbooking", DEFAULT_OVERBOOKING)
+    thresholds = t.get("thresholds_mbps", list(DEFAULT_THRESHOLDS_MBPS))
+    if not isinstance(thresholds, list) or not thresholds:
+        p.bad("demand.thresholds_mbps", "a non-empty array of Mbit/s > 0, increasing", thresholds)
+        thresholds, ok = list(DEFAULT_THRESHOLDS_MBPS), False
+    problems = demand_problems(adoption=share, busy_hour_mbps=busy, thresholds_mbps=thresholds, overbooking=overbooking)
+    for name, detail in problems:
+        key = "adoption_default" if name == "adoption" and isinstance(adoption, str) else name
+        raw = _raw_at(t, key)
+        if raw is not _MISSING and detail.endswith(f", got {raw!r}"):
+            detail = detail[: len(detail) - len(repr(raw))] + _show(raw)
+        if key == "adoption":
+            detail = detail.replace("expected a share of the population in [0, 1]", f"expected {_ADOPTION_EXPECTED}")
+        p.add(f"demand.{key}", detail)
+        ok = False
+    if not ok:
+        return None
+    return Demand(
+        adoption=share,
+        adoption_by_country=by_country,
+        busy_hour_mbps=busy,
+        thresholds_mbps=tuple(thresholds),
+        adoption_source=source,
+        overbooking=overbooking,
+    )
 
 
 def _iso3_list(p: _Problems, s: dict, path: str, key: str, countries: Callable[[], set[str]], nonempty: bool):
@@ -853,7 +972,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     ok = ok and _BAD not in (operator, admin)
 
     bands = _band_tables(p, s, path)
-    capacity = {k: s[k] for k in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams") if k in s}
+    capacity = {k: s[k] for k in _CAPACITY_FIELDS if k in s}
     errors = System.check_fields(bands=() if bands is _BAD else bands, **capacity)
     if bands is _BAD:  # reported already; System saw no bands
         errors = [e for e in errors if e.field != "bands"]
@@ -863,7 +982,10 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         else:
             p.system(path, [err], s)
     ok = ok and not errors and bands is not _BAD
-    cap, eff, beams = (capacity.get(k) for k in ("capacity_per_sat_mbps", "spectral_efficiency_bps_per_hz", "beams"))
+    cap, eff, beams, beam = (capacity.get(k) for k in _CAPACITY_FIELDS)
+    delivery = {k: s[k] for k in ("max_beams_per_cell", "service_cell_km2", "gateway_mask_deg", "isl") if k in s}
+    ok = p.system(path, System.check_fields(**delivery), s) and ok
+    area = delivery.get("service_cell_km2")  # km² of one service cell; None: a grid cell is one
 
     coverage = {k: s[k] for k in ("elevation_mask_deg", "min_visible") if k in s}
     ok = p.system(path, System.check_fields(**coverage), s) and ok
@@ -874,6 +996,9 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
         ok = False
     scenario, family = _landing_keys(p, s, path, base, filing, fetch)
     if _BAD in (scenario, family):
+        ok = False
+    gateways, sites = _gateway_keys(p, s, path, base, family)
+    if gateways is _BAD:
         ok = False
     if not ok:
         return None, used, name, nsat
@@ -891,6 +1016,12 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             capacity_per_sat_mbps=None if cap is None else float(cap),
             spectral_efficiency_bps_per_hz=None if eff is None else float(eff),
             beams=beams,
+            beam_capacity_mbps=None if beam is None else float(beam),
+            max_beams_per_cell=delivery.get("max_beams_per_cell", 1),
+            service_cell_km2=None if area is None else float(area),
+            gateways=gateways,
+            gateway_mask_deg=float(delivery.get("gateway_mask_deg", 25.0)),
+            isl=delivery.get("isl", False),
             elevation_mask_deg=float(mask),
             min_visible=minv,
             serve_countries=serve,
@@ -898,11 +1029,48 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             landing_rights=scenario,
             family=family,
             walker_norad_start=norad if walker is not None else None,
+            gateway_sites=sites,
         ),
         used,
         name,
         nsat,
     )
+
+
+def _gateway_keys(p: _Problems, s: dict, path: str, base: Path, family: Any):
+    """A system's ``gateways`` ("anywhere", "table" or the absolute path of a gateway table) and its sites
+    ((lat_deg, lon_deg) pairs; None for "anywhere"), resolved by
+    :func:`~orbitshare.experiment.build.resolve_gateways`; (_BAD, None) when invalid (reported under
+    ``path.gateways``: a table's problems each name its file, line and field)."""
+    where = f"{path}.gateways"
+    spec = s.get("gateways", "anywhere")
+    expected = "'anywhere', 'table' or a path to a .csv table of gateway sites"
+    if not isinstance(spec, str) or not (spec in GATEWAY_SPECS or spec.lower().endswith(".csv")):
+        return p.bad(where, expected, spec), None
+    if spec == "anywhere":
+        return spec, None
+    if family is _BAD:  # reported already
+        return _BAD, None
+    if spec == "table" and family is None:
+        return p.bad(
+            where,
+            f"{expected}: 'table' needs the system's family (the family key, or a filing or fetch group naming one)",
+            spec,
+        ), None
+    if spec != "table":
+        spec = str(_resolve(base, spec))
+    try:
+        sites = resolve_gateways(SystemSection("gateways", fetch="x", gateways=spec, family=family)).gateway_sites
+    except ConfigError as exc:
+        for line in exc.problems:
+            p.add(where, line)
+        return _BAD, None
+    errors = System.check_fields(gateway_sites=sites)
+    if errors:
+        for err in errors:
+            p.add(where, f"expected valid gateway sites, got {err.field}: {field_detail(err)}")
+        return _BAD, None
+    return spec, sites
 
 
 def _landing_keys(p: _Problems, s: dict, path: str, base: Path, filing: str | None, fetch: str | None):
@@ -1075,8 +1243,8 @@ def _validate_outputs(p, t, base, systems):
                 if s is not None and not s.has_capacity:
                     p.bad(
                         f"systems[{i}]",
-                        "a capacity (capacity_per_sat_mbps, or spectral_efficiency_bps_per_hz "
-                        f"with beams) because outputs.datasets includes {cap_users[0]!r}",
+                        "a capacity (capacity_per_sat_mbps, spectral_efficiency_bps_per_hz with beams, or "
+                        f"beam_capacity_mbps with beams) because outputs.datasets includes {cap_users[0]!r}",
                         _Raw("neither"),
                     )
                     ok = False

@@ -42,19 +42,24 @@ are per-step sums in a fixed order and do not depend on the partition at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import prange
 from numpy.typing import ArrayLike
 
-from orbitshare._jit import pjit
+from orbitshare._jit import njit, pjit
 from orbitshare.errors import ParameterError
+from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
-from orbitshare.kernels.footprint import footprint_fast
+from orbitshare.kernels.footprint import footprint_fast, vis_h, wrap
 
 __all__ = [
+    "ALLOCATION_TIME_BLOCKS",
+    "AllocationInputs",
     "BLOCK_STATE_BYTES",
     "CAPACITY_TIME_BLOCKS",
     "accumulate_chunk",
@@ -73,6 +78,114 @@ BLOCK_STATE_BYTES = 1 << 30
 #: Time blocks per chunk when capacity is accumulated (float sums): fixed, so that the block partition,
 #: hence the summation order, depends only on the chunk length, never on the thread count.
 CAPACITY_TIME_BLOCKS = 8
+
+#: Time blocks per chunk with the capacity allocation (as CAPACITY_TIME_BLOCKS, more of them: each step's
+#: allocation is the expensive part, and blocks are what runs in parallel).
+ALLOCATION_TIME_BLOCKS = 32
+
+
+# --------------------------------------------------------------------------- allocation helpers
+@njit(inline="always")
+def collect_pairs(
+    x, y, z, sm, ss, rec, nrec, dem, nxt, pxy, pz, nxy, nz, cos_lon, sin_lon, sl, ps, pc, npair, cmap, cids, ncl
+):
+    """Append the pairs (local satellite ``sl``, cell) of one satellite-step: the cells of its recorded
+    footprint rows (the coverage test's exact rows; degenerate rows re-tested cell by cell) with demand
+    ``dem[ss] > 0`` (``nxt[ss, i, j]``: the first such j' ≥ j of row i). Cells get local indices in order
+    of first appearance (cmap, cids). Returns (npair, ncl)."""
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    base = ss * nlat * nlon
+    pos = sm >= 0.0
+    s2 = sm * sm
+    for q in range(nrec):
+        i = rec[q, 0]
+        kind = rec[q, 1]
+        a0 = 0
+        a1 = nlon
+        b1 = 0
+        if kind == 2:
+            a0 = wrap(rec[q, 2], nlon)
+            n = rec[q, 3] - rec[q, 2] + 1
+            if a0 + n <= nlon:
+                a1 = a0 + n
+            else:
+                b1 = a0 + n - nlon
+        dz = z - pz[i]
+        ndz = nz[i] * dz
+        dz2 = dz * dz
+        for seg in range(2):
+            lo = a0 if seg == 0 else 0
+            hi = a1 if seg == 0 else b1
+            j = nxt[ss, i, lo]
+            while j < hi:
+                if kind != 3 or vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]):
+                    g = base + i * nlon + j
+                    lc = cmap[g]
+                    if lc < 0:
+                        lc = ncl
+                        cmap[g] = lc
+                        cids[ncl] = g
+                        ncl += 1
+                    ps[npair] = sl
+                    pc[npair] = lc
+                    npair += 1
+                j = nxt[ss, i, j + 1]
+    return npair, ncl
+
+
+@njit
+def allocate_into(
+    npair,
+    nsl,
+    ncl,
+    pbuf_s,
+    pbuf_c,
+    sat_ids,
+    cids,
+    cmap,
+    sat_cap,
+    pair_cap,
+    cell_cap,
+    dem,
+    sat_sys,
+    rule,
+    fsum,
+    bb,
+    delivered,
+    k,
+):
+    """Allocate one step's pairs (:func:`orbitshare.kernels.allocation.allocate_cells`) and add each cell's
+    served Mbit/s to ``fsum[bb]`` and the step's total to ``delivered[:, k]``; clears ``cmap``."""
+    nlat = dem.shape[1]
+    nlon = dem.shape[2]
+    ncell = nlat * nlon
+    ps = pbuf_s[:npair]
+    pc = pbuf_c[:npair]
+    cap = np.empty(nsl)
+    for a in range(nsl):
+        cap[a] = sat_cap[sat_ids[a]]
+    d = np.empty(ncl)
+    kc = np.empty(ncl)
+    pcap = np.empty(ncl)
+    for c in range(ncl):
+        g = cids[c]
+        s = g // ncell
+        r = g - s * ncell
+        d[c] = dem[s, r // nlon, r % nlon]
+        kc[c] = cell_cap[s, r // nlon, r % nlon]
+        pcap[c] = pair_cap[s, r // nlon, r % nlon]
+    beam = np.empty(npair)
+    for p in range(npair):
+        beam[p] = pcap[pc[p]]
+    yc = allocate_cells(ps, pc, nsl, ncl, cap, d, beam, kc, rule)
+    for c in range(ncl):
+        g = cids[c]
+        s = g // ncell
+        r = g - s * ncell
+        fsum[bb, s, r // nlon, r % nlon] += yc[c]
+        delivered[s, k] += yc[c]
+        cmap[g] = -1
 
 
 # --------------------------------------------------------------------------- the chunk kernel
@@ -97,6 +210,14 @@ def _accumulate_kernel(
     do_cap,
     cap_sat,
     w,
+    do_alloc,
+    rule,
+    gw_ok,
+    sat_cap,
+    pair_cap,
+    cell_cap,
+    dem,
+    nxt,
 ):
     nt = r.shape[1]
     nsys = min_visible.shape[0]
@@ -104,7 +225,7 @@ def _accumulate_kernel(
     nlon = cos_lon.shape[0]
     nkeep = nt if keep_counts else 0
     nany = nsys if count_any else 0
-    ncap = nsys if do_cap else 0
+    ncap = nsys if (do_cap or do_alloc) else 0
     # per-row constants of the closed form (bitwise the same as row_cos_threshold computes them)
     c1 = np.empty(nlat)
     tp = np.empty(nlat)
@@ -164,6 +285,14 @@ def _accumulate_kernel(
             w,
             wh,
             wl,
+            do_alloc,
+            rule,
+            gw_ok,
+            sat_cap,
+            pair_cap,
+            cell_cap,
+            dem,
+            nxt,
             c1,
             tp,
             sums,
@@ -186,7 +315,7 @@ def _accumulate_kernel(
             anyc,
             fsum,
             count_any,
-            do_cap,
+            do_cap or do_alloc,
             out_sum,
             out_cov,
             out_lead,
@@ -198,10 +327,13 @@ def _accumulate_kernel(
         )
 
     out_cap = np.zeros((ncap, nlat, nlon))
-    for s in range(ncap):
-        for i in range(nlat):
-            for j in range(nlon):
-                out_cap[s, i, j] = w[s, i, j] * out_fs[s, i, j]
+    if do_alloc:
+        out_cap[:] = out_fs  # the served Mbit/s summed over steps
+    else:
+        for s in range(ncap):
+            for i in range(nlat):
+                for j in range(nlon):
+                    out_cap[s, i, j] = w[s, i, j] * out_fs[s, i, j]
     return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
 
 
@@ -228,6 +360,14 @@ def _accumulate_wave(
     w,
     wh,
     wl,
+    do_alloc,
+    rule,
+    gw_ok,
+    sat_cap,
+    pair_cap,
+    cell_cap,
+    dem,
+    nxt,
     c1,
     tp,
     sums,
@@ -250,7 +390,8 @@ def _accumulate_wave(
     nlon = cos_lon.shape[0]
     dlon = _TWOPI / nlon
     dlat = math.pi / nlat
-    ncap = nsys if do_cap else 0
+    ncap = nsys if (do_cap or do_alloc) else 0
+    ncell = nlat * nlon
     for bb in prange(sums.shape[0]):
         b = w0 + bb
         k0 = (b * nt) // nblocks
@@ -269,7 +410,18 @@ def _accumulate_wave(
         fdl = np.zeros((ncap, nlat, nlon + 1))
         ffh = np.zeros((ncap, nlat))
         ffl = np.zeros((ncap, nlat))
-        rec = np.zeros((nlat if do_cap else 0, 4), np.int64)
+        rec = np.zeros((nlat if (do_cap or do_alloc) else 0, 4), np.int64)
+        # allocation: the step's (satellite, cell) pairs with local indices, the satellites and cells
+        # behind the local indices, and the map cell id -> local index (-1: not yet in this step)
+        nalloc = nsys * ncell if do_alloc else 0
+        pbuf_s = np.empty(max(4 * ncell, 1 << 16) if do_alloc else 0, np.int64)
+        pbuf_c = np.empty(pbuf_s.shape[0], np.int64)
+        sat_ids = np.empty(nsat if do_alloc else 0, np.int64)
+        cids = np.empty(nalloc, np.int64)
+        cmap = np.full(nalloc, -1, np.int64)
+        npair = 0
+        nsl = 0
+        ncl = 0
         # last covered step (block-relative), −1 while none: trail = steps since then. While the
         # block runs, cov[bb] holds the summed length of the inner gaps (added when a gap ends), so a
         # covered step that continues a run only rewrites ``last``; at the end of the block
@@ -308,8 +460,47 @@ def _accumulate_wave(
                     full,
                     touched,
                     rec,
-                    do_cap,
+                    do_cap or do_alloc,
                 )
+                if do_alloc and gw_ok[isat, k]:
+                    offered[ss, k] += sat_cap[isat]
+                    if nrec > 0 and sat_cap[isat] > 0.0:
+                        if pbuf_s.shape[0] - npair < ncell:
+                            grown_s = np.empty(2 * pbuf_s.shape[0] + ncell, np.int64)
+                            grown_c = np.empty(grown_s.shape[0], np.int64)
+                            for q in range(npair):  # (a loop: a slice copy would become a parfor)
+                                grown_s[q] = pbuf_s[q]
+                                grown_c[q] = pbuf_c[q]
+                            pbuf_s = grown_s
+                            pbuf_c = grown_c
+                        n0 = npair
+                        npair, ncl = collect_pairs(
+                            x,
+                            y,
+                            z,
+                            sin_mask[isat],
+                            ss,
+                            rec,
+                            nrec,
+                            dem,
+                            nxt,
+                            pxy,
+                            pz,
+                            nxy,
+                            nz,
+                            cos_lon,
+                            sin_lon,
+                            nsl,
+                            pbuf_s,
+                            pbuf_c,
+                            npair,
+                            cmap,
+                            cids,
+                            ncl,
+                        )
+                        if npair > n0:
+                            sat_ids[nsl] = isat
+                            nsl += 1
                 if (
                     do_cap
                     and nrec > 0
@@ -338,6 +529,30 @@ def _accumulate_wave(
                     )
                 ):
                     offered[ss, k] += cap_sat[isat]
+            if npair > 0:
+                allocate_into(
+                    npair,
+                    nsl,
+                    ncl,
+                    pbuf_s,
+                    pbuf_c,
+                    sat_ids,
+                    cids,
+                    cmap,
+                    sat_cap,
+                    pair_cap,
+                    cell_cap,
+                    dem,
+                    sat_sys,
+                    rule,
+                    fsum,
+                    bb,
+                    delivered,
+                    k,
+                )
+                npair = 0
+                nsl = 0
+                ncl = 0
             # prefix sums → this step's counts (and capacity factors) → statistics
             for s in range(nsys):
                 mv = min_visible[s]
@@ -480,6 +695,99 @@ def _f64(a: ArrayLike) -> np.ndarray:
     return np.require(a, dtype=np.float64, requirements=["C", "W"])
 
 
+class AllocationInputs(NamedTuple):
+    """The capacity allocation's inputs of the chunk kernel (per pass; :func:`allocation_inputs` builds them).
+
+    rule : int (index in :data:`orbitshare.kernels.allocation.RULES`); sat_cap float64[nsat] (Mbit/s);
+    pair_cap, cell_cap float64[nsys, nlat, nlon] (Mbit/s: what one satellite may give a cell, what a cell
+    may take from the system); demand float64[nsys, nlat, nlon] (Mbit/s); next_demand
+    int64[nsys, nlat, nlon + 1] (the first j' ≥ j of the row with demand > 0, nlon when none);
+    gw_free bool[nsys]; gw_ptr int64[nsys + 1]; gw_pos, gw_up float64[ngw, 3] (km, ITRS; unit);
+    gw_mask_rad float64[nsys]"""
+
+    rule: int
+    sat_cap: np.ndarray
+    pair_cap: np.ndarray
+    cell_cap: np.ndarray
+    demand: np.ndarray
+    next_demand: np.ndarray
+    gw_free: np.ndarray
+    gw_ptr: np.ndarray
+    gw_pos: np.ndarray
+    gw_up: np.ndarray
+    gw_mask_rad: np.ndarray
+
+
+def next_positive(demand: np.ndarray) -> np.ndarray:
+    """int64[nsys, nlat, nlon + 1]: for each j the first j' ≥ j of the row with demand > 0 (nlon when none)."""
+    nsys, nlat, nlon = demand.shape
+    out = np.full((nsys, nlat, nlon + 1), nlon, np.int64)
+    for j in range(nlon - 1, -1, -1):
+        out[:, :, j] = np.where(demand[:, :, j] > 0, j, out[:, :, j + 1])
+    return out
+
+
+def allocation_inputs(
+    rule: int,
+    sat_sys: np.ndarray,
+    sys_cap: ArrayLike,
+    pair_cap: ArrayLike,
+    cell_cap: ArrayLike,
+    demand: ArrayLike,
+    gateways: Sequence[tuple[np.ndarray, np.ndarray] | None],
+    gw_mask_rad: ArrayLike,
+) -> AllocationInputs:
+    """Check and pack the allocation inputs: per system satellite capacity and gateway mask (Mbit/s, rad;
+    float64[nsys]); per system and cell the pair cap, the cell cap and the demand (Mbit/s ≥ 0, a number or
+    float64[nsys, nlat, nlon] broadcast to the demand's shape); gateways (per system (lat_deg, lon_deg)
+    arrays, or None: no gateway condition)."""
+    from orbitshare.kernels.gateway import gateway_geometry
+
+    dem = _f64(demand)
+    if dem.ndim != 3 or not np.all(np.isfinite(dem) & (dem >= 0)):
+        raise ParameterError("allocation: expected finite demands >= 0 (Mbit/s) of shape (nsys, nlat, nlon)")
+    nsys = dem.shape[0]
+    vals = [_f64(np.atleast_1d(a)) for a in (sys_cap, gw_mask_rad)]
+    for name, a in zip(("capacity", "gateway mask"), vals, strict=True):
+        if a.shape != (nsys,) or not np.all(a >= 0) or np.any(np.isnan(a)):
+            raise ParameterError(f"allocation: expected one {name} >= 0 per system ({nsys}), got {a}")
+    caps = []
+    for name, given in (("pair cap", pair_cap), ("cell cap", cell_cap)):
+        v = np.asarray(given, np.float64)
+        v = v[:, None, None] if v.ndim == 1 else v
+        v = _f64(np.broadcast_to(v, dem.shape))
+        if np.any(np.isnan(v)) or not np.all(v >= 0):
+            raise ParameterError(f"allocation: expected {name}s >= 0 (Mbit/s), one per system or per cell")
+        caps.append(v)
+    if len(gateways) != nsys:
+        raise ParameterError(f"allocation: expected one gateway list (or None) per system ({nsys})")
+    free = np.array([g is None for g in gateways], np.bool_)
+    ptr = np.zeros(nsys + 1, np.int64)
+    pos, up = [np.zeros((0, 3))], [np.zeros((0, 3))]
+    for s, g in enumerate(gateways):
+        n = 0
+        if g is not None:
+            p, u = gateway_geometry(*g)
+            pos.append(p)
+            up.append(u)
+            n = p.shape[0]
+        ptr[s + 1] = ptr[s] + n
+    sat_cap = np.ascontiguousarray(vals[0][np.asarray(sat_sys, np.int64)]) if len(sat_sys) else np.zeros(0)
+    return AllocationInputs(
+        int(rule),
+        sat_cap,
+        caps[0],
+        caps[1],
+        dem,
+        next_positive(dem),
+        free,
+        ptr,
+        np.ascontiguousarray(np.concatenate(pos)),
+        np.ascontiguousarray(np.concatenate(up)),
+        vals[1],
+    )
+
+
 def prepare_grid_inputs(
     nsat: int,
     system: ArrayLike,
@@ -560,6 +868,7 @@ def accumulate_chunk(
     count_any: bool = False,
     capacity_per_sat: ArrayLike | float | None = None,
     weight: ArrayLike | None = None,
+    allocation: AllocationInputs | None = None,
 ) -> ChunkState:
     """Visibility statistics of one chunk of time steps.
 
@@ -585,6 +894,11 @@ def accumulate_chunk(
                                  capacity accumulation (see :mod:`orbitshare.kernels.capacity`)
     weight : float64[nsys, nlat, nlon] or [nlat, nlon]   the weight w ≥ 0 of each cell for each system
                                  (0 where the system may not serve); required with capacity_per_sat
+    allocation : AllocationInputs, optional  the capacity allocation instead of the sharing rule
+                                 (:mod:`orbitshare.kernels.allocation`): each step's (satellite, cell) pairs
+                                 are the exact visible cells with demand, allocated jointly; ``capacity_sum``
+                                 is then the served Mbit/s summed over steps, ``offered`` the capacity of the
+                                 satellites that may deliver (gateway in view), ``delivered`` what is served
     Returns a :class:`~orbitshare.kernels.chunkstate.ChunkState` (``steps_any`` with count_any; ``capacity_sum``,
     ``delivered``, ``offered`` with capacity).
 
@@ -611,15 +925,43 @@ def accumulate_chunk(
         if err.shape != (nsat, nt):
             raise ParameterError(f"err: expected shape ({nsat}, {nt}), got {err.shape}")
     do_cap, cap_sat, w = prepare_capacity_inputs(nsat, nsys, nlat, nlon, capacity_per_sat, weight)
+    do_alloc = allocation is not None
+    if do_alloc and do_cap:
+        raise ParameterError("allocation: given with capacity_per_sat (one capacity model at a time)")
+    if allocation is not None:
+        from orbitshare.kernels.gateway import gateway_in_view
+
+        a = allocation
+        if a.demand.shape != (nsys, nlat, nlon) or a.sat_cap.shape != (nsat,):
+            raise ParameterError(
+                f"allocation: demand of shape {a.demand.shape} or capacities of {a.sat_cap.shape} "
+                f"do not fit ({nsys}, {nlat}, {nlon}) and {nsat} satellites"
+            )
+        gw_ok = gateway_in_view(r, err, np.asarray(system), a.gw_free, a.gw_ptr, a.gw_pos, a.gw_up, a.gw_mask_rad)
+        alloc_args = (True, int(a.rule), gw_ok, a.sat_cap, a.pair_cap, a.cell_cap, a.demand, a.next_demand)
+    else:
+        alloc_args = (
+            False,
+            0,
+            np.zeros((0, 0), np.bool_),
+            np.zeros(0),
+            np.zeros((0, 0, 0)),
+            np.zeros((0, 0, 0)),
+            np.zeros((0, 0, 0)),
+            np.zeros((0, 0, 0), np.int64),
+        )  # the same types as with an allocation: one compiled kernel for both
     if nblocks is None:
-        nblocks = min(nt, CAPACITY_TIME_BLOCKS) if do_cap else numba.get_num_threads()
+        if do_alloc:
+            nblocks = min(nt, ALLOCATION_TIME_BLOCKS)
+        else:
+            nblocks = min(nt, CAPACITY_TIME_BLOCKS) if do_cap else numba.get_num_threads()
     nblocks = int(max(1, min(int(nblocks), nt)))
     if nt == 0:
-        return empty_chunk_state(nsys, nlat, nlon, keep_counts, count_any=count_any, capacity=do_cap)
+        return empty_chunk_state(nsys, nlat, nlon, keep_counts, count_any=count_any, capacity=do_cap or do_alloc)
     count_any = bool(count_any)
     # blocks whose per-cell state is held at once: all of them while that fits BLOCK_STATE_BYTES, else
     # as many as there are threads (a memory bound only: the results do not depend on it)
-    per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0))
+    per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0) + (24 if do_alloc else 0))
     wave = min(nblocks, max(numba.get_num_threads(), BLOCK_STATE_BYTES // max(per_block, 1)))
     out = _accumulate_kernel(
         r,
@@ -641,8 +983,10 @@ def accumulate_chunk(
         do_cap,
         cap_sat,
         w,
+        *alloc_args,
     )
     s, c, ld, tr, inn, al, counts, anyc, capsum, delivered, offered = out
+    do_cap = do_cap or do_alloc
     return ChunkState(
         nt,
         s,

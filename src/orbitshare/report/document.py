@@ -17,7 +17,12 @@ service ratio, MHz per person, from the groups Dataset; under landing rights als
 that no system may serve), the groups table, coverage and capacity by system, who may be served
 (per system the countries and people it may serve, from ``may_serve``), the top and bottom 10
 countries by capacity per person (UN members with more than 1 million people on the grid), the
-inequality indices and the Theil decompositions, and the figures.
+inequality indices and the Theil decompositions, and the figures. Under an allocation rule (capacity rule
+"maxmin" or "throughput") a section "Capacity as delivered" follows the headline: one paragraph explaining
+the model with the run's parameters (:func:`model_paragraph`), the LDC/LLDC/SIDS headline against the world
+(demand met, served per subscriber, population share at each threshold), per system the capacity offered and
+delivered, and the note ``meta["served_maps_note"]`` (:data:`MAPS_NOTE`) on maps drawn in place of the
+proportional rule's; the countries are ranked by served per subscriber.
 
 ``meta`` (all optional; :func:`report_meta` collects them from the coverage and geography Datasets):
 ``title``; ``systems`` (names, or dicts with ``name``, ``element_count``, ``element_source``,
@@ -46,7 +51,7 @@ from orbitshare.atomic import atomic_path
 from orbitshare.report.figures import png_title
 from orbitshare.report.tables import format_index, format_number, plain_text
 
-__all__ = ["write_report", "report_meta", "GROUP_LABELS"]
+__all__ = ["write_report", "report_meta", "model_paragraph", "allocation", "GROUP_LABELS", "MAPS_NOTE"]
 
 #: Display names of the groups of :func:`orbitshare.analysis.accounts.group_accounts`.
 GROUP_LABELS = {
@@ -378,6 +383,7 @@ def _inputs_blocks(meta, countries):
         "grid_resolution_deg",
         "geography_source",
         "geography_detail",
+        MAPS_NOTE,
     }
     for k, v in meta.items():
         if k in known:
@@ -441,6 +447,14 @@ def _headline_blocks(groups, countries, meta):
             facts.append(
                 f"capacity per person {format_number(a)} Mbit/s against {format_number(b)} Mbit/s in the rest{rel}"
             )
+        a, b = _val(g, "demand_met_fraction", group=key), _val(g, "demand_met_fraction", group=rest)
+        if a is not None:
+            facts.append(f"{_pct(a)} of the busy-hour demand met, against {_pct(b)} in the rest")
+        a, b = _val(g, "served_per_subscriber_mbps", group=key), _val(g, "served_per_subscriber_mbps", group=rest)
+        if a is not None:
+            facts.append(
+                f"{format_number(a)} Mbit/s served per subscriber against {format_number(b)} Mbit/s in the rest"
+            )
         a, b = _val(g, "service_ratio_total", group=key), _val(g, "service_ratio_total", group=rest)
         if a is not None:
             facts.append(
@@ -474,6 +488,12 @@ def _headline_blocks(groups, countries, meta):
         a = _val(g, "capacity_per_person_total_mbps", group="world")
         if a is not None:
             w.append(f"capacity per person {format_number(a)} Mbit/s")
+        a = _val(g, "demand_met_fraction", group="world")
+        if a is not None:
+            w.append(f"{_pct(a)} of the busy-hour demand met")
+        a = _val(g, "served_per_subscriber_mbps", group="world")
+        if a is not None:
+            w.append(f"{format_number(a)} Mbit/s served per subscriber")
         a = _val(g, "mhz_available_total", group="world")
         if a is not None:
             w.append(f"{format_number(a)} MHz per person")
@@ -490,6 +510,177 @@ def _headline_blocks(groups, countries, meta):
                 "of any one system in each cell (the per-step counts were not kept)."
             )
         )
+    return blocks
+
+
+# ============================================================================ capacity as delivered
+#: meta key of :func:`write_report`: a sentence on the maps of an allocation (shown in "Capacity as delivered")
+MAPS_NOTE = "served_maps_note"
+_RULE_TEXT = {
+    "maxmin": "max-min fair in the share of demand met (the cells with the smallest share met are raised first, "
+    "until a capacity binds)",
+    "throughput": "so as to maximise the total rate served (maximum throughput)",
+}
+
+
+def allocation(countries: xr.Dataset) -> bool:
+    """True where the accounts come from an allocation rule ("maxmin", "throughput": ``served_total_mbps``)."""
+    return "served_total_mbps" in countries
+
+
+def _system_value(countries: xr.Dataset, names: Sequence[str], system: Any) -> Any:
+    """The first of ``names`` present on ``system`` (coordinate or variable) for ``system``, or None."""
+    for n in names:
+        if n in countries.variables and countries[n].dims == ("system",):
+            v = countries[n].sel(system=system).values
+            return v.item() if hasattr(v, "item") else v
+    return None
+
+
+def _system_parameters(countries: xr.Dataset) -> list[str]:
+    """Per system, its allocation parameters as text, from the coordinates (or variables) on ``system``."""
+    out = []
+    for s in countries["system"].values:
+        bits = []
+        beams = _system_value(countries, ("beams",), s)
+        beam = _system_value(countries, ("beam_capacity_mbps", "beam_mbps"), s)
+        sat = _system_value(countries, ("capacity_per_sat_mbps", "satellite_capacity_mbps"), s)
+        if beams is not None and beam is not None and _finite(beams) and _finite(beam):
+            bits.append(f"{int(beams)} beams of {format_number(beam)} Mbit/s")
+        elif beam is not None and _finite(beam):
+            bits.append(f"beams of {format_number(beam)} Mbit/s")
+        if sat is not None and _finite(sat):
+            bits.append(f"{format_number(sat)} Mbit/s per satellite")
+        mb = _system_value(countries, ("max_beams_per_cell",), s)
+        if mb is not None and _finite(mb):
+            cap = _system_value(countries, ("cell_cap_mbps",), s)
+            svc = _system_value(countries, ("service_cell_km2",), s)
+            where = f"service cell of {format_number(svc)} km²" if svc is not None and _finite(svc) else "grid cell"
+            bits.append(
+                f"at most {int(mb)} beam{'s' if int(mb) != 1 else ''} per {where}"
+                + (f" ({format_number(cap)} Mbit/s)" if cap is not None and _finite(cap) else "")
+            )
+        gw = _system_value(countries, ("gateways", "gateway_source"), s)
+        if gw is not None and str(gw):
+            bits.append(f"gateways: {gw}")
+        mask = _system_value(countries, ("gateway_mask_deg",), s)
+        if mask is not None and _finite(mask):
+            bits.append(f"gateway mask {format_number(mask)}°")
+        isl = _system_value(countries, ("isl",), s)
+        if isl is not None:
+            bits.append("inter-satellite links" if bool(isl) else "no inter-satellite links")
+        out.append(f"{s}: " + (", ".join(bits) if bits else "parameters not recorded"))
+    return out
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def model_paragraph(countries: xr.Dataset) -> str:
+    """The one paragraph of the report explaining the allocation model, with the run's parameter values
+    (``attrs`` ``rule``, ``busy_hour_mbps``, ``adoption_source``, ``thresholds_mbps`` of the accounts, and
+    the system coordinates ``beams``, ``beam_capacity_mbps``, ``max_beams_per_cell``, ``gateways``,
+    ``gateway_mask_deg``, ``isl`` where present)."""
+    a = countries.attrs
+    rule = str(a.get("rule", "maxmin"))
+    busy = a.get("busy_hour_mbps")
+    adoption = str(a.get("adoption_source", "") or "")
+    over = a.get("overbooking")
+    text = (
+        f'Capacity is allocated, not spread (capacity rule "{rule}"). A satellite\'s capacity is its number of '
+        "beams times the beam capacity; it gives a grid cell at most one beam per service cell the cell holds "
+        "(a service cell is the ground footprint of one user beam; without one given, the grid cell), and a "
+        "cell takes at most max_beams_per_cell beams per service cell from a system. A satellite delivers "
+        "only while a gateway of its system is in view above the gateway elevation mask, unless the system "
+        "has inter-satellite links. Demand is subscribers times the busy-hour rate"
+        + (f" of {format_number(busy)} Mbit/s per subscriber" if busy is not None else "")
+        + ", subscribers being the population times the adoption"
+        + (f" ({adoption})" if adoption else "")
+        + "; a country's subscribers are split equally among the systems allowed to serve it (landing rights), "
+        "and there is no demand at sea. At each time step the capacity goes to the cells "
+        + _RULE_TEXT.get(rule, f"by the rule {rule!r}")
+        + ", never above a cell's demand or its beams' capacity; the figures are time means, every step taken "
+        "as busy hour."
+        + (
+            f" The connectivity thresholds compare the rate of an active user: served per subscriber times "
+            f"{format_number(over)} subscribers per active user (overbooking)."
+            if over is not None
+            else ""
+        )
+        + " Parameters: "
+        + "; ".join(_system_parameters(countries))
+        + "."
+    )
+    return text
+
+
+def _threshold_vars(ds: xr.Dataset) -> list[tuple[str, float]]:
+    out = []
+    for v in ds.data_vars:
+        name = str(v)
+        if name.startswith("share_population_at_least_") and name.endswith("mbps"):
+            try:
+                out.append((name, float(name[len("share_population_at_least_") : -len("mbps")])))
+            except ValueError:
+                continue
+    return sorted(out, key=lambda p: p[1])
+
+
+def _delivered_blocks(countries: xr.Dataset, groups: xr.Dataset | None, meta: Mapping[str, Any]) -> list:
+    """The "Capacity as delivered" section of an allocation: the model paragraph, the LDC/LLDC/SIDS
+    headline against the world, and per system what was offered and delivered."""
+    if not allocation(countries):
+        return []
+    blocks = [_h(2, "Capacity as delivered"), _p(model_paragraph(countries))]
+    if groups is not None and allocation(groups):
+        thresholds = _threshold_vars(groups)
+        items = []
+        for key in ("ldc", "lldc", "sids", "world"):
+            if key not in groups["group"].values:
+                continue
+            facts = [
+                f"{_pct(_val(groups, 'demand_met_fraction', group=key))} of the busy-hour demand met",
+                f"{format_number(_val(groups, 'served_per_subscriber_mbps', group=key))} Mbit/s served per subscriber",
+            ]
+            if thresholds:
+                facts.append(
+                    "population where an active user gets at least "
+                    + ", ".join(f"{format_number(t)} Mbit/s: {_pct(_val(groups, n, group=key))}" for n, t in thresholds)
+                )
+            head = "World" if key == "world" else f"{GROUP_LABELS[key]} ({_GROUP_LONG[key]})"
+            items.append([f"{head}: " + "; ".join(facts) + "."])
+        if items:
+            blocks.append(
+                _p(
+                    "Headline (totals over each group's countries; the population shares weighted by population), "
+                    "against the world:"
+                )
+            )
+            blocks.append(_Block("ul", items=items))
+    cols = [
+        ("offered_mbps", "offered (Mbit/s)", format_number),
+        ("delivered_mbps", "delivered (Mbit/s)", format_number),
+        ("unused_mbps", "unused (Mbit/s)", format_number),
+        ("satellite_utilisation", "satellite utilisation", _pct),
+        ("gateway_fraction", "satellite-steps with a gateway", _pct),
+    ]
+    cols = [c for c in cols if c[0] in countries and countries[c[0]].dims == ("system",)]
+    if cols:
+        rows = [[str(s)] + [f(_val(countries, v, system=s)) for v, _, f in cols] for s in countries["system"].values]
+        blocks.append(
+            _p(
+                "Per system, time means of the capacity offered by satellites able to deliver, and of the "
+                "rate delivered to cells:"
+            )
+        )
+        blocks.append(_table(["system"] + [h for _, h, _ in cols], rows))
+    note = meta.get(MAPS_NOTE)
+    if note:
+        blocks.append(_p(str(note)))
     return blocks
 
 
@@ -558,6 +749,9 @@ _GROUP_COLUMNS = (  # (variable, header, formatter)
     ("population_covered_any_fraction", "covered by any system", _pct),
     ("capacity_per_person_total_mbps", "capacity per person (Mbit/s)", format_number),
     ("service_ratio_total", "service ratio", lambda x: format_number(x, 3)),
+    ("subscribers", "subscribers", _count),
+    ("demand_met_fraction", "demand met", _pct),
+    ("served_per_subscriber_mbps", "served per subscriber (Mbit/s)", format_number),
     ("mhz_available_total", "MHz per person", format_number),
     ("satellites_operated_total", "satellites operated", _count),
     ("resource_balance_total", "resource balance", lambda x: format_number(x, 3)),
@@ -589,6 +783,8 @@ def _groups_blocks(groups):
         for var, what, f in (
             ("population_covered_fraction", "Population covered, by system", _pct),
             ("capacity_per_person_mbps", "Capacity per person (Mbit/s), by system", format_number),
+            ("system_demand_met_fraction", "Share of the demand on the system met, by system", _pct),
+            ("system_served_per_subscriber_mbps", "Rate served per subscriber (Mbit/s), by system", format_number),
         ):
             if var not in groups:
                 continue
@@ -602,7 +798,10 @@ def _groups_blocks(groups):
 
 
 def _country_blocks(countries):
-    var = "capacity_per_person_total_mbps"
+    served = allocation(countries)
+    var = "served_per_subscriber_mbps" if served else "capacity_per_person_total_mbps"
+    what = "rate served per subscriber" if served else "capacity per person"
+    unit_head = f"{what} (Mbit/s)"
     if var not in countries:
         return []
     pop = np.asarray(countries["population"].values, np.float64)
@@ -613,10 +812,12 @@ def _country_blocks(countries):
         ok &= np.asarray(countries["un_member"].values, bool)
         crit = "UN members with " + crit
     idx = np.nonzero(ok)[0]
-    blocks = [
-        _h(2, "Countries by capacity per person"),
-        _p(f"Capacity delivered per person, all systems (Mbit/s, time mean), among {len(idx)} countries: {crit}."),
-    ]
+    intro = (
+        f"Rate served per subscriber, all systems (Mbit/s, busy hour, time mean), among {len(idx)} countries: {crit}."
+        if served
+        else f"Capacity delivered per person, all systems (Mbit/s, time mean), among {len(idx)} countries: {crit}."
+    )
+    blocks = [_h(2, f"Countries by {what}"), _p(intro)]
     if not idx.size:
         blocks.append(_p("No country qualifies."))
         return blocks
@@ -627,11 +828,14 @@ def _country_blocks(countries):
         countries["population_covered_any_fraction"].values if "population_covered_any_fraction" in countries else None
     )
     sr = countries["service_ratio_total"].values if "service_ratio_total" in countries else None
-    header = ["rank", "country", "ISO3", "population", "capacity per person (Mbit/s)"]
+    dm = countries["demand_met_fraction"].values if "demand_met_fraction" in countries else None
+    header = ["rank", "country", "ISO3", "population", unit_head]
     if cov is not None:
         header.append("covered by any system")
     if sr is not None:
         header.append("service ratio")
+    if dm is not None:
+        header.append("demand met")
 
     def rows(sel):
         out = []
@@ -642,32 +846,46 @@ def _country_blocks(countries):
                 r.append(_pct(cov[k]))
             if sr is not None:
                 r.append(format_number(sr[k], 3))
+            if dm is not None:
+                r.append(_pct(dm[k]))
             out.append(r)
         return out
 
     align = ["r", "l", "l", "r", "r"] + ["r"] * (len(header) - 5)
     blocks += [
-        _h(3, f"Top {min(_TOP_N, order.size)} (highest capacity per person)"),
+        _h(3, f"Top {min(_TOP_N, order.size)} (highest {what})"),
         _table(header, rows(order[:_TOP_N]), align),
-        _h(3, f"Bottom {min(_TOP_N, order.size)} (lowest capacity per person)"),
+        _h(3, f"Bottom {min(_TOP_N, order.size)} (lowest {what})"),
         _table(header, rows(order[::-1][:_TOP_N]), align),
     ]
     return blocks
 
 
 _INDEX_COLUMNS = (("gini", "Gini"), ("theil_T", "Theil T"), ("theil_L", "Theil L"), ("palma", "Palma"))
-_QUANTITY_LABELS = {"capacity_per_person": "capacity per person", "mhz_available": "MHz available"}
+_QUANTITY_LABELS = {
+    "capacity_per_person": "capacity per person",
+    "served_per_subscriber": "served per subscriber",
+    "mhz_available": "MHz available",
+}
 
 
 def _equity_blocks(equity):
     if equity is None or "gini" not in equity:
         return []
+    served = "served_per_subscriber" in equity["quantity"].values
+    first = (
+        "Indices of the rate served per subscriber (weighted by subscribers) and of the MHz reaching a person "
+        "(weighted by population), across countries (each country one unit) and across people (each country's "
+        "piece of a grid cell one unit). "
+        if served
+        else "Indices of capacity per person and of the MHz reaching a person, across countries (each "
+        "country one unit, weighted by its population) and across people (grid cells weighted by "
+        "their people). "
+    )
     blocks = [
         _h(2, "Inequality"),
         _p(
-            "Indices of capacity per person and of the MHz reaching a person, across countries (each "
-            "country one unit, weighted by its population) and across people (grid cells weighted by "
-            "their people). Gini, Theil T, Atkinson (ε = 0.5) and Palma keep people without service; "
+            first + "Gini, Theil T, Atkinson (ε = 0.5) and Palma keep people without service; "
             "Theil L and Atkinson (ε = 1) are computed among those with service, and the last column is "
             "the population share so excluded. System 'all' = all systems together."
         ),
@@ -809,6 +1027,8 @@ def write_report(
     blocks += _inputs_blocks(meta, countries)
     if groups is not None:
         blocks += _headline_blocks(groups, countries, meta)
+    blocks += _delivered_blocks(countries, groups, meta)
+    if groups is not None:
         blocks += _groups_blocks(groups)
     blocks += _serving_blocks(countries)
     blocks += _country_blocks(countries)

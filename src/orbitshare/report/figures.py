@@ -16,6 +16,10 @@ Figures (matplotlib, Agg canvas; no pyplot, no display)
   grey: cells without people; light red: people but no capacity;
 * ``lorenz_capacity_per_person.png``: the equity Dataset's Lorenz curves of capacity per person across
   people (``lorenz_population_share``, ``lorenz_capacity_share``), one line per system with its Gini;
+* under an allocation rule (capacity rule "maxmin" or "throughput"; :func:`write_served_maps`):
+  ``map_served_per_subscriber_<system>.png`` / ``..._all.png`` (Mbit/s per subscriber, linear up to the
+  busy-hour rate) and ``map_demand_met_fraction_<system>.png`` / ``..._all.png`` (0-1), and
+  ``lorenz_served_per_subscriber.png`` (``lorenz_subscriber_share``, ``lorenz_served_share``);
 * ``map_systems_serving.png`` (:func:`write_serving_map`, only when some system's landing rights leave
   out a country): per cell the number of systems that may serve its dominant country.
 
@@ -35,6 +39,7 @@ country that dominates no cell, such as a small island on a coarse grid, has no 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import struct
@@ -50,11 +55,13 @@ import xarray as xr
 from orbitshare.atomic import atomic_path
 from orbitshare.errors import ParameterError
 from orbitshare.geo.build import country_cell_pairs
-from orbitshare.report.tables import format_index, plain_text
+from orbitshare.report.tables import format_index, format_number, plain_text
 
 __all__ = [
     "write_figures",
     "write_serving_map",
+    "write_served_maps",
+    "SERVED_MAPS",
     "map_figure",
     "dominant_country",
     "outline_segments",
@@ -408,6 +415,118 @@ def write_figures(
             )
     if equity is not None and "lorenz_capacity_share" in equity:
         paths.append(_lorenz_figure(out / "lorenz_capacity_per_person.png", equity))
+    elif equity is not None and "lorenz_served_share" in equity:
+        paths.append(_lorenz_figure(out / "lorenz_served_per_subscriber.png", equity))
+    return paths
+
+
+#: the maps of an allocation's capacity Dataset (:func:`write_served_maps`)
+SERVED_MAPS = ("served_per_subscriber_mbps", "demand_met_fraction")
+
+
+def _served_fields(cds: xr.Dataset, name: str) -> list[tuple[str, np.ndarray]]:
+    """(label, float64[nlat, nlon]) per system and, with several systems, for all ("all systems") of
+    ``name`` (one of :data:`SERVED_MAPS`) from an allocation's capacity Dataset sorted by lat, lon."""
+    served = cds["served_mbps"].transpose("system", "lat", "lon")
+    systems = [str(s) for s in served["system"].values]
+    sv = np.asarray(served.values, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if name == "served_per_subscriber_mbps":
+            subs = np.asarray(cds["subscribers"].transpose("lat", "lon").values, np.float64)
+            per = np.where(subs > 0, sv / np.where(subs > 0, subs, 1.0), np.nan)
+            total = (
+                np.asarray(cds[name].transpose("lat", "lon").values, np.float64) if name in cds else np.nansum(per, 0)
+            )
+        else:
+            if "system_demand_met_fraction" in cds:
+                per = np.asarray(cds["system_demand_met_fraction"].transpose("system", "lat", "lon").values, np.float64)
+            else:
+                dem = np.asarray(cds["system_demand_mbps"].transpose("system", "lat", "lon").values, np.float64)
+                per = np.where(dem > 0, sv / np.where(dem > 0, dem, 1.0), np.nan)
+            total = np.asarray(cds[name].transpose("lat", "lon").values, np.float64)
+    fields = [(s, per[k]) for k, s in enumerate(systems)]
+    if len(systems) > 1:
+        fields.append(("all systems", total))
+    return fields
+
+
+def write_served_maps(
+    out_dir: str | os.PathLike,
+    geography: xr.Dataset | None,
+    capacity: xr.Dataset,
+    names: Sequence[str] = SERVED_MAPS,
+    *,
+    note: str = "",
+) -> list[Path]:
+    """Maps of an allocation (capacity rule "maxmin" or "throughput"); return the PNG paths.
+
+    ``names``: any of :data:`SERVED_MAPS`. ``served_per_subscriber_mbps``: the time-mean rate served per
+    subscriber (Mbit/s; linear scale from 0 to the busy-hour rate per subscriber, ``attrs["busy_hour_mbps"]``,
+    which no cell exceeds), per system (``served_mbps / subscribers``) and, with several systems, for all
+    (``map_served_per_subscriber_<system>.png``, ``map_served_per_subscriber_all.png``); grey: no subscribers.
+    ``demand_met_fraction``: the share of the busy-hour demand met (1; 0 to 1), per system
+    (``system_demand_met_fraction``) and for all (``map_demand_met_fraction_<system>.png``,
+    ``..._all.png``); grey: no demand (sea, no subscribers, or no system may serve). ``note``: a sentence
+    added to each footnote (the runner says there when a map stands in for ``capacity_per_person_mbps``).
+    Outlines as in :func:`write_figures`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    missing = [n for n in ("served_mbps", "subscribers", "demand_met_fraction") if n not in capacity.variables]
+    if missing:
+        raise ParameterError(f"write_served_maps: capacity lacks {missing} (an allocation's capacity Dataset)")
+    segments = (
+        outline_segments(geography)
+        if geography is not None and geography.sizes.get("country", 0)
+        else np.zeros((0, 2, 2))
+    )
+    gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
+    foot = (
+        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
+        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
+    )
+    rule = str(capacity.attrs.get("rule", "maxmin"))
+    busy = float(capacity.attrs.get("busy_hour_mbps", float("nan")))
+    cds = capacity.sortby("lat").sortby("lon")
+    lat_e, lon_e = grid_edges(cds)
+    paths: list[Path] = []
+    used: set[str] = set()
+    extra = f" {note}" if note else ""
+    for name in names:
+        if name not in SERVED_MAPS:
+            raise ParameterError(f"write_served_maps: unknown map {name!r}; expected one of {SERVED_MAPS}")
+        for s, v in _served_fields(cds, name):
+            base = name.removesuffix("_mbps")
+            stem = f"map_{base}_all" if s == "all systems" else f"map_{base}_{slug(s)}"
+            if name == "served_per_subscriber_mbps":
+                title = f"Rate served per subscriber, {s}"
+                vmax = busy if math.isfinite(busy) and busy > 0 else float(np.nanmax(v, initial=1.0)) or 1.0
+                cbar = "Mbit/s per subscriber (busy hour, time mean)"
+                text = (
+                    f"Rate served per subscriber (capacity rule {rule!r}; linear scale up to the busy-hour "
+                    f"demand of {format_number(busy)} Mbit/s per subscriber); grey: no subscribers."
+                )
+            else:
+                title = f"Share of the demand met, {s}"
+                vmax = 1.0
+                cbar = "served / busy-hour demand (1)"
+                text = (
+                    f"Share of the cell's busy-hour demand met (capacity rule {rule!r}); grey: no demand "
+                    "(sea, no subscribers, or no system may serve)."
+                )
+            paths.append(
+                map_figure(
+                    out / f"{unique_name(stem, used)}.png",
+                    lat_e,
+                    lon_e,
+                    v,
+                    title=title,
+                    cbar_label=cbar,
+                    segments=segments,
+                    footnote=text + extra + " " + foot,
+                    vmax=vmax,
+                )
+            )
     return paths
 
 
@@ -452,33 +571,43 @@ def write_serving_map(out_dir: str | os.PathLike, geography: xr.Dataset, countri
 
 
 def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
+    served = "lorenz_served_share" in equity and "lorenz_capacity_share" not in equity
+    px, ly = (
+        ("lorenz_subscriber_share", "lorenz_served_share")
+        if served
+        else ("lorenz_population_share", "lorenz_capacity_share")
+    )
+    quantity = "served_per_subscriber" if served else "capacity_per_person"
     fig = _figure(LORENZ_PIXELS)
     ax = fig.add_axes((0.12, 0.1, 0.82, 0.8))
     ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="equal shares")
-    has_gini = (
-        "gini" in equity and "capacity_per_person" in equity["quantity"].values and "people" in equity["scope"].values
-    )
+    has_gini = "gini" in equity and quantity in equity["quantity"].values and "people" in equity["scope"].values
     systems = [str(s) for s in equity["system"].values]
     if len(systems) == 2 and "all" in systems:  # one system: "all" is the same curve
         systems = [x for x in systems if x != "all"]
     for s in systems:
-        p = np.asarray(equity["lorenz_population_share"].sel(system=s).values, np.float64)
-        c = np.asarray(equity["lorenz_capacity_share"].sel(system=s).values, np.float64)
+        p = np.asarray(equity[px].sel(system=s).values, np.float64)
+        c = np.asarray(equity[ly].sel(system=s).values, np.float64)
         ok = np.isfinite(p) & np.isfinite(c)
         label = "all systems" if s == "all" else str(s)
         if has_gini:
-            g = equity["gini"].sel(quantity="capacity_per_person", scope="people", system=s).item()
+            g = equity["gini"].sel(quantity=quantity, scope="people", system=s).item()
             label += f" (Gini {format_index(g)})"
         if not ok.any():
-            label += ": no capacity"
+            label += ": nothing served" if served else ": no capacity"
         ax.plot(p[ok], c[ok], linewidth=2.0 if s == "all" else 1.3, label=_mpl_text(label))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
     ax.grid(True, color="0.9")
-    ax.set_xlabel("cumulative share of people (1), from least to best served")
-    ax.set_ylabel("cumulative share of capacity delivered (1)")
-    title = "Lorenz curves of capacity per person across people"
+    if served:
+        ax.set_xlabel("cumulative share of subscribers (1), from least to best served")
+        ax.set_ylabel("cumulative share of the rate served (1)")
+        title = "Lorenz curves of the rate served per subscriber across subscribers"
+    else:
+        ax.set_xlabel("cumulative share of people (1), from least to best served")
+        ax.set_ylabel("cumulative share of capacity delivered (1)")
+        title = "Lorenz curves of capacity per person across people"
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=9)
     return _save(fig, Path(path), title)

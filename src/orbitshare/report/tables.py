@@ -11,6 +11,10 @@ directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; exist
 ``1``/``0``), then every data variable on ``country``, in the
 Dataset's order. A variable with further dimensions is flattened into one column per label, in the
 order of its dimensions: ``population_covered_fraction[starlink]``, ``mhz_available[starlink][Ku]``.
+Under an allocation rule the served columns come the same way: ``adoption``, ``subscribers``, ``demand_mbps``,
+``system_demand_mbps[<system>]``, ``served_total_mbps``, ``served_mbps[<system>]``, ``demand_met_fraction``,
+``system_demand_met_fraction[<system>]``, ``served_per_subscriber_mbps``,
+``system_served_per_subscriber_mbps[<system>]``, ``share_population_at_least_10mbps`` (one per threshold).
 Floats are written as ``repr(float(v))`` (shortest text that reads back to the same float64, so
 ``float(cell) == value`` exactly; ``nan``, ``inf`` for NaN and infinity), integers as integers.
 Variables not on ``country`` (``satellites_unattributed(system)``) are not in the table; the report
