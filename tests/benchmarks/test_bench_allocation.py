@@ -13,6 +13,8 @@ coverage() alone (both propagate); only with --benchmark-enable (it takes minute
 
 import numpy as np
 import pytest
+from scipy import sparse
+from scipy.optimize import linprog  # a [test] dependency: the LP reference
 
 import orbitshare
 from orbitshare.demand import Demand
@@ -27,9 +29,6 @@ from reference import visible_cells
 STARLINK_OMM = "omm/celestrak_gp_csv_2026-08-18/starlink.csv"
 NSAT, NTIME, MASK_DEG = 10926, 1440, 25.0
 SAT_MBPS, BEAM_MBPS, CELL_MBPS = 20000.0, 1250.0, 160000.0
-
-linprog = pytest.importorskip("scipy.optimize").linprog
-sparse = pytest.importorskip("scipy.sparse")
 
 
 @pytest.fixture(scope="module")

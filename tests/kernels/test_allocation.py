@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import linprog  # a [test] dependency: the LP reference
 
 from orbitshare.errors import ParameterError
 from orbitshare.kernels.allocation import allocate
-
-linprog = pytest.importorskip("scipy.optimize").linprog
 
 
 # --------------------------------------------------------------------------- an independent LP reference
