@@ -210,7 +210,7 @@ def test_read_a_good_table(tmp_path):
             "source",
             "expected the source of the figure (a URL or a document citation), got nothing",
         ),
-        ("FRA,0.1,2025-01-01", "row", "expected 4 fields (iso3,adoption,as_of,source), got 3"),
+        ("FRA,0.1,2025-01-01", "row", "expected 4 fields (iso3, adoption, as_of, source), got 3"),
         ('FRA,0.1,2025-01-01,"open', "row", "expected a CSV row, got unexpected end of data"),
     ],
 )

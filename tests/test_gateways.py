@@ -206,7 +206,7 @@ def test_user_table_in_file_order(tmp_path: Path) -> None:
         ("starlink,X,USA,1,2,operational,2020-01-01,,\n", "source", r"source of the row .* got nothing"),
         ("starlink,,USA,1,2,operational,2020-01-01,src,\n", "site", r"name of the site, got nothing"),
         ("starlink,X,USA,1,2,operational,2020-01-01,src\n", "row", r"expected 9 fields .* got 8"),
-        ('starlink,"X,USA,1,2,operational,2020-01-01,src,\n', "row", r"(not a CSV row|expected 9 fields)"),
+        ('starlink,"X,USA,1,2,operational,2020-01-01,src,\n', "row", r"(expected a CSV row|expected 9 fields)"),
     ],
 )
 def test_bad_row(tmp_path: Path, row: str, field: str, pattern: str) -> None:
@@ -283,7 +283,7 @@ def test_binary_missing_and_directory(tmp_path: Path) -> None:
     nul = tmp_path / "nul.csv"
     nul.write_bytes(HEADER.encode() + b"a\x00b\n")
     (problem,) = _problems(nul)
-    assert problem == f"{nul}: line 2: file: binary data (NUL byte): not a CSV table"
+    assert problem == f"{nul}: line 2: file: expected a CSV table, got binary data (a NUL byte)"
     missing = tmp_path / "absent.csv"
     assert _problems(missing) == [f"{missing}: file: no such file"]
     folder = tmp_path / "dir.csv"

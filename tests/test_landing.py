@@ -194,7 +194,7 @@ def _one(path: Path, line: int | None, field: str, pattern: str) -> None:
         ("starlink,FRA,authorised,2021-02-09,\n", "source", r"got nothing"),
         ("starlink,FRA,authorised,2021-02-09,   \n", "source", r"got nothing"),
         ("starlink,FRA,authorised,2021-02-09\n", "row", r"expected 5 fields .*got 4"),
-        ('starlink,FRA,authorised,2021-02-09,"report: unclosed\n', "row", r"not a CSV row"),
+        ('starlink,FRA,authorised,2021-02-09,"report: unclosed\n', "row", r"expected a CSV row"),
     ],
 )
 def test_bad_row(tmp_path: Path, row: str, field: str, pattern: str) -> None:

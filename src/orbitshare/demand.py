@@ -23,7 +23,6 @@ source (a URL or a document citation). Lines starting with ``#`` and blank lines
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import numbers
@@ -36,7 +35,7 @@ from typing import Any
 
 from orbitshare.errors import DataError, ParameterError
 from orbitshare.geo.parts import country_groups
-from orbitshare.landing import text_line_of_byte
+from orbitshare.landing import fact_table_rows, text_line_of_byte
 
 __all__ = [
     "Demand",
@@ -340,36 +339,10 @@ def read_adoption(path: str | os.PathLike[str]) -> dict[str, float]:
     label = str(file)
     text = _read_text(file, label)
     known = {str(c) for c in country_groups()["iso3"]}
-    columns = ",".join(ADOPTION_COLUMNS)
     problems: list[str] = []
     shares: dict[str, float] = {}
     first: dict[str, int] = {}
-    header_seen = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        if "\x00" in raw:
-            problems.append(_problem(label, number, "file", "expected a CSV table, got binary data (a NUL byte)"))
-            break
-        try:
-            fields = next(csv.reader([raw], strict=True))
-        except csv.Error as exc:
-            problems.append(_problem(label, number, "row", f"expected a CSV row, got {exc}"))
-            continue
-        if not header_seen:
-            header_seen = True
-            got = ",".join(f.strip() for f in fields)
-            if got != columns:
-                problems.append(_problem(label, number, "header", f"expected the columns {columns}, got {got!r}"))
-                break
-            continue
-        if len(fields) != len(ADOPTION_COLUMNS):
-            problems.append(
-                _problem(
-                    label, number, "row", f"expected {len(ADOPTION_COLUMNS)} fields ({columns}), got {len(fields)}"
-                )
-            )
-            continue
+    for number, fields in fact_table_rows(text, label, ADOPTION_COLUMNS, problems):
         row, mine = _row_problems(fields, known)
         problems.extend(_problem(label, number, name, message) for name, message in mine)
         if row is None:
@@ -383,9 +356,7 @@ def read_adoption(path: str | os.PathLike[str]) -> dict[str, float]:
         first[iso3] = number
         if share is not None:
             shares[iso3] = share
-    if not header_seen:
-        problems.append(_problem(label, None, "header", f"expected the columns {columns}, got an empty table"))
-    elif not first and not problems:
+    if not first and not problems:
         problems.append(_problem(label, None, "rows", "expected at least one country row, got none"))
     if problems:
         raise DataError("\n".join(problems))

@@ -19,7 +19,6 @@ naming the file, the line and the field::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
 import math
@@ -33,7 +32,7 @@ import pandas as pd
 
 from orbitshare.errors import DataError, ParameterError
 from orbitshare.geo.parts import country_groups
-from orbitshare.landing import _parse_date, _problem, system_families, text_line_of_byte
+from orbitshare.landing import _parse_date, _problem, fact_table_rows, system_families, text_line_of_byte
 
 #: The statuses a gateway row may have (definitions in the table's header comments).
 STATUSES: tuple[str, ...] = ("operational", "licensed", "planned", "unknown")
@@ -171,32 +170,7 @@ def read_gateways(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     problems: list[str] = []
     records: list[_Record] = []
     seen: dict[tuple[object, ...], int] = {}
-    header_seen = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        if "\x00" in raw:
-            problems.append(_problem(label, number, "file", "binary data (NUL byte): not a CSV table"))
-            break
-        try:
-            fields = next(csv.reader([raw], strict=True))
-        except csv.Error as exc:
-            problems.append(_problem(label, number, "row", f"not a CSV row ({exc})"))
-            continue
-        if not header_seen:
-            header_seen = True
-            got = [f.strip() for f in fields]
-            if tuple(got) != COLUMNS:
-                expected = ",".join(COLUMNS)
-                problems.append(
-                    _problem(label, number, "header", f"expected the columns {expected}, got {','.join(got)!r}")
-                )
-                break
-            continue
-        if len(fields) != len(COLUMNS):
-            expected = f"{len(COLUMNS)} fields ({', '.join(COLUMNS)})"
-            problems.append(_problem(label, number, "row", f"expected {expected}, got {len(fields)}"))
-            continue
+    for number, fields in fact_table_rows(text, label, COLUMNS, problems):
         record = _check_row(label, number, fields, families, known_iso3, problems)
         if record is None:
             continue
@@ -205,10 +179,6 @@ def read_gateways(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             problems.append(duplicate)
             continue
         records.append(record)
-    if not header_seen:
-        problems.append(
-            _problem(label, None, "header", f"expected the columns {','.join(COLUMNS)}, got an empty table")
-        )
     if problems:
         raise DataError("\n".join(problems))
     return _frame(records)

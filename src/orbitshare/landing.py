@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import os
 import re
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -81,6 +82,49 @@ def _parse_date(text: str) -> dt.date | None:
         return None
 
 
+def fact_table_rows(
+    text: str, label: str, columns: Sequence[str], problems: list[str]
+) -> Iterator[tuple[int, list[str]]]:
+    """The data rows of a fact table's CSV text: ``(line number, fields)`` with the right number of fields.
+
+    Blank lines and lines starting with ``#`` are skipped; the first other line must be the header
+    ``columns``. Every problem goes to ``problems`` as ``label: line N: field: expected ..., got ...``: a NUL
+    byte (reading stops), a malformed row, a wrong header (reading stops), a row with another number of
+    fields, no header at all ("an empty table"). Shared by the landing-rights, gateway and adoption tables."""
+    header_seen = False
+    expected = ",".join(columns)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        if "\x00" in raw:
+            problems.append(_problem(label, number, "file", "expected a CSV table, got binary data (a NUL byte)"))
+            return
+        try:
+            fields = next(csv.reader([raw], strict=True))
+        except csv.Error as exc:
+            problems.append(_problem(label, number, "row", f"expected a CSV row, got {exc}"))
+            continue
+        if not header_seen:
+            header_seen = True
+            got = [f.strip() for f in fields]
+            if tuple(got) != tuple(columns):
+                problems.append(
+                    _problem(label, number, "header", f"expected the columns {expected}, got {','.join(got)!r}")
+                )
+                return
+            continue
+        if len(fields) != len(columns):
+            problems.append(
+                _problem(
+                    label, number, "row", f"expected {len(columns)} fields ({', '.join(columns)}), got {len(fields)}"
+                )
+            )
+            continue
+        yield number, fields
+    if not header_seen:
+        problems.append(_problem(label, None, "header", f"expected the columns {expected}, got an empty table"))
+
+
 def read_landing_rights(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Read and validate a landing-rights table (default: the shipped one).
 
@@ -130,36 +174,7 @@ def read_landing_rights(path: str | os.PathLike[str] | None = None) -> pd.DataFr
     problems: list[str] = []
     records: list[tuple[str, str, str, dt.date, str, int]] = []
     seen: dict[tuple[str, str, dt.date], int] = {}
-    header_seen = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.startswith("#"):
-            continue
-        if "\x00" in raw:
-            problems.append(_problem(label, number, "file", "binary data (NUL byte): not a CSV table"))
-            break
-        try:
-            fields = next(csv.reader([raw], strict=True))
-        except csv.Error as exc:
-            problems.append(_problem(label, number, "row", f"not a CSV row ({exc})"))
-            continue
-        if not header_seen:
-            header_seen = True
-            got = [f.strip() for f in fields]
-            if tuple(got) != COLUMNS:
-                problems.append(
-                    _problem(
-                        label, number, "header", f"expected the columns {','.join(COLUMNS)}, got {','.join(got)!r}"
-                    )
-                )
-                break
-            continue
-        if len(fields) != len(COLUMNS):
-            problems.append(
-                _problem(
-                    label, number, "row", f"expected {len(COLUMNS)} fields ({', '.join(COLUMNS)}), got {len(fields)}"
-                )
-            )
-            continue
+    for number, fields in fact_table_rows(text, label, COLUMNS, problems):
         system, iso3, status, as_of_text, source = (f.strip() for f in fields)
         ok = True
         if system not in families:
@@ -218,10 +233,6 @@ def read_landing_rights(path: str | os.PathLike[str] | None = None) -> pd.DataFr
             continue
         seen[key] = number
         records.append((system, iso3, status, day, source, number))
-    if not header_seen:
-        problems.append(
-            _problem(label, None, "header", f"expected the columns {','.join(COLUMNS)}, got an empty table")
-        )
     if problems:
         raise ConfigError("\n".join(problems), problems=problems)
 

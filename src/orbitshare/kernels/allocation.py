@@ -611,31 +611,9 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
         while q1 < npair and root[order[q1]] == r:
             q1 += 1
         m = q1 - q0
-        lps = np.empty(m, np.int64)
-        lpc = np.empty(m, np.int64)
-        lp = np.empty(m)
-        sats = np.empty(m, np.int64)
-        cells = np.empty(m, np.int64)
-        nls = 0
-        nlc = 0
-        for q in range(m):
-            p = order[q0 + q]
-            s = ps[p]
-            c = pc[p]
-            if smap[s] < 0:
-                smap[s] = nls
-                sats[nls] = s
-                nls += 1
-            if cmap[c] < 0:
-                cmap[c] = nlc
-                cells[nlc] = c
-                nlc += 1
-            lps[q] = smap[s]
-            lpc[q] = cmap[c]
-            lp[q] = P[p]
-        ls = np.empty(nls)
-        for i in range(nls):
-            ls[i] = S[sats[i]]
+        lps, lpc, lp, ls, sats, cells = _subproblem(order[q0:q1], S, ps, pc, P, smap, cmap)
+        nls = sats.shape[0]
+        nlc = cells.shape[0]
         ld = np.empty(nlc)
         lk = np.empty(nlc)
         for i in range(nlc):
@@ -654,10 +632,6 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
             x[order[q0 + q]] = lx[q]
         for i in range(nlc):
             y[cells[i]] = ly[i]
-        for i in range(nls):
-            smap[sats[i]] = -1
-        for i in range(nlc):
-            cmap[cells[i]] = -1
         q0 = q1
     return x, y
 
