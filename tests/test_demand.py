@@ -255,13 +255,13 @@ def test_bad_files(tmp_path):
         with pytest.raises(DataError) as info:
             read_adoption(p)
         assert str(info.value) == f"{p}: {message}"
-    with pytest.raises(DataError, match=r"adoption\.txt: file: expected a \.csv adoption table, got a '\.txt' file"):
+    with pytest.raises(DataError, match=r"adoption\.txt: file: expected a \.csv adoption table, got '\.txt' file"):
         read_adoption(write(tmp_path, HEADER, "adoption.txt"))
-    with pytest.raises(DataError, match=r"missing\.csv: file: expected an adoption table, got no such file"):
+    with pytest.raises(DataError, match=r"missing\.csv: file: no such file"):
         read_adoption(tmp_path / "missing.csv")
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(DataError, match=r"dir\.csv: file: expected a \.csv file, got a directory"):
         read_adoption(tmp_path / "dir.csv")
     (tmp_path / "latin1.csv").write_bytes(HEADER.encode() + b"FRA,0.1,2025-01-01,caf\xe9\n")
-    with pytest.raises(DataError, match=r"latin1\.csv: line 2: file: expected UTF-8 text"):
+    with pytest.raises(DataError, match=r"latin1\.csv: line 2: file: not UTF-8 text"):
         read_adoption(tmp_path / "latin1.csv")

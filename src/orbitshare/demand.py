@@ -35,7 +35,7 @@ from typing import Any
 
 from orbitshare.errors import DataError, ParameterError
 from orbitshare.geo.parts import country_groups
-from orbitshare.landing import fact_table_rows, text_line_of_byte
+from orbitshare.landing import fact_table_rows, read_table_text
 
 __all__ = [
     "Demand",
@@ -271,29 +271,6 @@ def _problem(label: str, line: int | None, name: str, message: str) -> str:
     return f"{label}: {where}{name}: {message}"
 
 
-def _read_text(file: Path, label: str) -> str:
-    """The text of an adoption table; DataError naming the file when it cannot be one."""
-    if file.suffix.lower() != ".csv":
-        raise DataError(
-            _problem(
-                label, None, "file", f"expected a .csv adoption table, got a {file.suffix or 'suffix-less'!r} file"
-            )
-        )
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise DataError(_problem(label, None, "file", "expected an adoption table, got no such file")) from None
-    except IsADirectoryError:
-        raise DataError(_problem(label, None, "file", "expected a .csv file, got a directory")) from None
-    except OSError as exc:
-        raise DataError(_problem(label, None, "file", f"cannot be read ({exc.strerror or exc})")) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = text_line_of_byte(data, exc.start)
-        raise DataError(_problem(label, line, "file", "expected UTF-8 text (a CSV table), got other bytes")) from None
-
-
 def _row_problems(fields: list[str], known: set[str]) -> tuple[tuple[str, float | None] | None, list[_Problem]]:
     """``(iso3, share or None for "unknown")`` of one data row and its problems (field, message)."""
     iso3, share_text, as_of, source = (f.strip() for f in fields)
@@ -337,7 +314,7 @@ def read_adoption(path: str | os.PathLike[str]) -> dict[str, float]:
     """
     file = Path(path)
     label = str(file)
-    text = _read_text(file, label)
+    text = read_table_text(file, label, "adoption table", DataError)
     known = {str(c) for c in country_groups()["iso3"]}
     problems: list[str] = []
     shares: dict[str, float] = {}

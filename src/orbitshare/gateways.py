@@ -32,7 +32,7 @@ import pandas as pd
 
 from orbitshare.errors import DataError, ParameterError
 from orbitshare.geo.parts import country_groups
-from orbitshare.landing import _parse_date, _problem, fact_table_rows, system_families, text_line_of_byte
+from orbitshare.landing import _parse_date, _problem, fact_table_rows, read_table_text, system_families
 
 #: The statuses a gateway row may have (definitions in the table's header comments).
 STATUSES: tuple[str, ...] = ("operational", "licensed", "planned", "unknown")
@@ -49,27 +49,6 @@ _Record = tuple[str, str, str, float, float, str, dt.date, str, str, int]
 def default_path() -> Path:
     """Path of the shipped table ``orbitshare/data/gateways.csv``."""
     return Path(str(resources.files("orbitshare") / "data" / "gateways.csv"))
-
-
-def _read_text(file: Path) -> str:
-    """The UTF-8 text of a ``.csv`` file; DataError naming the file when it is not one."""
-    label = str(file)
-    if file.suffix.lower() != ".csv":
-        shown = repr(file.suffix) if file.suffix else "a suffix-less"
-        raise DataError(_problem(label, None, "file", f"expected a .csv gateway table, got {shown} file"))
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise DataError(_problem(label, None, "file", "no such file")) from None
-    except IsADirectoryError:
-        raise DataError(_problem(label, None, "file", "expected a .csv file, got a directory")) from None
-    except OSError as exc:
-        raise DataError(_problem(label, None, "file", f"cannot be read ({exc.strerror or exc})")) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = text_line_of_byte(data, exc.start)
-        raise DataError(_problem(label, line, "file", "not UTF-8 text (not a CSV table)")) from None
 
 
 def _shown(text: str, empty: str = "nothing") -> str:
@@ -164,7 +143,7 @@ def read_gateways(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """
     file = default_path() if path is None else Path(path)
     label = str(file)
-    text = _read_text(file)
+    text = read_table_text(file, label, "gateway table", DataError)
     families = set(system_families())
     known_iso3 = {str(c) for c in country_groups()["iso3"]}
     problems: list[str] = []

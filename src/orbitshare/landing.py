@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orbitshare.errors import ConfigError, ParameterError
+from orbitshare.errors import ConfigError, OrbitshareError, ParameterError
 from orbitshare.geo.parts import country_groups
 
 #: The statuses a landing-rights row may have (definitions in the table's header comments).
@@ -80,6 +80,28 @@ def _parse_date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def read_table_text(file: Path, label: str, what: str, error: type[OrbitshareError]) -> str:
+    """The UTF-8 text of a fact table's ``.csv`` file (``what``: "gateway table", ...); ``error`` naming the
+    file (and the line of the first bad byte) when it is not one: another suffix, missing, a directory,
+    unreadable, not UTF-8. Shared by the landing-rights, gateway and adoption tables."""
+    if file.suffix.lower() != ".csv":
+        shown = repr(file.suffix) if file.suffix else "a suffix-less"
+        raise error(_problem(label, None, "file", f"expected a .csv {what}, got {shown} file"))
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise error(_problem(label, None, "file", "no such file")) from None
+    except IsADirectoryError:
+        raise error(_problem(label, None, "file", "expected a .csv file, got a directory")) from None
+    except OSError as exc:
+        raise error(_problem(label, None, "file", f"cannot be read ({exc.strerror or exc})")) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = text_line_of_byte(data, exc.start)
+        raise error(_problem(label, line, "file", "not UTF-8 text (not a CSV table)")) from None
 
 
 def fact_table_rows(
@@ -146,28 +168,7 @@ def read_landing_rights(path: str | os.PathLike[str] | None = None) -> pd.DataFr
     """
     file = default_path() if path is None else Path(path)
     label = str(file)
-    if file.suffix.lower() != ".csv":
-        raise ConfigError(
-            _problem(
-                label,
-                None,
-                "file",
-                f"expected a .csv landing-rights table, got a {file.suffix or 'suffix-less'!r} file",
-            )
-        )
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(_problem(label, None, "file", "no such file")) from None
-    except IsADirectoryError:
-        raise ConfigError(_problem(label, None, "file", "expected a .csv file, got a directory")) from None
-    except OSError as exc:
-        raise ConfigError(_problem(label, None, "file", f"cannot be read ({exc.strerror or exc})")) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = text_line_of_byte(data, exc.start)
-        raise ConfigError(_problem(label, line, "file", "not UTF-8 text (not a CSV table)")) from None
+    text = read_table_text(file, label, "landing-rights table", ConfigError)
 
     families = set(system_families())
     known_iso3 = {str(c) for c in country_groups()["iso3"]}
