@@ -215,3 +215,14 @@ def test_bad_input_names_the_argument(kwargs, field):
             pair_capacity=pcap,
             rule=rule,
         )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_maxmin_with_unlimited_beams_and_many_levels(seed):
+    # no pair caps (inf), tight satellites: many leximin levels, satellites joined to the source unlimited
+    rng = np.random.default_rng(3000 + seed)
+    ns, nc = int(rng.integers(4, 9)), int(rng.integers(6, 13))
+    ps, pc, S, D, P, K = random_instance(rng, ns, nc, 0.35, caps=False)
+    S = S * 0.3
+    y = cell_totals(pc, allocate(ps, pc, S, D, pair_capacity=P, cell_capacity=K), len(D))
+    np.testing.assert_allclose(y, lp_leximin(ps, pc, S, D, P, K), rtol=1e-6, atol=1e-6 * D.max())

@@ -20,8 +20,10 @@ cap.
 
 Algorithm (exact up to floating-point rounding)
 -----------------------------------------------
-The network source → satellite (S_s) → cell (P_p) → sink (u_c). A maximum flow is Dinic's algorithm on
-the residual network, always augmenting from the current flow. ``"maxmin"`` finds the levels of the
+The network source → satellite (S_s) → cell (P_p) → sink (u_c). A maximum flow is push-relabel (FIFO,
+global relabelling) from the current flow, finished by Dinic's algorithm on the residual network (which
+also certifies it: no augmenting path is left) and the caps then held exactly (flow that passed through a
+node and back leaves ~1e-16 of it in rounding). ``"maxmin"`` finds the levels of the
 leximin from the lowest (Megiddo 1974, "Optimal flows in networks with multiple sources and sinks";
 Fujishige 1980, lexicographically optimal base of a polymatroid): with the cells not yet fixed ("active")
 asking ``u_c(λ) = min(λ D_c, b_c)`` (``b_c`` the most c could get alone), the largest λ at which every
@@ -265,6 +267,174 @@ def _csr(ns, nc, ps, pc):
 
 
 @njit
+def _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue, top):
+    """Exact distances to the sink in the residual network (reverse BFS); unreachable nodes get ``top``."""
+    for s in range(ns):
+        h_s[s] = top
+    for c in range(nc):
+        h_c[c] = top
+    qn = 0
+    for c in range(nc):
+        if u[c] - y[c] > eps:
+            h_c[c] = 1
+            queue[qn] = ns + c
+            qn += 1
+    head = 0
+    while head < qn:
+        v = queue[head]
+        head += 1
+        if v >= ns:  # a cell: satellites with a residual pair into it
+            c = v - ns
+            for k in range(cell_ptr[c], cell_ptr[c + 1]):
+                p = cell_list[k]
+                s = ps[p]
+                if h_s[s] == top and P[p] - x[p] > eps:
+                    h_s[s] = h_c[c] + 1
+                    queue[qn] = s
+                    qn += 1
+        else:  # a satellite: cells whose flow on the pair could go back to it
+            for k in range(sat_ptr[v], sat_ptr[v + 1]):
+                p = sat_list[k]
+                c = pc[p]
+                if h_c[c] == top and x[p] > eps:
+                    h_c[c] = h_s[v] + 1
+                    queue[qn] = ns + c
+                    qn += 1
+
+
+@njit
+def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps):
+    """Push-relabel (FIFO, global relabelling) from the feasible flow (x, used, y): every satellite's slack
+    is pushed towards the cells; what cannot reach the sink goes back to the source. Leaves a maximum flow
+    up to rounding (the caller finishes with Dinic)."""
+    top = ns + nc + 2
+    h_s = np.empty(ns, np.int64)
+    h_c = np.empty(nc, np.int64)
+    e_s = np.zeros(ns)
+    e_c = np.zeros(nc)
+    queue = np.empty(ns + nc, np.int64)
+    active = np.empty(ns + nc + 1, np.int64)  # a ring buffer of active nodes
+    inq = np.zeros(ns + nc, np.bool_)
+    cur_s = sat_ptr[:-1].copy()
+    cur_c = cell_ptr[:-1].copy()
+    _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue, top)
+    cap = ns + nc + 1
+    qh = 0
+    qt = 0
+    for s in range(ns):
+        e = S[s] - used[s]
+        if e > eps and h_s[s] < top:
+            e_s[s] = e
+            used[s] = S[s]
+            active[qt] = s
+            qt = (qt + 1) % cap
+            inq[s] = True
+    relabels = 0
+    while qh != qt:
+        v = active[qh]
+        qh = (qh + 1) % cap
+        inq[v] = False
+        if v < ns:
+            s = v
+            while e_s[s] > eps and h_s[s] < top:
+                k = cur_s[s]
+                if k == sat_ptr[s + 1]:  # relabel
+                    m = top
+                    for kk in range(sat_ptr[s], sat_ptr[s + 1]):
+                        p = sat_list[kk]
+                        if P[p] - x[p] > eps and h_c[pc[p]] + 1 < m:
+                            m = h_c[pc[p]] + 1
+                    h_s[s] = m
+                    cur_s[s] = sat_ptr[s]
+                    relabels += 1
+                    continue
+                p = sat_list[k]
+                c = pc[p]
+                r = P[p] - x[p]
+                if r > eps and h_s[s] == h_c[c] + 1:
+                    d = min(e_s[s], r)
+                    x[p] += d
+                    e_s[s] -= d
+                    e_c[c] += d
+                    if not inq[ns + c] and h_c[c] < top:
+                        active[qt] = ns + c
+                        qt = (qt + 1) % cap
+                        inq[ns + c] = True
+                else:
+                    cur_s[s] = k + 1
+        else:
+            c = v - ns
+            while e_c[c] > eps and h_c[c] < top:
+                if h_c[c] == 1 and u[c] - y[c] > eps:  # to the sink
+                    d = min(e_c[c], u[c] - y[c])
+                    y[c] += d
+                    e_c[c] -= d
+                    continue
+                k = cur_c[c]
+                if k == cell_ptr[c + 1]:  # relabel
+                    m = top
+                    if u[c] - y[c] > eps:
+                        m = 1
+                    for kk in range(cell_ptr[c], cell_ptr[c + 1]):
+                        p = cell_list[kk]
+                        if x[p] > eps and h_s[ps[p]] + 1 < m:
+                            m = h_s[ps[p]] + 1
+                    h_c[c] = m
+                    cur_c[c] = cell_ptr[c]
+                    relabels += 1
+                    continue
+                p = cell_list[k]
+                s = ps[p]
+                if x[p] > eps and h_c[c] == h_s[s] + 1:
+                    d = min(e_c[c], x[p])
+                    x[p] -= d
+                    e_c[c] -= d
+                    e_s[s] += d
+                    if not inq[s] and h_s[s] < top:
+                        active[qt] = s
+                        qt = (qt + 1) % cap
+                        inq[s] = True
+                else:
+                    cur_c[c] = k + 1
+        if relabels > ns + nc:  # global relabelling: exact heights again
+            relabels = 0
+            _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue,
+                            top)  # fmt: skip
+            for s in range(ns):
+                cur_s[s] = sat_ptr[s]
+                if e_s[s] > eps and h_s[s] < top and not inq[s]:
+                    active[qt] = s
+                    qt = (qt + 1) % cap
+                    inq[s] = True
+            for c in range(nc):
+                cur_c[c] = cell_ptr[c]
+                if e_c[c] > eps and h_c[c] < top and not inq[ns + c]:
+                    active[qt] = ns + c
+                    qt = (qt + 1) % cap
+                    inq[ns + c] = True
+    # what could not reach the sink goes back: a cell's excess off its pairs, then every satellite's excess
+    for c in range(nc):
+        e = e_c[c]
+        if e > 0.0:
+            for k in range(cell_ptr[c], cell_ptr[c + 1]):
+                if e <= 0.0:
+                    break
+                p = cell_list[k]
+                d = min(x[p], e)
+                x[p] -= d
+                e_s[ps[p]] += d
+                e -= d
+    for s in range(ns):
+        used[s] = 0.0
+    for p in range(ps.shape[0]):
+        used[ps[p]] += x[p]
+    for c in range(nc):
+        y[c] = 0.0
+    for p in range(ps.shape[0]):
+        y[pc[p]] += x[p]
+
+
+@njit
 def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
     """A maximum flow for sink capacities u into x (per pair); returns y (per cell). With ``warm`` the flow
     starts from x as given (a feasible flow but for cells above u, which are lowered first: each pair is a
@@ -304,12 +474,41 @@ def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
                 else:
                     x[p] = 0.0
             used[s] = S[s] - rem
+    _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps)
     queue = np.empty(ns + nc, np.int64)
     it_s = np.empty(ns, np.int64)
     it_c = np.empty(nc, np.int64)
     path = np.empty(2 * min(ns, nc) + 2, np.int64)
     _augment(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps, lev_s, lev_c, queue,
              it_s, it_c, path)  # fmt: skip
+    # flow that passed through a node and back leaves rounding (~1e-16 of it): hold every cap exactly
+    for s in range(ns):
+        tot = 0.0
+        for k in range(sat_ptr[s], sat_ptr[s + 1]):
+            tot += x[sat_list[k]]
+        excess = tot - S[s]
+        for k in range(sat_ptr[s], sat_ptr[s + 1]):
+            if excess <= 0.0:
+                break
+            p = sat_list[k]
+            d = min(x[p], excess)
+            x[p] -= d
+            excess -= d
+    for c in range(nc):
+        tot = 0.0
+        for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            tot += x[cell_list[k]]
+        excess = tot - u[c]
+        for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            if excess <= 0.0:
+                break
+            p = cell_list[k]
+            d = min(x[p], excess)
+            x[p] -= d
+            excess -= d
+        y[c] = 0.0
+        for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            y[c] += x[cell_list[k]]
     return y
 
 
@@ -503,7 +702,8 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
             smap[sg] = -1
             if rs2[i]:
                 lcap[i] = into_low[i]
-                ucap[i] = max(scap[sg] - into_low[i], 0.0)
+                # (an unlimited satellite, joined to the source with infinite pair capacities, stays so)
+                ucap[i] = scap[sg] if scap[sg] == np.inf else max(scap[sg] - into_low[i], 0.0)
             else:
                 lcap[i] = scap[sg]
                 ucap[i] = 0.0
