@@ -1,4 +1,9 @@
-"""Spectrum and capacity per cell: bands, MHz available, Mbps delivered and Mbps per person.
+"""Spectrum and capacity per cell: bands, MHz available, and the capacity allocated to the cells.
+
+Capacity has two models. The default, ``rule="maxmin"`` (or ``"throughput"``), ALLOCATES each step's
+satellites to the cells with demand, beam-, cell-, gateway- and demand-limited (the inputs in
+:mod:`orbitshare.engine.allocation`, the kernel in :mod:`orbitshare.kernels.allocation`).
+``rule="proportional"`` is the old sharing rule described under "Capacity" below, kept for comparison.
 
 :func:`service` runs ONE streaming pass (:func:`orbitshare.engine.coverage.run_coverage`, with the
 capacity accumulation of :func:`orbitshare.kernels.visibility.accumulate_chunk` switched on) and
@@ -34,8 +39,8 @@ systems in order of first appearance; a band name may carry different edges in d
 (``band_low_mhz(system, band)``, ``band_high_mhz``). Where a system lacks a band every variable of
 that (system, band) is NaN — not 0, which means "this band, but no satellite in view".
 
-Capacity
---------
+Capacity (``rule="proportional"``)
+----------------------------------
 Weight of a cell: ``w_c = population_c · s_c`` (``weighting="population"``) or ``w_c = land area_c ·
 s_c`` (``"area"``; land area = cell_area · land_fraction, or cell_area · min(1, Σ country_fraction)
 without land_fraction). At each step each visible satellite i of s with capacity ``cap`` (Mbps)
@@ -174,7 +179,12 @@ def service(
         by :mod:`orbitshare.runner`)
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results), or None
     backend : "cpu", or "cuda": SGP4, footprints and the capacity accumulation on the GPU
-        (:mod:`orbitshare.kernels.cuda`; the same integer statistics, capacity sums to ~1e-13 relative)
+        (:mod:`orbitshare.kernels.cuda`; the same integer statistics, capacity sums to ~1e-13 relative);
+        "cuda" refuses "maxmin" and "throughput" in one line (not ported yet)
+    rule : "maxmin" (default: max-min fair in the share of demand met), "throughput" (a maximum flow) or
+        "proportional" (the old sharing rule; ``weighting`` applies to it only)
+    demand : :class:`orbitshare.demand.Demand` (adoption, busy-hour rate per subscriber, overbooking,
+        thresholds) for "maxmin" and "throughput"; default ``Demand()``
 
     Returns
     -------
@@ -192,8 +202,18 @@ def service(
     ``band_width_mhz`` (system, band; NaN where the system lacks the band), ``served_share`` (system,
     lat, lon), ``bandwidth_mhz`` (system).
 
-    ``"capacity"``: Dataset with ``capacity_mbps`` and ``capacity_per_person_mbps`` (system, lat, lon;
-    Mbps, ``time: mean``; per person NaN where the population is 0), ``served_share`` and ``weight``
+    ``"capacity"`` under "maxmin" / "throughput": ``subscribers``, ``demand_mbps``,
+    ``demand_met_fraction``, ``served_per_subscriber_mbps``, ``active_user_mbps`` (lat, lon), and per
+    system ``system_demand_mbps``, ``served_mbps``, ``system_demand_met_fraction`` (system, lat, lon; Mbit/s,
+    time means), ``offered_step_mbps`` / ``delivered_step_mbps`` / ``unused_step_mbps`` (system, time),
+    their time means, ``satellite_utilisation``, ``gateway_fraction``, ``capacity_per_sat_mbps`` (system),
+    ``adoption`` (country), ``demand_share`` and ``served_country`` (system, country), the allocation
+    parameters as ``system`` coordinates, and the attributes ``rule``, ``busy_hour_mbps``, ``overbooking``,
+    ``thresholds_mbps``, ``adoption_source``, ``model`` (:func:`orbitshare.engine.allocation.allocation_dataset`).
+    A cell is never served above its demand or its caps; delivered ≤ offered at every step.
+
+    ``"capacity"`` under "proportional": Dataset with ``capacity_mbps`` and ``capacity_per_person_mbps``
+    (system, lat, lon; Mbps, ``time: mean``; per person NaN where the population is 0), ``served_share`` and ``weight``
     (system, lat, lon), ``delivered_mbps`` and ``offered_mbps`` (system; time means of the totals over
     all cells), ``delivered_step_mbps`` and ``offered_step_mbps`` (system, time; the per-step totals:
     conservation is ``delivered == offered`` at every step, to rounding), ``capacity_per_sat_mbps``
