@@ -32,7 +32,7 @@ from orbitshare.errors import ParameterError
 from orbitshare.kernels.allocation import RULES
 from orbitshare.kernels.visibility import AllocationInputs, allocation_inputs
 
-__all__ = ["MODEL", "DemandGrid", "allocation_dataset", "allocation_pass_inputs", "demand_grid"]
+__all__ = ["MODEL", "DemandGrid", "allocation_dataset", "allocation_pass_inputs", "demand_grid", "land_km2"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ def _land_shares(geography: xr.Dataset) -> np.ndarray:
     return cf
 
 
-def _land_km2(geography: xr.Dataset, cell_area_km2: np.ndarray) -> np.ndarray:
+def land_km2(geography: xr.Dataset, cell_area_km2: Any) -> np.ndarray:
+    """Land area of each cell, km² float64[nlat, nlon]: cell area × land_fraction (or × min(1, Σ country_fraction)
+    without it)."""
     if "land_fraction" in geography:
         land = np.asarray(geography["land_fraction"].transpose("lat", "lon").values, np.float64)
     else:
@@ -96,7 +98,7 @@ def demand_grid(systems: Sequence[Any], geography: xr.Dataset, demand: Demand, c
         adoption=adoption,
         demand_share=share,
         served=served,
-        land_km2=_land_km2(geography, cell_area_km2),
+        land_km2=land_km2(geography, cell_area_km2),
     )
 
 

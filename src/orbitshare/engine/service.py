@@ -76,7 +76,7 @@ import numpy as np
 import xarray as xr
 
 from orbitshare.demand import Demand
-from orbitshare.engine.allocation import allocation_dataset, allocation_pass_inputs, demand_grid
+from orbitshare.engine.allocation import allocation_dataset, allocation_pass_inputs, demand_grid, land_km2
 from orbitshare.engine.backends import ALLOCATION_NOT_ON_CUDA, check_backend
 from orbitshare.engine.coverage import (
     check_codes,
@@ -133,15 +133,6 @@ def served_share(system: Any, geography: xr.Dataset) -> np.ndarray:
 
 def _population(geography) -> np.ndarray:
     return np.nan_to_num(np.asarray(geography["population"].transpose("lat", "lon").values, np.float64), nan=0.0)
-
-
-def _land_area(geography, grid) -> np.ndarray:
-    if "land_fraction" in geography:
-        land = np.asarray(geography["land_fraction"].transpose("lat", "lon").values, np.float64)
-    else:
-        land = np.asarray(geography["country_fraction"].sum("country").transpose("lat", "lon").values, np.float64)
-    land = np.clip(np.nan_to_num(land, nan=0.0), 0.0, 1.0)
-    return np.asarray(grid.cell_area_km2, np.float64)[:, None] * land
 
 
 # --------------------------------------------------------------------------- the pass
@@ -261,7 +252,7 @@ def service(
     pop = _population(geography)
     dgrid = None
     if rule == "proportional":
-        base = pop if weighting == "population" else _land_area(geography, grid)
+        base = pop if weighting == "population" else land_km2(geography, grid.cell_area_km2)
         weight = np.ascontiguousarray(base[None, :, :] * shares)
         pass_kw: dict[str, Any] = {"capacity": (np.array(caps), weight)}
     else:

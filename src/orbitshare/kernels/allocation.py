@@ -55,7 +55,6 @@ __all__ = ["RULES", "allocate", "allocate_cells", "allocate_step"]
 RULES = ("maxmin", "throughput", "proportional")
 
 _RELATIVE_EPS = 1e-12
-_MAX_NEWTON = 200
 
 
 # --------------------------------------------------------------------------- maximum flow (Dinic)
@@ -267,6 +266,19 @@ def _csr(ns, nc, ps, pc):
 
 
 @njit
+def _take_off(x, lst, k0, k1, excess):
+    """Lower the flow of the pairs lst[k0:k1] (in order) by ``excess`` in all: each pair is a source-to-sink
+    path, so taking flow off it keeps the rest feasible."""
+    for k in range(k0, k1):
+        if excess <= 0.0:
+            break
+        p = lst[k]
+        d = min(x[p], excess)
+        x[p] -= d
+        excess -= d
+
+
+@njit
 def _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue, top):
     """Exact distances to the sink in the residual network (reverse BFS); unreachable nodes get ``top``."""
     for s in range(ns):
@@ -448,15 +460,8 @@ def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
         for p in range(ps.shape[0]):
             y[pc[p]] += x[p]
         for c in range(nc):
-            excess = y[c] - u[c]
-            if excess > 0.0:
-                for k in range(cell_ptr[c], cell_ptr[c + 1]):
-                    p = cell_list[k]
-                    d = min(x[p], excess)
-                    x[p] -= d
-                    excess -= d
-                    if excess <= 0.0:
-                        break
+            if y[c] - u[c] > 0.0:
+                _take_off(x, cell_list, cell_ptr[c], cell_ptr[c + 1], y[c] - u[c])
                 y[c] = u[c]
         for p in range(ps.shape[0]):
             used[ps[p]] += x[p]
@@ -486,26 +491,12 @@ def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
         tot = 0.0
         for k in range(sat_ptr[s], sat_ptr[s + 1]):
             tot += x[sat_list[k]]
-        excess = tot - S[s]
-        for k in range(sat_ptr[s], sat_ptr[s + 1]):
-            if excess <= 0.0:
-                break
-            p = sat_list[k]
-            d = min(x[p], excess)
-            x[p] -= d
-            excess -= d
+        _take_off(x, sat_list, sat_ptr[s], sat_ptr[s + 1], tot - S[s])
     for c in range(nc):
         tot = 0.0
         for k in range(cell_ptr[c], cell_ptr[c + 1]):
             tot += x[cell_list[k]]
-        excess = tot - u[c]
-        for k in range(cell_ptr[c], cell_ptr[c + 1]):
-            if excess <= 0.0:
-                break
-            p = cell_list[k]
-            d = min(x[p], excess)
-            x[p] -= d
-            excess -= d
+        _take_off(x, cell_list, cell_ptr[c], cell_ptr[c + 1], tot - u[c])
         y[c] = 0.0
         for k in range(cell_ptr[c], cell_ptr[c + 1]):
             y[c] += x[cell_list[k]]
