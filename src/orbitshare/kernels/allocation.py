@@ -408,7 +408,7 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
                         inq[s] = True
                 else:
                     cur_c[c] = k + 1
-        if relabels > ns + nc:  # global relabelling: exact heights again
+        if 4 * relabels > ns + nc:  # global relabelling: exact heights again (every (ns + nc) / 4 relabels: measured)
             relabels = 0
             _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue,
                             top)  # fmt: skip
@@ -776,6 +776,21 @@ def allocate_cells(ps, pc, ns, nc, S, D, P, K, rule):
 
 
 @njit
+def _counting_order(key, nkey):
+    """The stable sort order of int64 keys in [0, nkey) (a counting sort: O(n + nkey))."""
+    start = np.zeros(nkey + 1, np.int64)
+    for q in range(key.shape[0]):
+        start[key[q] + 1] += 1
+    for v in range(nkey):
+        start[v + 1] += start[v]
+    order = np.empty(key.shape[0], np.int64)
+    for q in range(key.shape[0]):
+        order[start[key[q]]] = q
+        start[key[q]] += 1
+    return order
+
+
+@njit
 def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
     npair = ps.shape[0]
     x = np.zeros(npair)
@@ -792,7 +807,7 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
     root = np.empty(npair, np.int64)
     for p in range(npair):
         root[p] = _find(parent, ps[p])
-    order = np.argsort(root, kind="mergesort")  # stable: pairs keep their order within a component
+    order = _counting_order(root, ns + nc)  # stable: pairs keep their order within a component
     smap = np.full(ns, -1, np.int64)
     cmap = np.full(nc, -1, np.int64)
     q0 = 0
