@@ -342,14 +342,16 @@ def test_zero_weight_units_are_ignored():
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("f", [gini, palma, atkinson, lambda x, w=None: theil(x, w), lorenz])
+@pytest.mark.parametrize("f", [gini, palma, atkinson, lambda x, w=None, **k: theil(x, w, **k), lorenz])
 def test_bad_input_errors(f):
     with pytest.raises(InequalityError, match="every x is 0"):
         f([0, 0, 0])
     with pytest.raises(InequalityError, match="negative"):
         f([1, -2, 3])
     with pytest.raises(InequalityError, match="NaN"):
-        f([1, np.nan, 3])
+        f([1, np.nan, 3], skipna=False)
+    with pytest.raises(InequalityError, match="every x or w is NaN"):
+        f([np.nan, np.nan])
     with pytest.raises(InequalityError, match="negative"):
         f([1, 2, 3], [1, -1, 1])
     with pytest.raises(InequalityError, match="sum to 0"):
@@ -488,3 +490,30 @@ def test_extreme_magnitudes_do_not_overflow_or_nan():
 def test_group_labels_must_be_usable():
     with pytest.raises(InequalityError, match="NaN labels"):
         theil([1, 2, 3], groups=[0.0, np.nan, 1.0])
+
+
+# ---------------------------------------------------------------- skipna (like xarray)
+
+
+@pytest.mark.parametrize("f", [gini, palma, atkinson, lambda x, w=None, **k: theil(x, w, **k).T])
+def test_skipna_leaves_out_nan_units_like_dropping_them(f):
+    x = np.array([1.0, np.nan, 3.0, 4.0, 2.0, np.nan])
+    w = np.array([2.0, 5.0, 1.0, np.nan, 3.0, 0.0])
+    keep = np.isfinite(x) & np.isfinite(w)
+    assert f(x, w) == f(x[keep], w[keep])  # exactly: the same units in the same order
+    assert f(x) == f(x[np.isfinite(x)])
+
+
+def test_skipna_counts_in_the_attributes_and_strict_mode():
+    x = xr.DataArray([[1.0, np.nan, 3.0, 2.0], [2.0, 2.0, np.nan, 1.0]], dims=("time", "country"))
+    w = xr.DataArray([10.0, 0.0, 5.0, 0.0], dims="country")
+    g = gini(x, w, dim="country")
+    # row 0: NaN x at country 1 left out (its weight is 0 anyway); zero weight at country 3
+    # row 1: NaN x at country 2; zero weights at countries 1 and 3
+    assert g.attrs["units_left_out_nan"] == 2
+    assert g.attrs["units_left_out_zero_weight"] == 3
+    # by hand: row 0 keeps (1, w 10), (3, w 5): mean 5/3, Σ w_i w_j |x_i − x_j| = 2·10·5·2 = 200,
+    # G = 200 / (2 · 15² · 5/3) = 0.26666…; row 1 keeps (2, w 10) only: 0
+    assert g.values.tolist() == pytest.approx([200 / (2 * 225 * 5 / 3), 0.0], abs=1e-15)
+    with pytest.raises(InequalityError, match="NaN"):
+        gini(x, w, dim="country", skipna=False)

@@ -31,9 +31,14 @@ zero — Theil L, Atkinson with ε ≥ 1, Palma when the poorest 40 % hold nothi
 * ``"keep"``: keep zeros and return the mathematical limit: Theil ``L = inf`` (``T`` is finite),
   Atkinson (ε ≥ 1) ``= 1``, Palma ``= inf``. Never NaN.
 
-Always errors (:class:`InequalityError`, a ``ValueError``): negative or non-finite ``x``;
-negative, non-finite or zero-sum ``w``; shape mismatch; no units; all ``x`` zero (every index
-is undefined: there is nothing to share). Units with ``w == 0`` are ignored.
+Missing values (``skipna=`` in every function, default ``True`` as in xarray): units whose ``x`` or ``w``
+is NaN are left out (e.g. the per-person figure of a country without people); units with ``w == 0`` are
+always ignored. A DataArray result records what was left out, summed over its rows, in its attributes
+``units_left_out_nan`` and ``units_left_out_zero_weight``. ``skipna=False`` raises on NaN instead.
+
+Always errors (:class:`InequalityError`, a ``ValueError``): negative or infinite ``x``;
+negative, infinite or zero-sum ``w``; shape mismatch; no units; all ``x`` zero (every index
+is undefined: there is nothing to share).
 
 xarray
 ------
@@ -145,14 +150,30 @@ def _prepare(
     where: str = "",
     zero_name: str | None = None,
     report: list[str],
+    skipna: bool = False,
+    left: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validated, zero-treated ``(x, w, codes)`` with ``w > 0`` everywhere.
 
     ``zeros="drop"`` appends a message to ``report``; :func:`_reduce` turns those into one
-    :class:`ZerosDroppedWarning` per call.
+    :class:`ZerosDroppedWarning` per call. With ``skipna`` the units whose ``x`` or ``w`` is NaN are left
+    out first; ``left`` (two counters) adds the number left out for NaN and for a zero weight.
     """
     if x.size == 0:
         raise InequalityError(f"{name}{where}: no units (x is empty)")
+    if skipna:
+        nan = np.isnan(x) if w is None else np.isnan(x) | np.isnan(w)
+        if nan.any():
+            keep = ~nan
+            x = x[keep]
+            w = None if w is None else w[keep]
+            codes = None if codes is None else codes[keep]
+            if left is not None:
+                left[0] += int(nan.sum())
+            if x.size == 0:
+                raise InequalityError(f"{name}{where}: no units (every x or w is NaN)")
+    if left is not None and w is not None:
+        left[1] += int(np.count_nonzero(w == 0))
     _check_values(name, x, w, where)
     # Scale w and x to a maximum of 1: the indices are scale invariant, and this keeps w·x and
     # the sums far from overflow. Units whose weight is 0 (or below ~1e-308 of the largest, which
@@ -293,16 +314,17 @@ def _reduce(
     long_names: Sequence[str],
     report: list[str],
     extra_attrs: dict | None = None,
+    left: list[int] | None = None,
 ):
     """Apply ``row_fn`` to all of ``x`` (floats out) or along ``dim`` (DataArrays out)."""
-    out = _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attrs)
+    out = _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attrs, left)
     if report:
         text = report[0] if len(report) == 1 else f"{len(report)} rows, e.g. {report[0]}"
         warnings.warn(text, ZerosDroppedWarning, stacklevel=3)
     return out
 
 
-def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attrs):
+def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attrs, left=None):
     if not _is_dataarray(x):
         xa, wa, ga = _numpy_inputs(name, x, w, groups, dim)
         return tuple(row_fn(xa, wa, ga, ""))
@@ -363,6 +385,9 @@ def _reduce_rows(name, x, w, groups, dim, row_fn, fields, long_names, extra_attr
         attrs = {"long_name": f"{long_name}{desc} over {dim}", "units": "1"}
         if extra_attrs:
             attrs.update(extra_attrs)
+        if left is not None:  # summed over the rows
+            attrs["units_left_out_nan"] = left[0]
+            attrs["units_left_out_zero_weight"] = left[1]
         results.append(
             xr.DataArray(
                 out[k].reshape(rest_shape),
@@ -391,6 +416,7 @@ def gini(
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
+    skipna: bool = True,
 ) -> float | xr.DataArray:
     """Population-weighted Gini index (unit 1).
 
@@ -428,6 +454,7 @@ def gini(
     _check_options("gini", zeros, floor)
 
     report: list[str] = []
+    left = [0, 0]  # units left out: NaN, zero weight
 
     def row(xa, wa, ga, where):
         xa, wa, _ = _prepare(
@@ -440,10 +467,12 @@ def gini(
             undefined_at_zero=False,
             where=where,
             report=report,
+            skipna=skipna,
+            left=left,
         )
         return (_k.gini_sorted(xa, wa),)
 
-    (g,) = _reduce("gini", x, w, None, dim, row, ["gini"], ["Gini index"], report)
+    (g,) = _reduce("gini", x, w, None, dim, row, ["gini"], ["Gini index"], report, left=left)
     return _maybe_float(g) if not _is_dataarray(g) else g
 
 
@@ -455,6 +484,7 @@ def theil(
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
+    skipna: bool = True,
 ) -> Theil:
     """Population-weighted Theil T and Theil L (unit 1, in nats), with their exact group decomposition.
 
@@ -501,6 +531,7 @@ def theil(
     _check_options("theil", zeros, floor)
 
     report: list[str] = []
+    left = [0, 0]  # units left out: NaN, zero weight
 
     def row(xa, wa, ga, where):
         codes = None
@@ -517,6 +548,8 @@ def theil(
             where=where,
             zero_name="Theil L",
             report=report,
+            skipna=skipna,
+            left=left,
         )
         if codes is None:
             return (*_k.theil_tl(xa, wa), None, None, None, None)
@@ -539,7 +572,7 @@ def theil(
         "between-group Theil L",
         "within-group Theil L",
     ]
-    vals = _reduce("theil", x, w, groups, dim, row, fields, long_names, report)
+    vals = _reduce("theil", x, w, groups, dim, row, fields, long_names, report, left=left)
     if not _is_dataarray(x) or dim is None:
         vals = tuple(_maybe_float(v) for v in vals)
     return Theil(*vals)
@@ -553,6 +586,7 @@ def atkinson(
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
+    skipna: bool = True,
 ) -> float | xr.DataArray:
     """Population-weighted Atkinson index ``A = 1 − M_{1−ε}/μ`` (unit 1).
 
@@ -589,6 +623,7 @@ def atkinson(
     label = f"Atkinson (epsilon={eps:g})"
 
     report: list[str] = []
+    left = [0, 0]  # units left out: NaN, zero weight
 
     def row(xa, wa, ga, where):
         xa, wa, _ = _prepare(
@@ -601,6 +636,8 @@ def atkinson(
             undefined_at_zero=eps >= 1,
             where=where,
             report=report,
+            skipna=skipna,
+            left=left,
         )
         return (_k.atkinson_index(xa, wa, eps),)
 
@@ -615,6 +652,7 @@ def atkinson(
         [f"Atkinson index (epsilon={eps:g})"],
         report,
         extra_attrs={"epsilon": eps},
+        left=left,
     )
     return _maybe_float(a) if not _is_dataarray(a) else a
 
@@ -626,6 +664,7 @@ def palma(
     dim: str | None = None,
     zeros: str = "raise",
     floor: float | None = None,
+    skipna: bool = True,
 ) -> float | xr.DataArray:
     """Population-weighted Palma ratio (unit 1).
 
@@ -659,6 +698,7 @@ def palma(
     _check_options("palma", zeros, floor)
 
     report: list[str] = []
+    left = [0, 0]  # units left out: NaN, zero weight
 
     def row(xa, wa, ga, where):
         xa, wa, _ = _prepare(
@@ -671,6 +711,8 @@ def palma(
             undefined_at_zero=False,
             where=where,
             report=report,
+            skipna=skipna,
+            left=left,
         )
         top, bottom = _k.palma_shares(xa, wa)
         if bottom > 0:
@@ -685,12 +727,12 @@ def palma(
             )
         return (math.inf,)
 
-    (p,) = _reduce("palma", x, w, None, dim, row, ["palma"], ["Palma ratio"], report)
+    (p,) = _reduce("palma", x, w, None, dim, row, ["palma"], ["Palma ratio"], report, left=left)
     return _maybe_float(p) if not _is_dataarray(p) else p
 
 
 def lorenz(
-    x: Values, w: Values | None = None, *, zeros: str = "raise", floor: float | None = None
+    x: Values, w: Values | None = None, *, zeros: str = "raise", floor: float | None = None, skipna: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Population-weighted Lorenz curve (shares, unit 1).
 
@@ -717,6 +759,7 @@ def lorenz(
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     report: list[str] = []
+    left = [0, 0]  # units left out: NaN, zero weight
 
     def row(xa, wa, ga, where):
         xa, wa, _ = _prepare(
@@ -729,9 +772,11 @@ def lorenz(
             undefined_at_zero=False,
             where=where,
             report=report,
+            skipna=skipna,
+            left=left,
         )
         out["curve"] = _k.lorenz_curve(xa, wa)
         return ()
 
-    _reduce("lorenz", x, w, None, None, row, [], [], report)
+    _reduce("lorenz", x, w, None, None, row, [], [], report, left=left)
     return out["curve"]
