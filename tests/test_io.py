@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 
+import h5netcdf
 import h5py
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import xarray as xr
 import orbitshare
 from orbitshare import io as oio
 from orbitshare.errors import ParameterError, ParameterTypeError, ResultsError
-from orbitshare.io import file_sha256, open_results, read_provenance, save_results
+from orbitshare.io import file_sha256, open_results, open_tree, read_provenance, save_results
 
 
 def _assert_same(a: xr.Dataset, b: xr.Dataset):
@@ -274,3 +275,53 @@ def test_bad_inputs_are_orbitshare_errors(tmp_path):
     with pytest.raises(ResultsError, match="does not exist"):
         save_results(spectrum_like(), tmp_path / "no" / "x.nc")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- CF details, lazy reading, DataTree
+
+
+def test_cf_root_attributes_and_no_fill_values_on_coordinates_or_bounds(tmp_path):
+    path = tmp_path / "results.nc"
+    save_results({"coverage": coverage_like()}, path, provenance={"title": "a test run"})
+    with h5netcdf.File(path, "r") as f:
+        root = dict(f.attrs)
+        assert root["Conventions"] == "CF-1.10"
+        assert root["title"] == "a test run"  # the provenance's title wins over the default
+        assert root["source"].startswith("orbitshare ")
+        assert root["history"].startswith(root["date_created"]) and "orbitshare" in root["history"]
+        g = f.groups["coverage"]
+        for name in ("lat", "lon", "lat_bnds"):
+            assert "_FillValue" not in g.variables[name].attrs, name
+        # data variables keep xarray's fill value; no attribute name starts with an underscore but netCDF's own
+        for name, var in g.variables.items():
+            assert not [k for k in var.attrs if k.startswith("_") and k not in ("_FillValue", "_Netcdf4Dimid")], name
+    assert open_results(path)["coverage"].lat.attrs["bounds"] == "lat_bnds"
+
+
+def test_files_with_the_old_underscore_attributes_still_read(tmp_path):
+    ds = coverage_like()
+    path = tmp_path / "old.nc"
+    old = ds.copy(deep=False)
+    old["country_name"] = old.country_name.astype(str).copy()
+    old.country_name.attrs["_orbitshare_dtype"] = "|O"
+    old.to_netcdf(path, engine="h5netcdf")
+    back = open_results(path)
+    assert back.country_name.dtype == object
+    assert "_orbitshare_dtype" not in back.country_name.attrs and "orbitshare_dtype" not in back.country_name.attrs
+
+
+def test_lazy_and_tree(tmp_path):
+    cov, spec = coverage_like(), spectrum_like()
+    path = tmp_path / "results.nc"
+    save_results({"coverage": cov, "spectrum": spec}, path)
+    lazy = open_results(path, lazy=True)
+    try:
+        assert not lazy["coverage"].covered_fraction.variable._in_memory
+        _assert_same(lazy["coverage"].load(), cov)
+    finally:
+        for d in lazy.values():
+            d.close()
+    tree = open_tree(path)
+    assert set(tree.children) == {"coverage", "spectrum"}
+    _assert_same(tree["coverage"].to_dataset(), cov)
+    assert tree.attrs["Conventions"] == "CF-1.10"

@@ -34,8 +34,17 @@ Round trip
 :func:`open_results` loads everything into memory and closes the file. The result is identical to
 what was written (``xarray.testing.assert_identical``), including dtypes: fixed-width unicode
 (``<U``) and object-dtype string variables, stored as variable-length strings, get their numpy
-dtype back (recorded in the private attribute ``_orbitshare_dtype``, removed again on reading);
-``datetime64[ns]`` times are stored as int64 nanoseconds since 1970-01-01.
+dtype back (recorded in the attribute ``orbitshare_dtype``, removed again on reading; files written
+before 0.2 used ``_orbitshare_dtype``, still read); ``datetime64[ns]`` times are stored as int64
+nanoseconds since 1970-01-01. ``lazy=True`` leaves the file open and the arrays on disk until used.
+:func:`open_tree` gives the same as an :class:`xarray.DataTree` (one node per group, by name).
+
+CF conventions
+--------------
+The root group carries ``Conventions = "CF-1.10"``, ``title``, ``source`` and ``history`` (unless the
+provenance gives them); coordinate and bounds variables are written without ``_FillValue`` (CF: they
+may hold no missing values). Project metadata uses attribute names starting ``orbitshare_`` (never a
+leading underscore, which netCDF reserves).
 """
 
 from __future__ import annotations
@@ -63,14 +72,16 @@ __all__ = [
     "atomic_path",
     "file_sha256",
     "open_results",
+    "open_tree",
     "read_provenance",
     "save_results",
     "provenance_attrs",
     "epoch_summary",
 ]
 
-_DTYPE_ATTR = "_orbitshare_dtype"
-_BOUNDS_ATTR = "_orbitshare_bounds_attrs"
+_DTYPE_ATTR = "orbitshare_dtype"
+_BOUNDS_ATTR = "orbitshare_bounds_attrs"
+_OLD_ATTRS = {"_orbitshare_dtype": _DTYPE_ATTR, "_orbitshare_bounds_attrs": _BOUNDS_ATTR}  # before 0.2
 # attributes xarray's CF encoder drops from a bounds variable when its parent has the same value
 _BOUNDS_DROPPED = (
     "units",
@@ -176,7 +187,15 @@ def _epochs_of(obj: Any) -> np.ndarray:
 def provenance_attrs(provenance: Mapping[str, Any] | None = None, *, start: Any = None) -> dict[str, Any]:
     """The provenance attributes :func:`save_results` adds (see the module docstring)."""
     prov = dict(provenance or {})
-    attrs: dict[str, Any] = {"orbitshare_version": __version__, "date_created": _utc_now_iso()}
+    created = _utc_now_iso()
+    attrs: dict[str, Any] = {
+        "Conventions": "CF-1.10",
+        "title": "orbitshare results",
+        "source": f"orbitshare {__version__}",
+        "history": f"{created} written by orbitshare {__version__}",
+        "orbitshare_version": __version__,
+        "date_created": created,
+    }
     inputs = prov.pop("inputs", None)
     if inputs is not None:
         items = (
@@ -239,6 +258,9 @@ def _prepare(ds: xr.Dataset) -> tuple[xr.Dataset, dict[Hashable, dict[str, Any]]
     """Copy of ``ds`` with encodings set for writing and string dtypes recorded."""
     ds = ds.copy(deep=False)
     encoding: dict[Hashable, dict[str, Any]] = {}
+    no_fill = set(ds.coords) | {
+        b for v in ds.variables.values() if isinstance(b := v.attrs.get("bounds"), str) and b in ds.variables
+    }
     for name in list(ds.variables):
         var = ds.variables[name]
         var.encoding = {}
@@ -255,6 +277,8 @@ def _prepare(ds: xr.Dataset) -> tuple[xr.Dataset, dict[Hashable, dict[str, Any]]
             enc.update(
                 compression="gzip", compression_opts=_COMPLEVEL, shuffle=True, chunksizes=_chunks(var.shape, itemsize)
             )
+        if name in no_fill and kind in "fc":  # CF: coordinates and bounds hold no missing values
+            enc["_FillValue"] = None
         if enc:
             encoding[name] = enc
     for name in list(ds.variables):
@@ -355,6 +379,8 @@ def _restore(ds: xr.Dataset) -> xr.Dataset:
     """Undo what :func:`_prepare` recorded: string dtypes and the bounds attributes xarray dropped."""
     for name in list(ds.variables):
         var = ds.variables[name]
+        if any(k in var.attrs for k in _OLD_ATTRS):
+            var.attrs = {_OLD_ATTRS.get(k, k): v for k, v in var.attrs.items()}
         dt = var.attrs.get(_DTYPE_ATTR)
         battrs = var.attrs.get(_BOUNDS_ATTR)
         if dt is None and battrs is None:
@@ -375,7 +401,9 @@ def _restore(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _open_group(path: Path, group: str | None) -> xr.Dataset:
+def _open_group(path: Path, group: str | None, lazy: bool = False) -> xr.Dataset:
+    if lazy:
+        return _restore(xr.open_dataset(path, group=group, engine="h5netcdf"))
     with xr.open_dataset(path, group=group, engine="h5netcdf") as ds:
         ds = ds.load()
     return _restore(ds)
@@ -386,12 +414,16 @@ def _group_names(path: Path) -> list[str]:
         return list(f.groups)
 
 
-def open_results(path: str | os.PathLike[str], group: str | None = None) -> xr.Dataset | dict[str, xr.Dataset]:
+def open_results(
+    path: str | os.PathLike[str], group: str | None = None, *, lazy: bool = False
+) -> xr.Dataset | dict[str, xr.Dataset]:
     """Read a results file written by :func:`save_results` into memory (the file is closed).
 
     ``group`` given: that group's Dataset (``"/"`` for the root group). ``group=None``: a dict
     name → Dataset of all groups, or, for a file with no groups (a single saved Dataset), that
-    Dataset. A missing file raises ``FileNotFoundError``, a missing group ``KeyError`` (both naming it).
+    Dataset. ``lazy=True``: the arrays stay on disk until used and the file stays open (close each
+    Dataset, or use it in a ``with`` block). A missing file raises ``FileNotFoundError``, a missing
+    group ``KeyError`` (both naming it).
     """
     path = Path(path)
     if not path.is_file():
@@ -401,11 +433,23 @@ def open_results(path: str | os.PathLike[str], group: str | None = None) -> xr.D
             names = _group_names(path)
             if group not in names:
                 raise KeyError(f"{path}: no group {group!r}; groups: {', '.join(names) or '(none)'}")
-        return _open_group(path, None if group == "/" else group)
+        return _open_group(path, None if group == "/" else group, lazy)
     names = _group_names(path)
     if not names:
-        return _open_group(path, None)
-    return {name: _open_group(path, name) for name in names}
+        return _open_group(path, None, lazy)
+    return {name: _open_group(path, name, lazy) for name in names}
+
+
+def open_tree(path: str | os.PathLike[str], *, lazy: bool = False) -> xr.DataTree:
+    """A results file as an :class:`xarray.DataTree`: the root node holds the provenance attributes,
+    one child node per group (``tree["coverage"]``, ...; a file of a single Dataset: the root node).
+    Values as :func:`open_results` gives them (``lazy`` likewise); ``node.to_dataset()`` is that group's
+    Dataset."""
+    got = open_results(path, lazy=lazy)
+    if isinstance(got, xr.Dataset):
+        return xr.DataTree(got)
+    root = xr.Dataset(attrs=read_provenance(path))
+    return xr.DataTree.from_dict({"/": root, **{f"/{k}": v for k, v in got.items()}})
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
