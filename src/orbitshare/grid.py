@@ -220,12 +220,12 @@ class Grid:
         lat_b = xr.DataArray(
             np.array(self.lat_bounds),
             dims=("lat", "bnds"),
-            attrs={"long_name": "latitude cell bounds", "units": "degrees_north"},
+            attrs={"units": "degrees_north"},  # CF 7.1: a bounds variable inherits its parent's long_name
         )
         lon_b = xr.DataArray(
             np.array(self.lon_bounds),
             dims=("lon", "bnds"),
-            attrs={"long_name": "longitude cell bounds", "units": "degrees_east"},
+            attrs={"units": "degrees_east"},
         )
         return {"lat": lat, "lon": lon, "lat_bnds": lat_b, "lon_bnds": lon_b}
 
