@@ -254,8 +254,19 @@ def test_checkpoint_of_another_config_is_refused(small, reference, tmp_path, mon
 
 
 def test_run_dir_rules(small, reference, tmp_path):
+    # the same experiment again: up to date, read back from disk, nothing computed or written
+    before = {p: p.stat().st_mtime_ns for p in reference.out_dir.iterdir()}
+    again = runner.run(small, reference.out_dir, progress=False)
+    assert again.up_to_date and not reference.up_to_date
+    assert set(again.datasets) == set(reference.datasets)
+    for name, ds in reference.datasets.items():
+        xr.testing.assert_identical(again.datasets[name], ds)
+    assert {p: p.stat().st_mtime_ns for p in reference.out_dir.iterdir()} == before
+    # another experiment into that directory: refused
+    other = tmp_path / "other.toml"
+    other.write_text(SMALL_TOML.replace("altitude_km = 550", "altitude_km = 560"))
     with pytest.raises(ResultsError, match="--overwrite"):
-        runner.run(small, reference.out_dir, progress=False)
+        runner.run(other, reference.out_dir, progress=False)
     out = tmp_path / "busy"
     out.mkdir()
     (out / "notes.txt").write_text("mine")

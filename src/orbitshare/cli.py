@@ -76,7 +76,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         restore()
     for p in res.files:
         print(p)
-    if not args.quiet:
+    if not args.quiet and res.up_to_date:
+        print(
+            f"orbitshare: {exp.name}: up to date in {res.out_dir} (a finished run of the same experiment, inputs "
+            "and orbitshare version); pass --overwrite to run it again",
+            file=sys.stderr,
+        )
+    elif not args.quiet:
         print(
             f"orbitshare: {exp.name}: finished in {res.timings.get('total', 0.0):.1f} s into {res.out_dir}"
             + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""),

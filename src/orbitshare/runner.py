@@ -32,9 +32,12 @@ stopped run never leaves a half-written file.
 The run directory is :mod:`orbitshare.rundir`'s: it is locked for the lifetime of the run (a second
 run or resume into it is refused), its manifest ``.orbitshare-run.json`` lists the files the run
 wrote, and only those are ever replaced or deleted. Nothing is overwritten without
-``overwrite=True``: a directory holding a finished or an interrupted run is refused with
-:class:`~orbitshare.errors.ResultsError`, and one holding anything else is refused even then,
-unless empty. A run that replaces a finished run is built beside it and swapped in only when
+``overwrite=True``: a directory holding an interrupted run, or a finished run of another experiment, is
+refused with :class:`~orbitshare.errors.ResultsError`, and one holding anything else is refused even
+then, unless empty. A finished run of the SAME experiment (the same resolved configuration, the same
+input files by sha256 and the same orbitshare version, as its results.h5 records them) is up to date:
+:func:`run` returns it, read from disk, without computing anything (``Results.up_to_date``). A
+run that replaces a finished run is built beside it and swapped in only when
 complete; interrupted, it leaves the old run as it was (``resume=True`` continues it). The free
 space is checked against an estimate of the results' size before they are written.
 
@@ -74,6 +77,7 @@ import numba
 import numpy as np
 import xarray as xr
 
+from orbitshare._version import __version__
 from orbitshare.analysis.accounts import (
     country_accounts,
     equity_summary,
@@ -100,7 +104,7 @@ from orbitshare.engine.dask_backend import get_client
 from orbitshare.engine.gso import arc_occupancy, visible_arc
 from orbitshare.engine.passinputs import default_chunk_steps
 from orbitshare.engine.service import service
-from orbitshare.errors import ConfigError, ResultsError
+from orbitshare.errors import ConfigError, OrbitshareError, ResultsError
 from orbitshare.experiment import (
     DATASETS,
     Experiment,
@@ -111,7 +115,7 @@ from orbitshare.experiment import (
     load_experiment,
 )
 from orbitshare.geo.naturalearth import find_boundaries, find_population
-from orbitshare.io import open_results, save_results
+from orbitshare.io import open_results, read_provenance, save_results
 from orbitshare.report.document import MAPS_NOTE, report_meta, write_report
 from orbitshare.report.figures import (
     SERVED_MAPS,
@@ -167,6 +171,7 @@ class Results:
     gso: xr.Dataset | None = None
     timings: dict[str, float] = field(default_factory=dict)
     resumed_chunks: int = 0
+    up_to_date: bool = False
 
     @property
     def datasets(self) -> dict[str, xr.Dataset]:
@@ -592,8 +597,43 @@ def run(
     if exp.compute.backend not in ("cpu", "dask", "cuda"):  # pragma: no cover - validation refuses it
         raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available ('cpu', 'dask' or 'cuda')")
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
+    if not overwrite and not resume:
+        done = _up_to_date(exp, out, t_start)
+        if done is not None:
+            return done
     with RunDirectory.open(out, overwrite=overwrite, resume=resume) as rd:  # locked until the run ends
         return _run_locked(exp, rd, progress=progress, t_start=t_start)
+
+
+def _up_to_date(exp: Experiment, out: Path, t_start: float) -> Results | None:
+    """The finished run in ``out`` read back when it is this experiment's (same resolved configuration,
+    same input files by sha256, same orbitshare version, per its results.h5), else None. Runs whose
+    systems fetch elements are never taken as up to date (the fetch cache may hold newer elements)."""
+    manifest = read_manifest(out) if out.is_dir() else None
+    if manifest is None or not manifest.finished or RESULTS_FILE not in manifest.files:
+        return None
+    if any(s.fetch is not None for s in exp.systems):
+        return None
+    try:
+        prov = read_provenance(out / RESULTS_FILE)
+        before = [(r["label"], r["sha256"]) for r in json.loads(prov.get("input_files", "[]"))]
+        now = [(r["label"], r["sha256"]) for r in input_records(_input_files(exp))]
+    except (OSError, ValueError, KeyError, TypeError, OrbitshareError):
+        return None
+    same = (
+        prov.get("orbitshare_version") == __version__
+        and prov.get("config_sha256") == config_fingerprint(exp)
+        and [b for b in before if b[0] != _NOT_A_PASS_INPUT] == [n for n in now if n[0] != _NOT_A_PASS_INPUT]
+    )
+    if not same:
+        return None
+    res = Results(experiment=exp, out_dir=out, files=[out / f for f in manifest.files], up_to_date=True)
+    got = open_results(out / RESULTS_FILE)
+    for name, ds in got.items() if isinstance(got, dict) else ():
+        if name in DATASETS:
+            setattr(res, name, ds)
+    res.timings["total"] = time.perf_counter() - t_start
+    return res
 
 
 def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: float) -> Results:
