@@ -95,10 +95,17 @@ def test_report_names_every_group(small_run):
     assert "<html" in (run / "report.html").read_text().lower()
 
 
-def test_second_run_without_overwrite_exits_2(small_run):
+def test_second_run_is_up_to_date_and_another_experiment_exits_2(small_run):
     d, exp, run, _ = small_run
     before = (run / "results.h5").stat().st_mtime_ns
-    p = orbitshare("run", exp, "--out", run, cwd=d)
+    p = orbitshare("run", exp, "--out", run, cwd=d)  # the same experiment again: up to date, nothing written
+    assert p.returncode == 0, p.stderr
+    assert "up to date" in p.stderr and "--overwrite" in p.stderr
+    assert (run / "results.h5").stat().st_mtime_ns == before
+    other = d / "other.toml"
+    other.write_text(exp.read_text().replace('name = "small"', 'name = "small"\ndescription = "another"'))
+    assert other.read_text() != exp.read_text()
+    p = orbitshare("run", other, "--out", run, cwd=d)
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and str(run) in lines[0] and "--overwrite" in lines[0] and "--out" in lines[0]

@@ -570,15 +570,22 @@ def test_allocation_outputs_are_routed(tmp_path, monkeypatch):
 
 
 def test_allocation_kwargs_follow_the_experiment(monkeypatch):
+    class Spectrum:
+        inline_angle_deg = 7.5
+        split = "priority"
+
     class Exp:
         capacity_rule = "throughput"
         demand = object()
+        spectrum = Spectrum()
 
-    def svc(systems, grid, times, geography, *, rule="maxmin", demand=None):  # the engine's signature
-        return None
+    def svc(systems, grid, times, geography, *, rule="maxmin", demand=None, inline_angle_deg=10.0, split="equal"):
+        return None  # the engine's signature
 
     monkeypatch.setattr(runner, "service", svc)
-    assert runner._allocation_kwargs(Exp()) == {"rule": "throughput", "demand": Exp.demand}
+    kw = runner._allocation_kwargs(Exp())
+    assert kw == {"rule": "throughput", "demand": Exp.demand, "inline_angle_deg": 7.5, "split": "priority"}
+    assert set(kw) <= set(inspect.signature(svc).parameters)
 
 
 def test_maxmin_run_end_to_end(tmp_path):

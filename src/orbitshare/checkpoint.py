@@ -65,6 +65,9 @@ STATE_FIELDS = (
     "capacity_sum",
     "delivered",
     "offered",
+    "inline_steps",
+    "effective_sum",
+    "union_sum",
 )
 """The array fields of :class:`~orbitshare.kernels.chunkstate.ChunkState` a checkpoint stores (those
 that are not None); ``nsteps`` is stored apart, ``counts`` (the time series) comes from the pass."""
@@ -90,10 +93,23 @@ _MEMBERS: dict[str, tuple[str, int]] = {
     "capacity_sum": ("float64", 3),
     "delivered": ("float64", 2),
     "offered": ("float64", 2),
+    "inline_steps": ("int32", 3),
+    "effective_sum": ("float64", 4),
+    "union_sum": ("float64", 2),
     "counts": ("int16", 4),
 }
-_OPTIONAL = ("steps_any", "capacity_sum", "delivered", "offered", "counts")
+_OPTIONAL = (
+    "steps_any",
+    "capacity_sum",
+    "delivered",
+    "offered",
+    "inline_steps",
+    "effective_sum",
+    "union_sum",
+    "counts",
+)
 _CAPACITY = ("capacity_sum", "delivered", "offered")
+_SHARING = ("inline_steps", "effective_sum", "union_sum")  # co-frequency sharing: all three or none
 _RUNS = ("steps_covered", "lead_run", "trail_run", "max_inner_run", "steps_any")  # each in 0 .. nsteps
 
 
@@ -267,13 +283,17 @@ def _check_shapes(path: Path, shapes: dict[str, tuple], nsteps: int) -> None:
     nsys = cells[0]
     expect: dict[str, tuple] = {"err_steps": (nsys,), "delivered": (nsys, nsteps), "offered": (nsys, nsteps)}
     expect["counts"] = (nsys, nsteps, *cells[1:])
+    expect["union_sum"] = cells[1:]
+    if "effective_sum" in shapes:  # (nsys, nband, nlat, nlon): the band count is the state's own
+        expect["effective_sum"] = (nsys, shapes["effective_sum"][1], *cells[1:])
     for name, shape in shapes.items():
         want = cells if _MEMBERS[name][1] == 3 else expect.get(name, shape)
         if shape != want:
             raise _bad(path, f"member {name!r} has shape {shape}, expected {want}")
-    have = [m for m in _CAPACITY if m in shapes]
-    if have and len(have) != len(_CAPACITY):
-        raise _bad(path, f"member {have[0]!r} without {', '.join(m for m in _CAPACITY if m not in shapes)}")
+    for group in (_CAPACITY, _SHARING):
+        have = [m for m in group if m in shapes]
+        if have and len(have) != len(group):
+            raise _bad(path, f"member {have[0]!r} without {', '.join(m for m in group if m not in shapes)}")
 
 
 def _check_values(path: Path, data: dict[str, Any], nsteps: int) -> None:
@@ -282,15 +302,15 @@ def _check_values(path: Path, data: dict[str, Any], nsteps: int) -> None:
         a = data.get(name)
         if a is not None and a.size and a.min() < 0:
             raise _bad(path, f"member {name!r} has a negative value ({a.min()}); expected counts >= 0")
-    for name in _RUNS:
+    for name in (*_RUNS, "inline_steps"):
         a = data.get(name)
         if a is not None and a.size and (a.min() < 0 or a.max() > nsteps):
             bad = a.min() if a.min() < 0 else a.max()
             raise _bad(path, f"member {name!r} has the value {bad}; expected step counts in 0 .. {nsteps}")
-    for name in _CAPACITY:
+    for name in (*_CAPACITY, "effective_sum", "union_sum"):
         a = data.get(name)
         if a is not None and not np.isfinite(a).all():
-            raise _bad(path, f"member {name!r} holds NaN or infinity; expected finite Mbps sums")
+            raise _bad(path, f"member {name!r} holds NaN or infinity; expected finite sums")
     allg = data["all_gap"]
     full = (data["lead_run"] == nsteps) & (data["trail_run"] == nsteps) & (data["max_inner_run"] == 0)
     if not np.array_equal(allg, allg & full):

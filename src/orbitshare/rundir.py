@@ -52,7 +52,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -356,6 +356,17 @@ def _unlock(fd: int | None) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the run directory's lock (an existing directory) for a read of its finished run;
+    :class:`~orbitshare.errors.ResultsError` when another run holds it."""
+    fd = _lock(Path(directory))
+    try:
+        yield
+    finally:
+        _unlock(fd)
 
 
 # ============================================================================ the run directory

@@ -114,6 +114,8 @@ from orbitshare.experiment import (
     build_times,
     load_experiment,
 )
+from orbitshare.experiment.build import service_options
+from orbitshare.experiment.schema import MAP_VARIABLES
 from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, read_provenance, save_results
 from orbitshare.report.document import MAPS_NOTE, report_meta, write_report
@@ -129,7 +131,7 @@ from orbitshare.report.figures import (
     write_serving_map,
 )
 from orbitshare.report.tables import write_tables
-from orbitshare.rundir import RunDirectory, read_manifest
+from orbitshare.rundir import STAGING, RunDirectory, locked, read_manifest
 
 __all__ = [
     "run",
@@ -387,9 +389,9 @@ _ALLOCATION_STAND_IN = {"capacity_per_person_mbps": "served_per_subscriber_mbps"
 
 
 def _allocation_kwargs(exp: Experiment) -> dict[str, Any]:
-    """``rule=`` and ``demand=`` of :func:`~orbitshare.engine.service.service` from ``capacity.rule`` and
-    ``[demand]`` (``exp.capacity_rule``, ``exp.demand``)."""
-    return {"rule": exp.capacity_rule, "demand": exp.demand}
+    """``rule=``, ``demand=``, ``inline_angle_deg=`` and ``split=`` of :func:`~orbitshare.engine.service.service`
+    from ``capacity.rule``, ``[demand]`` and ``[spectrum]``."""
+    return {"rule": exp.capacity_rule, "demand": exp.demand, **service_options(exp)}
 
 
 def _served_map_names(exp: Experiment) -> list[str]:
@@ -459,27 +461,19 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
     segments = outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
     used = {p.stem for p in paths}
     for m in others:
-        ds = getattr(
-            res,
-            {
-                "mean_visible": "coverage",
-                "max_gap_s": "coverage",
-                "mhz_available": "spectrum",
-                "mhz_sat_available": "spectrum",
-                "capacity_mbps": "capacity",
-                "served_mbps": "capacity",
-            }.get(m, "capacity"),
-        )
+        ds = getattr(res, MAP_VARIABLES.get(m, "capacity"))
         if ds is None or m not in ds:
             continue
         ds = ds.sortby("lat").sortby("lon")
         lat_e, lon_e = grid_edges(ds)
         da = ds[m]
-        if "band" in da.dims:  # sum over the bands of each system
+        if "band" in da.dims:  # sum over the bands of each system (a system's bands do not overlap)
             da = da.sum("band", skipna=True, min_count=1)
-        da = da.transpose("system", "lat", "lon")
         attrs = ds[m].attrs
-        for s in da["system"].values:
+        log = m != "inline_fraction"  # a fraction in [0, 1]: linear
+        scale = "log scale" if log else "linear scale"
+        per = [(s, da.sel(system=s)) for s in da["system"].values] if "system" in da.dims else [("all systems", da)]
+        for s, one in per:
             name = unique_name(f"map_{m}_{slug(str(s))}", used)
             title = f"{attrs.get('long_name', m)}, {s}"[:110]
             paths.append(
@@ -487,12 +481,12 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
                     out / f"{name}.png",
                     lat_e,
                     lon_e,
-                    da.sel(system=s).values,
-                    log=True,
+                    one.transpose("lat", "lon").values,
+                    log=log,
                     title=title,
                     cbar_label=f"{m} ({attrs.get('units', '1')})",
                     segments=segments,
-                    footnote=f"{m}: {attrs.get('long_name', '')} (log scale, 1st to 99th percentile of the cells).",
+                    footnote=f"{m}: {attrs.get('long_name', '')} ({scale}, 1st to 99th percentile of the cells).",
                 )
             )
     return paths
@@ -612,8 +606,16 @@ def _up_to_date(exp: Experiment, out: Path, t_start: float) -> Results | None:
     manifest = read_manifest(out) if out.is_dir() else None
     if manifest is None or not manifest.finished or RESULTS_FILE not in manifest.files:
         return None
+    if (out / STAGING).exists():  # an interrupted --overwrite waits there: the run directory says so
+        return None
     if any(s.fetch is not None for s in exp.systems):
         return None
+    with locked(out):  # another run using the directory: refused, named, as RunDirectory.open would
+        return _read_if_same(exp, out, manifest.files, t_start)
+
+
+def _read_if_same(exp: Experiment, out: Path, names: list[str], t_start: float) -> Results | None:
+    """:func:`_up_to_date` in the locked run directory."""
     try:
         prov = read_provenance(out / RESULTS_FILE)
         before = [(r["label"], r["sha256"]) for r in json.loads(prov.get("input_files", "[]"))]
@@ -627,7 +629,7 @@ def _up_to_date(exp: Experiment, out: Path, t_start: float) -> Results | None:
     )
     if not same:
         return None
-    res = Results(experiment=exp, out_dir=out, files=[out / f for f in manifest.files], up_to_date=True)
+    res = Results(experiment=exp, out_dir=out, files=[out / f for f in names], up_to_date=True)
     got = open_results(out / RESULTS_FILE)
     for name, ds in got.items() if isinstance(got, dict) else ():
         if name in DATASETS:
@@ -772,6 +774,8 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
             created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             experiment=exp.name,
             description=exp.experiment.description,
+            inline_angle_deg=exp.spectrum.inline_angle_deg,
+            split=exp.spectrum.split,
         )
         note = _maps_note(exp, res.capacity)
         if note:

@@ -479,6 +479,15 @@ def _system_problems(values: dict[str, Any]) -> tuple[dict[str, Any], list[_Prob
         problems.append(("elevation_mask_deg", f"expected a number of degrees in (-90, 90), got {_shown(m)}"))
     else:
         out["elevation_mask_deg"] = mf
+    pfd = values["pfd_dbw_m2_40khz"]
+    if pfd is not None:
+        pf = _as_float(pfd) if _is_real(pfd) else None
+        if pf is None or not math.isfinite(pf):
+            problems.append(
+                ("pfd_dbw_m2_40khz", f"expected a finite number of dB(W/m2) in 40 kHz or None, got {_shown(pfd)}")
+            )
+        else:
+            out["pfd_dbw_m2_40khz"] = pf
     mv = values["min_visible"]
     if not _is_integer(mv) or not 1 <= int(mv) <= MAX_MIN_VISIBLE:
         problems.append(("min_visible", f"expected an integer in [1, {MAX_MIN_VISIBLE}], got {_shown(mv)}"))
@@ -547,6 +556,9 @@ class System:
                                 cells: one satellite gives it at most min(beams, n_c) beams and it takes at
                                 most max_beams_per_cell × n_c beams. None = a grid cell is one service cell
                                 (n_c = 1)
+    pfd_dbw_m2_40khz : float | None   power flux-density at the ground from one satellite in its service
+                                area, dB(W/m²) in 40 kHz (finite): what :func:`orbitshare.epfd` sums; None =
+                                unknown, the system takes no part in the EPFD
 
     A system with neither serve_countries nor exclude_countries may serve every cell, ocean included;
     see :func:`orbitshare.engine.service.served_share` for the served share of a cell otherwise. Capacity is
@@ -577,6 +589,7 @@ class System:
     gateway_mask_deg: float = 25.0
     isl: bool = False
     service_cell_km2: float | None = None
+    pfd_dbw_m2_40khz: float | None = None
 
     @property
     def bandwidth_mhz(self) -> float:

@@ -111,7 +111,12 @@ def _spectrum():
         dims=("system", "band", "lat", "lon"),
         coords={"system": SYSTEMS, "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
     )
-    return xr.Dataset({"mhz_available": da, "mhz_sat_available": da / 2})
+    union = xr.DataArray([[300.0, 100.0, 0.0, 100.0, 0.0]], dims=("lat", "lon"), coords={"lat": LAT, "lon": LON})
+    eff = da.copy()
+    eff[:, 0, 0, 1] = [50.0, 25.0]  # S1 and S2 in line in cell 1: the common Ku band split
+    return xr.Dataset(
+        {"band_mhz_in_view": da, "band_mhz_x_sats_in_view": da / 2, "effective_mhz": eff, "mhz_available_total": union}
+    )
 
 
 OWNERS = {"S1": "BBB", "S2": np.array(["AAA", "unattributed", "DDD", "ZZZ"], dtype=object)}
@@ -183,17 +188,21 @@ def test_service_ratio_hand_values(countries):
     )
 
 
-def test_mhz_available_population_weighted(countries):
-    m = countries["mhz_available"]
+def test_band_mhz_in_view_population_weighted(countries):
+    m = countries["band_mhz_in_view"]
     np.testing.assert_allclose(m.sel(system="S1", band="Ku").values[:4], [100, 100, 100, 0], rtol=1e-6)
     np.testing.assert_allclose(m.sel(system="S1", band="Ka").values[:4], [200, 300 * 200 / 420, 0, 0], rtol=1e-6)
     np.testing.assert_allclose(m.sel(system="S2", band="Ku").values[:4], [0, 120 * 50 / 420, 50, 0], rtol=1e-6)
-    allb = countries["mhz_available_all_bands"].sel(system="S1").values[:4]
+    allb = countries["band_mhz_in_view_all_bands"].sel(system="S1").values[:4]
     np.testing.assert_allclose(allb, [300, 100 + 300 * 200 / 420, 100, 0], rtol=1e-6)
     tot = countries["mhz_available_total"].values[:4]
-    np.testing.assert_allclose(tot, [300, 100 + 300 * 200 / 420 + 120 * 50 / 420, 150, 0], rtol=1e-6)
+    # the union of the bands in view per cell (300, 100, 0, 100, 0), never the sum over systems (150 in cell 1)
+    np.testing.assert_allclose(tot, [300, (300 * 300 + 120 * 100) / 420, 100, 0], rtol=1e-6)
     assert np.isnan(countries["mhz_available_total"].values[4])
-    np.testing.assert_allclose(countries["mhz_sat_available"].values, m.values / 2, rtol=1e-12)
+    np.testing.assert_allclose(countries["band_mhz_x_sats_in_view"].values, m.values / 2, rtol=1e-12)
+    eff = countries["effective_mhz"]
+    np.testing.assert_allclose(eff.sel(system="S2", band="Ku").values[:4], [0, 120 * 25 / 420, 25, 0], rtol=1e-6)
+    np.testing.assert_allclose(eff.sel(system="S1", band="Ka").values, m.sel(system="S1", band="Ka").values)
     assert m.attrs["units"] == "MHz"
 
 
@@ -210,11 +219,13 @@ def test_spectrum_without_bands():
         _geography(),
         _coverage(),
         capacity=_capacity(),
-        spectrum=xr.Dataset({"mhz_available": da, "mhz_sat_available": da}),
+        spectrum=xr.Dataset(
+            {"band_mhz_in_view": da, "band_mhz_x_sats_in_view": da, "mhz_available_total": da.sum(("system", "band"))}
+        ),
         owners=OWNERS,
     )
-    assert c["mhz_available"].sizes["band"] == 0
-    np.testing.assert_array_equal(c["mhz_available_all_bands"].sel(system="S1").values[:4], 0.0)
+    assert c["band_mhz_in_view"].sizes["band"] == 0
+    np.testing.assert_array_equal(c["band_mhz_in_view_all_bands"].sel(system="S1").values[:4], 0.0)
     ref = country_accounts(_geography(), _coverage(), capacity=_capacity(), spectrum=_spectrum(), owners=OWNERS)
     np.testing.assert_array_equal(c["capacity_delivered_mbps"].values, ref["capacity_delivered_mbps"].values)
 
@@ -405,7 +416,7 @@ def test_group_totals_and_recomputed_ratios(countries):
     assert float(g["mhz_available_total"].sel(group="itu_region_1")) == pytest.approx(
         (P[0] * mhz[0] + P[3] * mhz[3]) / (P[0] + P[3]), rel=1e-12
     )
-    for name in ("population", "service_ratio_total", "mhz_available", "group_member"):
+    for name in ("population", "service_ratio_total", "band_mhz_in_view", "group_member"):
         assert "long_name" in g[name].attrs and "units" in g[name].attrs, name
     assert bool(g["group_member"].sel(group="ldc", country="DDD"))
 
@@ -457,7 +468,7 @@ def test_equity_countries_scope_equals_direct_calls(countries, equity):
     assert float(row["atkinson"].sel(epsilon=0.5)) == pytest.approx(eq.atkinson(x, w, 0.5), rel=1e-12)
     assert float(row["palma"]) == pytest.approx(eq.palma(x, w, zeros="keep"), rel=1e-12)
     # MHz available per system (summed over bands)
-    xm = countries["mhz_available_all_bands"].sel(system="S1").values[keep]
+    xm = countries["band_mhz_in_view_all_bands"].sel(system="S1").values[keep]
     rm = equity.sel(quantity="mhz_available", scope="countries", system="S1")
     assert float(rm["gini"]) == pytest.approx(eq.gini(xm, w), rel=1e-12)
     t = eq.theil(xm, w, countries["itu_region"].values[keep], zeros="keep")

@@ -83,8 +83,8 @@ def _values(acc: xr.Dataset, system: str, country: str) -> dict:
     return {
         "capacity": float(acc["capacity_delivered_mbps"].sel(system=system, country=country)),
         "covered": float(acc["population_covered"].sel(system=system, country=country)),
-        "mhz": float(acc["mhz_available_all_bands"].sel(system=system, country=country)),
-        "mhz_band": float(acc["mhz_available"].sel(system=system, country=country).sum()),
+        "mhz": float(acc["band_mhz_in_view_all_bands"].sel(system=system, country=country)),
+        "mhz_band": float(acc["band_mhz_in_view"].sel(system=system, country=country).sum()),
     }
 
 
@@ -119,9 +119,11 @@ def test_sums_over_countries_equal_delivered_totals(run: dict) -> None:
 def test_people_of_served_share_see_the_band(run: dict) -> None:
     """MHz per served person is what the open system gives (same shell): the served share does not dilute it."""
     acc = run["acc"]
-    a = acc["mhz_available_all_bands"].sel(system="open", country="BBB")
+    a = acc["band_mhz_in_view_all_bands"].sel(system="open", country="BBB")
     for s in ("noA", "onlyB"):
-        assert float(acc["mhz_available_all_bands"].sel(system=s, country="BBB")) == pytest.approx(float(a), rel=1e-9)
+        assert float(acc["band_mhz_in_view_all_bands"].sel(system=s, country="BBB")) == pytest.approx(
+            float(a), rel=1e-9
+        )
 
 
 def test_coverage_in_view_and_servable(run: dict) -> None:
@@ -149,7 +151,7 @@ def test_system_without_rights_is_unchanged(run: dict) -> None:
     """The unrestricted system's rows are bit-identical to a run where it is alone (no landing rights at all)."""
     acc, alone = run["acc"], run["acc_alone"]
     assert "served_country" not in run["alone"]["capacity"]
-    for name in ("capacity_delivered_mbps", "population_covered", "mhz_available", "mhz_available_all_bands"):
+    for name in ("capacity_delivered_mbps", "population_covered", "band_mhz_in_view", "band_mhz_in_view_all_bands"):
         np.testing.assert_array_equal(acc[name].sel(system="open").values, alone[name].sel(system="open").values)
 
 

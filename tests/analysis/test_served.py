@@ -271,3 +271,19 @@ def test_equity_refuses_allocation_without_served_accounts():
     c = country_accounts(geo, None, capacity=cap_prop)
     with pytest.raises(ParameterError, match="served_per_subscriber"):
         equity_summary(geo, c, capacity=capacity())
+
+
+def test_a_country_no_system_may_serve_keeps_its_demand_and_gets_zero():
+    """Landing rights that leave BBB unserved: its subscribers still demand 160 x 2 Mbit/s, they get 0, and
+    the groups count that demand (not a NaN that would drop BBB from the group's share of demand met)."""
+    cap = capacity(served=[[100.0, 60.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], demand_share=[[1.0, 0.0, 1.0], [0.0] * 3])
+    c = country_accounts(geography(), None, capacity=cap)
+    np.testing.assert_allclose(c["demand_mbps"].values, [240, 320, 0])
+    np.testing.assert_allclose(c["servable_demand_mbps"].values, [240, 0, 0])
+    np.testing.assert_allclose(c["served_total_mbps"].values, [160, 0, 0])
+    assert c["demand_met_fraction"].sel(country="BBB").item() == 0.0
+    assert c["demand_met_fraction"].sel(country="AAA").item() == pytest.approx(160 / 240)
+    assert np.isnan(c["demand_met_fraction"].sel(country="CCC").item())  # no subscribers on the grid
+    g = group_accounts(c)
+    assert float(g["demand_met_fraction"].sel(group="world")) == pytest.approx(160 / 560)
+    assert float(g["demand_met_fraction"].sel(group="sids")) == 0.0  # BBB is the toy's SIDS

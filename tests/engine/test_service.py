@@ -217,9 +217,9 @@ def test_service_matches_brute_force(systems, times, res, weighting):
         any_frac = (b["counts"] >= 1).mean(axis=0)
         mean_vis = b["counts"].mean(axis=0)
         for band in s.bands:
-            got = spec.mhz_available.sel(system=s.name, band=band.name).values
+            got = spec.band_mhz_in_view.sel(system=s.name, band=band.name).values
             np.testing.assert_allclose(got, band.width_mhz * any_frac * b["share"], rtol=1e-14, atol=0)
-            got = spec.mhz_sat_available.sel(system=s.name, band=band.name).values
+            got = spec.band_mhz_x_sats_in_view.sel(system=s.name, band=band.name).values
             np.testing.assert_allclose(got, band.width_mhz * mean_vis * b["share"], rtol=1e-14, atol=0)
         # not vacuous: partly served, partly covered, capacity in many cells, satellites wasted over
         # unserved land or ocean
@@ -229,7 +229,7 @@ def test_service_matches_brute_force(systems, times, res, weighting):
     # beta needs 2 satellites for coverage but spectrum counts steps with one
     cf = out["coverage"].covered_fraction.sel(system="beta").values
     assert (
-        spec.mhz_available.sel(system="beta", band="Ku").values > 1800.0 * cf * spec.served_share.values[1] + 1e-9
+        spec.band_mhz_in_view.sel(system="beta", band="Ku").values > 1800.0 * cf * spec.served_share.values[1] + 1e-9
     ).any()
 
 
@@ -344,10 +344,10 @@ def test_single_geo_satellite_spectrum_is_band_width_inside_its_cap():
     assert inside.sum() > 1000 and outside.sum() > 5000
     spec = out["spectrum"]
     for band, width in (("C", 500.0), ("Ku", 2000.0)):
-        m = spec.mhz_available.sel(system="geo", band=band).values
+        m = spec.band_mhz_in_view.sel(system="geo", band=band).values
         assert (m[inside] == width).all() and (m[outside] == 0.0).all()
         assert set(np.unique(m)) <= {0.0, width}  # a GEO satellite barely moves: in or out at every step
-        np.testing.assert_array_equal(spec.mhz_sat_available.sel(system="geo", band=band).values, m)
+        np.testing.assert_array_equal(spec.band_mhz_x_sats_in_view.sel(system="geo", band=band).values, m)
     np.testing.assert_array_equal(spec.band_width_mhz.values, [[500.0, 2000.0]])
     assert float(spec.bandwidth_mhz[0]) == 2500.0
 
@@ -382,20 +382,20 @@ def test_layout_bands_as_a_dimension_and_attributes(systems, times):
     out = service(systems, grid, times[:5], geog, weighting="area", rule="proportional")
     spec, cap = out["spectrum"], out["capacity"]
     assert spec.band.values.tolist() == ["Ku", "Ka"]
-    assert spec.mhz_available.dims == ("system", "band", "lat", "lon")
+    assert spec.band_mhz_in_view.dims == ("system", "band", "lat", "lon")
     # band names repeat across systems with their own edges; NaN where a system lacks the band
     assert spec.band_low_mhz.sel(system="alpha", band="Ku") == 10700.0
     assert spec.band_low_mhz.sel(system="beta", band="Ku") == 10950.0
     assert np.isnan(spec.band_low_mhz.sel(system="beta", band="Ka"))
-    assert np.isnan(spec.mhz_available.sel(system="beta", band="Ka")).all()
-    assert np.isfinite(spec.mhz_available.sel(system="beta", band="Ku")).all()
+    assert np.isnan(spec.band_mhz_in_view.sel(system="beta", band="Ka")).all()
+    assert np.isfinite(spec.band_mhz_in_view.sel(system="beta", band="Ku")).all()
     for ds in (spec, cap, out["coverage"]):
         assert ds.operator.values.tolist() == ["Alpha Op", "Beta Op"]
         assert ds.administration.values.tolist() == ["AAA", "BBB"]
         assert ds.attrs["Conventions"] == "CF-1.10" and ds.attrs["time_steps"] == 5
     for name in (
-        "mhz_available",
-        "mhz_sat_available",
+        "band_mhz_in_view",
+        "band_mhz_x_sats_in_view",
         "capacity_mbps",
         "capacity_per_person_mbps",
         "delivered_mbps",
@@ -403,7 +403,7 @@ def test_layout_bands_as_a_dimension_and_attributes(systems, times):
     ):
         v = spec[name] if name in spec else cap[name]
         assert {"units", "long_name", "cell_methods"} <= set(v.attrs), name
-    assert spec.mhz_available.attrs["units"] == "MHz" and cap.capacity_mbps.attrs["units"] == "Mbit s-1"
+    assert spec.band_mhz_in_view.attrs["units"] == "MHz" and cap.capacity_mbps.attrs["units"] == "Mbit s-1"
     assert cap.capacity_mbps.dims == ("system", "lat", "lon")
     assert cap.delivered_mbps.dims == ("system",) and cap.delivered_step_mbps.dims == ("system", "time")
     # beta: 2.5 bit/s/Hz × 1800 MHz × 4 beams

@@ -148,7 +148,7 @@ def test_default_limit_is_80_percent_of_the_available_memory(monkeypatch):
     (line,) = info.value.problems
     assert line.startswith(
         "orbitshare/data/default_experiment.toml: systems[0]: expected a run within the memory limit of 320 MB "
-        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 508 MB "
+        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 529 MB "
         "(the largest part: the propagation chunk buffers (49 B x 8,232 satellites x 360 steps), 145 MB)"
     ), line
     # unknown: no limit, said so

@@ -142,7 +142,7 @@ def test_broken_unknown_keys(monkeypatch):
         "'spectral_efficiency_bps_per_hz', 'beams', 'beam_capacity_mbps', 'max_beams_per_cell', 'service_cell_km2', "
         "'gateways', "
         "'gateway_mask_deg', 'isl', 'elevation_mask_deg', 'min_visible', 'serve_countries', "
-        "'exclude_countries', 'landing_rights', 'family')",
+        "'exclude_countries', 'landing_rights', 'family', 'pfd_dbw_m2_40khz')",
     ]
 
 
@@ -230,8 +230,9 @@ def test_broken_capacity_and_outputs(monkeypatch):
         f"{f}: systems[0]: expected a capacity (capacity_per_sat_mbps, spectral_efficiency_bps_per_hz with "
         "beams, or beam_capacity_mbps with beams) because outputs.datasets includes 'capacity', got neither",
         f"{f}: outputs.files[1]: expected one of 'netcdf', 'csv', got 'png'",
-        f"{f}: outputs.maps[2]: expected one of 'mean_visible', 'covered_fraction', 'max_gap_s', 'mhz_available', "
-        "'mhz_sat_available', 'capacity_mbps', 'capacity_per_person_mbps', 'served_mbps', "
+        f"{f}: outputs.maps[2]: expected one of 'mean_visible', 'covered_fraction', 'max_gap_s', 'band_mhz_in_view', "
+        "'band_mhz_x_sats_in_view', 'effective_mhz', 'inline_fraction', 'mhz_available_total', 'reuse_mhz_per_km2', "
+        "'capacity_mbps', 'capacity_per_person_mbps', 'served_mbps', "
         "'served_per_subscriber_mbps', 'demand_met_fraction' (did you mean 'max_gap_s'?), "
         "got 'max_gap'",
         f"{f}: outputs.weighting: expected 'population' or 'area', got 'people'",

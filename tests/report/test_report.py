@@ -34,7 +34,7 @@ from orbitshare.report.figures import (
     png_title,
     write_figures,
 )
-from orbitshare.report.tables import format_index, write_tables
+from orbitshare.report.tables import format_index, format_number, write_tables
 
 pytest.importorskip("matplotlib")
 
@@ -137,8 +137,13 @@ def _inputs(systems=SYSTEMS, names=NAMES):
         coords={"administration": ("system", ["DDD", "AAA"])},
     )
     mhz = np.stack([np.stack([250 * cov1, 100 * cov1]), np.stack([500 * cov2, 0 * cov2])])
+    union = np.maximum(mhz[0].sum(axis=0), mhz[1].sum(axis=0))  # a union of the bands in view, not their sum
     spectrum = xr.Dataset(
-        {"mhz_available": (("system", "band", "lat", "lon"), mhz)},
+        {
+            "band_mhz_in_view": (("system", "band", "lat", "lon"), mhz),
+            "effective_mhz": (("system", "band", "lat", "lon"), mhz / 2),
+            "mhz_available_total": (("lat", "lon"), union),
+        },
         coords={"system": list(systems), "band": ["Ku", "Ka"], "lat": LAT, "lon": LON},
     )
     countries = country_accounts(geo, coverage, capacity=capacity, spectrum=spectrum)
@@ -205,7 +210,7 @@ def test_countries_csv_equals_dataset_exactly(run):
         "population_covered_fraction[S-2 (test)]",
         "capacity_per_person_total_mbps",
         "service_ratio_total",
-        "mhz_available[S1][Ku]",
+        "band_mhz_in_view[S1][Ku]",
         "mhz_available_total",
         "satellites_operated_total",
         "resource_balance_total",
@@ -613,3 +618,17 @@ def test_real_geography_2deg(tmp_path):
     p.feed(htm.read_text(encoding="utf-8"))
     p.close()
     assert not p.errors and not p.stack
+
+
+def test_report_spectrum_section(run):
+    """The spectrum definitions (the union, never a sum) and per system the world band MHz in view against
+    the effective MHz, recomputed here from the countries Dataset."""
+    md, countries = run["md_text"], run["countries"]
+    assert "## Spectrum" in md and "never a sum over systems" in md
+    pop = countries["population"].values
+    for s in countries["system"].values:
+        inview = countries["band_mhz_in_view"].sel(system=s).sum("band").values @ pop / pop.sum()
+        eff = countries["effective_mhz"].sel(system=s).sum("band").values @ pop / pop.sum()
+        assert abs(eff - inview / 2) < 1e-9 * inview  # the fixture's effective MHz is half the band in view
+        row = f"| {format_number(inview)} | {format_number(eff)} |"
+        assert any(line.startswith("| ") and line.endswith(row) for line in md.splitlines()), row

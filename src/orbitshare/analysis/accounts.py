@@ -37,7 +37,8 @@ When the inputs carry ``served_country(system, country)`` (and ``serves_unlisted
 share: with ``served_c`` = 1 where the system may serve country c, else 0, and the cell's served share
 ``S = Σ_c share_c·served_c (+ the unclaimed land 1 − Σ_c share_c when serves_unlisted)``, country c
 receives ``share_c·served_c / S`` of the cell's capacity (0 where S = 0); its MHz per person is the
-cell's ``mhz_available / S`` for served people and 0 otherwise; ``population_covered`` counts
+cell's ``band_mhz_in_view / S`` (and ``effective_mhz / S``) for served people and 0 otherwise;
+``population_covered`` counts
 ``pop·share_c·served_c·covered_fraction`` (in view AND servable); ``population_covered_any`` counts,
 per country, the systems that may serve it. A country the system may not serve therefore receives
 exactly 0 from it, border cells included, and the sums over countries still equal the capacity
@@ -62,10 +63,14 @@ Per system ``s`` (suffix ``_total``: all systems together)::
     capacity_share(country)                   1        D_c / D_world
     service_ratio(system, country)            1        (D_c,s / D_world,s) / (P_c / P_world)
     service_ratio_total(country)              1        (D_c / D_world) / (P_c / P_world)
-    mhz_available(system, band, country)      MHz      Σ pop·share·mhz_available / P_c (mean over people)
-    mhz_available_all_bands(system, country)  MHz      the same summed over bands
-    mhz_available_total(country)              MHz      summed over systems and bands
-    mhz_sat_available(system, band, country)  MHz      like mhz_available, when the spectrum has it
+    band_mhz_in_view(system, band, country)   MHz      Σ pop·share·band_mhz_in_view / P_c (mean over people)
+    band_mhz_in_view_all_bands(system, country) MHz    the same summed over the system's bands
+    band_mhz_x_sats_in_view(system, band, country) MHz like band_mhz_in_view, when the spectrum has it
+    effective_mhz(system, band, country)      MHz      like band_mhz_in_view, after co-frequency sharing
+    mhz_available_total(country)              MHz      Σ pop·share·mhz_available_total / P_c: the UNION of
+                                                       the bands in view (never a sum over systems); under
+                                                       landing rights 0 for the people of a country no
+                                                       system may serve (else the cell's union)
     satellites_operated(system, country)      1        satellites of s whose owner is c
     satellites_operated_total(country)        1
     satellites_unattributed(system)           1        owner "unattributed" or not a country here
@@ -87,11 +92,14 @@ A capacity Dataset of an allocation (:func:`is_allocation`: ``served_mbps(system
     adoption(country)                          1        subscribing share of the population (as given)
     subscribers(country)                       persons  S_X = Σ pop·share·adoption_X
     system_demand_mbps(system, country)        Mbit/s   Σ pop·share·adoption_X·busy_hour_mbps·demand_share(s, X)
-    demand_mbps(country)                       Mbit/s   Σ_s system_demand (0 where no system may serve X)
+    demand_mbps(country)                       Mbit/s   S_X · busy_hour_mbps: the demand of ALL the subscribers,
+                                                        whether or not some system may serve them (landing rights)
+    servable_demand_mbps(country)              Mbit/s   Σ_s system_demand (0 where no system may serve X)
     served_mbps(system, country)               Mbit/s   Σ_cells served_mbps_s · (X's demand on s in the cell /
                                                         the cell's demand on s): 0 where s may not serve X
     served_total_mbps(country)                 Mbit/s   Σ_s served_mbps
-    demand_met_fraction(country)               1        served_total / demand (NaN where demand = 0)
+    demand_met_fraction(country)               1        served_total / demand (0 where no system may serve X;
+                                                        NaN only where X has no subscribers)
     system_demand_met_fraction(system, country) 1       served / system_demand
     served_per_subscriber_mbps(country)        Mbit/s   served_total / subscribers (NaN where subscribers = 0)
     system_served_per_subscriber_mbps(system, country)  served / subscribers (sums over systems to the total)
@@ -160,13 +168,15 @@ countries with ``may_serve`` = 1) and ``population_servable(system, group)`` (pe
 Equity ("equity" Dataset)
 -------------------------
 Indices of two quantities (``quantity``): ``capacity_per_person`` (Mbit/s per person) and
-``mhz_available`` (MHz reaching a person, summed over bands), per ``system`` and for all systems
-together (``system = "all"``: capacity summed, MHz summed over systems), over two ``scope``\\ s:
+``mhz_available`` (per system: ``band_mhz_in_view`` summed over its bands; all systems: the union of the
+bands in view, ``mhz_available_total``, never a sum over systems), per ``system`` and for all systems
+together (``system = "all"``: capacity summed, MHz the union), over two ``scope``\\ s:
 
 * ``countries``: units = countries, ``x`` = the country's value (``capacity_per_person_mbps``,
-  ``mhz_available_all_bands``), ``w`` = its population;
+  ``band_mhz_in_view_all_bands``, ``mhz_available_total``), ``w`` = its population;
 * ``people``: units = the (country, cell) pieces of the grid, ``x`` = the cell's value per person
-  (``capacity_mbps / population``, ``mhz_available`` summed over bands), ``w`` = ``population ·
+  (``capacity_mbps / population``, ``band_mhz_in_view`` summed over bands, ``mhz_available_total``),
+  ``w`` = ``population ·
   share_c``. This is the distribution over cells weighted by their people (pieces of one cell share
   its ``x``), restricted to people who live in a country, and it lets the people be grouped. The
   capacity Dataset's own ``capacity_per_person_mbps`` is not used: ``x`` is recomputed from
@@ -330,6 +340,14 @@ class _Cells:
 
 def _flat(da: xr.DataArray) -> np.ndarray:
     return np.nan_to_num(np.asarray(da.transpose("lat", "lon").values, np.float64), nan=0.0).reshape(-1)
+
+
+def _union_served(rights, cells: _Cells) -> np.ndarray | float:
+    """Per (country, cell) pair, 1.0 where some system may serve the pair's country (landing rights), else 0;
+    1.0 without landing rights: the weight of a cell's union of bands (``mhz_available_total``) for its people."""
+    if rights is None:
+        return 1.0
+    return (np.asarray(rights[0])[:, cells.c] > 0).any(axis=0).astype(np.float64)
 
 
 def _per_system(da: xr.DataArray, systems, extra=()) -> np.ndarray:
@@ -577,7 +595,8 @@ def country_accounts(
         :func:`orbitshare.engine.coverage.coverage` on the same grid (``covered_fraction(system, lat, lon)``;
         optionally ``counts(system, time, lat, lon)`` for exact "any system" coverage).
     spectrum : xarray.Dataset, optional
-        ``mhz_available(system, band, lat, lon)`` (time-mean MHz), optionally ``mhz_sat_available``.
+        ``band_mhz_in_view(system, band, lat, lon)`` (time-mean MHz), optionally ``band_mhz_x_sats_in_view``,
+        ``effective_mhz`` and ``mhz_available_total(lat, lon)`` (:func:`orbitshare.engine.service.service`).
     capacity : xarray.Dataset, optional
         ``capacity_mbps(system, lat, lon)`` (time-mean Mbit/s delivered to the cell),
         ``capacity_per_sat_mbps(system)``; coordinates ``operator``, ``administration`` on system.
@@ -611,17 +630,21 @@ def country_accounts(
                 "(system, lat, lon) of an allocation rule"
             )
         cap = _per_system(capacity["capacity_mbps"], systems)
-    mhz = mhz_sat = bands = None
+    mhz = mhz_sat = mhz_eff = union = bands = None
     if spectrum is not None:
-        if "mhz_available" not in spectrum:
-            raise ParameterError("spectrum: missing variable 'mhz_available' (system, band, lat, lon)")
+        if "band_mhz_in_view" not in spectrum:
+            raise ParameterError("spectrum: missing variable 'band_mhz_in_view' (system, band, lat, lon)")
         bands = spectrum["band"].values if "band" in spectrum.coords else np.arange(spectrum.sizes["band"])
-        mhz = _per_system(spectrum["mhz_available"], systems, ("band",))
-        if "mhz_sat_available" in spectrum:
-            mhz_sat = _per_system(spectrum["mhz_sat_available"], systems, ("band",))
+        mhz = _per_system(spectrum["band_mhz_in_view"], systems, ("band",))
+        if "band_mhz_x_sats_in_view" in spectrum:
+            mhz_sat = _per_system(spectrum["band_mhz_x_sats_in_view"], systems, ("band",))
+        if "effective_mhz" in spectrum:
+            mhz_eff = _per_system(spectrum["effective_mhz"], systems, ("band",))
+        if "mhz_available_total" in spectrum:
+            union = np.nan_to_num(_flat(spectrum["mhz_available_total"]), nan=0.0)
 
     # ---- sums over cells: over the (country, cell) pairs
-    area = covered = covered_any = delivered = mhz_num = mhz_sat_num = None
+    area = covered = covered_any = delivered = mhz_num = mhz_sat_num = mhz_eff_num = union_num = None
     n = cells.n
     w = cells.share * cells.pop[n]
     P = cells.country_sum(w)
@@ -636,6 +659,8 @@ def country_accounts(
         mhz_num = cells.country_sum(mhz[:, :, n] * w)
     if mhz_sat is not None:
         mhz_sat_num = cells.country_sum(mhz_sat[:, :, n] * w)
+    if mhz_eff is not None:
+        mhz_eff_num = cells.country_sum(mhz_eff[:, :, n] * w)
 
     # ---- landing rights: the rows of restricted systems split each cell by served share instead
     rights = _landing_rights(systems, [str(c) for c in geography["country"].values], coverage, capacity, spectrum)
@@ -652,9 +677,14 @@ def country_accounts(
                 mhz_num[k] = cells.country_sum(mhz[k][:, n] * (cells.pop[n] * factor))
             if mhz_sat_num is not None and mhz_sat is not None:
                 mhz_sat_num[k] = cells.country_sum(mhz_sat[k][:, n] * (cells.pop[n] * factor))
+            if mhz_eff_num is not None and mhz_eff is not None:
+                mhz_eff_num[k] = cells.country_sum(mhz_eff[k][:, n] * (cells.pop[n] * factor))
         if covered_any is not None and cov is not None and coverage is not None:
             covered_any = _covered_any_served(coverage, systems, cov, served, cells, w)
             any_method = f"{any_method}; per country over the systems that may serve it (landing rights)"
+
+    if union is not None:
+        union_num = cells.country_sum(union[n] * w * _union_served(rights, cells))
 
     # ---- the Dataset
     coords = {name: c.variable for name, c in geography.coords.items() if c.dims == ("country",)}
@@ -731,35 +761,38 @@ def country_accounts(
             np.asarray(bands),
             dict(spectrum["band"].attrs) if "band" in spectrum.coords else {"long_name": "band"},
         )
+        people = "mean over the country's people (time mean)"
         for name, num, ln in (
-            ("mhz_available", mhz_num, "spectrum available"),
-            ("mhz_sat_available", mhz_sat_num, "spectrum available from satellites"),
+            ("band_mhz_in_view", mhz_num, "band width while a satellite of the system is in view"),
+            ("band_mhz_x_sats_in_view", mhz_sat_num, "band width times the satellites of the system in view"),
+            ("effective_mhz", mhz_eff_num, "band MHz left to the system after co-frequency sharing"),
         ):
             if num is None:
                 continue
-            mean = _divide(num, P[None, None, :])
             data[name] = _var(
                 ("system", "band", "country"),
-                mean,
-                f"{ln}, mean over the country's people (time mean)",
+                _divide(num, P[None, None, :]),
+                f"{ln}, {people}",
                 "MHz",
                 cell_methods="time: mean area: mean (weighted by population)",
             )
-            if name == "mhz_available":
-                data["mhz_available_all_bands"] = _var(
-                    ("system", "country"),
-                    _divide(num.sum(axis=1), P[None, :]),
-                    f"{ln} summed over bands, mean over the country's people",
-                    "MHz",
-                    cell_methods="time: mean area: mean (weighted by population)",
-                )
-                data["mhz_available_total"] = _var(
-                    "country",
-                    _divide(num.sum(axis=(0, 1)), P),
-                    f"{ln} summed over systems and bands, mean over the country's people",
-                    "MHz",
-                    cell_methods="time: mean area: mean (weighted by population)",
-                )
+        if mhz_num is not None:
+            data["band_mhz_in_view_all_bands"] = _var(
+                ("system", "country"),
+                _divide(mhz_num.sum(axis=1), P[None, :]),
+                f"band width while a satellite of the system is in view, summed over the system's bands, {people}",
+                "MHz",
+                cell_methods="time: mean area: mean (weighted by population)",
+            )
+        if union_num is not None:
+            data["mhz_available_total"] = _var(
+                "country",
+                _divide(union_num, P),
+                f"width of the union of the bands of the systems in view (never a sum over systems), {people}",
+                "MHz",
+                cell_methods="time: mean area: mean (weighted by population)",
+                comment="under landing rights 0 for people of a country no system may serve, else the cell's union",
+            )
 
     if alloc:
         assert capacity is not None
@@ -834,13 +867,15 @@ def _order(ds):
         "capacity_per_person_total_mbps",
         "service_ratio",
         "service_ratio_total",
-        "mhz_available",
-        "mhz_available_all_bands",
+        "band_mhz_in_view",
+        "band_mhz_in_view_all_bands",
+        "band_mhz_x_sats_in_view",
+        "effective_mhz",
         "mhz_available_total",
-        "mhz_sat_available",
         "adoption",
         "subscribers",
         "demand_mbps",
+        "servable_demand_mbps",
         "system_demand_mbps",
         "served_total_mbps",
         "served_mbps",
@@ -1060,6 +1095,14 @@ def _served_variables(a: _Allocation, capacity: xr.Dataset) -> tuple[dict[str, x
     )
     data["demand_mbps"] = _var(
         "country",
+        subs * a.busy,
+        "busy-hour demand of all the subscribers (whether or not some system may serve them)",
+        _MBPS,
+        cell_methods="area: sum",
+        comment="subscribers x busy_hour_mbps: a country no system may serve (landing rights) has its demand, served 0",
+    )
+    data["servable_demand_mbps"] = _var(
+        "country",
         sys_demand.sum(axis=0),
         "busy-hour demand of the subscribers some system may serve",
         _MBPS,
@@ -1168,11 +1211,18 @@ _SUMMED = (
     "capacity_operated_total_mbps",
     "subscribers",
     "demand_mbps",
+    "servable_demand_mbps",
     "system_demand_mbps",
     "served_mbps",
     "served_total_mbps",
 )
-_MHZ = ("mhz_available", "mhz_available_all_bands", "mhz_available_total", "mhz_sat_available")
+_MHZ = (
+    "band_mhz_in_view",
+    "band_mhz_in_view_all_bands",
+    "band_mhz_x_sats_in_view",
+    "effective_mhz",
+    "mhz_available_total",
+)
 
 
 def _membership(countries: xr.Dataset) -> xr.DataArray:
@@ -1371,9 +1421,14 @@ def _people_values(systems, capacity, spectrum, cells, codes):
             out["capacity_per_person"] = np.vstack([x, x.sum(axis=0, keepdims=True)])
     if spectrum is not None:
         cells.check_grid(spectrum, "spectrum")
-        mhz = _per_system(spectrum["mhz_available"], systems, ("band",)).sum(axis=1)
+        for name in ("band_mhz_in_view", "mhz_available_total"):
+            if name not in spectrum:
+                raise ParameterError(f"spectrum: missing variable {name!r} (orbitshare.engine.service.service)")
+        mhz = _per_system(spectrum["band_mhz_in_view"], systems, ("band",)).sum(axis=1)
+        union = np.nan_to_num(_flat(spectrum["mhz_available_total"]), nan=0.0)  # never a sum over systems
+        every = (union[cells.n] * _union_served(rights, cells))[keep][None, :]
         if not restricted:
-            out["mhz_available"] = np.vstack([mhz, mhz.sum(axis=0, keepdims=True)])[:, pn]
+            out["mhz_available"] = np.vstack([mhz[:, pn], every])
         else:
             x = mhz[:, pn]
             share = cells.share[keep]
@@ -1381,7 +1436,7 @@ def _people_values(systems, capacity, spectrum, cells, codes):
                 assert rights is not None
                 f = cells.served_factor(rights[0][k, cells.c], bool(rights[1][k]))[keep]
                 x[k] = _divide(mhz[k, pn] * f, share)
-            out["mhz_available"] = np.vstack([x, x.sum(axis=0, keepdims=True)])
+            out["mhz_available"] = np.vstack([x, every])
     return out
 
 
@@ -1442,11 +1497,11 @@ def equity_summary(
                 countries["capacity_per_person_total_mbps"].values[None, :],
             ]
         )
-    if "mhz_available_all_bands" in countries:
+    if "band_mhz_in_view_all_bands" in countries and "mhz_available_total" in countries:
         quantities.append("mhz_available")
         country_x["mhz_available"] = np.vstack(
             [
-                countries["mhz_available_all_bands"].sel(system=systems).transpose("system", "country").values,
+                countries["band_mhz_in_view_all_bands"].sel(system=systems).transpose("system", "country").values,
                 countries["mhz_available_total"].values[None, :],
             ]
         )
@@ -1551,11 +1606,11 @@ def equity_summary(
             np.array(quantities),
             {
                 "long_name": "quantity shared: served_per_subscriber (Mbit/s served per subscriber under an "
-                "allocation rule; w = subscribers) or mhz_available (MHz reaching a person, summed over bands; "
-                "w = population)"
+                "allocation rule; w = subscribers) or mhz_available (per system its band MHz in view summed over "
+                "its bands; all systems the union of the bands in view, never a sum; w = population)"
                 if "served_per_subscriber" in quantities
-                else "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (MHz "
-                "reaching a person, summed over bands)"
+                else "quantity shared: capacity_per_person (Mbit/s per person) or mhz_available (per system its "
+                "band MHz in view summed over its bands; all systems the union of the bands in view, never a sum)"
             },
         ),
         "scope": xr.Variable(

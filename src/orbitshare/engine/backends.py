@@ -11,7 +11,12 @@ it yields ``(chunk TimeGrid, ChunkState, err_steps int64[nsys])`` for the chunks
   (:mod:`orbitshare.engine.dask_backend`; each task the same ``propagate_and_accumulate``), stacked
   along the system axis: identical bits;
 * ``"cuda"`` — SGP4, ITRS and the footprint statistics on the GPU (:mod:`orbitshare.kernels.cuda`),
-  the same integer statistics and capacity sums to 1e-12 relative.
+  the same integer statistics and capacity sums to 1e-12 relative. It refuses, in one line, the
+  capacity allocation (:data:`ALLOCATION_NOT_ON_CUDA`) and the co-frequency sharing pass that
+  overlapping bands need (:data:`INLINE_NOT_ON_CUDA`).
+
+With overlapping bands (``inputs.spectrum``) each chunk also carries the sharing sums of
+:mod:`orbitshare.kernels.spectrum` (:func:`orbitshare.engine.chunk.sharing_sums`, all systems at once).
 
 To add a backend: a generator here with the same contract, a name in :data:`BACKENDS`, and a test
 that compares its merged state with the CPU's (``tests/engine``'s ``assert_backends_equal``).
@@ -34,7 +39,15 @@ from orbitshare.kernels.chunkstate import ChunkState
 from orbitshare.kernels.frames import itrs_rotations
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["BACKENDS", "check_backend", "chunk_source", "cpu_chunks", "cuda_chunks"]
+__all__ = [
+    "ALLOCATION_NOT_ON_CUDA",
+    "INLINE_NOT_ON_CUDA",
+    "BACKENDS",
+    "check_backend",
+    "chunk_source",
+    "cpu_chunks",
+    "cuda_chunks",
+]
 
 #: The backends of the streaming pass.
 BACKENDS = ("cpu", "dask", "cuda")
@@ -65,6 +78,13 @@ def check_backend(backend: str, client: Any = None) -> str:
 ALLOCATION_NOT_ON_CUDA = (
     "compute.backend = 'cuda': the capacity allocation (capacity.rule = 'maxmin' or 'throughput') has no CUDA "
     "port yet; use backend = 'cpu' or 'dask', or capacity.rule = 'proportional'"
+)
+
+
+#: The one line with which the CUDA backend refuses the co-frequency sharing pass (not ported yet).
+INLINE_NOT_ON_CUDA = (
+    "compute.backend = 'cuda': the co-frequency sharing of overlapping bands (the in-line test of [spectrum]) has "
+    "no CUDA port yet; use backend = 'cpu' or 'dask', or systems whose bands do not overlap"
 )
 
 
@@ -120,6 +140,8 @@ def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
     the device (:func:`orbitshare.kernels.cuda.cuda_coverage`)."""
     if inputs.allocation is not None:
         raise BackendError(ALLOCATION_NOT_ON_CUDA)
+    if inputs.spectrum is not None:
+        raise BackendError(INLINE_NOT_ON_CUDA)
     cuda_kernels = _cuda_kernels()
     nsys, nsat = inputs.nsys, inputs.nsat
     options = inputs.kernel_options()

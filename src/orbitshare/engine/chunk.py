@@ -14,10 +14,11 @@ import numpy as np
 from orbitshare.engine.passinputs import GridGeometry
 from orbitshare.engine.propagation import propagate_params
 from orbitshare.kernels.chunkstate import ChunkState
+from orbitshare.kernels.spectrum import SpectrumInputs, spectrum_chunk
 from orbitshare.kernels.visibility import accumulate_chunk
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["Buffers", "propagate_and_accumulate"]
+__all__ = ["Buffers", "propagate_and_accumulate", "sharing_sums"]
 
 #: ``(e uint8[nsat, n], r float64[nsat, n, 3], v float64[nsat, n, 3])`` propagation arrays to reuse
 Buffers = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -45,7 +46,9 @@ def propagate_and_accumulate(
     mask_rad : float64[nsys] elevation masks, rad; min_visible : int32[nsys]
     geometry : the grid (:class:`~orbitshare.engine.passinputs.GridGeometry`)
     keep_counts, nblocks, options (``count_any``, ``capacity_per_sat`` Mbit/s, ``weight``) : as
-        :func:`orbitshare.kernels.visibility.accumulate_chunk`
+        :func:`orbitshare.kernels.visibility.accumulate_chunk`; ``spectrum`` (a
+        :class:`~orbitshare.kernels.spectrum.SpectrumInputs`, or None) adds the co-frequency sharing sums
+        (:func:`orbitshare.kernels.spectrum.spectrum_chunk` on the same positions)
     buffers : arrays of the previous chunk to write this one's positions into (same shape only)
 
     Returns ``(ChunkState, (e, r, v))``: the propagation arrays (ITRS positions in km; velocities
@@ -56,6 +59,7 @@ def propagate_and_accumulate(
         e, r, v = propagate_params(params, init_err, times, "itrs", buffers=buffers, velocities=False)
     else:
         e, r, v = np.zeros((0, n), np.uint8), np.zeros((0, n, 3)), np.zeros((0, n, 3))
+    spectrum: SpectrumInputs | None = options.pop("spectrum", None)
     state = accumulate_chunk(
         r,
         sat_sys,
@@ -73,4 +77,27 @@ def propagate_and_accumulate(
         nblocks=nblocks,
         **options,
     )
+    if spectrum is not None:
+        inl, eff, uni = sharing_sums(r, e, sat_sys, mask_rad, geometry, spectrum)
+        state = state._replace(inline_steps=inl, effective_sum=eff, union_sum=uni)
     return state, (e, r, v)
+
+
+def sharing_sums(
+    r: np.ndarray,
+    e: np.ndarray,
+    sat_sys: np.ndarray,
+    mask_rad: np.ndarray,
+    geometry: GridGeometry,
+    spectrum: SpectrumInputs,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The co-frequency sharing fields of a chunk's :class:`ChunkState`, ``(inline_steps, effective_sum,
+    union_sum)``, from its ITRS positions ``r`` (km) and SGP4 error codes ``e``; the time blocks depend on
+    the chunk length only (:data:`orbitshare.kernels.spectrum.SPECTRUM_TIME_BLOCKS`), so every backend
+    that calls this gets the same bits."""
+    sin_mask = np.sin(np.asarray(mask_rad, np.float64))[np.asarray(sat_sys, np.int64)]
+    g = geometry
+    eff, inl, uni = spectrum_chunk(
+        r, sat_sys, sin_mask, g.pxy, g.pz, g.nxy, g.nz, g.lon_rad, g.cos_lon, g.sin_lon, spectrum, err=e
+    )
+    return inl, eff, uni

@@ -16,6 +16,11 @@ one Dask task per (time chunk × system):
   ``max_chunks_ahead`` chunks in flight, so memory stays bounded and the driver merges exactly as in
   a local run.
 
+With overlapping bands (co-frequency sharing, :mod:`orbitshare.kernels.spectrum`) the systems do interact:
+each chunk then has one more task, :func:`sharing_task`, which propagates every satellite of the pass (the
+driver's concatenated SGP4 parameters) and computes the sharing sums with the driver's own
+:func:`orbitshare.engine.chunk.sharing_sums`; they are attached to the chunk's stacked state.
+
 The results are identical to the single-process run: the integer statistics do not depend on the
 partition at all, and the capacity float sums use the driver's time-block rule
 (:func:`orbitshare.engine.passinputs.time_blocks`), which depends on the chunk length only — so they are
@@ -40,21 +45,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from orbitshare.engine.chunk import propagate_and_accumulate
+from orbitshare.engine.chunk import propagate_and_accumulate, sharing_sums
 from orbitshare.engine.passinputs import GridGeometry, PassInputs, check_capacity_inputs, time_blocks
-from orbitshare.engine.propagation import sgp4_params
+from orbitshare.engine.propagation import propagate_params, sgp4_params
 from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.kernels.chunkstate import ChunkState
+from orbitshare.kernels.spectrum import SpectrumInputs
 from orbitshare.kernels.visibility import AllocationInputs
 from orbitshare.timegrid import TimeGrid
 
 __all__ = [
+    "SharingInput",
     "SystemInput",
     "capacity_nblocks",
     "chunk_system_task",
     "dask_chunk_states",
     "dask_pass_chunks",
     "get_client",
+    "sharing_input",
+    "sharing_task",
     "stack_system_states",
     "system_inputs",
 ]
@@ -80,6 +89,49 @@ class SystemInput(NamedTuple):
     capacity_mbps: float | None = None
     weight: np.ndarray | None = None
     allocation: AllocationInputs | None = None
+
+
+class SharingInput(NamedTuple):
+    """The co-frequency sharing task's inputs (picklable): every satellite of the pass.
+
+    params, init_err : the driver's SGP4 parameters of the concatenated element sets; sat_sys : int32[nsat];
+    mask_rad : float64[nsys] (rad); spectrum : :class:`~orbitshare.kernels.spectrum.SpectrumInputs`
+    """
+
+    params: np.ndarray
+    init_err: np.ndarray
+    sat_sys: np.ndarray
+    mask_rad: np.ndarray
+    spectrum: SpectrumInputs
+
+
+def sharing_input(inputs: PassInputs) -> SharingInput | None:
+    """The pass's :class:`SharingInput` (None without overlapping bands)."""
+    if inputs.spectrum is None:
+        return None
+    if inputs.nsat:
+        params, init_err = sgp4_params(inputs.elements)
+    else:
+        params, init_err = np.zeros((0, 1)), np.zeros(0, np.uint8)
+    return SharingInput(
+        np.ascontiguousarray(params, np.float64),
+        np.ascontiguousarray(init_err),
+        inputs.sat_sys,
+        inputs.mask_rad,
+        inputs.spectrum,
+    )
+
+
+def sharing_task(inp: SharingInput, geom: GridGeometry, times: TimeGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's co-frequency sharing sums ``(inline_steps, effective_sum, union_sum)``: every
+    satellite propagated over ``times`` (ITRS), then :func:`orbitshare.engine.chunk.sharing_sums`. Pure."""
+    n = len(times)
+    with _KERNEL_LOCK:
+        if inp.params.shape[0]:
+            e, r, _v = propagate_params(inp.params, inp.init_err, times, "itrs", velocities=False)
+        else:
+            e, r = np.zeros((0, n), np.uint8), np.zeros((0, n, 3))
+        return sharing_sums(r, e, inp.sat_sys, inp.mask_rad, geom, inp.spectrum)
 
 
 def _system_allocation(a: AllocationInputs, i: int, first: int, nsat: int) -> AllocationInputs:
@@ -227,6 +279,7 @@ def dask_chunk_states(
     nblocks_for: Callable[[int], int | None] | None = None,
     max_chunks_ahead: int | None = None,
     retries: int = 2,
+    sharing: SharingInput | None = None,
 ) -> Iterator[tuple[int, int, ChunkState, np.ndarray]]:
     """Per-chunk states of the streaming pass computed on a Dask cluster, in time order.
 
@@ -241,6 +294,8 @@ def dask_chunk_states(
     nblocks_for : ``n_steps -> nblocks`` (default :func:`capacity_nblocks`, the driver's rule)
     max_chunks_ahead : chunks submitted beyond the one being collected (default 2 × workers, ≥ 2)
     retries : Dask retries of a failing task (a lost worker's tasks are rescheduled regardless)
+    sharing : the co-frequency sharing task's inputs (:func:`sharing_input`), or None: one more task per
+        chunk, whose sums are attached to the chunk's state
 
     Yields ``(chunk_index, n_steps, ChunkState [nsys, ...], err_steps int64[nsys])`` for chunk 0, 1, …
     of ``times``; merging them in that order with ``merge_chunk_states`` gives the local result bit for
@@ -288,6 +343,8 @@ def dask_chunk_states(
     def scatter_inputs():
         scattered["inp"] = client.scatter(inputs, broadcast=True, hash=False)
         scattered["geom"] = client.scatter([geom], broadcast=True, hash=False)[0]
+        if sharing is not None:
+            scattered["sharing"] = client.scatter([sharing], broadcast=True, hash=False)[0]
 
     chunk_iter = enumerate(times.chunks(chunk_steps))
     pending: deque = deque()  # [ci, n, chunk TimeGrid, futures]
@@ -295,6 +352,20 @@ def dask_chunk_states(
     def submit(ci, chunk):
         nb = nblocks_for(len(chunk))
         tag = uuid.uuid4().hex[:12]
+        extra = []
+        if sharing is not None:
+            extra.append(
+                client.submit(
+                    sharing_task,
+                    scattered["sharing"],
+                    scattered["geom"],
+                    chunk,
+                    key=f"orbitshare-sharing-{tag}-{ci}",
+                    priority=-ci,
+                    retries=retries,
+                    pure=False,
+                )
+            )
         return [
             client.submit(
                 chunk_system_task,
@@ -310,7 +381,7 @@ def dask_chunk_states(
                 pure=False,
             )
             for s in range(nsys)
-        ]
+        ] + extra
 
     def submit_next() -> bool:
         item = next(chunk_iter, None)
@@ -344,8 +415,11 @@ def dask_chunk_states(
             for f in futs:
                 f.release()
             del futs, head
-            st = stack_system_states([p[0] for p in parts])
-            err = np.array([p[1] for p in parts], np.int64)
+            st = stack_system_states([p[0] for p in parts[:nsys]])
+            if sharing is not None:
+                inl, eff, uni = parts[nsys]
+                st = st._replace(inline_steps=inl, effective_sum=eff, union_sum=uni)
+            err = np.array([p[1] for p in parts[:nsys]], np.int64)
             if st.nsteps != n:  # pragma: no cover - a broken worker environment
                 raise RuntimeError(f"chunk {ci}: expected {n} steps, got {st.nsteps}")
             del parts
@@ -374,6 +448,7 @@ def dask_pass_chunks(
         client=client,
         count_any=inputs.count_any,
         keep_counts=inputs.keep_counts,
+        sharing=sharing_input(inputs),
         **kwargs,
     ):
         k = ci * chunk_steps

@@ -17,6 +17,7 @@ import numpy as np
 from orbitshare.elements.elementset import ElementSet
 from orbitshare.errors import ParameterError, ParameterTypeError
 from orbitshare.grid import Grid
+from orbitshare.kernels.spectrum import SpectrumInputs
 from orbitshare.kernels.visibility import ALLOCATION_TIME_BLOCKS, CAPACITY_TIME_BLOCKS, AllocationInputs
 from orbitshare.system import System, as_systems
 from orbitshare.timegrid import TimeGrid
@@ -157,6 +158,8 @@ class PassInputs:
     capacity : None, or ``(cap_mbps float64[nsys], weight float64[nsys, nlat, nlon])``
     allocation : None, or the capacity allocation's inputs (:class:`~orbitshare.kernels.visibility.AllocationInputs`;
         instead of ``capacity``)
+    spectrum : None, or the co-frequency sharing pass's inputs (:class:`~orbitshare.kernels.spectrum.SpectrumInputs`;
+        only when two systems' bands overlap)
     """
 
     systems: tuple[System, ...]
@@ -173,6 +176,7 @@ class PassInputs:
     count_any: bool
     capacity: tuple[np.ndarray, np.ndarray] | None
     allocation: AllocationInputs | None = None
+    spectrum: SpectrumInputs | None = None
 
     @property
     def nsys(self) -> int:
@@ -197,7 +201,14 @@ class PassInputs:
             kw["weight"] = weight
         if self.allocation is not None:
             kw["allocation"] = self.allocation
+        if self.spectrum is not None:
+            kw["spectrum"] = self.spectrum
         return kw
+
+    @property
+    def spectrum_bands(self) -> int | None:
+        """The number of bands of the sharing sums (None without the sharing pass)."""
+        return None if self.spectrum is None else int(self.spectrum.in_band.shape[1])
 
     @property
     def float_sums(self) -> bool:
@@ -216,6 +227,7 @@ def prepare_pass(
     count_any: bool = False,
     capacity: Any = None,
     allocation: AllocationInputs | None = None,
+    spectrum: SpectrumInputs | None = None,
 ) -> PassInputs:
     """Check the pass's inputs once and build :class:`PassInputs`.
 
@@ -223,7 +235,7 @@ def prepare_pass(
     grid : Grid, or a resolution in degrees
     times : a regularly spaced TimeGrid (``orbitshare.time_grid``), at least one step
     keep_time_series : keep per-step counts; chunk_steps : steps per chunk (default
-        :func:`default_chunk_steps`); count_any, capacity, allocation : see :class:`PassInputs`
+        :func:`default_chunk_steps`); count_any, capacity, allocation, spectrum : see :class:`PassInputs`
     """
     syslist = as_systems(systems)
     if not isinstance(grid, Grid):
@@ -263,4 +275,15 @@ def prepare_pass(
         count_any=bool(count_any),
         capacity=checked_capacity,
         allocation=allocation,
+        spectrum=_checked_spectrum(spectrum, nsys, nlat, nlon),
     )
+
+
+def _checked_spectrum(spectrum: SpectrumInputs | None, nsys: int, nlat: int, nlon: int) -> SpectrumInputs | None:
+    """The sharing inputs, their shapes checked against the systems and the grid."""
+    if spectrum is not None and (spectrum.in_band.shape[0] != nsys or spectrum.share.shape != (nsys, nlat, nlon)):
+        raise ParameterError(
+            f"spectrum: inputs for {spectrum.in_band.shape[0]} systems and cells {spectrum.share.shape[1:]} do not "
+            f"fit {nsys} systems on ({nlat}, {nlon})"
+        )
+    return spectrum

@@ -1,4 +1,4 @@
-"""Spectrum and capacity per cell: bands, MHz available, and the capacity allocated to the cells.
+"""Spectrum and capacity per cell: bands in view, co-frequency sharing, and the capacity allocated to the cells.
 
 Capacity has two models. The default, ``rule="maxmin"`` (or ``"throughput"``), ALLOCATES each step's
 satellites to the cells with demand, beam-, cell-, gateway- and demand-limited (the inputs in
@@ -30,11 +30,44 @@ Spectrum
 --------
 For each band ``b`` of ``s`` (width ``W_b = high_mhz − low_mhz``)::
 
-    mhz_available(s, b, c)     = W_b · #{k : |V(s, k)| ≥ 1} / N · s_c
-    mhz_sat_available(s, b, c) = W_b · Σ_k |V(s, k)| / N · s_c
+    band_mhz_in_view(s, b, c)        = W_b · #{k : |V(s, k)| ≥ 1} / N · s_c
+    band_mhz_x_sats_in_view(s, b, c) = W_b · Σ_k |V(s, k)| / N · s_c
 
 (the number of steps with at least one satellite is counted separately from ``covered_fraction``,
-which uses the system's ``min_visible``). The ``band`` dimension holds the distinct band NAMES of all
+which uses the system's ``min_visible``). The names say what they count: the band while a satellite is in
+view, whoever else uses it, and satellite-MHz (not spectrum); before issue 13 they were ``mhz_available``
+and ``mhz_sat_available``.
+
+Co-frequency sharing (:mod:`orbitshare.kernels.spectrum`). The SERVING satellite of ``s`` at (c, k) is the
+one of ``V(s, k)`` of highest elevation (a simplification: an earth station tracks the highest satellite).
+Systems ``s`` and ``t`` are IN LINE at (c, k) when both serve c, their bands overlap and their serving
+satellites are less than ``inline_angle_deg`` (default 10°) apart as seen from the cell centre (FCC 47 CFR
+§25.261 defines in-line events between the serving satellites as seen from the earth station). The
+spectrum is cut into elementary segments between all band edges; in a segment, the in-view systems that
+use it form groups (connected components of the in-line graph among them): ``split="equal"`` gives each
+member of a group of n the share 1/n of the segment (§25.261(c)), ``"priority"`` gives it to the group's
+first system in ``systems`` order (standing for the ITU date of receipt) and 0 to the others. Outside
+in-line events each system uses its whole band::
+
+    effective_mhz(s, b, c)   = Σ_k Σ_{segments q ⊂ b} (MHz of q left to s at k) / N · s_c   (0 while s is not in view)
+    inline_fraction(s, c)    = #{k : s in line with some t} / #{k : |V(s, k)| ≥ 1}           (NaN if never in view)
+    mhz_available_total(c)   = Σ_k Σ_{q used by a system in view} W_q · max_{such s} s_c / N
+
+``mhz_available_total`` is the union of the bands in view, never a sum over systems: at most the width of the
+union of every system's bands (without landing rights exactly the union's width while every system is in
+view). The in-line test runs (one extra per-step pass over the cells in view, all cells of the grid, ocean
+included) only when two systems' bands overlap; otherwise nothing is shared, ``effective_mhz`` equals
+``band_mhz_in_view``, ``inline_fraction`` is 0 (NaN where never in view) and every other result is
+bit-identical to a run without it.
+
+Spectral reuse (``rule="maxmin"`` / ``"throughput"`` only; absent under ``"proportional"``, which has no
+beams)::
+
+    reuse_mhz_per_km2(s, c)  = bandwidth_mhz(s) · served_mbps(s, c) / beam_capacity_mbps(s) / land_km2(c)
+
+the MHz × beams illuminating the cell (time mean) per km² of land (NaN where the cell has no land).
+
+The ``band`` dimension holds the distinct band NAMES of all
 systems in order of first appearance; a band name may carry different edges in different systems
 (``band_low_mhz(system, band)``, ``band_high_mhz``). Where a system lacks a band every variable of
 that (system, band) is NaN — not 0, which means "this band, but no satellite in view".
@@ -77,7 +110,7 @@ import xarray as xr
 
 from orbitshare.demand import Demand
 from orbitshare.engine.allocation import allocation_dataset, allocation_pass_inputs, demand_grid, land_km2
-from orbitshare.engine.backends import ALLOCATION_NOT_ON_CUDA, check_backend
+from orbitshare.engine.backends import ALLOCATION_NOT_ON_CUDA, INLINE_NOT_ON_CUDA, check_backend
 from orbitshare.engine.coverage import (
     check_codes,
     check_geography,
@@ -90,10 +123,22 @@ from orbitshare.engine.passinputs import prepare_pass
 from orbitshare.errors import BackendError, ParameterError, ParameterTypeError
 from orbitshare.grid import Grid
 from orbitshare.kernels.allocation import RULES
+from orbitshare.kernels.spectrum import (
+    SPLITS,
+    SpectrumInputs,
+    bands_overlap,
+    check_sharing_options,
+    segment_table,
+    spectrum_inputs,
+)
 from orbitshare.system import as_systems
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["served_countries", "served_share", "service", "WEIGHTINGS"]
+__all__ = ["INLINE_ANGLE_DEG", "served_countries", "served_share", "service", "SPLITS", "WEIGHTINGS"]
+
+#: The default in-line angle, deg (FCC 47 CFR §25.261: an in-line event is two non-GSO satellites within 10°
+#: as seen from the earth station).
+INLINE_ANGLE_DEG = 10.0
 
 #: Weightings of the capacity shares.
 WEIGHTINGS = ("population", "area")
@@ -151,6 +196,8 @@ def service(
     backend: str = "cpu",
     rule: str = "maxmin",
     demand: Demand | None = None,
+    inline_angle_deg: float = INLINE_ANGLE_DEG,
+    split: str = "equal",
 ) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
@@ -176,6 +223,9 @@ def service(
         "proportional" (the old sharing rule; ``weighting`` applies to it only)
     demand : :class:`orbitshare.demand.Demand` (adoption, busy-hour rate per subscriber, overbooking,
         thresholds) for "maxmin" and "throughput"; default ``Demand()``
+    inline_angle_deg : the in-line angle of the co-frequency sharing, deg (default 10, FCC §25.261)
+    split : "equal" (an in-line group's members share an overlapping segment equally) or "priority" (the
+        group's first system in ``systems`` order keeps it); see "Co-frequency sharing" above
 
     Returns
     -------
@@ -188,10 +238,12 @@ def service(
     country)`` and ``serves_unlisted(system)``, which the spectrum and capacity Datasets then carry too,
     so that :func:`orbitshare.analysis.accounts.country_accounts` gives an excluded country exactly 0).
 
-    ``"spectrum"``: Dataset on ``(system, band, lat, lon)``: ``mhz_available`` and
-    ``mhz_sat_available`` (MHz, ``time: mean``), ``band_low_mhz`` / ``band_high_mhz`` /
-    ``band_width_mhz`` (system, band; NaN where the system lacks the band), ``served_share`` (system,
-    lat, lon), ``bandwidth_mhz`` (system).
+    ``"spectrum"``: Dataset on ``(system, band, lat, lon)``: ``band_mhz_in_view``,
+    ``band_mhz_x_sats_in_view`` and ``effective_mhz`` (MHz, ``time: mean``), ``inline_fraction`` (system,
+    lat, lon), ``mhz_available_total`` (lat, lon; MHz), ``reuse_mhz_per_km2`` (system, lat, lon; MHz km-2;
+    with "maxmin" / "throughput"), ``band_low_mhz`` / ``band_high_mhz`` / ``band_width_mhz`` (system, band;
+    NaN where the system lacks the band), ``served_share`` (system, lat, lon), ``bandwidth_mhz`` (system);
+    attributes ``inline_angle_deg``, ``split``, ``cofrequency_sharing`` (1 when bands overlap).
 
     ``"capacity"`` under "maxmin" / "throughput": ``subscribers``, ``demand_mbps``,
     ``demand_met_fraction``, ``served_per_subscriber_mbps``, ``active_user_mbps`` (lat, lon), and per
@@ -224,8 +276,12 @@ def service(
         raise ParameterError(f"rule: expected one of {', '.join(map(repr, RULES))}, got {rule!r}")
     if rule != "proportional" and backend == "cuda":
         raise BackendError(ALLOCATION_NOT_ON_CUDA)
-    check_backend(backend, client)
     syslist = as_systems(systems)
+    band_names, low, high = _band_table(syslist)
+    sharing = _sharing_bands(low, high)
+    if sharing is not None and backend == "cuda":
+        raise BackendError(INLINE_NOT_ON_CUDA)
+    check_backend(backend, client)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
     if weighting not in WEIGHTINGS:
@@ -259,6 +315,11 @@ def service(
         dgrid = demand_grid(syslist, geography, demand if demand is not None else Demand(), grid.cell_area_km2)
         pass_kw = {"allocation": allocation_pass_inputs(syslist, grid, dgrid, rule)}
 
+    spec_in: SpectrumInputs | None = None
+    if sharing is not None:
+        spec_in = spectrum_inputs(sharing[2], sharing[1], shares, inline_angle_deg, split)
+    else:
+        check_sharing_options(inline_angle_deg, split)
     inputs = prepare_pass(
         syslist,
         grid,
@@ -266,6 +327,7 @@ def service(
         keep_time_series=keep_time_series,
         chunk_steps=chunk_steps,
         count_any=True,
+        spectrum=spec_in,
         **pass_kw,
     )
     cov, result = run_coverage(
@@ -312,62 +374,8 @@ def service(
     )
 
     # ---- spectrum
-    band_names = []
-    for s in syslist:
-        for b in s.bands:
-            if b.name not in band_names:
-                band_names.append(b.name)
-    nsys, nb = len(syslist), len(band_names)
-    low = np.full((nsys, nb), np.nan)
-    high = np.full((nsys, nb), np.nan)
-    for i, s in enumerate(syslist):
-        for b in s.bands:
-            j = band_names.index(b.name)
-            low[i, j], high[i, j] = b.low_mhz, b.high_mhz
-    width = high - low
-    any_frac = state.steps_any / np.float64(nt) * shares  # [nsys, nlat, nlon]
-    sat_mean = state.sum_visible / np.float64(nt) * shares
-    mhz = width[:, :, None, None] * any_frac[:, None]
-    mhz_sat = width[:, :, None, None] * sat_mean[:, None]
-    scoords = dict(coords)
-    scoords["band"] = xr.Variable("band", np.array(band_names, dtype=str), {"long_name": "downlink band name"})
-    sb = ("system", "band")
-    spectrum = xr.Dataset(
-        {
-            "mhz_available": xr.Variable(
-                ("system", "band", "lat", "lon"),
-                mhz,
-                {
-                    "long_name": "bandwidth available: band width while at least one satellite of the system "
-                    "is visible, times the served share",
-                    "units": "MHz",
-                    "cell_methods": "time: mean",
-                    "comment": "NaN where the system lacks the band",
-                },
-            ),
-            "mhz_sat_available": xr.Variable(
-                ("system", "band", "lat", "lon"),
-                mhz_sat,
-                {
-                    "long_name": "band width times the number of visible satellites of the system, "
-                    "times the served share",
-                    "units": "MHz",
-                    "cell_methods": "time: mean",
-                    "comment": "NaN where the system lacks the band",
-                },
-            ),
-            "band_low_mhz": xr.Variable(sb, low, {"long_name": "lower band edge", "units": "MHz"}),
-            "band_high_mhz": xr.Variable(sb, high, {"long_name": "upper band edge", "units": "MHz"}),
-            "band_width_mhz": xr.Variable(sb, width, {"long_name": "band width", "units": "MHz"}),
-            "bandwidth_mhz": xr.Variable(
-                "system",
-                np.array([s.bandwidth_mhz for s in syslist]),
-                {"long_name": "sum of the system's band widths", "units": "MHz"},
-            ),
-            "served_share": share_var,
-        },
-        coords=scoords,
-        attrs={**base_attrs, "title": "orbitshare spectrum"},
+    spectrum = _spectrum_dataset(
+        syslist, state, band_names, low, high, shares, share_var, coords, base_attrs, inline_angle_deg, split
     )
 
     # ---- capacity
@@ -377,6 +385,7 @@ def service(
             {**base_attrs, "title": "orbitshare capacity"}, share_var,
         )  # fmt: skip
         capacity = capacity.assign(served_country=(("system", "country"), dgrid.served.astype(np.int8)))
+        spectrum = spectrum.assign(reuse_mhz_per_km2=_reuse(syslist, capacity["served_mbps"].values, dgrid.land_km2))
         if rights is not None:
             spectrum = spectrum.assign(rights)
             capacity = capacity.assign(rights)
@@ -469,3 +478,183 @@ def service(
         spectrum = spectrum.assign(rights)
         capacity = capacity.assign(rights)
     return {"coverage": cov, "spectrum": spectrum, "capacity": capacity}
+
+
+# --------------------------------------------------------------------------- spectrum
+def _band_table(syslist) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The distinct band names in order of first appearance and each system's edges, MHz
+    (float64[nsys, nband]; NaN where the system lacks the band)."""
+    names: list[str] = []
+    for s in syslist:
+        for b in s.bands:
+            if b.name not in names:
+                names.append(b.name)
+    low = np.full((len(syslist), len(names)), np.nan)
+    high = np.full((len(syslist), len(names)), np.nan)
+    for i, s in enumerate(syslist):
+        for b in s.bands:
+            j = names.index(b.name)
+            low[i, j], high[i, j] = b.low_mhz, b.high_mhz
+    return names, low, high
+
+
+def _band_pairs(low: np.ndarray, high: np.ndarray) -> list[list[tuple[float, float] | None]]:
+    return [
+        [None if np.isnan(lo) else (float(lo), float(hi)) for lo, hi in zip(lrow, hrow, strict=True)]
+        for lrow, hrow in zip(low, high, strict=True)
+    ]
+
+
+def _sharing_bands(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``segment_table`` of the systems' bands when two systems' bands overlap (the in-line test is then
+    needed), else None (nothing is shared: each system uses its whole band)."""
+    pairs = _band_pairs(low, high)
+    return segment_table(pairs) if bands_overlap(pairs) else None
+
+
+def _union_width(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Width of the union of each system's own bands, MHz, float64[nsys]."""
+    _, width, in_band = segment_table(_band_pairs(low, high))
+    if width.size == 0:
+        return np.zeros(low.shape[0])
+    return (in_band.any(axis=1) * width[None, :]).sum(axis=1)
+
+
+_SHARING_NOTE = (
+    "serving satellite of a system: its visible satellite of highest elevation (an earth station tracks the "
+    "highest satellite); two systems are in line when both serve the cell, their bands overlap and their serving "
+    "satellites are less than inline_angle_deg apart as seen from the cell centre (FCC 47 CFR 25.261)"
+)
+
+
+def _spectrum_dataset(
+    syslist, state, band_names, low, high, shares, share_var, coords, base_attrs, inline_angle_deg, split
+) -> xr.Dataset:
+    """The spectrum Dataset (module docstring, "Spectrum" and "Co-frequency sharing")."""
+    nt = state.nsteps
+    width = high - low
+    any_frac = state.steps_any / np.float64(nt) * shares  # [nsys, nlat, nlon]
+    sat_mean = state.sum_visible / np.float64(nt) * shares
+    in_view = width[:, :, None, None] * any_frac[:, None]
+    if state.effective_sum is None:  # no overlap: every system uses its whole band whenever it is in view
+        effective = in_view
+        inline = np.zeros(state.steps_any.shape)
+        total = (_union_width(low, high)[:, None, None] * any_frac).sum(axis=0)
+    else:
+        effective = np.where(np.isnan(width)[:, :, None, None], np.nan, state.effective_sum / np.float64(nt))
+        effective = effective * shares[:, None]
+        inline = state.inline_steps.astype(np.float64)
+        total = state.union_sum / np.float64(nt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inline_frac = np.where(state.steps_any > 0, inline / state.steps_any, np.nan)
+    scoords = dict(coords)
+    scoords["band"] = xr.Variable("band", np.array(band_names, dtype=str), {"long_name": "downlink band name"})
+    sb, sbc = ("system", "band"), ("system", "band", "lat", "lon")
+    mean = {"units": "MHz", "cell_methods": "time: mean"}
+    split_note = (
+        "each member of an in-line group gets an equal share of an overlapping segment"
+        if split == "equal"
+        else "the group's first system in experiment order (standing for the ITU date of receipt) keeps an "
+        "overlapping segment, the others get none"
+    )
+    return xr.Dataset(
+        {
+            "band_mhz_in_view": xr.Variable(
+                sbc,
+                in_view,
+                {
+                    "long_name": "band width times the share of time steps with at least one satellite of the "
+                    "system in view, times the served share",
+                    **mean,
+                    "comment": "counts the whole band whenever one satellite is in view, whoever else uses it "
+                    "(see effective_mhz); NaN where the system lacks the band",
+                },
+            ),
+            "band_mhz_x_sats_in_view": xr.Variable(
+                sbc,
+                width[:, :, None, None] * sat_mean[:, None],
+                {
+                    "long_name": "band width times the number of satellites of the system in view, times the "
+                    "served share",
+                    **mean,
+                    "comment": "a count of satellite-MHz, not spectrum: the same band is counted once per "
+                    "satellite in view; NaN where the system lacks the band",
+                },
+            ),
+            "effective_mhz": xr.Variable(
+                sbc,
+                effective,
+                {
+                    "long_name": "effective bandwidth: the band's MHz left to the system after co-frequency "
+                    "sharing with in-line systems, while a satellite of the system is in view, times the served "
+                    "share",
+                    **mean,
+                    "comment": f"{_SHARING_NOTE}; {split_note}; outside in-line events the whole band; 0 "
+                    "while no satellite is in view; NaN where the system lacks the band",
+                },
+            ),
+            "inline_fraction": xr.Variable(
+                ("system", "lat", "lon"),
+                inline_frac,
+                {
+                    "long_name": "share of the time steps with a satellite of the system in view at which the "
+                    "system is in line with another system whose band overlaps",
+                    "units": "1",
+                    "cell_methods": "time: mean",
+                    "comment": f"{_SHARING_NOTE}; not multiplied by the served share; NaN where no satellite "
+                    "of the system is ever in view",
+                },
+            ),
+            "mhz_available_total": xr.Variable(
+                ("lat", "lon"),
+                total,
+                {
+                    "long_name": "width of the union of the bands of the systems with at least one satellite "
+                    "in view (never a sum over systems)",
+                    **mean,
+                    "comment": "each elementary frequency segment counted once per step, times the largest "
+                    "served share among the systems in view that use it (the plain union width without "
+                    "landing rights); at most the width of the union of all the systems' bands",
+                },
+            ),
+            "band_low_mhz": xr.Variable(sb, low, {"long_name": "lower band edge", "units": "MHz"}),
+            "band_high_mhz": xr.Variable(sb, high, {"long_name": "upper band edge", "units": "MHz"}),
+            "band_width_mhz": xr.Variable(sb, width, {"long_name": "band width", "units": "MHz"}),
+            "bandwidth_mhz": xr.Variable(
+                "system",
+                np.array([s.bandwidth_mhz for s in syslist]),
+                {"long_name": "sum of the system's band widths", "units": "MHz"},
+            ),
+            "served_share": share_var,
+        },
+        coords=scoords,
+        attrs={
+            **base_attrs,
+            "title": "orbitshare spectrum",
+            "inline_angle_deg": float(inline_angle_deg),
+            "split": split,
+            "cofrequency_sharing": int(state.effective_sum is not None),
+        },
+    )
+
+
+def _reuse(syslist, served_mbps: np.ndarray, land: np.ndarray) -> xr.Variable:
+    """``reuse_mhz_per_km2(system, lat, lon)``: the system's band MHz × beams illuminating the cell per km² of
+    land (beams = served Mbit/s / beam capacity, a time mean); NaN where the cell has no land."""
+    bw = np.array([s.bandwidth_mhz for s in syslist], np.float64)
+    beam = np.array([s.beam_mbps if s.beam_mbps else np.nan for s in syslist], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beams = served_mbps / beam[:, None, None]
+        reuse = np.where(land[None] > 0, bw[:, None, None] * beams / land[None], np.nan)
+    return xr.Variable(
+        ("system", "lat", "lon"),
+        reuse,
+        {
+            "long_name": "spectral reuse: the system's band MHz times the beams illuminating the cell, per km2 of land",
+            "units": "MHz km-2",
+            "cell_methods": "time: mean",
+            "comment": "beams = served_mbps / beam_capacity_mbps (the allocation's served rate; absent under "
+            "capacity.rule = 'proportional'); band MHz = bandwidth_mhz, each beam using every band of the system; "
+            "NaN where the cell has no land",
+        },
+    )

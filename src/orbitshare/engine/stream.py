@@ -61,7 +61,14 @@ def _resume_point(inputs: PassInputs, resume: Any) -> tuple[int, int, ChunkState
     nt, nsys, nlat, nlon = len(inputs.times), inputs.nsys, inputs.grid.nlat, inputs.grid.nlon
     chunks_total = -(-nt // inputs.chunk_steps)
     if resume is None:
-        state = empty_chunk_state(nsys, nlat, nlon, count_any=inputs.count_any, capacity=inputs.float_sums)
+        state = empty_chunk_state(
+            nsys,
+            nlat,
+            nlon,
+            count_any=inputs.count_any,
+            capacity=inputs.float_sums,
+            spectrum_bands=inputs.spectrum_bands,
+        )
         return 0, 0, state, np.zeros(nsys, np.int64), None
     chunks_done = int(resume["chunks_done"])
     state = resume["state"]
@@ -77,6 +84,10 @@ def _resume_point(inputs: PassInputs, resume: Any) -> tuple[int, int, ChunkState
             raise ParameterError(f"resume: state.{name} has shape {np.shape(getattr(state, name))}, expected {expect}")
     if (state.steps_any is None) == inputs.count_any or (state.capacity_sum is None) == inputs.float_sums:
         raise ParameterError("resume: the state was made with other options (count_any / capacity)")
+    if (state.effective_sum is None) != (inputs.spectrum is None):
+        raise ParameterError(
+            "resume: the state was made with other options (co-frequency sharing: bands that overlap or not)"
+        )
     err_steps = np.asarray(resume["err_steps"], np.int64).copy()
     return chunks_done, k0, state, err_steps, resume.get("counts") if inputs.keep_counts else None
 

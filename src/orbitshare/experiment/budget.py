@@ -19,6 +19,10 @@ and the output options; arithmetic only, nothing is built), what a run holds at 
   a footprint (:func:`footprint_cells`: the spherical cap above the system's mask over the mean cell area),
   per thread at work (one per time block, at most the chunk's blocks), and the per-cell float64 sums of
   the served rate, 8 B per system and cell of each time block;
+* with a capacity dataset and two systems whose bands overlap, the co-frequency sharing pass
+  (:mod:`orbitshare.kernels.spectrum`): per cell and time block of a chunk (at most
+  :data:`~orbitshare.kernels.spectrum.SPECTRUM_TIME_BLOCKS`) (20 + 8·bands) B per system + 17 B, and the
+  merged sums, (12 + 8·bands) B per system + 8 B per cell;
 * the geography (country fractions, at most what :data:`orbitshare.geo.build.DENSE_LIMIT_BYTES`
   keeps in memory, population, land, areas);
 * the kept time series: 2 B × systems × steps × cells;
@@ -60,6 +64,7 @@ from orbitshare.experiment.schema import (
     SystemSection,
     size_text,
 )
+from orbitshare.kernels.spectrum import SPECTRUM_TIME_BLOCKS
 from orbitshare.kernels.visibility import BLOCK_STATE_BYTES, CAPACITY_TIME_BLOCKS
 from orbitshare.timegrid import count_steps
 
@@ -219,6 +224,24 @@ def _system_key(spec: SystemSection, i: int) -> str:
     return f"systems[{i}]"
 
 
+def _sharing_bytes(exp: Experiment, cells: int, chunk: int) -> int:
+    """Bytes of the co-frequency sharing pass (module docstring); 0 when no two systems' bands overlap."""
+    systems = exp.systems
+    overlap = any(
+        max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz)
+        for i, a in enumerate(systems)
+        for b in systems[i + 1 :]
+        for x in a.bands
+        for y in b.bands
+    )
+    if not overlap:
+        return 0
+    nb = len({b.name for s in systems for b in s.bands})
+    nsys = len(systems)
+    blocks = min(chunk, SPECTRUM_TIME_BLOCKS)
+    return cells * (blocks * (nsys * (20 + 8 * nb) + 17) + nsys * (12 + 8 * nb) + 8)
+
+
 def estimate_resources(
     exp: Experiment,
     satellites: Mapping[int, int] | None = None,
@@ -311,6 +334,16 @@ def estimate_resources(
                 + (f" x {concurrent} workers)" if concurrent > 1 else ")"),
                 "grid.resolution_deg",
                 8 * nsys * cells * nblocks * concurrent,
+            )
+        )
+    sharing = _sharing_bytes(exp, cells, chunk) if capacity else 0
+    if sharing:
+        parts.append(
+            MemoryPart(
+                f"the co-frequency sharing state of overlapping bands ({cells:,} cells x {nsys} systems)"
+                + (f" x {concurrent} workers" if concurrent > 1 else ""),
+                "grid.resolution_deg",
+                sharing * concurrent,
             )
         )
     geography = min(4 * COUNTRIES * cells, _DENSE_GEOGRAPHY_BYTES) + 48 * cells

@@ -36,6 +36,7 @@ from orbitshare.system import Band, System
 from orbitshare.timegrid import TimeGrid, time_grid
 
 __all__ = [
+    "service_options",
     "build_times",
     "build_grid",
     "build_geography",
@@ -193,7 +194,14 @@ def system_kwargs(spec: SystemSection) -> dict[str, Any]:
         "gateway_sites": spec.gateway_sites,
         "gateway_mask_deg": spec.gateway_mask_deg,
         "isl": spec.isl,
+        "pfd_dbw_m2_40khz": spec.pfd_dbw_m2_40khz,
     }
+
+
+def service_options(exp: Experiment) -> dict[str, Any]:
+    """The ``[spectrum]`` keyword arguments of :func:`orbitshare.engine.service.service`: ``inline_angle_deg``
+    (deg) and ``split``."""
+    return {"inline_angle_deg": exp.spectrum.inline_angle_deg, "split": exp.spectrum.split}
 
 
 def build_system(spec: SystemSection, base: Path | None = None) -> System:

@@ -52,7 +52,9 @@ Schema (``=`` gives the default; keys without one are required)
     ``serve_countries`` (array of ISO3, non-empty; absent = no allow list);
     ``exclude_countries`` (array of ISO3) = [];
     ``landing_rights`` ("all" | "authorised" | "authorised+pending" | path of a .csv table) = "all";
-    ``family`` (a landing-rights system family) = derived from the filing or fetch group.
+    ``family`` (a landing-rights system family) = derived from the filing or fetch group;
+    ``pfd_dbw_m2_40khz`` (finite number: the PFD at the ground from one satellite in its service area,
+    dB(W/m²) in 40 kHz, for the EPFD; absent = unknown, the system takes no part in the EPFD).
 ``[demand]`` (:class:`~orbitshare.demand.Demand`; the defaults of :mod:`orbitshare.demand`)
     ``adoption`` (subscribing share in [0, 1], or the path of a per-country .csv table
     ``iso3,adoption,as_of,source``) = :data:`~orbitshare.demand.DEFAULT_ADOPTION`;
@@ -63,6 +65,12 @@ Schema (``=`` gives the default; keys without one are required)
     ``thresholds_mbps`` (non-empty array of Mbit/s per active user > 0, increasing) = [10, 25, 100].
 ``[capacity]``
     ``rule`` ("maxmin" | "throughput" | "proportional": the old sharing rule, for comparison) = "maxmin".
+``[spectrum]`` (co-frequency sharing between non-GSO systems whose bands overlap,
+:mod:`orbitshare.kernels.spectrum`)
+    ``inline_angle_deg`` (number of degrees in (0, 180]: two systems' serving satellites closer than this, as
+    seen from the cell, are in line; FCC 47 CFR §25.261) = 10.0; ``split`` ("equal": an in-line group shares an
+    overlapping segment equally | "priority": the group's first system in file order, standing for the ITU
+    date of receipt, keeps it) = "equal".
 ``[outputs]``
     ``datasets`` (array of "coverage", "spectrum", "capacity", "countries", "groups", "equity",
     "lorenz", "gso") = every dataset except "gso" when all systems have a capacity, else
@@ -121,6 +129,7 @@ __all__ = [
     "BandSection",
     "OutputsSection",
     "ComputeSection",
+    "SpectrumSection",
     "DATASETS",
     "CAPACITY_DATASETS",
     "FILES",
@@ -141,6 +150,8 @@ __all__ = [
     "COMPUTE_KEYS",
     "DEMAND_KEYS",
     "CAPACITY_KEYS",
+    "SPECTRUM_KEYS",
+    "SPECTRUM_SPLITS",
     "CAPACITY_RULES",
     "ALLOCATION_RULES",
     "GATEWAY_SPECS",
@@ -161,8 +172,12 @@ MAP_VARIABLES = {
     "mean_visible": "coverage",
     "covered_fraction": "coverage",
     "max_gap_s": "coverage",
-    "mhz_available": "spectrum",
-    "mhz_sat_available": "spectrum",
+    "band_mhz_in_view": "spectrum",
+    "band_mhz_x_sats_in_view": "spectrum",
+    "effective_mhz": "spectrum",
+    "inline_fraction": "spectrum",
+    "mhz_available_total": "spectrum",
+    "reuse_mhz_per_km2": "spectrum",
     "capacity_mbps": "capacity",
     "capacity_per_person_mbps": "capacity",
     "served_mbps": "capacity",
@@ -185,7 +200,19 @@ ALLOCATION_RULES = ("maxmin", "throughput")
 GATEWAY_SPECS = ("anywhere", "table")
 
 #: the keys of each table
-TOP_KEYS = ("experiment", "time", "grid", "geography", "systems", "outputs", "compute", "demand", "capacity")
+TOP_KEYS = (
+    "experiment",
+    "time",
+    "grid",
+    "geography",
+    "systems",
+    "outputs",
+    "compute",
+    "demand",
+    "capacity",
+    "spectrum",
+    "sweep",  # read by `orbitshare sweep` (orbitshare.sensitivity); a run of the file runs its base experiment
+)
 EXPERIMENT_KEYS = ("name", "description", "exclude_territories")
 TIME_KEYS = ("start", "stop", "step_s")
 GRID_KEYS = ("resolution_deg",)
@@ -212,6 +239,7 @@ SYSTEM_KEYS = (
     "exclude_countries",
     "landing_rights",
     "family",
+    "pfd_dbw_m2_40khz",
 )
 WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
 BAND_KEYS = ("name", "low_mhz", "high_mhz")
@@ -229,6 +257,10 @@ OUTPUT_KEYS = (
 COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "memory_limit_gb")
 DEMAND_KEYS = ("adoption", "adoption_default", "busy_hour_mbps", "overbooking", "thresholds_mbps")
 CAPACITY_KEYS = ("rule",)
+SPECTRUM_KEYS = ("inline_angle_deg", "split")
+#: how an in-line group shares an overlapping segment (``[spectrum] split``; the same as
+#: :data:`orbitshare.kernels.spectrum.SPLITS`)
+SPECTRUM_SPLITS = ("equal", "priority")
 
 
 # ============================================================================ the dataclass tree
@@ -334,6 +366,7 @@ class SystemSection:
     exclude_countries: tuple[str, ...] = ()
     landing_rights: str = "all"  # "all", "authorised", "authorised+pending" or an absolute path to a .csv table
     family: str | None = None  # the landing-rights family (orbitshare.landing.system_family)
+    pfd_dbw_m2_40khz: float | None = None  # dB(W/m²) in 40 kHz at the ground; None = takes no part in the EPFD
     walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
     gateway_sites: tuple[tuple[float, float], ...] | None = None  # resolved ``gateways`` (not a file key)
 
@@ -384,6 +417,15 @@ class ComputeSection:
     scheduler: str | None = None
     workers: int | None = None
     memory_limit_gb: float | None = None
+
+
+@dataclass(frozen=True)
+class SpectrumSection:
+    """``[spectrum]``: the co-frequency sharing of overlapping bands: the in-line angle (deg) and the split
+    of an in-line group's overlapping segment ("equal" or "priority")."""
+
+    inline_angle_deg: float = 10.0
+    split: str = "equal"
 
 
 def size_text(n: float) -> str:
@@ -454,7 +496,8 @@ class Experiment:
     ``demand`` is the ``[demand]`` table as a :class:`~orbitshare.demand.Demand` (the defaults of
     :mod:`orbitshare.demand` where a key is missing; with an adoption table, ``adoption`` is the share of
     the countries it lacks and ``adoption_source`` its absolute path); ``capacity_rule`` is
-    ``[capacity] rule`` (one of :data:`CAPACITY_RULES`). The TOML text writes both in full.
+    ``[capacity] rule`` (one of :data:`CAPACITY_RULES`); ``spectrum`` is ``[spectrum]``. The TOML text writes
+    them in full.
 
     ``source`` is the file it was read from (absolute), or None when made from text. ``estimate`` is the
     :class:`ResourceEstimate` validation checked (None for an Experiment made otherwise); neither takes
@@ -470,6 +513,7 @@ class Experiment:
     compute: ComputeSection
     demand: Demand = field(default_factory=Demand)
     capacity_rule: str = "maxmin"
+    spectrum: SpectrumSection = field(default_factory=SpectrumSection)
     source: Path | None = field(default=None, compare=False)
     estimate: ResourceEstimate | None = field(default=None, compare=False, repr=False)
 

@@ -85,6 +85,8 @@ from orbitshare.experiment.schema import (
     MAP_VARIABLES,
     OUTPUT_KEYS,
     SOURCE_KINDS,
+    SPECTRUM_KEYS,
+    SPECTRUM_SPLITS,
     SYSTEM_KEYS,
     TIME_KEYS,
     TOP_KEYS,
@@ -97,6 +99,7 @@ from orbitshare.experiment.schema import (
     GeographySection,
     GridSection,
     OutputsSection,
+    SpectrumSection,
     SystemSection,
     TimeSection,
     WalkerShell,
@@ -407,6 +410,8 @@ def _table(p: _Problems, doc: dict, key: str, path: str | None = None) -> dict |
 
 def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Experiment:
     p.unknown_keys(doc, "", TOP_KEYS)
+    if "sweep" in doc and not isinstance(doc["sweep"], dict):  # its keys: orbitshare.sensitivity checks them
+        p.bad("sweep", "a table ([sweep]) read by `orbitshare sweep`", doc["sweep"])
     cache: dict[str, Any] = {}
 
     def countries():
@@ -709,6 +714,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         rule = _Reader(p, t, "capacity").string(
             "rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin"
         )
+    spec_sec = _validate_spectrum(p, _table(p, doc, "spectrum"))
     # the allocation runs where a capacity dataset is asked for; it has no CUDA port yet
     if (
         comp_sec is not None
@@ -723,11 +729,25 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             'or capacity.rule = "proportional"',
         )
 
+    # the co-frequency sharing runs where bands overlap and a capacity dataset is asked for; no CUDA port yet
+    if (
+        comp_sec is not None
+        and comp_sec.backend == "cuda"
+        and out_sec is not None
+        and set(out_sec.datasets) & set(CAPACITY_DATASETS)
+        and _bands_overlap([s for s in systems if s is not None])
+    ):
+        p.add(
+            "compute.backend",
+            "the co-frequency sharing of overlapping bands (the in-line test of [spectrum]) has no CUDA port yet; "
+            'use "cpu" or "dask", or systems whose bands do not overlap',
+        )
+
     p.raise_if_any()
     checked = tuple(s for s in systems if s is not None)
     assert exp_sec is not None and time_sec is not None and grid_sec is not None and geo_sec is not None
     assert out_sec is not None and comp_sec is not None and len(checked) == len(systems)
-    assert demand is not None and isinstance(rule, str)
+    assert demand is not None and isinstance(rule, str) and spec_sec is not None
     exp = Experiment(
         experiment=exp_sec,
         time=time_sec,
@@ -738,6 +758,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         compute=comp_sec,
         demand=demand,
         capacity_rule=rule,
+        spectrum=spec_sec,
     )
     # the memory budget: estimated from the sizes alone, before anything of the run's size exists
     estimate = estimate_resources(exp, exact_sats)
@@ -751,6 +772,31 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         )
         p.raise_if_any()
     return replace(exp, estimate=estimate)
+
+
+def _bands_overlap(systems: list[SystemSection]) -> bool:
+    """True when two systems' bands share spectrum (MHz; touching edges do not)."""
+    for i, a in enumerate(systems):
+        for b in systems[i + 1 :]:
+            if any(max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz) for x in a.bands for y in b.bands):
+                return True
+    return False
+
+
+def _validate_spectrum(p: _Problems, t: dict | None) -> SpectrumSection | None:
+    """The ``[spectrum]`` table (its defaults where a key or the table is missing), None when invalid (each
+    problem reported under ``spectrum.<key>``)."""
+    if t is None:
+        return SpectrumSection()
+    p.unknown_keys(t, "spectrum", SPECTRUM_KEYS)
+    r = _Reader(p, t, "spectrum")
+    angle = r.number(
+        "inline_angle_deg", "a number of degrees in (0, 180] (the in-line angle)", lambda x: 0 < x <= 180, default=10.0
+    )
+    split = r.string("split", "'equal' or 'priority'", SPECTRUM_SPLITS, default="equal")
+    if _BAD in (angle, split):
+        return None
+    return SpectrumSection(inline_angle_deg=float(angle), split=split)
 
 
 def _validate_demand(p: _Problems, t: dict, base: Path) -> Demand | None:
@@ -989,6 +1035,8 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
 
     coverage = {k: s[k] for k in ("elevation_mask_deg", "min_visible") if k in s}
     ok = p.system(path, System.check_fields(**coverage), s) and ok
+    pfd = s.get("pfd_dbw_m2_40khz")  # dB(W/m²) in 40 kHz; the rule is System's
+    ok = p.system(path, System.check_fields(pfd_dbw_m2_40khz=pfd), s) and ok
     mask, minv = coverage.get("elevation_mask_deg", 25.0), coverage.get("min_visible", 1)
     serve = _iso3_list(p, s, path, "serve_countries", countries, nonempty=True)
     exclude = _iso3_list(p, s, path, "exclude_countries", countries, nonempty=False)
@@ -1030,6 +1078,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             family=family,
             walker_norad_start=norad if walker is not None else None,
             gateway_sites=sites,
+            pfd_dbw_m2_40khz=None if pfd is None else float(pfd),
         ),
         used,
         name,

@@ -11,8 +11,9 @@ drivers merge them in time order with :func:`merge_chunk_states` and finish with
   chunk), ``trail_run`` (at its end), ``max_inner_run`` (longest gap touching neither end) and
   ``all_gap`` (every step a gap; then lead_run = trail_run = nsteps, max_inner_run = 0).
 
-All of them merge exactly (integers); only ``capacity_sum`` (Mbps, summed over steps) is a float
-addition per cell.
+All of them merge exactly (integers); only ``capacity_sum`` (Mbps, summed over steps) and the
+co-frequency sharing sums ``effective_sum`` / ``union_sum`` (MHz, summed over steps;
+:mod:`orbitshare.kernels.spectrum`) are a float addition per cell.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class ChunkState(NamedTuple):
     delivered : float64[nsys, nsteps] or None   capacity delivered over all cells at each step, Mbps
     offered : float64[nsys, nsteps] or None     capacity of the satellites that see a cell of
                                  positive weight at each step, Mbps (= delivered, up to rounding)
+    inline_steps : int32 or None steps at which the system is in line with another system
+                                 (:mod:`orbitshare.kernels.spectrum`; only when bands overlap)
+    effective_sum : float64[nsys, nband, nlat, nlon] or None   effective MHz of each band, summed over steps
+    union_sum : float64[nlat, nlon] or None    width of the union of the bands in view, MHz, summed over steps
     """
 
     nsteps: int
@@ -104,14 +109,26 @@ class ChunkState(NamedTuple):
     capacity_sum: np.ndarray | None = None
     delivered: np.ndarray | None = None
     offered: np.ndarray | None = None
+    inline_steps: np.ndarray | None = None
+    effective_sum: np.ndarray | None = None
+    union_sum: np.ndarray | None = None
 
 
 def empty_chunk_state(
-    nsys: int, nlat: int, nlon: int, keep_counts: bool = False, *, count_any: bool = False, capacity: bool = False
+    nsys: int,
+    nlat: int,
+    nlon: int,
+    keep_counts: bool = False,
+    *,
+    count_any: bool = False,
+    capacity: bool = False,
+    spectrum_bands: int | None = None,
 ) -> ChunkState:
     """The state of zero steps: the identity of :func:`merge_chunk_states` (``count_any``/``capacity``:
-    with zero ``steps_any`` / ``capacity_sum``, ``delivered`` and ``offered``)."""
+    with zero ``steps_any`` / ``capacity_sum``, ``delivered`` and ``offered``; ``spectrum_bands``, the
+    number of bands: with zero sharing sums)."""
     shape = (nsys, nlat, nlon)
+    sp = spectrum_bands is not None
     return ChunkState(
         0,
         np.zeros(shape, np.int64),
@@ -125,6 +142,9 @@ def empty_chunk_state(
         np.zeros(shape, np.float64) if capacity else None,
         np.zeros((nsys, 0), np.float64) if capacity else None,
         np.zeros((nsys, 0), np.float64) if capacity else None,
+        np.zeros(shape, np.int32) if sp else None,
+        np.zeros((nsys, int(spectrum_bands or 0), nlat, nlon)) if sp else None,
+        np.zeros((nlat, nlon)) if sp else None,
     )
 
 
@@ -160,8 +180,9 @@ def merge_gap_states(
 
 
 def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
-    """State of chunk ``a`` followed by chunk ``b`` (``counts``, ``steps_any`` and the capacity fields
-    kept only if both have them). Exact, except ``capacity_sum``: one float addition per cell."""
+    """State of chunk ``a`` followed by chunk ``b`` (``counts``, ``steps_any``, the capacity and the sharing
+    fields kept only if both have them). Exact, except ``capacity_sum``, ``effective_sum`` and ``union_sum``:
+    one float addition per cell."""
     lead, trail, inner, allg = merge_gap_states(
         a.lead_run, a.trail_run, a.max_inner_run, a.all_gap, b.lead_run, b.trail_run, b.max_inner_run, b.all_gap
     )
@@ -185,6 +206,9 @@ def merge_chunk_states(a: ChunkState, b: ChunkState) -> ChunkState:
         both(a.capacity_sum, b.capacity_sum, np.add),
         both(a.delivered, b.delivered, cat),
         both(a.offered, b.offered, cat),
+        both(a.inline_steps, b.inline_steps, np.add),
+        both(a.effective_sum, b.effective_sum, np.add),
+        both(a.union_sum, b.union_sum, np.add),
     )
 
 

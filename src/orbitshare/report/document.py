@@ -13,11 +13,14 @@ tables, figures) by two small renderers, so they hold the same content; text is 
 and for HTML respectively. The HTML is one file with its style inline (no script, no external
 resource) and links the figures and CSV files by relative paths. Content: the inputs (``meta``), the
 headline findings for LDCs, LLDCs and SIDS against the rest (population covered, capacity per person,
-service ratio, MHz per person, from the groups Dataset; under landing rights also the LDC/LLDC/SIDS
+service ratio, MHz reaching a person (the union of the bands in view, never a sum over systems), from the
+groups Dataset; under landing rights also the LDC/LLDC/SIDS
 that no system may serve), the groups table, coverage and capacity by system, who may be served
 (per system the countries and people it may serve, from ``may_serve``), the top and bottom 10
 countries by capacity per person (UN members with more than 1 million people on the grid), the
-inequality indices and the Theil decompositions, and the figures. Under an allocation rule (capacity rule
+inequality indices and the Theil decompositions, the spectrum definitions (band MHz in view, effective
+MHz after co-frequency sharing, the union; ``meta["inline_angle_deg"]`` and ``meta["split"]`` when given),
+and the figures. Under an allocation rule (capacity rule
 "maxmin" or "throughput") a section "Capacity as delivered" follows the headline: one paragraph explaining
 the model with the run's parameters (:func:`model_paragraph`), the LDC/LLDC/SIDS headline against the world
 (demand met, served per subscriber, population share at each threshold), per system the capacity offered and
@@ -464,8 +467,9 @@ def _headline_blocks(groups, countries, meta):
         a, b = _val(g, "mhz_available_total", group=key), _val(g, "mhz_available_total", group=rest)
         if a is not None:
             facts.append(
-                f"{format_number(a)} MHz of spectrum reaching a person (mean over people, all systems "
-                f"and bands) against {format_number(b)} MHz in the rest"
+                f"{format_number(a)} MHz of spectrum reaching a person (mean over people of the union of the "
+                f"bands in view: a band shared by several systems counts once) against {format_number(b)} MHz "
+                "in the rest"
             )
         a, b = _val(g, "resource_balance_total", group=key), _val(g, "resource_balance_total", group=rest)
         if a is not None:
@@ -496,7 +500,7 @@ def _headline_blocks(groups, countries, meta):
             w.append(f"{format_number(a)} Mbit/s served per subscriber")
         a = _val(g, "mhz_available_total", group="world")
         if a is not None:
-            w.append(f"{format_number(a)} MHz per person")
+            w.append(f"{format_number(a)} MHz reaching a person (union of the bands in view)")
         items.append(["World: " + "; ".join(w) + "."])
     unserved = _unserved_item(countries)
     if unserved is not None:
@@ -752,7 +756,7 @@ _GROUP_COLUMNS = (  # (variable, header, formatter)
     ("subscribers", "subscribers", _count),
     ("demand_met_fraction", "demand met", _pct),
     ("served_per_subscriber_mbps", "served per subscriber (Mbit/s)", format_number),
-    ("mhz_available_total", "MHz per person", format_number),
+    ("mhz_available_total", "MHz reaching a person (union)", format_number),
     ("satellites_operated_total", "satellites operated", _count),
     ("resource_balance_total", "resource balance", lambda x: format_number(x, 3)),
 )
@@ -865,7 +869,7 @@ _INDEX_COLUMNS = (("gini", "Gini"), ("theil_T", "Theil T"), ("theil_L", "Theil L
 _QUANTITY_LABELS = {
     "capacity_per_person": "capacity per person",
     "served_per_subscriber": "served per subscriber",
-    "mhz_available": "MHz available",
+    "mhz_available": "MHz in view (a system: its bands; all: their union)",
 }
 
 
@@ -875,10 +879,12 @@ def _equity_blocks(equity):
     served = "served_per_subscriber" in equity["quantity"].values
     first = (
         "Indices of the rate served per subscriber (weighted by subscribers) and of the MHz reaching a person "
-        "(weighted by population), across countries (each country one unit) and across people (each country's "
+        "(per system its band MHz in view, all systems the union of the bands in view; weighted by population), "
+        "across countries (each country one unit) and across people (each country's "
         "piece of a grid cell one unit). "
         if served
-        else "Indices of capacity per person and of the MHz reaching a person, across countries (each "
+        else "Indices of capacity per person and of the MHz reaching a person (per system its band MHz in "
+        "view, all systems the union of the bands in view), across countries (each "
         "country one unit, weighted by its population) and across people (grid cells weighted by "
         "their people). "
     )
@@ -1000,6 +1006,52 @@ def _unattributed_blocks(countries):
     return [_p("Satellites without an operating country among the countries of the run: " + "; ".join(parts) + ".")]
 
 
+def _world_mean(countries, name: str) -> np.ndarray | None:
+    """Population-weighted world mean of ``name`` over countries (per system; other dims summed), or None."""
+    if name not in countries:
+        return None
+    pop = np.nan_to_num(np.asarray(countries["population"].values, np.float64), nan=0.0)
+    v = countries[name]
+    extra = [d for d in v.dims if d not in ("system", "country")]
+    x = np.nan_to_num(np.asarray(v.sum(extra).transpose("system", "country").values, np.float64), nan=0.0)
+    return x @ pop / pop.sum() if pop.sum() > 0 else None
+
+
+def _spectrum_blocks(countries, meta) -> list[_Block]:
+    """What the MHz figures count (definitions), and per system the world mean band MHz in view against the
+    effective MHz after co-frequency sharing."""
+    if "mhz_available_total" not in countries and "band_mhz_in_view" not in countries:
+        return []
+    angle, split = meta.get("inline_angle_deg"), meta.get("split")
+    angle_text = f"{format_number(float(angle))}°" if angle is not None else "the in-line angle (default 10°)"
+    split_text = {
+        "equal": "each member of an in-line group gets an equal share of the overlapping segment (FCC 47 CFR "
+        "§25.261(c) style)",
+        "priority": "the group's first system in the experiment's order (standing for the ITU date of receipt) "
+        "keeps the overlapping segment, the others get none",
+    }.get(str(split), "the overlapping segment is split equally (default) or by priority")
+    blocks = [
+        _h(2, "Spectrum"),
+        _p(
+            "MHz reaching a person: the width of the union of the bands of the systems with at least one satellite "
+            "in view, time mean, mean over the people; a band used by several systems counts once, never a sum "
+            "over systems. Per system, band MHz in view is the band width times the share of time with a satellite "
+            "of the system in view (the whole band, whoever else uses it); effective MHz is what co-frequency "
+            "sharing leaves: the serving satellite of a system is its highest one in view (a simplification: an "
+            "earth station tracks the highest satellite), two systems are in line when their serving satellites "
+            f"are less than {angle_text} apart as seen from the cell and their bands overlap, and then "
+            f"{split_text}. Outside in-line events each system uses its whole band."
+        ),
+    ]
+    inview, eff = _world_mean(countries, "band_mhz_in_view"), _world_mean(countries, "effective_mhz")
+    if inview is not None and eff is not None:
+        names = [str(x) for x in countries["system"].values]
+        rows = [[n, format_number(a), format_number(b)] for n, a, b in zip(names, inview, eff, strict=True)]
+        header = ["system", "band MHz in view (world, per person)", "effective MHz (world, per person)"]
+        blocks.append(_table(header, rows))
+    return blocks
+
+
 def write_report(
     out_dir: str | os.PathLike,
     *,
@@ -1033,6 +1085,7 @@ def write_report(
     blocks += _serving_blocks(countries)
     blocks += _country_blocks(countries)
     blocks += _unattributed_blocks(countries)
+    blocks += _spectrum_blocks(countries, meta)
     blocks += _equity_blocks(equity)
     blocks += _figure_blocks(figures, out)
     blocks += _files_blocks(out)

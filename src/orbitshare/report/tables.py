@@ -10,7 +10,7 @@ directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; exist
 ``country_name``, ``m49``, ``ldc``, ``lldc``, ``sids``, ``itu_region``, ``un_member``; booleans as
 ``1``/``0``), then every data variable on ``country``, in the
 Dataset's order. A variable with further dimensions is flattened into one column per label, in the
-order of its dimensions: ``population_covered_fraction[starlink]``, ``mhz_available[starlink][Ku]``.
+order of its dimensions: ``population_covered_fraction[starlink]``, ``band_mhz_in_view[starlink][Ku]``.
 Under an allocation rule the served columns come the same way: ``adoption``, ``subscribers``, ``demand_mbps``,
 ``system_demand_mbps[<system>]``, ``served_total_mbps``, ``served_mbps[<system>]``, ``demand_met_fraction``,
 ``system_demand_met_fraction[<system>]``, ``served_per_subscriber_mbps``,
