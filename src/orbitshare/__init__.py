@@ -6,12 +6,14 @@ The public API, by pipeline stage (the stages live in sub-packages; this module 
 * propagation and time: ``propagate``, ``iter_propagate``, ``timescale``, ``time_grid``, ``TimeGrid``
 * grid and geography: ``Grid``, ``geography`` (``orbitshare.geo``)
 * systems and the streaming pass: ``System``, ``Band``, ``coverage``, ``service`` (``orbitshare.engine``)
+* protection of GSO networks: ``epfd`` (EPFD↓ against RR Article 22; limits in ``orbitshare.article22``)
 * capacity allocation: ``Demand`` (who subscribes, busy-hour rate), ``allocate`` (one time step's
   max-min fair / maximum-throughput allocation of satellites to cells, ``orbitshare.kernels.allocation``)
 * accounts and indices: ``country_accounts``, ``group_accounts``, ``equity_summary``, ``equity``
   (``orbitshare.analysis``)
 * experiments and files: ``load_experiment``, ``validate_experiment``, ``run``, ``Results``,
-  ``save_results``, ``open_results``
+  ``save_results``, ``open_results``, ``open_tree``
+* sensitivity: ``sweep``, ``SweepResults`` (``orbitshare.sensitivity``)
 
 Compute kernels (Numba functions on arrays) live in ``orbitshare.kernels``.
 """
@@ -26,16 +28,18 @@ from orbitshare.elements.owners import satellite_owners
 from orbitshare.elements.walker import walker
 from orbitshare.engine import gso
 from orbitshare.engine.coverage import coverage
+from orbitshare.engine.epfd import epfd
 from orbitshare.engine.propagation import iter_propagate, propagate
 from orbitshare.engine.service import service
 from orbitshare.errors import BackendError, ConfigError, DataError, ElementSetError, OrbitshareError
 from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.geo.build import geography
 from orbitshare.grid import Grid
-from orbitshare.io import open_results, save_results
+from orbitshare.io import open_results, open_tree, save_results
 from orbitshare.kernels.allocation import allocate
 from orbitshare.landing import landing_rights
 from orbitshare.runner import Results, run
+from orbitshare.sensitivity import SweepResults, sweep
 from orbitshare.system import Band, System
 from orbitshare.timegrid import TimeGrid, time_grid, timescale
 
@@ -52,10 +56,14 @@ __all__ = [
     "coverage",
     "Band",
     "service",
+    "epfd",
     "Demand",
     "allocate",
     "save_results",
     "open_results",
+    "open_tree",
+    "sweep",
+    "SweepResults",
     "equity",
     "gso",
     "owners",

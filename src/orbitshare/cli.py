@@ -44,6 +44,7 @@ from orbitshare.kernels.cuda_env import cuda_info
 from orbitshare.kernels.frames import gmst1982
 from orbitshare.report.tables import write_csv_rows
 from orbitshare.runner import compare_runs, install_signal_handlers, run
+from orbitshare.sensitivity import sweep
 from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
 
 __all__ = ["main", "build_parser", "traceback_dir", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -88,6 +89,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""),
             file=sys.stderr,
         )
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``orbitshare sweep EXPERIMENT.toml``: run every sample of the experiment's ``[sweep]``, then combine them."""
+    restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the current sample's next checkpoint
+    try:
+        res = sweep(
+            args.experiment, out=args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet
+        )
+    finally:
+        restore()
+    for p in res.files:
+        print(p)
+    if not args.quiet:
+        skipped = f" ({len(res.skipped)} found finished)" if res.skipped else ""
+        print(f"orbitshare: sweep of {res.nsamples} samples{skipped} into {res.out_dir}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -228,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.set_defaults(func=cmd_run)
+
+    sw = sub.add_parser("sweep", help="run the samples of an experiment's [sweep] and combine them")
+    sw.add_argument("experiment", help="experiment file (TOML) with a [sweep] table")
+    sw.add_argument("--out", help="sweep directory (default: runs/<experiment name>_sweep in the current directory)")
+    sw.add_argument("--overwrite", action="store_true", help="replace an existing sweep in the sweep directory")
+    sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep (finished samples are kept)")
+    sw.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    sw.set_defaults(func=cmd_sweep)
 
     v = sub.add_parser("validate", help="validate an experiment file and print the resolved configuration")
     v.add_argument("experiment")
