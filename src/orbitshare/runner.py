@@ -85,6 +85,7 @@ from orbitshare.analysis.accounts import (
     is_allocation,
     lorenz_curves,
 )
+from orbitshare.analysis.protection import epfd_by_system, epfd_country_summary, gso_equity
 from orbitshare.checkpoint import (
     CHECKPOINT,
     Fingerprint,
@@ -104,7 +105,7 @@ from orbitshare.engine.dask_backend import get_client
 from orbitshare.engine.gso import arc_occupancy, visible_arc
 from orbitshare.engine.passinputs import default_chunk_steps
 from orbitshare.engine.service import service
-from orbitshare.errors import ConfigError, OrbitshareError, ResultsError
+from orbitshare.errors import ConfigError, OrbitshareError, ParameterError, ResultsError
 from orbitshare.experiment import (
     DATASETS,
     Experiment,
@@ -114,11 +115,12 @@ from orbitshare.experiment import (
     build_times,
     load_experiment,
 )
-from orbitshare.experiment.build import service_options
+from orbitshare.experiment.build import build_epfd_kwargs, service_options
 from orbitshare.experiment.schema import MAP_VARIABLES
 from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, read_provenance, save_results
 from orbitshare.report.document import MAPS_NOTE, report_meta, write_report
+from orbitshare.report.epfd import EPFD_BLOCKS, epfd_blocks, write_epfd_maps
 from orbitshare.report.figures import (
     SERVED_MAPS,
     grid_edges,
@@ -148,6 +150,8 @@ RESULTS_FILE = "results.h5"
 CONFIG_FILE = "experiment.toml"
 # test hook: seconds to sleep after each checkpoint (lets a test stop a run between chunks)
 _DELAY_ENV = "ORBITSHARE_RUNNER_CHUNK_DELAY_S"
+#: the results.h5 groups a run writes: the datasets, and the EPFD country summary after "epfd"
+_GROUPS = (*DATASETS, "epfd_countries")
 
 
 # ============================================================================ results
@@ -171,6 +175,8 @@ class Results:
     equity: xr.Dataset | None = None
     lorenz: xr.Dataset | None = None
     gso: xr.Dataset | None = None
+    epfd: xr.Dataset | None = None  # single-entry EPFD, one orbitshare.epfd per system (analysis.protection)
+    epfd_countries: xr.Dataset | None = None
     timings: dict[str, float] = field(default_factory=dict)
     resumed_chunks: int = 0
     up_to_date: bool = False
@@ -178,7 +184,7 @@ class Results:
     @property
     def datasets(self) -> dict[str, xr.Dataset]:
         """name → Dataset of the datasets made, in the order of ``outputs.datasets``."""
-        return {n: getattr(self, n) for n in DATASETS if getattr(self, n) is not None}
+        return {n: getattr(self, n) for n in _GROUPS if getattr(self, n) is not None}
 
     def __repr__(self) -> str:
         return (
@@ -552,9 +558,10 @@ def _provenance(exp: Experiment, systems: list, records: list[dict[str, Any]]) -
 
 
 @contextlib.contextmanager
-def _compute_client(compute: Any) -> Iterator[Any]:
-    """A Dask client for ``backend = "dask"`` (an existing scheduler or a local cluster), else None."""
-    if compute.backend != "dask":
+def _compute_client(compute: Any, backend: str | None = None) -> Iterator[Any]:
+    """A Dask client for ``backend = "dask"`` (an existing scheduler or a local cluster), else None;
+    ``backend`` overrides ``compute.backend``."""
+    if (backend or compute.backend) != "dask":
         yield None
         return
     with get_client(scheduler=compute.scheduler, workers=compute.workers) as client:
@@ -568,6 +575,7 @@ def run(
     overwrite: bool = False,
     resume: bool = False,
     progress: bool = True,
+    backend: str | None = None,
 ) -> Results:
     """Run an experiment into its run directory (module docstring); return the :class:`Results`.
 
@@ -579,6 +587,9 @@ def run(
     resume : continue an interrupted run from ``out_dir/checkpoint/state.npz`` (a fresh start when
         there is none), or an interrupted replacement of a finished run
     progress : progress bars on stderr
+    backend : run the pass on this backend ("cpu", "dask" or "cuda") instead of ``compute.backend``; the
+        configuration, its fingerprint and the files still name ``compute.backend`` (the backends give the
+        same bits). A sweep runs each sample as one Dask task this way, with ``backend="cpu"`` inside it.
 
     Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment (or a name that would lead
     out of ``runs/``), :class:`~orbitshare.errors.ResultsError` for a run directory that may not be
@@ -590,13 +601,15 @@ def run(
     exp = _load(experiment)
     if exp.compute.backend not in ("cpu", "dask", "cuda"):  # pragma: no cover - validation refuses it
         raise ConfigError(f"compute.backend: {exp.compute.backend!r} is not available ('cpu', 'dask' or 'cuda')")
+    if backend is not None and backend not in ("cpu", "dask", "cuda"):
+        raise ParameterError(f"run: backend: expected 'cpu', 'dask' or 'cuda', got {backend!r}")
     out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
     if not overwrite and not resume:
         done = _up_to_date(exp, out, t_start)
         if done is not None:
             return done
     with RunDirectory.open(out, overwrite=overwrite, resume=resume) as rd:  # locked until the run ends
-        return _run_locked(exp, rd, progress=progress, t_start=t_start)
+        return _run_locked(exp, rd, progress=progress, t_start=t_start, backend=backend or exp.compute.backend)
 
 
 def _up_to_date(exp: Experiment, out: Path, t_start: float) -> Results | None:
@@ -632,13 +645,13 @@ def _read_if_same(exp: Experiment, out: Path, names: list[str], t_start: float) 
     res = Results(experiment=exp, out_dir=out, files=[out / f for f in names], up_to_date=True)
     got = open_results(out / RESULTS_FILE)
     for name, ds in got.items() if isinstance(got, dict) else ():
-        if name in DATASETS:
+        if name in _GROUPS:
             setattr(res, name, ds)
     res.timings["total"] = time.perf_counter() - t_start
     return res
 
 
-def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: float) -> Results:
+def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: float, backend: str) -> Results:
     """:func:`run` in the locked run directory ``rd``: the pass, the accounts, the files."""
     out = rd.build  # the run directory, or the staging directory of a run that replaces a finished one
     fp = config_fingerprint(exp)
@@ -702,10 +715,10 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
         "resume": resume_data,
         "on_chunk": on_chunk,
     }
-    with _compute_client(exp.compute) as client:
+    with _compute_client(exp.compute, backend) as client:
         if client is not None:
             kw["client"] = client
-        if exp.compute.backend == "cuda":
+        if backend == "cuda":
             kw["backend"] = "cuda"
         if want & {"spectrum", "capacity", "equity", "lorenz"}:
             kw.update(_allocation_kwargs(exp))
@@ -746,6 +759,9 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     res.countries, res.groups, res.equity = countries, groups, equity
     if "gso" in want:
         res.gso = _gso(exp, systems, geography, times, owners)
+    if "epfd" in want:  # single entry: one orbitshare.epfd per system with a PFD (RR Article 22)
+        res.epfd = epfd_by_system(systems, grid, times, **build_epfd_kwargs(exp))
+        res.epfd_countries = gso_equity(epfd_country_summary(geography, res.epfd), res.gso)
     res.timings["accounts"] = pr.done()
 
     _check_stop()
@@ -765,6 +781,8 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     lorenz_src = equity if equity is not None and any(v in equity for v in _LORENZ_VARS) else res.lorenz
     if lorenz_src is not None and any(v in lorenz_src for v in _LORENZ_VARS):
         figures += write_figures(dest, geography, None, None, lorenz_src)
+    if res.epfd is not None:
+        figures += write_epfd_maps(dest, geography, res.epfd)
     files += figures
     if countries is not None:
         meta = report_meta(
@@ -780,6 +798,8 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
         note = _maps_note(exp, res.capacity)
         if note:
             meta[MAPS_NOTE] = note
+        if res.epfd is not None:
+            meta[EPFD_BLOCKS] = epfd_blocks(res.epfd, res.epfd_countries)
         files += list(write_report(dest, countries=countries, groups=groups, equity=equity, figures=figures, meta=meta))
     files = done + rd.adopt(files)
     res.timings["writing"] = pr.done()

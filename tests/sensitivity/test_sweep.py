@@ -201,3 +201,23 @@ def test_default_directory_name(swfile, monkeypatch, tmp_path):
 
     assert srun.default_sweep_dir(read_sweep(swfile).base) == tmp_path / "runs" / "tiny_sweep"
     assert runner.default_out_dir(read_sweep(swfile).base) == tmp_path / "runs" / "tiny"
+
+
+def test_samples_as_dask_tasks_give_the_same_sweep(done, swfile, tmp_path, monkeypatch):
+    """With [compute] backend = "dask", every sample is one task on the cluster (CPU backend inside the
+    worker): the groups and countries of every sample are exactly those of the sequential CPU sweep."""
+    text = swfile.read_text()
+    old = "[compute]\nchunk_steps = 5\n"
+    assert text.count(old) == 1
+    dpath = tmp_path / "tiny_dask.toml"
+    dpath.write_text(text.replace(old, old + 'backend = "dask"\nworkers = 2\n'))
+    seen = []
+    real = srun._on_dask
+    monkeypatch.setattr(srun, "_on_dask", lambda exps: seen.append(real(exps)) or seen[-1])
+    res = sweep(dpath, out=tmp_path / "dask", progress=False)
+    assert seen == [True]  # the samples went to the cluster as tasks
+    got, want = open_results(res.out_dir / "sweep.h5"), open_results(done.out_dir / "sweep.h5")
+    for name in ("groups", "countries"):
+        xr.testing.assert_identical(got[name].drop_attrs(), want[name].drop_attrs())
+    for i in range(3):  # each sample's files still name its [compute]
+        assert 'backend = "dask"' in (srun.sample_dir(res.out_dir, i) / "experiment.toml").read_text()

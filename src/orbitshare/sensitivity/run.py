@@ -3,8 +3,11 @@
 :func:`sweep` reads the sweep file (:func:`~orbitshare.sensitivity.spec.read_sweep`), draws the samples,
 validates every sample's experiment BEFORE anything runs (all failing samples in one
 :class:`~orbitshare.errors.ConfigError`), then runs sample ``i`` with :func:`orbitshare.runner.run` into
-``OUT/samples/<iiii>/`` (the run ``orbitshare run`` makes of that experiment, on its ``[compute]`` backend)
-and writes into ``OUT``:
+``OUT/samples/<iiii>/`` (the run ``orbitshare run`` makes of that experiment) and writes into ``OUT``.
+Samples run one after another on their ``[compute]`` backend; when every sample's ``[compute]`` says
+``backend = "dask"`` (the same scheduler or workers), each sample is instead ONE Dask task (independent
+tasks, as many at once as the cluster has workers), run on the CPU backend inside its worker: the same
+bits (the backends agree exactly), and the sample's files still name its ``[compute]``. Outputs:
 
 =========================  ===================================================================
 ``sweep.h5``                groups ``groups``, ``countries`` (dimension ``sample``, sampled values as
@@ -246,21 +249,46 @@ def _run_sample(exp: Any, d: Path) -> float:
     return float(res.timings.get("total", float("nan")))
 
 
+def _run_sample_task(exp: Any, d: Path) -> float:
+    """One sample as a Dask task: the run on the CPU backend inside the worker (no client within a task)."""
+    res = runner.run(exp, d, resume=True, progress=False, backend="cpu")
+    return float(res.timings.get("total", float("nan")))
+
+
+def _on_dask(exps: list[Any]) -> bool:
+    """Every sample on the same Dask cluster (``[compute]`` backend "dask", same scheduler and workers)."""
+    keys = {(e.compute.backend, e.compute.scheduler, e.compute.workers) for e in exps}
+    return len(keys) == 1 and next(iter(keys))[0] == "dask"
+
+
 def _run_all(out: Path, exps: list[Any], progress: bool) -> tuple[list[float], list[int]]:
     pr = runner.Progress(progress)
-    seconds: list[float] = []
-    skipped: list[int] = []
     todo = [i for i, e in enumerate(exps) if not _finished_sample(sample_dir(out, i), e)]
     skipped = [i for i in range(len(exps)) if i not in todo]
     pr.start(f"sweep ({len(exps)} samples)", total=len(exps), done=len(skipped))
     (out / "samples").mkdir(exist_ok=True)
     seconds = [float("nan")] * len(exps)
     done = len(skipped)
-    for i in todo:
-        runner._check_stop()
-        seconds[i] = _run_sample(exps[i], sample_dir(out, i))
-        done += 1
-        pr.update(done)
+    if todo and _on_dask(exps):
+        with runner._compute_client(exps[0].compute) as client:
+            from distributed import as_completed  # the [dask] extra, present when the client is
+
+            futures = {client.submit(_run_sample_task, exps[i], sample_dir(out, i), pure=False): i for i in todo}
+            try:
+                for fut in as_completed(futures):
+                    seconds[futures[fut]] = fut.result()  # a failed sample raises here, named by the runner
+                    done += 1
+                    pr.update(done)
+                    runner._check_stop()
+            except BaseException:
+                client.cancel(list(futures))
+                raise
+    else:
+        for i in todo:
+            runner._check_stop()
+            seconds[i] = _run_sample(exps[i], sample_dir(out, i))
+            done += 1
+            pr.update(done)
     pr.done(f"{len(skipped)} found finished" if skipped else "")
     return seconds, skipped
 
