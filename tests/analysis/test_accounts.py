@@ -141,7 +141,7 @@ def test_population_split_across_shared_cells(countries):
     np.testing.assert_allclose(countries["land_area"].values, [700, 900, 50, 1000, 0], rtol=1e-6)
     # the group flags travel as coordinates
     assert countries["sids"].sel(country="CCC") and countries["ldc"].sel(country="DDD")
-    assert countries["population"].attrs["units"] == "persons"
+    assert countries["population"].attrs["units"] == "1"
 
 
 def test_population_covered(countries):

@@ -403,7 +403,7 @@ def test_layout_bands_as_a_dimension_and_attributes(systems, times):
     ):
         v = spec[name] if name in spec else cap[name]
         assert {"units", "long_name", "cell_methods"} <= set(v.attrs), name
-    assert spec.band_mhz_in_view.attrs["units"] == "MHz" and cap.capacity_mbps.attrs["units"] == "Mbit s-1"
+    assert spec.band_mhz_in_view.attrs["units"] == "MHz" and cap.capacity_mbps.attrs["units"] == "Mbit/s"
     assert cap.capacity_mbps.dims == ("system", "lat", "lon")
     assert cap.delivered_mbps.dims == ("system",) and cap.delivered_step_mbps.dims == ("system", "time")
     # beta: 2.5 bit/s/Hz × 1800 MHz × 4 beams

@@ -710,7 +710,7 @@ def country_accounts(
             "country",
             P,
             "population on the grid (country's share of each cell's land)",
-            "persons",
+            "1",  # number of persons (UDUNITS has no person unit)
             cell_methods="area: sum",
         ),
     }
@@ -723,7 +723,7 @@ def country_accounts(
             ("system", "country"),
             covered,
             "population covered (time mean of covered people)",
-            "persons",
+            "1",  # number of persons (UDUNITS has no person unit)
             cell_methods="time: mean area: sum",
             comment="sum over cells of population * share * covered_fraction",
         )
@@ -731,7 +731,7 @@ def country_accounts(
             "country",
             covered_any,
             "population covered by at least one system (time mean)",
-            "persons",
+            "1",  # number of persons (UDUNITS has no person unit)
             cell_methods="time: mean area: sum",
             comment=f"method: {any_method}",
         )
@@ -1090,7 +1090,7 @@ def _served_variables(a: _Allocation, capacity: xr.Dataset) -> tuple[dict[str, x
         "country",
         subs,
         "subscribers (population on the grid x adoption)",
-        "persons",
+        "1",  # number of persons
         cell_methods="area: sum",
     )
     data["demand_mbps"] = _var(
@@ -1305,7 +1305,7 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
         )
         data["population_servable"] = xr.dot(m, may * P.fillna(0.0), dim="country").assign_attrs(
             long_name="population of the member countries the system may serve (landing rights)",
-            units="persons",
+            units="1",  # number of persons
             cell_methods="area: sum (group members)",
         )
     coords = {

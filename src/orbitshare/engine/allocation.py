@@ -178,7 +178,7 @@ def _system_parameters(systems: Sequence[Any]) -> dict[str, xr.Variable]:
     nan = float("nan")
     rows = {
         "beams": ([s.beams if s.beams is not None else 1 for s in systems], "beams per satellite", "1"),
-        "beam_capacity_mbps": ([s.beam_mbps for s in systems], "capacity of one beam", "Mbit s-1"),
+        "beam_capacity_mbps": ([s.beam_mbps for s in systems], "capacity of one beam", "Mbit/s"),
         "max_beams_per_cell": (
             [s.max_beams_per_cell for s in systems],
             "beams a service cell takes from the system",
@@ -231,7 +231,7 @@ def allocation_dataset(
         gw_fraction = np.where(nsat * caps > 0, offered.sum(axis=1) / (nsat * caps * nt), np.nan)
     cell, mean = ("system", "lat", "lon"), {"cell_methods": "time: mean"}
     step, area = ("system", "time"), {"cell_methods": "area: sum"}
-    rate = "Mbit s-1"
+    rate = "Mbit/s"
     data = {
         "subscribers": _var(("lat", "lon"), subs, "subscribers in the cell (population x adoption)", "1"),
         "demand_mbps": _var(

@@ -410,7 +410,7 @@ def service(
                 cap_mean,
                 {
                     "long_name": "capacity delivered to the cell",
-                    "units": "Mbit s-1",
+                    "units": "Mbit/s",
                     "cell_methods": "time: mean",
                     "comment": f"each visible satellite shares its capacity among the cells it sees in proportion to "
                     f"their weight ({wdesc})",
@@ -421,7 +421,7 @@ def service(
                 per_person,
                 {
                     "long_name": "capacity delivered to the cell per person living in it",
-                    "units": "Mbit s-1",
+                    "units": "Mbit/s",
                     "cell_methods": "time: mean",
                     "comment": "capacity_mbps / population; NaN where the population is 0",
                 },
@@ -429,14 +429,14 @@ def service(
             "delivered_mbps": xr.Variable(
                 "system",
                 state.delivered.sum(axis=1) / np.float64(nt),
-                {"long_name": "capacity delivered over all cells", "units": "Mbit s-1", "cell_methods": "time: mean"},
+                {"long_name": "capacity delivered over all cells", "units": "Mbit/s", "cell_methods": "time: mean"},
             ),
             "offered_mbps": xr.Variable(
                 "system",
                 state.offered.sum(axis=1) / np.float64(nt),
                 {
                     "long_name": "capacity of the satellites that see a cell of positive weight",
-                    "units": "Mbit s-1",
+                    "units": "Mbit/s",
                     "cell_methods": "time: mean",
                 },
             ),
@@ -445,7 +445,7 @@ def service(
                 state.delivered,
                 {
                     "long_name": "capacity delivered over all cells at the step",
-                    "units": "Mbit s-1",
+                    "units": "Mbit/s",
                     "cell_methods": "area: sum",
                 },
             ),
@@ -454,12 +454,12 @@ def service(
                 state.offered,
                 {
                     "long_name": "capacity of the satellites that see a cell of positive weight at the step",
-                    "units": "Mbit s-1",
+                    "units": "Mbit/s",
                     "cell_methods": "area: sum",
                 },
             ),
             "capacity_per_sat_mbps": xr.Variable(
-                "system", np.array(caps, np.float64), {"long_name": "capacity of each satellite", "units": "Mbit s-1"}
+                "system", np.array(caps, np.float64), {"long_name": "capacity of each satellite", "units": "Mbit/s"}
             ),
             "served_share": share_var,
             "weight": xr.Variable(

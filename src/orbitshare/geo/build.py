@@ -62,7 +62,7 @@ DENSE_LIMIT_BYTES = 1_500_000_000
 #: the geography sources :func:`geography` knows
 SOURCES = ("embedded", "naturalearth")
 #: bump when the algorithm changes, so cached files are rebuilt
-_ALGORITHM_VERSION = "2"  # 2: CF bounds without their own long_name
+_ALGORITHM_VERSION = "3"  # 2: CF bounds without their own long_name; 3: population units "1"
 
 CellPairs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

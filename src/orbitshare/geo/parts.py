@@ -395,7 +395,7 @@ def geography_parts(
         coords=coords,
         attrs={"Conventions": "CF-1.10", **attrs},
     )
-    base["population"].attrs["units"] = "persons"
+    base["population"].attrs["units"] = "1"  # a number of persons (CF/UDUNITS: no person unit)
     base["population"].attrs.pop("standard_name_hint", None)
     return GeographyParts(base, len(countries["country"]), grid.nlat, grid.nlon, kk, ii, jj, ff)
 
