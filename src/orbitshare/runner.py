@@ -128,6 +128,7 @@ from orbitshare.report.figures import (
     outline_segments,
     slug,
     unique_name,
+    write_choropleth,
     write_figures,
     write_served_maps,
     write_serving_map,
@@ -352,13 +353,13 @@ def _prepare_dir(rd: RunDirectory, fingerprint: str) -> dict[str, Any] | None:
 
 def _output_bytes(exp: Experiment, datasets: dict[str, xr.Dataset], nsys: int) -> int:
     """Estimated size of the files the writing stage makes, bytes: the in-memory size of the
-    datasets (results.h5), three times that of the accounts (the CSV text), 2 MB per figure and
-    1 MB for the report."""
+    datasets (results.h5), three times that of the accounts (the CSV text), 2 MB per figure, and the
+    report: 1 MB plus its embedded figures (base64: 4/3 of 2 MB each)."""
     nbytes = sum(ds.nbytes for ds in datasets.values()) if "netcdf" in exp.outputs.files else 0
     if "csv" in exp.outputs.files:
         nbytes += 3 * sum(datasets[n].nbytes for n in ("countries", "groups", "equity") if n in datasets)
     nfigures = len(exp.outputs.maps) * (nsys + 1) + 1
-    return int(nbytes + nfigures * 2_000_000 + 1_000_000)
+    return int(nbytes + nfigures * 2_000_000 * (1 + 4 / 3) + 1_000_000)
 
 
 # ============================================================================ the run
@@ -778,6 +779,14 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     figures = _maps(dest, exp, geography, res)
     if countries is not None:  # only under landing rights that leave out some country
         figures += write_serving_map(dest, geography, countries)
+    if countries is not None:  # one value per country, equal-area; true boundaries where the geography has them
+        g = exp.geography
+        borders = (
+            find_boundaries(g.data_dir, g.scale if g.scale is not None else "50m")
+            if g.source == "naturalearth"
+            else None
+        )
+        figures += write_choropleth(dest, geography, countries, boundaries=borders)
     lorenz_src = equity if equity is not None and any(v in equity for v in _LORENZ_VARS) else res.lorenz
     if lorenz_src is not None and any(v in lorenz_src for v in _LORENZ_VARS):
         figures += write_figures(dest, geography, None, None, lorenz_src)

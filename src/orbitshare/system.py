@@ -665,6 +665,8 @@ class System:
         ``serve_countries[2]``); :func:`field_detail` gives its message without the ``System.<field>:``
         prefix.
 
+        Examples
+        --------
         >>> [e.field for e in System.check_fields(min_visible=0, bands=[("Ku", 12700, 10700)])]
         ['bands[0].low_mhz', 'min_visible']
         """

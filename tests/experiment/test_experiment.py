@@ -142,7 +142,7 @@ def test_broken_unknown_keys(monkeypatch):
         "'spectral_efficiency_bps_per_hz', 'beams', 'beam_capacity_mbps', 'max_beams_per_cell', 'service_cell_km2', "
         "'gateways', "
         "'gateway_mask_deg', 'isl', 'elevation_mask_deg', 'min_visible', 'serve_countries', "
-        "'exclude_countries', 'landing_rights', 'family', 'pfd_dbw_m2_40khz')",
+        "'exclude_countries', 'landing_rights', 'family', 'pfd_dbw_m2_40khz', 'pfd_source')",
     ]
 
 

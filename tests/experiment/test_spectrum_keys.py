@@ -79,11 +79,12 @@ def test_spectrum_problems_all_at_once(tmp_path):
 
 
 def test_pfd_key(tmp_path):
-    exp = load_experiment(write(tmp_path, HEAD + system("A", extra="pfd_dbw_m2_40khz = -142.5")))
+    extra = 'pfd_dbw_m2_40khz = -142.5\npfd_source = "a test value"'
+    exp = load_experiment(write(tmp_path, HEAD + system("A", extra=extra)))
     assert exp.systems[0].pfd_dbw_m2_40khz == -142.5
     assert build_systems(exp)[0].pfd_dbw_m2_40khz == -142.5
     assert load_experiment(write(tmp_path, HEAD + system("A"))).systems[0].pfd_dbw_m2_40khz is None
-    got = problems(tmp_path, HEAD + system("A", extra='pfd_dbw_m2_40khz = "loud"'))
+    got = problems(tmp_path, HEAD + system("A", extra='pfd_dbw_m2_40khz = "loud"\npfd_source = "a test value"'))
     assert any("systems[0].pfd_dbw_m2_40khz" in g for g in got)
 
 

@@ -374,21 +374,21 @@ def coverage(
     Returns
     -------
     xarray.Dataset on ``(system, lat, lon)``:
-      ``mean_visible`` float64 (satellites, ``time: mean``), ``covered_fraction`` float64 (1,
-      ``time: mean``), ``max_gap_s`` float64 (s, ``time: maximum``; N × step for a never-covered
-      cell); with a geography ``population_covered_fraction`` and ``area_covered_fraction``
-      (system, country); with ``keep_time_series`` in memory, ``counts`` (system, time, lat, lon).
-      Coordinates: CF ``lat``/``lon`` with bounds (``grid.coords()``), ``cell_area`` (lat, lon, km²),
-      ``system`` names with ``operator``, ``administration``, ``elevation_mask_deg``, ``min_visible``,
-      ``element_count``,
-      ``element_epoch_min|median|max`` and ``element_age_at_start_days_max|median|min`` (age of the
-      oldest/median/newest epoch at the first step), ``sgp4_error_steps`` (satellite-steps skipped
-      because SGP4 failed); ``time`` only when the time series is in the Dataset; the geography's
-      ``country`` coordinates. Attributes: ``Conventions``, ``title``, ``source``,
-      ``time_coverage_start`` (first step), ``time_coverage_end`` (last step + step: the end of the
-      last interval), ``time_coverage_resolution`` (ISO 8601), ``time_step_s``, ``time_steps``,
-      ``grid_resolution_deg``, ``systems`` (JSON: per system name, mask, min_visible, element
-      count, epochs and ages).
+        ``mean_visible`` float64 (satellites, ``time: mean``), ``covered_fraction`` float64 (1,
+        ``time: mean``), ``max_gap_s`` float64 (s, ``time: maximum``; N × step for a never-covered
+        cell); with a geography ``population_covered_fraction`` and ``area_covered_fraction``
+        (system, country); with ``keep_time_series`` in memory, ``counts`` (system, time, lat, lon).
+        Coordinates: CF ``lat``/``lon`` with bounds (``grid.coords()``), ``cell_area`` (lat, lon, km²),
+        ``system`` names with ``operator``, ``administration``, ``elevation_mask_deg``, ``min_visible``,
+        ``element_count``,
+        ``element_epoch_min|median|max`` and ``element_age_at_start_days_max|median|min`` (age of the
+        oldest/median/newest epoch at the first step), ``sgp4_error_steps`` (satellite-steps skipped
+        because SGP4 failed); ``time`` only when the time series is in the Dataset; the geography's
+        ``country`` coordinates. Attributes: ``Conventions``, ``title``, ``source``,
+        ``time_coverage_start`` (first step), ``time_coverage_end`` (last step + step: the end of the
+        last interval), ``time_coverage_resolution`` (ISO 8601), ``time_step_s``, ``time_steps``,
+        ``grid_resolution_deg``, ``systems`` (JSON: per system name, mask, min_visible, element
+        count, epochs and ages).
 
     client : a ``distributed.Client`` to run the chunks on a Dask cluster (identical results;
         :func:`orbitshare.engine.backends.get_client`), or None for this process.

@@ -254,17 +254,20 @@ def epfd(
     pfd_sources : system name → source text of its PFD value (default: "not given")
     backend : "cpu" only
 
-    Returns an ``xarray.Dataset`` on ``(antenna, lat, lon)`` (+ ``point``, the limit points of each
-    antenna's mask, NaN-padded); NaN where no GSO slot is above the minimum elevation::
+    Returns
+    -------
+    xarray.Dataset
+        On ``(antenna, lat, lon)`` (+ ``point``, the limit points of each antenna's mask, NaN-padded);
+        NaN where no GSO slot is above the minimum elevation::
 
-        epfd_max_dbw_m2, epfd_max_any_pointing_dbw_m2   largest per-step EPFD↓ (worst / any pointing)
-        worst_ratio, exceeded (int8)                     Article 22 check at the worst pointing
-        worst_pointing_lon_deg                           GSO longitude of the worst pointing
-        steps_above_limit(antenna, point, lat, lon)      steps strictly above each limit level
-        level_exceeded_dbw_m2(antenna, point, ...), margin_db   with ``margin`` (HIST_BIN_DB resolution)
-        limit_level_dbw_m2, limit_percent_time (antenna, point); n_steps
-        attrs: frequency, reference bandwidth, the mask's table / RR edition / source, each system's PFD
-        and its source text, the pointing and visibility rules
+            epfd_max_dbw_m2, epfd_max_any_pointing_dbw_m2   largest per-step EPFD↓ (worst / any pointing)
+            worst_ratio, exceeded (int8)                     Article 22 check at the worst pointing
+            worst_pointing_lon_deg                           GSO longitude of the worst pointing
+            steps_above_limit(antenna, point, lat, lon)      steps strictly above each limit level
+            level_exceeded_dbw_m2(antenna, point, ...), margin_db   with ``margin`` (HIST_BIN_DB resolution)
+            limit_level_dbw_m2, limit_percent_time (antenna, point); n_steps
+            attrs: frequency, reference bandwidth, the mask's table / RR edition / source, each system's PFD
+            and its source text, the pointing and visibility rules
     """
     if backend != "cpu":
         raise ParameterError(f"backend: epfd runs on 'cpu' only (no GPU kernel yet), got {backend!r}")

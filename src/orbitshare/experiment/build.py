@@ -46,6 +46,7 @@ __all__ = [
     "system_kwargs",
     "build_system",
     "build_systems",
+    "build_epfd_kwargs",
 ]
 
 
@@ -218,3 +219,19 @@ def build_systems(exp: Experiment) -> list[System]:
     territories = exp.experiment.exclude_territories
     base = exp.source.parent if exp.source is not None else None
     return [build_system(resolve_landing_rights(s, territories, exp.time.start), base) for s in exp.systems]
+
+
+def build_epfd_kwargs(exp: Experiment) -> dict[str, Any]:
+    """Keyword arguments of :func:`orbitshare.analysis.protection.epfd_by_system` from ``[epfd]`` (diameters
+    in m, frequency in MHz, pointing step and minimum elevation in deg, margin), the systems' ``pfd_source``
+    and ``compute.chunk_steps``."""
+    e = exp.epfd
+    return {
+        "antenna_diameter_m": tuple(e.antenna_diameter_m),
+        "frequency_mhz": e.frequency_mhz,
+        "arc_step_deg": e.arc_step_deg,
+        "gso_min_elevation_deg": e.gso_min_elevation_deg,
+        "margin": e.margin,
+        "chunk_steps": exp.compute.chunk_steps,
+        "pfd_sources": {s.name: s.pfd_source for s in exp.systems if s.pfd_source},
+    }

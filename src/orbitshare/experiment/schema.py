@@ -54,7 +54,8 @@ Schema (``=`` gives the default; keys without one are required)
     ``landing_rights`` ("all" | "authorised" | "authorised+pending" | path of a .csv table) = "all";
     ``family`` (a landing-rights system family) = derived from the filing or fetch group;
     ``pfd_dbw_m2_40khz`` (finite number: the PFD at the ground from one satellite in its service area,
-    dB(W/m²) in 40 kHz, for the EPFD; absent = unknown, the system takes no part in the EPFD).
+    dB(W/m²) in 40 kHz, for the EPFD; absent = unknown, the system takes no part in the EPFD);
+    ``pfd_source`` (non-empty str: where the PFD value comes from; required with ``pfd_dbw_m2_40khz``).
 ``[demand]`` (:class:`~orbitshare.demand.Demand`; the defaults of :mod:`orbitshare.demand`)
     ``adoption`` (subscribing share in [0, 1], or the path of a per-country .csv table
     ``iso3,adoption,as_of,source``) = :data:`~orbitshare.demand.DEFAULT_ADOPTION`;
@@ -71,9 +72,15 @@ Schema (``=`` gives the default; keys without one are required)
     seen from the cell, are in line; FCC 47 CFR §25.261) = 10.0; ``split`` ("equal": an in-line group shares an
     overlapping segment equally | "priority": the group's first system in file order, standing for the ITU
     date of receipt, keeps it) = "equal".
+``[epfd]`` (the single-entry EPFD↓ check of "epfd" against RR Article 22: one :func:`orbitshare.epfd` per
+system with ``pfd_dbw_m2_40khz``; "epfd" needs at least one such system)
+    ``antenna_diameter_m`` (non-empty array of distinct diameters in m > 0) = [0.6, 1.2, 3.0, 10.0];
+    ``frequency_mhz`` (> 0, MHz; absent = the centre of the first band of the first system with a PFD);
+    ``arc_step_deg`` (degrees in (0, 90]) = 5.0; ``gso_min_elevation_deg`` (degrees in [0, 90)) = 5.0;
+    ``margin`` (bool: also the margins, a second pass) = true.
 ``[outputs]``
     ``datasets`` (array of "coverage", "spectrum", "capacity", "countries", "groups", "equity",
-    "lorenz", "gso") = every dataset except "gso" when all systems have a capacity, else
+    "lorenz", "gso", "epfd") = every dataset except "gso" and "epfd" when all systems have a capacity, else
     ["coverage", "countries", "groups"]. Dependencies: "countries" needs "coverage"; "groups" and
     "equity" need "countries"; "spectrum", "capacity", "equity" and "lorenz" need a capacity for
     every system; "lorenz" needs "capacity".
@@ -130,6 +137,8 @@ __all__ = [
     "OutputsSection",
     "ComputeSection",
     "SpectrumSection",
+    "EpfdSection",
+    "EPFD_KEYS",
     "DATASETS",
     "CAPACITY_DATASETS",
     "FILES",
@@ -162,7 +171,7 @@ __all__ = [
 ]
 
 #: datasets an experiment can ask for, in the order a run makes them
-DATASETS = ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz", "gso")
+DATASETS = ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz", "gso", "epfd")
 #: datasets that need a capacity for every system (they come from :func:`orbitshare.engine.service.service`)
 CAPACITY_DATASETS = ("spectrum", "capacity", "equity", "lorenz")
 #: file kinds a run can write
@@ -211,6 +220,7 @@ TOP_KEYS = (
     "demand",
     "capacity",
     "spectrum",
+    "epfd",
     "sweep",  # read by `orbitshare sweep` (orbitshare.sensitivity); a run of the file runs its base experiment
 )
 EXPERIMENT_KEYS = ("name", "description", "exclude_territories")
@@ -240,6 +250,7 @@ SYSTEM_KEYS = (
     "landing_rights",
     "family",
     "pfd_dbw_m2_40khz",
+    "pfd_source",
 )
 WALKER_KEYS = ("altitude_km", "inclination_deg", "planes", "sats_per_plane", "phasing", "pattern")
 BAND_KEYS = ("name", "low_mhz", "high_mhz")
@@ -258,6 +269,7 @@ COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "me
 DEMAND_KEYS = ("adoption", "adoption_default", "busy_hour_mbps", "overbooking", "thresholds_mbps")
 CAPACITY_KEYS = ("rule",)
 SPECTRUM_KEYS = ("inline_angle_deg", "split")
+EPFD_KEYS = ("antenna_diameter_m", "frequency_mhz", "arc_step_deg", "gso_min_elevation_deg", "margin")
 #: how an in-line group shares an overlapping segment (``[spectrum] split``; the same as
 #: :data:`orbitshare.kernels.spectrum.SPLITS`)
 SPECTRUM_SPLITS = ("equal", "priority")
@@ -367,6 +379,7 @@ class SystemSection:
     landing_rights: str = "all"  # "all", "authorised", "authorised+pending" or an absolute path to a .csv table
     family: str | None = None  # the landing-rights family (orbitshare.landing.system_family)
     pfd_dbw_m2_40khz: float | None = None  # dB(W/m²) in 40 kHz at the ground; None = takes no part in the EPFD
+    pfd_source: str | None = None  # provenance of pfd_dbw_m2_40khz (required with it)
     walker_norad_start: int | None = None  # first catalog number of its walker shells (not a file key)
     gateway_sites: tuple[tuple[float, float], ...] | None = None  # resolved ``gateways`` (not a file key)
 
@@ -426,6 +439,20 @@ class SpectrumSection:
 
     inline_angle_deg: float = 10.0
     split: str = "equal"
+
+
+@dataclass(frozen=True)
+class EpfdSection:
+    """``[epfd]``: the single-entry EPFD↓ check against RR Article 22 (:func:`orbitshare.epfd`, one call per
+    system): GSO earth-station antenna diameters (m), the frequency (MHz; None = the centre of the first band of
+    the first system with a PFD), the GSO pointing step and minimum elevation (deg), and whether to compute
+    the margins (a second pass)."""
+
+    antenna_diameter_m: tuple[float, ...] = (0.6, 1.2, 3.0, 10.0)
+    frequency_mhz: float | None = None
+    arc_step_deg: float = 5.0
+    gso_min_elevation_deg: float = 5.0
+    margin: bool = True
 
 
 def size_text(n: float) -> str:
@@ -514,6 +541,7 @@ class Experiment:
     demand: Demand = field(default_factory=Demand)
     capacity_rule: str = "maxmin"
     spectrum: SpectrumSection = field(default_factory=SpectrumSection)
+    epfd: EpfdSection = field(default_factory=EpfdSection)
     source: Path | None = field(default=None, compare=False)
     estimate: ResourceEstimate | None = field(default=None, compare=False, repr=False)
 

@@ -77,6 +77,7 @@ from orbitshare.experiment.schema import (
     COMPUTE_KEYS,
     DATASETS,
     DEMAND_KEYS,
+    EPFD_KEYS,
     EXPERIMENT_KEYS,
     FILES,
     GATEWAY_SPECS,
@@ -94,6 +95,7 @@ from orbitshare.experiment.schema import (
     WALKER_NORAD_START,
     BandSection,
     ComputeSection,
+    EpfdSection,
     Experiment,
     ExperimentSection,
     GeographySection,
@@ -715,6 +717,17 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
             "rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin"
         )
     spec_sec = _validate_spectrum(p, _table(p, doc, "spectrum"))
+    epfd_sec = _validate_epfd(p, _table(p, doc, "epfd"))
+    if (
+        out_sec is not None
+        and "epfd" in out_sec.datasets
+        and all(s is not None and s.pfd_dbw_m2_40khz is None for s in systems)
+    ):
+        p.add(
+            "outputs.datasets",
+            "'epfd' needs at least one system with a PFD: set systems[*].pfd_dbw_m2_40khz (with pfd_source), "
+            "or leave 'epfd' out",
+        )
     # the allocation runs where a capacity dataset is asked for; it has no CUDA port yet
     if (
         comp_sec is not None
@@ -747,7 +760,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     checked = tuple(s for s in systems if s is not None)
     assert exp_sec is not None and time_sec is not None and grid_sec is not None and geo_sec is not None
     assert out_sec is not None and comp_sec is not None and len(checked) == len(systems)
-    assert demand is not None and isinstance(rule, str) and spec_sec is not None
+    assert demand is not None and isinstance(rule, str) and spec_sec is not None and epfd_sec is not None
     exp = Experiment(
         experiment=exp_sec,
         time=time_sec,
@@ -759,6 +772,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         demand=demand,
         capacity_rule=rule,
         spectrum=spec_sec,
+        epfd=epfd_sec,
     )
     # the memory budget: estimated from the sizes alone, before anything of the run's size exists
     estimate = estimate_resources(exp, exact_sats)
@@ -797,6 +811,55 @@ def _validate_spectrum(p: _Problems, t: dict | None) -> SpectrumSection | None:
     if _BAD in (angle, split):
         return None
     return SpectrumSection(inline_angle_deg=float(angle), split=split)
+
+
+def _pfd_source(p: _Problems, s: dict, path: str, pfd: Any) -> Any:
+    """A system's ``pfd_source`` (provenance of its PFD): a non-empty one-line string, required when
+    ``pfd_dbw_m2_40khz`` is given; None when neither is; _BAD after a problem (reported under the key)."""
+    v = s.get("pfd_source", _MISSING)
+    where = _join(path, "pfd_source")
+    if v is _MISSING:
+        if pfd is not None:
+            return p.bad(where, "the source of pfd_dbw_m2_40khz (a filing, paper or page; required with it)", v)
+        return None
+    if not isinstance(v, str) or not v.strip() or not v.isprintable():
+        return p.bad(where, "a non-empty one-line string (the source of pfd_dbw_m2_40khz)", v)
+    return v.strip()
+
+
+def _validate_epfd(p: _Problems, t: dict | None) -> EpfdSection | None:
+    """The ``[epfd]`` table (defaults where missing), None when invalid (problems under ``epfd.<key>``)."""
+    if t is None:
+        return EpfdSection()
+    p.unknown_keys(t, "epfd", EPFD_KEYS)
+    r = _Reader(p, t, "epfd")
+    ok = True
+    diam: Any = t.get("antenna_diameter_m", _MISSING)
+    expected = "a non-empty array of distinct antenna diameters in m > 0"
+    if diam is _MISSING:
+        diam = EpfdSection.antenna_diameter_m
+    elif not isinstance(diam, list) or not diam:
+        ok = p.bad("epfd.antenna_diameter_m", expected, diam) is not _BAD
+    else:
+        for j, d in enumerate(diam):
+            x = _as_float(d)
+            if x is None or not math.isfinite(x) or x <= 0:
+                ok = p.bad(f"epfd.antenna_diameter_m[{j}]", "a diameter in m > 0", d) is not _BAD
+        if ok and len({float(d) for d in diam}) != len(diam):
+            ok = p.bad("epfd.antenna_diameter_m", expected, diam) is not _BAD
+    freq = r.number("frequency_mhz", "a frequency in MHz > 0", lambda x: x > 0, default=None)
+    step = r.number("arc_step_deg", "a number of degrees in (0, 90]", lambda x: 0 < x <= 90, default=5.0)
+    elev = r.number("gso_min_elevation_deg", "a number of degrees in [0, 90)", lambda x: 0 <= x < 90, default=5.0)
+    margin = r.boolean("margin", default=True)
+    if not ok or _BAD in (freq, step, elev, margin):
+        return None
+    return EpfdSection(
+        antenna_diameter_m=tuple(float(d) for d in diam),
+        frequency_mhz=None if freq is None else float(freq),
+        arc_step_deg=float(step),
+        gso_min_elevation_deg=float(elev),
+        margin=bool(margin),
+    )
 
 
 def _validate_demand(p: _Problems, t: dict, base: Path) -> Demand | None:
@@ -1037,6 +1100,8 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
     ok = p.system(path, System.check_fields(**coverage), s) and ok
     pfd = s.get("pfd_dbw_m2_40khz")  # dB(W/m²) in 40 kHz; the rule is System's
     ok = p.system(path, System.check_fields(pfd_dbw_m2_40khz=pfd), s) and ok
+    pfd_source = _pfd_source(p, s, path, pfd)
+    ok = ok and pfd_source is not _BAD
     mask, minv = coverage.get("elevation_mask_deg", 25.0), coverage.get("min_visible", 1)
     serve = _iso3_list(p, s, path, "serve_countries", countries, nonempty=True)
     exclude = _iso3_list(p, s, path, "exclude_countries", countries, nonempty=False)
@@ -1079,6 +1144,7 @@ def _validate_system(p, s, path, base, start, norad, countries, filings, deep):
             walker_norad_start=norad if walker is not None else None,
             gateway_sites=sites,
             pfd_dbw_m2_40khz=None if pfd is None else float(pfd),
+            pfd_source=pfd_source,
         ),
         used,
         name,
@@ -1270,7 +1336,7 @@ def _validate_outputs(p, t, base, systems):
 
     known = [s for s in systems if s is not None]
     all_cap = bool(known) and all(s.has_capacity for s in known)
-    default = tuple(d for d in DATASETS if d != "gso") if all_cap else ("coverage", "countries", "groups")
+    default = tuple(d for d in DATASETS if d not in ("gso", "epfd")) if all_cap else ("coverage", "countries", "groups")
     datasets, given = names("datasets", DATASETS, default)
     if datasets is not _BAD or given:
         ds = set(given)
@@ -1432,6 +1498,8 @@ def load_experiment(path: str | os.PathLike[str] | None = None, *, deep: bool = 
     ``deep=True`` also parses every element file completely (slower; default: a format sniff).
     Nothing is downloaded.
 
+    Examples
+    --------
     >>> exp = load_experiment()
     >>> exp.name, exp.grid.resolution_deg, exp.time.step_s
     ('default', 2.0, 60.0)

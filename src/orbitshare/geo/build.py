@@ -178,9 +178,22 @@ def geography(
         (:func:`orbitshare.geo.naturalearth.fetch_naturalearth`). Default False: nothing is
         downloaded.
 
-    Raises ``ConfigError`` for a bad source/scale, ``ParameterError`` for a bad grid or ``samples``
-    and ``DataError`` for missing or bad files.
+    Returns
+    -------
+    xarray.Dataset
+        The geography on the grid.
 
+    Raises
+    ------
+    ConfigError
+        A bad source or scale.
+    ParameterError
+        A bad grid or ``samples``.
+    DataError
+        Missing or bad files.
+
+    Notes
+    -----
     Cost (2 cores, embedded; first build, then cached): 5° – 1° about 5 s and 0.5 GB peak; 0.5° 7 s and
     0.7 GB; 0.25° 13 s and 1.6 GB (``country_fraction`` is dense float32: ncountry × nlat × nlon × 4
     bytes, 1 GB at 0.25°); 0.1° 36 s and 1.9 GB: above :data:`DENSE_LIMIT_BYTES` (0.1°: 6.5 GB dense)

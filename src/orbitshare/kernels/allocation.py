@@ -886,6 +886,8 @@ def allocate(
     rule : "maxmin" (leximin in y_c / D_c), "throughput" (a maximum flow) or "proportional"
     Returns float64[npair] ≥ 0 with the caps held (to ~1e-12 of the largest capacity).
 
+    Examples
+    --------
     >>> x = allocate([0, 0, 1], [0, 1, 1], [10.0, 4.0], [8.0, 8.0], pair_capacity=6.0)
     >>> [round(float(v), 9) for v in x]
     [6.0, 4.0, 4.0]

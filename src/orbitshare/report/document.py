@@ -10,14 +10,20 @@ shows by :func:`orbitshare.report.figures.write_figures`.
 
 ``report.md`` and ``report.html`` are rendered from one list of blocks (headings, paragraphs, lists,
 tables, figures) by two small renderers, so they hold the same content; text is escaped for Markdown
-and for HTML respectively. The HTML is one file with its style inline (no script, no external
-resource) and links the figures and CSV files by relative paths. Content: the inputs (``meta``), the
+and for HTML respectively. ``report.html`` stands alone: its style and a small script inline, every figure
+embedded as a ``data:`` URI (base64 PNG), no external resource; it links only the CSV files next to it.
+``report.md`` links the PNG files. Every table scrolls sideways on a narrow screen (a ``div`` with
+``overflow-x:auto``); the table of every country (:data:`COUNTRIES_TABLE_ID`) sorts by a click on any column
+header and is filtered by a text box. A map whose values are uniform (marked by
+:func:`orbitshare.report.figures.map_figure`, :data:`~orbitshare.report.figures.UNIFORM_KEY`) is replaced by one
+sentence in both files. The period is stated once, in words, in the headline. Content: the inputs (``meta``), the
 headline findings for LDCs, LLDCs and SIDS against the rest (population covered, capacity per person,
 service ratio, MHz reaching a person (the union of the bands in view, never a sum over systems), from the
 groups Dataset; under landing rights also the LDC/LLDC/SIDS
 that no system may serve), the groups table, coverage and capacity by system, who may be served
 (per system the countries and people it may serve, from ``may_serve``), the top and bottom 10
-countries by capacity per person (UN members with more than 1 million people on the grid), the
+countries by capacity per person (UN members with more than 1 million people on the grid) and every country
+(rank, name, code, groups, population, the headline indicators), the
 inequality indices and the Theil decompositions, the spectrum definitions (band MHz in view, effective
 MHz after co-frequency sharing, the union; ``meta["inline_angle_deg"]`` and ``meta["split"]`` when given),
 and the figures. Under an allocation rule (capacity rule
@@ -36,6 +42,8 @@ proportional rule's; the countries are ranked by served per subscriber.
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
 import html
 import json
 import math
@@ -51,10 +59,18 @@ import numpy as np
 import xarray as xr
 
 from orbitshare.atomic import atomic_path
-from orbitshare.report.figures import png_title
+from orbitshare.report.figures import UNIFORM_KEY, png_text, png_title
 from orbitshare.report.tables import format_index, format_number, plain_text
 
-__all__ = ["write_report", "report_meta", "model_paragraph", "allocation", "GROUP_LABELS", "MAPS_NOTE"]
+__all__ = [
+    "write_report",
+    "report_meta",
+    "model_paragraph",
+    "allocation",
+    "GROUP_LABELS",
+    "MAPS_NOTE",
+    "COUNTRIES_TABLE_ID",
+]
 
 #: Display names of the groups of :func:`orbitshare.analysis.accounts.group_accounts`.
 GROUP_LABELS = {
@@ -104,6 +120,43 @@ def _count(x) -> str:
     if x is None or not math.isfinite(float(x)):
         return format_number(x)
     return f"{float(x):,.0f}"
+
+
+def _when(iso: Any) -> str:
+    """ISO 8601 time text as ``YYYY-MM-DD HH:MM`` (UTC; seconds dropped when zero); other text as it is.
+
+    >>> _when("2024-03-01T00:00:00Z"), _when("2024-03-01T06:30:15+00:00"), _when("soon")
+    ('2024-03-01 00:00', '2024-03-01 06:30:15', 'soon')
+    """
+    try:
+        t = _dt.datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(_dt.UTC).replace(tzinfo=None)
+    return t.strftime("%Y-%m-%d %H:%M:%S" if t.second else "%Y-%m-%d %H:%M")
+
+
+def _span(p0: Any, p1: Any) -> str:
+    """The period ``p0`` to ``p1`` (ISO text) in words, once: ``2024-03-01 00:00 to 2024-03-02 00:00 UTC (1 day)``.
+
+    >>> _span("2024-03-01T00:00:00Z", "2024-03-01T06:00:00Z")
+    '2024-03-01 00:00 to 06:00 UTC (6 h)'
+    """
+    a, b = _when(p0) if p0 else "?", _when(p1) if p1 else "?"
+    if a[:10] == b[:10] and len(a) > 10:
+        b = b[11:]
+    text = f"{a} to {b} UTC"
+    try:
+        t0 = _dt.datetime.fromisoformat(str(p0).replace("Z", "+00:00"))
+        t1 = _dt.datetime.fromisoformat(str(p1).replace("Z", "+00:00"))
+        hours = (t1 - t0).total_seconds() / 3600.0
+    except (ValueError, TypeError):
+        return text
+    if hours >= 48 or (hours >= 24 and hours % 24 == 0):
+        days = hours / 24.0
+        return text + f" ({format_number(days)} day{'s' if days != 1 else ''})"
+    return text + f" ({format_number(hours)} h)"
 
 
 # ============================================================================ meta
@@ -174,8 +227,11 @@ class _Block:
     header: list = field(default_factory=list)  # "table"
     rows: list = field(default_factory=list)
     align: list = field(default_factory=list)  # "l" / "r" per column
-    src: str = ""  # "figure"
+    src: str = ""  # "figure": relative link (Markdown)
+    path: str = ""  # "figure": the PNG file, embedded in the HTML as a data: URI
     caption: str = ""
+    sort: list = field(default_factory=list)  # "table": per row the raw sort keys (float, str or None)
+    table_id: str = ""  # "table": set on a sortable, filterable table (HTML)
 
 
 def _spans(x):
@@ -247,10 +303,105 @@ th,td{border:1px solid #ccc;padding:0.25rem 0.5rem}th{background:#f2f2f2}
 td.r,th.r{text-align:right}td.l,th.l{text-align:left}
 figure{margin:1rem 0}img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-size:0.9rem;color:#444}code{background:#f4f4f4;padding:0 0.2rem}
+.scroll{overflow-x:auto;max-width:100%}.scroll table{margin-top:0}
+table.sortable th{cursor:pointer;user-select:none}table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
+table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
+input.filter{font-size:0.95rem;padding:0.2rem 0.4rem;margin:0.3rem 0;width:min(24rem,100%)}
+"""
+
+#: the inline script of report.html: a click on a header of a ``table.sortable`` sorts its rows by that
+#: column (``data-v`` numbers, else the text; empty keys last; a second click reverses), and the text box
+#: ``input.filter[data-table]`` hides the rows not containing its text
+_SCRIPT = """
+(function(){
+function key(td){var v=td.getAttribute("data-v");if(v===null)v=td.textContent.trim();if(v==="")return null;
+var n=Number(v);return isNaN(n)?v.toLowerCase():n;}
+function cmp(x,y){if(x===null||y===null)return x===y?0:(x===null?1:-1);
+if(typeof x!==typeof y)return typeof x==="number"?-1:1;return x<y?-1:(x>y?1:0);}
+Array.prototype.forEach.call(document.querySelectorAll("table.sortable"),function(t){
+var heads=t.tHead.rows[0].cells,body=t.tBodies[0];
+Array.prototype.forEach.call(heads,function(th,i){th.addEventListener("click",function(){
+var asc=th.getAttribute("aria-sort")!=="ascending";
+Array.prototype.forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
+th.setAttribute("aria-sort",asc?"ascending":"descending");
+var rows=Array.prototype.slice.call(body.rows);
+rows.sort(function(a,b){var x=key(a.cells[i]),y=key(b.cells[i]);
+if(x===null||y===null)return cmp(x,y);return asc?cmp(x,y):cmp(y,x);});
+rows.forEach(function(r){body.appendChild(r);});});});});
+Array.prototype.forEach.call(document.querySelectorAll("input.filter"),function(f){
+var t=document.getElementById(f.getAttribute("data-table"));
+f.addEventListener("input",function(){var q=f.value.trim().toLowerCase();
+Array.prototype.forEach.call(t.tBodies[0].rows,function(r){
+r.style.display=r.textContent.toLowerCase().indexOf(q)<0?"none":"";});});});
+})();
 """
 
 
-def _render_html(blocks, title: str) -> str:
+def _data_uri(path: str) -> str | None:
+    """The PNG file ``path`` as a ``data:image/png;base64,...`` URI, or None where it cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _sort_attr(key: Any) -> str:
+    """The ``data-v`` attribute of a sortable cell: a number as ``repr``, NaN/None empty, text as it is."""
+    if key is None or (isinstance(key, float) and not math.isfinite(key)):
+        return ' data-v=""'
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return f' data-v="{int(key)}"'
+    if isinstance(key, (float, np.floating)):
+        return f' data-v="{float(key)!r}"'
+    return f' data-v="{_html_text(key)}"'
+
+
+def _html_table(b: _Block) -> list[str]:
+    """One table block as HTML lines: in a horizontally scrolling ``div``; sortable and filterable with a
+    ``table_id``."""
+    out = ['<div class="scroll">']
+    if b.table_id:
+        out.insert(
+            0,
+            f'<p><label>Filter: <input class="filter" type="search" data-table="{b.table_id}" '
+            'placeholder="country, code or value"></label></p>',
+        )
+        out.append(f'<table class="sortable" id="{b.table_id}">')
+    else:
+        out.append("<table>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f'<th class="{a}">{_html_spans(_spans(h))}</th>' for h, a in zip(b.header, b.align, strict=True))
+        + "</tr></thead>"
+    )
+    out.append("<tbody>")
+    for k, r in enumerate(b.rows):
+        keys = b.sort[k] if b.sort else [None] * len(r)
+        cells = []
+        for c, a, key in zip(r, b.align, keys, strict=True):
+            attr = _sort_attr(key) if b.sort else ""
+            cells.append(f'<td class="{a}"{attr}>{_html_spans(_spans(c))}</td>')
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return out
+
+
+def _figure_html(b: _Block, base: Path | None) -> str:
+    """A figure block as HTML: the PNG embedded (``b.path``, else ``b.src`` under ``base``); without a
+    readable file, a relative link to ``b.src`` (as before embedding)."""
+    cap = _html_text(b.caption)
+    path = b.path or (str(Path(base) / urllib.parse.unquote(str(b.src))) if base is not None and b.src else "")
+    uri = _data_uri(path) if path else None
+    if uri is None:
+        src = _html_text(b.src)
+        return f'<figure><a href="{src}"><img src="{src}" alt="{cap}"></a><figcaption>{cap}</figcaption></figure>'
+    return f'<figure><img src="{uri}" alt="{cap}"><figcaption>{cap}</figcaption></figure>'
+
+
+def _render_html(blocks, title: str, base: Path | None = None) -> str:
+    """The HTML page of ``blocks``; figures embedded from their files (``base``: the directory their
+    relative ``src`` is under, for blocks without a ``path``)."""
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -270,29 +421,11 @@ def _render_html(blocks, title: str) -> str:
         elif b.kind == "ul":
             out.append("<ul>" + "".join(f"<li>{_html_spans(it)}</li>" for it in b.items) + "</ul>")
         elif b.kind == "table":
-            out.append("<table>")
-            out.append(
-                "<thead><tr>"
-                + "".join(
-                    f'<th class="{a}">{_html_spans(_spans(h))}</th>' for h, a in zip(b.header, b.align, strict=True)
-                )
-                + "</tr></thead>"
-            )
-            out.append("<tbody>")
-            for r in b.rows:
-                out.append(
-                    "<tr>"
-                    + "".join(f'<td class="{a}">{_html_spans(_spans(c))}</td>' for c, a in zip(r, b.align, strict=True))
-                    + "</tr>"
-                )
-            out.append("</tbody></table>")
+            out += _html_table(b)
         elif b.kind == "figure":
-            src = _html_text(b.src)
-            cap = _html_text(b.caption)
-            out.append(
-                f'<figure><a href="{src}"><img src="{src}" alt="{_html_text(b.caption)}">'
-                f"</a><figcaption>{cap}</figcaption></figure>"
-            )
+            out.append(_figure_html(b, base))
+    if any(b.kind == "table" and b.table_id for b in blocks):
+        out.append(f"<script>{_SCRIPT}</script>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -349,7 +482,10 @@ def _inputs_blocks(meta, countries):
                 info.append(f"from {s['element_source']}")
             e0, e1, e2 = (s.get(f"element_epoch_{k}") for k in ("min", "median", "max"))
             if e0 or e2:
-                info.append(f"element epochs {e0 or '?'} to {e2 or '?'}" + (f" (median {e1})" if e1 else ""))
+                info.append(
+                    f"element epochs {_when(e0) if e0 else '?'} to {_when(e2) if e2 else '?'} UTC"
+                    + (f" (median {_when(e1)})" if e1 else "")
+                )
             parts.append(t + (f" ({'; '.join(info)})" if info else ""))
         items.append([f"Systems ({len(systems)}): " + "; ".join(parts)])
     else:
@@ -360,10 +496,7 @@ def _inputs_blocks(meta, countries):
     if p0 or p1:
         step = meta.get("time_step_s")
         items.append(
-            [
-                f"Period: {p0 or '?'} to {p1 or '?'}"
-                + (f", time step {format_number(step)} s" if step is not None else "")
-            ]
+            [f"Period: {_span(p0, p1)}" + (f", time step {format_number(step)} s" if step is not None else "")]
         )
     else:
         items.append(["Period: not recorded"])
@@ -387,6 +520,7 @@ def _inputs_blocks(meta, countries):
         "geography_source",
         "geography_detail",
         MAPS_NOTE,
+        "epfd_blocks",  # the EPFD section's blocks (orbitshare.report.epfd), not an input
     }
     for k, v in meta.items():
         if k in known:
@@ -403,10 +537,10 @@ def _input_phrase(meta, countries):
     lo = min((e[0] for e in epochs if e[0]), default=None)
     hi = max((e[1] for e in epochs if e[1]), default=None)
     if lo or hi:
-        bits.append(f"with element epochs {lo or '?'} to {hi or '?'}")
+        bits.append(f"with element epochs {_when(lo) if lo else '?'} to {_when(hi) if hi else '?'} UTC")
     p0, p1 = meta.get("period_start"), meta.get("period_end")
     if p0 or p1:
-        bits.append(f"over {p0 or '?'} to {p1 or '?'}")
+        bits.append(f"over the period {_span(p0, p1)}")
     res = meta.get("grid_resolution_deg")
     if res is not None:
         bits.append(f"on a {format_number(res)}° grid")
@@ -824,7 +958,7 @@ def _country_blocks(countries):
     blocks = [_h(2, f"Countries by {what}"), _p(intro)]
     if not idx.size:
         blocks.append(_p("No country qualifies."))
-        return blocks
+        return blocks + _all_countries_blocks(countries, var, unit_head)
     order = idx[np.argsort(-x[idx], kind="stable")]
     names = countries["country_name"].values if "country_name" in countries.coords else countries["country"].values
     codes = countries["country"].values
@@ -862,7 +996,64 @@ def _country_blocks(countries):
         _h(3, f"Bottom {min(_TOP_N, order.size)} (lowest {what})"),
         _table(header, rows(order[::-1][:_TOP_N]), align),
     ]
-    return blocks
+    return blocks + _all_countries_blocks(countries, var, unit_head)
+
+
+#: id of the table of every country in report.html (sortable, filterable)
+COUNTRIES_TABLE_ID = "countries-table"
+
+
+def _group_flags(countries: xr.Dataset, k: int) -> str:
+    """The groups country ``k`` belongs to (``LDC, LLDC, SIDS``, ITU Region), as text."""
+    out = [GROUP_LABELS[g] for g in ("ldc", "lldc", "sids") if g in countries.coords and bool(countries[g].values[k])]
+    if "itu_region" in countries.coords and int(countries["itu_region"].values[k]) in (1, 2, 3):
+        out.append(f"R{int(countries['itu_region'].values[k])}")
+    return ", ".join(out)
+
+
+def _all_countries_blocks(countries: xr.Dataset, var: str, unit_head: str) -> list[_Block]:
+    """Every country of the accounts in one table (one row each), ranked by ``var`` (countries without a
+    value last, unranked); sortable by any column and filterable in report.html."""
+    n = countries.sizes["country"]
+    pop = np.asarray(countries["population"].values, np.float64)
+    x = np.asarray(countries[var].values, np.float64)
+    names = countries["country_name"].values if "country_name" in countries.coords else countries["country"].values
+    codes = countries["country"].values
+    extra = [
+        (v, head, f)
+        for v, head, f in (
+            ("population_covered_any_fraction", "covered by any system", _pct),
+            ("service_ratio_total", "service ratio", lambda y: format_number(y, 3)),
+            ("demand_met_fraction", "demand met", _pct),
+        )
+        if v in countries and countries[v].dims == ("country",)
+    ]
+    order = np.argsort(np.where(np.isfinite(x), -x, np.inf), kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(1, n + 1)
+    header = ["rank", "country", "code", "groups", "population", unit_head] + [h for _, h, _ in extra]
+    rows, keys = [], []
+    for k in order:
+        ranked = bool(np.isfinite(x[k]))
+        r = [str(rank[k]) if ranked else "", str(names[k]), str(codes[k]), _group_flags(countries, k)]
+        r += [_count(pop[k]), format_number(x[k])]
+        key: list[Any] = [int(rank[k]) if ranked else None, str(names[k]), str(codes[k]), r[3], pop[k], x[k]]
+        for v, _, f in extra:
+            y = float(countries[v].values[k])
+            r.append(f(y))
+            key.append(y)
+        rows.append(r)
+        keys.append(key)
+    table = _table(header, rows, ["r", "l", "l", "l"] + ["r"] * (len(header) - 4))
+    table.sort, table.table_id = keys, COUNTRIES_TABLE_ID
+    return [
+        _h(3, f"All countries ({n})"),
+        _p(
+            f"Every country of the run, ranked by {unit_head} (countries without a value last). In report.html a "
+            "click on a column header sorts the table, and the box above it filters the rows."
+        ),
+        table,
+    ]
 
 
 _INDEX_COLUMNS = (("gini", "Gini"), ("theil_T", "Theil T"), ("theil_L", "Theil L"), ("palma", "Palma"))
@@ -979,8 +1170,12 @@ def _figure_blocks(figures, out_dir):
         path = Path(path)
         if not path.is_absolute() and not path.exists():
             path = Path(out_dir) / path
+        uniform = png_text(path, UNIFORM_KEY)
+        if uniform:
+            items.append(_p(uniform))
+            continue
         cap = cap or png_title(path) or path.stem.replace("_", " ")
-        items.append(_Block("figure", src=_href(path, out_dir), caption=cap))
+        items.append(_Block("figure", src=_href(path, out_dir), path=str(path), caption=cap))
     return [_h(2, "Figures")] + items if items else []
 
 
@@ -1087,10 +1282,11 @@ def write_report(
     blocks += _unattributed_blocks(countries)
     blocks += _spectrum_blocks(countries, meta)
     blocks += _equity_blocks(equity)
+    blocks += list(meta.get("epfd_blocks", ()))  # the EPFD section (orbitshare.report.epfd.epfd_blocks)
     blocks += _figure_blocks(figures, out)
     blocks += _files_blocks(out)
     md_path, html_path = out / "report.md", out / "report.html"
-    for path, text in ((md_path, _render_md(blocks)), (html_path, _render_html(blocks, title))):
+    for path, text in ((md_path, _render_md(blocks)), (html_path, _render_html(blocks, title, base=out))):
         with atomic_path(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
     return md_path, html_path

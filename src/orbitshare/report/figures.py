@@ -22,6 +22,13 @@ Figures (matplotlib, Agg canvas; no pyplot, no display)
   ``lorenz_served_per_subscriber.png`` (``lorenz_subscriber_share``, ``lorenz_served_share``);
 * ``map_systems_serving.png`` (:func:`write_serving_map`, only when some system's landing rights leave
   out a country): per cell the number of systems that may serve its dominant country.
+* ``map_country_demand_met_fraction.png`` or ``map_country_service_ratio.png`` (:func:`write_choropleth`):
+  one value per country on a Mollweide (equal-area) map, with true boundaries where a boundaries file is
+  given, else drawn from the geography's cells (gridded; the caption says so).
+
+A map whose finite values are uniform (:func:`uniform_value`: max − min ≤ 1e-9·|max|) carries, besides its
+``Title``, the text chunk :data:`UNIFORM_KEY` with the sentence (:func:`uniform_sentence`) that the report
+shows in its place.
 
 Maps are plate carrée (longitude and latitude linear), :data:`MAP_PIXELS` pixels; the Lorenz figure
 :data:`LORENZ_PIXELS`. Each PNG carries its caption as the ``Title`` text chunk (:func:`png_title`),
@@ -67,6 +74,12 @@ __all__ = [
     "outline_segments",
     "grid_edges",
     "png_title",
+    "png_text",
+    "uniform_value",
+    "uniform_sentence",
+    "write_choropleth",
+    "choropleth_values",
+    "UNIFORM_KEY",
     "slug",
     "unique_name",
     "MAP_PIXELS",
@@ -78,6 +91,8 @@ __all__ = [
 MAP_PIXELS = (1200, 675)
 #: (width, height) of the Lorenz-curve PNG in pixels
 LORENZ_PIXELS = (800, 800)
+#: PNG text chunk (key) that marks a uniform map; its value is the sentence the report shows instead
+UNIFORM_KEY = "orbitshare-uniform"
 #: colour of the country outlines (RGB 0-255); the colour maps used never reach it
 OUTLINE_COLOR = (0, 0, 0)
 _ZERO_COLOR = "#f4a6a6"  # capacity maps: people but no capacity
@@ -190,10 +205,37 @@ def _mpl_text(text: str) -> str:
     return plain_text(text).replace("$", r"\$")
 
 
-def _save(fig: Any, path: Path, caption: str) -> Path:
+def _save(fig: Any, path: Path, caption: str, uniform: str | None = None) -> Path:
+    meta = {"Title": plain_text(caption), "Software": "orbitshare"}
+    if uniform is not None:
+        meta[UNIFORM_KEY] = plain_text(uniform)
     with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Title": plain_text(caption), "Software": "orbitshare"})
+        fig.savefig(tmp, format="png", dpi=_DPI, metadata=meta)
     return path
+
+
+def uniform_value(values: Any) -> float | None:
+    """The one value of a uniform field, or None: ``max − min ≤ 1e-9·|max|`` over the finite values (NaN
+    ignored); None also where no value is finite.
+
+    >>> uniform_value([[1.0, 1.0], [float("nan"), 1.0]]), uniform_value([0.0, 0.5])
+    (1.0, None)
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return None
+    hi, lo = float(v.max()), float(v.min())
+    return hi if hi - lo <= 1e-9 * abs(hi) else None
+
+
+def uniform_sentence(title: str, value: float, unit: str) -> str:
+    """The sentence that stands for a uniform map: ``title`` (the map's), its one ``value`` and ``unit``.
+
+    >>> uniform_sentence("Share of the demand met, S1", 1.0, "served / busy-hour demand (1)")
+    'Share of the demand met, S1: 1 (served / busy-hour demand (1)) in every cell with data; the map is not shown.'
+    """
+    return f"{title}: {format_number(value)} ({unit}) in every cell with data; the map is not shown."
 
 
 def map_figure(
@@ -285,7 +327,8 @@ def map_figure(
     cb.set_label(_mpl_text(cbar_label))
     cb.ax.tick_params(labelsize=8)
     fig.text(0.07, 0.015, textwrap.fill(_mpl_text(footnote), 190), fontsize=7.5, color="#444444", va="bottom")
-    return _save(fig, Path(path), title)
+    one = uniform_value(values)
+    return _save(fig, Path(path), title, None if one is None else uniform_sentence(title, one, cbar_label))
 
 
 def grid_edges(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -570,6 +613,136 @@ def write_serving_map(out_dir: str | os.PathLike, geography: xr.Dataset, countri
     ]
 
 
+# ============================================================================ choropleth
+def choropleth_values(countries: xr.Dataset) -> tuple[np.ndarray, str, str, bool] | None:
+    """The headline per country for the choropleth: ``(values float64[country], title, unit, is_share)``.
+
+    The share of the demand met (``demand_met_fraction``, 1) under an allocation rule, else the service
+    ratio (``service_ratio_total``, 1: share of world capacity / share of world population); None
+    without either.
+    """
+    if "demand_met_fraction" in countries and countries["demand_met_fraction"].dims == ("country",):
+        v = countries["demand_met_fraction"]
+        return np.asarray(v.values, np.float64), "Share of the demand met by country", "served / demand (1)", True
+    if "service_ratio_total" in countries and countries["service_ratio_total"].dims == ("country",):
+        v = countries["service_ratio_total"]
+        unit = "share of world capacity / share of world population (1)"
+        return np.asarray(v.values, np.float64), "Service ratio by country", unit, False
+    return None
+
+
+def _feature_rings(feature: dict[str, Any]) -> list[np.ndarray]:
+    """Outer and inner rings (lon, lat in deg) of a GeoJSON-like feature's Polygon or MultiPolygon."""
+    geom = feature.get("geometry") or {}
+    coords = geom.get("coordinates") or []
+    polys: list = {"Polygon": [coords], "MultiPolygon": list(coords)}.get(str(geom.get("type")), [])
+    return [np.asarray(r, np.float64)[:, :2] for poly in polys for r in poly]
+
+
+def _choropleth_norm(values: np.ndarray, share: bool) -> tuple[Any, Any, str]:
+    """Colour map, norm and colour-bar ``extend`` for the choropleth (shares linear 0-1; ratios log, centred
+    on 1, symmetric decades)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm, Normalize
+
+    if share:
+        return colormaps["YlGnBu"].with_extremes(bad="#e6e6e6"), Normalize(0.0, 1.0), "neither"
+    pos = values[np.isfinite(values) & (values > 0)]
+    dec = float(np.ceil(np.max(np.abs(np.log10(pos))))) if pos.size else 1.0
+    r = 10.0 ** min(max(dec, 1.0), 3.0)
+    cmap = colormaps["RdBu"].with_extremes(bad="#e6e6e6", under=_ZERO_COLOR)
+    return cmap, LogNorm(1.0 / r, r), "both"
+
+
+def write_choropleth(
+    out_dir: str | os.PathLike,
+    geography: xr.Dataset,
+    countries: xr.Dataset,
+    *,
+    boundaries: Sequence[dict[str, Any]] | str | os.PathLike | None = None,
+) -> list[Path]:
+    """Write ``map_country_<headline>.png``: one value per country (:func:`choropleth_values`) on a
+    Mollweide (equal-area) map; return ``[path]``, or ``[]`` without a headline variable.
+
+    ``boundaries``: true country boundaries (GeoJSON-like features, or a Natural Earth file read with
+    :func:`orbitshare.geo.naturalearth.read_features`; ``ADM0_A3``/``ISO_A3`` matched to ``countries``'
+    codes). Without them the countries are drawn from the geography's cells (each cell coloured by its
+    dominant country, :func:`dominant_country`): gridded, and the caption says so. A uniform map is
+    marked (:data:`UNIFORM_KEY`). Size :data:`MAP_PIXELS`.
+    """
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    head = choropleth_values(countries)
+    if head is None:
+        return []
+    values, title, unit, share = head
+    if [str(c) for c in geography["country"].values] != [str(c) for c in countries["country"].values]:
+        raise ParameterError("write_choropleth: the geography's country dimension differs from the accounts'")
+    cmap, norm, extend = _choropleth_norm(values, share)
+    fig = _figure(MAP_PIXELS)
+    ax = fig.add_axes((0.03, 0.12, 0.84, 0.78), projection="mollweide")
+    cax = fig.add_axes((0.895, 0.2, 0.02, 0.62))
+    rad = np.pi / 180.0
+    index = {str(c): k for k, c in enumerate(countries["country"].values)}
+    shown: list[float] = []
+    if boundaries is not None:
+        if isinstance(boundaries, (str, os.PathLike)):
+            from orbitshare.geo.naturalearth import read_features
+
+            boundaries = read_features(boundaries)
+        polys, colours = [], []
+        for ft in boundaries:
+            pr = ft.get("properties") or {}
+            k = index.get(str(pr.get("ADM0_A3")), index.get(str(pr.get("ISO_A3")), -1))
+            x = values[k] if k >= 0 else np.nan
+            if np.isfinite(x):
+                shown.append(float(x))
+            rgba = cmap(norm(x)) if np.isfinite(x) else cmap.get_bad()
+            for ring in _feature_rings(ft):
+                polys.append(ring * rad)
+                colours.append(rgba)
+        ax.add_collection(PolyCollection(polys, facecolors=colours, edgecolors="black", linewidths=0.3))
+        how = "country boundaries from the boundaries file"
+    else:
+        geo = geography.sortby("lat").sortby("lon")
+        dom = dominant_country(geo)
+        field = np.where(dom >= 0, values[np.maximum(dom, 0)], np.nan)
+        shown = [float(x) for x in values[np.unique(dom[dom >= 0])] if np.isfinite(x)]
+        lat_e, lon_e = grid_edges(geo)
+        ax.pcolormesh(
+            lon_e * rad, lat_e * rad, np.ma.masked_invalid(field), cmap=cmap, norm=norm, shading="flat", rasterized=True
+        )
+        segs = outline_segments(geo) if geo.sizes.get("country", 0) else np.zeros((0, 2, 2))
+        if len(segs):
+            ax.add_collection(LineCollection(cast(Sequence, segs * rad), colors="black", linewidths=0.5))
+        how = (
+            "countries drawn from the geography's grid cells (each cell in the colour of its dominant country; "
+            "gridded, not true boundaries)"
+        )
+    ax.set_xticklabels([])
+    ax.grid(True, color="0.85", linewidth=0.5)
+    ax.tick_params(labelsize=7)
+    ax.set_title(_mpl_text(title), fontsize=12)
+    from matplotlib.cm import ScalarMappable
+
+    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, extend=extend)
+    cb.set_label(_mpl_text(unit))
+    cb.ax.tick_params(labelsize=8)
+    gsrc = geography.attrs.get("geography_source", "")
+    foot = (
+        f"One value per country; Mollweide equal-area projection; {how}"
+        f"{'; geography ' + gsrc if gsrc else ''}; grey: no value (sea, no people)."
+    )
+    if not share:
+        foot += " Blue: above the world's per-person share (ratio > 1); red: below; light red: zero."
+    fig.text(0.03, 0.015, textwrap.fill(_mpl_text(foot), 190), fontsize=7.5, color="#444444", va="bottom")
+    one = uniform_value(shown)
+    stem = "map_country_demand_met_fraction" if share else "map_country_service_ratio"
+    path = Path(out_dir) / f"{stem}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return [_save(fig, path, title, None if one is None else uniform_sentence(title, one, unit))]
+
+
 def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
     served = "lorenz_served_share" in equity and "lorenz_capacity_share" not in equity
     px, ly = (
@@ -616,6 +789,13 @@ def _lorenz_figure(path: Path, equity: xr.Dataset) -> Path:
 def png_title(path: str | os.PathLike) -> str | None:
     """The ``Title`` text chunk of the PNG file ``path`` (tEXt, zTXt or iTXt), or None (no such chunk,
     not a PNG, unreadable)."""
+    return png_text(path, "Title")
+
+
+def png_text(path: str | os.PathLike, key: str) -> str | None:
+    """The text chunk ``key`` of the PNG file ``path`` (tEXt, zTXt or iTXt), or None (no such chunk,
+    not a PNG, unreadable)."""
+    want = key.encode("latin-1")
     try:
         data = Path(path).read_bytes()
     except OSError:
@@ -630,15 +810,15 @@ def png_title(path: str | os.PathLike) -> str | None:
         try:
             if kind == b"tEXt":
                 k, _, v = body.partition(b"\0")
-                if k == b"Title":
+                if k == want:
                     return v.decode("latin-1")
             elif kind == b"zTXt":
                 k, _, v = body.partition(b"\0")
-                if k == b"Title":
+                if k == want:
                     return zlib.decompress(v[1:]).decode("latin-1")
             elif kind == b"iTXt":
                 k, _, rest = body.partition(b"\0")
-                if k == b"Title":
+                if k == want:
                     comp, rest = rest[0], rest[2:]
                     _lang, _, rest = rest.partition(b"\0")
                     _tr, _, text = rest.partition(b"\0")

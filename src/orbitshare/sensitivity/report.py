@@ -238,7 +238,7 @@ def report_blocks(
 def write_report(out: Path, blocks: list[Block], title: str) -> list[Path]:
     """``report.md`` and ``report.html`` of ``blocks`` into ``out`` (atomically); their paths."""
     paths = []
-    for fname, text in (("report.md", _render_md(blocks)), ("report.html", _render_html(blocks, title))):
+    for fname, text in (("report.md", _render_md(blocks)), ("report.html", _render_html(blocks, title, base=out))):
         with atomic_path(out / fname, overwrite=True) as tmp:
             tmp.write_text(text, encoding="utf-8")
         paths.append(out / fname)
