@@ -3,6 +3,7 @@ run does not fit, and validation that stays small however absurd the experiment 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,6 +21,13 @@ from orbitshare.experiment import budget, load_experiment
 from orbitshare.experiment.budget import MAX_SATELLITES, estimate_resources, satellite_count
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _shared_data_dir() -> Path:
+    """../shared/data (as tests/conftest.py finds it)."""
+    env = os.environ.get("ORBITSHARE_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
 
 #: an experiment whose sizes are set by the format fields (a walker system: nothing to read)
 TEMPLATE = """
@@ -112,7 +120,10 @@ def test_the_default_experiment_has_a_modest_estimate():
 
 
 def test_shipped_experiments_fit_and_validate_prints_the_estimate(capsys):
+    have_shared = _shared_data_dir().is_dir() or os.environ.get("CI", "").lower() in ("1", "true", "yes")
     for path in sorted((REPO / "experiments").glob("*.toml")):
+        if not have_shared and any("shared/data/" in ln.split("#")[0] for ln in path.read_text().splitlines()):
+            continue  # it reads the reference data (../shared): checked where they are, always in CI
         assert cli.main(["validate", str(path)]) == 0
         out, err = capsys.readouterr()
         assert out == load_experiment(path).to_toml()
