@@ -175,6 +175,27 @@ def wrap(j, n):
     return j
 
 
+@njit(inline="always")
+def record_spans(rec, q, nlon):
+    """The columns of the footprint row record ``rec[q]`` (:func:`footprint_fast` with ``record=True``) as
+    ``(i, kind, a0, a1, b1)``: row ``i``, the record's kind (3: degenerate, test cell by cell) and the two
+    column ranges ``a0 .. a1 − 1`` and ``0 .. b1 − 1`` (the second empty unless the span wraps past 180°);
+    a whole row (kinds other than 2) is ``0 .. nlon − 1``."""
+    i = rec[q, 0]
+    kind = rec[q, 1]
+    a0 = 0
+    a1 = nlon
+    b1 = 0
+    if kind == 2:
+        a0 = wrap(rec[q, 2], nlon)
+        n = rec[q, 3] - rec[q, 2] + 1
+        if a0 + n <= nlon:
+            a1 = a0 + n
+        else:
+            b1 = a0 + n - nlon
+    return i, kind, a0, a1, b1
+
+
 @njit
 def geodetic_lat_height(rho, z):
     """Geodetic latitude (rad) and height (km) of (rho, z), Bowring's method with one update."""

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 
 from orbitshare._jit import njit, pjit
 from orbitshare.errors import ParameterError
-from orbitshare.kernels.footprint import footprint_fast, vis_h, wrap
+from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
 
 __all__ = [
     "SPECTRUM_TIME_BLOCKS",
@@ -303,18 +303,7 @@ def _spectrum_kernel(r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_l
                 pos = sm >= 0.0
                 s2 = sm * sm
                 for q in range(nrec):
-                    i = rec[q, 0]
-                    kind = rec[q, 1]
-                    a0 = 0
-                    a1 = nlon
-                    b1 = 0
-                    if kind == 2:
-                        a0 = wrap(rec[q, 2], nlon)
-                        n = rec[q, 3] - rec[q, 2] + 1
-                        if a0 + n <= nlon:
-                            a1 = a0 + n
-                        else:
-                            b1 = a0 + n - nlon
+                    i, kind, a0, a1, b1 = record_spans(rec, q, nlon)
                     dz = z - pz[i]
                     ndz = nz[i] * dz
                     dz2 = dz * dz

@@ -55,7 +55,7 @@ from orbitshare.errors import ParameterError
 from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
-from orbitshare.kernels.footprint import footprint_fast, vis_h, wrap
+from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
 
 __all__ = [
     "ALLOCATION_TIME_BLOCKS",
@@ -99,18 +99,7 @@ def collect_pairs(
     pos = sm >= 0.0
     s2 = sm * sm
     for q in range(nrec):
-        i = rec[q, 0]
-        kind = rec[q, 1]
-        a0 = 0
-        a1 = nlon
-        b1 = 0
-        if kind == 2:
-            a0 = wrap(rec[q, 2], nlon)
-            n = rec[q, 3] - rec[q, 2] + 1
-            if a0 + n <= nlon:
-                a1 = a0 + n
-            else:
-                b1 = a0 + n - nlon
+        i, kind, a0, a1, b1 = record_spans(rec, q, nlon)
         dz = z - pz[i]
         ndz = nz[i] * dz
         dz2 = dz * dz
