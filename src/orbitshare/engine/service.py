@@ -384,7 +384,13 @@ def service(
             syslist, state, times, geography, dgrid, demand if demand is not None else Demand(), rule, coords,
             {**base_attrs, "title": "orbitshare capacity"}, share_var,
         )  # fmt: skip
-        capacity = capacity.assign(served_country=(("system", "country"), dgrid.served.astype(np.int8)))
+        capacity = capacity.assign(
+            served_country=(
+                ("system", "country"),
+                dgrid.served.astype(np.int8),
+                {"long_name": "1 where the system may serve the country (landing rights), else 0", "units": "1"},
+            )
+        )
         spectrum = spectrum.assign(reuse_mhz_per_km2=_reuse(syslist, capacity["served_mbps"].values, dgrid.land_km2))
         if rights is not None:
             spectrum = spectrum.assign(rights)
