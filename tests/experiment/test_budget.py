@@ -284,3 +284,20 @@ def test_cap_counts_every_system(tmp_path, monkeypatch):
     assert refusal(Path("x.toml"))[0] == [
         f"x.toml: systems: expected at most {MAX_SATELLITES:,} satellites in all, got 18,000,000 satellites"
     ]
+
+
+def test_the_epfd_statistics_are_in_the_estimate(tmp_path):
+    """Asking for "epfd" adds its statistics, by hand at 2° with the default [epfd] (four antennas, 5° pointings):
+    pointings 2 x floor(81.3 / 5) + 1 = 33; first pass 16,200 x 33 x 4 x (4 x 15 + 8) B; second pass
+    16,200 x 4 x 4 x 400 B (smaller); plus the output 16,200 x 4 x 8 x (3 x 14 + 8) B."""
+    base = (REPO / "experiments" / "default.toml").read_text()
+    text = base.replace("[[systems]]", '[[systems]]\npfd_dbw_m2_40khz = -150.0\npfd_source = "a test value"', 1)
+    text = re.sub(r"datasets = \[([^\]]*)\]", lambda m: f'datasets = [{m.group(1)}, "epfd"]', text, count=1)
+    assert '"epfd"' in text
+    path = tmp_path / "epfd.toml"
+    path.write_text(text)
+    exp = load_experiment(path)
+    (part,) = [p for p in exp.estimate.parts if p.key == "epfd.arc_step_deg"]
+    assert part.nbytes == 16_200 * 33 * 4 * (4 * 15 + 8) + 16_200 * 4 * 8 * (3 * 14 + 8)
+    plain = load_experiment()
+    assert not [p for p in plain.estimate.parts if p.key == "epfd.arc_step_deg"]

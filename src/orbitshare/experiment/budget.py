@@ -28,6 +28,9 @@ and the output options; arithmetic only, nothing is built), what a run holds at 
 * the kept time series: 2 B × systems × steps × cells;
 * the Lorenz curves (``lorenz_points``) and the GSO arc (360 / ``gso_bin_deg`` longitude bins per
   country and mask);
+* the EPFD statistics of "epfd" (:func:`orbitshare.epfd`, one system at a time): per cell, GSO pointing
+  (every ``epfd.arc_step_deg`` of the visible arc) and antenna, the counts above each mask level and the
+  maximum, or the margin histogram of the worst pointing, whichever is larger;
 * the worker processes of a local Dask cluster (:data:`WORKER_BYTES` each).
 
 The estimate is checked against a limit: ``[compute] memory_limit_gb`` (GB = 1e9 bytes) or, by
@@ -242,6 +245,24 @@ def _sharing_bytes(exp: Experiment, cells: int, chunk: int) -> int:
     return cells * (blocks * (nsys * (20 + 8 * nb) + 17) + nsys * (12 + 8 * nb) + 8)
 
 
+#: the most limit points of an Article 22 mask (data/epfd_limits.csv), and the dB range of the margin histogram
+_EPFD_MASK_POINTS = 14
+_EPFD_HIST_DB = 100.0
+
+
+def _epfd_bytes(exp: Experiment, cells: int) -> int:
+    """Peak bytes of :func:`orbitshare.epfd` for one system (runs compute one system after another): the first
+    pass's counts above each mask level (int32) and maximum (float64) per (cell, GSO pointing, antenna), or the
+    second pass's histogram of the worst pointing (int32, 0.25 dB bins), whichever is larger, plus the output.
+    Pointings: every ``arc_step_deg`` of the visible arc (at most ±81.3° from the cell's meridian)."""
+    ep = exp.epfd
+    nant = len(ep.antenna_diameter_m)
+    pointings = 2 * int(81.3 // ep.arc_step_deg) + 1
+    pass1 = cells * pointings * nant * (4 * (_EPFD_MASK_POINTS + 1) + 8)
+    pass2 = cells * nant * 4 * int(_EPFD_HIST_DB / 0.25) if ep.margin else 0
+    return max(pass1, pass2) + cells * nant * 8 * (3 * _EPFD_MASK_POINTS + 8)
+
+
 def estimate_resources(
     exp: Experiment,
     satellites: Mapping[int, int] | None = None,
@@ -374,6 +395,17 @@ def estimate_resources(
                 f"the GSO arc ({bins:,} longitude bins x {COUNTRIES} countries x {len(out.gso_masks_deg)} masks)",
                 "outputs.gso_bin_deg",
                 gso,
+            )
+        )
+    epfd = _epfd_bytes(exp, cells) if "epfd" in want else 0
+    if epfd:
+        ep = exp.epfd
+        parts.append(
+            MemoryPart(
+                f"the EPFD statistics (per cell x GSO pointing every {ep.arc_step_deg:g} deg x "
+                f"{len(ep.antenna_diameter_m)} antennas; one system at a time)",
+                "epfd.arc_step_deg",
+                epfd,
             )
         )
     if local_workers:
