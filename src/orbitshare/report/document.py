@@ -521,7 +521,14 @@ def _inputs_blocks(meta, countries):
         "geography_detail",
         MAPS_NOTE,
         "epfd_blocks",  # the EPFD section's blocks (orbitshare.report.epfd), not an input
+        "created",  # stated under the title
+        "inline_angle_deg",
+        "split",
     }
+    if meta.get("inline_angle_deg") is not None or meta.get("split") is not None:
+        angle, split = meta.get("inline_angle_deg"), meta.get("split", "equal")
+        angle_text = f"{format_number(angle)}°" if angle is not None else "the default angle"
+        items.append([f"Co-frequency sharing: in-line angle {angle_text}, overlapping spectrum split {split}"])
     for k, v in meta.items():
         if k in known:
             continue
