@@ -98,18 +98,9 @@ _MEMBERS: dict[str, tuple[str, int]] = {
     "union_sum": ("float64", 2),
     "counts": ("int16", 4),
 }
-_OPTIONAL = (
-    "steps_any",
-    "capacity_sum",
-    "delivered",
-    "offered",
-    "inline_steps",
-    "effective_sum",
-    "union_sum",
-    "counts",
-)
-_CAPACITY = ("capacity_sum", "delivered", "offered")
+_CAPACITY = ("capacity_sum", "delivered", "offered")  # capacity sums: all three or none
 _SHARING = ("inline_steps", "effective_sum", "union_sum")  # co-frequency sharing: all three or none
+_OPTIONAL = ("steps_any", *_CAPACITY, *_SHARING, "counts")
 _RUNS = ("steps_covered", "lead_run", "trail_run", "max_inner_run", "steps_any")  # each in 0 .. nsteps
 
 
