@@ -12,14 +12,7 @@ from orbitshare.experiment import load_experiment
 from orbitshare.experiment.build import build_epfd_kwargs
 from orbitshare.experiment.schema import DATASETS, EpfdSection
 
-HEAD = """
-[time]
-start = 2026-01-01T00:00:00Z
-stop = 2026-01-01T01:00:00Z
-
-[grid]
-resolution_deg = 5
-"""
+from .test_allocation_keys import HEAD  # noqa: TID252 - the same small experiment head
 
 
 def system(name: str, extra: str = "") -> str:

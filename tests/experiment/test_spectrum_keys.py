@@ -14,15 +14,7 @@ from orbitshare.experiment.build import service_options
 from orbitshare.experiment.schema import MAP_VARIABLES, SPECTRUM_SPLITS, SpectrumSection
 from orbitshare.kernels.spectrum import SPLITS
 
-HEAD = """
-[time]
-start = 2026-01-01T00:00:00Z
-stop = 2026-01-01T01:00:00Z
-
-[grid]
-resolution_deg = 5
-"""
-WALKER = "walker = [{ altitude_km = 550, inclination_deg = 53, planes = 3, sats_per_plane = 4 }]"
+from .test_allocation_keys import HEAD, WALKER  # noqa: TID252 - the same small experiment head
 
 
 def system(name: str, low: float = 10700, high: float = 12700, extra: str = "") -> str:
