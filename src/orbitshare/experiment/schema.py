@@ -23,7 +23,7 @@ Schema (``=`` gives the default; keys without one are required)
 ``[geography]``
     ``source`` ("embedded" | "naturalearth") = "embedded".
     With "naturalearth" only: ``data_dir`` (path to a folder with ``ne_{scale}_admin_0_countries``
-    GeoJSON/zip, or its ``boundaries/`` subfolder) = ``$ORBITSHARE_DATA_DIR``; ``scale`` ("50m" |
+    GeoJSON/zip, or its ``boundaries/`` subfolder) = ``$ORBITSHARE_DATA_DIR``; ``scale`` ("10m" | "50m" |
     "110m") = "50m"; ``population`` (path to an ``.asc``/netCDF population-count raster) = the
     GPW raster next to the boundaries if present, else the embedded population.
 ``[[systems]]`` (one or more), each from EXACTLY ONE of

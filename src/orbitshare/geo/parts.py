@@ -1,16 +1,16 @@
-"""Building blocks shared by the geography sources: the country groups table, polygon sets and
-their rasterisation into per-cell country fractions, and the assembly of the geography Dataset.
+"""Building blocks shared by the geography sources: the country groups table, polygon sets and their
+exact per-cell country fractions, and the assembly of the geography Dataset.
 
 :mod:`orbitshare.geo.embedded` and :mod:`orbitshare.geo.naturalearth` build with these;
-:func:`orbitshare.geo.build.geography` chooses, caches and returns the result. The Numba kernels
-behind :class:`Polygons` and :func:`cell_counts` live in :mod:`orbitshare.kernels.rasterize`.
+:func:`orbitshare.geo.build.geography` chooses, caches and returns the result. The Numba kernel
+behind :func:`polygon_cell_fractions` lives in :mod:`orbitshare.geo.exact`.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
@@ -22,12 +22,9 @@ import numpy as np
 import xarray as xr
 
 from orbitshare.atomic import atomic_path
-from orbitshare.errors import ParameterError
+from orbitshare.errors import DataError
+from orbitshare.geo.exact import polygon_fractions
 from orbitshare.grid import Grid
-from orbitshare.kernels.rasterize import cell_label_counts, scanline_fill
-
-#: A sparse set of country fractions: (cell row, cell column, country index) -> fraction of the cell's area.
-SparseFractions = dict[tuple[int, int, int], float]
 
 
 # ============================================================================ country groups table
@@ -56,33 +53,13 @@ def country_groups() -> dict[str, np.ndarray]:
     return out
 
 
-def cell_counts(labels: np.ndarray, n: int, nlabels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Labels per cell of a band of samples (n×n samples per cell; label -1 = none).
-
-    Calls :func:`~orbitshare.kernels.rasterize.cell_label_counts` with output buffers that grow
-    until the result fits. Returns ``(rows, cols, labels, counts)``, int64 arrays: cell row and
-    column within the band, the label, and how many of the cell's samples carry it.
-    """
-    labels = np.ascontiguousarray(labels)
-    ncell = (labels.shape[0] // n) * (labels.shape[1] // n)
-    cap = max(1024, ncell * 2)
-    while True:
-        bufs = [np.empty(cap, np.int64) for _ in range(4)]
-        m = cell_label_counts(labels, n, nlabels, *bufs)
-        if m >= 0:
-            rows, cols, labs, counts = (b[:m].copy() for b in bufs)
-            return rows, cols, labs, counts
-        cap = ncell * n * n + 16
-
-
 class Polygons:
-    """Labelled polygons as flat arrays for :func:`~orbitshare.kernels.rasterize.scanline_fill`
-    (vertices in degrees of longitude/latitude, rings implicitly closed).
+    """Labelled polygons as flat arrays for :func:`polygon_cell_fractions` (vertices in degrees of
+    longitude/latitude, rings implicitly closed).
 
     :meth:`add` polygons, then :meth:`finish` once; the finished set holds ``vx, vy`` (vertices),
     ``ring_start``, ``poly_ring_start``, ``label`` (int32) and per polygon its bounding box
-    (``xmin, xmax, ymin, ymax``, degrees), area ``area_km2`` (planar, cos-latitude scaled, km²) and
-    representative point ``cx, cy`` (exterior-ring centroid, degrees).
+    (``xmin, xmax, ymin, ymax``, degrees).
     """
 
     def __init__(self) -> None:
@@ -113,7 +90,7 @@ class Polygons:
         self._lab.append(int(label))
 
     def finish(self) -> Polygons:
-        """Concatenate the polygons into flat arrays and compute their boxes, areas and centroids."""
+        """Concatenate the polygons into flat arrays and compute their bounding boxes."""
         self.vx = np.concatenate(self._x) if self._x else np.zeros(0)
         self.vy = np.concatenate(self._y) if self._y else np.zeros(0)
         self.ring_start = np.asarray(self._rs, np.int64)
@@ -124,113 +101,84 @@ class Polygons:
         self.ymax = np.full(npoly, -np.inf)
         self.xmin = np.full(npoly, np.inf)
         self.xmax = np.full(npoly, -np.inf)
-        # polygon bounding boxes and (planar, cos-lat weighted) areas and centroids
-        self.area_km2 = np.zeros(npoly)
-        self.cx = np.zeros(npoly)
-        self.cy = np.zeros(npoly)
-        for p in range(npoly):
-            r0, r1 = self.poly_ring_start[p], self.poly_ring_start[p + 1]
-            if r1 == r0:
-                continue
-            v0, v1 = self.ring_start[r0], self.ring_start[r1]
-            self.ymin[p] = self.vy[v0:v1].min()
-            self.ymax[p] = self.vy[v0:v1].max()
-            self.xmin[p] = self.vx[v0:v1].min()
-            self.xmax[p] = self.vx[v0:v1].max()
-            a_tot = 0.0
-            for r in range(r0, r1):
-                x = self.vx[self.ring_start[r] : self.ring_start[r + 1]]
-                y = self.vy[self.ring_start[r] : self.ring_start[r + 1]]
-                a = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-                if r == r0:  # centroid of the exterior ring (representative point of small polygons)
-                    if abs(a) > 1e-15:
-                        cross = x * np.roll(y, -1) - np.roll(x, -1) * y
-                        self.cx[p] = float(np.sum((x + np.roll(x, -1)) * cross)) / (6 * a)
-                        self.cy[p] = float(np.sum((y + np.roll(y, -1)) * cross)) / (6 * a)
-                    else:
-                        self.cx[p], self.cy[p] = float(x.mean()), float(y.mean())
-                    a_tot += abs(a)
-                else:
-                    a_tot -= abs(a)
-            k = 111.195**2 * math.cos(math.radians(0.5 * (self.ymin[p] + self.ymax[p])))
-            self.area_km2[p] = max(a_tot, 0.0) * k
-        # keep representative points inside the polygon's bounding box
-        self.cx = np.clip(self.cx, self.xmin, self.xmax)
-        self.cy = np.clip(self.cy, self.ymin, self.ymax)
+        first = self.ring_start[self.poly_ring_start[:-1]]
+        last = self.ring_start[self.poly_ring_start[1:]]
+        has = last > first
+        if has.any() and self.vx.size:
+            starts = first[has]
+            self.xmin[has] = np.minimum.reduceat(self.vx, starts)[: has.sum()]
+            self.xmax[has] = np.maximum.reduceat(self.vx, starts)[: has.sum()]
+            self.ymin[has] = np.minimum.reduceat(self.vy, starts)[: has.sum()]
+            self.ymax[has] = np.maximum.reduceat(self.vy, starts)[: has.sum()]
         del self._x, self._y
         return self
 
-    def fill(
-        self,
-        out: np.ndarray,
-        x0: float,
-        dx: float,
-        y0: float,
-        dy: float,
-        row0: int,
-        hits: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Write polygon labels into ``out`` (int16/int32[nrows, nx]: rows row0.. of the sample grid
-        whose sample (i, j) lies at lon x0 + (j + 0.5) dx, lat y0 + (row0 + i + 0.5) dy, degrees)
-        where a sample is inside (even-odd rule; later polygons overwrite). Returns (and adds to)
-        ``hits``, int64[npoly]: the samples each polygon filled."""
-        if hits is None:
-            hits = np.zeros(self.label.size, np.int64)
-        scanline_fill(
-            self.vx,
-            self.vy,
-            self.ring_start,
-            self.poly_ring_start,
-            self.ymin,
-            self.ymax,
-            self.label,
-            float(x0),
-            float(dx),
-            int(out.shape[1]),
-            float(y0),
-            float(dy),
-            int(row0),
-            int(out.shape[0]),
-            out,
-            hits,
-        )
-        return hits
 
+def polygon_cell_fractions(
+    polys: Polygons, grid: Grid, nlabels: int, source: str = "polygons"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Exact country fractions of labelled polygons on ``grid`` (:func:`orbitshare.geo.exact.polygon_fractions`:
+    the spherical area of polygon ∩ cell over the cell's area, edges straight in lon/lat).
 
-def samples_per_cell(res_deg: float, override: int | None = None) -> int:
-    """Sub-cell samples per axis for cells of ``res_deg`` degrees: 10 down to a sample spacing of
-    0.025°, fewer on finer grids (at least 2); ``override`` (an integer >= 1) replaces the rule.
-
-    >>> samples_per_cell(1.0), samples_per_cell(0.1), samples_per_cell(0.1, override=4)
-    (10, 4, 4)
+    The polygons of one label add up per cell; each value is clipped to [0, 1], and where a cell's
+    labels add up to more than 1 (overlapping polygons, or rounding) they are scaled down to sum 1.
+    Returns ``(ii, jj, kk, ff, stats)``: cell row, cell column, label (int64) and fraction (float64),
+    sorted by cell then label, and ``stats`` (``cells_rescaled``: cells scaled down by more than
+    1e-9; ``max_sum``: the largest sum before scaling). Raises ``DataError`` (naming ``source``) for
+    coordinates outside [-180, 180] × [-90, 90] or an edge that spans more than 180° of longitude
+    (except along a pole).
     """
-    if override is not None:
-        if isinstance(override, bool) or not isinstance(override, (int, np.integer)) or override < 1:
-            raise ParameterError(f"samples: expected an integer >= 1 (samples per cell and axis), got {override!r}")
-        return int(override)
-    return int(max(2, min(10, round(res_deg / 0.025))))
+    vx, vy = polys.vx, polys.vy
+    if vx.size and (
+        not (np.isfinite(vx).all() and np.isfinite(vy).all())
+        or vx.min() < -180.0 - 1e-9
+        or vx.max() > 180.0 + 1e-9
+        or vy.min() < -90.0 - 1e-9
+        or vy.max() > 90.0 + 1e-9
+    ):
+        raise DataError(f"{source}: polygon coordinates outside longitude [-180, 180], latitude [-90, 90]")
+    vx = np.clip(vx, -180.0, 180.0)
+    vy = np.clip(vy, -90.0, 90.0)
+    if vx.size:
+        rs = polys.ring_start
+        nxt = np.arange(1, vx.size + 1)
+        nxt[rs[1:] - 1] = rs[:-1]  # each ring's last vertex closes to its first
+        # an edge along a pole (both ends at latitude ±90°) may span any longitude: it adds no area
+        bad = (np.abs(vx[nxt] - vx) > 180.0) & ~((np.abs(vy) == 90.0) & (vy[nxt] == vy))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise DataError(
+                f"{source}: an edge from ({vx[k]}, {vy[k]}) to ({vx[nxt[k]]}, {vy[nxt[k]]}) spans more than 180° "
+                "of longitude; split polygons at the antimeridian (as Natural Earth does)"
+            )
+    p, i, j, f = polygon_fractions(vx, vy, polys.ring_start, polys.poly_ring_start, grid.resolution_deg)
+    lab = polys.label.astype(np.int64)[p]
+    key = (i * grid.nlon + j) * nlabels + lab
+    order = np.argsort(key, kind="stable")
+    key, f = key[order], f[order]
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else np.zeros(0, np.int64)
+    ukey = key[starts]
+    ff = np.clip(np.add.reduceat(f, starts), 0.0, 1.0) if key.size else np.zeros(0)
+    kk = ukey % nlabels
+    cell = ukey // nlabels
+    ii, jj = cell // grid.nlon, cell % grid.nlon
+    keep = ff > 0
+    ii, jj, kk, ff, cell = ii[keep], jj[keep], kk[keep], ff[keep], cell[keep]
+    total = np.zeros(grid.nlat * grid.nlon)
+    np.add.at(total, cell, ff)
+    max_sum = float(total.max()) if total.size else 0.0
+    over = total > 1.0
+    if over.any():
+        ff = ff / np.where(over[cell], total[cell], 1.0)
+    stats = {"cells_rescaled": int((total > 1.0 + 1e-9).sum()), "max_sum": max_sum}
+    return ii, jj, kk, ff, stats
 
 
-def add_minimum_fractions(frac: SparseFractions, add: SparseFractions) -> SparseFractions:
-    """Add ``add`` (dict (i, j, k) -> fraction) to sparse ``frac`` (same), shrinking the other countries
-    of a cell proportionally so that the sum over countries stays <= 1. Returns a new dict."""
-    by_cell: dict[tuple[int, int], dict[int, float]] = {}
-    for (i, j, k), f in frac.items():
-        by_cell.setdefault((i, j), {})[k] = f
-    for (i, j, k), f in add.items():
-        cell = by_cell.setdefault((i, j), {})
-        cell[k] = cell.get(k, 0.0) + f
-        tot = sum(cell.values())
-        if tot > 1.0:
-            others = tot - cell[k]
-            room = max(1.0 - cell[k], 0.0)
-            scale = room / others if others > 0 else 0.0
-            for kk in cell:
-                if kk != k:
-                    cell[kk] *= scale
-            if cell[k] > 1.0:
-                cell[k] = 1.0
-    return {(i, j, k): f for (i, j), cell in by_cell.items() for k, f in cell.items()}
+def land_fraction(grid: Grid, ii: np.ndarray, jj: np.ndarray, ff: np.ndarray) -> np.ndarray:
+    """float64[nlat, nlon]: the sum of the sparse fractions per cell, capped at 1."""
+    land = np.zeros(grid.nlat * grid.nlon)
+    np.add.at(land, np.asarray(ii, np.int64) * grid.nlon + np.asarray(jj, np.int64), np.asarray(ff, np.float64))
+    return np.minimum(land, 1.0).reshape(grid.nlat, grid.nlon)
 
 
 # ============================================================================ dataset assembly
@@ -278,10 +226,19 @@ def country_table(extra_codes: Sequence[str], extra_names: Mapping[str, str]) ->
 _CF_ATTRS = {"long_name": "fraction of the cell's area that is land of the country", "units": "1"}
 
 
+def _float32_down(x: np.ndarray) -> np.ndarray:
+    """float32 values never above the float64 ones (so float32 fractions keep their float64 sums <= 1)."""
+    f = x.astype(np.float32)
+    up = f.astype(np.float64) > x
+    f[up] = np.nextafter(f[up], np.float32(0.0))
+    return f
+
+
 class GeographyParts:
     """A built geography before ``country_fraction`` is made dense: every other variable and
     coordinate in ``base`` (an xarray.Dataset), the fractions as sparse entries (country index, cell
-    row, cell column, value; repeated entries add up, values are clipped to [0, 1])."""
+    row, cell column, value; repeated entries add up, sums are clipped to [0, 1]). Values are stored as
+    float32 rounded toward zero: a cell's float32 fractions, added in float64, never exceed its float64 sum."""
 
     def __init__(
         self,
@@ -294,13 +251,22 @@ class GeographyParts:
         jj: np.ndarray,
         ff: np.ndarray,
     ) -> None:
-        order = np.argsort(np.asarray(kk, np.int64), kind="stable")  # stable: the dense path's add order
         self.base = base
         self.shape = (int(ncountry), int(nlat), int(nlon))
-        self.kk = np.asarray(kk, np.int64)[order]
-        self.ii = np.asarray(ii, np.int64)[order]
-        self.jj = np.asarray(jj, np.int64)[order]
-        self.ff = np.asarray(ff, np.float32)[order]
+        kk = np.asarray(kk, np.int64)
+        key = (kk * self.shape[1] + np.asarray(ii, np.int64)) * self.shape[2] + np.asarray(jj, np.int64)
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        ff = np.asarray(ff, np.float64)[order]
+        if key.size:  # repeated entries add up
+            first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+            ff = np.add.reduceat(ff, first)
+            key = key[first]
+        cell = key % (self.shape[1] * self.shape[2])
+        self.kk = key // (self.shape[1] * self.shape[2])
+        self.ii = cell // self.shape[2]
+        self.jj = cell % self.shape[2]
+        self.ff = _float32_down(np.clip(ff, 0.0, 1.0))
         self.starts = np.searchsorted(self.kk, np.arange(self.shape[0] + 1))
 
     @property
@@ -312,8 +278,7 @@ class GeographyParts:
         """float32[k1 − k0, nlat, nlon]: the dense fractions of countries k0..k1−1."""
         out = np.zeros((k1 - k0,) + self.shape[1:], np.float32)
         a, b = self.starts[k0], self.starts[k1]
-        np.add.at(out, (self.kk[a:b] - k0, self.ii[a:b], self.jj[a:b]), self.ff[a:b])
-        np.clip(out, 0.0, 1.0, out=out)
+        out[self.kk[a:b] - k0, self.ii[a:b], self.jj[a:b]] = self.ff[a:b]  # entries are unique
         return out
 
     def dense(self) -> xr.Dataset:
@@ -327,27 +292,75 @@ class GeographyParts:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the whole Dataset to ``path`` (netCDF4/HDF5, atomically), ``country_fraction`` one
-        country at a time (chunks of one country, gzip 4): memory stays O(one country)."""
+        country at a time (the bounding box of its cells; chunks of one country × 256 × 512 cells, gzip 4;
+        chunks without land are never written and read as 0): memory stays O(one country). The
+        (country, cell) pairs go to :func:`pairs_path` beside it (``country, cell, fraction``), tied to
+        the file by a random token (attribute ``pairs_token`` of both), for :func:`read_pairs`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         enc = {v: {"zlib": True, "complevel": 4} for v in ("population", "land_fraction")}
         nc, nlat, nlon = self.shape
+        token = uuid.uuid4().hex
+        with atomic_path(pairs_path(path), overwrite=True, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                token=np.array(token),
+                country=self.kk.astype(np.int32),
+                cell=(self.ii * nlon + self.jj).astype(np.int64),
+                fraction=self.ff,
+            )
+        base = self.base.copy()
+        base.attrs["pairs_token"] = token
         with atomic_path(path, overwrite=True) as tmp:
-            self.base.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+            base.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
             with h5netcdf.File(tmp, "a") as f:
                 v = f.create_variable(
                     "country_fraction",
                     ("country", "lat", "lon"),
                     dtype=np.float32,
-                    chunks=(1, nlat, nlon),
+                    chunks=(1, min(nlat, 256), min(nlon, 512)),
                     compression="gzip",
                     compression_opts=4,
-                )
+                )  # no _FillValue: never-written chunks read as HDF5's default fill, 0
                 for key, val in _CF_ATTRS.items():
                     v.attrs[key] = val
                 v.attrs["valid_range"] = np.array([0.0, 1.0], np.float32)
                 for k in range(nc):
-                    v[k, :, :] = self.country_block(k, k + 1)[0]
+                    a, b = self.starts[k], self.starts[k + 1]
+                    if a == b:
+                        continue  # never-written chunks read as the fill value, 0
+                    i0, i1 = int(self.ii[a:b].min()), int(self.ii[a:b].max()) + 1
+                    j0, j1 = int(self.jj[a:b].min()), int(self.jj[a:b].max()) + 1
+                    block = np.zeros((i1 - i0, j1 - j0), np.float32)
+                    block[self.ii[a:b] - i0, self.jj[a:b] - j0] = self.ff[a:b]
+                    v[k, i0:i1, j0:j1] = block
+
+
+def pairs_path(path: str | os.PathLike[str]) -> Path:
+    """The file of the (country, cell) pairs written beside a cached geography ``path``."""
+    p = Path(path)
+    return p.with_name(p.stem + ".pairs.npz")
+
+
+def read_pairs(
+    path: str | os.PathLike[str], token: str, ncell: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The (country, cell) pairs written beside the cached geography ``path`` by
+    :meth:`GeographyParts.write`, as ``orbitshare.geo.build.country_cell_pairs`` returns them
+    (country int64, cell int64, fraction float64, Σ fraction per cell float64[ncell]); None when the
+    file is missing, damaged or not the one written with the geography's ``token``."""
+    try:
+        with np.load(pairs_path(path)) as z:
+            if str(z["token"]) != token:
+                return None
+            c = z["country"].astype(np.int64)
+            n = z["cell"].astype(np.int64)
+            f = z["fraction"].astype(np.float64)
+    except (OSError, KeyError, ValueError):
+        return None
+    if c.shape != n.shape or c.shape != f.shape or (n.size and (n.min() < 0 or n.max() >= ncell)):
+        return None
+    return c, n, f, np.bincount(n, weights=f, minlength=ncell).astype(np.float64)
 
 
 def geography_parts(
@@ -406,14 +419,3 @@ def pkg_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "absent"
-
-
-def sparse_to_arrays(frac: SparseFractions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(ii, jj, kk, ff)`` of sparse fractions: cell row, cell column, country index (int64) and
-    fraction (float64), in the dict's order."""
-    if not frac:
-        z = np.zeros(0, np.int64)
-        return z, z, z, np.zeros(0)
-    keys = np.array(list(frac.keys()), dtype=np.int64)
-    vals = np.fromiter(frac.values(), dtype=np.float64, count=len(frac))
-    return keys[:, 0], keys[:, 1], keys[:, 2], vals

@@ -5,11 +5,14 @@ moves counts onto a :class:`~orbitshare.grid.Grid` by area-weighted overlap: eac
 split among the target cells it overlaps in proportion to the overlapping area (on the sphere: the
 latitude weight is the difference of sin(latitude), the longitude weight is linear), so the global total
 is conserved for coarser and finer targets alike. A finer target spreads a source cell's count evenly
-over its area (no dasymetric refinement).
+over its area (no dasymetric refinement); :func:`distribute_counts` instead places it by towns and land
+area (each source cell's count conserved), and :func:`move_to_land` moves the people of cells without
+land to the nearest cell with land.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +23,18 @@ import numpy as np
 import xarray as xr
 
 from orbitshare.errors import DataError
+from orbitshare.geo.exact import spread_counts
 from orbitshare.grid import Grid
 
-__all__ = ["Raster", "read_raster", "read_esri_ascii", "regrid_counts", "population_on_grid"]
+__all__ = [
+    "Raster",
+    "read_raster",
+    "read_esri_ascii",
+    "regrid_counts",
+    "population_on_grid",
+    "distribute_counts",
+    "move_to_land",
+]
 
 
 @dataclass
@@ -63,12 +75,17 @@ def _read_esri_text(f: IO[str], path: Path) -> tuple[dict[str, float], np.ndarra
 
 def read_esri_ascii(path: str | os.PathLike[str]) -> Raster:
     """Read an ESRI ASCII grid of counts (``ncols, nrows, xllcorner|xllcenter, yllcorner|yllcenter,
-    cellsize`` (degrees), ``NODATA_value``; row 0 is the northern row). NODATA cells become NaN."""
+    cellsize`` (degrees), ``NODATA_value``; row 0 is the northern row), plain or gzip-compressed
+    (``.gz``). NODATA cells become NaN."""
     path = Path(path)
     try:
-        with open(path, encoding="ascii", errors="strict") as f:
-            header, data = _read_esri_text(f, path)
-    except OSError as e:
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rt", encoding="ascii", errors="strict") as f:
+                header, data = _read_esri_text(f, path)
+        else:
+            with open(path, encoding="ascii", errors="strict") as f:
+                header, data = _read_esri_text(f, path)
+    except (OSError, EOFError) as e:
         raise DataError(f"{path}: cannot open population raster ({e})") from None
     ncols, nrows, cs = int(header["ncols"]), int(header["nrows"]), header["cellsize"]
     if data.shape != (nrows, ncols):
@@ -182,3 +199,110 @@ def regrid_counts(raster: Raster, grid: Grid) -> np.ndarray:
 def population_on_grid(path: str | os.PathLike[str], grid: Grid, variable: str | None = None) -> np.ndarray:
     """Read a population raster and regrid it to ``grid`` (persons per cell)."""
     return regrid_counts(read_raster(path, variable), grid)
+
+
+# ============================================================================ people onto land
+def _unit_vectors(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    la, lo = np.deg2rad(lat_deg), np.deg2rad(lon_deg)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
+
+
+def move_to_land(
+    counts: np.ndarray, land: np.ndarray, lat: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, float, int]:
+    """Move the people of cells without land to the nearest cell with land.
+
+    ``counts`` (persons) and ``land`` (land fraction) are float[nlat, nlon] on a grid with cell-centre
+    latitudes ``lat`` and longitudes ``lon`` (degrees); "nearest" is the great-circle distance between
+    cell centres (ties: the first cell in row-major order). Returns ``(moved counts, persons moved,
+    cells emptied)``; the total is unchanged.
+    """
+    out = np.array(counts, dtype=np.float64, copy=True)
+    src = np.nonzero((out > 0) & ~(land > 0))
+    if src[0].size == 0:
+        return out, 0.0, 0
+    dst = np.nonzero(land > 0)
+    if dst[0].size == 0:
+        raise DataError("population: no cell has land, so the people cannot be placed")
+    vd = _unit_vectors(np.asarray(lat)[dst[0]], np.asarray(lon)[dst[1]])
+    vs = _unit_vectors(np.asarray(lat)[src[0]], np.asarray(lon)[src[1]])
+    chunk = max(1, 20_000_000 // vd.shape[0])
+    moved = 0.0
+    for a in range(0, vs.shape[0], chunk):
+        best = np.argmax(vs[a : a + chunk] @ vd.T, axis=1)
+        r, c = src[0][a : a + chunk], src[1][a : a + chunk]
+        people = out[r, c].copy()
+        out[r, c] = 0.0
+        np.add.at(out, (dst[0][best], dst[1][best]), people)
+        moved += float(people.sum())
+    return out, moved, int(src[0].size)
+
+
+def _csr(src: np.ndarray, n: int) -> np.ndarray:
+    """Row pointers (int64[n + 1]) of entries sorted by ``src``."""
+    return np.searchsorted(src, np.arange(n + 1)).astype(np.int64)
+
+
+def distribute_counts(
+    raster: Raster,
+    grid: Grid,
+    land: np.ndarray,
+    place_lat: np.ndarray | None = None,
+    place_lon: np.ndarray | None = None,
+    place_pop: np.ndarray | None = None,
+) -> np.ndarray:
+    """Counts of a coarse ``raster`` on a finer ``grid`` (float64[nlat, nlon], persons), each raster
+    cell's count conserved, placed by where people live:
+
+    1. Places (``place_lat, place_lon`` degrees, ``place_pop`` persons; e.g. GeoNames towns) whose grid
+       cell has land (``land``: the grid's land fraction) keep their people in that cell; when the places
+       of a raster cell add up to more than its count, they are scaled down to it.
+    2. The rest of the raster cell's count is spread over the grid cells it overlaps in proportion to
+       their land area in the overlap (overlap area × land fraction; the land of a grid cell taken as
+       uniform within it, which is exact when grid cells nest in raster cells).
+    3. A raster cell that overlaps no land spreads its count by overlap area (see :func:`move_to_land`).
+
+    The overlap areas are spherical (sin-latitude × longitude), as in :func:`regrid_counts`.
+    """
+    data = np.where(np.isfinite(raster.data), raster.data, 0.0)
+    lat_e = np.clip(np.asarray(raster.lat_edges, float), -90.0, 90.0)
+    lon_e = np.asarray(raster.lon_edges, float)
+    if lon_e[0] < -180.0 - 1e-9 or lon_e[-1] > 180.0 + 1e-9:
+        raise DataError(f"{raster.source}: distribute_counts needs longitudes within [-180, 180]")
+    tlat = np.linspace(-90.0, 90.0, grid.nlat + 1)
+    tlon = np.linspace(-180.0, 180.0, grid.nlon + 1)
+    si, ti, w = _overlap_1d(lat_e, tlat, lambda e: np.sin(np.deg2rad(e)))
+    sj, tj, v = _overlap_1d(lon_e, tlon, lambda e: e)
+    nr, nc = data.shape
+    out = np.zeros((grid.nlat, grid.nlon))
+    remainder = data.copy()
+    if place_pop is not None and place_lat is not None and place_lon is not None and len(place_pop):
+        plat = np.asarray(place_lat, float)
+        plon = np.asarray(place_lon, float)
+        ppop = np.asarray(place_pop, float)
+        pi = np.clip(np.floor((plat + 90.0) / grid.resolution_deg).astype(np.int64), 0, grid.nlat - 1)
+        pj = np.floor((plon + 180.0) / grid.resolution_deg).astype(np.int64) % grid.nlon
+        gi = np.searchsorted(lat_e, plat, side="right") - 1
+        gj = np.searchsorted(lon_e, plon, side="right") - 1
+        ok = (land[pi, pj] > 0) & (gi >= 0) & (gi < nr) & (gj >= 0) & (gj < nc) & (ppop > 0)
+        pi, pj, gi, gj, ppop = pi[ok], pj[ok], gi[ok], gj[ok], ppop[ok]
+        g = gi * nc + gj
+        q = np.bincount(g, weights=ppop, minlength=nr * nc)
+        cnt = data.ravel()
+        scale = np.divide(cnt, q, out=np.zeros_like(q), where=q > 0)
+        scale = np.minimum(scale, 1.0)
+        np.add.at(out, (pi, pj), ppop * scale[g])
+        remainder = (cnt - q * scale).reshape(nr, nc)
+        remainder = np.maximum(remainder, 0.0)
+    spread_counts(
+        np.ascontiguousarray(remainder, np.float64),
+        np.ascontiguousarray(land, np.float64),
+        _csr(si, nr),
+        ti,
+        w,
+        _csr(sj, nc),
+        tj,
+        v,
+        out,
+    )
+    return out

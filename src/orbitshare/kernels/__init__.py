@@ -10,7 +10,7 @@ No xarray, no Skyfield objects, no I/O, no globals; kernels import only ``orbits
 * ``capacity``: sharing each satellite's capacity among the cells it sees, by weight
 * ``visibility``: the chunk kernel (:func:`~orbitshare.kernels.visibility.accumulate_chunk`)
 * ``chunkstate``: the per-cell statistics of a chunk (``ChunkState``) and their exact merge
-* ``inequality``: inequality indices; ``rasterize``: polygon rasterising for the geography
+* ``inequality``: inequality indices
 * ``cuda`` (imports ``numba.cuda``), ``cuda_env`` (detection and the NumPy shim, imports nothing
   heavy): the GPU backend
 

@@ -601,7 +601,7 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
             flow_t = 0.0
             for q in range(tp.shape[0]):
                 flow_t += xt[q]
-            nct = 0
+            nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
             tcells = np.empty(tp.shape[0], np.int64)
             for q in range(tp.shape[0]):
                 c = pc[tp[q]]
@@ -613,7 +613,7 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
                 inT[tcells[i]] = False
         else:
             sats, cells, y, rs, rc, x = _flow_at(hi, pairs, x0, scap, ps, pc, P, D, b, eps, smap, cmap)
-            nct = 0
+            nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
             flow_t = 0.0
             tcells = np.empty(cells.shape[0], np.int64)
             for i in range(cells.shape[0]):
@@ -743,7 +743,7 @@ def _solve(ns, nc, ps, pc, S, D, P, K, rule, eps, x, y, pairs):
             return  # the cells' amounts are the leximin's (unique); a flow would only split them by pair
     lev_s = np.empty(ns, np.int64)
     lev_c = np.empty(nc, np.int64)
-    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x, False, lev_s, lev_c)
+    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x, np.bool_(False), lev_s, lev_c)  # (a typed bool: one compile)
     if rule == 1:
         for c in range(nc):
             y[c] = yf[c]
@@ -765,14 +765,14 @@ def allocate_step(ps, pc, ns, nc, S, D, P, K, rule):
     ps, pc : int64[npair] satellite (0..ns−1) and cell (0..nc−1) of each pair; S float64[ns]; D, K
     float64[nc]; P float64[npair]; rule : 0 maxmin, 1 throughput, 2 proportional. Each connected
     component of the pair graph is solved on its own."""
-    return _allocate(ps, pc, ns, nc, S, D, P, K, rule, True)[0]
+    return _allocate(ps, pc, ns, nc, S, D, P, K, rule, np.bool_(True))[0]  # (typed bools: one compiled _allocate)
 
 
 @njit
 def allocate_cells(ps, pc, ns, nc, S, D, P, K, rule):
     """As :func:`allocate_step`, the served Mbit/s per CELL, float64[nc] (under "maxmin" without the final
     flow that would split the cells' unique amounts among pairs: what the pass needs)."""
-    return _allocate(ps, pc, ns, nc, S, D, P, K, rule, False)[1]
+    return _allocate(ps, pc, ns, nc, S, D, P, K, rule, np.bool_(False))[1]
 
 
 @njit

@@ -848,7 +848,9 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
 def _init_kernel(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo, p):
     n = p.shape[0]
     for i in prange(n):
-        _init_one(epoch_jd[i], epoch_fr[i], bstar[i], ecco[i], argpo[i], inclo[i], mo[i], no_kozai[i], nodeo[i], p, i)
+        _init_one(  # (np.int64: the loop index is unsigned when the parallel loop is lowered; one signature)
+            epoch_jd[i], epoch_fr[i], bstar[i], ecco[i], argpo[i], inclo[i], mo[i], no_kozai[i], nodeo[i], p, np.int64(i)
+        )
 
 
 # ----------------------------------------------------------------------------------------
@@ -1119,7 +1121,7 @@ def _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v):
 def _propagate_kernel(p, tsm, jd, fr, use_jd, e, r, v):
     n = p.shape[0]
     for i in prange(n):
-        _run_sat(p, i, tsm, jd, fr, use_jd, e, r, v)
+        _run_sat(p, np.int64(i), tsm, jd, fr, use_jd, e, r, v)  # (int64: one signature, one compile)
 
 
 # ----------------------------------------------------------------------------------------

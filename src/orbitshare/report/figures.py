@@ -665,8 +665,8 @@ def write_choropleth(
     Mollweide (equal-area) map; return ``[path]``, or ``[]`` without a headline variable.
 
     ``boundaries``: true country boundaries (GeoJSON-like features, or a Natural Earth file read with
-    :func:`orbitshare.geo.naturalearth.read_features`; ``ADM0_A3``/``ISO_A3`` matched to ``countries``'
-    codes). Without them the countries are drawn from the geography's cells (each cell coloured by its
+    :func:`orbitshare.geo.naturalearth.read_features`; joined to ``countries``' codes as the geography joins
+    them, :func:`orbitshare.geo.naturalearth.feature_codes`). Without them the countries are drawn from the geography's cells (each cell coloured by its
     dominant country, :func:`dominant_country`): gridded, and the caption says so. A uniform map is
     marked (:data:`UNIFORM_KEY`). Size :data:`MAP_PIXELS`.
     """
@@ -690,10 +690,11 @@ def write_choropleth(
             from orbitshare.geo.naturalearth import read_features
 
             boundaries = read_features(boundaries)
+        from orbitshare.geo.naturalearth import feature_codes
+
         polys, colours = [], []
-        for ft in boundaries:
-            pr = ft.get("properties") or {}
-            k = index.get(str(pr.get("ADM0_A3")), index.get(str(pr.get("ISO_A3")), -1))
+        for ft, code in zip(boundaries, feature_codes(boundaries), strict=True):  # joined as the geography is
+            k = index.get(code, -1)
             x = values[k] if k >= 0 else np.nan
             if np.isfinite(x):
                 shown.append(float(x))
@@ -702,7 +703,7 @@ def write_choropleth(
                 polys.append(ring * rad)
                 colours.append(rgba)
         ax.add_collection(PolyCollection(polys, facecolors=colours, edgecolors="black", linewidths=0.3))
-        how = "country boundaries from the boundaries file"
+        how = "Natural Earth country boundaries"
     else:
         geo = geography.sortby("lat").sortby("lon")
         dom = dominant_country(geo)
