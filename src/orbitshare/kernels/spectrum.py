@@ -22,7 +22,7 @@ satellite of s is in view), ``inline_steps[s, c]`` (steps at which s is in line 
 ``union_sum[c]`` (the width of the union of the segments used by the systems in view, each segment
 weighted by the largest served share among them: the plain union width without landing rights).
 
-The time blocks run in parallel (``prange``), each with its own accumulators, folded in block order:
+The time blocks run side by side on a pool of threads, each with its own accumulators, folded in block order:
 the float sums depend on the block partition only, which :func:`spectrum_chunk` derives from the chunk
 length (:data:`SPECTRUM_TIME_BLOCKS`), never from the thread count. Cost: O(visible cells) per
 satellite-step (the footprint row walk) plus O(systems² + systems × segments) per cell in view of a
@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import prange
 from numpy.typing import ArrayLike
 
-from orbitshare._jit import njit, pjit
+from orbitshare._jit import njit
 from orbitshare.errors import ParameterError
 from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
 
@@ -226,125 +227,125 @@ def _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_
                         eff[s, b, g] += v
 
 
-@pjit
-def _spectrum_kernel(r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, in_band, width, share,
-                     cosi, prio, nblocks):  # fmt: skip
+@njit
+def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, in_band, width, share,
+                    cosi, prio, nblocks, c1, tp, seg_use, overlap, eff_b, inl_b, uni_b):  # fmt: skip
+    """Time block bb of :func:`_spectrum_blocks` (serial; threads run blocks side by side): its sums into
+    ``eff_b[bb]``, ``inl_b[bb]``, ``uni_b[bb]``."""
     nsat = r.shape[0]
     nt = r.shape[1]
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
     ncell = nlat * nlon
     nsys = in_band.shape[0]
-    nb = in_band.shape[1]
-    nseg = width.shape[0]
     dlon = 2.0 * math.pi / nlon
     dlat = math.pi / nlat
-    c1 = np.empty(nlat)
-    tp = np.empty(nlat)
-    for i in range(nlat):
-        c1[i] = nxy[i] * pxy[i] + nz[i] * pz[i]
-        tp[i] = 2.0 * pxy[i]
-    seg_use = np.zeros((nsys, nseg), np.bool_)
-    for s in range(nsys):
-        for b in range(nb):
-            for q in range(nseg):
-                if in_band[s, b, q]:
-                    seg_use[s, q] = True
-    overlap = np.zeros((nsys, nsys), np.bool_)
-    for s in range(nsys):
-        for t in range(nsys):
-            for q in range(nseg):
-                if s != t and seg_use[s, q] and seg_use[t, q]:
-                    overlap[s, t] = True
+    k0 = (bb * nt) // nblocks
+    k1 = ((bb + 1) * nt) // nblocks
+    eff = eff_b[bb]
+    inl = inl_b[bb]
+    uni = uni_b[bb]
+    best = np.zeros((nsys, ncell))
+    best_sat = np.full((nsys, ncell), -1, np.int64)
+    seen = np.zeros(ncell, np.bool_)
+    cells = np.empty(ncell, np.int64)
+    # the footprint walk's own accumulators (unused here) and its row records
+    diff = np.zeros((1, nlat, nlon + 1), np.int32)
+    sdiff = np.zeros((1, nlat, nlon + 1), np.int64)
+    full = np.zeros((1, nlat), np.int32)
+    touched = np.zeros((1, nlat), np.bool_)
+    rec = np.zeros((nlat, 4), np.int64)
+    ins = np.zeros(nsys, np.bool_)
+    isin = np.zeros(nsys, np.bool_)
+    u = np.zeros((nsys, 3))
+    adj = np.zeros((nsys, nsys), np.bool_)
+    parent = np.zeros(nsys, np.int64)
+    size = np.zeros(nsys, np.int64)
+    for k in range(k0, k1):
+        ncl = 0
+        for isat in range(nsat):
+            if err[isat, k] != 0:
+                continue
+            x = r[isat, k, 0]
+            y = r[isat, k, 1]
+            z = r[isat, k, 2]
+            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+                continue
+            ss = sat_sys[isat]
+            if not seg_use[ss].any():
+                continue  # a system without bands takes no part
+            sm = sin_mask[isat]
+            nrec = footprint_fast(
+                x, y, z, sm, 0, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat,
+                diff, sdiff, full, touched, rec, True,
+            )  # fmt: skip
+            full[0, :] = 0
+            pos = sm >= 0.0
+            s2 = sm * sm
+            for q in range(nrec):
+                i, kind, a0, a1, b1 = record_spans(rec, q, nlon)
+                dz = z - pz[i]
+                ndz = nz[i] * dz
+                dz2 = dz * dz
+                for seg in range(2):
+                    lo = a0 if seg == 0 else 0
+                    hi = a1 if seg == 0 else b1
+                    for jj in range(lo, hi):
+                        cl = cos_lon[jj]
+                        sl = sin_lon[jj]
+                        if kind == 3 and not vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cl, sl):
+                            continue
+                        dx = x - pxy[i] * cl
+                        dy = y - pxy[i] * sl
+                        nd = (nxy[i] * cl) * dx + (nxy[i] * sl) * dy + ndz
+                        el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
+                        g = i * nlon + jj
+                        if best_sat[ss, g] < 0 or el > best[ss, g]:
+                            best_sat[ss, g] = isat
+                            best[ss, g] = el
+                        if not seen[g]:
+                            seen[g] = True
+                            cells[ncl] = g
+                            ncl += 1
+        for q in range(ncl):
+            g = cells[q]
+            _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_band, seg_use, width,
+                        share, cosi, prio, eff, inl, uni, ins, isin, u, adj, parent, size)  # fmt: skip
+            seen[g] = False
+            for s in range(nsys):
+                best_sat[s, g] = -1
+
+
+def _spectrum_blocks(r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, in_band, width, share,
+                     cosi, prio, nblocks):  # fmt: skip
+    """The chunk's time blocks (:func:`_spectrum_block`, serial Numba code that releases the GIL) on a pool of
+    ``numba.get_num_threads()`` threads, then folded in block order (the same float sums whatever the threads).
+    """
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    ncell = nlat * nlon
+    nsys = in_band.shape[0]
+    nb = in_band.shape[1]
+    c1 = nxy * pxy + nz * pz  # (bitwise as the footprint walk's own per-row constants)
+    tp = 2.0 * pxy
+    seg_use = np.ascontiguousarray(in_band.any(axis=1))  # [system, segment]: the system uses the segment
+    overlap = (seg_use[:, None, :] & seg_use[None, :, :]).any(axis=2) & ~np.eye(nsys, dtype=np.bool_)
     eff_b = np.zeros((nblocks, nsys, nb, ncell))
     inl_b = np.zeros((nblocks, nsys, ncell), np.int32)
     uni_b = np.zeros((nblocks, ncell))
-    for bb in prange(nblocks):
-        k0 = (bb * nt) // nblocks
-        k1 = ((bb + 1) * nt) // nblocks
-        eff = eff_b[bb]
-        inl = inl_b[bb]
-        uni = uni_b[bb]
-        best = np.zeros((nsys, ncell))
-        best_sat = np.full((nsys, ncell), -1, np.int64)
-        seen = np.zeros(ncell, np.bool_)
-        cells = np.empty(ncell, np.int64)
-        # the footprint walk's own accumulators (unused here) and its row records
-        diff = np.zeros((1, nlat, nlon + 1), np.int32)
-        sdiff = np.zeros((1, nlat, nlon + 1), np.int64)
-        full = np.zeros((1, nlat), np.int32)
-        touched = np.zeros((1, nlat), np.bool_)
-        rec = np.zeros((nlat, 4), np.int64)
-        ins = np.zeros(nsys, np.bool_)
-        isin = np.zeros(nsys, np.bool_)
-        u = np.zeros((nsys, 3))
-        adj = np.zeros((nsys, nsys), np.bool_)
-        parent = np.zeros(nsys, np.int64)
-        size = np.zeros(nsys, np.int64)
-        for k in range(k0, k1):
-            ncl = 0
-            for isat in range(nsat):
-                if err[isat, k] != 0:
-                    continue
-                x = r[isat, k, 0]
-                y = r[isat, k, 1]
-                z = r[isat, k, 2]
-                if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
-                    continue
-                ss = sat_sys[isat]
-                if not seg_use[ss].any():
-                    continue  # a system without bands takes no part
-                sm = sin_mask[isat]
-                nrec = footprint_fast(
-                    x, y, z, sm, 0, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat,
-                    diff, sdiff, full, touched, rec, True,
-                )  # fmt: skip
-                full[0, :] = 0
-                pos = sm >= 0.0
-                s2 = sm * sm
-                for q in range(nrec):
-                    i, kind, a0, a1, b1 = record_spans(rec, q, nlon)
-                    dz = z - pz[i]
-                    ndz = nz[i] * dz
-                    dz2 = dz * dz
-                    for seg in range(2):
-                        lo = a0 if seg == 0 else 0
-                        hi = a1 if seg == 0 else b1
-                        for jj in range(lo, hi):
-                            cl = cos_lon[jj]
-                            sl = sin_lon[jj]
-                            if kind == 3 and not vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cl, sl):
-                                continue
-                            dx = x - pxy[i] * cl
-                            dy = y - pxy[i] * sl
-                            nd = (nxy[i] * cl) * dx + (nxy[i] * sl) * dy + ndz
-                            el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
-                            g = i * nlon + jj
-                            if best_sat[ss, g] < 0 or el > best[ss, g]:
-                                best_sat[ss, g] = isat
-                                best[ss, g] = el
-                            if not seen[g]:
-                                seen[g] = True
-                                cells[ncl] = g
-                                ncl += 1
-            for q in range(ncl):
-                g = cells[q]
-                _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_band, seg_use, width,
-                            share, cosi, prio, eff, inl, uni, ins, isin, u, adj, parent, size)  # fmt: skip
-                seen[g] = False
-                for s in range(nsys):
-                    best_sat[s, g] = -1
-    # fold the blocks in order
+    args = (r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, in_band, width, share, cosi, prio,
+            nblocks, c1, tp, seg_use, overlap, eff_b, inl_b, uni_b)  # fmt: skip
+    with ThreadPoolExecutor(max_workers=max(1, min(numba.get_num_threads(), nblocks))) as pool:
+        for _ in pool.map(lambda bb: _spectrum_block(bb, *args), range(nblocks)):
+            pass  # (iterating re-raises a block's exception here)
+    # fold the blocks in order (one addition per block and element, as a loop over blocks would)
     eff_o = np.zeros((nsys, nb, ncell))
     inl_o = np.zeros((nsys, ncell), np.int32)
     uni_o = np.zeros(ncell)
-    for g in prange(ncell):
-        for bb in range(nblocks):
-            for s in range(nsys):
-                inl_o[s, g] += inl_b[bb, s, g]
-                for b in range(nb):
-                    eff_o[s, b, g] += eff_b[bb, s, b, g]
-            uni_o[g] += uni_b[bb, g]
+    for bb in range(nblocks):
+        eff_o += eff_b[bb]
+        inl_o += inl_b[bb]
+        uni_o += uni_b[bb]
     return eff_o, inl_o, uni_o
 
 
@@ -393,8 +394,8 @@ def spectrum_chunk(
         return np.zeros((nsys, nb, nlat, nlon)), np.zeros((nsys, nlat, nlon), np.int32), np.zeros((nlat, nlon))
     nblocks = int(max(1, min(nt, SPECTRUM_TIME_BLOCKS if nblocks is None else int(nblocks))))
     lon0 = float(lon[0]) - math.pi / nlon
-    eff, inl, uni = _spectrum_kernel(
-        r, err, sat_sys, sm, *geo[:4], geo[4], geo[5], lon0, inputs.in_band, inputs.width, inputs.share,
-        float(inputs.cos_inline), bool(inputs.priority), nblocks,
+    eff, inl, uni = _spectrum_blocks(
+        r, err, sat_sys, sm, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5], lon0, inputs.in_band, inputs.width,
+        inputs.share, float(inputs.cos_inline), bool(inputs.priority), nblocks,
     )  # fmt: skip
     return eff.reshape(nsys, nb, nlat, nlon), inl.reshape(nsys, nlat, nlon), uni.reshape(nlat, nlon)

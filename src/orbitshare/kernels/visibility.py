@@ -29,7 +29,8 @@ shares its capacity among the cells it sees in proportion to their weight (see
 the counts also turns the factor difference arrays into each cell's factor, its block sum and the
 step's ``delivered`` total.
 
-Parallelism. ``prange`` over contiguous blocks of time steps; each block has its own scratch and
+Parallelism. Contiguous blocks of time steps run side by side on a pool of threads (serial Numba code
+that releases the GIL: no parallel loop to compile); each block has its own scratch and
 accumulators, and blocks are merged in time order with the same exact merge. All visibility
 statistics are integers, so they do not depend on the number of blocks or threads. The capacity
 factor sums are floats added per block in time order, then the blocks in time order: deterministic
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numba
@@ -178,8 +180,7 @@ def allocate_into(
 
 
 # --------------------------------------------------------------------------- the chunk kernel
-@pjit  # parallel: its large np.zeros become parallel fills
-def _accumulate_kernel(
+def _accumulate_blocks(
     r,
     err,
     sat_sys,
@@ -208,6 +209,10 @@ def _accumulate_kernel(
     dem,
     nxt,
 ):
+    """The chunk's blocks (:func:`_run_block`, serial Numba code that releases the GIL) on a pool of
+    ``numba.get_num_threads()`` threads, ``wave`` blocks at a time, each wave folded into the running
+    merge in time order (:func:`_fold_wave`). Python drives the threads, so no kernel is compiled as a
+    parallel loop (that compilation took longer than the block kernel's own)."""
     nt = r.shape[1]
     nsys = min_visible.shape[0]
     nlat = pxy.shape[0]
@@ -216,11 +221,8 @@ def _accumulate_kernel(
     nany = nsys if count_any else 0
     ncap = nsys if (do_cap or do_alloc) else 0
     # per-row constants of the closed form (bitwise the same as row_cos_threshold computes them)
-    c1 = np.empty(nlat)
-    tp = np.empty(nlat)
-    for i in range(nlat):
-        c1[i] = nxy[i] * pxy[i] + nz[i] * pz[i]
-        tp[i] = 2.0 * pxy[i]
+    c1 = nxy * pxy + nz * pz
+    tp = 2.0 * pxy
     if do_cap:
         wh, wl = weight_prefix(w)
     else:
@@ -243,86 +245,84 @@ def _accumulate_kernel(
     # blocks run ``wave`` at a time (in parallel), each wave then folded into the running merge in
     # time order: the same left fold over blocks 0, 1, … as one merge at the end, so the results do
     # not depend on ``wave``; per-block state is held for one wave only
-    for w0 in range(0, nblocks, wave):
-        nbw = min(wave, nblocks - w0)
-        sums = np.zeros((nbw, nsys, nlat, nlon), np.int64)
-        cov = np.zeros((nbw, nsys, nlat, nlon), np.int32)
-        lead = np.zeros((nbw, nsys, nlat, nlon), np.int32)
-        trail = np.zeros((nbw, nsys, nlat, nlon), np.int32)
-        inner = np.zeros((nbw, nsys, nlat, nlon), np.int32)
-        anyc = np.zeros((nbw, nany, nlat, nlon), np.int32)
-        fsum = np.zeros((nbw, ncap, nlat, nlon))
-        _accumulate_wave(
-            r,
-            err,
-            sat_sys,
-            sin_mask,
-            min_visible,
-            pxy,
-            pz,
-            nxy,
-            nz,
-            cos_lon,
-            sin_lon,
-            lon0,
-            nblocks,
-            w0,
-            keep_counts,
-            count_any,
-            do_cap,
-            cap_sat,
-            w,
-            wh,
-            wl,
-            do_alloc,
-            rule,
-            gw_ok,
-            sat_cap,
-            pair_cap,
-            cell_cap,
-            dem,
-            nxt,
-            c1,
-            tp,
-            sums,
-            cov,
-            lead,
-            trail,
-            inner,
-            counts,
-            anyc,
-            fsum,
-            delivered,
-            offered,
-        )
-        _fold_wave(
-            sums,
-            cov,
-            lead,
-            trail,
-            inner,
-            anyc,
-            fsum,
-            count_any,
-            do_cap or do_alloc,
-            out_sum,
-            out_cov,
-            out_lead,
-            out_trail,
-            out_inner,
-            out_all,
-            out_any,
-            out_fs,
-        )
+    nthreads = max(1, min(numba.get_num_threads(), wave))
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        for w0 in range(0, nblocks, wave):
+            nbw = min(wave, nblocks - w0)
+            sums = np.zeros((nbw, nsys, nlat, nlon), np.int64)
+            cov = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+            lead = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+            trail = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+            inner = np.zeros((nbw, nsys, nlat, nlon), np.int32)
+            anyc = np.zeros((nbw, nany, nlat, nlon), np.int32)
+            fsum = np.zeros((nbw, ncap, nlat, nlon))
+            args = (
+                r,
+                err,
+                sat_sys,
+                sin_mask,
+                min_visible,
+                pxy,
+                pz,
+                nxy,
+                nz,
+                cos_lon,
+                sin_lon,
+                lon0,
+                nblocks,
+                w0,
+                keep_counts,
+                count_any,
+                do_cap,
+                cap_sat,
+                w,
+                wh,
+                wl,
+                do_alloc,
+                rule,
+                gw_ok,
+                sat_cap,
+                pair_cap,
+                cell_cap,
+                dem,
+                nxt,
+                c1,
+                tp,
+                sums,
+                cov,
+                lead,
+                trail,
+                inner,
+                counts,
+                anyc,
+                fsum,
+                delivered,
+                offered,
+            )
+            for _ in pool.map(lambda bb: _run_block(bb, *args), range(nbw)):  # noqa: B023 (used at once)
+                pass  # (iterating re-raises a block's exception here)
+            _fold_wave(
+                sums,
+                cov,
+                lead,
+                trail,
+                inner,
+                anyc,
+                fsum,
+                count_any,
+                do_cap or do_alloc,
+                out_sum,
+                out_cov,
+                out_lead,
+                out_trail,
+                out_inner,
+                out_all,
+                out_any,
+                out_fs,
+            )
 
-    out_cap = np.zeros((ncap, nlat, nlon))
-    if do_alloc:
-        out_cap[:] = out_fs  # the served Mbit/s summed over steps
-    else:
-        for s in range(ncap):
-            for i in range(nlat):
-                for j in range(nlon):
-                    out_cap[s, i, j] = w[s, i, j] * out_fs[s, i, j]
+    # with an allocation the served Mbit/s summed over steps, else the sharing factors times the weights
+    out_cap = out_fs if do_alloc else (w[:ncap] * out_fs if ncap else np.zeros((0, nlat, nlon)))
     return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
 
 
@@ -371,9 +371,8 @@ def _run_block(
     delivered,
     offered,
 ):
-    """Block ``w0 + bb`` of :func:`_accumulate_wave` (serial): its statistics into index bb of the per-wave
-    arrays, counts, delivered and offered into its own steps. The parallel driver stays thin (one call per
-    block), which keeps Numba's parallel compilation of the driver short."""
+    """Block ``w0 + bb`` of a wave of :func:`_accumulate_blocks` (serial; threads run blocks side by side):
+    its statistics into index bb of the per-wave arrays, counts, delivered and offered into its own steps."""
     nsat = r.shape[0]
     nt = r.shape[1]
     nsys = min_visible.shape[0]
@@ -620,99 +619,6 @@ def _run_block(
                     cov[bb, s, i, j] = nb - lead[bb, s, i, j] - tr - cov[bb, s, i, j]
                 if copy_any:
                     anyc[bb, s, i, j] = cov[bb, s, i, j]
-
-
-@pjit
-def _accumulate_wave(
-    r,
-    err,
-    sat_sys,
-    sin_mask,
-    min_visible,
-    pxy,
-    pz,
-    nxy,
-    nz,
-    cos_lon,
-    sin_lon,
-    lon0,
-    nblocks,
-    w0,
-    keep_counts,
-    count_any,
-    do_cap,
-    cap_sat,
-    w,
-    wh,
-    wl,
-    do_alloc,
-    rule,
-    gw_ok,
-    sat_cap,
-    pair_cap,
-    cell_cap,
-    dem,
-    nxt,
-    c1,
-    tp,
-    sums,
-    cov,
-    lead,
-    trail,
-    inner,
-    counts,
-    anyc,
-    fsum,
-    delivered,
-    offered,
-):
-    """Blocks w0 .. w0 + len(sums) − 1 of :func:`_accumulate_kernel` in parallel, block b's statistics
-    into index b − w0 of the per-wave arrays (counts, delivered and offered go to their global steps)."""
-    for bb in prange(sums.shape[0]):
-        _run_block(
-            np.int64(bb),  # (the parallel loop's index is unsigned when lowered: one signature, one compile)
-            r,
-            err,
-            sat_sys,
-            sin_mask,
-            min_visible,
-            pxy,
-            pz,
-            nxy,
-            nz,
-            cos_lon,
-            sin_lon,
-            lon0,
-            nblocks,
-            w0,
-            keep_counts,
-            count_any,
-            do_cap,
-            cap_sat,
-            w,
-            wh,
-            wl,
-            do_alloc,
-            rule,
-            gw_ok,
-            sat_cap,
-            pair_cap,
-            cell_cap,
-            dem,
-            nxt,
-            c1,
-            tp,
-            sums,
-            cov,
-            lead,
-            trail,
-            inner,
-            counts,
-            anyc,
-            fsum,
-            delivered,
-            offered,
-        )
 
 
 @pjit
@@ -1048,7 +954,7 @@ def accumulate_chunk(
     # as many as there are threads (a memory bound only: the results do not depend on it)
     per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0) + (24 if do_alloc else 0))
     wave = min(nblocks, max(numba.get_num_threads(), BLOCK_STATE_BYTES // max(per_block, 1)))
-    out = _accumulate_kernel(
+    out = _accumulate_blocks(
         r,
         err,
         system,
