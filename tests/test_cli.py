@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orbitshare import cli
+from orbitshare import cli, runner
 from orbitshare._version import __version__
 from orbitshare.errors import ConfigError, DataError, ElementSetWarning
 from orbitshare.experiment import load_experiment
@@ -318,3 +318,57 @@ def test_elements_info_skip_on_a_file_of_bad_records_reports_zero(tmp_path, caps
     assert out.startswith(f"{bad}: 0 element sets, no epochs, 1 skipped, 0 duplicates dropped\n  skipped: ")
     assert cli.main(["elements", "info", str(bad)]) == 2
     assert capsys.readouterr().err == f"orbitshare: error: {bad}:2: TLE line 1 is 5 characters long, expected 69\n"
+
+
+def test_verbosity_options(tmp_path, capsys):
+    """-q: nothing on stderr; default: the stages and the end; -v: also each stage's time (before or after
+    the sub-command; --quiet is -q)."""
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(TINY_TOML)
+    assert cli.main(["run", str(exp), "--out", str(tmp_path / "a"), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "results.h5" in out
+    assert cli.main(["-v", "run", str(exp), "--out", str(tmp_path / "b")]) == 0
+    _, err = capsys.readouterr()
+    assert "orbitshare: geography ..." in err and "orbitshare: tiny: finished in" in err
+    assert "orbitshare: tiny: stages: geography" in err  # -v: the debug line of the stage times
+    assert f"orbitshare: tiny: {36 * 72} cells, 10 steps, 16 satellites; estimated peak memory" in err  # and sizes
+    assert cli.main(["run", str(exp), "--out", str(tmp_path / "b")]) == 0  # up to date: said at INFO
+    _, err = capsys.readouterr()
+    assert "up to date" in err and "stages:" not in err
+    assert cli.main(["--quiet", "run", str(exp), "--out", str(tmp_path / "b")]) == 0
+    assert capsys.readouterr().err == ""
+    for argv, verbosity in ((["-v", "sweep", "x.toml", "-q", "-q"], -1), (["sweep", "x.toml", "-vv"], 2), (["run"], 0)):
+        assert cli._verbosity(cli.build_parser().parse_args(argv)) == verbosity, argv
+
+
+def test_dry_run_prints_the_sizes_and_writes_nothing(small_run, tmp_path, monkeypatch, capsys):
+    """``run --dry-run`` and ``estimate``: exit 0, nothing written; the sizes of SMALL_TOML by hand (5° grid,
+    200 one-minute steps, 24 x 22 + 12 x 49 Walker satellites); the satellite-cell pairs in view per step
+    against the pairs the small run saw (sum over cells of the mean satellites visible); the expected time
+    against the small run's measured time, within the stated factor."""
+    _, exp, run_dir, p = small_run
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(exp), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # not even runs/
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert lines["cells"].startswith(f"{(180 // 5) * (360 // 5):,} (36 x 72 of 5 deg)")
+    assert lines["steps"].startswith("200 of 60 s (2026-01-01T00:00:00Z to 2026-01-01T03:20:00Z)")
+    assert lines["satellites"] == f"{24 * 22 + 12 * 49:,}"
+    assert lines["systems"] == f"2 (Shell A: {24 * 22:,}, Polar B: {12 * 49:,} satellites)"
+    assert lines["pass"].startswith("40 chunks of 5 steps")
+    assert lines["run directory"] == str(tmp_path / "runs" / "small")
+    assert cli.main(["estimate", str(exp), "--out", str(tmp_path / "x")]) == 0
+    again = capsys.readouterr().out.splitlines()  # the same but the run directory (and the memory limit, which
+    want = out.replace(str(tmp_path / "runs" / "small"), str(tmp_path / "x")).splitlines()  # is of the moment)
+    assert [x for x in again if not x.startswith("memory:")] == [x for x in want if not x.startswith("memory:")]
+    assert list(tmp_path.iterdir()) == []
+    est = runner.dry_run(exp)
+    cov = open_results(run_dir / "results.h5", "coverage")
+    seen = float(cov["mean_visible"].sum())  # (satellite, cell) pairs in view, mean over the steps
+    assert 0.6 < est.pairs_per_step / seen < 1.5, (est.pairs_per_step, seen)  # 0.71 measured (DryRun)
+    measured = float(p.stderr.split("finished in ")[1].split(" s")[0])
+    # the rates are stated to within 2-3x; a quiet machine with warm caches runs faster than the calibration
+    # (load 3-7) and a loaded one slower: a factor of 6 either way still catches a wrong unit or formula
+    assert 1 / 6 < measured / est.seconds < 6, (measured, est.stage_seconds)

@@ -325,3 +325,81 @@ def test_lazy_and_tree(tmp_path):
     assert set(tree.children) == {"coverage", "spectrum"}
     _assert_same(tree["coverage"].to_dataset(), cov)
     assert tree.attrs["Conventions"] == "CF-1.10"
+
+
+def _with_period(ds: xr.Dataset, start: str = "2026-08-18T00:00:00Z", end: str = "2026-08-18T00:06:00Z") -> xr.Dataset:
+    return ds.assign_attrs(time_coverage_start=start, time_coverage_end=end)
+
+
+def test_time_means_get_a_bounded_scalar_time_coordinate_in_the_file(tmp_path):
+    """CF 7.1/7.3: the time means name a scalar coordinate ``period`` with bounds [start, end] in the file;
+    open_results gives back exactly what was written."""
+    cov = _with_period(coverage_like())  # 6 steps of 60 s from 00:00: the period [00:00, 00:06)
+    countries = xr.Dataset(
+        {"served": ("country", [1.0, 2.0, 3.0], {"units": "Mbit/s", "cell_methods": "time: mean area: sum"})},
+        coords={"country": ["FRA", "TUV", "NZL"]},
+    )  # no time_coverage_* of its own: the period of the coverage group
+    path = tmp_path / "results.nc"
+    save_results({"coverage": cov, "countries": countries}, path)
+    duration = (np.datetime64("2026-08-18T00:06:00") - np.datetime64("2026-08-18T00:00:00")) / np.timedelta64(1, "s")
+    assert duration == 360.0
+    with h5netcdf.File(path, "r") as f:
+        for name in ("coverage", "countries"):
+            g = f.groups[name]
+            p, b = g.variables["period"], g.variables["period_bnds"]
+            assert p.shape == () and b.shape == (2,), name
+            assert p.attrs["standard_name"] == "time" and p.attrs["bounds"] == "period_bnds"
+            assert p.attrs["units"] == "seconds since 2026-08-18 00:00:00"
+            assert p.attrs["calendar"] == "proleptic_gregorian"
+            assert float(p[()]) == duration / 2 and list(b[:]) == [0.0, duration]
+            assert "_FillValue" not in p.attrs and "_FillValue" not in b.attrs
+        g = f.groups["coverage"]
+        assert g.variables["covered_fraction"].attrs["cell_methods"] == "period: mean"
+        assert g.variables["max_gap_s"].attrs["cell_methods"] == "period: maximum"
+        assert "period" in g.variables["covered_fraction"].attrs["coordinates"].split()
+        assert "cell_methods" not in g.variables["counts"].attrs  # over time: not a time mean
+        c = f.groups["countries"].variables["served"]
+        assert c.attrs["cell_methods"] == "period: mean area: sum"
+    plain = xr.open_dataset(path, group="countries", engine="h5netcdf")  # any CF reader: a bounded time
+    try:
+        assert plain["period"].values == np.datetime64("2026-08-18T00:03:00", "ns")
+        np.testing.assert_array_equal(
+            plain["period_bnds"].values, np.array(["2026-08-18T00:00", "2026-08-18T00:06"], "datetime64[ns]")
+        )
+    finally:
+        plain.close()
+    back = open_results(path)
+    _assert_same(back["coverage"], cov)
+    _assert_same(back["countries"], countries)
+    assert back["coverage"].covered_fraction.attrs["cell_methods"] == "time: mean"
+    lazy = open_results(path, lazy=True)
+    try:
+        _assert_same(lazy["countries"].load(), countries)
+    finally:
+        for d in lazy.values():
+            d.close()
+    _assert_same(open_tree(path)["coverage"].to_dataset(), cov)
+    single = tmp_path / "single.nc"  # one Dataset in the root group: likewise
+    save_results(cov, single)
+    with h5netcdf.File(single, "r") as f:
+        assert list(f.variables["period_bnds"][:]) == [0.0, duration]
+    xr.testing.assert_identical(open_results(single).drop_attrs(), cov.drop_attrs())
+
+
+def test_no_period_without_time_means_a_known_period_or_when_period_is_taken(tmp_path):
+    cov = coverage_like()  # no time_coverage_start/end: the period is unknown
+    path = tmp_path / "a.nc"
+    save_results({"coverage": cov}, path)
+    with h5netcdf.File(path, "r") as f:
+        assert "period" not in f.groups["coverage"].variables
+        assert f.groups["coverage"].variables["covered_fraction"].attrs["cell_methods"] == "time: mean"
+    taken = _with_period(cov)
+    taken["covered_fraction"].attrs["cell_methods"] = "period: mean"  # a name of the caller's: written as it is
+    save_results({"coverage": taken}, tmp_path / "b.nc")
+    with h5netcdf.File(tmp_path / "b.nc", "r") as f:
+        assert "period" not in f.groups["coverage"].variables
+    _assert_same(open_results(tmp_path / "b.nc")["coverage"], taken)
+    equity = xr.Dataset({"gini": ("system", [0.1, 0.2], {"units": "1"})}, coords={"system": ["a", "b"]})
+    save_results({"equity": _with_period(equity)}, tmp_path / "c.nc")  # no time means: nothing added
+    with h5netcdf.File(tmp_path / "c.nc", "r") as f:
+        assert "period" not in f.groups["equity"].variables

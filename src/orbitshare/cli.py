@@ -15,6 +15,11 @@ Exit codes:
 
 ``--debug`` prints the traceback on stderr (before the same one-line message and exit code)
 instead of writing it to a file.
+
+Verbosity (before or after the sub-command): ``-q`` / ``--quiet`` warnings and errors only, no progress;
+the default adds the stages and where the files went; ``-v`` / ``--verbose`` adds the sizes and each
+stage's time (:mod:`orbitshare.log`). Progress bars (:mod:`orbitshare.progress`) are ``tqdm`` bars on a
+terminal and plain lines otherwise.
 """
 
 from __future__ import annotations
@@ -42,14 +47,22 @@ from orbitshare.errors import ConfigError, DataError, OrbitshareError
 from orbitshare.experiment import load_experiment, validate_experiment
 from orbitshare.kernels.cuda_env import cuda_info
 from orbitshare.kernels.frames import gmst1982
+from orbitshare.log import configure_logging, get_logger
 from orbitshare.report.tables import write_csv_rows
-from orbitshare.runner import compare_runs, install_signal_handlers, run
+from orbitshare.runner import compare_runs, dry_run, install_signal_handlers, run
 from orbitshare.sensitivity import sweep
 from orbitshare.timegrid import EPHEMERIS_FILE, FINALS_FILE, data_kernel_path
 
 __all__ = ["main", "build_parser", "traceback_dir", "EXIT_OK", "EXIT_INTERNAL", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_log = get_logger("cli")
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    """``-v`` count minus ``-q`` count (given before or after the sub-command)."""
+    return int(getattr(args, "verbose", 0) or 0) - int(getattr(args, "quiet", 0) or 0)
 
 
 def _input_file(path: str, what: str = "file") -> Path:
@@ -67,27 +80,48 @@ def _output_dir(path: str) -> None:
         raise DataError(f"{path}: directory {d} does not exist")
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """``orbitshare estimate [EXPERIMENT.toml]`` (``orbitshare run --dry-run``): the cells, steps, satellites,
+    systems, memory, output and expected time of a run, on stdout; nothing is computed or written."""
+    est = dry_run(args.experiment, getattr(args, "out", None))
+    print("\n".join(est.lines()))
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``orbitshare run [EXPERIMENT.toml]``: run an experiment into its run directory."""
+    if args.dry_run:
+        return cmd_estimate(args)
     exp = load_experiment(args.experiment)
+    if exp.estimate is not None:
+        e = exp.estimate
+        _log.debug("%s: %d cells, %d steps, %d satellites; %s", exp.name, e.cells, e.steps, e.satellites, e.summary())
     restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the next checkpoint
     try:
-        res = run(exp, args.out, overwrite=args.overwrite, resume=args.resume, progress=not args.quiet)
+        res = run(exp, args.out, overwrite=args.overwrite, resume=args.resume, progress=_verbosity(args) >= 0)
     finally:
         restore()
     for p in res.files:
         print(p)
-    if not args.quiet and res.up_to_date:
-        print(
-            f"orbitshare: {exp.name}: up to date in {res.out_dir} (a finished run of the same experiment, inputs "
-            "and orbitshare version); pass --overwrite to run it again",
-            file=sys.stderr,
+    if res.up_to_date:
+        _log.info(
+            "%s: up to date in %s (a finished run of the same experiment, inputs and orbitshare version); "
+            "pass --overwrite to run it again",
+            exp.name,
+            res.out_dir,
         )
-    elif not args.quiet:
-        print(
-            f"orbitshare: {exp.name}: finished in {res.timings.get('total', 0.0):.1f} s into {res.out_dir}"
-            + (f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else ""),
-            file=sys.stderr,
+    else:
+        _log.info(
+            "%s: finished in %.1f s into %s%s",
+            exp.name,
+            res.timings.get("total", 0.0),
+            res.out_dir,
+            f" (resumed after {res.resumed_chunks} chunk(s))" if res.resumed_chunks else "",
+        )
+        _log.debug(
+            "%s: stages: %s",
+            exp.name,
+            ", ".join(f"{k} {v:.2f} s" for k, v in res.timings.items() if k != "total"),
         )
     return EXIT_OK
 
@@ -97,15 +131,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     restore = install_signal_handlers()  # SIGINT/SIGTERM: stop after the current sample's next checkpoint
     try:
         res = sweep(
-            args.experiment, out=args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet
+            args.experiment,
+            out=args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=_verbosity(args) >= 0,
         )
     finally:
         restore()
     for p in res.files:
         print(p)
-    if not args.quiet:
-        skipped = f" ({len(res.skipped)} found finished)" if res.skipped else ""
-        print(f"orbitshare: sweep of {res.nsamples} samples{skipped} into {res.out_dir}", file=sys.stderr)
+    skipped = f" ({len(res.skipped)} found finished)" if res.skipped else ""
+    _log.info("sweep of %d samples%s into %s", res.nsamples, skipped, res.out_dir)
     return EXIT_OK
 
 
@@ -232,11 +269,24 @@ def cmd_elements_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verbosity_options(parser: argparse.ArgumentParser, sub: bool = True) -> None:
+    """``-v/--verbose`` and ``-q/--quiet`` (counted) on ``parser``; on a sub-command they add to the
+    main parser's (``argparse.SUPPRESS``: a sub-command's default must not reset them)."""
+    default: Any = argparse.SUPPRESS if sub else 0
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default, help="more messages on stderr (sizes, stage times)"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="count", default=default, help="warnings and errors only on stderr, no progress"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orbitshare`` command (each sub-command sets ``func``)."""
     p = argparse.ArgumentParser(prog="orbitshare", description="How equitably the world shares orbit and spectrum.")
     p.add_argument("--version", action="version", version=f"orbitshare {__version__}")
     p.add_argument("--debug", action="store_true", help="print tracebacks on stderr")
+    _verbosity_options(p, sub=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run an experiment (default: the embedded default experiment)")
@@ -244,7 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run directory (default: runs/<experiment name> in the current directory)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing run in the run directory")
     r.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the sizes, memory, output and expected time of the run; compute and write nothing",
+    )
+    _verbosity_options(r)
     r.set_defaults(func=cmd_run)
 
     sw = sub.add_parser("sweep", help="run the samples of an experiment's [sweep] and combine them")
@@ -252,8 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", help="sweep directory (default: runs/<experiment name>_sweep in the current directory)")
     sw.add_argument("--overwrite", action="store_true", help="replace an existing sweep in the sweep directory")
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep (finished samples are kept)")
-    sw.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _verbosity_options(sw)
     sw.set_defaults(func=cmd_sweep)
+
+    est = sub.add_parser(
+        "estimate", help="sizes, memory, output and expected time of a run, without running it (run --dry-run)"
+    )
+    est.add_argument("experiment", nargs="?", help="experiment file (TOML); default: the embedded default")
+    est.add_argument("--out", help="run directory it would write (default: runs/<experiment name>)")
+    est.set_defaults(func=cmd_estimate)
 
     v = sub.add_parser("validate", help="validate an experiment file and print the resolved configuration")
     v.add_argument("experiment")
@@ -356,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) and usage errors (2), already printed
         return EXIT_OK if exc.code is None else exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    configure_logging(_verbosity(args))
     try:
         return int(args.func(args))
     except OrbitshareError as exc:

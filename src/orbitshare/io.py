@@ -45,6 +45,17 @@ The root group carries ``Conventions = "CF-1.10"``, ``title``, ``source`` and ``
 provenance gives them); coordinate and bounds variables are written without ``_FillValue`` (CF: they
 may hold no missing values). Project metadata uses attribute names starting ``orbitshare_`` (never a
 leading underscore, which netCDF reserves).
+
+Time means (CF 7.1, 7.3): a group whose variables carry ``cell_methods`` naming ``time:`` (a mean or
+maximum over the run's period) without a ``time`` dimension gets, in the file, a scalar coordinate
+``period`` (``standard_name = "time"``, ``units = "seconds since <start>"``, ``calendar =
+"proleptic_gregorian"``, the midpoint of the period) with bounds ``period_bnds`` = [0, duration]
+(seconds since the start; no fill values), and those ``cell_methods`` name it (``"period: mean"``).
+The period is the groups' ``time_coverage_start`` / ``time_coverage_end`` attributes (the first group
+that has both; steps at ``start + k * step``, the end exclusive). :func:`open_results` undoes this
+(the Datasets read back are the ones written); plain ``xarray.open_dataset(path, group=...)`` shows
+the CF form, with ``period`` and ``period_bnds`` decoded as datetimes. A Dataset that already holds a
+``period`` variable, or ``cell_methods`` naming ``period:``, is written as it is.
 """
 
 from __future__ import annotations
@@ -54,6 +65,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -65,7 +77,8 @@ import xarray as xr
 from orbitshare._version import __version__
 from orbitshare.atomic import atomic_path
 from orbitshare.elements.elementset import ElementSet
-from orbitshare.errors import ParameterError, ParameterTypeError
+from orbitshare.errors import OrbitshareError, ParameterError, ParameterTypeError
+from orbitshare.log import get_logger
 from orbitshare.timegrid import to_datetime
 
 __all__ = [
@@ -79,6 +92,7 @@ __all__ = [
     "epoch_summary",
 ]
 
+_log = get_logger("io")
 _DTYPE_ATTR = "orbitshare_dtype"
 _BOUNDS_ATTR = "orbitshare_bounds_attrs"
 _OLD_ATTRS = {"_orbitshare_dtype": _DTYPE_ATTR, "_orbitshare_bounds_attrs": _BOUNDS_ATTR}  # before 0.2
@@ -94,6 +108,11 @@ _BOUNDS_DROPPED = (
     "leap_year",
     "month_lengths",
 )
+# the scalar time coordinate of the time means (module docstring, "Time means")
+_PERIOD, _PERIOD_BNDS, _PERIOD_ROLE = "period", "period_bnds", "orbitshare_role"
+_PERIOD_ROLE_VALUE = "period of the time means (added on writing, removed by open_results)"
+_TIME_NAME = re.compile(r"(?<!\S)time:(?=\s)")
+_PERIOD_NAME = re.compile(r"(?<!\S)period:(?=\s)")
 _CHUNK_BYTES = 1 << 20
 _COMPLEVEL = 4
 _TIME_UNITS = "nanoseconds since 1970-01-01T00:00:00"
@@ -254,6 +273,71 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(ch)
 
 
+def _time_period(datasets: Mapping[str, xr.Dataset] | list[xr.Dataset]) -> tuple[np.datetime64, np.datetime64] | None:
+    """(start, end) of the run from the first Dataset with ``time_coverage_start`` and ``_end`` (None: none
+    has both, or they do not parse, or end is not after start)."""
+    for ds in datasets.values() if isinstance(datasets, Mapping) else datasets:
+        a, b = ds.attrs.get("time_coverage_start"), ds.attrs.get("time_coverage_end")
+        if not (isinstance(a, str) and isinstance(b, str) and a and b):
+            continue
+        try:
+            start, end = _as_datetime64(a, "time_coverage_start"), _as_datetime64(b, "time_coverage_end")
+        except (OrbitshareError, ValueError, TypeError):
+            continue
+        if end > start:
+            return start, end
+    return None
+
+
+def _time_mean_vars(ds: xr.Dataset) -> list[Hashable]:
+    """The variables of ``ds`` whose ``cell_methods`` name ``time:`` but which have no time dimension."""
+    return [
+        name
+        for name, v in ds.variables.items()
+        if isinstance(cm := v.attrs.get("cell_methods"), str) and _TIME_NAME.search(cm + " ") and "time" not in v.dims
+    ]
+
+
+def _add_period(ds: xr.Dataset, period: tuple[np.datetime64, np.datetime64] | None) -> xr.Dataset:
+    """``ds`` with the scalar coordinate ``period`` and its bounds for its time means (module docstring)."""
+    names = _time_mean_vars(ds)
+    if period is None or not names or _PERIOD in ds.variables or _PERIOD_BNDS in ds.variables:
+        return ds
+    if any(_PERIOD_NAME.search(str(v.attrs.get("cell_methods", "")) + " ") for v in ds.variables.values()):
+        return ds
+    ds = ds.copy(deep=False)  # new variables (their attrs copied): the caller's Dataset stays as it is
+    start, end = period
+    duration = float((end - start) / np.timedelta64(1, "ns")) / 1e9
+    nv = "bnds" if ds.sizes.get("bnds", 2) == 2 else "period_nv"
+    origin = np.datetime_as_string(start, unit="s").replace("T", " ")
+    attrs = {
+        "standard_name": "time",
+        "long_name": "period of the time means",
+        "units": f"seconds since {origin}",
+        "calendar": "proleptic_gregorian",
+        "bounds": _PERIOD_BNDS,
+        _PERIOD_ROLE: _PERIOD_ROLE_VALUE,
+    }
+    for name in names:
+        v = ds.variables[name]
+        v.attrs = {**v.attrs, "cell_methods": _TIME_NAME.sub("period:", v.attrs["cell_methods"] + " ")[:-1]}
+    ds = ds.assign_coords({_PERIOD: xr.Variable((), duration / 2.0, attrs)})
+    ds[_PERIOD_BNDS] = xr.Variable((nv,), np.array([0.0, duration]))
+    return ds
+
+
+def _drop_period(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`_add_period` on a Dataset read back (nothing when ``period`` is not the one it added)."""
+    if _PERIOD not in ds.variables or ds.variables[_PERIOD].attrs.get(_PERIOD_ROLE) != _PERIOD_ROLE_VALUE:
+        return ds
+    ds = ds.drop_vars([n for n in (_PERIOD, _PERIOD_BNDS) if n in ds.variables])
+    for v in ds.variables.values():
+        cm = v.attrs.get("cell_methods")
+        if isinstance(cm, str) and "time" not in v.dims and _PERIOD_NAME.search(cm + " "):
+            v.attrs = {**v.attrs, "cell_methods": _PERIOD_NAME.sub("time:", cm + " ")[:-1]}
+    return ds
+
+
 def _prepare(ds: xr.Dataset) -> tuple[xr.Dataset, dict[Hashable, dict[str, Any]]]:
     """Copy of ``ds`` with encodings set for writing and string dtypes recorded."""
     ds = ds.copy(deep=False)
@@ -350,7 +434,8 @@ def save_results(
         out = ds_or_mapping.copy(deep=False)
         out.attrs = {**ds_or_mapping.attrs, **attrs}
         with atomic_path(path, overwrite=overwrite) as tmp:
-            _write_group(out, tmp, None, "w")
+            _write_group(_add_period(out, _time_period([out])), tmp, None, "w")
+        _log.debug("wrote %s (one Dataset, %d variables)", path, len(out.variables))
         return out
     if not isinstance(ds_or_mapping, Mapping) or not ds_or_mapping:
         raise ParameterTypeError(
@@ -369,14 +454,18 @@ def save_results(
     attrs = provenance_attrs(provenance, start=starts[0] if starts else None)
     with atomic_path(path, overwrite=overwrite) as tmp:
         xr.Dataset(attrs=attrs).to_netcdf(tmp, mode="w", engine="h5netcdf")
+        period = _time_period(groups)
         for name, ds in groups.items():
-            _write_group(ds, tmp, name, "a")
+            _write_group(_add_period(ds, period), tmp, name, "a")
+    _log.debug("wrote %s (groups %s)", path, ", ".join(groups))
     return dict(groups)
 
 
 # --------------------------------------------------------------------------- reading
 def _restore(ds: xr.Dataset) -> xr.Dataset:
-    """Undo what :func:`_prepare` recorded: string dtypes and the bounds attributes xarray dropped."""
+    """Undo what :func:`_prepare` recorded: string dtypes, the bounds attributes xarray dropped, the
+    scalar time coordinate of the time means."""
+    ds = _drop_period(ds)
     for name in list(ds.variables):
         var = ds.variables[name]
         if any(k in var.attrs for k in _OLD_ATTRS):

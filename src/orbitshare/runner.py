@@ -62,16 +62,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
-import math
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 import numba
 import numpy as np
@@ -116,9 +114,10 @@ from orbitshare.experiment import (
     load_experiment,
 )
 from orbitshare.experiment.build import build_epfd_kwargs, service_options
-from orbitshare.experiment.schema import MAP_VARIABLES
+from orbitshare.experiment.schema import ALLOCATION_RULES, MAP_VARIABLES, size_text
 from orbitshare.geo.naturalearth import find_boundaries, find_population
 from orbitshare.io import open_results, read_provenance, save_results
+from orbitshare.progress import Progress
 from orbitshare.report.document import MAPS_NOTE, report_meta, write_report
 from orbitshare.report.epfd import EPFD_BLOCKS, epfd_blocks, write_epfd_maps
 from orbitshare.report.figures import (
@@ -138,6 +137,8 @@ from orbitshare.rundir import STAGING, RunDirectory, locked, read_manifest
 
 __all__ = [
     "run",
+    "dry_run",
+    "DryRun",
     "Results",
     "Progress",
     "compare_runs",
@@ -195,89 +196,185 @@ class Results:
 
 
 # ============================================================================ progress
-class Progress:
-    """A tiny per-stage progress bar on a stream (stderr).
+# Progress (the stages' bars or plain lines on stderr) lives in orbitshare.progress; imported above.
 
-    On a TTY: one ``\\r``-refreshed line per stage with a bar, percentage and ETA. Otherwise plain
-    lines (no ``\\r``): the stage start, at most one update every ``interval_s`` seconds, the end.
-    ``enabled=False`` prints nothing.
+
+# ============================================================================ dry run
+#: Seconds per thread of the streaming pass, calibrated on this project's 2-core x86-64 CI-class machine
+#: (one thread, ``compute.threads = 1``, other jobs sharing the cores) with the runner's timings of the
+#: small test experiment (1116 + 588 Walker satellites, 60 s steps): coverage only at 5° and 1°, 200 steps
+#: (pass 0.57 s and 3.50 s), and capacity under "maxmin" at 5° (200 steps, 8.7 s) and 1° (100 steps,
+#: 29.2 s). Per satellite-step (propagation and the footprint rows) and per satellite-step-footprint-cell
+#: (the cells inside each satellite's footprint, :func:`orbitshare.experiment.budget.footprint_cells`):
+TIME_S_PER_SAT_STEP = 2.0e-6
+TIME_S_PER_PAIR_STEP = 1.8e-8
+#: the same under an allocation rule ("maxmin", "throughput": the per-step allocation of every pair)
+ALLOCATION_S_PER_SAT_STEP = 2.5e-5
+ALLOCATION_S_PER_PAIR_STEP = 3.0e-7
+#: each time chunk of a run (its checkpoint, written and fsync'ed, and the chunk's set-up): the small test
+#: experiment in 40 chunks of 5 steps against 1 chunk of 200 took 0.3 s more per chunk, measured with the
+#: machine's 2 cores oversubscribed (load 7); about 0.2 s on a machine of one's own
+CHUNK_S = 0.2
+#: the other stages, measured with the same runs: the accounts per cell and system, writing results.h5,
+#: and the report with its figures (written with the "countries" dataset); per map figure from the
+#: default experiment's run (2° grid, 12 map figures: writing 17.0 s; its pass 82.5 s on 2 threads, where
+#: these rates give 78 s)
+ACCOUNTS_S_PER_CELL_SYSTEM = 2.0e-5
+WRITE_RESULTS_S = 1.0
+WRITE_REPORT_S = 3.5
+WRITE_MAP_S = 1.0
+#: the geography read from its cache (a first build at a new resolution takes longer: seconds to a minute)
+GEOGRAPHY_CACHED_S = 0.5
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What :func:`run` would do with an experiment, computed without running it (:func:`dry_run`).
+
+    Sizes: ``cells`` (grid cells), ``steps`` (time steps), ``satellites`` (all systems; an upper bound when
+    an element file was sized rather than parsed: ``satellites_exact``), ``systems`` (name → satellites),
+    ``chunk_steps`` and ``chunks`` of the streaming pass, ``threads``. Estimates: ``peak_bytes`` (memory)
+    and ``output_bytes`` (the run directory) from :func:`orbitshare.experiment.budget.estimate_resources`;
+    ``pairs_per_step`` (satellite-cell pairs in view per step, from the footprint caps over the mean cell
+    area: 0.71 of the pairs the small test experiment's inclined shells see, whose high-latitude cells are
+    smaller); ``seconds`` (expected time, s) and ``stage_seconds`` (per stage) from the calibrated rates of
+    this module (``TIME_S_PER_...``, ``CHUNK_S``), the pass divided by the thread count (ideal scaling).
     """
 
-    def __init__(self, enabled: bool = True, stream: IO[str] | None = None, interval_s: float = 2.0) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        self.enabled = bool(enabled)
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.tty = False
-        self.interval_s = interval_s
-        self._name: str | None = None
-        self._total: int | None = None
-        self._t0 = self._last = 0.0
-        self._done0 = 0
+    experiment: Experiment
+    out_dir: Path
+    cells: int
+    steps: int
+    satellites: int
+    satellites_exact: bool
+    systems: dict[str, int]
+    chunk_steps: int
+    chunks: int
+    threads: int
+    pairs_per_step: int
+    peak_bytes: int
+    limit_bytes: int | None
+    output_bytes: int
+    stage_seconds: dict[str, float]
 
-    def _write(self, text: str) -> None:
-        if self.enabled:
-            try:
-                self.stream.write(text)
-                self.stream.flush()
-            except (OSError, ValueError):  # pragma: no cover - closed stream
-                pass
+    @property
+    def seconds(self) -> float:
+        """Expected time of the run, s (the sum of ``stage_seconds``)."""
+        return float(sum(self.stage_seconds.values()))
 
-    def start(self, name: str, total: int | None = None, done: int = 0) -> None:
-        """Begin the stage ``name`` of ``total`` units (None: no bar), ``done`` of them already."""
-        self._name, self._total, self._t0, self._last = name, total, time.perf_counter(), 0.0
-        self._done0 = done
-        if self.tty:
-            self._render(done)
-        else:
-            self._write(f"orbitshare: {name} ...\n")
+    def lines(self) -> list[str]:
+        """The summary ``orbitshare run --dry-run`` prints, one ``key: value`` a line."""
+        exp = self.experiment
+        g = exp.grid.resolution_deg
+        sats = f"{self.satellites:,}" + ("" if self.satellites_exact else " (at most: element files sized, not read)")
+        limit = "unknown" if self.limit_bytes is None else size_text(self.limit_bytes)
+        stages = ", ".join(f"{k} {_duration(v)}" for k, v in self.stage_seconds.items())
+        return [
+            f"experiment: {exp.name}" + (f" ({exp.source})" if exp.source else ""),
+            f"run directory: {self.out_dir}",
+            f"cells: {self.cells:,} ({round(180 / g)} x {round(360 / g)} of {g:g} deg)",
+            f"steps: {self.steps:,} of {exp.time.step_s:g} s "
+            f"({_iso_text(exp.time.start)} to {_iso_text(exp.time.stop)})",
+            f"systems: {len(self.systems)} ("
+            + ", ".join(f"{name}: {n:,}" for name, n in self.systems.items())
+            + " satellites)",
+            f"satellites: {sats}",
+            f"pass: {self.chunks:,} chunks of {self.chunk_steps:,} steps on {self.threads} threads, "
+            f"{self.pairs_per_step:,} satellite-cell pairs in view per step",
+            f"datasets: {', '.join(exp.outputs.datasets)}; files: {', '.join(exp.outputs.files)}",
+            f"memory: {size_text(self.peak_bytes)} estimated peak (limit {limit})",
+            f"output: {size_text(self.output_bytes)} estimated",
+            f"expected time: {_duration(self.seconds)} ({stages}; rates of a 2-core test machine, "
+            "one thread, scaled by the threads: expect within a factor of 2-3)",
+            "dry run: nothing computed or written",
+        ]
 
-    def update(self, done: int) -> None:
-        """``done`` units of the current stage are finished (shown at most every ``interval_s``)."""
-        if self._name is None:
-            return
-        now = time.perf_counter()
-        if self.tty:
-            if now - self._last >= 0.1 or done == self._total:
-                self._last = now
-                self._render(done)
-        elif now - self._last >= self.interval_s and now - self._t0 >= self.interval_s:
-            self._last = now
-            self._write(f"orbitshare: {self._name}: {self._status(done)}\n")
 
-    def _status(self, done: int) -> str:
-        total = self._total
-        if not total:
-            return f"{done}"
-        el = time.perf_counter() - self._t0
-        rate_done = done - self._done0
-        eta = el / rate_done * (total - done) if rate_done > 0 else float("nan")
-        eta_s = "--:--" if not math.isfinite(eta) else f"{int(eta) // 60:d}:{int(eta) % 60:02d}"
-        return f"{done}/{total} ({100.0 * done / total:3.0f}%) ETA {eta_s}"
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
-    def _render(self, done: int) -> None:
-        total = self._total
-        if total:
-            w = 24
-            fill = int(w * done / total)
-            bar = "[" + "#" * fill + "." * (w - fill) + "] "
-        else:
-            bar = ""
-        self._write(f"\r\x1b[2K{self._name} {bar}{self._status(done)}")
 
-    def done(self, note: str = "") -> float:
-        """End the current stage (``note`` in parentheses); return its duration, s."""
-        if self._name is None:
-            return 0.0
-        dt = time.perf_counter() - self._t0
-        extra = f" ({note})" if note else ""
-        if self.tty:
-            self._write(f"\r\x1b[2K{self._name}: done in {dt:.1f} s{extra}\n")
-        else:
-            self._write(f"orbitshare: {self._name}: done in {dt:.1f} s{extra}\n")
-        self._name = None
-        return dt
+def _iso_text(t: Any) -> str:
+    if isinstance(t, _dt.datetime):
+        return t.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(t)
+
+
+def dry_run(
+    experiment: Experiment | str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> DryRun:
+    """The sizes, memory, output and expected time of running ``experiment`` (a validated
+    :class:`~orbitshare.experiment.schema.Experiment`, a path, or None for the embedded default) into
+    ``out_dir`` (default ``runs/<name>``), without running it: nothing is computed, built, downloaded
+    or written (element files are parsed for their satellite counts). See :class:`DryRun`.
+
+    Raises :class:`~orbitshare.errors.ConfigError` for a bad experiment, as :func:`run` does (also for one
+    whose estimated peak memory is over the limit: the message names the estimate and its largest part).
+    """
+    from orbitshare.experiment.budget import available_threads, footprint_pairs, satellite_count
+
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, deep=True)
+    est = exp.estimate
+    if est is None:  # an Experiment made in code, not by validation
+        from orbitshare.experiment.budget import estimate_resources
+
+        est = estimate_resources(exp)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(exp)
+    counts = [satellite_count(s)[0] for s in exp.systems]
+    exact = [s.walker is not None or s.filing is not None for s in exp.systems]
+    sized = sum(c for c, e in zip(counts, exact, strict=True) if not e)
+    rest = est.satellites - sum(c for c, e in zip(counts, exact, strict=True) if e)  # parsed element files
+    if sized and rest >= 0:
+        counts = [c if e else round(c * rest / sized) for c, e in zip(counts, exact, strict=True)]
+    pairs = sum(footprint_pairs(s, n, est.cells, None) for s, n in zip(exp.systems, counts, strict=True))
+    threads = max(int(exp.compute.threads or available_threads()), 1)
+    nsys = len(exp.systems)
+    chunk = exp.compute.chunk_steps or default_chunk_steps(
+        est.satellites,
+        est.steps,
+        ncells=est.cells,
+        nsys=nsys,
+        keep_time_series=exp.outputs.keep_time_series,
+        nthreads=threads,
+    )
+    chunk = max(min(int(chunk), est.steps), 1)
+    want = set(exp.outputs.datasets)
+    allocation = bool(want & {"spectrum", "capacity", "equity", "lorenz"}) and exp.capacity_rule in ALLOCATION_RULES
+    per_sat, per_pair = (
+        (ALLOCATION_S_PER_SAT_STEP, ALLOCATION_S_PER_PAIR_STEP)
+        if allocation
+        else (TIME_S_PER_SAT_STEP, TIME_S_PER_PAIR_STEP)
+    )
+    stages = {
+        "geography": GEOGRAPHY_CACHED_S,
+        "pass": est.steps * (per_sat * est.satellites + per_pair * pairs) / threads + CHUNK_S * -(-est.steps // chunk),
+        "accounts": ACCOUNTS_S_PER_CELL_SYSTEM * est.cells * nsys if "countries" in want else 0.0,
+        "writing": (WRITE_RESULTS_S if "netcdf" in exp.outputs.files else 0.0)
+        + (WRITE_REPORT_S if "countries" in want else 0.0)
+        + WRITE_MAP_S * len(exp.outputs.maps) * (nsys + 1),
+    }
+    return DryRun(
+        experiment=exp,
+        out_dir=out,
+        cells=est.cells,
+        steps=est.steps,
+        satellites=est.satellites,
+        satellites_exact=est.satellites_exact,
+        systems={s.name: int(n) for s, n in zip(exp.systems, counts, strict=True)},
+        chunk_steps=chunk,
+        chunks=-(-est.steps // chunk),
+        threads=threads,
+        pairs_per_step=int(pairs),
+        peak_bytes=est.peak_bytes,
+        limit_bytes=est.limit_bytes,
+        output_bytes=est.output_bytes,
+        stage_seconds=stages,
+    )
 
 
 # ============================================================================ stopping
@@ -699,7 +796,7 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
 
     def on_chunk(info: dict[str, Any]) -> None:
         write_checkpoint(ck_path, run_fp, info)
-        pr.update(info["chunks_done"])
+        pr.update(min(nt, info["chunks_done"] * chunk_steps))  # in steps: a bar with a rate and an ETA
         if delay > 0:
             time.sleep(delay)
         _check_stop()
@@ -707,8 +804,9 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
     _check_stop()
     pr.start(
         f"coverage pass ({nt} steps in {nchunks} chunks)",
-        total=nchunks,
-        done=resume_data["chunks_done"] if resume_data else 0,
+        total=nt,
+        done=min(nt, resume_data["chunks_done"] * chunk_steps) if resume_data else 0,
+        unit="step",
     )
     kw: dict[str, Any] = {
         "chunk_steps": chunk_steps,
@@ -781,11 +879,13 @@ def _run_locked(exp: Experiment, rd: RunDirectory, *, progress: bool, t_start: f
         figures += write_serving_map(dest, geography, countries)
     if countries is not None:  # one value per country, equal-area; true boundaries where the geography has them
         g = exp.geography
-        borders = (
-            find_boundaries(g.data_dir, g.scale if g.scale is not None else "50m")
-            if g.source == "naturalearth"
-            else None
-        )
+        borders: Any = None
+        if g.source == "naturalearth":
+            borders = find_boundaries(g.data_dir, g.scale if g.scale is not None else "50m")
+        elif g.source == "embedded":
+            from orbitshare.geo.embedded import boundaries as embedded_boundaries
+
+            borders = embedded_boundaries()[0]  # the vendored Natural Earth 50m the geography is built from
         figures += write_choropleth(dest, geography, countries, boundaries=borders)
     lorenz_src = equity if equity is not None and any(v in equity for v in _LORENZ_VARS) else res.lorenz
     if lorenz_src is not None and any(v in lorenz_src for v in _LORENZ_VARS):

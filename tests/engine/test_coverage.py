@@ -416,7 +416,10 @@ def test_irregular_times_are_refused(systems):
 
 def test_default_chunk_steps_bounds_memory():
     assert default_chunk_steps(10_000, 43_200, nthreads=2) == 400
-    assert default_chunk_steps(10, 100, nthreads=2) == 100
+    # a long run is cut into at least MIN_CHUNKS (8) chunks, none below MIN_CHUNK_STEPS (32) steps
+    assert default_chunk_steps(10, 1440, nthreads=2) == 180
+    assert default_chunk_steps(10, 100, nthreads=2) == 32
+    assert default_chunk_steps(10, 20, nthreads=2) == 20
     assert default_chunk_steps(10**9, 100, nthreads=2) == 2
     # kept counts at 0.25°: at most 128 MiB of int16 per chunk
     c = default_chunk_steps(100, 10_000, ncells=1440 * 720, nsys=2, keep_time_series=True, nthreads=2)

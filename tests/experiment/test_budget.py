@@ -159,8 +159,8 @@ def test_default_limit_is_80_percent_of_the_available_memory(monkeypatch):
     (line,) = info.value.problems
     assert line.startswith(
         "orbitshare/data/default_experiment.toml: systems[0]: expected a run within the memory limit of 320 MB "
-        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 529 MB "
-        "(the largest part: the propagation chunk buffers (49 B x 8,232 satellites x 360 steps), 145 MB)"
+        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 402 MB "
+        "(the largest part: the allocation pairs (40 B x 735,232 satellite-cell pairs in view x 2 threads), 59 MB)"
     ), line
     # unknown: no limit, said so
     monkeypatch.setattr(budget, "available_memory_bytes", lambda: None)

@@ -207,14 +207,15 @@ def test_chunk_counts_and_max_vs_series(shell):
     levels_db = np.array([[-190.0, -180.0, -175.0, -170.0, np.nan]] * nant)
     levels_db[1, :] = [-200.0, -190.0, -185.0, -181.0, -176.0]
     levels = np.where(np.isnan(levels_db), np.inf, 10 ** (levels_db / 10))
-    cls = np.zeros((ncp, nant, 6), np.int32)
+    cls_k = np.zeros((nant, 6, ncp), np.int32)  # the kernel's layout (antenna, class, cell-pointing)
     vmax = np.zeros((ncp, nant))
     err = np.zeros(r.shape[:2], np.uint8)
     for k0 in (0, 3):  # two chunks
         K.accumulate_epfd_chunk(
             np.ascontiguousarray(r[:, k0 : k0 + 3]), err[:, k0 : k0 + 3], sm, 10 ** (pfd_db / 10), geom, pointing,
-            gain, (levels, cls, vmax), exact=True,
+            gain, (levels, cls_k, vmax), exact=True,
         )  # fmt: skip
+    cls = np.moveaxis(cls_k, 2, 0)
     series = [brute_epfd(grid, r[:, k], sm, pfd_db, offsets, DLS) for k in range(min(nt, 6))]
     checked = 0
     for (i, j), _ in series[0].items():
@@ -230,6 +231,91 @@ def test_chunk_counts_and_max_vs_series(shell):
                 checked += int(above.sum())
             np.testing.assert_allclose(vmax[sl, a], ser[:, :, a].max(0), rtol=1e-12)
     assert checked > 100
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_margin_pass_values_are_the_first_pass_bits(shell, exact):
+    """Pass 2 (the histogram of the selected pointings) evaluates the same bits as the per-step values of
+    every pointing (:func:`epfd_step_values`, pass 1's cell evaluation): with histogram edges placed at those
+    values themselves, one ulp off would move a count to the next bin. The selection mixes shared pointings
+    (several antennas on one), distinct ones and none (−1); the brute-force test above checks the values."""
+    grid, r, sm, pfd_db = shell
+    _, npr, pointing, gain, geom = _kernel_inputs(grid, DLS)
+    base = pointing[2]
+    nant, nt = len(DLS), r.shape[1]
+    pfd = 10 ** (pfd_db / 10)
+    vals = np.stack([K.epfd_step_values(r[:, k], sm, pfd, geom, pointing, gain, exact=exact) for k in range(nt)])
+    rng = np.random.default_rng(7)
+    sel = np.full((grid.nlat, grid.nlon, nant), -1, np.int64)
+    for i in range(grid.nlat):
+        if npr[i]:
+            p0 = rng.integers(npr[i], size=(grid.nlon, 1))
+            own = rng.integers(npr[i], size=(grid.nlon, nant))
+            sel[i] = np.where(rng.random((grid.nlon, nant)) < 0.5, p0, own)  # about half share one pointing
+            sel[i, rng.random(grid.nlon) < 0.1, 1] = -1
+    picked = np.zeros((nt, grid.nlat, grid.nlon, nant))
+    for i in range(grid.nlat):
+        for j in range(grid.nlon):
+            for a in range(nant):
+                if sel[i, j, a] >= 0:
+                    picked[:, i, j, a] = vals[:, base[i] + j * npr[i] + sel[i, j, a], a]
+    nedge = 60
+    edges = np.full((nant, nedge), np.inf)
+    for a in range(nant):
+        v = np.unique(picked[..., a][picked[..., a] > 0])
+        assert len(v) > 5 * nedge
+        edges[a] = v[np.linspace(0, len(v) - 1, nedge).astype(int)]  # edges AT computed values
+    hist = np.zeros((grid.nlat, grid.nlon, nant, nedge + 1), np.int32)
+    err = np.zeros(r.shape[:2], np.uint8)
+    K.accumulate_epfd_chunk(np.ascontiguousarray(r), err, sm, pfd, geom, pointing, gain, (edges, hist), exact=exact,
+                            sel=sel)  # fmt: skip
+    ref = np.zeros_like(hist)
+    for a in range(nant):
+        b = np.searchsorted(edges[a], picked[..., a], side="right")  # bin [e[b-1], e[b])
+        for k in range(nt):
+            ok = (b[k] > 0) & (sel[..., a] >= 0)
+            ii, jj = np.nonzero(ok)
+            np.add.at(ref, (ii, jj, a, b[k][ok]), 1)
+    np.testing.assert_array_equal(hist, ref)
+    on_edge = sum(int(np.isin(picked[..., a], edges[a]).sum()) for a in range(nant))
+    assert on_edge >= nant * nedge  # values sit exactly on edges: a 1-ulp change would show
+
+
+def test_row_order_interleaves_and_threads_change_no_bit(shell):
+    """Phase B visits rows interleaved by thread (:func:`row_order`); each row is summed by one thread, so the
+    statistics of both passes are the same bits with one thread or several."""
+    import numba
+
+    o = K.row_order(10, 3)
+    np.testing.assert_array_equal(o, [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])
+    for n, t in ((90, 16), (7, 8), (1, 1)):
+        assert sorted(K.row_order(n, t).tolist()) == list(range(n))
+    grid, r, sm, pfd_db = shell
+    _, npr, pointing, gain, geom = _kernel_inputs(grid, DLS)
+    ncp, nant = int(pointing[2][-1]), len(DLS)
+    levels = np.tile(10 ** (np.array([-200.0, -190.0, -185.0, -180.0]) / 10), (nant, 1))
+    edges = np.tile(10 ** (np.arange(-210.0, -160.0, 0.25) / 10), (nant, 1))
+    sel = np.where(npr[:, None, None] > 0, 0, -1) * np.ones((1, grid.nlon, nant), np.int64)
+    err = np.zeros(r.shape[:2], np.uint8)
+    pfd = 10 ** (pfd_db / 10)
+    nmax = numba.config.NUMBA_NUM_THREADS
+    out = []
+    for nthreads in sorted({1, min(nmax, 2), nmax}):
+        numba.set_num_threads(nthreads)
+        try:
+            cls = np.zeros((nant, 5, ncp), np.int32)
+            vmax = np.zeros((ncp, nant))
+            hist = np.zeros((grid.nlat, grid.nlon, nant, edges.shape[1] + 1), np.int32)
+            K.accumulate_epfd_chunk(r, err, sm, pfd, geom, pointing, gain, (levels, cls, vmax))
+            K.accumulate_epfd_chunk(r, err, sm, pfd, geom, pointing, gain, (edges, hist), sel=sel)
+        finally:
+            numba.set_num_threads(nmax)
+        out.append((cls, vmax, hist))
+    assert out[0][0].sum() > 0 and out[0][2].sum() > 0
+    for cls, vmax, hist in out[1:]:
+        np.testing.assert_array_equal(cls, out[0][0])
+        np.testing.assert_array_equal(vmax, out[0][1])
+        np.testing.assert_array_equal(hist, out[0][2])
 
 
 def test_zenith_satellite_closed_form():

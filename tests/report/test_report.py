@@ -17,6 +17,7 @@ import csv
 import html.parser
 import json
 import math
+import re
 import struct
 
 import numpy as np
@@ -223,6 +224,50 @@ def test_countries_csv_equals_dataset_exactly(run):
             assert r[flag] == str(int(countries[flag].values[k]))
         assert int(r["itu_region"]) == int(countries["itu_region"].values[k])
     assert float(rows[2]["capacity_per_person_mbps[S-2 (test)]"]) == 0.0
+
+
+def test_indicators_csv_is_the_countries_dataset_in_tidy_format(run):
+    """One row per country, system (empty for all systems) and indicator, with the variable's units; every
+    value equal to the Dataset's (read by label), every one of them there once."""
+    countries = run["countries"]
+    rows = _read_csv(run["out"] / "indicators.csv")
+    assert list(rows[0]) == ["country", "m49", "system", "indicator", "value", "unit"]
+    expected = 0
+    for v in countries.data_vars.values():
+        if "country" in v.dims:
+            expected += int(np.prod([countries.sizes[d] for d in v.dims]))
+    assert len(rows) == expected
+    seen = set()
+    for r in rows:
+        m = re.fullmatch(r"([^\[]+)((?:\[[^\]]*\])*)", r["indicator"])
+        name, labels = m.group(1), re.findall(r"\[([^\]]*)\]", m.group(2))
+        v = countries[name]
+        sel = {"country": r["country"]}
+        if r["system"]:
+            sel["system"] = r["system"]
+        rest = [d for d in v.dims if d not in ("country", "system")]
+        sel.update(zip(rest, labels, strict=True))
+        assert set(sel) == set(v.dims), (r, v.dims)
+        assert _same(float(r["value"]), float(v.sel(sel))), r
+        assert r["unit"] == v.attrs.get("units", ""), r
+        key = (r["country"], r["system"], r["indicator"])
+        assert key not in seen
+        seen.add(key)
+    assert [r["country"] for r in rows][:: len(rows) // len(CODES)] == CODES  # grouped by country, in order
+    assert {r["system"] for r in rows} == {"", "S1", "S-2 (test)"}
+
+
+def test_codes_are_written_as_zero_padded_text(tmp_path, run):
+    """M49 held as integers (or unpadded text) reads back as three digits in both tables; missing: empty."""
+    countries = run["countries"].assign_coords(m49=("country", np.array([4, 32, 533, -1, 8, 10, 242, 999])))
+    write_tables(tmp_path, countries, None, None)
+    want = ["004", "032", "533", "", "008", "010", "242", "999"]
+    assert [r["m49"] for r in _read_csv(tmp_path / "countries.csv")] == want
+    tidy = _read_csv(tmp_path / "indicators.csv")
+    assert {(r["country"], r["m49"]) for r in tidy} == set(zip(CODES, want, strict=True))
+    text = run["countries"].assign_coords(m49=("country", np.array(["4", "32", "533", "", "8", "10", "242", "999"])))
+    write_tables(tmp_path / "text", text, None, None)
+    assert [r["m49"] for r in _read_csv(tmp_path / "text" / "countries.csv")] == want
 
 
 def test_groups_and_equity_csv(run):
@@ -595,7 +640,7 @@ def test_real_geography_2deg(tmp_path):
     md, htm = write_report(
         tmp_path, countries=countries, groups=groups, equity=equity, figures=figs, meta=report_meta(coverage, geo)
     )
-    assert [p.name for p in tables] == ["countries.csv", "groups.csv", "equity.csv"]
+    assert [p.name for p in tables] == ["countries.csv", "groups.csv", "equity.csv", "indicators.csv"]
     rows = _read_csv(tmp_path / "countries.csv")
     assert len(rows) == geo.sizes["country"]
     k = [r["country"] for r in rows].index("AFG")

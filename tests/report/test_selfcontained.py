@@ -110,7 +110,7 @@ def test_html_has_no_external_reference(report):
     assert not [t for t, _, _ in p.tags if t in ("link", "iframe", "object", "embed")]
     # the only links: the CSV tables next to the report
     hrefs = {a["href"] for t, a, _ in p.tags if "href" in a}
-    assert hrefs == {"countries.csv", "groups.csv", "equity.csv"}
+    assert hrefs == {"countries.csv", "indicators.csv", "groups.csv", "equity.csv"}
     assert "http" not in report["html"] and "url(" not in report["html"]
     # the scripts are inline
     assert [a for t, a, _ in p.tags if t == "script"] == [{}]

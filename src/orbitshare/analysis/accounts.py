@@ -6,6 +6,10 @@ Three functions turn the gridded results into accounts::
     group_accounts(countries)                                                           -> "groups"
     equity_summary(geography, countries, *, capacity=None, spectrum=None)               -> "equity"
 
+Each of them (and :func:`lorenz_curves`, :func:`is_allocation`, :func:`thresholds_of`) takes an
+:class:`xarray.DataTree` node wherever it takes a Dataset (``tree = orbitshare.io.open_tree(path)``;
+``group_accounts(tree["countries"])``): the node's Dataset, with the coordinates it inherits.
+
 Population of a country on the grid
 -----------------------------------
 A cell's population is spread evenly over its land, so country ``c`` holds the share ``share_c`` of
@@ -231,6 +235,13 @@ __all__ = [
     "ALLOCATION_RULES",
     "LORENZ_NAMES",
 ]
+
+
+def _dataset(obj: Any) -> Any:
+    """A :class:`xarray.DataTree` node (``open_tree(path)["countries"]``) as its Dataset, with the coordinates
+    it inherits; anything else as it is. Every function here that takes a Dataset takes a node too."""
+    return obj.to_dataset() if isinstance(obj, xr.DataTree) else obj
+
 
 #: Group labels of :func:`group_accounts`, with their long names.
 GROUPS = {
@@ -609,6 +620,8 @@ def country_accounts(
     xarray.Dataset named "countries" on ``country`` (and ``system``, ``band``); the variables,
     definitions and the inf/NaN rule are in the module docstring.
     """
+    geography, coverage = _dataset(geography), _dataset(coverage)
+    spectrum, capacity = _dataset(spectrum), _dataset(capacity)
     cells = _Cells(geography)
     systems = _systems(coverage, capacity, spectrum)
     for what, ds in (("coverage", coverage), ("capacity", capacity), ("spectrum", spectrum)):
@@ -985,6 +998,7 @@ THRESHOLD_RTOL = 1e-9
 def is_allocation(capacity: xr.Dataset) -> bool:
     """True for a capacity Dataset of an allocation rule ("maxmin", "throughput": ``served_mbps`` and no
     ``capacity_mbps``); False for the proportional rule's (``capacity_mbps``)."""
+    capacity = _dataset(capacity)
     rule = str(capacity.attrs.get("rule", ""))
     if rule in ALLOCATION_RULES:
         return True
@@ -1017,6 +1031,7 @@ def _at_least_vars(ds: xr.Dataset) -> list[str]:
 
 def thresholds_of(capacity: xr.Dataset) -> tuple[float, ...]:
     """``attrs["thresholds_mbps"]`` of a capacity (or accounts) Dataset as floats (Mbit/s); () without it."""
+    capacity = _dataset(capacity)
     t = capacity.attrs.get("thresholds_mbps")
     if t is None:
         return ()
@@ -1260,6 +1275,7 @@ def group_accounts(countries: xr.Dataset) -> xr.Dataset:
     ``resource_balance`` are recomputed from the group totals (world = all countries of
     ``countries``), MHz means weighted by population. See the module docstring.
     """
+    countries = _dataset(countries)
     member = _membership(countries)
     m = member.astype(np.float64)
     data = {}
@@ -1468,6 +1484,8 @@ def equity_summary(
     xarray.Dataset named "equity": see the module docstring (indices, the zero rule, Theil
     decompositions, Lorenz curves).
     """
+    geography, countries = _dataset(geography), _dataset(countries)
+    capacity, spectrum = _dataset(capacity), _dataset(spectrum)
     if "system" not in countries.dims:
         raise ParameterError("equity_summary: countries has no 'system' dimension")
     systems = [str(s) for s in countries["system"].values]
@@ -1741,6 +1759,7 @@ def lorenz_curves(
     Returns a Dataset with ``lorenz_population_share`` and ``lorenz_capacity_share`` on
     ``(system, lorenz_point)`` (``system`` includes ``"all"``).
     """
+    geography, capacity = _dataset(geography), _dataset(capacity)
     cells = _Cells(geography)
     systems = [str(s) for s in capacity["system"].values] if systems is None else list(systems)
     x = _people_values(systems, capacity, None, cells, [str(c) for c in geography["country"].values])

@@ -42,7 +42,8 @@ at 2°), and the worst pointing is only known at the end; so with ``margin=True`
 pass over the same steps histograms the worst pointing of each (cell, antenna) only
 (:data:`HIST_BIN_DB` bins from :data:`HIST_BELOW_DB` below the lowest level to :data:`HIST_ABOVE_DB`
 above the highest, clipped into the end bins; ~68 MB at 2° with the four 11.7 GHz masks). It repeats
-the propagation and the footprints but evaluates one pointing per antenna: ~40 % of pass 1's time.
+the propagation and the footprints but evaluates one pointing per antenna: 35-55 % of pass 1's time
+(measured on Starlink at 2°; the profile is in :mod:`orbitshare.kernels.epfd`).
 The level exceeded at a limit point is read off the histogram
 (:func:`orbitshare.article22.level_exceeded`: an upper bound within one bin), and ``margin_db`` = min
 over the points of (limit − level exceeded), and of (never-exceed level − maximum): a lower bound
@@ -288,16 +289,17 @@ def epfd(
     pointing = (wp, np_row, base)
     # pass 1: class counts against the levels, and the maximum, per (cell, pointing, antenna)
     levels = np.where(np.isnan(lev_db), np.inf, 10.0 ** (lev_db / 10.0))
-    cls = np.zeros((ncp, nant, nlev + 1), np.int32)
+    cls_k = np.zeros((nant, nlev + 1, ncp), np.int32)  # the kernel's layout (antenna, class, cell-pointing)
     vmax = np.zeros((ncp, nant))
     args = (sat_sm, sat_pfd, geom, pointing, gain)
-    _stream(elements, times, int(chunk_steps), args, (levels, cls, vmax), exact_gain)
+    _stream(elements, times, int(chunk_steps), args, (levels, cls_k, vmax), exact_gain)
+    cls = np.moveaxis(cls_k, 2, 0)  # a view on (cell-pointing, antenna, class)
     never_db = _never_exceed(masks, grid)
     exceeded, ratio = _ratios(cls, vmax, masks, nt, never_db, np_row, base)
     sel = _worst_pointing(ratio, vmax, np_row, base, nlon)
     out = _gather(sel, np_row, base, nlon, ratio, vmax, cls, offsets, grid)
     out["exceeded"] = _pick(exceeded, sel, np_row, base, nlon)
-    del cls, vmax, ratio, exceeded
+    del cls, cls_k, vmax, ratio, exceeded
     hist_levels = None
     if margin:
         edges_db = _hist_edges(lev_db)

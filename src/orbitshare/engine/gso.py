@@ -157,7 +157,9 @@ def _lon_coords(bin_deg):
             },
         ),
         "longitude_bnds": xr.DataArray(
-            bounds, dims=("longitude", "bnds"), attrs={"long_name": "longitude bin bounds", "units": "degrees_east"}
+            bounds,
+            dims=("longitude", "bnds"),
+            attrs={"units": "degrees_east"},  # (CF: bounds carry no long_name)
         ),
     }
 

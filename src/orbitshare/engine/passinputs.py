@@ -25,6 +25,8 @@ from orbitshare.timegrid import TimeGrid
 __all__ = [
     "COUNTS_BYTES_PER_CHUNK",
     "GridGeometry",
+    "MIN_CHUNKS",
+    "MIN_CHUNK_STEPS",
     "SAT_STEPS_PER_CHUNK",
     "PassInputs",
     "check_capacity_inputs",
@@ -38,6 +40,11 @@ __all__ = [
 SAT_STEPS_PER_CHUNK = 4_000_000
 #: Default budget per chunk for kept per-step counts, bytes (int16 per system, step and cell).
 COUNTS_BYTES_PER_CHUNK = 128 * 2**20
+#: A run of many steps is cut into at least this many chunks (of at least MIN_CHUNK_STEPS steps), so that it
+#: checkpoints (a stopped run loses at most 1/8 of its pass) and reports its progress while it runs; each
+#: chunk costs ~0.2 s of set-up, which short runs (tests, sweep samples) do not pay.
+MIN_CHUNKS = 8
+MIN_CHUNK_STEPS = 32
 
 
 class GridGeometry(NamedTuple):
@@ -83,11 +90,14 @@ def default_chunk_steps(
     nthreads: int | None = None,
 ) -> int:
     """Steps per chunk: ``SAT_STEPS_PER_CHUNK // nsat`` (and, with kept counts, at most
-    ``COUNTS_BYTES_PER_CHUNK`` of int16 counts), at least the thread count, at most ``ntime``."""
+    ``COUNTS_BYTES_PER_CHUNK`` of int16 counts), at most ``ceil(ntime / MIN_CHUNKS)`` (a run checkpoints and
+    reports progress at least that often) unless that is below ``MIN_CHUNK_STEPS``, at least the thread count,
+    at most ``ntime``."""
     nthreads = numba.get_num_threads() if nthreads is None else nthreads
     c = SAT_STEPS_PER_CHUNK // max(int(nsat), 1)
     if keep_time_series and ncells:
         c = min(c, COUNTS_BYTES_PER_CHUNK // (2 * max(nsys, 1) * ncells))
+    c = min(c, max(MIN_CHUNK_STEPS, -(-int(ntime) // MIN_CHUNKS)))
     c = max(c, nthreads, 1)
     return int(max(1, min(c, ntime)))
 

@@ -75,6 +75,7 @@ __all__ = [
     "available_memory_bytes",
     "available_threads",
     "estimate_resources",
+    "footprint_pairs",
     "memory_limit",
     "satellite_count",
     "MEMORY_FRACTION",
@@ -205,7 +206,7 @@ def footprint_cells(altitude_km: float, elevation_mask_deg: float, cells: int) -
     return int(min(max(math.ceil(cells * (1.0 - math.cos(half_angle)) / 2.0), 1), cells))
 
 
-def _footprint_pairs(spec: SystemSection, nsat: int, cells: int, filings: list[Shell] | None) -> int:
+def footprint_pairs(spec: SystemSection, nsat: int, cells: int, filings: list[Shell] | None) -> int:
     """(satellite, cell) pairs of one time step of a system: each satellite x the cells of its footprint
     (:func:`footprint_cells`; walker and filing shells at their altitudes, other systems at
     :data:`ASSUMED_ALTITUDE_KM`)."""
@@ -338,7 +339,7 @@ def estimate_resources(
     if capacity and exp.capacity_rule in ALLOCATION_RULES:
         # the allocation of a time step: its (satellite, cell) pairs, one step per thread at once, and the
         # per-cell sums of the served rate of each time block of a chunk
-        pairs = [_footprint_pairs(spec, n, cells, filings) for spec, n in zip(exp.systems, counts, strict=True)]
+        pairs = [footprint_pairs(spec, n, cells, filings) for spec, n in zip(exp.systems, counts, strict=True)]
         busiest = pairs.index(max(pairs))
         working = min(threads, nblocks)
         parts.append(

@@ -56,6 +56,7 @@ from orbitshare.errors import ConfigError, DataError
 from orbitshare.geo import embedded, naturalearth
 from orbitshare.geo.parts import GeographyParts, country_groups, read_pairs
 from orbitshare.grid import Grid
+from orbitshare.progress import task
 
 __all__ = ["geography", "country_groups", "geography_cache_dir", "country_cell_pairs", "SOURCES"]
 
@@ -254,9 +255,12 @@ def geography(
             pass
 
     t0 = time.perf_counter()
-    parts: GeographyParts = (
-        embedded.build(grid) if source == "embedded" else naturalearth.build(grid, boundaries, pop_path, scale)
-    )
+    name = f"geography: first build ({source}, {grid.resolution_deg:g}°; then cached)"
+    with task(name, total=1, unit="build") as bar:
+        parts: GeographyParts = (
+            embedded.build(grid) if source == "embedded" else naturalearth.build(grid, boundaries, pop_path, scale)
+        )
+        bar.advance()
     parts.base.attrs["build_seconds"] = round(time.perf_counter() - t0, 3)
     parts.base.attrs["cache_key"] = json.dumps(key_parts, sort_keys=True)
     if parts.dense_bytes > DENSE_LIMIT_BYTES:

@@ -43,11 +43,13 @@ with ``exact``. Tested against the Recommendation's equations at random angles: 
 Footprints. Phase A (parallel over satellites) walks each satellite's footprint row by row from its
 nadir row as :func:`orbitshare.kernels.footprint.footprint_start` / ``next_row`` do; per row the
 closed form :func:`~orbitshare.kernels.footprint.row_cos_threshold` predicts the visible longitude
-interval, widened by :data:`MARGIN_CELLS` on each side (the whole row for a degenerate row) and
+interval (its acos by a polynomial, :func:`~orbitshare.kernels.footprint.acos_approx`, 2e-8 rad: a
+prediction only), widened by :data:`MARGIN_CELLS` on each side (the whole row for a degenerate row) and
 trimmed with the exact test; a row whose candidate range has no visible cell ends the walk in that
-direction. Phase B (parallel over rows, each thread owning whole rows) re-tests every candidate cell
-exactly, lists each cell's satellites in index order (:func:`_row_pairs`) and sums per cell in that
-order: no float atomics, the same bits for any thread count or chunking (checked).
+direction. Phase B (parallel over rows, each thread owning whole rows, interleaved by thread:
+:func:`row_order`) re-tests every candidate cell exactly, lists each cell's satellites in index order
+(:func:`_row_pairs`) and sums per cell in that order: no float atomics, the same bits for any thread
+count or chunking (checked).
 
 Statistics (flat in time). Pass 1: per (cell, pointing, antenna) the class counts of the step's
 EPFD against the ascending mask levels (class c = the number of levels strictly below the EPFD;
@@ -56,25 +58,34 @@ maximum. Pass 2 (margin): for one selected pointing per (cell, antenna), a histo
 edges (linear), bin b = [e[b−1], e[b]) (bin 0 below e[0], including no satellite, is not stored:
 the caller sets it to n_steps − Σ others; the last bin is at or above the last edge).
 
-Cost (one thread, 10,926 Starlink, 2° grid, 4 antennas, 5° pointings: ~700,000 satellite-cell pairs
-and ~14 million pair-pointings per step): pass 1 ~80-90 ms per step, pass 2 ~30-40 ms, against ~9 ms
-for the whole coverage pass.
+Cost. Starlink (10,926 satellites, mask 25°), 2° grid, 4 antennas, 5° pointings: per step ~630,000
+satellite-cell pairs in cells with a GSO pointing, ~17.5 million pair-pointings, ~3.1 million of them
+within 34.1°, ~25,000 exact gain evaluations (flagged main-lobe bins). One thread, per step, on a
+shared two-core machine (absolute values high by up to 2×, the shares hold): propagation ~3.5 ms (each
+pass), phase A ~11 ms (each pass; the serial CSR 1.2 ms), phase B of pass 1 ~70-100 ms (satellite
+lists ~8, the pointing loop ~16, listing the near pointings ~8-13, the side-lobe tables and main lobe
+~22-26, the statistics ~15), phase B of pass 2 ~25-37 ms (satellite lists ~8, the few selected
+pointings the rest), against ~9-14 ms for the whole coverage pass. The pair-pointings alone, at ~1 ns
+each, cost 1-2 coverage passes: evaluating every pointing of the arc cannot come within 3× of the
+coverage pass however well this kernel is tuned.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import prange
 
 from orbitshare._jit import njit, pjit
 from orbitshare.kernels.antenna import s1428_gain_params
-from orbitshare.kernels.footprint import footprint_start, next_row, row_cos_threshold, vis_h, wrap
+from orbitshare.kernels.footprint import acos_approx, footprint_start, next_row, row_cos_threshold, vis_h, wrap
 
 __all__ = [
     "FAMILY_BINS",
     "FAR_PROBE_DEG",
+    "LANES",
     "MARGIN_CELLS",
     "NEAR_DEG",
     "TABLE_BINS",
@@ -83,8 +94,10 @@ __all__ = [
     "build_gain",
     "epfd_step_values",
     "gain_table_eval",
+    "padded",
     "pointing_vectors",
     "row_offsets",
+    "row_order",
     "table_bins",
 ]
 
@@ -277,11 +290,23 @@ def _fbin(c, inv_w, nfb):
 
 
 # --------------------------------------------------------------------------- pointings
+#: The pointing loop of the cell kernel runs over whole groups of this many pointings (two 4-wide vectors):
+#: a row's pointings are padded with zero vectors, so no pointing goes through a scalar remainder loop.
+LANES = 8
+
+
+def padded(n: int) -> int:
+    """n rounded up to a multiple of :data:`LANES` (the pointing lanes the cell kernel evaluates)."""
+    return (int(n) + LANES - 1) // LANES * LANES
+
+
 def pointing_vectors(pxy, pz, offsets_deg, np_row, r_gso_km):
-    """wp float64[nlat, 3, pmax]: unit vectors (components on axis 1) from each row's cell (at longitude 0) to
-    the GSO slots at the longitude offsets ``offsets_deg[i, p]`` (p < np_row[i]), orbit radius ``r_gso_km``."""
+    """wp float64[nlat, 3, P]: unit vectors (components on axis 1) from each row's cell (at longitude 0) to
+    the GSO slots at the longitude offsets ``offsets_deg[i, p]`` (p < np_row[i]), orbit radius ``r_gso_km``;
+    P is pmax rounded up to a multiple of :data:`LANES` and the entries past np_row[i] are zero (padding
+    lanes: see :func:`padded`)."""
     nlat, pmax = offsets_deg.shape
-    wp = np.zeros((nlat, 3, max(pmax, 1)))
+    wp = np.zeros((nlat, 3, padded(max(pmax, 1))))
     for i in range(nlat):
         for p in range(int(np_row[i])):
             d = math.radians(offsets_deg[i, p])
@@ -314,7 +339,7 @@ def _row_candidates(x, y, z, pos, s2, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy
         return 1, 0
     else:
         cc = min(max(c, -1.0), 1.0)
-        hw = math.acos(cc) / dlon
+        hw = acos_approx(cc) / dlon  # |error| ≤ 2e-8 rad: far inside MARGIN_CELLS (a prediction, trimmed exactly)
         jlo = int(math.floor(t - 0.5 - hw)) + 1 - MARGIN_CELLS
         jhi = int(math.ceil(t - 0.5 + hw)) - 1 + MARGIN_CELLS
         if jhi - jlo + 1 >= nlon:
@@ -451,19 +476,25 @@ def _row_pairs(i, k, r, sat_sm, sat_pfd, rows, geom):
 
 
 @njit(inline="always")
-def _cell_all(npi, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, tab, flag, nb, dl, gp, cfar, famtab,
-              famflag, fam, inv_gmax, c_split, inv_w, nfb):  # fmt: skip
+def _cell_all(npi, npad, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, lst, exact, tab, flag, nb, dl, gp, cfar,
+              famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb):  # fmt: skip
     """accn[p, a] = the linear EPFD of every pointing p < npi and antenna at one cell (satellites lo..hi−1).
 
-    Per satellite, a branch-free loop over the pointings (SIMD) takes cos φ and adds the PFD to the far
-    range sums ``accf[0:3, p]``; a second loop handles φ < NEAR_DEG: the side-lobe family sums
-    ``accf[3:5, p]`` (one lookup per family, no square root), or per antenna in the main lobe, in a flagged
-    bin or with ``exact``. ``wx, wy, wz`` are the row's pointing vectors (float64[pmax] each), ``cb``
-    float64[pmax] scratch."""
+    Per satellite, a branch-free loop over the pointings (SIMD) takes cos φ, adds the PFD to the far range
+    sums ``accf[0:3, p]`` and counts the pointings with φ < NEAR_DEG. Only if there are any, a second
+    branch-free loop lists them (``lst``) and a third adds, for the listed pointings only, the side-lobe
+    family sums ``accf[3:5, p]`` (one lookup per family, no square root), or per antenna in the main lobe, in
+    a flagged bin or with ``exact`` (the table loads no longer wait behind a mispredicted branch per
+    pointing). ``wx, wy, wz`` are the row's pointing vectors (float64[≥ npad] each, zero past npi: the first
+    loop runs over whole vector groups, npad = :func:`padded` (npi)), ``accf`` float64[5, ≥ npad], ``cb``
+    float64[≥ npad] and ``lst`` int64[≥ npi] scratch. Every sum runs over the satellites in index order, the
+    same operations as before the split (padding lanes add nothing to a real pointing): the same bits, for
+    any thread count."""
     nant = dl.shape[0]
     for p in range(npi):
         for a in range(nant):
             accn[p, a] = 0.0
+    for p in range(npad):
         for b in range(5):
             accf[b, p] = 0.0
     use0 = False
@@ -479,7 +510,7 @@ def _cell_all(npi, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, ta
         u2 = uz[t]
         f = pf[t]
         nnear = 0
-        for p in range(npi):
+        for p in range(npad):  # lanes npi..npad - 1: zero vectors, c = 0 (not near; their sums unused)
             c = wx[p] * u0 + wy[p] * u1 + wz[p] * u2
             cb[p] = c
             nnear += 1 if c > _C_NEAR else 0
@@ -488,24 +519,28 @@ def _cell_all(npi, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, ta
             accf[2, p] += f if c <= _C120 else 0.0
         if nnear == 0:
             continue
+        m = 0
         for p in range(npi):
+            lst[m] = p
+            m += 1 if cb[p] > _C_NEAR else 0
+        for q in range(m):
+            p = lst[q]
             c = cb[p]
-            if c > _C_NEAR:
-                if c <= c_split and not exact:
-                    k, fr = _fbin(c, inv_w, nfb)
-                    if not (famflag[k, 0] or famflag[k, 1]):
-                        if use0:
-                            accf[3, p] += f * (famtab[k, 0, 0] + famtab[k, 0, 1] * fr)
-                        if use1:
-                            accf[4, p] += f * (famtab[k, 1, 0] + famtab[k, 1, 1] * fr)
-                        continue
-                ex = wx[p] - u0
-                ey = wy[p] - u1
-                ez = wz[p] - u2
-                s = 0.5 * math.sqrt(ex * ex + ey * ey + ez * ez)
-                k, fr = _bin(s, nb)
-                for a in range(nant):
-                    accn[p, a] += f * _gain_near(a, s, k, fr, exact, tab, flag, dl, gp)
+            if c <= c_split and not exact:
+                k, fr = _fbin(c, inv_w, nfb)
+                if not (famflag[k, 0] or famflag[k, 1]):
+                    if use0:
+                        accf[3, p] += f * (famtab[k, 0, 0] + famtab[k, 0, 1] * fr)
+                    if use1:
+                        accf[4, p] += f * (famtab[k, 1, 0] + famtab[k, 1, 1] * fr)
+                    continue
+            ex = wx[p] - u0
+            ey = wy[p] - u1
+            ez = wz[p] - u2
+            s = 0.5 * math.sqrt(ex * ex + ey * ey + ez * ez)
+            k, fr = _bin(s, nb)
+            for a in range(nant):
+                accn[p, a] += f * _gain_near(a, s, k, fr, exact, tab, flag, dl, gp)
     for p in range(npi):
         for a in range(nant):
             accn[p, a] += (cfar[a, 0] * accf[0, p] + cfar[a, 1] * accf[1, p] + cfar[a, 2] * accf[2, p]) + accf[
@@ -514,56 +549,132 @@ def _cell_all(npi, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, ta
 
 
 @pjit
-def _step_rows(k, r, sat_sm, sat_pfd, rows, geom, wp, np_row, base, exact, gain, levels, cls, vmax):
-    """Phase B of step k, pass 1, parallel over rows (each thread owns whole rows): per (cell, pointing,
-    antenna) the class of the step's EPFD against the levels, and the maximum."""
+def _step_rows(k, r, sat_sm, sat_pfd, rows, geom, wp, np_row, base, exact, gain, levels, cls, vmax, order):
+    """Phase B of step k, pass 1, parallel over rows (each thread owns whole rows, visited in the order
+    :func:`row_order`): per (cell, pointing, antenna) the class of the step's EPFD against the levels, and
+    the maximum. ``cls[a, c, e]``: antenna-major, then class, then (cell, pointing): one step's increments
+    of neighbouring cells and pointings share cache lines (with the class last, each (cell, pointing,
+    antenna) touched a line of its own every step: ~1.5 million lines per step at 2°)."""
     nlat = np_row.shape[0]
     nlon = geom[4].shape[0]
     nlev = levels.shape[1]
     tab, flag, nb, dl, gp, cfar = gain[0], gain[1], gain[2], gain[3], gain[4], gain[5]
     famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb = gain[6:]
     nant = dl.shape[0]
-    for i in prange(nlat):
+    for ii in prange(nlat):
+        i = order[ii]
         npi = np_row[i]
         if npi == 0 or rows[0][i + 1] == rows[0][i]:
             continue
         off, ux, uy, uz, pf = _row_pairs(i, k, r, sat_sm, sat_pfd, rows, geom)
         accn = np.empty((npi, nant))
-        accf = np.empty((5, npi))
-        cb = np.empty(npi)
+        npad = min((npi + LANES - 1) // LANES * LANES, wp.shape[2])
+        accf = np.empty((5, npad))
+        cb = np.empty(npad)
+        lst = np.empty(npi, np.int64)
         wx = wp[i, 0]
         wy = wp[i, 1]
         wz = wp[i, 2]
         for j in range(nlon):
             if off[j + 1] == off[j]:
                 continue
-            _cell_all(npi, off[j], off[j + 1], ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, tab, flag, nb, dl,
-                      gp, cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb)  # fmt: skip
+            _cell_all(npi, npad, off[j], off[j + 1], ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, lst, exact, tab, flag,
+                      nb, dl, gp, cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb)  # fmt: skip
             e0 = base[i] + j * npi
-            for p in range(npi):
-                e = e0 + p
-                for a in range(nant):
+            for a in range(nant):
+                for p in range(npi):
+                    e = e0 + p
                     v = accn[p, a]
                     if v > vmax[e, a]:
                         vmax[e, a] = v
                     c = 0
-                    while c < nlev and v > levels[a, c]:
-                        c += 1
+                    for lv in range(nlev):  # levels ascending: the count of levels below v, branch-free
+                        c += 1 if v > levels[a, lv] else 0
                     if c > 0:
-                        cls[e, a, c] += 1
+                        cls[a, c, e] += 1
+
+
+@njit(inline="always")
+def _cell_sel(m, lo, hi, ux, uy, uz, pf, wx, wy, wz, slot, need, accn, accf, exact, tab, flag, nb, dl, gp, cfar,
+              famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb):  # fmt: skip
+    """Pass 2's :func:`_cell_all` for the few pointings selected at one cell: ``accn[q, a]`` for the m slots
+    q (pointing vectors ``wx[q], wy[q], wz[q]``) and the antennas with ``slot[a] == q`` (other entries are
+    left undefined). Per satellite and slot one branch picks the pointing's range; only the side-lobe family
+    and the main-lobe gains of the antennas that use the slot are evaluated (``need`` bool[2, ≥ m] scratch:
+    which family a slot needs). Every value is the same sum as :func:`_cell_all`'s, in the same order (a
+    skipped ``+ 0.0`` changes no bit): the same bits."""
+    nant = dl.shape[0]
+    for q in range(m):
+        for a in range(nant):
+            accn[q, a] = 0.0
+        for b in range(5):
+            accf[b, q] = 0.0
+        need[0, q] = False
+        need[1, q] = False
+    for a in range(nant):
+        if slot[a] >= 0:
+            need[fam[a], slot[a]] = True
+    for t in range(lo, hi):
+        u0 = ux[t]
+        u1 = uy[t]
+        u2 = uz[t]
+        f = pf[t]
+        for q in range(m):
+            c = wx[q] * u0 + wy[q] * u1 + wz[q] * u2
+            if c > _C_NEAR:
+                if c <= c_split and not exact:
+                    k, fr = _fbin(c, inv_w, nfb)
+                    if not (famflag[k, 0] or famflag[k, 1]):
+                        if need[0, q]:
+                            accf[3, q] += f * (famtab[k, 0, 0] + famtab[k, 0, 1] * fr)
+                        if need[1, q]:
+                            accf[4, q] += f * (famtab[k, 1, 0] + famtab[k, 1, 1] * fr)
+                        continue
+                ex = wx[q] - u0
+                ey = wy[q] - u1
+                ez = wz[q] - u2
+                s = 0.5 * math.sqrt(ex * ex + ey * ey + ez * ez)
+                k, fr = _bin(s, nb)
+                for a in range(nant):
+                    if slot[a] == q:
+                        accn[q, a] += f * _gain_near(a, s, k, fr, exact, tab, flag, dl, gp)
+            elif c > _C80:
+                accf[0, q] += f
+            elif c > _C120:
+                accf[1, q] += f
+            else:
+                accf[2, q] += f
+    for a in range(nant):
+        q = slot[a]
+        if q >= 0:
+            accn[q, a] += (cfar[a, 0] * accf[0, q] + cfar[a, 1] * accf[1, q] + cfar[a, 2] * accf[2, q]) + accf[
+                3 + fam[a], q
+            ] * inv_gmax[a]
+
+
+@njit(inline="always")
+def _row_selected(sel, i):
+    """Whether any cell of row i has a selected pointing (rows without a GSO pointing have none: their
+    satellite lists are not built)."""
+    for j in range(sel.shape[1]):
+        for a in range(sel.shape[2]):
+            if sel[i, j, a] >= 0:
+                return True
+    return False
 
 
 @pjit
-def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edges, hist):
+def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edges, hist, order):
     """Phase B of step k, pass 2 (margin), parallel over rows: the histogram of the selected pointings. The
-    distinct pointings of a cell's antennas go through :func:`_cell_all` (the same operations in the same
-    order as pass 1 for those pointings: the same bits)."""
+    distinct pointings of a cell's antennas go through :func:`_cell_sel` (the same operations in the same
+    order as pass 1 for those pointings and antennas: the same bits)."""
     nlat, nlon, nant = sel.shape
     nedge = edges.shape[1]
     tab, flag, nb, dl, gp, cfar = gain[0], gain[1], gain[2], gain[3], gain[4], gain[5]
     famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb = gain[6:]
-    for i in prange(nlat):
-        if rows[0][i + 1] == rows[0][i]:
+    for ii in prange(nlat):
+        i = order[ii]
+        if rows[0][i + 1] == rows[0][i] or not _row_selected(sel, i):
             continue
         off, ux, uy, uz, pf = _row_pairs(i, k, r, sat_sm, sat_pfd, rows, geom)
         wx = np.empty(nant)
@@ -573,7 +684,7 @@ def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edge
         slot = np.empty(nant, np.int64)
         accn = np.empty((nant, nant))
         accf = np.empty((5, nant))
-        cb = np.empty(nant)
+        need = np.empty((2, nant), np.bool_)
         for j in range(nlon):
             if off[j + 1] == off[j]:
                 continue
@@ -596,8 +707,8 @@ def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edge
                     m += 1
             if m == 0:
                 continue
-            _cell_all(m, off[j], off[j + 1], ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, exact, tab, flag, nb, dl, gp,
-                      cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb)  # fmt: skip
+            _cell_sel(m, off[j], off[j + 1], ux, uy, uz, pf, wx, wy, wz, slot, need, accn, accf, exact, tab, flag, nb,
+                      dl, gp, cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb)  # fmt: skip
             for a in range(nant):
                 if slot[a] < 0:
                     continue
@@ -614,6 +725,17 @@ def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edge
                     hist[i, j, a, lo_e] += 1
 
 
+def row_order(nlat: int, nthreads: int) -> np.ndarray:
+    """int64[nlat]: the rows in the order the parallel phase B visits them: every nthreads-th row together
+    (0, T, 2T, ..., 1, T + 1, ...), so the equal contiguous blocks a static parallel schedule gives each
+    thread hold rows of every latitude (a block of adjacent rows would give one thread the empty polar
+    rows and another the dense ones: measured on Starlink at 2°, the busiest of 16 threads had 1.99× the
+    mean work, 1.09× interleaved). Each row is still summed by one thread: the same bits."""
+    t = max(int(nthreads), 1)
+    order = [np.arange(b, nlat, t, dtype=np.int64) for b in range(min(t, nlat))]
+    return np.concatenate(order) if order else np.zeros(0, np.int64)
+
+
 def _phase_a(r, err, k, sat_sm, geom, rec, nrec):
     pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat = geom
     _footprints(r, err, k, sat_sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, rec, nrec)
@@ -628,7 +750,7 @@ def accumulate_epfd_chunk(r, err, sat_sm, sat_pfd, geom, pointing, gain, stats, 
     geom : (pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat)
     pointing : (wp float64[nlat, 3, pmax], np_row int64[nlat], base int64[nlat + 1])
     gain : :func:`build_gain`
-    stats : pass 1 ``(levels float64[nant, L] linear ascending (+inf padded), cls int32[Ncp, nant, L + 1],
+    stats : pass 1 ``(levels float64[nant, L] linear ascending (+inf padded), cls int32[nant, L + 1, Ncp],
         vmax float64[Ncp, nant])``; pass 2 (``sel`` int64[nlat, nlon, nant], −1: none) ``(edges float64[nant,
         E] linear ascending (+inf padded), hist int32[nlat, nlon, nant, E + 1])``.
     """
@@ -638,14 +760,16 @@ def accumulate_epfd_chunk(r, err, sat_sm, sat_pfd, geom, pointing, gain, stats, 
     nlat = geom[0].shape[0]
     rec = np.empty((nsat, nlat, 3), np.int64)
     nrec = np.zeros(nsat, np.int64)
+    order = row_order(nlat, numba.get_num_threads())
     for k in range(nt):
         rows = _phase_a(r, err, k, sat_sm, geom, rec, nrec)
         if sel is None:
             levels, cls, vmax = stats
-            _step_rows(k, r, sat_sm, sat_pfd, rows, kgeom, wp, np_row, base, bool(exact), gain, levels, cls, vmax)
+            _step_rows(k, r, sat_sm, sat_pfd, rows, kgeom, wp, np_row, base, bool(exact), gain, levels, cls, vmax,
+                       order)  # fmt: skip
         else:
             edges, hist = stats
-            _step_rows_sel(k, r, sat_sm, sat_pfd, rows, kgeom, wp, sel, bool(exact), gain, edges, hist)
+            _step_rows_sel(k, r, sat_sm, sat_pfd, rows, kgeom, wp, sel, bool(exact), gain, edges, hist, order)
 
 
 # --------------------------------------------------------------------------- one step, every value
@@ -661,11 +785,14 @@ def _step_values(r, sat_sm, sat_pfd, rows, geom, wp, np_row, base, exact, gain, 
             continue
         off, ux, uy, uz, pf = _row_pairs(i, 0, r, sat_sm, sat_pfd, rows, geom)
         accn = np.empty((npi, nant))
-        accf = np.empty((5, npi))
-        cb = np.empty(npi)
+        npad = min((npi + LANES - 1) // LANES * LANES, wp.shape[2])
+        accf = np.empty((5, npad))
+        cb = np.empty(npad)
+        lst = np.empty(npi, np.int64)
         for j in range(nlon):
-            _cell_all(npi, off[j], off[j + 1], ux, uy, uz, pf, wp[i, 0], wp[i, 1], wp[i, 2], accn, accf, cb, exact,
-                      tab, flag, nb, dl, gp, cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb)  # fmt: skip
+            _cell_all(npi, npad, off[j], off[j + 1], ux, uy, uz, pf, wp[i, 0], wp[i, 1], wp[i, 2], accn, accf, cb,
+                      lst, exact, tab, flag, nb, dl, gp, cfar, famtab, famflag, fam, inv_gmax, c_split, inv_w,
+                      nfb)  # fmt: skip
             out[base[i] + j * npi : base[i] + (j + 1) * npi] = accn
 
 

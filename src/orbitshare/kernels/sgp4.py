@@ -848,9 +848,8 @@ def _init_one(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo
 def _init_kernel(epoch_jd, epoch_fr, bstar, ecco, argpo, inclo, mo, no_kozai, nodeo, p):
     n = p.shape[0]
     for i in prange(n):
-        _init_one(  # (np.int64: the loop index is unsigned when the parallel loop is lowered; one signature)
-            epoch_jd[i], epoch_fr[i], bstar[i], ecco[i], argpo[i], inclo[i], mo[i], no_kozai[i], nodeo[i], p, np.int64(i)
-        )
+        j = np.int64(i)  # (the loop index is unsigned when the parallel loop is lowered: one signature)
+        _init_one(epoch_jd[j], epoch_fr[j], bstar[j], ecco[j], argpo[j], inclo[j], mo[j], no_kozai[j], nodeo[j], p, j)
 
 
 # ----------------------------------------------------------------------------------------

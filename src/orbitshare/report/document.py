@@ -1187,11 +1187,12 @@ def _figure_blocks(figures, out_dir):
 
 
 def _files_blocks(out_dir):
-    names = [n for n in ("countries.csv", "groups.csv", "equity.csv") if (Path(out_dir) / n).exists()]
+    names = [n for n in ("countries.csv", "indicators.csv", "groups.csv", "equity.csv") if (Path(out_dir) / n).exists()]
     if not names:
         return []
     desc = {
         "countries.csv": "one row per country, every indicator and the group flags",
+        "indicators.csv": "the same per-country figures in tidy form (country, m49, system, indicator, value, unit)",
         "groups.csv": "one row per group",
         "equity.csv": "inequality indices in long format (quantity, scope, system, index, partition, value)",
     }

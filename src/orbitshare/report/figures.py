@@ -666,8 +666,9 @@ def write_choropleth(
 
     ``boundaries``: true country boundaries (GeoJSON-like features, or a Natural Earth file read with
     :func:`orbitshare.geo.naturalearth.read_features`; joined to ``countries``' codes as the geography joins
-    them, :func:`orbitshare.geo.naturalearth.feature_codes`). Without them the countries are drawn from the geography's cells (each cell coloured by its
-    dominant country, :func:`dominant_country`): gridded, and the caption says so. A uniform map is
+    them, :func:`orbitshare.geo.naturalearth.feature_codes`). Without them the countries are drawn from the
+    geography's cells (each cell coloured by its dominant country, :func:`dominant_country`): gridded, and
+    the caption says so. A uniform map is
     marked (:data:`UNIFORM_KEY`). Size :data:`MAP_PIXELS`.
     """
     from matplotlib.collections import LineCollection, PolyCollection
@@ -692,6 +693,10 @@ def write_choropleth(
             boundaries = read_features(boundaries)
         from orbitshare.geo.naturalearth import feature_codes
 
+        # the vertices are projected here, point by point: drawn through the Mollweide axes' data transform,
+        # matplotlib would first cut every edge into 75 pieces (a minute for Natural Earth 50m); the
+        # boundaries' vertices are dense enough for straight edges in the projected plane
+        proj = ax.transProjection
         polys, colours = [], []
         for ft, code in zip(boundaries, feature_codes(boundaries), strict=True):  # joined as the geography is
             k = index.get(code, -1)
@@ -700,9 +705,13 @@ def write_choropleth(
                 shown.append(float(x))
             rgba = cmap(norm(x)) if np.isfinite(x) else cmap.get_bad()
             for ring in _feature_rings(ft):
-                polys.append(ring * rad)
+                polys.append(proj.transform(ring * rad))
                 colours.append(rgba)
-        ax.add_collection(PolyCollection(polys, facecolors=colours, edgecolors="black", linewidths=0.3))
+        ax.add_collection(
+            PolyCollection(
+                polys, facecolors=colours, edgecolors="black", linewidths=0.3, transform=ax.transAffine + ax.transAxes
+            )
+        )
         how = "Natural Earth country boundaries"
     else:
         geo = geography.sortby("lat").sortby("lon")

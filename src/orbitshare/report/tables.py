@@ -3,7 +3,7 @@
 :func:`write_tables` writes into a run directory (every file atomically: temporary file in the same
 directory, then ``os.replace``, via :func:`orbitshare.atomic.atomic_path`; existing files are replaced)::
 
-    write_tables(out_dir, countries, groups, equity)  -> [countries.csv, groups.csv, equity.csv]
+    write_tables(out_dir, countries, groups, equity)  -> [countries.csv, groups.csv, equity.csv, indicators.csv]
 
 ``countries.csv``: one row per country of the "countries" Dataset
 (:func:`orbitshare.analysis.accounts.country_accounts`): first its coordinates on ``country`` (``country``,
@@ -27,6 +27,16 @@ Atkinson index per ``epsilon`` —, ``zero_population_share``, and ``theil_T_bet
 ``partition`` is empty for the overall indices). The Lorenz curves are in the figure only
 (:mod:`orbitshare.report.figures`).
 
+``indicators.csv``: the "countries" Dataset in tidy (long) format for data tools, one row per country,
+indicator and system, columns ``country, m49, system, indicator, value, unit``: every data variable on
+``country`` (in the Dataset's order, countries in theirs), ``system`` empty for the indicators of all systems
+together, a further dimension in the indicator's name as in the wide table (``band_mhz_in_view[Ku]``),
+``unit`` the variable's UDUNITS ``units`` (``1`` for counts of persons and fractions, ``Mbit/s``, ``MHz``,
+``km2``). Values as in ``countries.csv``.
+
+Country codes are text in every table: ISO 3166-1 alpha-3 as given, UN M49 as three digits, zero-padded
+(``004`` for Afghanistan; empty when a territory has none), also when a Dataset holds them as integers.
+
 Every cell and column header of every CSV file orbitshare writes goes through :func:`csv_safe`: text
 that a spreadsheet would run as a formula (first character ``=``, ``+``, ``-``, ``@``, TAB, CR or LF,
 the OWASP rule; a system named ``=HYPERLINK(...)``) gets a leading ``'``; numbers (``-1.5``, ``-inf``)
@@ -49,7 +59,7 @@ import xarray as xr
 
 from orbitshare.atomic import atomic_path
 
-__all__ = ["csv_safe", "plain_text", "write_csv_rows", "format_number", "format_index", "write_tables"]
+__all__ = ["csv_safe", "code_text", "plain_text", "write_csv_rows", "format_number", "format_index", "write_tables"]
 
 
 # ============================================================================ formatting
@@ -153,7 +163,10 @@ def _flat_columns(ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> list[tu
     cols: list[tuple[str, np.ndarray]] = [(dim, ds[dim].values)]
     for name, c in ds.coords.items():
         if name != dim and c.dims == (dim,):
-            cols.append((str(name), c.values))
+            values = c.values
+            if name in _CODE_COLUMNS:
+                values = np.array([code_text(x, _CODE_COLUMNS[str(name)]) for x in values], dtype=object)
+            cols.append((str(name), values))
     for name, v in ds.data_vars.items():
         if dim not in v.dims or name in skip:
             continue
@@ -168,6 +181,31 @@ def _flat_columns(ds: xr.Dataset, dim: str, skip: Sequence[str] = ()) -> list[tu
             suffix = "".join(f"[{labels[k][i]}]" for k, i in enumerate(idx))
             cols.append((f"{name}{suffix}", arr[idx]))
     return cols
+
+
+def code_text(v: Any, width: int = 3) -> str:
+    """A numeric code (UN M49) as text of ``width`` digits, zero-padded; text without digits as it is; ""
+    for a missing code (empty, None, NaN, a negative number).
+
+    >>> code_text(4), code_text("4"), code_text("004"), code_text(np.int16(32)), code_text(""), code_text(-1)
+    ('004', '004', '004', '032', '', '')
+    """
+    if v is None:
+        return ""
+    if isinstance(v, (bytes, np.bytes_)):
+        v = v.decode("utf-8", "replace")
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(float(v)) or float(v) < 0 or float(v) != int(v):
+            return ""
+        v = int(v)
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return "" if int(v) < 0 else f"{int(v):0{width}d}"
+    text = str(v).strip()
+    return text.zfill(width) if text.isdigit() else text
+
+
+#: coordinates on ``country`` written as codes (text of fixed width) in every table
+_CODE_COLUMNS = {"m49": 3}
 
 
 def write_csv_rows(f: TextIO, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
@@ -218,10 +256,43 @@ def _equity_rows(equity: xr.Dataset) -> list[list[str]]:
     return rows
 
 
+def _indicator_rows(countries: xr.Dataset) -> Iterable[list[str]]:
+    """The rows of ``indicators.csv`` (module docstring): country, m49, system, indicator, value, unit."""
+    dim = "country"
+    codes = [_cell(c) for c in countries[dim].values]
+    m49 = (
+        [code_text(x) for x in countries["m49"].values]
+        if "m49" in countries.coords and countries["m49"].dims == (dim,)
+        else [""] * len(codes)
+    )
+    series: list[tuple[str, str, str, np.ndarray]] = []  # (system, indicator, unit, values over country)
+    for name, v in countries.data_vars.items():
+        if dim not in v.dims:
+            continue
+        unit = str(v.attrs.get("units", ""))
+        others = [d for d in v.dims if d != dim]
+        has_system = "system" in others
+        rest = [d for d in others if d != "system"]
+        v = v.transpose(*(["system"] if has_system else []), *rest, dim)
+        systems = [_cell(x) for x in countries["system"].values] if has_system else [""]
+        labels = [
+            [_cell(x) for x in (countries[d].values if d in countries.coords else range(v.sizes[d]))] for d in rest
+        ]
+        arr = v.values if has_system else v.values[None]
+        for i, system in enumerate(systems):
+            for idx in itertools.product(*[range(len(lb)) for lb in labels]):
+                suffix = "".join(f"[{labels[k][j]}]" for k, j in enumerate(idx))
+                series.append((system, f"{name}{suffix}", unit, arr[(i, *idx)]))
+    for k, code in enumerate(codes):
+        for system, indicator, unit, values in series:
+            yield [code, m49[k], system, indicator, _cell(values[k]), unit]
+
+
 def write_tables(
     out_dir: str | os.PathLike, countries: xr.Dataset, groups: xr.Dataset | None, equity: xr.Dataset | None
 ) -> list[Path]:
-    """Write ``countries.csv``, ``groups.csv`` and ``equity.csv`` into ``out_dir``; return their paths.
+    """Write ``countries.csv``, ``groups.csv``, ``equity.csv`` and ``indicators.csv`` (the countries in
+    tidy format) into ``out_dir``; return their paths.
 
     ``countries``, ``groups``, ``equity``: the Datasets of :mod:`orbitshare.analysis.accounts` (values in
     their own units: persons, Mbit/s, MHz, 1). ``groups`` or ``equity`` may be None (that file is then
@@ -238,4 +309,11 @@ def write_tables(
                 out / "equity.csv", ["quantity", "scope", "system", "index", "partition", "value"], _equity_rows(equity)
             )
         )
+    paths.append(
+        _write_csv(
+            out / "indicators.csv",
+            ["country", "m49", "system", "indicator", "value", "unit"],
+            _indicator_rows(countries),
+        )
+    )
     return paths

@@ -265,7 +265,7 @@ def _run_all(out: Path, exps: list[Any], progress: bool) -> tuple[list[float], l
     pr = runner.Progress(progress)
     todo = [i for i, e in enumerate(exps) if not _finished_sample(sample_dir(out, i), e)]
     skipped = [i for i in range(len(exps)) if i not in todo]
-    pr.start(f"sweep ({len(exps)} samples)", total=len(exps), done=len(skipped))
+    pr.start(f"sweep ({len(exps)} samples)", total=len(exps), done=len(skipped), unit="sample")
     (out / "samples").mkdir(exist_ok=True)
     seconds = [float("nan")] * len(exps)
     done = len(skipped)
