@@ -678,3 +678,27 @@ def test_report_spectrum_section(run):
         assert abs(eff - inview / 2) < 1e-9 * inview  # the fixture's effective MHz is half the band in view
         row = f"| {format_number(inview)} | {format_number(eff)} |"
         assert any(line.startswith("| ") and line.endswith(row) for line in md.splitlines()), row
+
+
+def test_map_outlines_are_the_embedded_natural_earth_borders():
+    """The embedded geography's maps draw the vendored Natural Earth 50m rings edge by edge (the segments
+    of a ring join its consecutive vertices); any other geography keeps the cell-edge outlines."""
+    import orbitshare
+    from orbitshare.geo.embedded import boundaries
+    from orbitshare.report.figures import map_outlines, outline_segments
+
+    geo = orbitshare.geography(5.0)
+    segs, foot = map_outlines(geo)
+    feats = boundaries()[0]
+    rings = [np.asarray(r) for ft in feats for poly in ft["geometry"]["coordinates"] for r in poly]
+    assert segs.shape == (sum(len(r) - 1 for r in rings), 2, 2)
+    first = rings[0]
+    np.testing.assert_array_equal(segs[: len(first) - 1, 0], first[:-1])
+    np.testing.assert_array_equal(segs[: len(first) - 1, 1], first[1:])
+    assert np.all(np.abs(segs[..., 0]) <= 180.0) and np.all(np.abs(segs[..., 1]) <= 90.0)
+    assert "Natural Earth" in foot
+    other = geo.assign_attrs(geography_source="naturalearth")
+    segs2, foot2 = map_outlines(other)
+    np.testing.assert_array_equal(segs2, outline_segments(other))
+    assert "dominant country" in foot2 and "(naturalearth)" in foot2
+    assert map_outlines(None)[0].shape == (0, 2, 2)

@@ -35,7 +35,8 @@ Maps are plate carrée (longitude and latitude linear), :data:`MAP_PIXELS` pixel
 which :func:`orbitshare.report.document.write_report` uses. :func:`map_figure` draws one map; other
 gridded variables (the runner's ``outputs.maps``) use it too.
 
-Country outlines come from the geography in use, not from a separate boundary file: each cell gets its
+Country outlines (:func:`map_outlines`): with the embedded geography, the Natural Earth 1:50m boundaries it is
+built from (true borders). With another geography they come from the geography itself: each cell gets its
 *dominant* label, the country with the largest ``country_fraction`` or "sea" when the cell's unclaimed
 share ``1 − Σ country_fraction`` is larger still, and a line is drawn along every cell edge between two
 cells of different labels. The outlines are therefore the cell edges of the dominant-country raster
@@ -46,6 +47,7 @@ country that dominates no cell, such as a small island on a coarse grid, has no 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -72,6 +74,7 @@ __all__ = [
     "map_figure",
     "dominant_country",
     "outline_segments",
+    "map_outlines",
     "grid_edges",
     "png_title",
     "png_text",
@@ -183,6 +186,33 @@ def outline_segments(geography: xr.Dataset) -> np.ndarray:
         y = lat_e[a + 1]
         segs.append(((lon_e[b], y), (lon_e[c], y)))
     return np.array(segs, np.float64).reshape(-1, 2, 2)
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_border_segments() -> np.ndarray:
+    """float64[nseg, 2, 2]: every edge of the vendored Natural Earth 1:50m rings, (lon, lat) in deg."""
+    from orbitshare.geo.embedded import boundaries
+
+    rings = [ring for ft in boundaries()[0] for ring in _feature_rings(ft) if len(ring) > 1]
+    parts = [np.stack([ring[:-1], ring[1:]], axis=1) for ring in rings]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 2, 2))
+
+
+def map_outlines(geography: xr.Dataset | None) -> tuple[np.ndarray, str]:
+    """The country outlines of the cell maps and the footnote sentence that says what they are.
+
+    The embedded geography: the Natural Earth 1:50m boundaries it is built from (true borders). Any other:
+    :func:`outline_segments` (edges between cells of different dominant country). Segments
+    float64[nseg, 2, 2], (lon, lat) in deg; none without a geography or countries."""
+    if geography is None or not geography.sizes.get("country", 0):
+        return np.zeros((0, 2, 2)), ""
+    gsrc = str(geography.attrs.get("geography_source", ""))
+    if gsrc == "embedded":
+        return _embedded_border_segments(), "Outlines: Natural Earth 1:50m country boundaries; plate carrée."
+    return outline_segments(geography), (
+        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
+        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
+    )
 
 
 # ============================================================================ figures
@@ -380,16 +410,7 @@ def write_figures(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    segments = (
-        outline_segments(geography)
-        if geography is not None and geography.sizes.get("country", 0)
-        else np.zeros((0, 2, 2))
-    )
-    gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
-    foot = (
-        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
-        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
-    )
+    segments, foot = map_outlines(geography)
     paths: list[Path] = []
     used: set[str] = set()
     if coverage is not None and "covered_fraction" in coverage:
@@ -518,16 +539,7 @@ def write_served_maps(
     missing = [n for n in ("served_mbps", "subscribers", "demand_met_fraction") if n not in capacity.variables]
     if missing:
         raise ParameterError(f"write_served_maps: capacity lacks {missing} (an allocation's capacity Dataset)")
-    segments = (
-        outline_segments(geography)
-        if geography is not None and geography.sizes.get("country", 0)
-        else np.zeros((0, 2, 2))
-    )
-    gsrc = geography.attrs.get("geography_source", "") if geography is not None else ""
-    foot = (
-        "Outlines: edges between grid cells of different dominant country (largest country_fraction, "
-        f"or sea) in the geography{' (' + gsrc + ')' if gsrc else ''}; plate carrée."
-    )
+    segments, foot = map_outlines(geography)
     rule = str(capacity.attrs.get("rule", "maxmin"))
     busy = float(capacity.attrs.get("busy_hour_mbps", float("nan")))
     cds = capacity.sortby("lat").sortby("lon")
