@@ -124,7 +124,7 @@ from orbitshare.report.figures import (
     SERVED_MAPS,
     grid_edges,
     map_figure,
-    outline_segments,
+    map_outlines,
     slug,
     unique_name,
     write_choropleth,
@@ -562,7 +562,7 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
     ]
     if not others:
         return paths
-    segments = outline_segments(geography) if geography.sizes.get("country", 0) else np.zeros((0, 2, 2))
+    segments, outlines = map_outlines(geography)
     used = {p.stem for p in paths}
     for m in others:
         ds = getattr(res, MAP_VARIABLES.get(m, "capacity"))
@@ -590,7 +590,8 @@ def _maps(out: Path, exp: Experiment, geography: xr.Dataset, res: Results) -> li
                     title=title,
                     cbar_label=f"{m} ({attrs.get('units', '1')})",
                     segments=segments,
-                    footnote=f"{m}: {attrs.get('long_name', '')} ({scale}, 1st to 99th percentile of the cells).",
+                    footnote=f"{m}: {attrs.get('long_name', '')} ({scale}, 1st to 99th percentile of the cells). "
+                    + outlines,
                 )
             )
     return paths

@@ -18,7 +18,7 @@ import xarray as xr
 
 from orbitshare.analysis.protection import SINGLE_ENTRY_NOTE, equity_readout, no_catalogue_sentence
 from orbitshare.report.document import _h, _p, _table
-from orbitshare.report.figures import grid_edges, map_figure, outline_segments, slug, unique_name
+from orbitshare.report.figures import grid_edges, map_figure, map_outlines, slug, unique_name
 from orbitshare.report.tables import format_number
 
 __all__ = ["EPFD_BLOCKS", "epfd_blocks", "write_epfd_maps", "exceeding_countries"]
@@ -149,7 +149,7 @@ def write_epfd_maps(out_dir: str | os.PathLike, geography: xr.Dataset, epfd_ds: 
     geo = geography.sortby("lat").sortby("lon")
     ds = epfd_ds.sortby("lat").sortby("lon")
     lat_e, lon_e = grid_edges(geo)
-    segments = outline_segments(geo) if geo.sizes.get("country", 0) else np.zeros((0, 2, 2))
+    segments, outlines = map_outlines(geo)
     nant = ds.sizes["antenna"]
     sizes = ", ".join(_antenna_text(float(d)) for d in ds["antenna"].values)
     used: set[str] = set()
@@ -171,7 +171,7 @@ def write_epfd_maps(out_dir: str | os.PathLike, geography: xr.Dataset, epfd_ds: 
                 segments=segments,
                 footnote=f"Per cell, the number of GSO earth-station antenna sizes ({sizes}) for which the EPFD-down "
                 "of this system alone exceeds the RR Article 22 limits at the worst GSO pointing; grey: no GSO "
-                "position above the minimum elevation; plate carrée.",
+                f"position above the minimum elevation. {outlines}",
                 vmax=float(max(nant, 1)),
             )
         )

@@ -608,6 +608,7 @@ def write_serving_map(out_dir: str | os.PathLike, geography: xr.Dataset, countri
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gsrc = geography.attrs.get("geography_source", "")
+    segments, outlines = map_outlines(geo)
     return [
         map_figure(
             out / "map_systems_serving.png",
@@ -616,10 +617,10 @@ def write_serving_map(out_dir: str | os.PathLike, geography: xr.Dataset, countri
             field,
             title="Systems that may serve each country (landing rights)",
             cbar_label="number of systems (1)",
-            segments=outline_segments(geo) if geo.sizes.get("country", 0) else np.zeros((0, 2, 2)),
+            segments=segments,
             footnote="Per cell, the number of systems that may serve the cell's dominant country (largest "
             f"country_fraction; grey: sea) under their landing rights, out of {nsys}"
-            f"{'; geography ' + gsrc if gsrc else ''}; plate carrée.",
+            f"{'; geography ' + gsrc if gsrc else ''}. {outlines}",
             vmax=float(max(nsys, 1)),
         )
     ]
