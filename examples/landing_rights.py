@@ -2,15 +2,14 @@
 
 The same one-hour pass twice: first every country may be served ("all"), then only the countries where
 the shipped, dated landing-rights table says Starlink is authorised as of 2026-12-01 (the table's
-"unknown" countries are NOT served: a lower bound). Per-country share of demand met, then the
-population-weighted mean over the UN Least Developed Countries and over the rest.
+"unknown" countries are NOT served: a lower bound). The share of the busy-hour demand met over the UN
+Least Developed Countries and over the rest (``group_accounts``: served over demand, summed over each
+group's countries).
 Runs offline as written; writes ``examples_out/landing_rights.csv``.
 """
 
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 import orbitshare
 from orbitshare.demand import Demand
@@ -33,14 +32,12 @@ scenarios = {
 rows = []
 for name, system in scenarios.items():
     out = orbitshare.service(system, grid, times, geo, demand=demand)
-    c = orbitshare.country_accounts(geo, out["coverage"], capacity=out["capacity"])
-    met = c["demand_met_fraction"].values  # served / demand, time mean (NaN: no demand)
-    pop = c["population"].values
-    for group, members in (("LDC", c["ldc"].values.astype(bool)), ("rest", ~c["ldc"].values.astype(bool))):
-        ok = members & np.isfinite(met) & (pop > 0)
-        mean = float(np.sum(met[ok] * pop[ok]) / np.sum(pop[ok]))
-        rows.append((name, group, mean))
-        print(f"{name:>10} landing rights: {group:>4}: {100 * mean:5.1f} % of demand met (population-weighted)")
+    countries = orbitshare.country_accounts(geo, out["coverage"], capacity=out["capacity"])
+    groups = orbitshare.group_accounts(countries)  # served / demand summed over each group's countries
+    for group in ("ldc", "rest"):
+        met = float(groups["demand_met_fraction"].sel(group=group))
+        rows.append((name, group, met))
+        print(f"{name:>10} landing rights: {group:>4}: {100 * met:5.1f} % of the busy-hour demand met")
 
 Path("examples_out").mkdir(exist_ok=True)
 with open("examples_out/landing_rights.csv", "w", encoding="utf-8") as f:
