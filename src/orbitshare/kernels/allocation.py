@@ -58,10 +58,56 @@ _RELATIVE_EPS = 1e-12
 
 
 # --------------------------------------------------------------------------- maximum flow (Dinic)
+# A flow's pairs come sorted by satellite (``ps`` nondecreasing: :func:`_allocate` sorts them, and every
+# subproblem keeps their order), so each satellite's pairs lie together: ``sat_ptr``, with the pair's cell
+# ``sc = pc``, capacity ``sP = P`` and flow ``sx = x`` (the arrays themselves). A copy ordered by cell
+# (``cell_ptr``; satellite ``cs``, capacity ``cP``, flow ``cx``, stable in the pairs' order) lets the cells
+# scan their pairs in memory order too; ``s2c`` and ``c2s`` map a pair's position in one order to the
+# other, and a change of a pair's flow is written to both copies.
 @njit
-def _bfs(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps, lev_s, lev_c, queue):
+def _workspace(m):
+    """Scratch arrays for the flows of up to m pairs, reused (fresh memory costs a page fault per 4 KiB):
+    the network's (s2c, cs, cP, cx, c2s) and a subproblem's (lps, lpc, lP)."""
+    return (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m), np.empty(m), np.empty(m, np.int32),
+            np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m))  # fmt: skip
+
+
+@njit
+def _network(ns, nc, ps, pc, P, x, ws):
+    """The network of the pairs (ps nondecreasing; see above), its by-cell copy in the workspace ws."""
+    m = ps.shape[0]
+    sat_ptr = np.zeros(ns + 1, np.int64)
+    cell_ptr = np.zeros(nc + 1, np.int64)
+    for p in range(m):
+        sat_ptr[ps[p] + 1] += 1
+        cell_ptr[pc[p] + 1] += 1
+    for s in range(ns):
+        sat_ptr[s + 1] += sat_ptr[s]
+    for c in range(nc):
+        cell_ptr[c + 1] += cell_ptr[c]
+    fc = cell_ptr[:-1].copy()
+    s2c = ws[0][:m]
+    cs = ws[1][:m]
+    cP = ws[2][:m]
+    cx = ws[3][:m]
+    c2s = ws[4][:m]
+    for p in range(m):  # a counting sort by cell (stable)
+        c = pc[p]
+        j = fc[c]
+        fc[c] += 1
+        s2c[p] = j
+        cs[j] = ps[p]
+        cP[j] = P[p]
+        cx[j] = x[p]
+        c2s[j] = p
+    return (sat_ptr, pc, P, x, s2c, cell_ptr, cs, cP, cx, c2s)
+
+
+@njit
+def _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue):
     """Levels of the residual network from the source; returns the level of the nearest cell with sink
     slack (a large number when none: then lev_* ≥ 0 marks exactly the nodes the source reaches)."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
     big = 1 << 30
     for s in range(ns):
         lev_s[s] = -1
@@ -83,9 +129,8 @@ def _bfs(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, use
             if lv + 1 > dist:
                 continue
             for k in range(sat_ptr[v], sat_ptr[v + 1]):
-                p = sat_list[k]
-                c = pc[p]
-                if lev_c[c] < 0 and P[p] - x[p] > eps:
+                c = sc[k]
+                if lev_c[c] < 0 and sP[k] - sx[k] > eps:
                     lev_c[c] = lv + 1
                     if u[c] - y[c] > eps and lv + 1 < dist:
                         dist = lv + 1
@@ -96,10 +141,9 @@ def _bfs(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, use
             lv = lev_c[c]
             if lv >= dist:
                 continue
-            for k in range(cell_ptr[c], cell_ptr[c + 1]):
-                p = cell_list[k]
-                s = ps[p]
-                if lev_s[s] < 0 and x[p] > eps:
+            for j in range(cell_ptr[c], cell_ptr[c + 1]):
+                s = cs[j]
+                if lev_s[s] < 0 and cx[j] > eps:
                     lev_s[s] = lv + 1
                     queue[qn] = s
                     qn += 1
@@ -107,37 +151,14 @@ def _bfs(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, use
 
 
 @njit
-def _augment(
-    ns,
-    nc,
-    ps,
-    pc,
-    sat_ptr,
-    sat_list,
-    cell_ptr,
-    cell_list,
-    S,
-    P,
-    u,
-    x,
-    used,
-    y,
-    eps,
-    lev_s,
-    lev_c,
-    queue,
-    it_s,
-    it_c,
-    path,
-):
-    """Augment the feasible flow (x, used, y) to a maximum flow for the sink capacities u (Dinic).
+def _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, path):
+    """Augment the feasible flow (net's flows, used, y) to a maximum flow for the sink capacities u (Dinic).
 
     On return lev_s / lev_c ≥ 0 mark the nodes the source reaches in the final residual network."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
     big = 1 << 30
     while True:
-        dist = _bfs(
-            ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps, lev_s, lev_c, queue
-        )
+        dist = _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue)
         if dist == big:
             return
         for s in range(ns):
@@ -148,6 +169,7 @@ def _augment(
             if lev_s[s0] != 0:
                 continue
             while S[s0] - used[s0] > eps:
+                # path[d]: a by-satellite position (d even: a forward pair) or a by-cell one (d odd: backward)
                 depth = 0
                 v = s0
                 at_sat = True
@@ -156,10 +178,10 @@ def _augment(
                     if at_sat:
                         adv = False
                         while it_s[v] < sat_ptr[v + 1]:
-                            p = sat_list[it_s[v]]
-                            c = pc[p]
-                            if lev_c[c] == lev_s[v] + 1 and P[p] - x[p] > eps:
-                                path[depth] = p
+                            k = it_s[v]
+                            c = sc[k]
+                            if lev_c[c] == lev_s[v] + 1 and sP[k] - sx[k] > eps:
+                                path[depth] = k
                                 depth += 1
                                 v = c
                                 at_sat = False
@@ -171,7 +193,7 @@ def _augment(
                             if depth == 0:
                                 break
                             depth -= 1
-                            v = pc[path[depth]]  # back over a backward pair: to its cell
+                            v = sc[c2s[path[depth]]]  # back over a backward pair: to its cell
                             at_sat = False
                             it_c[v] += 1
                     else:
@@ -181,10 +203,10 @@ def _augment(
                         adv = False
                         if lev_c[v] < dist:
                             while it_c[v] < cell_ptr[v + 1]:
-                                p = cell_list[it_c[v]]
-                                s = ps[p]
-                                if lev_s[s] == lev_c[v] + 1 and x[p] > eps:
-                                    path[depth] = p
+                                j = it_c[v]
+                                s = cs[j]
+                                if lev_s[s] == lev_c[v] + 1 and cx[j] > eps:
+                                    path[depth] = j
                                     depth += 1
                                     v = s
                                     at_sat = True
@@ -194,7 +216,7 @@ def _augment(
                         if not adv:
                             lev_c[v] = -2
                             depth -= 1
-                            v = ps[path[depth]]  # back over a forward pair: to its satellite
+                            v = cs[s2c[path[depth]]]  # back over a forward pair: to its satellite
                             at_sat = True
                             it_s[v] += 1
                 if not found:
@@ -202,16 +224,18 @@ def _augment(
                 # bottleneck of the path s0 → c_1 → s_1 → … → c_end → sink (pairs alternate forward/backward)
                 f = min(S[s0] - used[s0], u[v] - y[v])
                 for d in range(depth):
-                    p = path[d]
-                    r = P[p] - x[p] if d % 2 == 0 else x[p]
+                    q = path[d]
+                    r = sP[q] - sx[q] if d % 2 == 0 else cx[q]
                     if r < f:
                         f = r
                 for d in range(depth):
-                    p = path[d]
+                    q = path[d]
                     if d % 2 == 0:
-                        x[p] += f
+                        sx[q] += f
+                        cx[s2c[q]] = sx[q]
                     else:
-                        x[p] = max(x[p] - f, 0.0)
+                        cx[q] = max(cx[q] - f, 0.0)
+                        sx[c2s[q]] = cx[q]
                 used[s0] += f
                 y[v] += f
 
@@ -266,21 +290,22 @@ def _csr(ns, nc, ps, pc):
 
 
 @njit
-def _take_off(x, lst, k0, k1, excess):
-    """Lower the flow of the pairs lst[k0:k1] (in order) by ``excess`` in all: each pair is a source-to-sink
-    path, so taking flow off it keeps the rest feasible."""
+def _take_off(a, b, mirror, k0, k1, excess):
+    """Lower the flows a[k0:k1] (in order; their copies b[mirror[k]] too) by ``excess`` in all: each pair is a
+    source-to-sink path, so taking flow off it keeps the rest feasible."""
     for k in range(k0, k1):
         if excess <= 0.0:
             break
-        p = lst[k]
-        d = min(x[p], excess)
-        x[p] -= d
+        d = min(a[k], excess)
+        a[k] -= d
+        b[mirror[k]] = a[k]
         excess -= d
 
 
 @njit
-def _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue, top):
+def _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top):
     """Exact distances to the sink in the residual network (reverse BFS); unreachable nodes get ``top``."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
     for s in range(ns):
         h_s[s] = top
     for c in range(nc):
@@ -297,28 +322,27 @@ def _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u
         head += 1
         if v >= ns:  # a cell: satellites with a residual pair into it
             c = v - ns
-            for k in range(cell_ptr[c], cell_ptr[c + 1]):
-                p = cell_list[k]
-                s = ps[p]
-                if h_s[s] == top and P[p] - x[p] > eps:
+            for j in range(cell_ptr[c], cell_ptr[c + 1]):
+                s = cs[j]
+                if h_s[s] == top and cP[j] - cx[j] > eps:
                     h_s[s] = h_c[c] + 1
                     queue[qn] = s
                     qn += 1
         else:  # a satellite: cells whose flow on the pair could go back to it
             for k in range(sat_ptr[v], sat_ptr[v + 1]):
-                p = sat_list[k]
-                c = pc[p]
-                if h_c[c] == top and x[p] > eps:
+                c = sc[k]
+                if h_c[c] == top and sx[k] > eps:
                     h_c[c] = h_s[v] + 1
                     queue[qn] = ns + c
                     qn += 1
 
 
 @njit
-def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps):
-    """Push-relabel (FIFO, global relabelling) from the feasible flow (x, used, y): every satellite's slack
-    is pushed towards the cells; what cannot reach the sink goes back to the source. Leaves a maximum flow
-    up to rounding (the caller finishes with Dinic)."""
+def _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps):
+    """Push-relabel (FIFO, global relabelling) from the feasible flow (net's flows, used, y): every
+    satellite's slack is pushed towards the cells; what cannot reach the sink goes back to the source.
+    Leaves a maximum flow up to rounding (the caller finishes with Dinic)."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
     top = ns + nc + 2
     h_s = np.empty(ns, np.int64)
     h_c = np.empty(nc, np.int64)
@@ -329,7 +353,7 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
     inq = np.zeros(ns + nc, np.bool_)
     cur_s = sat_ptr[:-1].copy()
     cur_c = cell_ptr[:-1].copy()
-    _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue, top)
+    _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top)
     cap = ns + nc + 1
     qh = 0
     qt = 0
@@ -353,19 +377,18 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
                 if k == sat_ptr[s + 1]:  # relabel
                     m = top
                     for kk in range(sat_ptr[s], sat_ptr[s + 1]):
-                        p = sat_list[kk]
-                        if P[p] - x[p] > eps and h_c[pc[p]] + 1 < m:
-                            m = h_c[pc[p]] + 1
+                        if sP[kk] - sx[kk] > eps and h_c[sc[kk]] + 1 < m:
+                            m = h_c[sc[kk]] + 1
                     h_s[s] = m
                     cur_s[s] = sat_ptr[s]
                     relabels += 1
                     continue
-                p = sat_list[k]
-                c = pc[p]
-                r = P[p] - x[p]
+                c = sc[k]
+                r = sP[k] - sx[k]
                 if r > eps and h_s[s] == h_c[c] + 1:
                     d = min(e_s[s], r)
-                    x[p] += d
+                    sx[k] += d
+                    cx[s2c[k]] = sx[k]
                     e_s[s] -= d
                     e_c[c] += d
                     if not inq[ns + c] and h_c[c] < top:
@@ -382,24 +405,23 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
                     y[c] += d
                     e_c[c] -= d
                     continue
-                k = cur_c[c]
-                if k == cell_ptr[c + 1]:  # relabel
+                j = cur_c[c]
+                if j == cell_ptr[c + 1]:  # relabel
                     m = top
                     if u[c] - y[c] > eps:
                         m = 1
-                    for kk in range(cell_ptr[c], cell_ptr[c + 1]):
-                        p = cell_list[kk]
-                        if x[p] > eps and h_s[ps[p]] + 1 < m:
-                            m = h_s[ps[p]] + 1
+                    for jj in range(cell_ptr[c], cell_ptr[c + 1]):
+                        if cx[jj] > eps and h_s[cs[jj]] + 1 < m:
+                            m = h_s[cs[jj]] + 1
                     h_c[c] = m
                     cur_c[c] = cell_ptr[c]
                     relabels += 1
                     continue
-                p = cell_list[k]
-                s = ps[p]
-                if x[p] > eps and h_c[c] == h_s[s] + 1:
-                    d = min(e_c[c], x[p])
-                    x[p] -= d
+                s = cs[j]
+                if cx[j] > eps and h_c[c] == h_s[s] + 1:
+                    d = min(e_c[c], cx[j])
+                    cx[j] -= d
+                    sx[c2s[j]] = cx[j]
                     e_c[c] -= d
                     e_s[s] += d
                     if not inq[s] and h_s[s] < top:
@@ -407,11 +429,10 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
                         qt = (qt + 1) % cap
                         inq[s] = True
                 else:
-                    cur_c[c] = k + 1
+                    cur_c[c] = j + 1
         if 4 * relabels > ns + nc:  # global relabelling: exact heights again (every (ns + nc) / 4 relabels: measured)
             relabels = 0
-            _global_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, P, u, x, y, eps, h_s, h_c, queue,
-                            top)  # fmt: skip
+            _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top)
             for s in range(ns):
                 cur_s[s] = sat_ptr[s]
                 if e_s[s] > eps and h_s[s] < top and not inq[s]:
@@ -428,32 +449,33 @@ def _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, 
     for c in range(nc):
         e = e_c[c]
         if e > 0.0:
-            for k in range(cell_ptr[c], cell_ptr[c + 1]):
+            for j in range(cell_ptr[c], cell_ptr[c + 1]):
                 if e <= 0.0:
                     break
-                p = cell_list[k]
-                d = min(x[p], e)
-                x[p] -= d
-                e_s[ps[p]] += d
+                d = min(cx[j], e)
+                cx[j] -= d
+                sx[c2s[j]] = cx[j]
+                e_s[cs[j]] += d
                 e -= d
     for s in range(ns):
         used[s] = 0.0
     for p in range(ps.shape[0]):
-        used[ps[p]] += x[p]
+        used[ps[p]] += sx[p]
     for c in range(nc):
         y[c] = 0.0
     for p in range(ps.shape[0]):
-        y[pc[p]] += x[p]
+        y[pc[p]] += sx[p]
 
 
 @njit
-def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
+def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c, ws):
     """A maximum flow for sink capacities u into x (per pair); returns y (per cell). With ``warm`` the flow
     starts from x as given (a feasible flow but for cells above u, which are lowered first: each pair is a
     source-to-sink path), else from a greedy one (each satellite fills its pairs in order). On return
     lev_s / lev_c ≥ 0 mark the nodes the source reaches in the residual network (the source side of the
-    minimum cut)."""
-    sat_ptr, sat_list, cell_ptr, cell_list = _csr(ns, nc, ps, pc)
+    minimum cut). ws: a workspace of at least as many pairs (:func:`_workspace`)."""
+    net = _network(ns, nc, ps, pc, P, x, ws)
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
     used = np.zeros(ns)
     y = np.zeros(nc)
     if warm:
@@ -461,56 +483,56 @@ def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c):
             y[pc[p]] += x[p]
         for c in range(nc):
             if y[c] - u[c] > 0.0:
-                _take_off(x, cell_list, cell_ptr[c], cell_ptr[c + 1], y[c] - u[c])
+                _take_off(cx, sx, c2s, cell_ptr[c], cell_ptr[c + 1], y[c] - u[c])
                 y[c] = u[c]
         for p in range(ps.shape[0]):
-            used[ps[p]] += x[p]
+            used[ps[p]] += sx[p]
     else:
         for s in range(ns):
             rem = S[s]
             for k in range(sat_ptr[s], sat_ptr[s + 1]):
-                p = sat_list[k]
-                c = pc[p]
-                d = min(P[p], u[c] - y[c], rem)
+                c = sc[k]
+                d = min(sP[k], u[c] - y[c], rem)
                 if d > 0.0:
-                    x[p] = d
+                    sx[k] = d
                     y[c] += d
                     rem -= d
                 else:
-                    x[p] = 0.0
+                    sx[k] = 0.0
+                cx[s2c[k]] = sx[k]
             used[s] = S[s] - rem
-    _push_relabel(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps)
+    _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps)
     queue = np.empty(ns + nc, np.int64)
     it_s = np.empty(ns, np.int64)
     it_c = np.empty(nc, np.int64)
     path = np.empty(2 * min(ns, nc) + 2, np.int64)
-    _augment(ns, nc, ps, pc, sat_ptr, sat_list, cell_ptr, cell_list, S, P, u, x, used, y, eps, lev_s, lev_c, queue,
-             it_s, it_c, path)  # fmt: skip
+    _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, path)
     # flow that passed through a node and back leaves rounding (~1e-16 of it): hold every cap exactly
     for s in range(ns):
         tot = 0.0
         for k in range(sat_ptr[s], sat_ptr[s + 1]):
-            tot += x[sat_list[k]]
-        _take_off(x, sat_list, sat_ptr[s], sat_ptr[s + 1], tot - S[s])
+            tot += sx[k]
+        _take_off(sx, cx, s2c, sat_ptr[s], sat_ptr[s + 1], tot - S[s])
     for c in range(nc):
         tot = 0.0
-        for k in range(cell_ptr[c], cell_ptr[c + 1]):
-            tot += x[cell_list[k]]
-        _take_off(x, cell_list, cell_ptr[c], cell_ptr[c + 1], tot - u[c])
+        for j in range(cell_ptr[c], cell_ptr[c + 1]):
+            tot += cx[j]
+        _take_off(cx, sx, c2s, cell_ptr[c], cell_ptr[c + 1], tot - u[c])
         y[c] = 0.0
-        for k in range(cell_ptr[c], cell_ptr[c + 1]):
-            y[c] += x[cell_list[k]]
+        for j in range(cell_ptr[c], cell_ptr[c + 1]):
+            y[c] += cx[j]
     return y
 
 
 @njit
-def _subproblem(pairs, scap_of, ps, pc, P, smap, cmap):
+def _subproblem(pairs, scap_of, ps, pc, P, smap, cmap, lps, lpc, lP):
     """Local indices of a set of pairs (global ids): (lps, lpc, lP, lS, sats, cells); smap/cmap are scratch
-    maps (−1 everywhere on entry and on return). scap_of[s] is the capacity of global satellite s here."""
+    maps (−1 everywhere on entry and on return). scap_of[s] is the capacity of global satellite s here;
+    lps, lpc, lP: arrays of at least m values to write the local pairs into (views of them are returned)."""
     m = pairs.shape[0]
-    lps = np.empty(m, np.int64)
-    lpc = np.empty(m, np.int64)
-    lP = np.empty(m)
+    lps = lps[:m]
+    lpc = lpc[:m]
+    lP = lP[:m]
     sats = np.empty(m, np.int64)
     cells = np.empty(m, np.int64)
     ns = 0
@@ -540,11 +562,11 @@ def _subproblem(pairs, scap_of, ps, pc, P, smap, cmap):
 
 
 @njit
-def _flow_at(lam, pairs, x0, scap_of, ps, pc, P, D, b, eps, smap, cmap):
+def _flow_at(lam, pairs, x0, scap_of, ps, pc, P, D, b, eps, smap, cmap, ws):
     """Max flow of a subproblem with the cells asking u_c(λ) = min(λ D_c, b_c), starting from the flow x0
     (per pair of ``pairs``; feasible but for cells above their request) or, when x0 is empty, from a greedy
     flow. Returns (sats, cells, y per local cell, reached per local sat, reached per local cell, x per pair)."""
-    lps, lpc, lP, lS, sats, cells = _subproblem(pairs, scap_of, ps, pc, P, smap, cmap)
+    lps, lpc, lP, lS, sats, cells = _subproblem(pairs, scap_of, ps, pc, P, smap, cmap, ws[5], ws[6], ws[7])
     ns = sats.shape[0]
     nc = cells.shape[0]
     u = np.empty(nc)
@@ -555,7 +577,7 @@ def _flow_at(lam, pairs, x0, scap_of, ps, pc, P, D, b, eps, smap, cmap):
     x = x0.copy() if warm else np.zeros(pairs.shape[0])
     lev_s = np.empty(ns, np.int64)
     lev_c = np.empty(nc, np.int64)
-    y = _maxflow(ns, nc, lps, lpc, lS, lP, u, eps, x, warm, lev_s, lev_c)
+    y = _maxflow(ns, nc, lps, lpc, lS, lP, u, eps, x, warm, lev_s, lev_c, ws)
     return sats, cells, y, lev_s >= 0, lev_c >= 0, x
 
 
@@ -565,8 +587,9 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
     parametric minimum cut (the cells the source cannot reach at λ have λ_c ≤ λ; these sets are nested).
 
     A task is a set of pairs, the capacity of each satellite in it, a flow to start from and a range
-    (lo, hi] holding the levels of its cells. A max flow at hi: the cells still reached are at hi (a task
-    from below already knows that none is). For the rest, T, the Newton (Dinkelbach) value λ_m, at which T's
+    (lo, hi] holding the levels of its cells. A max flow at hi: the cells still reached are at hi (only for
+    the first task: a task split off knows that none is, and what they receive at hi is a cut's capacity).
+    For the rest, T, the Newton (Dinkelbach) value λ_m, at which T's
     requests equal what T receives, splits T by a max flow at λ_m into the unreached (levels in (lo, λ_m];
     the reached nodes join the source: a reached satellite keeps just its pairs into them, at full pair
     capacity) and the reached (levels in [λ_m, hi); the unreached nodes join the sink: unreached satellites
@@ -587,32 +610,45 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
             first[m0] = p
             m0 += 1
     none = np.zeros(0)
-    # (pairs, satellites, their capacities, start flow per pair, lo, hi, from below: all unreached at hi)
+    # (pairs, satellites, their capacities, start flow per pair, lo, hi, known: all unreached at hi)
+    ws = _workspace(m0)  # every task's pairs are a subset of the first's
+    psum = np.zeros(ns)  # per satellite: the capacity of its pairs in the task at hand (zero between tasks)
     stack = [(first[:m0].copy(), np.arange(ns), S.copy(), none, 0.0, 1.0, False)]
     while len(stack) > 0:
-        pairs, tsats, tcap, x0, lo, hi, below = stack.pop()
+        pairs, tsats, tcap, x0, lo, hi, known = stack.pop()
         if pairs.shape[0] == 0:
             continue
         for i in range(tsats.shape[0]):
             scap[tsats[i]] = tcap[i]
-        if below:  # the parent's flow at λ_m = hi is a max flow here, and it reaches none of these cells
+        if known:
+            # A task split off a parent: none of its cells is reached at hi (the parent's minimum cut at hi,
+            # or at λ_m = hi, leaves them all on the sink side, and contracting the parent's other side keeps
+            # that cut minimal). So the most they receive at hi is the cut with every cell on the sink side:
+            # each satellite sends min(its capacity here, its pairs' capacity); no flow needed.
             tp = pairs
             xt = x0
-            flow_t = 0.0
             for q in range(tp.shape[0]):
-                flow_t += xt[q]
+                psum[ps[tp[q]]] += P[tp[q]]
+            flow_t = 0.0
+            for i in range(tsats.shape[0]):
+                sg = tsats[i]
+                flow_t += min(scap[sg], psum[sg])
+                psum[sg] = 0.0
             nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
             tcells = np.empty(tp.shape[0], np.int64)
+            ask = 0.0
             for q in range(tp.shape[0]):
                 c = pc[tp[q]]
                 if not inT[c]:
                     inT[c] = True
                     tcells[nct] = c
                     nct += 1
+                    ask += min(hi * D[c], b[c])
+            flow_t = min(flow_t, ask)  # (equal in exact arithmetic; both bound the flow)
             for i in range(nct):
                 inT[tcells[i]] = False
         else:
-            sats, cells, y, rs, rc, x = _flow_at(hi, pairs, x0, scap, ps, pc, P, D, b, eps, smap, cmap)
+            sats, cells, y, rs, rc, x = _flow_at(hi, pairs, x0, scap, ps, pc, P, D, b, eps, smap, cmap, ws)
             nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
             flow_t = 0.0
             tcells = np.empty(cells.shape[0], np.int64)
@@ -653,7 +689,7 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
             for i in range(sats.shape[0]):
                 reached[sats[i]] = False
         lam_m = min(max(_level_for(tcells, nct, D, b, flow_t), lo), hi)
-        sats2, cells2, y2, rs2, rc2, x2 = _flow_at(lam_m, tp, xt, scap, ps, pc, P, D, b, eps, smap, cmap)
+        sats2, cells2, y2, rs2, rc2, x2 = _flow_at(lam_m, tp, xt, scap, ps, pc, P, D, b, eps, smap, cmap, ws)
         nlow = 0
         for i in range(cells2.shape[0]):
             if not rc2[i]:
@@ -700,7 +736,7 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
                 ucap[i] = 0.0
         for i in range(cells2.shape[0]):
             inT[cells2[i]] = False
-        stack.append((up_[:nu].copy(), sats2, ucap, ux[:nu].copy(), lam_m, hi, False))
+        stack.append((up_[:nu].copy(), sats2, ucap, ux[:nu].copy(), lam_m, hi, True))
         stack.append((lp_[:nl].copy(), sats2, lcap, lx[:nl].copy(), lo, lam_m, True))
     return lam
 
@@ -743,7 +779,8 @@ def _solve(ns, nc, ps, pc, S, D, P, K, rule, eps, x, y, pairs):
             return  # the cells' amounts are the leximin's (unique); a flow would only split them by pair
     lev_s = np.empty(ns, np.int64)
     lev_c = np.empty(nc, np.int64)
-    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x, np.bool_(False), lev_s, lev_c)  # (a typed bool: one compile)
+    ws = _workspace(ps.shape[0])
+    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x, np.bool_(False), lev_s, lev_c, ws)  # (a typed bool: one compile)
     if rule == 1:
         for c in range(nc):
             y[c] = yf[c]
@@ -807,7 +844,10 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
     root = np.empty(npair, np.int64)
     for p in range(npair):
         root[p] = _find(parent, ps[p])
-    order = _counting_order(root, ns + nc)  # stable: pairs keep their order within a component
+    # by component, and within one by satellite (the flows need each satellite's pairs together); both
+    # sorts are stable, so pairs already sorted by satellite keep their order
+    by_sat = _counting_order(ps, ns)
+    order = by_sat[_counting_order(root[by_sat], ns + nc)]
     smap = np.full(ns, -1, np.int64)
     cmap = np.full(nc, -1, np.int64)
     q0 = 0
@@ -817,7 +857,8 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
         while q1 < npair and root[order[q1]] == r:
             q1 += 1
         m = q1 - q0
-        lps, lpc, lp, ls, sats, cells = _subproblem(order[q0:q1], S, ps, pc, P, smap, cmap)
+        lps, lpc, lp, ls, sats, cells = _subproblem(order[q0:q1], S, ps, pc, P, smap, cmap, np.empty(m, np.int64),
+                                                    np.empty(m, np.int64), np.empty(m))  # fmt: skip
         nls = sats.shape[0]
         nlc = cells.shape[0]
         ld = np.empty(nlc)
