@@ -576,15 +576,18 @@ def test_allocation_kwargs_follow_the_experiment(monkeypatch):
 
     class Exp:
         capacity_rule = "throughput"
+        capacity_band_sharing = False
         demand = object()
         spectrum = Spectrum()
 
-    def svc(systems, grid, times, geography, *, rule="maxmin", demand=None, inline_angle_deg=10.0, split="equal"):
+    def svc(systems, grid, times, geography, *, rule="maxmin", demand=None, inline_angle_deg=10.0, split="equal",
+            band_sharing=True):  # fmt: skip
         return None  # the engine's signature
 
     monkeypatch.setattr(runner, "service", svc)
     kw = runner._allocation_kwargs(Exp())
-    assert kw == {"rule": "throughput", "demand": Exp.demand, "inline_angle_deg": 7.5, "split": "priority"}
+    assert kw == {"rule": "throughput", "band_sharing": False, "demand": Exp.demand, "inline_angle_deg": 7.5,
+                  "split": "priority"}  # fmt: skip
     assert set(kw) <= set(inspect.signature(svc).parameters)
 
 

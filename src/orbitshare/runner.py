@@ -493,9 +493,14 @@ _ALLOCATION_STAND_IN = {"capacity_per_person_mbps": "served_per_subscriber_mbps"
 
 
 def _allocation_kwargs(exp: Experiment) -> dict[str, Any]:
-    """``rule=``, ``demand=``, ``inline_angle_deg=`` and ``split=`` of :func:`~orbitshare.engine.service.service`
-    from ``capacity.rule``, ``[demand]`` and ``[spectrum]``."""
-    return {"rule": exp.capacity_rule, "demand": exp.demand, **service_options(exp)}
+    """``rule=``, ``band_sharing=``, ``demand=``, ``inline_angle_deg=`` and ``split=`` of
+    :func:`~orbitshare.engine.service.service` from ``[capacity]``, ``[demand]`` and ``[spectrum]``."""
+    return {
+        "rule": exp.capacity_rule,
+        "band_sharing": exp.capacity_band_sharing,
+        "demand": exp.demand,
+        **service_options(exp),
+    }
 
 
 def _served_map_names(exp: Experiment) -> list[str]:

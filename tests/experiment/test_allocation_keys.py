@@ -147,7 +147,7 @@ rule = "throughput"
         "overbooking": 8.0,
         "thresholds_mbps": [1.0, 50.0],
     }
-    assert d["capacity"] == {"rule": "throughput"}
+    assert d["capacity"] == {"rule": "throughput", "band_sharing": True}
     # the resolved text (absolute table path) gives back the same experiment, from anywhere
     (tmp_path / "elsewhere").mkdir()
     assert load_experiment(write(tmp_path / "elsewhere", exp.to_toml())) == exp
@@ -195,7 +195,7 @@ share = "x"
         "once), got 10",
         "x.toml: demand.thresholds_mbps[2]: expected a number of Mbit/s > 0, got -1",
         "x.toml: demand.overbooking: expected a number of subscribers per active user > 0, got -20",
-        "x.toml: capacity.share: unknown key (expected one of 'rule')",
+        "x.toml: capacity.share: unknown key (expected one of 'rule', 'band_sharing')",
         "x.toml: capacity.rule: expected 'maxmin', 'throughput' or 'proportional', got 'max-min'",
     ]
 

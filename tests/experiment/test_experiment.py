@@ -425,7 +425,7 @@ def test_defaults_are_filled(tmp_path):
         "overbooking": 20.0,
         "thresholds_mbps": [10.0, 25.0, 100.0],
     }
-    assert d["capacity"] == {"rule": "maxmin"}
+    assert d["capacity"] == {"rule": "maxmin", "band_sharing": True}
     with_cap = load_experiment(write(tmp_path, MINIMAL + "capacity_per_sat_mbps = 1000\n", "cap.toml"))
     assert with_cap.outputs.datasets == ("coverage", "spectrum", "capacity", "countries", "groups", "equity", "lorenz")
 
@@ -701,3 +701,23 @@ def test_element_file_stem_as_default_name_follows_the_name_rules(tmp_path, monk
     assert line.startswith("x.toml: systems[0].name: expected a name for this system: the element file's name"), line
     write(tmp_path, text + 'name = "Kuiper"\n')
     assert load_experiment("x.toml").systems[0].name == "Kuiper"
+
+
+def test_capacity_band_sharing(tmp_path, monkeypatch):
+    """[capacity] band_sharing: true by default, written back, and refused with "throughput" where bands overlap."""
+    monkeypatch.chdir(tmp_path)
+    default = load_experiment(REPO / "experiments" / "default.toml")
+    assert default.capacity_band_sharing is True
+    assert "band_sharing = true" in default.to_toml()
+    text = (REPO / "experiments" / "default.toml").read_text()
+    write(tmp_path, text.replace('\nrule = "maxmin"', '\nrule = "throughput"'), "x.toml")
+    assert problems("x.toml") == [
+        "x.toml: capacity.band_sharing: expected false with rule = 'throughput' when two systems' bands overlap "
+        "(the largest Mbit/s total with beams that carry part of their band is a weighted flow, not implemented), "
+        "got true"
+    ]
+    write(tmp_path, text.replace('\nrule = "maxmin"', '\nrule = "throughput"\nband_sharing = false'), "x.toml")
+    exp = load_experiment("x.toml")
+    assert (exp.capacity_rule, exp.capacity_band_sharing) == ("throughput", False)
+    write(tmp_path, text.replace('\nrule = "maxmin"', '\nrule = "maxmin"\nband_sharing = "no"'), "x.toml")
+    assert problems("x.toml") == ["x.toml: capacity.band_sharing: expected true or false, got 'no'"]

@@ -102,9 +102,12 @@ def demand_grid(systems: Sequence[Any], geography: xr.Dataset, demand: Demand, c
     )
 
 
-def allocation_pass_inputs(systems: Sequence[Any], grid: Any, dgrid: DemandGrid, rule: str) -> AllocationInputs:
+def allocation_pass_inputs(
+    systems: Sequence[Any], grid: Any, dgrid: DemandGrid, rule: str, *, band_sharing: bool = True
+) -> AllocationInputs:
     """The chunk kernel's allocation inputs (:class:`~orbitshare.kernels.visibility.AllocationInputs`) for
-    the systems (in the pass's order), the demand grid and the rule ("maxmin" or "throughput")."""
+    the systems (in the pass's order), the demand grid and the rule ("maxmin" or "throughput");
+    ``band_sharing``: beams carry the share of their band that the co-frequency sharing leaves them."""
     if rule not in RULES[:2]:
         raise ParameterError(f"rule: expected 'maxmin' or 'throughput' for the allocation pass, got {rule!r}")
     sat_sys = np.concatenate([np.full(len(s.elements), i, np.int32) for i, s in enumerate(systems)])
@@ -140,7 +143,7 @@ def allocation_pass_inputs(systems: Sequence[Any], grid: Any, dgrid: DemandGrid,
         dgrid.demand,
         gws,
         np.array(masks, np.float64),
-    )
+    )._replace(band_sharing=bool(band_sharing))
 
 
 #: One paragraph on the model, stored with the capacity Dataset and shown in the report.

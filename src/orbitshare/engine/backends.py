@@ -31,7 +31,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from orbitshare.engine.chunk import propagate_and_accumulate
+from orbitshare.engine.chunk import err_steps, propagate_and_accumulate
 from orbitshare.engine.passinputs import PassInputs, time_blocks
 from orbitshare.engine.propagation import sgp4_params
 from orbitshare.errors import BackendError, ParameterError
@@ -100,11 +100,6 @@ def _cuda_kernels() -> ModuleType:
     return cuda_kernels
 
 
-def _err_steps(sat_sys: np.ndarray, e: np.ndarray, nsys: int) -> np.ndarray:
-    """SGP4 error satellite-steps per system, int64[nsys], from error codes uint8[nsat, nsteps]."""
-    return np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
-
-
 def cpu_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
     """The pass's chunks of ``times`` computed in this process (Numba threads), all systems at once;
     the propagation arrays are reused from chunk to chunk."""
@@ -132,7 +127,7 @@ def cpu_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
             buffers=buffers,
             **options,
         )
-        yield chunk, st, _err_steps(inputs.sat_sys, buffers[0], nsys)
+        yield chunk, st, err_steps(inputs.sat_sys, buffers[0], nsys)
 
 
 def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
@@ -172,7 +167,7 @@ def cuda_chunks(inputs: PassInputs, times: TimeGrid) -> Chunks:
             keep_counts=inputs.keep_counts,
             **options,
         )
-        inc = _err_steps(inputs.sat_sys, e, nsys)
+        inc = err_steps(inputs.sat_sys, e, nsys)
         del e
         yield chunk, st, inc
 

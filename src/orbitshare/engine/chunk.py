@@ -18,7 +18,7 @@ from orbitshare.kernels.spectrum import SpectrumInputs, spectrum_chunk
 from orbitshare.kernels.visibility import accumulate_chunk
 from orbitshare.timegrid import TimeGrid
 
-__all__ = ["Buffers", "propagate_and_accumulate", "sharing_sums"]
+__all__ = ["Buffers", "err_steps", "propagate_and_accumulate", "sharing_sums"]
 
 #: ``(e uint8[nsat, n], r float64[nsat, n, 3], v float64[nsat, n, 3])`` propagation arrays to reuse
 Buffers = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -48,7 +48,8 @@ def propagate_and_accumulate(
     keep_counts, nblocks, options (``count_any``, ``capacity_per_sat`` Mbit/s, ``weight``) : as
         :func:`orbitshare.kernels.visibility.accumulate_chunk`; ``spectrum`` (a
         :class:`~orbitshare.kernels.spectrum.SpectrumInputs`, or None) adds the co-frequency sharing sums
-        (:func:`orbitshare.kernels.spectrum.spectrum_chunk` on the same positions)
+        (:func:`orbitshare.kernels.spectrum.spectrum_chunk` on the same positions) and, with an
+        ``allocation``, scales each system's beams by the share of its band it has on the cell at each step
     buffers : arrays of the previous chunk to write this one's positions into (same shape only)
 
     Returns ``(ChunkState, (e, r, v))``: the propagation arrays (ITRS positions in km; velocities
@@ -75,12 +76,18 @@ def propagate_and_accumulate(
         err=e,
         keep_counts=keep_counts,
         nblocks=nblocks,
+        sharing=spectrum if options.get("allocation") is not None else None,
         **options,
     )
     if spectrum is not None:
         inl, eff, uni = sharing_sums(r, e, sat_sys, mask_rad, geometry, spectrum)
         state = state._replace(inline_steps=inl, effective_sum=eff, union_sum=uni)
     return state, (e, r, v)
+
+
+def err_steps(sat_sys: np.ndarray, e: np.ndarray, nsys: int) -> np.ndarray:
+    """SGP4 error satellite-steps per system, int64[nsys], from error codes uint8[nsat, nsteps]."""
+    return np.bincount(sat_sys, weights=np.count_nonzero(e, axis=1), minlength=nsys).astype(np.int64)
 
 
 def sharing_sums(

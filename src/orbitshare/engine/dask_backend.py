@@ -21,6 +21,10 @@ each chunk then has one more task, :func:`sharing_task`, which propagates every 
 driver's concatenated SGP4 parameters) and computes the sharing sums with the driver's own
 :func:`orbitshare.engine.chunk.sharing_sums`; they are attached to the chunk's stacked state.
 
+With the allocation and overlapping bands whose sharing scales the beams (``band_sharing``), one system's
+allocation depends on the others' serving satellites: a chunk is then one task for every system,
+:func:`coupled_task` (the local chunk computation itself, sharing sums included).
+
 The results are identical to the single-process run: the integer statistics do not depend on the
 partition at all, and the capacity float sums use the driver's time-block rule
 (:func:`orbitshare.engine.passinputs.time_blocks`), which depends on the chunk length only — so they are
@@ -45,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from orbitshare.engine.chunk import propagate_and_accumulate, sharing_sums
+from orbitshare.engine.chunk import err_steps, propagate_and_accumulate, sharing_sums
 from orbitshare.engine.passinputs import GridGeometry, PassInputs, check_capacity_inputs, time_blocks
 from orbitshare.engine.propagation import propagate_params, sgp4_params
 from orbitshare.errors import ParameterError, ParameterTypeError
@@ -55,10 +59,13 @@ from orbitshare.kernels.visibility import AllocationInputs
 from orbitshare.timegrid import TimeGrid
 
 __all__ = [
+    "CoupledInput",
     "SharingInput",
     "SystemInput",
     "capacity_nblocks",
     "chunk_system_task",
+    "coupled_input",
+    "coupled_task",
     "dask_chunk_states",
     "dask_pass_chunks",
     "get_client",
@@ -120,6 +127,71 @@ def sharing_input(inputs: PassInputs) -> SharingInput | None:
         inputs.mask_rad,
         inputs.spectrum,
     )
+
+
+class CoupledInput(NamedTuple):
+    """Every satellite of the pass with the allocation and the sharing (picklable), for :func:`coupled_task`.
+
+    params, init_err : the driver's SGP4 parameters; sat_sys : int32[nsat]; mask_rad : float64[nsys] (rad);
+    min_visible : int32[nsys]; allocation : the pass's AllocationInputs; spectrum : SpectrumInputs
+    """
+
+    params: np.ndarray
+    init_err: np.ndarray
+    sat_sys: np.ndarray
+    mask_rad: np.ndarray
+    min_visible: np.ndarray
+    allocation: AllocationInputs
+    spectrum: SpectrumInputs
+
+
+def coupled_input(inputs: PassInputs) -> CoupledInput | None:
+    """The pass's :class:`CoupledInput` when the sharing scales the allocation's beams, else None."""
+    a = inputs.allocation
+    if a is None or inputs.spectrum is None or not a.band_sharing:
+        return None
+    if inputs.nsat:
+        params, init_err = sgp4_params(inputs.elements)
+    else:
+        params, init_err = np.zeros((0, 1)), np.zeros(0, np.uint8)
+    return CoupledInput(
+        np.ascontiguousarray(params, np.float64),
+        np.ascontiguousarray(init_err),
+        inputs.sat_sys,
+        inputs.mask_rad,
+        inputs.min_visible,
+        a,
+        inputs.spectrum,
+    )
+
+
+def coupled_task(
+    inp: CoupledInput,
+    geom: GridGeometry,
+    times: TimeGrid,
+    count_any: bool = False,
+    keep_counts: bool = False,
+    nblocks: int | None = None,
+) -> tuple[ChunkState, np.ndarray]:
+    """One time chunk of every system (allocation with shared beams, and the sharing sums), as the local
+    pass computes it. Returns ``(ChunkState [nsys, ...], SGP4 error satellite-steps int64[nsys])``. Pure."""
+    nsys = int(np.asarray(inp.mask_rad).shape[0])
+    with _KERNEL_LOCK:
+        st, (e, _r, _v) = propagate_and_accumulate(
+            inp.params,
+            inp.init_err,
+            times,
+            inp.sat_sys,
+            inp.mask_rad,
+            inp.min_visible,
+            geom,
+            keep_counts=keep_counts,
+            nblocks=nblocks,
+            count_any=count_any,
+            allocation=inp.allocation,
+            spectrum=inp.spectrum,
+        )
+    return st, err_steps(inp.sat_sys, e, nsys)
 
 
 def sharing_task(inp: SharingInput, geom: GridGeometry, times: TimeGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,6 +352,7 @@ def dask_chunk_states(
     max_chunks_ahead: int | None = None,
     retries: int = 2,
     sharing: SharingInput | None = None,
+    coupled: CoupledInput | None = None,
 ) -> Iterator[tuple[int, int, ChunkState, np.ndarray]]:
     """Per-chunk states of the streaming pass computed on a Dask cluster, in time order.
 
@@ -296,6 +369,8 @@ def dask_chunk_states(
     retries : Dask retries of a failing task (a lost worker's tasks are rescheduled regardless)
     sharing : the co-frequency sharing task's inputs (:func:`sharing_input`), or None: one more task per
         chunk, whose sums are attached to the chunk's state
+    coupled : :func:`coupled_input`, or None: one task per chunk for every system (then ``sharing`` is not
+        used; the per-system inputs only give the time-block rule)
 
     Yields ``(chunk_index, n_steps, ChunkState [nsys, ...], err_steps int64[nsys])`` for chunk 0, 1, …
     of ``times``; merging them in that order with ``merge_chunk_states`` gives the local result bit for
@@ -345,6 +420,8 @@ def dask_chunk_states(
         scattered["geom"] = client.scatter([geom], broadcast=True, hash=False)[0]
         if sharing is not None:
             scattered["sharing"] = client.scatter([sharing], broadcast=True, hash=False)[0]
+        if coupled is not None:
+            scattered["coupled"] = client.scatter([coupled], broadcast=True, hash=False)[0]
 
     chunk_iter = enumerate(times.chunks(chunk_steps))
     pending: deque = deque()  # [ci, n, chunk TimeGrid, futures]
@@ -352,6 +429,22 @@ def dask_chunk_states(
     def submit(ci, chunk):
         nb = nblocks_for(len(chunk))
         tag = uuid.uuid4().hex[:12]
+        if coupled is not None:
+            return [
+                client.submit(
+                    coupled_task,
+                    scattered["coupled"],
+                    scattered["geom"],
+                    chunk,
+                    bool(count_any),
+                    bool(keep_counts),
+                    nb,
+                    key=f"orbitshare-coupled-{tag}-{ci}",
+                    priority=-ci,
+                    retries=retries,
+                    pure=False,
+                )
+            ]
         extra = []
         if sharing is not None:
             extra.append(
@@ -415,11 +508,14 @@ def dask_chunk_states(
             for f in futs:
                 f.release()
             del futs, head
-            st = stack_system_states([p[0] for p in parts[:nsys]])
-            if sharing is not None:
-                inl, eff, uni = parts[nsys]
-                st = st._replace(inline_steps=inl, effective_sum=eff, union_sum=uni)
-            err = np.array([p[1] for p in parts[:nsys]], np.int64)
+            if coupled is not None:
+                st, err = parts[0]
+            else:
+                st = stack_system_states([p[0] for p in parts[:nsys]])
+                if sharing is not None:
+                    inl, eff, uni = parts[nsys]
+                    st = st._replace(inline_steps=inl, effective_sum=eff, union_sum=uni)
+                err = np.array([p[1] for p in parts[:nsys]], np.int64)
             if st.nsteps != n:  # pragma: no cover - a broken worker environment
                 raise RuntimeError(f"chunk {ci}: expected {n} steps, got {st.nsteps}")
             del parts
@@ -449,6 +545,7 @@ def dask_pass_chunks(
         count_any=inputs.count_any,
         keep_counts=inputs.keep_counts,
         sharing=sharing_input(inputs),
+        coupled=coupled_input(inputs),
         **kwargs,
     ):
         k = ci * chunk_steps

@@ -131,6 +131,7 @@ from orbitshare.kernels.spectrum import (
     segment_table,
     spectrum_inputs,
 )
+from orbitshare.kernels.visibility import THROUGHPUT_WITH_SHARING
 from orbitshare.system import as_systems
 from orbitshare.timegrid import TimeGrid
 
@@ -198,6 +199,7 @@ def service(
     demand: Demand | None = None,
     inline_angle_deg: float = INLINE_ANGLE_DEG,
     split: str = "equal",
+    band_sharing: bool = True,
 ) -> dict:
     """Coverage, spectrum and capacity of each system on each cell, in one streaming pass.
 
@@ -226,6 +228,11 @@ def service(
     inline_angle_deg : the in-line angle of the co-frequency sharing, deg (default 10, FCC §25.261)
     split : "equal" (an in-line group's members share an overlapping segment equally) or "priority" (the
         group's first system in ``systems`` order keeps it); see "Co-frequency sharing" above
+    band_sharing : with "maxmin" and overlapping bands: at every step a system's beams on a cell carry the
+        share of its band that the sharing leaves it there (f = its effective MHz over its band width; the
+        cell is allocated in full-band beam units, so a satellite's capacity bounds its beam time, and
+        receives f times that). False: each system as if alone on its bands. "throughput" refuses it
+        (the largest Mbit/s total with shared beams is a weighted flow: not implemented)
 
     Returns
     -------
@@ -281,6 +288,8 @@ def service(
     sharing = _sharing_bands(low, high)
     if sharing is not None and backend == "cuda":
         raise BackendError(INLINE_NOT_ON_CUDA)
+    if sharing is not None and band_sharing and rule == "throughput":
+        raise ParameterError(THROUGHPUT_WITH_SHARING)
     check_backend(backend, client)
     if not isinstance(grid, Grid):
         grid = Grid(grid)
@@ -313,7 +322,7 @@ def service(
         pass_kw: dict[str, Any] = {"capacity": (np.array(caps), weight)}
     else:
         dgrid = demand_grid(syslist, geography, demand if demand is not None else Demand(), grid.cell_area_km2)
-        pass_kw = {"allocation": allocation_pass_inputs(syslist, grid, dgrid, rule)}
+        pass_kw = {"allocation": allocation_pass_inputs(syslist, grid, dgrid, rule, band_sharing=band_sharing)}
 
     spec_in: SpectrumInputs | None = None
     if sharing is not None:
@@ -384,6 +393,10 @@ def service(
             syslist, state, times, geography, dgrid, demand if demand is not None else Demand(), rule, coords,
             {**base_attrs, "title": "orbitshare capacity"}, share_var,
         )  # fmt: skip
+        shared_beams = sharing is not None and band_sharing
+        capacity.attrs["band_sharing"] = np.int8(shared_beams)
+        if shared_beams:
+            capacity.attrs["model"] += " " + SHARED_BEAMS_TEXT
         capacity = capacity.assign(
             served_country=(
                 ("system", "country"),
@@ -487,6 +500,15 @@ def service(
 
 
 # --------------------------------------------------------------------------- spectrum
+#: The model paragraph's addition when beams carry a share of their band (``band_sharing``).
+SHARED_BEAMS_TEXT = (
+    "Two systems whose bands overlap share them where their serving satellites are in line (see the spectrum "
+    "Dataset): at every step a system's beams on a cell carry the share of its band left to it there "
+    "(effective_mhz / band_width_mhz), so the cell is allocated in full-band beam units (demand and cell cap "
+    "divided by that share; a satellite's capacity bounds its beam time) and receives that share of them."
+)
+
+
 def _band_table(syslist) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The distinct band names in order of first appearance and each system's edges, MHz
     (float64[nsys, nband]; NaN where the system lacks the band)."""

@@ -65,7 +65,10 @@ Schema (``=`` gives the default; keys without one are required)
     simultaneously active user in the busy hour) = :data:`~orbitshare.demand.DEFAULT_OVERBOOKING`;
     ``thresholds_mbps`` (non-empty array of Mbit/s per active user > 0, increasing) = [10, 25, 100].
 ``[capacity]``
-    ``rule`` ("maxmin" | "throughput" | "proportional": the old sharing rule, for comparison) = "maxmin".
+    ``rule`` ("maxmin" | "throughput" | "proportional": the old sharing rule, for comparison) = "maxmin";
+    ``band_sharing`` (bool: where two systems' bands overlap and their serving satellites are in line, each
+    system's beams on the cell carry the share of its band the ``[spectrum]`` sharing leaves it; false: each
+    system as if alone on its bands; "throughput" needs false when bands overlap) = true.
 ``[spectrum]`` (co-frequency sharing between non-GSO systems whose bands overlap,
 :mod:`orbitshare.kernels.spectrum`)
     ``inline_angle_deg`` (number of degrees in (0, 180]: two systems' serving satellites closer than this, as
@@ -267,7 +270,7 @@ OUTPUT_KEYS = (
 )
 COMPUTE_KEYS = ("threads", "backend", "chunk_steps", "scheduler", "workers", "memory_limit_gb")
 DEMAND_KEYS = ("adoption", "adoption_default", "busy_hour_mbps", "overbooking", "thresholds_mbps")
-CAPACITY_KEYS = ("rule",)
+CAPACITY_KEYS = ("rule", "band_sharing")
 SPECTRUM_KEYS = ("inline_angle_deg", "split")
 EPFD_KEYS = ("antenna_diameter_m", "frequency_mhz", "arc_step_deg", "gso_min_elevation_deg", "margin")
 #: how an in-line group shares an overlapping segment (``[spectrum] split``; the same as
@@ -523,7 +526,8 @@ class Experiment:
     ``demand`` is the ``[demand]`` table as a :class:`~orbitshare.demand.Demand` (the defaults of
     :mod:`orbitshare.demand` where a key is missing; with an adoption table, ``adoption`` is the share of
     the countries it lacks and ``adoption_source`` its absolute path); ``capacity_rule`` is
-    ``[capacity] rule`` (one of :data:`CAPACITY_RULES`); ``spectrum`` is ``[spectrum]``. The TOML text writes
+    ``[capacity] rule`` (one of :data:`CAPACITY_RULES`) and ``capacity_band_sharing`` ``[capacity]
+    band_sharing``; ``spectrum`` is ``[spectrum]``. The TOML text writes
     them in full.
 
     ``source`` is the file it was read from (absolute), or None when made from text. ``estimate`` is the
@@ -540,6 +544,7 @@ class Experiment:
     compute: ComputeSection
     demand: Demand = field(default_factory=Demand)
     capacity_rule: str = "maxmin"
+    capacity_band_sharing: bool = True
     spectrum: SpectrumSection = field(default_factory=SpectrumSection)
     epfd: EpfdSection = field(default_factory=EpfdSection)
     source: Path | None = field(default=None, compare=False)
@@ -564,6 +569,8 @@ class Experiment:
                 out[f.name] = _demand_dict(value)
             elif f.name == "capacity_rule":
                 out["capacity"] = {"rule": value}
+            elif f.name == "capacity_band_sharing":
+                out["capacity"]["band_sharing"] = value
             else:
                 out[f.name] = _section_dict(value)
         return out

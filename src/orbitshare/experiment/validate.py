@@ -710,12 +710,19 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
     if t is not None:
         demand = _validate_demand(p, t, base)
     rule: Any = None
+    band_sharing: Any = True
     t = _table(p, doc, "capacity")
     if t is not None:
         p.unknown_keys(t, "capacity", CAPACITY_KEYS)
-        rule = _Reader(p, t, "capacity").string(
-            "rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin"
-        )
+        cap_reader = _Reader(p, t, "capacity")
+        rule = cap_reader.string("rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin")
+        band_sharing = cap_reader.boolean("band_sharing", default=True)
+        if rule == "throughput" and band_sharing is True and _bands_overlap([s for s in systems if s is not None]):
+            p.add(
+                "capacity.band_sharing",
+                "expected false with rule = 'throughput' when two systems' bands overlap (the largest Mbit/s "
+                "total with beams that carry part of their band is a weighted flow, not implemented), got true",
+            )
     spec_sec = _validate_spectrum(p, _table(p, doc, "spectrum"))
     epfd_sec = _validate_epfd(p, _table(p, doc, "epfd"))
     if (
@@ -771,6 +778,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         compute=comp_sec,
         demand=demand,
         capacity_rule=rule,
+        capacity_band_sharing=bool(band_sharing),
         spectrum=spec_sec,
         epfd=epfd_sec,
     )

@@ -50,7 +50,10 @@ __all__ = [
     "SpectrumInputs",
     "bands_overlap",
     "check_sharing_options",
+    "effective_fraction",
+    "segment_split",
     "segment_table",
+    "serving_geometry",
     "spectrum_chunk",
     "spectrum_inputs",
 ]
@@ -147,12 +150,11 @@ def _root(parent, s):
 
 
 @njit
-def _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_band, seg_use, width, share, cosi,
-                prio, eff, inl, uni, ins, isin, u, adj, parent, size):  # fmt: skip
-    """One cell's step: the serving satellites' directions, the in-line graph, each segment's split."""
+def serving_geometry(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, ins, isin, u, adj):
+    """Cell g at step k: which systems serve it (``ins``: a satellite in view, ``best_sat[s, g]`` ≥ 0), the unit
+    vectors from the cell centre to their serving satellites (``u``), the in-line graph (``adj``: bands overlap
+    and the angle is below the in-line angle, ``cos > cosi``) and who is in line with anyone (``isin``)."""
     nsys = best_sat.shape[0]
-    nb = in_band.shape[1]
-    nseg = width.shape[0]
     i = g // nlon
     j = g - i * nlon
     px = pxy[i] * cos_lon[j]
@@ -180,47 +182,99 @@ def _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_
             if e:
                 isin[s] = True
                 isin[t] = True
+
+
+@njit
+def segment_split(q, ins, seg_use, adj, width, prio, parent, size, vq):
+    """Segment q among the serving systems that use it, grouped by the in-line graph (union-find): the MHz
+    each gets into ``vq[s]`` (0 for the others; ``parent[s]`` ≥ 0 marks the users). Returns the users' count."""
+    nsys = ins.shape[0]
+    nuse = 0
+    for s in range(nsys):
+        parent[s] = -1
+        vq[s] = 0.0
+        if ins[s] and seg_use[s, q]:
+            parent[s] = s
+            nuse += 1
+    if nuse == 0:
+        return nuse
+    for s in range(nsys):
+        if parent[s] < 0:
+            continue
+        for t in range(s + 1, nsys):
+            if parent[t] >= 0 and adj[s, t]:
+                a = _root(parent, s)
+                b = _root(parent, t)
+                if a != b:
+                    if a < b:
+                        parent[b] = a
+                    else:
+                        parent[a] = b
+    for s in range(nsys):
+        size[s] = 0
+    for s in range(nsys):
+        if parent[s] >= 0:
+            size[_root(parent, s)] += 1
+    for s in range(nsys):
+        if parent[s] < 0:
+            continue
+        rt = _root(parent, s)
+        # priority: the root (the group's lowest index) keeps the segment
+        vq[s] = (width[q] if rt == s else 0.0) if prio else width[q] / size[rt]
+    return nuse
+
+
+@njit
+def effective_fraction(g, s, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, seg_use, in_band, width,
+                       prio, ins, isin, u, adj, parent, size, vq):  # fmt: skip
+    """The share of system s's band width it may use on cell g at step k (its ``effective_mhz`` over its
+    ``band_width_mhz``, as :func:`_share_cell` counts them; 1 when nothing is in line with it, 0 when it has
+    no band or no satellite in view of g). The other arguments: scratch of :func:`serving_geometry` and
+    :func:`segment_split`."""
+    serving_geometry(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, ins, isin, u, adj)
+    nb = in_band.shape[1]
+    got = 0.0
+    full = 0.0
+    for q in range(width.shape[0]):
+        nbq = 0
+        for b in range(nb):
+            if in_band[s, b, q]:
+                nbq += 1
+        if nbq == 0:
+            continue
+        full += width[q] * nbq
+        if segment_split(q, ins, seg_use, adj, width, prio, parent, size, vq) > 0:
+            got += vq[s] * nbq
+    return got / full if full > 0.0 else 0.0
+
+
+@njit
+def _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_band, seg_use, width, share, cosi,
+                prio, eff, inl, uni, ins, isin, u, adj, parent, size, vq):  # fmt: skip
+    """One cell's step: the serving satellites' directions, the in-line graph, each segment's split."""
+    nsys = best_sat.shape[0]
+    nb = in_band.shape[1]
+    nseg = width.shape[0]
+    i = g // nlon
+    j = g - i * nlon
+    serving_geometry(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, ins, isin, u, adj)
     for s in range(nsys):
         if isin[s]:
             inl[s, g] += 1
     for q in range(nseg):
-        # the in-view users of the segment, grouped by the in-line graph among them (union-find)
+        if segment_split(q, ins, seg_use, adj, width, prio, parent, size, vq) == 0:
+            continue
         top = 0.0
-        nuse = 0
         for s in range(nsys):
-            parent[s] = -1
-            if ins[s] and seg_use[s, q]:
-                parent[s] = s
-                nuse += 1
+            if parent[s] >= 0:
                 sh = share[s, i, j]
                 if sh > top:
                     top = sh
-        if nuse == 0:
-            continue
         uni[g] += width[q] * top
         for s in range(nsys):
             if parent[s] < 0:
                 continue
-            for t in range(s + 1, nsys):
-                if parent[t] >= 0 and adj[s, t]:
-                    a = _root(parent, s)
-                    b = _root(parent, t)
-                    if a != b:
-                        if a < b:
-                            parent[b] = a
-                        else:
-                            parent[a] = b
-        for s in range(nsys):
-            size[s] = 0
-        for s in range(nsys):
-            if parent[s] >= 0:
-                size[_root(parent, s)] += 1
-        for s in range(nsys):
-            if parent[s] < 0:
-                continue
-            rt = _root(parent, s)
-            # priority: the root (the group's lowest index) keeps the segment
-            v = (width[q] if rt == s else 0.0) if prio else width[q] / size[rt]
+            v = vq[s]
             if v != 0.0:
                 for b in range(nb):
                     if in_band[s, b, q]:
@@ -261,6 +315,7 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
     adj = np.zeros((nsys, nsys), np.bool_)
     parent = np.zeros(nsys, np.int64)
     size = np.zeros(nsys, np.int64)
+    vq = np.zeros(nsys)
     for k in range(k0, k1):
         ncl = 0
         for isat in range(nsat):
@@ -310,7 +365,7 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
         for q in range(ncl):
             g = cells[q]
             _share_cell(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, in_band, seg_use, width,
-                        share, cosi, prio, eff, inl, uni, ins, isin, u, adj, parent, size)  # fmt: skip
+                        share, cosi, prio, eff, inl, uni, ins, isin, u, adj, parent, size, vq)  # fmt: skip
             seen[g] = False
             for s in range(nsys):
                 best_sat[s, g] = -1

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -58,12 +58,14 @@ from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
 from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
+from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction
 
 __all__ = [
     "ALLOCATION_TIME_BLOCKS",
     "AllocationInputs",
     "BLOCK_STATE_BYTES",
     "CAPACITY_TIME_BLOCKS",
+    "THROUGHPUT_WITH_SHARING",
     "accumulate_chunk",
     "prepare_grid_inputs",
 ]
@@ -81,6 +83,13 @@ BLOCK_STATE_BYTES = 1 << 30
 #: hence the summation order, depends only on the chunk length, never on the thread count.
 CAPACITY_TIME_BLOCKS = 8
 
+#: Why "throughput" refuses beams that carry a share of their band (one line).
+THROUGHPUT_WITH_SHARING = (
+    "capacity.rule = 'throughput' with co-frequency sharing of the beams (capacity.band_sharing = true): the "
+    "largest Mbit/s total when some beams carry part of their band is a weighted flow, not implemented; use "
+    "'maxmin', or band_sharing = false (each system as if alone on its bands)"
+)
+
 #: Time blocks per chunk with the capacity allocation (as CAPACITY_TIME_BLOCKS, more of them: each step's
 #: allocation is the expensive part, and blocks are what runs in parallel).
 ALLOCATION_TIME_BLOCKS = 32
@@ -89,17 +98,25 @@ ALLOCATION_TIME_BLOCKS = 32
 # --------------------------------------------------------------------------- allocation helpers
 @njit(inline="always")
 def collect_pairs(
-    x, y, z, sm, ss, rec, nrec, dem, nxt, pxy, pz, nxy, nz, cos_lon, sin_lon, sl, ps, pc, npair, cmap, cids, ncl
-):
-    """Append the pairs (local satellite ``sl``, cell) of one satellite-step: the cells of its recorded
-    footprint rows (the coverage test's exact rows; degenerate rows re-tested cell by cell) with demand
-    ``dem[ss] > 0`` (``nxt[ss, i, j]``: the first such j' ≥ j of row i). Cells get local indices in order
-    of first appearance (cmap, cids). Returns (npair, ncl)."""
+    x, y, z, sm, ss, rec, nrec, dem, nxt, pxy, pz, nxy, nz, cos_lon, sin_lon, sl, ps, pc, npair, cmap, cids, ncl,
+    serves, rank, isat, nxt_any, ranking, ngc,
+):  # fmt: skip
+    """Append the pairs (local satellite ``sl``, cell) of one satellite-step (when it ``serves``): the cells
+    of its recorded footprint rows (the coverage test's exact rows; degenerate rows re-tested cell by cell)
+    with demand ``dem[ss] > 0`` (``nxt[ss, i, j]``: the first such j' ≥ j of row i). Cells get local indices
+    in order of first appearance (cmap, cids). With ``rank`` the walk visits the cells with demand of any
+    system (``nxt_any[0]``) and keeps, per system and cell, the satellite ``isat`` in view of highest
+    elevation (``ranking = (best, best_sat, gseen, gcells)``: the sine, the satellite; as the sharing kernel
+    ranks them), listing the cells it touches in ``gcells`` (``gseen``; ngc of them). (At most 30
+    arguments: Python calls with more through a tuple, which Numba cannot inline.) Returns (npair, ncl, ngc)."""
+    best, best_sat, gseen, gcells = ranking
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
     base = ss * nlat * nlon
     pos = sm >= 0.0
     s2 = sm * sm
+    wl = nxt_any if rank else nxt
+    ws = 0 if rank else ss
     for q in range(nrec):
         i, kind, a0, a1, b1 = record_spans(rec, q, nlon)
         dz = z - pz[i]
@@ -108,21 +125,37 @@ def collect_pairs(
         for seg in range(2):
             lo = a0 if seg == 0 else 0
             hi = a1 if seg == 0 else b1
-            j = nxt[ss, i, lo]
+            j = wl[ws, i, lo]
             while j < hi:
                 if kind != 3 or vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]):
-                    g = base + i * nlon + j
-                    lc = cmap[g]
-                    if lc < 0:
-                        lc = ncl
-                        cmap[g] = lc
-                        cids[ncl] = g
-                        ncl += 1
-                    ps[npair] = sl
-                    pc[npair] = lc
-                    npair += 1
-                j = nxt[ss, i, j + 1]
-    return npair, ncl
+                    if rank:
+                        cl = cos_lon[j]
+                        sl_ = sin_lon[j]
+                        dx = x - pxy[i] * cl
+                        dy = y - pxy[i] * sl_
+                        nd = (nxy[i] * cl) * dx + (nxy[i] * sl_) * dy + ndz
+                        el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
+                        gg = i * nlon + j
+                        if best_sat[ss, gg] < 0 or el > best[ss, gg]:
+                            best_sat[ss, gg] = isat
+                            best[ss, gg] = el
+                        if not gseen[gg]:
+                            gseen[gg] = True
+                            gcells[ngc] = gg
+                            ngc += 1
+                    if serves and dem[ss, i, j] > 0.0:
+                        g = base + i * nlon + j
+                        lc = cmap[g]
+                        if lc < 0:
+                            lc = ncl
+                            cmap[g] = lc
+                            cids[ncl] = g
+                            ncl += 1
+                        ps[npair] = sl
+                        pc[npair] = lc
+                        npair += 1
+                j = wl[ws, i, j + 1]
+    return npair, ncl, ngc
 
 
 @njit
@@ -145,9 +178,28 @@ def allocate_into(
     bb,
     delivered,
     k,
+    sh_on,
+    rpos,
+    best_sat,
+    pxy,
+    pz,
+    cos_lon,
+    sin_lon,
+    in_band,
+    width,
+    seg_use,
+    overlap,
+    cosi,
+    prio,
 ):
     """Allocate one step's pairs (:func:`orbitshare.kernels.allocation.allocate_cells`) and add each cell's
-    served Mbit/s to ``fsum[bb]`` and the step's total to ``delivered[:, k]``; clears ``cmap``."""
+    served Mbit/s to ``fsum[bb]`` and the step's total to ``delivered[:, k]``; clears ``cmap``.
+
+    With the co-frequency sharing (``sh_on``) a system's beams on a cell carry the share f of its band
+    width that the sharing gives it there at this step (:func:`orbitshare.kernels.spectrum.effective_fraction`,
+    from the serving satellites in ``best_sat`` at their ITRS positions ``rpos[:, k]``, km): the cell is
+    allocated in units of full-band beam capacity, asking D/f and capped at K/f, and receives f times that
+    (so a satellite's beam time, not its Mbit/s, is what its capacity S bounds); f = 0 serves nothing."""
     nlat = dem.shape[1]
     nlon = dem.shape[2]
     ncell = nlat * nlon
@@ -166,10 +218,34 @@ def allocate_into(
         d[c] = dem[s, r // nlon, r % nlon]
         kc[c] = cell_cap[s, r // nlon, r % nlon]
         pcap[c] = pair_cap[s, r // nlon, r % nlon]
+    f = np.ones(ncl if sh_on else 0)
+    if sh_on:
+        nsys = best_sat.shape[0]
+        ins = np.zeros(nsys, np.bool_)
+        isin = np.zeros(nsys, np.bool_)
+        u = np.zeros((nsys, 3))
+        adj = np.zeros((nsys, nsys), np.bool_)
+        parent = np.zeros(nsys, np.int64)
+        size = np.zeros(nsys, np.int64)
+        vq = np.zeros(nsys)
+        for c in range(ncl):
+            g = cids[c]
+            s = g // ncell
+            f[c] = effective_fraction(g - s * ncell, s, nlon, rpos, k, best_sat, pxy, pz, cos_lon, sin_lon,
+                                      overlap, cosi, seg_use, in_band, width, prio, ins, isin, u, adj, parent,
+                                      size, vq)  # fmt: skip
+            if f[c] > 0.0:
+                d[c] = d[c] / f[c]
+                kc[c] = kc[c] / f[c]
+            else:
+                d[c] = 0.0
     beam = np.empty(npair)
     for p in range(npair):
         beam[p] = pcap[pc[p]]
     yc = allocate_cells(ps, pc, nsl, ncl, cap, d, beam, kc, rule)
+    if sh_on:
+        for c in range(ncl):
+            yc[c] = yc[c] * f[c]
     for c in range(ncl):
         g = cids[c]
         s = g // ncell
@@ -208,6 +284,15 @@ def _accumulate_blocks(
     cell_cap,
     dem,
     nxt,
+    sh_on,
+    in_band,
+    width,
+    seg_use,
+    seg_any,
+    overlap,
+    cosi,
+    prio,
+    nxt_any,
 ):
     """The chunk's blocks (:func:`_run_block`, serial Numba code that releases the GIL) on a pool of
     ``numba.get_num_threads()`` threads, ``wave`` blocks at a time, each wave folded into the running
@@ -286,6 +371,15 @@ def _accumulate_blocks(
                 cell_cap,
                 dem,
                 nxt,
+                sh_on,
+                in_band,
+                width,
+                seg_use,
+                seg_any,
+                overlap,
+                cosi,
+                prio,
+                nxt_any,
                 c1,
                 tp,
                 sums,
@@ -358,6 +452,15 @@ def _run_block(
     cell_cap,
     dem,
     nxt,
+    sh_on,
+    in_band,
+    width,
+    seg_use,
+    seg_any,
+    overlap,
+    cosi,
+    prio,
+    nxt_any,
     c1,
     tp,
     sums,
@@ -413,6 +516,14 @@ def _run_block(
     npair = np.int64(0)
     nsl = np.int64(0)
     ncl = np.int64(0)
+    # co-frequency sharing: each system's serving satellite per cell (the highest in view) and the cells
+    # touched this step (to clear them)
+    nrank = nsys * ncell if (do_alloc and sh_on) else 0
+    best = np.zeros(nrank).reshape((nsys, nrank // nsys if nsys else 0))
+    best_sat = np.full(nrank, -1, np.int64).reshape(best.shape)
+    gseen = np.zeros(ncell if nrank else 0, np.bool_)
+    gcells = np.empty(gseen.shape[0], np.int64)
+    ngc = np.int64(0)
     # last covered step (block-relative), −1 while none: trail = steps since then. While the
     # block runs, cov[bb] holds the summed length of the inner gaps (added when a gap ends), so a
     # covered step that continues a run only rewrites ``last``; at the end of the block
@@ -453,45 +564,54 @@ def _run_block(
                 rec,
                 do_cap or do_alloc,
             )
-            if do_alloc and gw_ok[isat, k]:
+            serves = do_alloc and gw_ok[isat, k]
+            if serves:
                 offered[ss, k] += sat_cap[isat]
-                if nrec > 0 and sat_cap[isat] > 0.0:
-                    if pbuf_s.shape[0] - npair < ncell:
-                        grown_s = np.empty(2 * pbuf_s.shape[0] + ncell, np.int64)
-                        grown_c = np.empty(grown_s.shape[0], np.int64)
-                        for q in range(npair):  # (a loop: a slice copy would become a parfor)
-                            grown_s[q] = pbuf_s[q]
-                            grown_c[q] = pbuf_c[q]
-                        pbuf_s = grown_s
-                        pbuf_c = grown_c
-                    n0 = npair
-                    npair, ncl = collect_pairs(
-                        x,
-                        y,
-                        z,
-                        sin_mask[isat],
-                        ss,
-                        rec,
-                        nrec,
-                        dem,
-                        nxt,
-                        pxy,
-                        pz,
-                        nxy,
-                        nz,
-                        cos_lon,
-                        sin_lon,
-                        nsl,
-                        pbuf_s,
-                        pbuf_c,
-                        npair,
-                        cmap,
-                        cids,
-                        ncl,
-                    )
-                    if npair > n0:
-                        sat_ids[nsl] = isat
-                        nsl += 1
+            serves = serves and sat_cap[isat] > 0.0
+            rank = do_alloc and sh_on and seg_any[ss]
+            if nrec > 0 and (serves or rank):
+                if serves and pbuf_s.shape[0] - npair < ncell:
+                    grown_s = np.empty(2 * pbuf_s.shape[0] + ncell, np.int64)
+                    grown_c = np.empty(grown_s.shape[0], np.int64)
+                    for q in range(npair):  # (a loop: a slice copy would become a parfor)
+                        grown_s[q] = pbuf_s[q]
+                        grown_c[q] = pbuf_c[q]
+                    pbuf_s = grown_s
+                    pbuf_c = grown_c
+                n0 = npair
+                npair, ncl, ngc = collect_pairs(
+                    x,
+                    y,
+                    z,
+                    sin_mask[isat],
+                    ss,
+                    rec,
+                    nrec,
+                    dem,
+                    nxt,
+                    pxy,
+                    pz,
+                    nxy,
+                    nz,
+                    cos_lon,
+                    sin_lon,
+                    nsl,
+                    pbuf_s,
+                    pbuf_c,
+                    npair,
+                    cmap,
+                    cids,
+                    ncl,
+                    serves,
+                    rank,
+                    isat,
+                    nxt_any,
+                    (best, best_sat, gseen, gcells),
+                    ngc,
+                )
+                if npair > n0:
+                    sat_ids[nsl] = isat
+                    nsl += 1
             if (
                 do_cap
                 and nrec > 0
@@ -540,10 +660,29 @@ def _run_block(
                 bb,
                 delivered,
                 k,
+                sh_on,
+                r,
+                best_sat,
+                pxy,
+                pz,
+                cos_lon,
+                sin_lon,
+                in_band,
+                width,
+                seg_use,
+                overlap,
+                cosi,
+                prio,
             )
             npair = np.int64(0)
             nsl = np.int64(0)
             ncl = np.int64(0)
+        for q in range(ngc):
+            gg = gcells[q]
+            gseen[gg] = False
+            for s in range(nsys):
+                best_sat[s, gg] = -1
+        ngc = np.int64(0)
         # prefix sums → this step's counts (and capacity factors) → statistics
         for s in range(nsys):
             mv = min_visible[s]
@@ -694,7 +833,8 @@ class AllocationInputs(NamedTuple):
     may take from the system); demand float64[nsys, nlat, nlon] (Mbit/s); next_demand
     int64[nsys, nlat, nlon + 1] (the first j' ≥ j of the row with demand > 0, nlon when none);
     gw_free bool[nsys]; gw_ptr int64[nsys + 1]; gw_pos, gw_up float64[ngw, 3] (km, ITRS; unit);
-    gw_mask_rad float64[nsys]"""
+    gw_mask_rad float64[nsys]; band_sharing: with the co-frequency sharing (``sharing`` of
+    :func:`accumulate_chunk`), each system's beams on a cell carry the share of its band it has there"""
 
     rule: int
     sat_cap: np.ndarray
@@ -707,6 +847,25 @@ class AllocationInputs(NamedTuple):
     gw_pos: np.ndarray
     gw_up: np.ndarray
     gw_mask_rad: np.ndarray
+    band_sharing: bool = True
+
+
+def _sharing_args(sharing: SpectrumInputs | None, demand: np.ndarray | None, nsys: int) -> tuple:
+    """The chunk kernel's co-frequency sharing arguments for the allocation (see :func:`allocate_into`):
+    (on, in_band, width, seg_use, seg_any, overlap, cos_inline, priority, next cell with any demand)."""
+    if sharing is None or demand is None:
+        return (False, np.zeros((0, 0, 0), np.bool_), np.zeros(0), np.zeros((0, 0), np.bool_), np.zeros(0, np.bool_),
+                np.zeros((0, 0), np.bool_), 1.0, False, np.zeros((0, 0, 0), np.int64))  # fmt: skip
+    in_band = np.ascontiguousarray(sharing.in_band, np.bool_)
+    if in_band.shape[0] != nsys:
+        raise ParameterError(f"sharing: bands of {in_band.shape[0]} systems, expected {nsys}")
+    seg_use = np.ascontiguousarray(in_band.any(axis=1))  # [system, segment], as the sharing kernel's
+    overlap = (seg_use[:, None, :] & seg_use[None, :, :]).any(axis=2) & ~np.eye(nsys, dtype=np.bool_)
+    anyd = np.any(np.asarray(demand) > 0, axis=0)  # [lat, lon]: some system has demand
+    nxt_any = next_positive(np.asarray(anyd, np.float64).reshape((1, *anyd.shape)))
+    return (True, in_band, np.ascontiguousarray(sharing.width, np.float64), seg_use,
+            np.ascontiguousarray(seg_use.any(axis=1)), np.ascontiguousarray(overlap), float(sharing.cos_inline),
+            bool(sharing.priority), nxt_any)  # fmt: skip
 
 
 def next_positive(demand: np.ndarray) -> np.ndarray:
@@ -860,6 +1019,7 @@ def accumulate_chunk(
     capacity_per_sat: ArrayLike | float | None = None,
     weight: ArrayLike | None = None,
     allocation: AllocationInputs | None = None,
+    sharing: SpectrumInputs | None = None,
 ) -> ChunkState:
     """Visibility statistics of one chunk of time steps.
 
@@ -890,6 +1050,10 @@ def accumulate_chunk(
                                  are the exact visible cells with demand, allocated jointly; ``capacity_sum``
                                  is then the served Mbit/s summed over steps, ``offered`` the capacity of the
                                  satellites that may deliver (gateway in view), ``delivered`` what is served
+    sharing : SpectrumInputs, optional  with an allocation: the co-frequency sharing, which scales each
+                                 system's beams on a cell by the share of its band it has there at each step
+                                 (:func:`allocate_into`; the serving satellites ranked as
+                                 :mod:`orbitshare.kernels.spectrum` ranks them)
     Returns a :class:`~orbitshare.kernels.chunkstate.ChunkState` (``steps_any`` with count_any; ``capacity_sum``,
     ``delivered``, ``offered`` with capacity).
 
@@ -929,7 +1093,19 @@ def accumulate_chunk(
                 f"do not fit ({nsys}, {nlat}, {nlon}) and {nsat} satellites"
             )
         gw_ok = gateway_in_view(r, err, np.asarray(system), a.gw_free, a.gw_ptr, a.gw_pos, a.gw_up, a.gw_mask_rad)
-        alloc_args = (True, int(a.rule), gw_ok, a.sat_cap, a.pair_cap, a.cell_cap, a.demand, a.next_demand)
+        alloc_args: tuple[Any, ...] = (
+            True,
+            int(a.rule),
+            gw_ok,
+            a.sat_cap,
+            a.pair_cap,
+            a.cell_cap,
+            a.demand,
+            a.next_demand,
+        )
+        if sharing is not None and a.band_sharing and int(a.rule) == 1:
+            raise ParameterError(THROUGHPUT_WITH_SHARING)
+        alloc_args += _sharing_args(sharing if a.band_sharing else None, a.demand, nsys)
     else:
         alloc_args = (
             False,
@@ -940,7 +1116,7 @@ def accumulate_chunk(
             np.zeros((0, 0, 0)),
             np.zeros((0, 0, 0)),
             np.zeros((0, 0, 0), np.int64),
-        )  # the same types as with an allocation: one compiled kernel for both
+        ) + _sharing_args(None, None, nsys)  # the same types as with an allocation: one compiled kernel for both
     if nblocks is None:
         if do_alloc:
             nblocks = min(nt, ALLOCATION_TIME_BLOCKS)
