@@ -93,6 +93,15 @@ def test_throughput_rule_paragraph(accounts):
     assert "maximise the total rate served" in model_paragraph(t)
 
 
+def test_band_sharing_sentence_only_when_beams_share_their_band(accounts):
+    _, _, c, _, _ = accounts
+    t = c.copy()
+    t.attrs = {**c.attrs, "band_sharing": 0}
+    assert "co-frequency sharing" not in model_paragraph(t)
+    t.attrs = {**c.attrs, "band_sharing": 1}
+    assert "carry only the share of its band the sharing leaves it" in model_paragraph(t)
+
+
 def test_proportional_report_has_no_delivered_section(tmp_path):
     spec = importlib.util.spec_from_file_location(
         "accounts_world", Path(__file__).parents[1] / "analysis" / "test_accounts.py"

@@ -989,7 +989,15 @@ _SYSTEM_ONLY = (
     "isl",
 )
 #: attributes of an allocation's capacity Dataset carried into the accounts (the report reads them)
-_ALLOCATION_ATTRS = ("rule", "busy_hour_mbps", "overbooking", "thresholds_mbps", "adoption_source", "model")
+_ALLOCATION_ATTRS = (
+    "rule",
+    "busy_hour_mbps",
+    "overbooking",
+    "thresholds_mbps",
+    "adoption_source",
+    "model",
+    "band_sharing",
+)
 #: relative tolerance of the threshold test (served per subscriber >= T·(1 − tol)): a demand met in
 #: full reaches its busy-hour rate to rounding only
 THRESHOLD_RTOL = 1e-9

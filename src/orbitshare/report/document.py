@@ -727,7 +727,8 @@ def _finite(x: Any) -> bool:
 
 def model_paragraph(countries: xr.Dataset) -> str:
     """The one paragraph of the report explaining the allocation model, with the run's parameter values
-    (``attrs`` ``rule``, ``busy_hour_mbps``, ``adoption_source``, ``thresholds_mbps`` of the accounts, and
+    (``attrs`` ``rule``, ``busy_hour_mbps``, ``adoption_source``, ``thresholds_mbps``, ``band_sharing`` of the
+    accounts, and
     the system coordinates ``beams``, ``beam_capacity_mbps``, ``max_beams_per_cell``, ``gateways``,
     ``gateway_mask_deg``, ``isl`` where present)."""
     a = countries.attrs
@@ -750,6 +751,13 @@ def model_paragraph(countries: xr.Dataset) -> str:
         + _RULE_TEXT.get(rule, f"by the rule {rule!r}")
         + ", never above a cell's demand or its beams' capacity; the figures are time means, every step taken "
         "as busy hour."
+        + (
+            " Where two systems' bands overlap and their serving satellites are in line (co-frequency sharing), "
+            "a system's beams on the cell carry only the share of its band the sharing leaves it, so serving "
+            "that cell takes more of a satellite's beam time."
+            if int(a.get("band_sharing", 0) or 0)
+            else ""
+        )
         + (
             f" The connectivity thresholds compare the rate of an active user: served per subscriber times "
             f"{format_number(over)} subscribers per active user (overbooking)."
