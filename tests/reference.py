@@ -60,6 +60,17 @@ def brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin
     return out
 
 
+def elevation_sine(grid, x, y, z):
+    """float[nlat, nlon]: sine of the elevation of (x, y, z) km (ITRS) from every cell centre (geodetic up)."""
+    pxy, pz, nxy, nz = grid.row_geometry()
+    cl, sl = np.asarray(grid.cos_lon), np.asarray(grid.sin_lon)
+    dx = x - pxy[:, None] * cl[None, :]
+    dy = y - pxy[:, None] * sl[None, :]
+    dz = z - pz[:, None]
+    nd = (nxy[:, None] * cl[None, :]) * dx + (nxy[:, None] * sl[None, :]) * dy + nz[:, None] * dz
+    return nd / np.sqrt(dx * dx + dy * dy + dz * dz)
+
+
 def visible_cells(grid, x, y, z, sm):
     """bool[nlat, nlon]: the exact test (same float64 expressions as cell_visible_exact)."""
     pxy, pz, nxy, nz = grid.row_geometry()

@@ -11,7 +11,7 @@ from orbitshare.grid import Grid
 from orbitshare.kernels.allocation import RULES, allocate
 from orbitshare.kernels.gateway import gateway_geometry, gateway_in_view
 from orbitshare.kernels.visibility import accumulate_chunk, allocation_inputs
-from reference import geodetic_to_itrs, random_positions, visible_cells
+from reference import elevation_sine, geodetic_to_itrs, random_positions, visible_cells
 
 
 def brute_served(grid, r, system, nsys, sin_mask, sys_cap, beam, cellcap, demand, ok, rule):
@@ -128,17 +128,6 @@ def test_a_satellite_without_a_gateway_delivers_nothing():
     assert out[1] == (0.0, 0.0)
 
 
-def _elevation_sine(grid, x, y, z):
-    """float[nlat, nlon]: sine of the elevation of (x, y, z) km (ITRS) from every cell centre (geodetic up)."""
-    pxy, pz, nxy, nz = grid.row_geometry()
-    cl, sl = np.asarray(grid.cos_lon), np.asarray(grid.sin_lon)
-    dx = x - pxy[:, None] * cl[None, :]
-    dy = y - pxy[:, None] * sl[None, :]
-    dz = z - pz[:, None]
-    nd = (nxy[:, None] * cl[None, :]) * dx + (nxy[:, None] * sl[None, :]) * dy + nz[:, None] * dz
-    return nd / np.sqrt(dx * dx + dy * dy + dz * dz)
-
-
 def _shared_fraction(grid, r, k, system, nsys, sin_mask, inline_deg):
     """f[nsys, ncell] at step k for systems that all use one band: 0.5 where a system's highest satellite in
     view and another system's are within the in-line angle as seen from the cell (an equal split), else 1."""
@@ -150,7 +139,7 @@ def _shared_fraction(grid, r, k, system, nsys, sin_mask, inline_deg):
             continue
         s = system[q]
         vis = visible_cells(grid, *r[q, k], sin_mask[q]).ravel()
-        el = _elevation_sine(grid, *r[q, k]).ravel()
+        el = elevation_sine(grid, *r[q, k]).ravel()
         better = vis & (el > best[s])
         best[s, better] = el[better]
         best_q[s, better] = q

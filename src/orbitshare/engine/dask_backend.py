@@ -112,17 +112,21 @@ class SharingInput(NamedTuple):
     spectrum: SpectrumInputs
 
 
-def sharing_input(inputs: PassInputs) -> SharingInput | None:
-    """The pass's :class:`SharingInput` (None without overlapping bands)."""
-    if inputs.spectrum is None:
-        return None
+def _pass_params(inputs: PassInputs) -> tuple[np.ndarray, np.ndarray]:
+    """The driver's SGP4 parameters and initialisation errors of every satellite of the pass (contiguous)."""
     if inputs.nsat:
         params, init_err = sgp4_params(inputs.elements)
     else:
         params, init_err = np.zeros((0, 1)), np.zeros(0, np.uint8)
+    return np.ascontiguousarray(params, np.float64), np.ascontiguousarray(init_err)
+
+
+def sharing_input(inputs: PassInputs) -> SharingInput | None:
+    """The pass's :class:`SharingInput` (None without overlapping bands)."""
+    if inputs.spectrum is None:
+        return None
     return SharingInput(
-        np.ascontiguousarray(params, np.float64),
-        np.ascontiguousarray(init_err),
+        *_pass_params(inputs),
         inputs.sat_sys,
         inputs.mask_rad,
         inputs.spectrum,
@@ -150,13 +154,8 @@ def coupled_input(inputs: PassInputs) -> CoupledInput | None:
     a = inputs.allocation
     if a is None or inputs.spectrum is None or not a.band_sharing:
         return None
-    if inputs.nsat:
-        params, init_err = sgp4_params(inputs.elements)
-    else:
-        params, init_err = np.zeros((0, 1)), np.zeros(0, np.uint8)
     return CoupledInput(
-        np.ascontiguousarray(params, np.float64),
-        np.ascontiguousarray(init_err),
+        *_pass_params(inputs),
         inputs.sat_sys,
         inputs.mask_rad,
         inputs.min_visible,

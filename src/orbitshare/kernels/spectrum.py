@@ -51,6 +51,7 @@ __all__ = [
     "bands_overlap",
     "check_sharing_options",
     "effective_fraction",
+    "rank_serving",
     "segment_split",
     "segment_table",
     "serving_geometry",
@@ -147,6 +148,21 @@ def _root(parent, s):
     while parent[s] != s:
         s = parent[s]
     return s
+
+
+@njit(inline="always")
+def rank_serving(best, best_sat, ss, g, isat, x, y, pxyi, nxyi, ndz, dz2, cl, sl):
+    """Keep satellite ``isat`` (at x, y km; z enters through ``ndz`` = n_z·dz and ``dz2`` = dz²) as system
+    ss's serving satellite of cell g (row constants ``pxyi``, ``nxyi``; ``cl``, ``sl`` the cell's cos and sin
+    of longitude) when it is higher than the one kept: ``best`` holds the sine of the elevation, ``best_sat``
+    the satellite (−1: none yet); on a tie the first one stays."""
+    dx = x - pxyi * cl
+    dy = y - pxyi * sl
+    nd = (nxyi * cl) * dx + (nxyi * sl) * dy + ndz
+    el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
+    if best_sat[ss, g] < 0 or el > best[ss, g]:
+        best_sat[ss, g] = isat
+        best[ss, g] = el
 
 
 @njit
@@ -350,14 +366,8 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
                         sl = sin_lon[jj]
                         if kind == 3 and not vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cl, sl):
                             continue
-                        dx = x - pxy[i] * cl
-                        dy = y - pxy[i] * sl
-                        nd = (nxy[i] * cl) * dx + (nxy[i] * sl) * dy + ndz
-                        el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
                         g = i * nlon + jj
-                        if best_sat[ss, g] < 0 or el > best[ss, g]:
-                            best_sat[ss, g] = isat
-                            best[ss, g] = el
+                        rank_serving(best, best_sat, ss, g, isat, x, y, pxy[i], nxy[i], ndz, dz2, cl, sl)
                         if not seen[g]:
                             seen[g] = True
                             cells[ncl] = g

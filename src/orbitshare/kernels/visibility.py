@@ -58,7 +58,7 @@ from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
 from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
-from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction
+from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction, rank_serving
 
 __all__ = [
     "ALLOCATION_TIME_BLOCKS",
@@ -129,16 +129,10 @@ def collect_pairs(
             while j < hi:
                 if kind != 3 or vis_h(x, y, pos, s2, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]):
                     if rank:
-                        cl = cos_lon[j]
-                        sl_ = sin_lon[j]
-                        dx = x - pxy[i] * cl
-                        dy = y - pxy[i] * sl_
-                        nd = (nxy[i] * cl) * dx + (nxy[i] * sl_) * dy + ndz
-                        el = nd / math.sqrt(dx * dx + dy * dy + dz2)  # sine of the elevation
                         gg = i * nlon + j
-                        if best_sat[ss, gg] < 0 or el > best[ss, gg]:
-                            best_sat[ss, gg] = isat
-                            best[ss, gg] = el
+                        rank_serving(
+                            best, best_sat, ss, gg, isat, x, y, pxy[i], nxy[i], ndz, dz2, cos_lon[j], sin_lon[j]
+                        )
                         if not gseen[gg]:
                             gseen[gg] = True
                             gcells[ngc] = gg
