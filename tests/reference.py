@@ -60,26 +60,27 @@ def brute_force_counts(r, system, nsys, sin_mask, pxy, pz, nxy, nz, cos_lon, sin
     return out
 
 
-def elevation_sine(grid, x, y, z):
-    """float[nlat, nlon]: sine of the elevation of (x, y, z) km (ITRS) from every cell centre (geodetic up)."""
+def _normal_and_distance2(grid, x, y, z):
+    """(n·d, |d|²) over the cells, d = (x, y, z) − cell centre (km), n the geodetic up-normal (same float64
+    expressions as cell_visible_exact)."""
     pxy, pz, nxy, nz = grid.row_geometry()
     cl, sl = np.asarray(grid.cos_lon), np.asarray(grid.sin_lon)
     dx = x - pxy[:, None] * cl[None, :]
     dy = y - pxy[:, None] * sl[None, :]
     dz = z - pz[:, None]
     nd = (nxy[:, None] * cl[None, :]) * dx + (nxy[:, None] * sl[None, :]) * dy + nz[:, None] * dz
-    return nd / np.sqrt(dx * dx + dy * dy + dz * dz)
+    return nd, dx * dx + dy * dy + dz * dz
+
+
+def elevation_sine(grid, x, y, z):
+    """float[nlat, nlon]: sine of the elevation of (x, y, z) km (ITRS) from every cell centre (geodetic up)."""
+    nd, d2 = _normal_and_distance2(grid, x, y, z)
+    return nd / np.sqrt(d2)
 
 
 def visible_cells(grid, x, y, z, sm):
     """bool[nlat, nlon]: the exact test (same float64 expressions as cell_visible_exact)."""
-    pxy, pz, nxy, nz = grid.row_geometry()
-    cl, sl = np.asarray(grid.cos_lon), np.asarray(grid.sin_lon)
-    dx = x - pxy[:, None] * cl[None, :]
-    dy = y - pxy[:, None] * sl[None, :]
-    dz = z - pz[:, None]
-    nd = (nxy[:, None] * cl[None, :]) * dx + (nxy[:, None] * sl[None, :]) * dy + nz[:, None] * dz
-    d2 = dx * dx + dy * dy + dz * dz
+    nd, d2 = _normal_and_distance2(grid, x, y, z)
     s2 = sm * sm
     if sm >= 0:
         return (nd > 0.0) & (nd * nd > s2 * d2)

@@ -55,6 +55,7 @@ __all__ = [
     "segment_split",
     "segment_table",
     "serving_geometry",
+    "sharing_scratch",
     "spectrum_chunk",
     "spectrum_inputs",
 ]
@@ -163,6 +164,15 @@ def rank_serving(best, best_sat, ss, g, isat, x, y, pxyi, nxyi, ndz, dz2, cl, sl
     if best_sat[ss, g] < 0 or el > best[ss, g]:
         best_sat[ss, g] = isat
         best[ss, g] = el
+
+
+@njit
+def sharing_scratch(nsys):
+    """Scratch of :func:`serving_geometry` and :func:`segment_split` for nsys systems:
+    (ins, isin, u, adj, parent, size, vq)."""
+    return (np.zeros(nsys, np.bool_), np.zeros(nsys, np.bool_), np.zeros((nsys, 3)),
+            np.zeros((nsys, nsys), np.bool_), np.zeros(nsys, np.int64), np.zeros(nsys, np.int64),
+            np.zeros(nsys))  # fmt: skip
 
 
 @njit
@@ -325,13 +335,7 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
     full = np.zeros((1, nlat), np.int32)
     touched = np.zeros((1, nlat), np.bool_)
     rec = np.zeros((nlat, 4), np.int64)
-    ins = np.zeros(nsys, np.bool_)
-    isin = np.zeros(nsys, np.bool_)
-    u = np.zeros((nsys, 3))
-    adj = np.zeros((nsys, nsys), np.bool_)
-    parent = np.zeros(nsys, np.int64)
-    size = np.zeros(nsys, np.int64)
-    vq = np.zeros(nsys)
+    ins, isin, u, adj, parent, size, vq = sharing_scratch(nsys)
     for k in range(k0, k1):
         ncl = 0
         for isat in range(nsat):

@@ -58,7 +58,7 @@ from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
 from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
-from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction, rank_serving
+from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction, rank_serving, sharing_scratch
 
 __all__ = [
     "ALLOCATION_TIME_BLOCKS",
@@ -214,14 +214,7 @@ def allocate_into(
         pcap[c] = pair_cap[s, r // nlon, r % nlon]
     f = np.ones(ncl if sh_on else 0)
     if sh_on:
-        nsys = best_sat.shape[0]
-        ins = np.zeros(nsys, np.bool_)
-        isin = np.zeros(nsys, np.bool_)
-        u = np.zeros((nsys, 3))
-        adj = np.zeros((nsys, nsys), np.bool_)
-        parent = np.zeros(nsys, np.int64)
-        size = np.zeros(nsys, np.int64)
-        vq = np.zeros(nsys)
+        ins, isin, u, adj, parent, size, vq = sharing_scratch(best_sat.shape[0])
         for c in range(ncl):
             g = cids[c]
             s = g // ncell
