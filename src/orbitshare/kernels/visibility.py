@@ -506,8 +506,8 @@ def _run_block(
     # co-frequency sharing: each system's serving satellite per cell (the highest in view) and the cells
     # touched this step (to clear them)
     nrank = nsys * ncell if (do_alloc and sh_on) else 0
-    best = np.zeros(nrank).reshape((nsys, nrank // nsys if nsys else 0))
-    best_sat = np.full(nrank, -1, np.int64).reshape(best.shape)
+    best = np.zeros((nsys if nrank else 0, ncell if nrank else 0))
+    best_sat = np.full(best.shape, -1, np.int64)
     gseen = np.zeros(ncell if nrank else 0, np.bool_)
     gcells = np.empty(gseen.shape[0], np.int64)
     ngc = np.int64(0)
