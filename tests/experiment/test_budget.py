@@ -159,7 +159,7 @@ def test_default_limit_is_80_percent_of_the_available_memory(monkeypatch):
     (line,) = info.value.problems
     assert line.startswith(
         "orbitshare/data/default_experiment.toml: systems[0]: expected a run within the memory limit of 320 MB "
-        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 402 MB "
+        "(80 % of the 400 MB available; [compute] memory_limit_gb sets another), got an estimated peak of 404 MB "
         "(the largest part: the allocation pairs (40 B x 735,232 satellite-cell pairs in view x 2 threads), 59 MB)"
     ), line
     # unknown: no limit, said so
@@ -301,3 +301,16 @@ def test_the_epfd_statistics_are_in_the_estimate(tmp_path):
     assert part.nbytes == 16_200 * 33 * 4 * (4 * 15 + 8) + 16_200 * 4 * 8 * (3 * 14 + 8)
     plain = load_experiment()
     assert not [p for p in plain.estimate.parts if p.key == "epfd.arc_step_deg"]
+
+
+def test_shared_beams_ranking_is_in_the_estimate(monkeypatch):
+    """With band sharing (the default experiment: Starlink and OneWeb share Ku) each working thread holds the
+    serving satellite of every system and cell: (16 x systems + 9) B per cell; none with band_sharing = false."""
+    import dataclasses
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+    exp = load_experiment()
+    (part,) = [p for p in exp.estimate.parts if "serving-satellite ranking" in p.what]
+    assert part.nbytes == (16 * 3 + 9) * 90 * 180 * 2
+    off = budget.estimate_resources(dataclasses.replace(exp, capacity_band_sharing=False))
+    assert not [p for p in off.parts if "serving-satellite ranking" in p.what]

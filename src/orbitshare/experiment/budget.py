@@ -228,17 +228,22 @@ def _system_key(spec: SystemSection, i: int) -> str:
     return f"systems[{i}]"
 
 
-def _sharing_bytes(exp: Experiment, cells: int, chunk: int) -> int:
-    """Bytes of the co-frequency sharing pass (module docstring); 0 when no two systems' bands overlap."""
+def _bands_overlap(exp: Experiment) -> bool:
+    """True when two of the experiment's systems have overlapping bands (MHz; touching edges do not)."""
     systems = exp.systems
-    overlap = any(
+    return any(
         max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz)
         for i, a in enumerate(systems)
         for b in systems[i + 1 :]
         for x in a.bands
         for y in b.bands
     )
-    if not overlap:
+
+
+def _sharing_bytes(exp: Experiment, cells: int, chunk: int) -> int:
+    """Bytes of the co-frequency sharing pass (module docstring); 0 when no two systems' bands overlap."""
+    systems = exp.systems
+    if not _bands_overlap(exp):
         return 0
     nb = len({b.name for s in systems for b in s.bands})
     nsys = len(systems)
@@ -350,6 +355,16 @@ def estimate_resources(
                 PAIR_BYTES * sum(pairs) * working * concurrent,
             )
         )
+        if exp.capacity_band_sharing and _bands_overlap(exp):
+            # beams that share their band: each block's serving satellite per system and cell, and its touched cells
+            parts.append(
+                MemoryPart(
+                    f"the serving-satellite ranking of shared beams ({16 * nsys + 9} B x {cells:,} cells x {working} "
+                    "threads" + (f" x {concurrent} workers)" if concurrent > 1 else ")"),
+                    "grid.resolution_deg",
+                    (16 * nsys + 9) * cells * working * concurrent,
+                )
+            )
         parts.append(
             MemoryPart(
                 f"the served sums (8 B x {nsys} systems x {cells:,} cells x {nblocks} time blocks"

@@ -1115,7 +1115,10 @@ def accumulate_chunk(
     count_any = bool(count_any)
     # blocks whose per-cell state is held at once: all of them while that fits BLOCK_STATE_BYTES, else
     # as many as there are threads (a memory bound only: the results do not depend on it)
-    per_block = nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0) + (24 if do_alloc else 0))
+    ranking = 16 if (do_alloc and alloc_args[8]) else 0  # the shared beams' serving satellites (best, best_sat)
+    per_block = (
+        nsys * nlat * nlon * (24 + (4 if count_any else 0) + (8 if do_cap else 0) + (24 if do_alloc else 0) + ranking)
+    )
     wave = min(nblocks, max(numba.get_num_threads(), BLOCK_STATE_BYTES // max(per_block, 1)))
     out = _accumulate_blocks(
         r,
