@@ -101,3 +101,17 @@ def test_dask_gives_the_same_bits_with_shared_beams(setup):
         xr.testing.assert_identical(a.drop_attrs(), b.drop_attrs())
         for v in a.data_vars:
             assert a[v].values.tobytes() == b[v].values.tobytes(), v
+
+
+def test_a_system_without_bands_is_served_as_before(setup):
+    """A third system with a capacity but no band takes no part in the sharing: its beams carry their full
+    capacity whatever the two sharing systems do (bit for bit as with band_sharing = false)."""
+    grid, geog, times, shell = setup
+    other = orbitshare.walker(1200.0, 87.9, 6, 8, 2, EPOCH, norad_start=910000, name_prefix="B")
+    third = System("third", other, 10.0, capacity_per_sat_mbps=7200.0, beams=16)
+    systems = [*_pair(shell, (KU, KU), 20000.0, 16, 2), third]
+    on = service(systems, grid, times, geog, demand=DEMAND)["capacity"]
+    off = service(systems, grid, times, geog, demand=DEMAND, band_sharing=False)["capacity"]
+    assert on.served_mbps.values[2].sum() > 0
+    np.testing.assert_array_equal(on.served_mbps.values[2], off.served_mbps.values[2])
+    assert on.served_mbps.values[0].sum() < off.served_mbps.values[0].sum()

@@ -254,9 +254,9 @@ def segment_split(q, ins, seg_use, adj, width, prio, parent, size, vq):
 def effective_fraction(g, s, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, seg_use, in_band, width,
                        prio, ins, isin, u, adj, parent, size, vq):  # fmt: skip
     """The share of system s's band width it may use on cell g at step k (its ``effective_mhz`` over its
-    ``band_width_mhz``, as :func:`_share_cell` counts them; 1 when nothing is in line with it, 0 when it has
-    no band or no satellite in view of g). The other arguments: scratch of :func:`serving_geometry` and
-    :func:`segment_split`."""
+    ``band_width_mhz``, as :func:`_share_cell` counts them; 1 when nothing is in line with it or when it has no
+    band (it takes no part in the sharing), 0 when it has no satellite in view of g). The other arguments:
+    scratch of :func:`serving_geometry` and :func:`segment_split`."""
     serving_geometry(g, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, overlap, cosi, ins, isin, u, adj)
     nb = in_band.shape[1]
     got = 0.0
@@ -271,7 +271,7 @@ def effective_fraction(g, s, nlon, r, k, best_sat, pxy, pz, cos_lon, sin_lon, ov
         full += width[q] * nbq
         if segment_split(q, ins, seg_use, adj, width, prio, parent, size, vq) > 0:
             got += vq[s] * nbq
-    return got / full if full > 0.0 else 0.0
+    return got / full if full > 0.0 else 1.0
 
 
 @njit
