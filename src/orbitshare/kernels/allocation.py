@@ -845,9 +845,17 @@ def _allocate(ps, pc, ns, nc, S, D, P, K, rule, pairs):
     for p in range(npair):
         root[p] = _find(parent, ps[p])
     # by component, and within one by satellite (the flows need each satellite's pairs together); both
-    # sorts are stable, so pairs already sorted by satellite keep their order
-    by_sat = _counting_order(ps, ns)
-    order = by_sat[_counting_order(root[by_sat], ns + nc)]
+    # sorts are stable, so pairs already sorted by satellite (the pass's) keep their order and skip the first
+    sat_sorted = True
+    for p in range(1, npair):
+        if ps[p] < ps[p - 1]:
+            sat_sorted = False
+            break
+    if sat_sorted:
+        order = _counting_order(root, ns + nc)
+    else:
+        by_sat = _counting_order(ps, ns)
+        order = by_sat[_counting_order(root[by_sat], ns + nc)]
     smap = np.full(ns, -1, np.int64)
     cmap = np.full(nc, -1, np.int64)
     q0 = 0

@@ -137,7 +137,7 @@ def collect_pairs(
                             gseen[gg] = True
                             gcells[ngc] = gg
                             ngc += 1
-                    if serves and dem[ss, i, j] > 0.0:
+                    if serves and (not rank or dem[ss, i, j] > 0.0):  # (the demand list has only such cells)
                         g = base + i * nlon + j
                         lc = cmap[g]
                         if lc < 0:
