@@ -65,6 +65,7 @@ from orbitshare.experiment.schema import (
     MemoryPart,
     ResourceEstimate,
     SystemSection,
+    bands_overlap,
     size_text,
 )
 from orbitshare.kernels.spectrum import SPECTRUM_TIME_BLOCKS
@@ -228,22 +229,10 @@ def _system_key(spec: SystemSection, i: int) -> str:
     return f"systems[{i}]"
 
 
-def _bands_overlap(exp: Experiment) -> bool:
-    """True when two of the experiment's systems have overlapping bands (MHz; touching edges do not)."""
-    systems = exp.systems
-    return any(
-        max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz)
-        for i, a in enumerate(systems)
-        for b in systems[i + 1 :]
-        for x in a.bands
-        for y in b.bands
-    )
-
-
 def _sharing_bytes(exp: Experiment, cells: int, chunk: int) -> int:
     """Bytes of the co-frequency sharing pass (module docstring); 0 when no two systems' bands overlap."""
     systems = exp.systems
-    if not _bands_overlap(exp):
+    if not bands_overlap(exp.systems):
         return 0
     nb = len({b.name for s in systems for b in s.bands})
     nsys = len(systems)
@@ -355,7 +344,7 @@ def estimate_resources(
                 PAIR_BYTES * sum(pairs) * working * concurrent,
             )
         )
-        if exp.capacity_band_sharing and _bands_overlap(exp):
+        if exp.capacity_band_sharing and bands_overlap(exp.systems):
             # beams that share their band: each block's serving satellite per system and cell, and its touched cells
             parts.append(
                 MemoryPart(

@@ -121,6 +121,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ from orbitshare.demand import Demand
 from orbitshare.errors import ParameterTypeError
 
 __all__ = [
+    "bands_overlap",
     "Experiment",
     "ExperimentSection",
     "TimeSection",
@@ -707,3 +709,13 @@ def iso_datetime(d: _dt.datetime) -> str:
     if d.utcoffset() == _dt.timedelta(0):
         return d.replace(tzinfo=None).isoformat() + "Z"
     return d.isoformat()
+
+
+def bands_overlap(systems: Sequence[SystemSection]) -> bool:
+    """True when two of the systems have bands that share spectrum (MHz; touching edges do not): then the
+    ``[spectrum]`` co-frequency sharing applies."""
+    for i, a in enumerate(systems):
+        for b in systems[i + 1 :]:
+            if any(max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz) for x in a.bands for y in b.bands):
+                return True
+    return False

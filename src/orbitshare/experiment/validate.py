@@ -105,6 +105,7 @@ from orbitshare.experiment.schema import (
     SystemSection,
     TimeSection,
     WalkerShell,
+    bands_overlap,
     iso_datetime,
     size_text,
 )
@@ -717,7 +718,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         cap_reader = _Reader(p, t, "capacity")
         rule = cap_reader.string("rule", "'maxmin', 'throughput' or 'proportional'", CAPACITY_RULES, default="maxmin")
         band_sharing = cap_reader.boolean("band_sharing", default=True)
-        if rule == "throughput" and band_sharing is True and _bands_overlap([s for s in systems if s is not None]):
+        if rule == "throughput" and band_sharing is True and bands_overlap([s for s in systems if s is not None]):
             p.add(
                 "capacity.band_sharing",
                 "expected false with rule = 'throughput' when two systems' bands overlap (the largest Mbit/s "
@@ -755,7 +756,7 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         and comp_sec.backend == "cuda"
         and out_sec is not None
         and set(out_sec.datasets) & set(CAPACITY_DATASETS)
-        and _bands_overlap([s for s in systems if s is not None])
+        and bands_overlap([s for s in systems if s is not None])
     ):
         p.add(
             "compute.backend",
@@ -794,15 +795,6 @@ def _validate(doc: dict, p: _Problems, base: Path, stem: str, deep: bool) -> Exp
         )
         p.raise_if_any()
     return replace(exp, estimate=estimate)
-
-
-def _bands_overlap(systems: list[SystemSection]) -> bool:
-    """True when two systems' bands share spectrum (MHz; touching edges do not)."""
-    for i, a in enumerate(systems):
-        for b in systems[i + 1 :]:
-            if any(max(x.low_mhz, y.low_mhz) < min(x.high_mhz, y.high_mhz) for x in a.bands for y in b.bands):
-                return True
-    return False
 
 
 def _validate_spectrum(p: _Problems, t: dict | None) -> SpectrumSection | None:
