@@ -226,7 +226,7 @@ def _times():
 
 
 def _cpu_itrs(params, jd, fr, m, w, thd):
-    e, r, v = sgp4.sgp4_propagate(params, jd, fr)
+    e, r, v = sgp4.sgp4_propagate(params, jd, fr, simd=False)  # the scalar path the device mirrors
     frames.teme_to_itrs_into(r, v, m, w, thd)
     return e, r, v
 
