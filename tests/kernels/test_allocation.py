@@ -226,3 +226,60 @@ def test_maxmin_with_unlimited_beams_and_many_levels(seed):
     S = S * 0.3
     y = cell_totals(pc, allocate(ps, pc, S, D, pair_capacity=P, cell_capacity=K), len(D))
     np.testing.assert_allclose(y, lp_leximin(ps, pc, S, D, P, K), rtol=1e-6, atol=1e-6 * D.max())
+
+
+# --------------------------------------------------------------------------- larger instances: a certificate
+def starlink_like_instance(rng, ns, nc, seen=6):
+    """Satellites of 16 beams (S = 16 P) over cells of log-normal demand, each cell seen by ~``seen``
+    satellites, a cap of 8 beams per cell: the real steps' shape, small enough for the LP."""
+    beam = 1250.0
+    ps, pc = [], []
+    for c in range(nc):
+        for s in rng.choice(ns, size=min(ns, int(rng.integers(1, 2 * seen))), replace=False):
+            ps.append(int(s))
+            pc.append(c)
+    ps, pc = np.array(ps), np.array(pc)
+    order = np.argsort(ps, kind="stable")
+    ps, pc = ps[order], pc[order]
+    S = np.full(ns, 16 * beam) * (rng.random(ns) > 0.05)
+    D = np.exp(rng.normal(np.log(3000.0), 1.5, nc))
+    P = beam * rng.uniform(0.9, 1.1, len(ps))
+    K = np.full(nc, 8 * beam)
+    return ps, pc, S, D, P, K
+
+
+def assert_leximin_certificate(ps, pc, S, D, P, K, y, rtol=1e-7):
+    """Fujishige's optimality condition of the lexicographically optimal base (weights D): for every level t
+    of y_c / D_c, the cells at or below t receive the most the network can bring them alone (the LP)."""
+    scale = max(S.max(), D.max())
+    r = y / D
+    levels = np.unique(np.round(r, 9))
+    for t in levels:
+        below = r <= t + 1e-9
+        rank = lp_throughput(ps, pc, S, np.where(below, D, 0.0), P, np.where(below, K, 0.0))
+        assert y[below].sum() == pytest.approx(rank, rel=rtol, abs=rtol * scale), t
+    return len(levels)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_maxmin_levels_are_tight_on_starlink_like_instances(seed):
+    # many levels (tens), satellites both saturated and with slack: the divide and conquer's every branch
+    rng = np.random.default_rng(4000 + seed)
+    inst = starlink_like_instance(rng, int(rng.integers(30, 60)), int(rng.integers(150, 300)))
+    ps, pc, S, D, P, K = inst
+    x = allocate(ps, pc, S, D, pair_capacity=P, cell_capacity=K)
+    check_caps(*inst, x)
+    y = cell_totals(pc, x, len(D))
+    assert assert_leximin_certificate(*inst, y) >= 10
+
+
+def test_the_certificate_rejects_a_non_leximin_allocation():
+    # the check can fail: 1 % of the worst-off cell's share moved to the best-off one (same total)
+    rng = np.random.default_rng(4100)
+    inst = starlink_like_instance(rng, 30, 150)
+    ps, pc, S, D, P, K = inst
+    y = cell_totals(pc, allocate(ps, pc, S, D, pair_capacity=P, cell_capacity=K), len(D))
+    low, high = np.argmin(np.where(y > 0, y / D, np.inf)), np.argmax(y / D)
+    y[low], y[high] = 0.99 * y[low], y[high] + 0.01 * y[low]
+    with pytest.raises(AssertionError):
+        assert_leximin_certificate(*inst, y)

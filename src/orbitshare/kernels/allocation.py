@@ -21,18 +21,17 @@ cap.
 Algorithm (exact up to floating-point rounding)
 -----------------------------------------------
 The network source → satellite (S_s) → cell (P_p) → sink (u_c). A maximum flow is push-relabel (FIFO,
-global relabelling) from the current flow, finished by Dinic's algorithm on the residual network (which
-also certifies it: no augmenting path is left) and the caps then held exactly (flow that passed through a
-node and back leaves ~1e-16 of it in rounding). ``"maxmin"`` finds the levels of the
-leximin from the lowest (Megiddo 1974, "Optimal flows in networks with multiple sources and sinks";
-Fujishige 1980, lexicographically optimal base of a polymatroid): with the cells not yet fixed ("active")
-asking ``u_c(λ) = min(λ D_c, b_c)`` (``b_c`` the most c could get alone), the largest λ at which every
-sink can be saturated is found by Newton's (Dinkelbach's) iteration from λ = 1: a maximum flow; if some
-sink is short, the cells the residual network cannot reach form the deficient set A of the minimum cut,
-and λ is lowered to the value at which A's requests equal the flow A actually receives. At the level λ*
-the active cells the residual network cannot reach (and those at their own bound) are fixed at
-``u_c(λ*)``; the loop goes on with the rest. Lowering a request only takes flow off that cell's pairs
-(every pair is a source-to-sink path), so every maximum flow starts from the previous one.
+global relabelling; a global relabelling stops once every node with excess has its exact distance and
+gives the nodes not reached a valid lower bound) from the current flow, finished by Dinic's algorithm on
+the residual network (which also certifies it: no augmenting path is left) and the caps then held exactly
+(flow that passed through a node and back leaves ~1e-16 of it in rounding). ``"maxmin"`` finds the
+levels of the leximin (Megiddo 1974, "Optimal flows in networks with multiple sources and sinks";
+Fujishige 1980, lexicographically optimal base of a polymatroid) on the parametric minimum cut of the
+requests ``u_c(λ) = min(λ D_c, b_c)`` (``b_c`` the most c could get alone): the cells the residual network
+cannot reach at λ have levels ≤ λ, and these sets are nested. A divide and conquer (:func:`_levels`)
+splits each set of cells at the Newton (Dinkelbach) value of λ, at which its requests equal what it
+receives, by one maximum flow, and contracts each side; every flow starts from its parent's, in one
+network whose per-satellite and per-cell ranges are partitioned in place for each part.
 
 Independent components of the pair graph are solved one after another (an island's cells never share
 a satellite with a continent's). Residual capacities below ``1e-12`` of the component's largest capacity or demand
@@ -57,19 +56,22 @@ RULES = ("maxmin", "throughput", "proportional")
 _RELATIVE_EPS = 1e-12
 
 
-# --------------------------------------------------------------------------- maximum flow (Dinic)
-# A flow's pairs come sorted by satellite (``ps`` nondecreasing: :func:`_allocate` sorts them, and every
-# subproblem keeps their order), so each satellite's pairs lie together: ``sat_ptr``, with the pair's cell
-# ``sc = pc``, capacity ``sP = P`` and flow ``sx = x`` (the arrays themselves). A copy ordered by cell
-# (``cell_ptr``; satellite ``cs``, capacity ``cP``, flow ``cx``, stable in the pairs' order) lets the cells
-# scan their pairs in memory order too; ``s2c`` and ``c2s`` map a pair's position in one order to the
-# other, and a change of a pair's flow is written to both copies.
+# --------------------------------------------------------------------------- maximum flow
+# The network of a component is built once: its pairs sorted by satellite (``ps`` nondecreasing:
+# :func:`_allocate` sorts them), so each satellite's pairs lie together, with the pair's cell ``sc``,
+# capacity ``sP`` and flow ``sx``, and a copy ordered by cell (``cell_ptr``; satellite ``cs``, capacity
+# ``cP``, flow ``cx``, stable in the pairs' order) so that the cells scan their pairs in memory order too;
+# ``s2c`` and ``c2s`` map a pair's position in one order to the other, and a change of a pair's flow is
+# written to both copies. A flow runs on a *task*: a list of satellites, each with the range
+# ``[sk0[s], sk1[s])`` of its by-satellite positions in the task, and a list of cells, each with the range
+# ``[cell_ptr[c], ck1[c])`` of its by-cell positions (a pair belongs to its cell's task; every satellite with
+# a pair there is in the task). The divide and conquer of :func:`_levels` splits a task in place: the
+# satellites' and cells' ranges are partitioned (the mirrors follow), so no flow rebuilds a network.
 @njit
 def _workspace(m):
-    """Scratch arrays for the flows of up to m pairs, reused (fresh memory costs a page fault per 4 KiB):
-    the network's (s2c, cs, cP, cx, c2s) and a subproblem's (lps, lpc, lP)."""
-    return (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m), np.empty(m), np.empty(m, np.int32),
-            np.empty(m, np.int64), np.empty(m, np.int64), np.empty(m))  # fmt: skip
+    """Scratch arrays for the by-cell copy of m pairs (s2c, cs, cP, cx, c2s; fresh memory costs a page fault
+    per 4 KiB, so a caller allocates them once)."""
+    return (np.empty(m, np.int32), np.empty(m, np.int32), np.empty(m), np.empty(m), np.empty(m, np.int32))
 
 
 @njit
@@ -104,17 +106,32 @@ def _network(ns, nc, ps, pc, P, x, ws):
 
 
 @njit
-def _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue):
-    """Levels of the residual network from the source; returns the level of the nearest cell with sink
-    slack (a large number when none: then lev_* ≥ 0 marks exactly the nodes the source reaches)."""
+def _state(ns, nc):
+    """Per-node scratch of the flows, indexed by satellite / cell and reused by every flow of a component:
+    (h_s, h_c: heights, then BFS levels; e_s, e_c: excess; used, y: flow out of each satellite and into each
+    cell; queue; the active ring and its flags; cur_s, cur_c: current arcs; path)."""
+    n = ns + nc
+    return (np.zeros(ns, np.int64), np.zeros(nc, np.int64), np.zeros(ns), np.zeros(nc), np.zeros(ns),
+            np.zeros(nc), np.empty(n, np.int64), np.empty(n + 1, np.int64), np.zeros(n, np.bool_),
+            np.zeros(ns, np.int64), np.zeros(nc, np.int64), np.empty(2 * min(ns, nc) + 2, np.int64))  # fmt: skip
+
+
+@njit
+def _bfs(task, net, S, u, st, eps):
+    """Levels of the task's residual network from the source (in st's h_s / h_c); returns the level of the
+    nearest cell with sink slack (a large number when none: then h ≥ 0 marks exactly the nodes the source
+    reaches)."""
+    sats, cells, sk0, sk1, ck1 = task
     sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
+    lev_s, lev_c, used, y, queue = st[0], st[1], st[4], st[5], st[6]
+    ns = lev_s.shape[0]
     big = 1 << 30
-    for s in range(ns):
+    for s in sats:
         lev_s[s] = -1
-    for c in range(nc):
+    for c in cells:
         lev_c[c] = -1
     qn = 0
-    for s in range(ns):
+    for s in sats:
         if S[s] - used[s] > eps:
             lev_s[s] = 0
             queue[qn] = s
@@ -128,7 +145,7 @@ def _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue):
             lv = lev_s[v]
             if lv + 1 > dist:
                 continue
-            for k in range(sat_ptr[v], sat_ptr[v + 1]):
+            for k in range(sk0[v], sk1[v]):
                 c = sc[k]
                 if lev_c[c] < 0 and sP[k] - sx[k] > eps:
                     lev_c[c] = lv + 1
@@ -141,7 +158,7 @@ def _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue):
             lv = lev_c[c]
             if lv >= dist:
                 continue
-            for j in range(cell_ptr[c], cell_ptr[c + 1]):
+            for j in range(cell_ptr[c], ck1[c]):
                 s = cs[j]
                 if lev_s[s] < 0 and cx[j] > eps:
                     lev_s[s] = lv + 1
@@ -151,21 +168,22 @@ def _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue):
 
 
 @njit
-def _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, path):
-    """Augment the feasible flow (net's flows, used, y) to a maximum flow for the sink capacities u (Dinic).
-
-    On return lev_s / lev_c ≥ 0 mark the nodes the source reaches in the final residual network."""
+def _augment(task, net, S, u, st, eps):
+    """Augment the task's feasible flow (net's flows, used, y) to a maximum flow for the sink capacities u
+    (Dinic). On return st's h_s / h_c ≥ 0 mark the nodes the source reaches in the final residual network."""
+    sats, cells, sk0, sk1, ck1 = task
     sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
+    lev_s, lev_c, used, y, it_s, it_c, path = st[0], st[1], st[4], st[5], st[9], st[10], st[11]
     big = 1 << 30
     while True:
-        dist = _bfs(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue)
+        dist = _bfs(task, net, S, u, st, eps)
         if dist == big:
             return
-        for s in range(ns):
-            it_s[s] = sat_ptr[s]
-        for c in range(nc):
+        for s in sats:
+            it_s[s] = sk0[s]
+        for c in cells:
             it_c[c] = cell_ptr[c]
-        for s0 in range(ns):
+        for s0 in sats:
             if lev_s[s0] != 0:
                 continue
             while S[s0] - used[s0] > eps:
@@ -177,7 +195,7 @@ def _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, p
                 while True:
                     if at_sat:
                         adv = False
-                        while it_s[v] < sat_ptr[v + 1]:
+                        while it_s[v] < sk1[v]:
                             k = it_s[v]
                             c = sc[k]
                             if lev_c[c] == lev_s[v] + 1 and sP[k] - sx[k] > eps:
@@ -202,7 +220,7 @@ def _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, p
                             break
                         adv = False
                         if lev_c[v] < dist:
-                            while it_c[v] < cell_ptr[v + 1]:
+                            while it_c[v] < ck1[v]:
                                 j = it_c[v]
                                 s = cs[j]
                                 if lev_s[s] == lev_c[v] + 1 and cx[j] > eps:
@@ -242,26 +260,38 @@ def _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, p
 
 @njit
 def _level_for(cells, n, D, b, target):
-    """The λ ≥ 0 at which Σ_{c in cells[:n]} min(λ D_c, b_c) = target (piecewise linear, increasing)."""
+    """The λ ≥ 0 at which f(λ) = Σ_{c in cells[:n]} min(λ D_c, b_c) = target (piecewise linear, increasing,
+    concave). From below, without sorting: λ ← the root of the linear piece b(C) + λ D(not C), C the cells
+    capped at λ (b_c ≤ λ D_c). That piece bounds f from above beyond λ, so λ stays ≤ the answer and grows;
+    C only grows, and when it stops, λ is exact (at most n + 1 rounds, a few in practice)."""
     if target <= 0.0 or n == 0:
         return 0.0
-    t = np.empty(n)
-    for q in range(n):
-        c = cells[q]
-        t[q] = b[c] / D[c]
-    order = np.argsort(t)
-    capped = 0.0  # Σ b of the cells whose breakpoint is below λ
-    slope = 0.0
-    for q in range(n):
-        slope += D[cells[q]]
-    for q in range(n):
-        c = cells[order[q]]
-        # up to this breakpoint the function is capped + λ · slope
-        if capped + t[order[q]] * slope >= target:
-            return (target - capped) / slope
-        capped += b[c]
-        slope -= D[c]
-    return t[order[n - 1]]
+    lam = 0.0
+    top = 0.0
+    while True:
+        capped = 0.0  # b(C)
+        slope = 0.0  # D(not C)
+        for q in range(n):
+            c = cells[q]
+            if b[c] <= lam * D[c]:
+                capped += b[c]
+            else:
+                slope += D[c]
+            top = max(top, b[c] / D[c])
+        if slope <= 0.0:  # every cell capped: f is at its largest from the last breakpoint on
+            return top
+        nxt = (target - capped) / slope
+        if nxt <= lam:
+            return lam
+        grew = False  # does a new cell become capped at nxt?
+        for q in range(n):
+            c = cells[q]
+            if lam * D[c] < b[c] <= nxt * D[c]:
+                grew = True
+                break
+        lam = nxt
+        if not grew:
+            return lam
 
 
 @njit
@@ -303,68 +333,107 @@ def _take_off(a, b, mirror, k0, k1, excess):
 
 
 @njit
-def _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top):
-    """Exact distances to the sink in the residual network (reverse BFS); unreachable nodes get ``top``."""
+def _global_relabel(task, net, u, st, eps, top):
+    """Distances to the sink in the task's residual network (reverse BFS, into st's h_s / h_c). The BFS stops
+    at the first level after every node with excess (e_s / e_c > eps) has its exact distance: all nodes up to
+    that level have theirs, and the nodes not reached get that level + 1, a valid lower bound. If some node
+    with excess cannot reach the sink, the BFS runs to the end and the unreachable nodes get ``top``."""
+    sats, cells, sk0, sk1, ck1 = task
     sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
-    for s in range(ns):
+    h_s, h_c, e_s, e_c, y, queue = st[0], st[1], st[2], st[3], st[5], st[6]
+    ns = h_s.shape[0]
+    need = 0  # nodes with excess not reached yet
+    fill = top
+    for s in sats:
         h_s[s] = top
-    for c in range(nc):
-        h_c[c] = top
+        if e_s[s] > eps:
+            need += 1
     qn = 0
-    for c in range(nc):
+    for c in cells:
+        h_c[c] = top
+        if e_c[c] > eps:
+            need += 1
         if u[c] - y[c] > eps:
             h_c[c] = 1
             queue[qn] = ns + c
             qn += 1
+            if e_c[c] > eps:
+                need -= 1
     head = 0
     while head < qn:
         v = queue[head]
         head += 1
         if v >= ns:  # a cell: satellites with a residual pair into it
             c = v - ns
-            for j in range(cell_ptr[c], cell_ptr[c + 1]):
+            if need == 0:
+                fill = h_c[c] + 1
+                break
+            for j in range(cell_ptr[c], ck1[c]):
                 s = cs[j]
                 if h_s[s] == top and cP[j] - cx[j] > eps:
                     h_s[s] = h_c[c] + 1
                     queue[qn] = s
                     qn += 1
+                    if e_s[s] > eps:
+                        need -= 1
         else:  # a satellite: cells whose flow on the pair could go back to it
-            for k in range(sat_ptr[v], sat_ptr[v + 1]):
+            if need == 0:
+                fill = h_s[v] + 1
+                break
+            for k in range(sk0[v], sk1[v]):
                 c = sc[k]
                 if h_c[c] == top and sx[k] > eps:
                     h_c[c] = h_s[v] + 1
                     queue[qn] = ns + c
                     qn += 1
+                    if e_c[c] > eps:
+                        need -= 1
+    if need == 0 and head < qn:  # stopped early (the nodes in the queue keep their exact distance)
+        for s in sats:
+            if h_s[s] == top:
+                h_s[s] = fill
+        for c in cells:
+            if h_c[c] == top:
+                h_c[c] = fill
 
 
 @njit
-def _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps):
-    """Push-relabel (FIFO, global relabelling) from the feasible flow (net's flows, used, y): every
+def _push_relabel(task, net, S, u, st, eps):
+    """Push-relabel (FIFO, global relabelling) from the task's feasible flow (net's flows, used, y): every
     satellite's slack is pushed towards the cells; what cannot reach the sink goes back to the source.
     Leaves a maximum flow up to rounding (the caller finishes with Dinic)."""
+    sats, cells, sk0, sk1, ck1 = task
     sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
-    top = ns + nc + 2
-    h_s = np.empty(ns, np.int64)
-    h_c = np.empty(nc, np.int64)
-    e_s = np.zeros(ns)
-    e_c = np.zeros(nc)
-    queue = np.empty(ns + nc, np.int64)
-    active = np.empty(ns + nc + 1, np.int64)  # a ring buffer of active nodes
-    inq = np.zeros(ns + nc, np.bool_)
-    cur_s = sat_ptr[:-1].copy()
-    cur_c = cell_ptr[:-1].copy()
-    _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top)
-    cap = ns + nc + 1
+    h_s, h_c, e_s, e_c, used, y = st[0], st[1], st[2], st[3], st[4], st[5]
+    active, inq, cur_s, cur_c = st[7], st[8], st[9], st[10]
+    ns = h_s.shape[0]
+    nn = sats.shape[0] + cells.shape[0]
+    top = nn + 2
+    for s in sats:
+        e_s[s] = 0.0
+        inq[s] = False
+        cur_s[s] = sk0[s]
+    for c in cells:
+        e_c[c] = 0.0
+        inq[ns + c] = False
+        cur_c[c] = cell_ptr[c]
+    for s in sats:
+        e = S[s] - used[s]
+        if e > eps:
+            e_s[s] = e
+    _global_relabel(task, net, u, st, eps, top)
+    cap = nn + 1
     qh = 0
     qt = 0
-    for s in range(ns):
-        e = S[s] - used[s]
-        if e > eps and h_s[s] < top:
-            e_s[s] = e
-            used[s] = S[s]
-            active[qt] = s
-            qt = (qt + 1) % cap
-            inq[s] = True
+    for s in sats:
+        if e_s[s] > eps:
+            if h_s[s] < top:
+                used[s] = S[s]
+                active[qt] = s
+                qt = (qt + 1) % cap
+                inq[s] = True
+            else:
+                e_s[s] = 0.0  # (it cannot reach the sink: the slack stays at the source)
     relabels = 0
     while qh != qt:
         v = active[qh]
@@ -374,13 +443,13 @@ def _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps):
             s = v
             while e_s[s] > eps and h_s[s] < top:
                 k = cur_s[s]
-                if k == sat_ptr[s + 1]:  # relabel
+                if k == sk1[s]:  # relabel
                     m = top
-                    for kk in range(sat_ptr[s], sat_ptr[s + 1]):
+                    for kk in range(sk0[s], sk1[s]):
                         if sP[kk] - sx[kk] > eps and h_c[sc[kk]] + 1 < m:
                             m = h_c[sc[kk]] + 1
                     h_s[s] = m
-                    cur_s[s] = sat_ptr[s]
+                    cur_s[s] = sk0[s]
                     relabels += 1
                     continue
                 c = sc[k]
@@ -406,11 +475,11 @@ def _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps):
                     e_c[c] -= d
                     continue
                 j = cur_c[c]
-                if j == cell_ptr[c + 1]:  # relabel
+                if j == ck1[c]:  # relabel
                     m = top
                     if u[c] - y[c] > eps:
                         m = 1
-                    for jj in range(cell_ptr[c], cell_ptr[c + 1]):
+                    for jj in range(cell_ptr[c], ck1[c]):
                         if cx[jj] > eps and h_s[cs[jj]] + 1 < m:
                             m = h_s[cs[jj]] + 1
                     h_c[c] = m
@@ -430,67 +499,74 @@ def _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps):
                         inq[s] = True
                 else:
                     cur_c[c] = j + 1
-        if 4 * relabels > ns + nc:  # global relabelling: exact heights again (every (ns + nc) / 4 relabels: measured)
+        if 4 * relabels > nn:  # global relabelling: exact heights again (every (ns + nc) / 4 relabels: measured)
             relabels = 0
-            _global_relabel(ns, nc, net, u, y, eps, h_s, h_c, queue, top)
-            for s in range(ns):
-                cur_s[s] = sat_ptr[s]
+            _global_relabel(task, net, u, st, eps, top)
+            for s in sats:
+                cur_s[s] = sk0[s]
                 if e_s[s] > eps and h_s[s] < top and not inq[s]:
                     active[qt] = s
                     qt = (qt + 1) % cap
                     inq[s] = True
-            for c in range(nc):
+            for c in cells:
                 cur_c[c] = cell_ptr[c]
                 if e_c[c] > eps and h_c[c] < top and not inq[ns + c]:
                     active[qt] = ns + c
                     qt = (qt + 1) % cap
                     inq[ns + c] = True
     # what could not reach the sink goes back: a cell's excess off its pairs, then every satellite's excess
-    for c in range(nc):
+    for c in cells:
         e = e_c[c]
         if e > 0.0:
-            for j in range(cell_ptr[c], cell_ptr[c + 1]):
+            for j in range(cell_ptr[c], ck1[c]):
                 if e <= 0.0:
                     break
                 d = min(cx[j], e)
                 cx[j] -= d
                 sx[c2s[j]] = cx[j]
-                e_s[cs[j]] += d
                 e -= d
-    for s in range(ns):
-        used[s] = 0.0
-    for p in range(ps.shape[0]):
-        used[ps[p]] += sx[p]
-    for c in range(nc):
-        y[c] = 0.0
-    for p in range(ps.shape[0]):
-        y[pc[p]] += sx[p]
+    for s in sats:
+        tot = 0.0
+        for k in range(sk0[s], sk1[s]):
+            tot += sx[k]
+        used[s] = tot
+    for c in cells:
+        tot = 0.0
+        for j in range(cell_ptr[c], ck1[c]):
+            tot += cx[j]
+        y[c] = tot
 
 
 @njit
-def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c, ws):
-    """A maximum flow for sink capacities u into x (per pair); returns y (per cell). With ``warm`` the flow
-    starts from x as given (a feasible flow but for cells above u, which are lowered first: each pair is a
-    source-to-sink path), else from a greedy one (each satellite fills its pairs in order). On return
-    lev_s / lev_c ≥ 0 mark the nodes the source reaches in the residual network (the source side of the
-    minimum cut). ws: a workspace of at least as many pairs (:func:`_workspace`)."""
-    net = _network(ns, nc, ps, pc, P, x, ws)
+def _flow(task, net, S, u, st, eps, warm):
+    """A maximum flow of the task for satellite capacities S and sink capacities u (net's flows; the flow
+    into each cell in st's y). With ``warm`` it starts from the flows as they are (feasible but for cells
+    above u, which are lowered first: each pair is a source-to-sink path), else from a greedy one (each
+    satellite fills its pairs in order). On return st's h_s / h_c ≥ 0 mark the nodes the source reaches in
+    the residual network (the source side of the minimum cut)."""
+    sats, cells, sk0, sk1, ck1 = task
     sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
-    used = np.zeros(ns)
-    y = np.zeros(nc)
+    used, y = st[4], st[5]
     if warm:
-        for p in range(ps.shape[0]):
-            y[pc[p]] += x[p]
-        for c in range(nc):
-            if y[c] - u[c] > 0.0:
-                _take_off(cx, sx, c2s, cell_ptr[c], cell_ptr[c + 1], y[c] - u[c])
+        for c in cells:
+            tot = 0.0
+            for j in range(cell_ptr[c], ck1[c]):
+                tot += cx[j]
+            y[c] = tot
+            if tot - u[c] > 0.0:
+                _take_off(cx, sx, c2s, cell_ptr[c], ck1[c], tot - u[c])
                 y[c] = u[c]
-        for p in range(ps.shape[0]):
-            used[ps[p]] += sx[p]
+        for s in sats:
+            tot = 0.0
+            for k in range(sk0[s], sk1[s]):
+                tot += sx[k]
+            used[s] = tot
     else:
-        for s in range(ns):
+        for c in cells:
+            y[c] = 0.0
+        for s in sats:
             rem = S[s]
-            for k in range(sat_ptr[s], sat_ptr[s + 1]):
+            for k in range(sk0[s], sk1[s]):
                 c = sc[k]
                 d = min(sP[k], u[c] - y[c], rem)
                 if d > 0.0:
@@ -501,27 +577,36 @@ def _maxflow(ns, nc, ps, pc, S, P, u, eps, x, warm, lev_s, lev_c, ws):
                     sx[k] = 0.0
                 cx[s2c[k]] = sx[k]
             used[s] = S[s] - rem
-    _push_relabel(ns, nc, ps, pc, net, S, u, used, y, eps)
-    queue = np.empty(ns + nc, np.int64)
-    it_s = np.empty(ns, np.int64)
-    it_c = np.empty(nc, np.int64)
-    path = np.empty(2 * min(ns, nc) + 2, np.int64)
-    _augment(ns, nc, net, S, u, used, y, eps, lev_s, lev_c, queue, it_s, it_c, path)
+    _push_relabel(task, net, S, u, st, eps)
+    _augment(task, net, S, u, st, eps)
     # flow that passed through a node and back leaves rounding (~1e-16 of it): hold every cap exactly
-    for s in range(ns):
+    for s in sats:
         tot = 0.0
-        for k in range(sat_ptr[s], sat_ptr[s + 1]):
+        for k in range(sk0[s], sk1[s]):
             tot += sx[k]
-        _take_off(sx, cx, s2c, sat_ptr[s], sat_ptr[s + 1], tot - S[s])
-    for c in range(nc):
+        if tot > S[s]:
+            _take_off(sx, cx, s2c, sk0[s], sk1[s], tot - S[s])
+    for c in cells:
         tot = 0.0
-        for j in range(cell_ptr[c], cell_ptr[c + 1]):
+        for j in range(cell_ptr[c], ck1[c]):
             tot += cx[j]
-        _take_off(cx, sx, c2s, cell_ptr[c], cell_ptr[c + 1], tot - u[c])
-        y[c] = 0.0
-        for j in range(cell_ptr[c], cell_ptr[c + 1]):
-            y[c] += cx[j]
-    return y
+        if tot > u[c]:
+            _take_off(cx, sx, c2s, cell_ptr[c], ck1[c], tot - u[c])
+            tot = 0.0
+            for j in range(cell_ptr[c], ck1[c]):
+                tot += cx[j]
+        y[c] = tot
+
+
+@njit
+def _maxflow(ns, nc, ps, pc, S, P, u, eps, x):
+    """A maximum flow for sink capacities u into x (per pair, from a greedy start); returns y (per cell)."""
+    net = _network(ns, nc, ps, pc, P, x, _workspace(ps.shape[0]))
+    sat_ptr = net[0]
+    task = (np.arange(ns), np.arange(nc), sat_ptr[:-1].copy(), sat_ptr[1:].copy(), net[5][1:].copy())
+    st = _state(ns, nc)
+    _flow(task, net, S, u, st, eps, np.bool_(False))  # (a typed bool: one compile)
+    return st[5].copy()
 
 
 @njit
@@ -562,23 +647,96 @@ def _subproblem(pairs, scap_of, ps, pc, P, smap, cmap, lps, lpc, lP):
 
 
 @njit
-def _flow_at(lam, pairs, x0, scap_of, ps, pc, P, D, b, eps, smap, cmap, ws):
-    """Max flow of a subproblem with the cells asking u_c(λ) = min(λ D_c, b_c), starting from the flow x0
-    (per pair of ``pairs``; feasible but for cells above their request) or, when x0 is empty, from a greedy
-    flow. Returns (sats, cells, y per local cell, reached per local sat, reached per local cell, x per pair)."""
-    lps, lpc, lP, lS, sats, cells = _subproblem(pairs, scap_of, ps, pc, P, smap, cmap, ws[5], ws[6], ws[7])
-    ns = sats.shape[0]
-    nc = cells.shape[0]
-    u = np.empty(nc)
-    for i in range(nc):
-        c = cells[i]
-        u[i] = min(lam * D[c], b[c])
-    warm = x0.shape[0] == pairs.shape[0]
-    x = x0.copy() if warm else np.zeros(pairs.shape[0])
-    lev_s = np.empty(ns, np.int64)
-    lev_c = np.empty(nc, np.int64)
-    y = _maxflow(ns, nc, lps, lpc, lS, lP, u, eps, x, warm, lev_s, lev_c, ws)
-    return sats, cells, y, lev_s >= 0, lev_c >= 0, x
+def _part_blocks(net, sats, sk0, sk1, reached_c, nk_s, into_s, tmp_c, tmp_P, tmp_x, tmp_m):
+    """For each satellite s of ``sats``: partition its by-satellite positions [sk0[s], sk1[s]) stably, pairs
+    into reached cells first (the mirrors c2s follow); their number into nk_s[s], the capacity of the pairs
+    into the unreached cells into into_s[s]."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
+    for s in sats:
+        k0 = sk0[s]
+        k1 = sk1[s]
+        nup = 0
+        into = 0.0
+        mixed = False  # a pair into a reached cell after one into an unreached cell: something moves
+        for k in range(k0, k1):
+            if reached_c[sc[k]] >= 0:
+                nup += 1
+                mixed = mixed or nup < k - k0 + 1
+            else:
+                into += sP[k]
+        nk_s[s] = nup
+        into_s[s] = into
+        if not mixed:
+            continue
+        w = k0
+        nl = 0
+        for k in range(k0, k1):
+            c = sc[k]
+            if reached_c[c] >= 0:
+                if w != k:
+                    sc[w] = c
+                    sP[w] = sP[k]
+                    sx[w] = sx[k]
+                    s2c[w] = s2c[k]
+                    c2s[s2c[w]] = w
+                w += 1
+            else:
+                tmp_c[nl] = c
+                tmp_P[nl] = sP[k]
+                tmp_x[nl] = sx[k]
+                tmp_m[nl] = s2c[k]
+                nl += 1
+        for i in range(nl):
+            sc[w] = tmp_c[i]
+            sP[w] = tmp_P[i]
+            sx[w] = tmp_x[i]
+            s2c[w] = tmp_m[i]
+            c2s[tmp_m[i]] = w
+            w += 1
+
+
+@njit
+def _part_cells(net, cells, ck1, reached_s, tmp_s, tmp_P, tmp_x, tmp_m):
+    """For each cell c of ``cells``: partition its by-cell positions [cell_ptr[c], ck1[c]) stably, pairs of
+    reached satellites first (the mirrors s2c follow), and end ck1[c] after them."""
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
+    for c in cells:
+        j0 = cell_ptr[c]
+        j1 = ck1[c]
+        nup = 0
+        mixed = False  # a pair of a reached satellite after one of an unreached satellite: something moves
+        for j in range(j0, j1):
+            if reached_s[cs[j]] >= 0:
+                nup += 1
+                mixed = mixed or nup < j - j0 + 1
+        ck1[c] = j0 + nup
+        if not mixed:
+            continue
+        w = j0
+        nl = 0
+        for j in range(j0, j1):
+            s = cs[j]
+            if reached_s[s] >= 0:
+                if w != j:
+                    cs[w] = s
+                    cP[w] = cP[j]
+                    cx[w] = cx[j]
+                    c2s[w] = c2s[j]
+                    s2c[c2s[w]] = w
+                w += 1
+            else:
+                tmp_s[nl] = s
+                tmp_P[nl] = cP[j]
+                tmp_x[nl] = cx[j]
+                tmp_m[nl] = c2s[j]
+                nl += 1
+        for i in range(nl):
+            cs[w] = tmp_s[i]
+            cP[w] = tmp_P[i]
+            cx[w] = tmp_x[i]
+            c2s[w] = tmp_m[i]
+            s2c[tmp_m[i]] = w
+            w += 1
 
 
 @njit
@@ -586,21 +744,19 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
     """The leximin level λ_c ∈ [0, 1] of every cell (y_c = min(λ_c D_c, b_c)), by divide and conquer on the
     parametric minimum cut (the cells the source cannot reach at λ have λ_c ≤ λ; these sets are nested).
 
-    A task is a set of pairs, the capacity of each satellite in it, a flow to start from and a range
-    (lo, hi] holding the levels of its cells. A max flow at hi: the cells still reached are at hi (only for
-    the first task: a task split off knows that none is, and what they receive at hi is a cut's capacity).
-    For the rest, T, the Newton (Dinkelbach) value λ_m, at which T's
-    requests equal what T receives, splits T by a max flow at λ_m into the unreached (levels in (lo, λ_m];
-    the reached nodes join the source: a reached satellite keeps just its pairs into them, at full pair
-    capacity) and the reached (levels in [λ_m, hi); the unreached nodes join the sink: unreached satellites
-    leave, reached ones lose the capacity of their pairs into the unreached). Every flow after the first
-    starts from its parent's."""
+    A task is a set of cells (with their pairs), its satellites with their capacity in it, and a range
+    (lo, hi] holding the levels of its cells. The first task is every cell at hi = 1: a max flow; the cells
+    still reached are at 1, the rest form the next task. A task's Newton (Dinkelbach) value λ_m, at which
+    its requests equal what it receives at hi, splits it by a max flow at λ_m into the unreached (levels in
+    (lo, λ_m]; the reached nodes join the source: a reached satellite keeps just its pairs into them, at
+    full pair capacity) and the reached (levels in [λ_m, hi); the unreached nodes join the sink: unreached
+    satellites leave, with their pairs into the reached cells, whose flow is below eps; reached satellites
+    lose the capacity of their pairs into the unreached). What a
+    task receives at its hi is the capacity of the cut with all its cells on the sink side (the parent's
+    minimum cut at λ_m leaves them there, and contracting the parent's other side keeps that cut minimal):
+    no flow is needed for it. Every flow after the first starts from its parent's (the flows stay in one
+    network, whose satellite and cell ranges are partitioned per task: no network is built twice)."""
     lam = np.zeros(nc)
-    smap = np.full(ns, -1, np.int64)
-    cmap = np.full(nc, -1, np.int64)
-    scap = S.copy()  # the capacity of each satellite in the task at hand (set from the task's own arrays)
-    inT = np.zeros(nc, np.bool_)
-    reached = np.zeros(ns, np.bool_)
     npair = ps.shape[0]
     first = np.empty(npair, np.int64)
     m0 = 0
@@ -609,135 +765,174 @@ def _levels(ns, nc, ps, pc, S, P, D, b, eps):
         if D[c] > 0.0 and b[c] > eps and P[p] > 0.0 and S[ps[p]] > 0.0:
             first[m0] = p
             m0 += 1
-    none = np.zeros(0)
-    # (pairs, satellites, their capacities, start flow per pair, lo, hi, known: all unreached at hi)
-    ws = _workspace(m0)  # every task's pairs are a subset of the first's
-    psum = np.zeros(ns)  # per satellite: the capacity of its pairs in the task at hand (zero between tasks)
-    stack = [(first[:m0].copy(), np.arange(ns), S.copy(), none, 0.0, 1.0, False)]
-    while len(stack) > 0:
-        pairs, tsats, tcap, x0, lo, hi, known = stack.pop()
-        if pairs.shape[0] == 0:
-            continue
-        for i in range(tsats.shape[0]):
-            scap[tsats[i]] = tcap[i]
-        if known:
-            # A task split off a parent: none of its cells is reached at hi (the parent's minimum cut at hi,
-            # or at λ_m = hi, leaves them all on the sink side, and contracting the parent's other side keeps
-            # that cut minimal). So the most they receive at hi is the cut with every cell on the sink side:
-            # each satellite sends min(its capacity here, its pairs' capacity); no flow needed.
-            tp = pairs
-            xt = x0
-            for q in range(tp.shape[0]):
-                psum[ps[tp[q]]] += P[tp[q]]
-            flow_t = 0.0
-            for i in range(tsats.shape[0]):
-                sg = tsats[i]
-                flow_t += min(scap[sg], psum[sg])
-                psum[sg] = 0.0
-            nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
-            tcells = np.empty(tp.shape[0], np.int64)
-            ask = 0.0
-            for q in range(tp.shape[0]):
-                c = pc[tp[q]]
-                if not inT[c]:
-                    inT[c] = True
-                    tcells[nct] = c
-                    nct += 1
-                    ask += min(hi * D[c], b[c])
-            flow_t = min(flow_t, ask)  # (equal in exact arithmetic; both bound the flow)
-            for i in range(nct):
-                inT[tcells[i]] = False
+    if m0 == 0:
+        return lam
+    lps = np.empty(m0, np.int64)
+    lpc = np.empty(m0, np.int64)
+    lP = np.empty(m0)
+    for q in range(m0):
+        lps[q] = ps[first[q]]
+        lpc[q] = pc[first[q]]
+        lP[q] = P[first[q]]
+    net = _network(ns, nc, lps, lpc, lP, np.zeros(m0), _workspace(m0))
+    sat_ptr, sc, sP, sx, s2c, cell_ptr, cs, cP, cx, c2s = net
+    st = _state(ns, nc)
+    h_s, h_c = st[0], st[1]
+    u = np.zeros(nc)
+    scap = S.copy()  # the capacity of each satellite in the task at hand
+    sk0 = sat_ptr[:-1].copy()  # and its by-satellite positions in it
+    sk1 = sat_ptr[1:].copy()
+    ck1 = cell_ptr[1:].copy()  # the end of each cell's pairs in its task (those of satellites left are after)
+    maxdeg = 1
+    for s in range(ns):
+        maxdeg = max(maxdeg, sat_ptr[s + 1] - sat_ptr[s])
+    for c in range(nc):
+        maxdeg = max(maxdeg, cell_ptr[c + 1] - cell_ptr[c])
+    tmp_c = np.empty(maxdeg, np.int64)
+    tmp_P = np.empty(maxdeg)
+    tmp_x = np.empty(maxdeg)
+    tmp_m = np.empty(maxdeg, np.int32)
+    nk_s = np.zeros(ns, np.int64)  # a split's pairs of each satellite into reached cells
+    into_s = np.zeros(ns)  # and the capacity of its pairs into the unreached
+    # pending tasks (a stack): their cells are segments of cpool (a task's children split its segment in
+    # place); their satellites are entries (id, capacity, k0, k1) of a stack pool that grows when needed
+    cpool = np.empty(nc, np.int64)
+    ctmp = np.empty(nc, np.int64)
+    nroot = 0
+    for c in range(nc):
+        if cell_ptr[c + 1] > cell_ptr[c]:
+            cpool[nroot] = c
+            nroot += 1
+    tsat = np.empty(ns, np.int64)
+    nst = 0
+    for s in range(ns):
+        if sat_ptr[s + 1] > sat_ptr[s]:
+            tsat[nst] = s
+            nst += 1
+    esz = ns + 1  # (grows by doubling when needed: the first split already grows it, so every test exercises it)
+    e_id = np.empty(esz, np.int64)
+    e_cap = np.empty(esz)
+    e_k0 = np.empty(esz, np.int64)
+    e_k1 = np.empty(esz, np.int64)
+    low_id = np.empty(ns, np.int64)  # a split's entries of the lower task, before they go on the pool
+    low_cap = np.empty(ns)
+    low_k0 = np.empty(ns, np.int64)
+    t_c0 = np.empty(nc + 1, np.int64)
+    t_c1 = np.empty(nc + 1, np.int64)
+    t_e0 = np.empty(nc + 1, np.int64)
+    t_e1 = np.empty(nc + 1, np.int64)
+    t_lo = np.empty(nc + 1)
+    t_hi = np.empty(nc + 1)
+    for i in range(nst):  # the first task: every cell with a pair, every satellite at its capacity
+        s = tsat[i]
+        e_id[i] = s
+        e_cap[i] = S[s]
+        e_k0[i] = sat_ptr[s]
+        e_k1[i] = sat_ptr[s + 1]
+    t_c0[0], t_c1[0], t_e0[0], t_e1[0], t_lo[0], t_hi[0] = 0, nroot, 0, nst, 0.0, 1.0
+    ntask = 1
+    root = True
+    while ntask > 0:
+        ntask -= 1
+        c0, c1, e0, e1, lo, hi = t_c0[ntask], t_c1[ntask], t_e0[ntask], t_e1[ntask], t_lo[ntask], t_hi[ntask]
+        nst = e1 - e0
+        flow_t = 0.0  # what the cells receive at hi: the cut with all of them on the sink side
+        for i in range(nst):
+            s = e_id[e0 + i]
+            tsat[i] = s
+            scap[s] = e_cap[e0 + i]
+            sk0[s] = e_k0[e0 + i]
+            sk1[s] = e_k1[e0 + i]
+            if not root:
+                psum = 0.0
+                for k in range(sk0[s], sk1[s]):
+                    psum += sP[k]
+                flow_t += min(scap[s], psum)
+        etop = e0  # (the task's entries are free again)
+        cells = cpool[c0:c1]
+        if root:
+            lam_m = hi
         else:
-            sats, cells, y, rs, rc, x = _flow_at(hi, pairs, x0, scap, ps, pc, P, D, b, eps, smap, cmap, ws)
-            nct = np.int64(0)  # (not a literal 0: one compiled _level_for)
-            flow_t = 0.0
-            tcells = np.empty(cells.shape[0], np.int64)
-            for i in range(cells.shape[0]):
-                if rc[i]:
-                    lam[cells[i]] = hi
-                else:
-                    tcells[nct] = cells[i]
-                    nct += 1
-                    flow_t += y[i]
-            if nct == 0:
-                continue
-            # T's subproblem: the pairs into T; a reached satellite keeps exactly those pairs' capacity
-            for i in range(nct):
-                inT[tcells[i]] = True
-            for i in range(sats.shape[0]):
-                reached[sats[i]] = rs[i]
-            tp = np.empty(pairs.shape[0], np.int64)
-            xt = np.empty(pairs.shape[0])
-            m = 0
-            for q in range(pairs.shape[0]):
-                p = pairs[q]
-                if inT[pc[p]]:
-                    tp[m] = p
-                    xt[m] = x[q]
-                    m += 1
-            tp = tp[:m]
-            xt = xt[:m]
-            for i in range(sats.shape[0]):
-                if rs[i]:
-                    scap[sats[i]] = 0.0
-            for q in range(m):
-                p = tp[q]
-                if reached[ps[p]]:
-                    scap[ps[p]] += P[p]
-            for i in range(nct):
-                inT[tcells[i]] = False
-            for i in range(sats.shape[0]):
-                reached[sats[i]] = False
-        lam_m = min(max(_level_for(tcells, nct, D, b, flow_t), lo), hi)
-        sats2, cells2, y2, rs2, rc2, x2 = _flow_at(lam_m, tp, xt, scap, ps, pc, P, D, b, eps, smap, cmap, ws)
+            ask = 0.0
+            for c in cells:
+                ask += min(hi * D[c], b[c])
+            flow_t = min(flow_t, ask)  # (equal in exact arithmetic; both bound the flow)
+            lam_m = min(max(_level_for(cells, c1 - c0, D, b, flow_t), lo), hi)
+        for c in cells:
+            u[c] = min(lam_m * D[c], b[c])
+        _flow((tsat[:nst], cells, sk0, sk1, ck1), net, scap, u, st, eps, np.bool_(not root))
         nlow = 0
-        for i in range(cells2.shape[0]):
-            if not rc2[i]:
+        for c in cells:
+            if h_c[c] < 0:
                 nlow += 1
-        if nlow == 0 or nlow == cells2.shape[0]:
-            for i in range(cells2.shape[0]):  # one level (or rounding): every cell of T at λ_m
-                lam[cells2[i]] = lam_m
+        if nlow == 0 or (nlow == c1 - c0 and not root):
+            for c in cells:  # one level (or rounding): every cell of the task at λ_m
+                lam[c] = lam_m
+            root = False
             continue
-        # split: pairs into the unreached cells go down; pairs of reached satellites into reached cells go up
-        for i in range(cells2.shape[0]):
-            inT[cells2[i]] = not rc2[i]
-        for i in range(sats2.shape[0]):
-            smap[sats2[i]] = i
-        m = tp.shape[0]
-        lp_ = np.empty(m, np.int64)
-        lx = np.empty(m)
-        up_ = np.empty(m, np.int64)
-        ux = np.empty(m)
-        into_low = np.zeros(sats2.shape[0])
+        # split: the reached cells first in the segment, then the unreached
+        nup = 0
         nl = 0
-        nu = 0
-        for q in range(m):
-            p = tp[q]
-            if inT[pc[p]]:
-                lp_[nl] = p
-                lx[nl] = x2[q]
-                nl += 1
-                into_low[smap[ps[p]]] += P[p]
-            elif rs2[smap[ps[p]]]:
-                up_[nu] = p
-                ux[nu] = x2[q]
-                nu += 1
-        lcap = np.empty(sats2.shape[0])
-        ucap = np.empty(sats2.shape[0])
-        for i in range(sats2.shape[0]):
-            sg = sats2[i]
-            smap[sg] = -1
-            if rs2[i]:
-                lcap[i] = into_low[i]
-                # (an unlimited satellite, joined to the source with infinite pair capacities, stays so)
-                ucap[i] = scap[sg] if scap[sg] == np.inf else max(scap[sg] - into_low[i], 0.0)
+        for c in cells:
+            if h_c[c] >= 0:
+                cpool[c0 + nup] = c
+                nup += 1
             else:
-                lcap[i] = scap[sg]
-                ucap[i] = 0.0
-        for i in range(cells2.shape[0]):
-            inT[cells2[i]] = False
-        stack.append((up_[:nu].copy(), sats2, ucap, ux[:nu].copy(), lam_m, hi, True))
-        stack.append((lp_[:nl].copy(), sats2, lcap, lx[:nl].copy(), lo, lam_m, True))
+                ctmp[nl] = c
+                nl += 1
+        for i in range(nl):
+            cpool[c0 + nup + i] = ctmp[i]
+        if etop + 2 * nst > esz:  # grow the entry pool
+            esz = 2 * (etop + 2 * nst)
+            e_id = np.concatenate((e_id[:etop], np.empty(esz - etop, np.int64)))
+            e_cap = np.concatenate((e_cap[:etop], np.empty(esz - etop)))
+            e_k0 = np.concatenate((e_k0[:etop], np.empty(esz - etop, np.int64)))
+            e_k1 = np.concatenate((e_k1[:etop], np.empty(esz - etop, np.int64)))
+        eu0 = etop
+        nlo = 0
+        _part_blocks(net, tsat[:nst], sk0, sk1, h_c, nk_s, into_s, tmp_c, tmp_P, tmp_x, tmp_m)
+        for i in range(nst):
+            s = tsat[i]
+            k0 = sk0[s]
+            k1 = sk1[s]
+            nk = nk_s[s]
+            into_low = into_s[s]
+            if nk > 0 and not root and h_s[s] >= 0:  # the upper task (the first task's reached cells are final)
+                e_id[etop] = s
+                # (an unlimited satellite, joined to the source with infinite pair capacities, stays so)
+                e_cap[etop] = np.inf if scap[s] == np.inf else max(scap[s] - into_low, 0.0)
+                e_k0[etop] = k0
+                e_k1[etop] = k0 + nk
+                etop += 1
+            elif nk > 0:  # an unreached satellite leaves the reached cells (its flow into them is below eps)
+                for k in range(k0, k0 + nk):
+                    sx[k] = 0.0
+                    cx[s2c[k]] = 0.0
+            if nk < k1 - k0:  # the lower task
+                low_id[nlo] = s
+                low_cap[nlo] = into_low if h_s[s] >= 0 else scap[s]
+                low_k0[nlo] = k0 + nk
+                nlo += 1
+        if root:
+            for c in cells[:nup]:
+                lam[c] = lam_m
+        else:
+            _part_cells(net, cells[:nup], ck1, h_s, tmp_c, tmp_P, tmp_x, tmp_m)  # pairs of satellites left: after
+            t_c0[ntask], t_c1[ntask], t_e0[ntask], t_e1[ntask] = c0, c0 + nup, eu0, etop
+            t_lo[ntask], t_hi[ntask] = lam_m, hi
+            ntask += 1
+        el0 = etop
+        for i in range(nlo):
+            s = low_id[i]
+            e_id[etop] = s
+            e_cap[etop] = low_cap[i]
+            e_k0[etop] = low_k0[i]
+            e_k1[etop] = sk1[s]
+            etop += 1
+        t_c0[ntask], t_c1[ntask], t_e0[ntask], t_e1[ntask] = c0 + nup, c1, el0, etop
+        t_lo[ntask], t_hi[ntask] = lo, lam_m
+        ntask += 1
+        root = False
     return lam
 
 
@@ -777,10 +972,7 @@ def _solve(ns, nc, ps, pc, S, D, P, K, rule, eps, x, y, pairs):
             y[c] = u[c]
         if not pairs:
             return  # the cells' amounts are the leximin's (unique); a flow would only split them by pair
-    lev_s = np.empty(ns, np.int64)
-    lev_c = np.empty(nc, np.int64)
-    ws = _workspace(ps.shape[0])
-    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x, np.bool_(False), lev_s, lev_c, ws)  # (a typed bool: one compile)
+    yf = _maxflow(ns, nc, ps, pc, S, P, u, eps, x)
     if rule == 1:
         for c in range(nc):
             y[c] = yf[c]
