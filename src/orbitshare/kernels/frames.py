@@ -57,10 +57,11 @@ def itrs_rotations(ut1_jd, ut1_fr, xp, yp, sprime):
         ry = np.array(((cy, 0.0, sy), (0.0, 1.0, 0.0), (-sy, 0.0, cy)))
         rz = np.array(((cz, -sz, 0.0), (sz, cz, 0.0), (0.0, 0.0, 1.0)))
         r = np.array(((ct, st, 0.0), (-st, ct, 0.0), (0.0, 0.0, 1.0)))
-        _matmul3(rx, ry, w[k])
-        wk = _matmul3(w[k], rz, np.empty((3, 3)))
-        w[k] = wk
-        _matmul3(wk, r, m[k])
+        # No slice assignment from an array here: it would make Numba compile its shape-error
+        # formatting (~4 s of a cold first run).
+        wxy = _matmul3(rx, ry, np.empty((3, 3)))
+        _matmul3(wxy, rz, w[k])
+        _matmul3(w[k], r, m[k])
     return m, w, thd
 
 
