@@ -4,6 +4,10 @@ Group "coverage": the full run at 1° (and at 0.25°, only with timing enabled: 
 ``--benchmark-disable``) and, in the same group, the NumPy brute force and coverage() on a subset of
 100 satellites × 10 steps, whose per-step counts must be equal cell for cell.
 
+Group "coverage-kernel": the chunk kernel alone (propagation apart) on one default chunk of the same
+day (10,926 satellites × 180 steps, the positions propagated outside the timing) at 1° and 0.25°
+(0.25° only timed), its first step's counts equal to the NumPy brute force on 24 rows at 45° N.
+
     pytest tests/benchmarks/test_bench_coverage.py --benchmark-enable --benchmark-group-by=group
 """
 
@@ -13,6 +17,7 @@ import pytest
 import orbitshare
 from orbitshare.engine.coverage import coverage
 from orbitshare.grid import Grid
+from orbitshare.kernels.visibility import accumulate_chunk
 from orbitshare.system import System
 from orbitshare.timegrid import time_grid
 from reference import brute_force_counts
@@ -22,6 +27,8 @@ NSAT = 10926  # records in that (dated, immutable) snapshot
 NTIME = 1440
 MASK_DEG = 25.0
 SUB_NSAT, SUB_NTIME = 100, 10
+CHUNK = 180  # steps of one default chunk of the day (passinputs.default_chunk_steps)
+CHECK_ROWS = 24
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +108,38 @@ def test_bench_subset(benchmark, case, impl):
         other = _brute(es, tg, grid)[0]
     np.testing.assert_array_equal(counts, other)
     assert counts.sum() > 0 and counts.shape == (SUB_NTIME, grid.nlat, grid.nlon)
+
+
+@pytest.fixture(scope="module")
+def chunk_positions(case):
+    es, tg = case
+    e, r, _ = orbitshare.propagate(es, tg[:CHUNK], frame="itrs")
+    return e, r
+
+
+def _chunk_kernel(r, e, grid, keep_counts=False):
+    pxy, pz, nxy, nz = grid.row_geometry()
+    n = len(r)
+    return accumulate_chunk(r, np.zeros(n, np.int32), np.radians([MASK_DEG]), np.array([1], np.int32), pxy, pz,
+                            nxy, nz, grid.lon_rad, cos_lon=grid.cos_lon, sin_lon=grid.sin_lon, err=e,
+                            keep_counts=keep_counts)  # fmt: skip
+
+
+@pytest.mark.benchmark(group="coverage-kernel")
+@pytest.mark.parametrize("res", [1.0, 0.25], ids=lambda r: f"kernel-nsat={NSAT}-ntime={CHUNK}-res={r}")
+def test_bench_coverage_kernel(benchmark, chunk_positions, res):
+    """The chunk kernel alone on one chunk of real Starlink positions; its first step equals the brute force
+    on 24 rows at 45° N."""
+    if res < 1.0 and benchmark.disabled:
+        pytest.skip("the 0.25° kernel is timed only with benchmarks enabled (--benchmark-enable)")
+    e, r = chunk_positions
+    grid = Grid(res)
+    first = _chunk_kernel(np.ascontiguousarray(r[:, :1]), np.ascontiguousarray(e[:, :1]), grid, keep_counts=True)
+    st = benchmark.pedantic(_chunk_kernel, args=(r, e, grid), rounds=2, iterations=1)
+    assert st.nsteps == CHUNK and int(st.sum_visible.sum()) > 0
+    i0 = int(np.searchsorted(grid.lat, 45.0))
+    pxy, pz, nxy, nz = (a[i0 : i0 + CHECK_ROWS] for a in grid.row_geometry())
+    ref = brute_force_counts(r[:, :1], np.zeros(NSAT, np.int64), 1, np.full(NSAT, np.sin(np.radians(MASK_DEG))),
+                             pxy, pz, nxy, nz, grid.cos_lon, grid.sin_lon, err=e[:, :1])  # fmt: skip
+    np.testing.assert_array_equal(first.counts[:, :, i0 : i0 + CHECK_ROWS], ref)
+    assert ref.sum() > 0

@@ -6,6 +6,7 @@ import numba
 import numpy as np
 import pytest
 
+from orbitshare._jit import njit
 from orbitshare.constants import WGS84_A_KM, WGS84_E2
 from orbitshare.errors import ParameterError
 from orbitshare.grid import Grid
@@ -16,7 +17,13 @@ from orbitshare.kernels.chunkstate import (
     merge_gap_scalar,
     merge_gap_states,
 )
-from orbitshare.kernels.footprint import acos_approx, cell_visible_exact, row_cos_threshold
+from orbitshare.kernels.footprint import (
+    acos_approx,
+    cell_visible_exact,
+    footprint_fast,
+    footprint_rows,
+    row_cos_threshold,
+)
 from orbitshare.kernels.visibility import accumulate_chunk
 from reference import assert_state_equal, brute_force_counts, geodetic_to_itrs, random_positions, stats_from_counts
 
@@ -117,6 +124,69 @@ def test_special_positions():
         st = run_kernel(g, r, system, sat_mask_rad=mask, keep_counts=True, err=err)
         ref = run_reference(g, r, system, 1, np.sin(mask), err=err)
         np.testing.assert_array_equal(st.counts, ref, err_msg=f"mask {mdeg}")
+
+
+@njit
+def _both_walks(r, sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat):
+    """Per satellite, the footprint of footprint_fast and of footprint_rows (diff, full, touched, records)
+    and whether they differ: int64[nsat] (0 = equal)."""
+    nlat = pxy.shape[0]
+    nlon = cos_lon.shape[0]
+    c1 = nxy * pxy + nz * pz
+    tp = 2.0 * pxy
+    bad = np.zeros(r.shape[0], np.int64)
+    da = np.zeros((1, nlat, nlon + 1), np.int32)
+    db = np.zeros((1, nlat, nlon + 1), np.int32)
+    sdiff = np.zeros((1, nlat, nlon + 1), np.int64)
+    fa = np.zeros((1, nlat), np.int32)
+    fb = np.zeros((1, nlat), np.int32)
+    ta = np.zeros((1, nlat), np.bool_)
+    tb = np.zeros((1, nlat), np.bool_)
+    ra = np.zeros((nlat, 4), np.int64)
+    rb = np.zeros((nlat, 4), np.int64)
+    pred = np.empty((3, nlat))
+    for q in range(r.shape[0]):
+        x, y, z = r[q, 0], r[q, 1], r[q, 2]
+        na = footprint_fast(x, y, z, sm[q], 0, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat,
+                            da, sdiff, fa, ta, ra, True)  # fmt: skip
+        nb = footprint_rows(x, y, z, sm[q], 0, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat,
+                            db, fb, tb, rb, True, pred)  # fmt: skip
+        if na != nb or not (np.array_equal(da, db) and np.array_equal(fa, fb) and np.array_equal(ta, tb)):
+            bad[q] = 1
+        elif not np.array_equal(ra[:na], rb[:nb]):
+            bad[q] = 2
+        da[:] = 0
+        db[:] = 0
+        fa[:] = 0
+        fb[:] = 0
+        ta[:] = False
+        tb[:] = False
+    return bad
+
+
+@pytest.mark.parametrize("res", [5.0, 1.0, 0.25])
+def test_footprint_rows_equals_footprint_fast(res):
+    """The CPU kernel's two-phase walk (footprint_rows) gives footprint_fast's cells, whole rows, touched
+    rows and row records for every satellite: LEO to GEO, masks −30° to 80°, over the poles (the
+    degenerate rows), at ±180°, below the surface (every row walked)."""
+    g = Grid(res)
+    rng = np.random.default_rng(17)
+    n = 3000
+    lat = np.arcsin(rng.uniform(-1, 1, n))
+    lat[:100] = rng.choice([-1, 1], 100) * np.deg2rad(rng.uniform(89.0, 90.0, 100))
+    lon = rng.uniform(-np.pi, np.pi, n)
+    lon[100:200] = rng.choice([-np.pi, np.pi], 100)
+    h = np.exp(rng.uniform(np.log(200.0), np.log(40000.0), n))
+    r = geodetic_to_itrs(lat, lon, h)
+    r[:10, :2] = 0.0  # exactly on the polar axis
+    r[10:20] *= 0.99  # below the surface
+    sm = np.sin(np.deg2rad(rng.uniform(-30.0, 80.0, n)))
+    sm[rng.random(n) < 0.2] = math.sin(math.radians(25.0))
+    pxy, pz, nxy, nz = g.row_geometry()
+    dlon = 2 * math.pi / g.nlon
+    lon0 = float(g.lon_rad[0]) - 0.5 * dlon
+    bad = _both_walks(np.ascontiguousarray(r), sm, pxy, pz, nxy, nz, g.cos_lon, g.sin_lon, lon0, dlon, math.pi / g.nlat)
+    assert np.count_nonzero(bad) == 0, np.flatnonzero(bad)[:10]
 
 
 def test_nan_and_error_satellites_are_never_visible():

@@ -11,9 +11,11 @@ closed form, DESIGN.md kernel rule 7); the optional capacity sharing is describe
 
 Accumulation. Each visible interval adds +1/−1 to a per-(system, row) difference array (a
 whole row increments a per-row counter); one prefix sum per touched row and step gives the step's
-counts, which update the per-cell statistics. ``sum_visible`` needs no per-step work: the intervals
-also go into a second difference array that is kept for the whole time block and prefix-summed once
-at its end. ``steps_covered`` is the block length less its gap steps (lead, trail and the inner
+counts, which update the per-cell statistics; ``sum_visible`` adds each count to the cell's sum in
+that same pass (one sequential update per cell and step, cheaper than a second difference array
+updated at every interval edge of every satellite). The footprints come from
+:func:`~orbitshare.kernels.footprint.footprint_rows` (rows predicted in a vectorised loop, then the
+exact edge tests). ``steps_covered`` is the block length less its gap steps (lead, trail and the inner
 gaps, summed when each ends), so a covered step that continues a run only updates the cell's last
 covered step. The statistics are those of :class:`~orbitshare.kernels.chunkstate.ChunkState`;
 :func:`~orbitshare.kernels.chunkstate.merge_chunk_states` combines consecutive chunks exactly and
@@ -57,7 +59,7 @@ from orbitshare.errors import ParameterError
 from orbitshare.kernels.allocation import allocate_cells
 from orbitshare.kernels.capacity import capacity_sat, prepare_capacity_inputs, weight_prefix
 from orbitshare.kernels.chunkstate import ChunkState, empty_chunk_state, merge_gap_scalar
-from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
+from orbitshare.kernels.footprint import footprint_rows, record_spans, vis_h
 from orbitshare.kernels.spectrum import SpectrumInputs, effective_fraction, rank_serving, sharing_scratch
 
 __all__ = [
@@ -318,6 +320,7 @@ def _accumulate_blocks(
     # time order: the same left fold over blocks 0, 1, … as one merge at the end, so the results do
     # not depend on ``wave``; per-block state is held for one wave only
     nthreads = max(1, min(numba.get_num_threads(), wave))
+    block = _run_block_alloc if do_alloc else _run_block_count
     with ThreadPoolExecutor(max_workers=nthreads) as pool:
         for w0 in range(0, nblocks, wave):
             nbw = min(wave, nblocks - w0)
@@ -380,7 +383,7 @@ def _accumulate_blocks(
                 delivered,
                 offered,
             )
-            for _ in pool.map(lambda bb: _run_block(bb, *args), range(nbw)):  # noqa: B023 (used at once)
+            for _ in pool.map(lambda bb: block(bb, *args), range(nbw)):  # noqa: B023 (used at once)
                 pass  # (iterating re-raises a block's exception here)
             _fold_wave(
                 sums,
@@ -407,344 +410,354 @@ def _accumulate_blocks(
     return out_sum, out_cov, out_lead, out_trail, out_inner, out_all, counts, out_any, out_cap, delivered, offered
 
 
-@njit
-def _run_block(
-    bb,
-    r,
-    err,
-    sat_sys,
-    sin_mask,
-    min_visible,
-    pxy,
-    pz,
-    nxy,
-    nz,
-    cos_lon,
-    sin_lon,
-    lon0,
-    nblocks,
-    w0,
-    keep_counts,
-    count_any,
-    do_cap,
-    cap_sat,
-    w,
-    wh,
-    wl,
-    do_alloc,
-    rule,
-    gw_ok,
-    sat_cap,
-    pair_cap,
-    cell_cap,
-    dem,
-    nxt,
-    sh_on,
-    in_band,
-    width,
-    seg_use,
-    seg_any,
-    overlap,
-    cosi,
-    prio,
-    nxt_any,
-    c1,
-    tp,
-    sums,
-    cov,
-    lead,
-    trail,
-    inner,
-    counts,
-    anyc,
-    fsum,
-    delivered,
-    offered,
-):
-    """Block ``w0 + bb`` of a wave of :func:`_accumulate_blocks` (serial; threads run blocks side by side):
-    its statistics into index bb of the per-wave arrays, counts, delivered and offered into its own steps."""
-    nsat = r.shape[0]
-    nt = r.shape[1]
-    nsys = min_visible.shape[0]
-    nlat = pxy.shape[0]
-    nlon = cos_lon.shape[0]
-    dlon = _TWOPI / nlon
-    dlat = math.pi / nlat
-    ncap = nsys if (do_cap or do_alloc) else 0
-    ncell = nlat * nlon
-    b = w0 + bb
-    k0 = (b * nt) // nblocks
-    k1 = ((b + 1) * nt) // nblocks
-    diff = np.zeros((nsys, nlat, nlon + 1), np.int32)
-    # sum_visible needs no per-step work: every interval also goes into sdiff (never reset within
-    # the block) and every whole row into sfull; one prefix sum per row at the end of the block
-    # gives Σ_k count_k exactly (integer addition is associative).
-    sdiff = np.zeros((nsys, nlat, nlon + 1), np.int64)
-    sfull = np.zeros((nsys, nlat), np.int64)
-    full = np.zeros((nsys, nlat), np.int32)
-    touched = np.zeros((nsys, nlat), np.bool_)
-    # capacity: the step's factor cap/P as a double-double difference array (+ whole rows), and
-    # the rows of the current satellite's footprint
-    fdh = np.zeros((ncap, nlat, nlon + 1))
-    fdl = np.zeros((ncap, nlat, nlon + 1))
-    ffh = np.zeros((ncap, nlat))
-    ffl = np.zeros((ncap, nlat))
-    rec = np.zeros((nlat if (do_cap or do_alloc) else 0, 4), np.int64)
-    # allocation: the step's (satellite, cell) pairs with local indices, the satellites and cells
-    # behind the local indices, and the map cell id -> local index (-1: not yet in this step)
-    nalloc = nsys * ncell if do_alloc else 0
-    pbuf_s = np.empty(max(4 * ncell, 1 << 16) if do_alloc else 0, np.int64)
-    pbuf_c = np.empty(pbuf_s.shape[0], np.int64)
-    sat_ids = np.empty(nsat if do_alloc else 0, np.int64)
-    cids = np.empty(nalloc, np.int64)
-    cmap = np.full(nalloc, -1, np.int64)
-    # (typed int64 from the start: a literal 0 would make Numba compile the allocation once more for
-    # every mix of literal and int64 arguments it meets while inferring the loop's types)
-    npair = np.int64(0)
-    nsl = np.int64(0)
-    ncl = np.int64(0)
-    # co-frequency sharing: each system's serving satellite per cell (the highest in view) and the cells
-    # touched this step (to clear them)
-    nrank = nsys * ncell if (do_alloc and sh_on) else 0
-    best = np.zeros((nsys if nrank else 0, ncell if nrank else 0))
-    best_sat = np.full(best.shape, -1, np.int64)
-    gseen = np.zeros(ncell if nrank else 0, np.bool_)
-    gcells = np.empty(gseen.shape[0], np.int64)
-    ngc = np.int64(0)
-    # last covered step (block-relative), −1 while none: trail = steps since then. While the
-    # block runs, cov[bb] holds the summed length of the inner gaps (added when a gap ends), so a
-    # covered step that continues a run only rewrites ``last``; at the end of the block
-    # steps_covered = nb − lead − trail − (inner gap steps).
-    last = np.full((nsys, nlat, nlon), -1, np.int32)
-    for k in range(k0, k1):
-        kk = k - k0
-        for isat in range(nsat):
-            if err[isat, k] != 0:
-                continue
-            x = r[isat, k, 0]
-            y = r[isat, k, 1]
-            z = r[isat, k, 2]
-            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
-                continue
-            ss = sat_sys[isat]
-            nrec = footprint_fast(
-                x,
-                y,
-                z,
-                sin_mask[isat],
-                ss,
-                pxy,
-                pz,
-                nxy,
-                nz,
-                c1,
-                tp,
-                cos_lon,
-                sin_lon,
-                lon0,
-                dlon,
-                dlat,
-                diff,
-                sdiff,
-                full,
-                touched,
-                rec,
-                do_cap or do_alloc,
-            )
-            serves = do_alloc and gw_ok[isat, k]
-            if serves:
-                offered[ss, k] += sat_cap[isat]
-            serves = serves and sat_cap[isat] > 0.0
-            rank = do_alloc and sh_on and seg_any[ss]
-            if nrec > 0 and (serves or rank):
-                if serves and pbuf_s.shape[0] - npair < ncell:
-                    grown_s = np.empty(2 * pbuf_s.shape[0] + ncell, np.int64)
-                    grown_c = np.empty(grown_s.shape[0], np.int64)
-                    for q in range(npair):  # (a loop: a slice copy would become a parfor)
-                        grown_s[q] = pbuf_s[q]
-                        grown_c[q] = pbuf_c[q]
-                    pbuf_s = grown_s
-                    pbuf_c = grown_c
-                n0 = npair
-                npair, ncl, ngc = collect_pairs(
-                    x,
-                    y,
-                    z,
-                    sin_mask[isat],
-                    ss,
-                    rec,
-                    nrec,
-                    dem,
-                    nxt,
-                    pxy,
-                    pz,
-                    nxy,
-                    nz,
-                    cos_lon,
-                    sin_lon,
-                    nsl,
-                    pbuf_s,
-                    pbuf_c,
-                    npair,
-                    cmap,
-                    cids,
-                    ncl,
-                    serves,
-                    rank,
-                    isat,
-                    nxt_any,
-                    (best, best_sat, gseen, gcells),
-                    ngc,
-                )
-                if npair > n0:
-                    sat_ids[nsl] = isat
-                    nsl += 1
-            if (
-                do_cap
-                and nrec > 0
-                and capacity_sat(
-                    x,
-                    y,
-                    z,
-                    sin_mask[isat],
-                    ss,
-                    cap_sat[isat],
-                    rec,
-                    nrec,
-                    w,
-                    wh,
-                    wl,
-                    pxy,
-                    pz,
-                    nxy,
-                    cos_lon,
-                    sin_lon,
-                    fdh,
-                    fdl,
-                    ffh,
-                    ffl,
-                    nz,
-                )
-            ):
-                offered[ss, k] += cap_sat[isat]
-        if npair > 0:
-            allocate_into(
-                npair,
-                nsl,
-                ncl,
-                pbuf_s,
-                pbuf_c,
-                sat_ids,
-                cids,
-                cmap,
-                sat_cap,
-                pair_cap,
-                cell_cap,
-                dem,
-                sat_sys,
-                rule,
-                fsum,
-                bb,
-                delivered,
-                k,
-                sh_on,
-                r,
-                best_sat,
-                pxy,
-                pz,
-                cos_lon,
-                sin_lon,
-                in_band,
-                width,
-                seg_use,
-                overlap,
-                cosi,
-                prio,
-            )
-            npair = np.int64(0)
-            nsl = np.int64(0)
-            ncl = np.int64(0)
-        for q in range(ngc):
-            gg = gcells[q]
-            gseen[gg] = False
-            for s in range(nsys):
-                best_sat[s, gg] = -1
+def _block_kernel(allocating: bool) -> Any:
+    """The block kernel :func:`_run_block`, compiled with the capacity allocation (``allocating``) or without.
+
+    ``allocating`` is a closure constant: Numba prunes the branches it decides before typing, so the
+    kernel of runs that do not allocate never types (compiles) the allocation (:func:`collect_pairs`,
+    :func:`allocate_into` and :func:`orbitshare.kernels.allocation.allocate_cells`, about half of the
+    block kernel's cold compile time). Both run the same code otherwise."""
+
+    @njit
+    def _run_block(
+        bb,
+        r,
+        err,
+        sat_sys,
+        sin_mask,
+        min_visible,
+        pxy,
+        pz,
+        nxy,
+        nz,
+        cos_lon,
+        sin_lon,
+        lon0,
+        nblocks,
+        w0,
+        keep_counts,
+        count_any,
+        do_cap,
+        cap_sat,
+        w,
+        wh,
+        wl,
+        do_alloc,
+        rule,
+        gw_ok,
+        sat_cap,
+        pair_cap,
+        cell_cap,
+        dem,
+        nxt,
+        sh_on,
+        in_band,
+        width,
+        seg_use,
+        seg_any,
+        overlap,
+        cosi,
+        prio,
+        nxt_any,
+        c1,
+        tp,
+        sums,
+        cov,
+        lead,
+        trail,
+        inner,
+        counts,
+        anyc,
+        fsum,
+        delivered,
+        offered,
+    ):
+        """Block ``w0 + bb`` of a wave of :func:`_accumulate_blocks` (serial; threads run blocks side by side):
+        its statistics into index bb of the per-wave arrays, counts, delivered and offered into its own steps."""
+        nsat = r.shape[0]
+        nt = r.shape[1]
+        nsys = min_visible.shape[0]
+        nlat = pxy.shape[0]
+        nlon = cos_lon.shape[0]
+        dlon = _TWOPI / nlon
+        dlat = math.pi / nlat
+        ncap = nsys if (do_cap or do_alloc) else 0
+        ncell = nlat * nlon
+        b = w0 + bb
+        k0 = (b * nt) // nblocks
+        k1 = ((b + 1) * nt) // nblocks
+        diff = np.zeros((nsys, nlat, nlon + 1), np.int32)
+        full = np.zeros((nsys, nlat), np.int32)
+        pred = np.empty((3, nlat))  # the footprint walk's row predictions
+        touched = np.zeros((nsys, nlat), np.bool_)
+        # capacity: the step's factor cap/P as a double-double difference array (+ whole rows), and
+        # the rows of the current satellite's footprint
+        fdh = np.zeros((ncap, nlat, nlon + 1))
+        fdl = np.zeros((ncap, nlat, nlon + 1))
+        ffh = np.zeros((ncap, nlat))
+        ffl = np.zeros((ncap, nlat))
+        rec = np.zeros((nlat if (do_cap or do_alloc) else 0, 4), np.int64)
+        # allocation: the step's (satellite, cell) pairs with local indices, the satellites and cells
+        # behind the local indices, and the map cell id -> local index (-1: not yet in this step)
+        nalloc = nsys * ncell if do_alloc else 0
+        pbuf_s = np.empty(max(4 * ncell, 1 << 16) if do_alloc else 0, np.int64)
+        pbuf_c = np.empty(pbuf_s.shape[0], np.int64)
+        sat_ids = np.empty(nsat if do_alloc else 0, np.int64)
+        cids = np.empty(nalloc, np.int64)
+        cmap = np.full(nalloc, -1, np.int64)
+        # (typed int64 from the start: a literal 0 would make Numba compile the allocation once more for
+        # every mix of literal and int64 arguments it meets while inferring the loop's types)
+        npair = np.int64(0)
+        nsl = np.int64(0)
+        ncl = np.int64(0)
+        # co-frequency sharing: each system's serving satellite per cell (the highest in view) and the cells
+        # touched this step (to clear them)
+        nrank = nsys * ncell if (do_alloc and sh_on) else 0
+        best = np.zeros((nsys if nrank else 0, ncell if nrank else 0))
+        best_sat = np.full(best.shape, -1, np.int64)
+        gseen = np.zeros(ncell if nrank else 0, np.bool_)
+        gcells = np.empty(gseen.shape[0], np.int64)
         ngc = np.int64(0)
-        # prefix sums → this step's counts (and capacity factors) → statistics
-        for s in range(nsys):
-            mv = min_visible[s]
-            anys = count_any and mv != 1
-            for i in range(nlat):
-                if not touched[s, i] and mv > 0:
-                    continue  # every count is 0: a gap everywhere in the row, nothing to add
-                touched[s, i] = False
-                run = full[s, i]
-                sfull[s, i] += run
-                full[s, i] = 0
-                rh = 0.0
-                rl = 0.0
-                dsum = 0.0
-                if do_cap:
-                    rh = ffh[s, i]
-                    rl = ffl[s, i]
-                    ffh[s, i] = 0.0
-                    ffl[s, i] = 0.0
-                for j in range(nlon):
-                    run += diff[s, i, j]
-                    diff[s, i, j] = 0
+        # last covered step (block-relative), −1 while none: trail = steps since then. While the
+        # block runs, cov[bb] holds the summed length of the inner gaps (added when a gap ends), so a
+        # covered step that continues a run only rewrites ``last``; at the end of the block
+        # steps_covered = nb − lead − trail − (inner gap steps).
+        last = np.full((nsys, nlat, nlon), -1, np.int32)
+        for k in range(k0, k1):
+            kk = k - k0
+            for isat in range(nsat):
+                if err[isat, k] != 0:
+                    continue
+                x = r[isat, k, 0]
+                y = r[isat, k, 1]
+                z = r[isat, k, 2]
+                if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+                    continue
+                ss = sat_sys[isat]
+                nrec = footprint_rows(
+                    x,
+                    y,
+                    z,
+                    sin_mask[isat],
+                    ss,
+                    pxy,
+                    pz,
+                    nxy,
+                    nz,
+                    c1,
+                    tp,
+                    cos_lon,
+                    sin_lon,
+                    lon0,
+                    dlon,
+                    dlat,
+                    diff,
+                    full,
+                    touched,
+                    rec,
+                    do_cap or do_alloc,
+                    pred,
+                )
+                if allocating:  # (a closure constant: the count-only kernel never compiles this)
+                    serves = do_alloc and gw_ok[isat, k]
+                    if serves:
+                        offered[ss, k] += sat_cap[isat]
+                    serves = serves and sat_cap[isat] > 0.0
+                    rank = do_alloc and sh_on and seg_any[ss]
+                    if nrec > 0 and (serves or rank):
+                        if serves and pbuf_s.shape[0] - npair < ncell:
+                            grown_s = np.empty(2 * pbuf_s.shape[0] + ncell, np.int64)
+                            grown_c = np.empty(grown_s.shape[0], np.int64)
+                            for q in range(npair):  # (a loop: a slice copy would become a parfor)
+                                grown_s[q] = pbuf_s[q]
+                                grown_c[q] = pbuf_c[q]
+                            pbuf_s = grown_s
+                            pbuf_c = grown_c
+                        n0 = npair
+                        npair, ncl, ngc = collect_pairs(
+                            x,
+                            y,
+                            z,
+                            sin_mask[isat],
+                            ss,
+                            rec,
+                            nrec,
+                            dem,
+                            nxt,
+                            pxy,
+                            pz,
+                            nxy,
+                            nz,
+                            cos_lon,
+                            sin_lon,
+                            nsl,
+                            pbuf_s,
+                            pbuf_c,
+                            npair,
+                            cmap,
+                            cids,
+                            ncl,
+                            serves,
+                            rank,
+                            isat,
+                            nxt_any,
+                            (best, best_sat, gseen, gcells),
+                            ngc,
+                        )
+                        if npair > n0:
+                            sat_ids[nsl] = isat
+                            nsl += 1
+                if (
+                    do_cap
+                    and nrec > 0
+                    and capacity_sat(
+                        x,
+                        y,
+                        z,
+                        sin_mask[isat],
+                        ss,
+                        cap_sat[isat],
+                        rec,
+                        nrec,
+                        w,
+                        wh,
+                        wl,
+                        pxy,
+                        pz,
+                        nxy,
+                        cos_lon,
+                        sin_lon,
+                        fdh,
+                        fdl,
+                        ffh,
+                        ffl,
+                        nz,
+                    )
+                ):
+                    offered[ss, k] += cap_sat[isat]
+            if allocating:
+                if npair > 0:
+                    allocate_into(
+                        npair,
+                        nsl,
+                        ncl,
+                        pbuf_s,
+                        pbuf_c,
+                        sat_ids,
+                        cids,
+                        cmap,
+                        sat_cap,
+                        pair_cap,
+                        cell_cap,
+                        dem,
+                        sat_sys,
+                        rule,
+                        fsum,
+                        bb,
+                        delivered,
+                        k,
+                        sh_on,
+                        r,
+                        best_sat,
+                        pxy,
+                        pz,
+                        cos_lon,
+                        sin_lon,
+                        in_band,
+                        width,
+                        seg_use,
+                        overlap,
+                        cosi,
+                        prio,
+                    )
+                    npair = np.int64(0)
+                    nsl = np.int64(0)
+                    ncl = np.int64(0)
+                for q in range(ngc):
+                    gg = gcells[q]
+                    gseen[gg] = False
+                    for s in range(nsys):
+                        best_sat[s, gg] = -1
+                ngc = np.int64(0)
+            # prefix sums → this step's counts (and capacity factors) → statistics
+            for s in range(nsys):
+                mv = min_visible[s]
+                anys = count_any and mv != 1
+                for i in range(nlat):
+                    if not touched[s, i] and mv > 0:
+                        continue  # every count is 0: a gap everywhere in the row, nothing to add
+                    touched[s, i] = False
+                    run = full[s, i]
+                    full[s, i] = 0
+                    rh = 0.0
+                    rl = 0.0
+                    dsum = 0.0
                     if do_cap:
-                        dh = fdh[s, i, j]
-                        dl = fdl[s, i, j]
-                        if dh != 0.0 or dl != 0.0:
-                            t_ = rh + dh
-                            bp = t_ - rh
-                            rl += ((rh - (t_ - bp)) + (dh - bp)) + dl
-                            rh = t_
-                            fdh[s, i, j] = 0.0
-                            fdl[s, i, j] = 0.0
-                        if run > 0:
-                            v = rh + rl
-                            fsum[bb, s, i, j] += v
-                            dsum += w[s, i, j] * v
-                    if keep_counts and run != 0:
-                        counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
-                    if anys and run >= 1:
-                        anyc[bb, s, i, j] += 1
-                    if run >= mv:
-                        lc = last[s, i, j]
-                        if lc != kk - 1 or lc < 0:
-                            # a new run of covered steps starts at kk
-                            if lc < 0:
-                                lead[bb, s, i, j] = kk
-                            else:
-                                g = kk - lc - 1
-                                cov[bb, s, i, j] += g
-                                if g > inner[bb, s, i, j]:
-                                    inner[bb, s, i, j] = g
-                        last[s, i, j] = kk
-                diff[s, i, nlon] = 0
-                if do_cap:
-                    fdh[s, i, nlon] = 0.0
-                    fdl[s, i, nlon] = 0.0
-                    delivered[s, k] += dsum
-    nb = k1 - k0
-    for s in range(nsys):
-        copy_any = count_any and min_visible[s] == 1
-        for i in range(nlat):
-            acc = sfull[s, i]
-            for j in range(nlon):
-                acc += sdiff[s, i, j]
-                sums[bb, s, i, j] = acc
-                lc = last[s, i, j]
-                if lc < 0:
-                    lead[bb, s, i, j] = nb
-                    trail[bb, s, i, j] = nb
-                else:
-                    tr = nb - 1 - lc
-                    trail[bb, s, i, j] = tr
-                    cov[bb, s, i, j] = nb - lead[bb, s, i, j] - tr - cov[bb, s, i, j]
-                if copy_any:
-                    anyc[bb, s, i, j] = cov[bb, s, i, j]
+                        rh = ffh[s, i]
+                        rl = ffl[s, i]
+                        ffh[s, i] = 0.0
+                        ffl[s, i] = 0.0
+                    for j in range(nlon):
+                        run += diff[s, i, j]
+                        diff[s, i, j] = 0
+                        sums[bb, s, i, j] += run
+                        if do_cap:
+                            dh = fdh[s, i, j]
+                            dl = fdl[s, i, j]
+                            if dh != 0.0 or dl != 0.0:
+                                t_ = rh + dh
+                                bp = t_ - rh
+                                rl += ((rh - (t_ - bp)) + (dh - bp)) + dl
+                                rh = t_
+                                fdh[s, i, j] = 0.0
+                                fdl[s, i, j] = 0.0
+                            if run > 0:
+                                v = rh + rl
+                                fsum[bb, s, i, j] += v
+                                dsum += w[s, i, j] * v
+                        if keep_counts and run != 0:
+                            counts[s, k, i, j] = run if run < _INT16_MAX else _INT16_MAX
+                        if anys and run >= 1:
+                            anyc[bb, s, i, j] += 1
+                        if run >= mv:
+                            lc = last[s, i, j]
+                            if lc != kk - 1 or lc < 0:
+                                # a new run of covered steps starts at kk
+                                if lc < 0:
+                                    lead[bb, s, i, j] = kk
+                                else:
+                                    g = kk - lc - 1
+                                    cov[bb, s, i, j] += g
+                                    if g > inner[bb, s, i, j]:
+                                        inner[bb, s, i, j] = g
+                            last[s, i, j] = kk
+                    diff[s, i, nlon] = 0
+                    if do_cap:
+                        fdh[s, i, nlon] = 0.0
+                        fdl[s, i, nlon] = 0.0
+                        delivered[s, k] += dsum
+        nb = k1 - k0
+        for s in range(nsys):
+            copy_any = count_any and min_visible[s] == 1
+            for i in range(nlat):
+                for j in range(nlon):
+                    lc = last[s, i, j]
+                    if lc < 0:
+                        lead[bb, s, i, j] = nb
+                        trail[bb, s, i, j] = nb
+                    else:
+                        tr = nb - 1 - lc
+                        trail[bb, s, i, j] = tr
+                        cov[bb, s, i, j] = nb - lead[bb, s, i, j] - tr - cov[bb, s, i, j]
+                    if copy_any:
+                        anyc[bb, s, i, j] = cov[bb, s, i, j]
+
+    return _run_block
+
+
+#: the block kernel of runs with the capacity allocation, and of all others (:func:`_block_kernel`)
+_run_block_alloc = _block_kernel(True)
+_run_block_count = _block_kernel(False)
 
 
 @pjit
@@ -1044,10 +1057,10 @@ def accumulate_chunk(
     Returns a :class:`~orbitshare.kernels.chunkstate.ChunkState` (``steps_any`` with count_any; ``capacity_sum``,
     ``delivered``, ``offered`` with capacity).
 
-    Memory: about (40·b + 25) bytes per cell and system (+ 2·ntime with keep_counts), where b is the
+    Memory: about (32·b + 25) bytes per cell and system (+ 2·ntime with keep_counts), where b is the
     number of blocks held at once: all nblocks while their state (24–36 bytes per cell and system
     each) fits :data:`BLOCK_STATE_BYTES`, else one per thread (the blocks then run in waves, folded in
-    time order: the same results). E.g. ~680 MB for one system at 0.1° with two blocks (~7 MB at
+    time order: the same results). E.g. ~580 MB for one system at 0.1° with two blocks (~6 MB at
     1°); capacity adds about (28·b + 56) bytes per cell and system. Time: O(visible rows per
     satellite-step) plus one prefix sum per touched row and step; never O(nsat × ncells).
     """
