@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 
 from orbitshare._jit import njit
 from orbitshare.errors import ParameterError
-from orbitshare.kernels.footprint import footprint_fast, record_spans, vis_h
+from orbitshare.kernels.footprint import footprint_rows, record_spans, vis_h
 
 __all__ = [
     "SPECTRUM_TIME_BLOCKS",
@@ -331,8 +331,8 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
     cells = np.empty(ncell, np.int64)
     # the footprint walk's own accumulators (unused here) and its row records
     diff = np.zeros((1, nlat, nlon + 1), np.int32)
-    sdiff = np.zeros((1, nlat, nlon + 1), np.int64)
     full = np.zeros((1, nlat), np.int32)
+    pred = np.empty((3, nlat))  # the walk's row predictions
     touched = np.zeros((1, nlat), np.bool_)
     rec = np.zeros((nlat, 4), np.int64)
     ins, isin, u, adj, parent, size, vq = sharing_scratch(nsys)
@@ -350,9 +350,9 @@ def _spectrum_block(bb, r, err, sat_sys, sin_mask, pxy, pz, nxy, nz, cos_lon, si
             if not seg_use[ss].any():
                 continue  # a system without bands takes no part
             sm = sin_mask[isat]
-            nrec = footprint_fast(
+            nrec = footprint_rows(
                 x, y, z, sm, 0, pxy, pz, nxy, nz, c1, tp, cos_lon, sin_lon, lon0, dlon, dlat,
-                diff, sdiff, full, touched, rec, True,
+                diff, full, touched, rec, True, pred,
             )  # fmt: skip
             full[0, :] = 0
             pos = sm >= 0.0
