@@ -282,19 +282,14 @@ def test_margin_pass_values_are_the_first_pass_bits(shell, exact):
 
 
 def test_row_order_interleaves_and_threads_change_no_bit(shell):
-    """Phase B visits rows interleaved by thread (:func:`row_order`, :func:`row_groups`: each thread of the
-    pool takes one group) and phase A splits the satellites between the threads; each row is summed by one
-    thread, so the statistics of both passes are the same bits with one thread or several."""
+    """Phase B visits rows interleaved by thread (:func:`row_order`); each row is summed by one thread, so the
+    statistics of both passes are the same bits with one thread or several."""
     import numba
 
     o = K.row_order(10, 3)
     np.testing.assert_array_equal(o, [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])
     for n, t in ((90, 16), (7, 8), (1, 1)):
         assert sorted(K.row_order(n, t).tolist()) == list(range(n))
-        groups = K.row_groups(n, t)  # one thread's rows each: row_order cut into its groups
-        assert len(groups) == min(n, t) and all(len(g) > 0 for g in groups)
-        np.testing.assert_array_equal(np.concatenate(groups), K.row_order(n, t))
-    np.testing.assert_array_equal(K.row_groups(10, 3)[1], [1, 4, 7])
     grid, r, sm, pfd_db = shell
     _, npr, pointing, gain, geom = _kernel_inputs(grid, DLS)
     ncp, nant = int(pointing[2][-1]), len(DLS)

@@ -40,13 +40,13 @@ exactly (:func:`~orbitshare.kernels.antenna.s1428_gain_params` at φ = 2 asin s)
 with ``exact``. Tested against the Recommendation's equations at random angles: ≤ 0.01 dB (tables),
 1e-9 dB (exact).
 
-Footprints. Phase A (threads split the satellites) walks each satellite's footprint row by row from its
+Footprints. Phase A (parallel over satellites) walks each satellite's footprint row by row from its
 nadir row as :func:`orbitshare.kernels.footprint.footprint_start` / ``next_row`` do; per row the
 closed form :func:`~orbitshare.kernels.footprint.row_cos_threshold` predicts the visible longitude
 interval (its acos by a polynomial, :func:`~orbitshare.kernels.footprint.acos_approx`, 2e-8 rad: a
 prediction only), widened by :data:`MARGIN_CELLS` on each side (the whole row for a degenerate row) and
 trimmed with the exact test; a row whose candidate range has no visible cell ends the walk in that
-direction. Phase B (threads split the rows, each thread owning whole rows, interleaved by thread:
+direction. Phase B (parallel over rows, each thread owning whole rows, interleaved by thread:
 :func:`row_order`) re-tests every candidate cell exactly, lists each cell's satellites in index order
 (:func:`_row_pairs`) and sums per cell in that order: no float atomics, the same bits for any thread
 count or chunking (checked).
@@ -68,25 +68,17 @@ lists ~8, the pointing loop ~16, listing the near pointings ~8-13, the side-lobe
 pointings the rest), against ~9-14 ms for the whole coverage pass. The pair-pointings alone, at ~1 ns
 each, cost 1-2 coverage passes: evaluating every pointing of the arc cannot come within 3× of the
 coverage pass however well this kernel is tuned.
-
-Tried and measured (one real step, the cell sums alone, CPU time, same bits), and not kept: counting the
-far-range satellites per pointing in one packed integer and taking each far sum as the k-fold sum of the
-PFD (the pointing loop is already SIMD: ±1 %); a branch-free side-lobe loop over the near pointings, which
-form one contiguous run for every satellite of that step (320,000 of 320,000), so with no listing (±1 %:
-~5 ns per side-lobe lookup either way); the far ranges of pass 2 without branches (±1 %).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from numba import prange
 
-from orbitshare._jit import njit
+from orbitshare._jit import njit, pjit
 from orbitshare.kernels.antenna import s1428_gain_params
 from orbitshare.kernels.footprint import acos_approx, footprint_start, next_row, row_cos_threshold, vis_h, wrap
 
@@ -105,32 +97,9 @@ __all__ = [
     "padded",
     "pointing_vectors",
     "row_offsets",
-    "row_groups",
     "row_order",
     "table_bins",
 ]
-
-#: Numba options of the three step kernels (:func:`_footprints`, :func:`_step_rows`, :func:`_step_rows_sel`):
-#: serial functions, run on a Python thread pool (:func:`accumulate_epfd_chunk`), compiled through Numba's
-#: parallel pipeline with every parallel transformation off. Measured on Starlink at 2° (one thread, best of
-#: runs, CPU time): as plain ``njit`` they run 10-20 % slower than the parallel loops they replace (phase A
-#: 9.4 → 11.6 ms per step, pass 1 67 → 75 ms); through this pipeline they run as fast as the parallel loops did.
-#: The first ``epfd`` call's compilation (CPU time, empty cache): 20.6 s with the parallel loops (a parallel
-#: loop compiles its body twice), 14.0 s with this pipeline, 10.4 s as plain ``njit``.
-_STEP_JIT = {
-    "parallel": {
-        "comprehension": False,
-        "prange": False,
-        "numpy": False,
-        "reduction": False,
-        "setitem": False,
-        "inplace_binop": False,
-        "stencil": False,
-        "fusion": False,
-    }
-}
-# Numba notes at compile time that such a function has no parallel transformation: the intent here.
-_NO_PARALLEL_NOTE = r"(?s)\s*The keyword argument 'parallel=True' was specified but no transformation"
 
 #: Candidate cells added on each side of a row's predicted visible interval before the exact tests.
 MARGIN_CELLS = 2
@@ -389,13 +358,13 @@ def _row_candidates(x, y, z, pos, s2, sm, rho, r2, rn, t, dlon, pxy_i, pz_i, nxy
     return jlo, jhi
 
 
-@njit(**_STEP_JIT)
-def _footprints(r, err, k, sat_sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, rec, nrec, q0, q1):
-    """Phase A of step k for satellites q0..q1 − 1: rec[q, n] = (row, jlo, jhi) candidate ranges of satellite q,
-    nrec[q] of them (each satellite on its own: any split of the satellites gives the same records)."""
+@pjit
+def _footprints(r, err, k, sat_sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, rec, nrec):
+    """Phase A of step k: rec[q, n] = (row, jlo, jhi) candidate ranges of satellite q, nrec[q] of them."""
+    nsat = r.shape[0]
     nlat = pxy.shape[0]
     nlon = cos_lon.shape[0]
-    for q in range(q0, q1):
+    for q in prange(nsat):
         nrec[q] = 0
         x = r[q, k, 0]
         y = r[q, k, 1]
@@ -579,19 +548,20 @@ def _cell_all(npi, npad, lo, hi, ux, uy, uz, pf, wx, wy, wz, accn, accf, cb, lst
             ] * inv_gmax[a]
 
 
-@njit(**_STEP_JIT)
+@pjit
 def _step_rows(k, r, sat_sm, sat_pfd, rows, geom, wp, np_row, base, exact, gain, levels, cls, vmax, order):
-    """Phase B of step k, pass 1, for the rows ``order`` (one thread's share of :func:`row_order`: each thread
-    owns whole rows): per (cell, pointing, antenna) the class of the step's EPFD against the levels, and
+    """Phase B of step k, pass 1, parallel over rows (each thread owns whole rows, visited in the order
+    :func:`row_order`): per (cell, pointing, antenna) the class of the step's EPFD against the levels, and
     the maximum. ``cls[a, c, e]``: antenna-major, then class, then (cell, pointing): one step's increments
     of neighbouring cells and pointings share cache lines (with the class last, each (cell, pointing,
     antenna) touched a line of its own every step: ~1.5 million lines per step at 2°)."""
+    nlat = np_row.shape[0]
     nlon = geom[4].shape[0]
     nlev = levels.shape[1]
     tab, flag, nb, dl, gp, cfar = gain[0], gain[1], gain[2], gain[3], gain[4], gain[5]
     famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb = gain[6:]
     nant = dl.shape[0]
-    for ii in range(order.shape[0]):
+    for ii in prange(nlat):
         i = order[ii]
         npi = np_row[i]
         if npi == 0 or rows[0][i + 1] == rows[0][i]:
@@ -693,16 +663,16 @@ def _row_selected(sel, i):
     return False
 
 
-@njit(**_STEP_JIT)
+@pjit
 def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edges, hist, order):
-    """Phase B of step k, pass 2 (margin), for the rows ``order`` (as :func:`_step_rows`): the histogram of
-    the selected pointings. The distinct pointings of a cell's antennas go through :func:`_cell_sel` (the
-    same operations in the same order as pass 1 for those pointings and antennas: the same bits)."""
+    """Phase B of step k, pass 2 (margin), parallel over rows: the histogram of the selected pointings. The
+    distinct pointings of a cell's antennas go through :func:`_cell_sel` (the same operations in the same
+    order as pass 1 for those pointings and antennas: the same bits)."""
     nlat, nlon, nant = sel.shape
     nedge = edges.shape[1]
     tab, flag, nb, dl, gp, cfar = gain[0], gain[1], gain[2], gain[3], gain[4], gain[5]
     famtab, famflag, fam, inv_gmax, c_split, inv_w, nfb = gain[6:]
-    for ii in range(order.shape[0]):
+    for ii in prange(nlat):
         i = order[ii]
         if rows[0][i + 1] == rows[0][i] or not _row_selected(sel, i):
             continue
@@ -756,53 +726,19 @@ def _step_rows_sel(k, r, sat_sm, sat_pfd, rows, geom, wp, sel, exact, gain, edge
 
 
 def row_order(nlat: int, nthreads: int) -> np.ndarray:
-    """int64[nlat]: the rows in the order phase B visits them: every nthreads-th row together (0, T, 2T, ...,
-    1, T + 1, ...); thread t takes the t-th group (:func:`row_groups`), so each thread holds rows of every
-    latitude (a block of adjacent rows would give one thread the empty polar rows and another the dense ones:
-    measured on Starlink at 2°, the busiest of 16 threads had 1.99× the mean work, 1.09× interleaved). Each
-    row is still summed by one thread: the same bits."""
+    """int64[nlat]: the rows in the order the parallel phase B visits them: every nthreads-th row together
+    (0, T, 2T, ..., 1, T + 1, ...), so the equal contiguous blocks a static parallel schedule gives each
+    thread hold rows of every latitude (a block of adjacent rows would give one thread the empty polar
+    rows and another the dense ones: measured on Starlink at 2°, the busiest of 16 threads had 1.99× the
+    mean work, 1.09× interleaved). Each row is still summed by one thread: the same bits."""
     t = max(int(nthreads), 1)
     order = [np.arange(b, nlat, t, dtype=np.int64) for b in range(min(t, nlat))]
     return np.concatenate(order) if order else np.zeros(0, np.int64)
 
 
-def row_groups(nlat: int, nthreads: int) -> list[np.ndarray]:
-    """The rows of each thread (int64 arrays, at most nthreads of them, none empty): :func:`row_order` cut
-    into its interleaved groups (rows b, b + T, b + 2T, ...)."""
-    t = max(int(nthreads), 1)
-    return [np.arange(b, nlat, t, dtype=np.int64) for b in range(min(t, nlat))]
-
-
-def _run_parts(pool, fn, parts):
-    """Run ``fn(*args)`` for each argument tuple of ``parts``: the first in this thread, the others on the
-    thread pool (inline without one), and wait for all; the kernels release the GIL (``nogil``) and the parts
-    are independent. A call that compiles the kernel (or loads it from the cache) has Numba's note on
-    :data:`_STEP_JIT` silenced."""
-    if not parts:
-        return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_NO_PARALLEL_NOTE, category=numba.NumbaPerformanceWarning)
-        futs = [pool.submit(fn, *args) for args in parts[1:]] if pool is not None else []
-        fn(*parts[0])
-        if pool is None:
-            for args in parts[1:]:
-                fn(*args)
-        for fut in futs:
-            fut.result()
-
-
-def _phase_a(r, err, k, sat_sm, geom, rec, nrec, pool=None, nthreads=1):
-    """Phase A of step k (satellites split evenly between ``nthreads`` threads of ``pool``), then the records
-    by row (:func:`_by_row`)."""
+def _phase_a(r, err, k, sat_sm, geom, rec, nrec):
     pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat = geom
-    nsat = r.shape[0]
-    cuts = [nsat * t // nthreads for t in range(nthreads + 1)]
-    parts = [
-        (r, err, k, sat_sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, rec, nrec, cuts[t], cuts[t + 1])
-        for t in range(nthreads)
-        if cuts[t + 1] > cuts[t]
-    ]
-    _run_parts(pool, _footprints, parts)
+    _footprints(r, err, k, sat_sm, pxy, pz, nxy, nz, cos_lon, sin_lon, lon0, dlon, dlat, rec, nrec)
     return _by_row(rec, nrec, pxy.shape[0])
 
 
@@ -817,10 +753,6 @@ def accumulate_epfd_chunk(r, err, sat_sm, sat_pfd, geom, pointing, gain, stats, 
     stats : pass 1 ``(levels float64[nant, L] linear ascending (+inf padded), cls int32[nant, L + 1, Ncp],
         vmax float64[Ncp, nant])``; pass 2 (``sel`` int64[nlat, nlon, nant], −1: none) ``(edges float64[nant,
         E] linear ascending (+inf padded), hist int32[nlat, nlon, nant, E + 1])``.
-
-    Both phases of a step run on ``numba.get_num_threads()`` Python threads over serial kernels (phase A
-    splits the satellites, phase B the rows: :func:`row_groups`); every value is computed by one thread in
-    a fixed order, so the statistics do not depend on the thread count.
     """
     wp, np_row, base = pointing
     kgeom = tuple(geom[:6])
@@ -828,21 +760,16 @@ def accumulate_epfd_chunk(r, err, sat_sm, sat_pfd, geom, pointing, gain, stats, 
     nlat = geom[0].shape[0]
     rec = np.empty((nsat, nlat, 3), np.int64)
     nrec = np.zeros(nsat, np.int64)
-    nthreads = max(1, int(numba.get_num_threads()))
-    groups = row_groups(nlat, nthreads)
-    xb = bool(exact)
-    with ThreadPoolExecutor(max_workers=nthreads) if nthreads > 1 else contextlib.nullcontext() as pool:
-        for k in range(nt):
-            rows = _phase_a(r, err, k, sat_sm, geom, rec, nrec, pool, nthreads)
-            if sel is None:
-                levels, cls, vmax = stats
-                parts = [(k, r, sat_sm, sat_pfd, rows, kgeom, wp, np_row, base, xb, gain, levels, cls, vmax, g)
-                         for g in groups]  # fmt: skip
-                _run_parts(pool, _step_rows, parts)
-            else:
-                edges, hist = stats
-                parts = [(k, r, sat_sm, sat_pfd, rows, kgeom, wp, sel, xb, gain, edges, hist, g) for g in groups]
-                _run_parts(pool, _step_rows_sel, parts)
+    order = row_order(nlat, numba.get_num_threads())
+    for k in range(nt):
+        rows = _phase_a(r, err, k, sat_sm, geom, rec, nrec)
+        if sel is None:
+            levels, cls, vmax = stats
+            _step_rows(k, r, sat_sm, sat_pfd, rows, kgeom, wp, np_row, base, bool(exact), gain, levels, cls, vmax,
+                       order)  # fmt: skip
+        else:
+            edges, hist = stats
+            _step_rows_sel(k, r, sat_sm, sat_pfd, rows, kgeom, wp, sel, bool(exact), gain, edges, hist, order)
 
 
 # --------------------------------------------------------------------------- one step, every value
